@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The root of the repository, whatever the working directory. */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface StackConfig {
+  /** A PostgreSQL server to use instead of the embedded one; its databases are created on it (env DATABASE_URL). */
+  databaseUrl: string | undefined;
+  /** Where the embedded server keeps its data; reused across runs (env STRANGLER_DATA_DIR, default `.data/postgres`). */
+  embeddedDataDir: string;
+  /** Port of the embedded server; not 5432, which a system PostgreSQL usually holds (env EMBEDDED_PG_PORT, default 54329). */
+  embeddedPort: number;
+  /** Port of the monolith (env MONOLITH_PORT, default 3000). */
+  monolithPort: number;
+  /** Keys that sign session tokens; a fixed development value unless SESSION_SECRET is set. */
+  sessionSecret: string;
+  /** Log level passed to every component (env LOG_LEVEL, default info). */
+  logLevel: string;
+}
+
+function port(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new Error(`${name} must be a port number from 0 to 65535, got "${value}"`);
+  }
+  return n;
+}
+
+/** The only place the stack reads the environment. */
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
+  return Object.freeze({
+    databaseUrl: env.DATABASE_URL || undefined,
+    embeddedDataDir: path.resolve(repoRoot, env.STRANGLER_DATA_DIR ?? '.data/postgres'),
+    embeddedPort: port('EMBEDDED_PG_PORT', env.EMBEDDED_PG_PORT, 54329),
+    monolithPort: port('MONOLITH_PORT', env.MONOLITH_PORT, 3000),
+    // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
+    sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
+    logLevel: env.LOG_LEVEL || 'info',
+  });
+}

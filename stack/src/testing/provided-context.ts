@@ -1,0 +1,9 @@
+// What the vitest globalSetup hands to every test file through `inject()`.
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** URL of the PostgreSQL server the tests create their scratch databases on. */
+    pgServerUrl: string;
+  }
+}
+
+export {};
