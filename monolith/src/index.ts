@@ -1,0 +1,9 @@
+export { createApp, BODY_LIMIT_BYTES } from './app.ts';
+export { loadConfig, ConfigError, type MonolithConfig } from './config.ts';
+export { createLogger } from './logger.ts';
+export { startMonolith, type RunningMonolith } from './monolith.ts';
+export { createDatabase, type Database, type Queryable } from './db/database.ts';
+export { migrate, loadMigrations } from './db/migrate.ts';
+export { seedIfEmpty, reseed } from './seed/seed.ts';
+export { generateSeedData, DEMO_ACCOUNTS, SEED_USER_PASSWORD } from './seed/seed-data.ts';
+export { ERRORS, ApiError, type ErrorCode } from './http/errors.ts';

@@ -1,0 +1,40 @@
+import { inject } from 'vitest';
+import { createScratchDatabase } from '@strangler/stack';
+import type {} from '@strangler/stack/testing/provided-context';
+import { createLogger } from '../../src/logger.ts';
+import { startMonolith } from '../../src/monolith.ts';
+import type { Database } from '../../src/db/database.ts';
+
+export const TEST_SESSION_SECRET = 'test-session-secret-of-at-least-32-characters';
+
+export interface TestMonolith {
+  url: string;
+  db: Database;
+  close(): Promise<void>;
+}
+
+/** A real monolith on port 0 over its own scratch database on the run's PostgreSQL server. */
+export async function startTestMonolith(opts: { seed?: boolean } = {}): Promise<TestMonolith> {
+  const scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_test');
+  const running = await startMonolith(
+    {
+      databaseUrl: scratch.url,
+      port: 0,
+      host: '127.0.0.1',
+      sessionSecrets: [TEST_SESSION_SECRET],
+      secureCookies: false,
+      seedWhenEmpty: opts.seed ?? false,
+      shutdownGraceMs: 2_000,
+      logLevel: 'silent',
+    },
+    createLogger('silent'),
+  );
+  return {
+    url: running.url,
+    db: running.db,
+    async close() {
+      await running.close();
+      await scratch.drop();
+    },
+  };
+}
