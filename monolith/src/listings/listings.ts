@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { containsPattern } from '../db/like-pattern.ts';
 import { pagedQuery } from '../db/paged-query.ts';
+import { isoTimestamp } from '../db/iso-timestamp.ts';
 
 export const VARIETIES = ['criollo', 'trinitario', 'forastero', 'nacional'] as const;
 export const CURRENCIES = ['USD', 'EUR'] as const;
@@ -53,7 +54,7 @@ const COLUMNS = `l.id::int AS id, l.supplier_id::int AS "supplierId",
   l.title, l.origin_country AS "originCountry", l.origin_region AS "originRegion", l.variety, l.grade,
   l.price_per_kg_cents AS "pricePerKgCents", l.currency, l.stock_kg AS "stockKg", l.min_order_kg AS "minOrderKg",
   to_char(l.harvest_date, 'YYYY-MM-DD') AS "harvestDate", l.description, l.status,
-  to_json(l.created_at) #>> '{}' AS "createdAt", to_json(l.updated_at) #>> '{}' AS "updatedAt"`;
+  ${isoTimestamp('l.created_at')} AS "createdAt", ${isoTimestamp('l.updated_at')} AS "updatedAt"`;
 const FROM = 'listings l JOIN suppliers s ON s.id = l.supplier_id';
 
 // Every order ends on the id, so pages never overlap or skip rows when the sort key ties.

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { pagedQuery } from '../db/paged-query.ts';
 import type { Currency } from '../listings/listings.ts';
+import { isoTimestamp } from '../db/iso-timestamp.ts';
 
 export const ORDER_STATUSES = ['placed', 'confirmed', 'shipped', 'cancelled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -33,7 +34,7 @@ const COLUMNS = `o.id::int AS id, o.buyer_user_id::int AS "buyerId", o.status, o
       'listingId', i.listing_id::int, 'title', i.listing_title, 'quantityKg', i.quantity_kg,
       'unitPriceCents', i.unit_price_cents, 'lineTotalCents', i.quantity_kg * i.unit_price_cents) ORDER BY i.id)
     FROM order_items i WHERE i.order_id = o.id), '[]') AS items,
-  to_json(o.created_at) #>> '{}' AS "createdAt", to_json(o.updated_at) #>> '{}' AS "updatedAt"`;
+  ${isoTimestamp('o.created_at')} AS "createdAt", ${isoTimestamp('o.updated_at')} AS "updatedAt"`;
 
 export async function findOrder(db: Queryable, id: number): Promise<Order | undefined> {
   const { rows } = await db.query<Order>(`SELECT ${COLUMNS} FROM orders o WHERE o.id = $1`, [id]);

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { containsPattern } from '../db/like-pattern.ts';
 import { pagedQuery } from '../db/paged-query.ts';
+import { isoTimestamp } from '../db/iso-timestamp.ts';
 
 /** A supplier as the API shows it. */
 export interface Supplier {
@@ -15,7 +16,7 @@ export interface Supplier {
 }
 
 const COLUMNS = `s.id::int AS id, s.name, s.country, s.region, s.certifications, s.rating::float8 AS rating,
-  to_json(s.created_at) #>> '{}' AS "createdAt"`;
+  ${isoTimestamp('s.created_at')} AS "createdAt"`;
 
 export async function findSupplier(db: Queryable, id: number): Promise<Supplier | undefined> {
   const { rows } = await db.query<Supplier>(`SELECT ${COLUMNS} FROM suppliers s WHERE s.id = $1`, [id]);
