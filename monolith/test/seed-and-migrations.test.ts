@@ -1,0 +1,129 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
+import { createDatabase, type Database } from '../src/db/database.ts';
+import { loadMigrations, migrate, MIGRATIONS_DIR } from '../src/db/migrate.ts';
+import { reseed, seedIfEmpty } from '../src/seed/seed.ts';
+import { DEMO_ACCOUNTS, generateSeedData } from '../src/seed/seed-data.ts';
+import { VARIETIES } from '../src/listings/listings.ts';
+import { HttpClient } from './support/http-client.ts';
+import { startTestMonolith } from './support/test-monolith.ts';
+
+describe('generateSeedData', () => {
+  it('when generated twice, then the data is identical', () => {
+    expect(generateSeedData()).toEqual(generateSeedData());
+  });
+
+  it('when generated, then it has the sizes the brief asks for and consistent rows', () => {
+    const data = generateSeedData();
+    expect(data.suppliers.length).toBeGreaterThanOrEqual(30);
+    expect(data.listings.length).toBeGreaterThanOrEqual(300);
+    expect(data.users.length).toBeGreaterThanOrEqual(50);
+    expect(data.orders.length).toBeGreaterThanOrEqual(500);
+    expect(new Set(data.users.map((u) => u.email.toLowerCase())).size).toBe(data.users.length);
+    expect(new Set(data.suppliers.map((s) => s.ownerUserId)).size).toBe(data.suppliers.length);
+    const userById = new Map(data.users.map((u) => [u.id, u]));
+    for (const s of data.suppliers) expect(userById.get(s.ownerUserId)?.role).toBe('supplier');
+    for (const l of data.listings) {
+      expect(VARIETIES).toContain(l.variety);
+      expect(l.pricePerKgCents).toBeGreaterThan(0);
+      expect(l.harvestDate <= l.createdAt.slice(0, 10)).toBe(true);
+    }
+    const listingById = new Map(data.listings.map((l) => [l.id, l]));
+    for (const o of data.orders) {
+      expect(userById.get(o.buyerUserId)?.role).toBe('buyer');
+      for (const item of o.items) expect(listingById.get(item.listingId)?.currency).toBe(o.currency);
+    }
+    for (const role of ['buyer', 'supplier', 'admin'] as const) {
+      expect(data.users.find((u) => u.email === DEMO_ACCOUNTS[role].email)?.role).toBe(role);
+    }
+  });
+});
+
+describe('seeding a database', () => {
+  let scratch: ScratchDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_seed');
+    db = createDatabase({ connectionString: scratch.url });
+    await migrate(db);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  it('when the database is empty, then it seeds once; a second call and a concurrent one do nothing', async () => {
+    const results = await Promise.all([seedIfEmpty(db), seedIfEmpty(db)]);
+    expect(results.filter(Boolean)).toEqual([{ users: 72, suppliers: 40, listings: 360, orders: 600 }]);
+    expect(await seedIfEmpty(db)).toBeUndefined();
+    const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM order_items');
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(600);
+  });
+
+  it('when reseeded, then the same rows come back and new ids follow the seeded ones', async () => {
+    await db.query(`DELETE FROM order_items; DELETE FROM orders`);
+    await reseed(db);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM orders');
+    expect(rows[0]!.n).toBe(600);
+    const next = await db.query<{ id: number }>(`INSERT INTO users (email, name, role, password_hash) VALUES ('after@seed.example', 'After', 'buyer', 'x') RETURNING id::int AS id`);
+    expect(next.rows[0]!.id).toBe(73);
+  });
+});
+
+describe('the seeded app', () => {
+  it('when the demo buyer logs in, then they see their past orders', async () => {
+    const app = await startTestMonolith({ seed: true });
+    try {
+      const client = new HttpClient(app.url);
+      const login = await client.post('/api/auth/login', { email: DEMO_ACCOUNTS.buyer.email, password: DEMO_ACCOUNTS.buyer.password });
+      expect(login.status).toBe(200);
+      expect((await client.get('/api/orders')).body.total).toBeGreaterThanOrEqual(6);
+      const supplier = new HttpClient(app.url);
+      await supplier.post('/api/auth/login', { email: DEMO_ACCOUNTS.supplier.email, password: DEMO_ACCOUNTS.supplier.password });
+      expect((await supplier.get('/api/suppliers/mine')).body.supplier.name).toBe('Hacienda Santos');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('migrate', () => {
+  let scratch: ScratchDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_migrate');
+    db = createDatabase({ connectionString: scratch.url });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  it('when run concurrently and then again, then each migration is applied exactly once', async () => {
+    const results = await Promise.all([migrate(db), migrate(db), migrate(db)]);
+    expect(results.flatMap((r) => r.applied)).toEqual(['001_initial']);
+    expect((await migrate(db)).applied).toEqual([]);
+  });
+
+  it('when an applied migration file has changed, then it refuses to run', async () => {
+    const migrations = await loadMigrations();
+    const edited = migrations.map((m, i) => (i === 0 ? { ...m, checksum: 'changed' } : m));
+    await expect(migrate(db, edited)).rejects.toThrow(/was changed after it was applied/);
+  });
+
+  it('when a file is misnamed or a version is skipped, then loading fails with the reason', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'migrations-'));
+    try {
+      await fs.copyFile(path.join(MIGRATIONS_DIR, '001_initial.sql'), path.join(dir, '001_initial.sql'));
+      await fs.writeFile(path.join(dir, '003_later.sql'), 'SELECT 1');
+      await expect(loadMigrations(dir)).rejects.toThrow(/without gaps/);
+      await fs.writeFile(path.join(dir, '2-bad.sql'), 'SELECT 1');
+      await expect(loadMigrations(dir)).rejects.toThrow(/NNN_description\.sql/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
