@@ -34,12 +34,12 @@ export function components(config: StackConfig): Component[] {
   return [
     {
       name: 'monolith',
-      database: 'monolith',
+      database: `${config.databasePrefix}monolith`,
       script: 'monolith/src/server.ts',
       port: config.monolithPort,
       readyPath: '/readyz',
       env: ({ serverUrl }) => ({
-        DATABASE_URL: databaseUrl(serverUrl, 'monolith'),
+        DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}monolith`),
         PORT: String(config.monolithPort),
         SESSION_SECRET: config.sessionSecret,
         LOG_LEVEL: config.logLevel,

