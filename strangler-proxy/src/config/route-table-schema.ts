@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/** Route modes. `shadow` is accepted by the schema but refused at compile time until shadowing ships. */
+export const MODES = ['monolith', 'shadow', 'canary', 'service'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type Method = (typeof METHODS)[number];
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const name = (what: string) => z.string({ error: `${what} must be a name` }).regex(NAME, `${what} must be lowercase letters, digits and dashes, starting with a letter`);
+
+/** Per-upstream circuit breaker; every option has a unit and a default. */
+export const BreakerSchema = z.strictObject({
+  /** Percentage of failed calls in the rolling window that opens the breaker (default 50). */
+  errorThresholdPercentage: z.number().min(1).max(100).default(50),
+  /** Calls in the rolling window before the breaker may open at all (default 20). */
+  volumeThreshold: z.number().int().min(1).max(100_000).default(20),
+  /** Milliseconds an open breaker waits before letting one probe through (default 10 000). */
+  resetTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  /** Milliseconds of the rolling statistics window (default 10 000). */
+  rollingWindowMs: z.number().int().min(1_000).max(600_000).default(10_000),
+});
+
+export const UpstreamSchema = z.strictObject({
+  /** Base URL; only its origin is used, a path is refused. */
+  url: z.url({ error: 'must be an http:// or https:// URL' }).refine((u) => /^https?:\/\/[^/]+\/?$/.test(u), 'must be an origin like http://host:port, without a path'),
+  /** Milliseconds to wait for the response headers before the attempt counts as timed out (default 10 000). */
+  timeoutMs: z.number().int().min(10).max(300_000).default(10_000),
+  /** Milliseconds to wait for the TCP connection (default 2 000). */
+  connectTimeoutMs: z.number().int().min(10).max(60_000).default(2_000),
+  /** Keep-alive sockets kept per upstream (default 256). */
+  maxSockets: z.number().int().min(1).max(10_000).default(256),
+  breaker: BreakerSchema.prefault({}),
+});
+
+const HeaderPredicate = z.union([
+  z.string(),
+  z.strictObject({ present: z.boolean() }),
+  z.strictObject({ regex: z.string().max(500) }),
+]);
+
+export const RouteSchema = z.strictObject({
+  name: name('a route name'),
+  /** Routes of one group flip together and share one canary split, so a user's journey stays on one side. */
+  group: name('a group name').optional(),
+  match: z.strictObject({
+    /** Methods matched; all when absent. */
+    methods: z.array(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` })).min(1).optional(),
+    /** `/api/listings/:id?`, `/api/listings/*`; see path-pattern.ts. */
+    path: z.string(),
+    headers: z.record(z.string().regex(/^[a-zA-Z0-9-]+$/, 'must be a header name'), HeaderPredicate).optional(),
+    cookies: z.record(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name'), HeaderPredicate).optional(),
+  }),
+  mode: z.enum(MODES, { error: `must be one of ${MODES.join(', ')}` }).optional(),
+  target: name('a target').optional(),
+  /** Percent of users (0–100, two decimals) sent to the target in canary mode. */
+  weight: z.number({ error: 'must be a number from 0 to 100' }).min(0, 'must be from 0 to 100').max(100, 'must be from 0 to 100').optional(),
+  shadow: z
+    .strictObject({
+      sampleRate: z.number().min(0).max(1).default(1),
+      ignore: z.array(z.string()).default([]),
+    })
+    .optional(),
+});
+
+export const GroupSchema = z.strictObject({
+  mode: z.enum(MODES, { error: `must be one of ${MODES.join(', ')}` }),
+  target: name('a target').optional(),
+  weight: z.number().min(0, 'must be from 0 to 100').max(100, 'must be from 0 to 100').optional(),
+});
+
+export const RouteTableSchema = z.strictObject({
+  version: z.literal(1, { error: 'must be 1 (the only route table format so far)' }),
+  upstreams: z.record(name('an upstream name'), UpstreamSchema).refine((u) => Object.keys(u).length > 0, 'must name at least one upstream'),
+  /** Mode, target and weight of each route group; a grouped route takes them from here. */
+  groups: z.record(name('a group name'), GroupSchema).default({}),
+  routes: z.array(RouteSchema).default([]),
+  /** The upstream for anything no route matches, and where fallbacks go. */
+  default: name('the default upstream'),
+});
+
+export type RouteTableSource = z.infer<typeof RouteTableSchema>;
+export type UpstreamSpec = z.infer<typeof UpstreamSchema>;
+export type BreakerSpec = z.infer<typeof BreakerSchema>;
+export type RouteSpec = z.infer<typeof RouteSchema>;
+export type HeaderPredicateSpec = z.infer<typeof HeaderPredicate>;

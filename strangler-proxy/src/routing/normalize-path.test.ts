@@ -1,0 +1,75 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { normalizePath } from './normalize-path.ts';
+
+describe('normalizePath', () => {
+  it.each([
+    ['/api/listings/7?q=a%20b', '/api/listings/7', '?q=a%20b', ['api', 'listings', '7']],
+    ['/api/../admin', '/admin', '', ['admin']],
+    ['/api/%2e%2e/admin', '/admin', '', ['admin']],
+    ['/api/.%2e/admin', '/admin', '', ['admin']],
+    ['/api/./listings', '/api/listings', '', ['api', 'listings']],
+    ['//evil.example/p', '/evil.example/p', '', ['evil.example', 'p']],
+    ['/a//b///c/', '/a/b/c/', '', ['a', 'b', 'c']],
+    ['/../../etc', '/etc', '', ['etc']],
+    ['/', '/', '', []],
+    ['/caf%C3%A9', '/caf%C3%A9', '', ['café']],
+  ])('when the target is %s, then it routes as %s', (target, path, query, segments) => {
+    expect(normalizePath(target)).toEqual({ ok: true, path, query, segments });
+  });
+
+  it.each([
+    ['/api/..%2fadmin', 'encodes a path separator'],
+    ['/api/a%2fb', 'encodes a path separator'],
+    ['/api/a%5cb', 'encodes a path separator'],
+    ['/\\evil.example/p', 'backslash'],
+    ['/api/a\\b', 'backslash'],
+    ['/api/a%00b', 'NUL or control'],
+    ['/api/%252e%252e/admin', 'percent-encoded twice'],
+    ['/api/%c0%ae%c0%ae/admin', 'not valid percent-encoded UTF-8'],
+    ['/api/%zz', 'not valid percent-encoded UTF-8'],
+    ['/api/..;/admin', 'hides a dot segment'],
+    ['/api/.;x/admin', 'hides a dot segment'],
+    ['http://evil.example/', 'must be a path'],
+    ['*', 'must be a path'],
+    ['/a b', 'space, control or non-ASCII'],
+  ])('when the target is %s, then it is refused (%s)', (target, reason) => {
+    const r = normalizePath(target);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.reason).toContain(reason);
+  });
+
+  // Paths from an alphabet rich in the characters that cause trouble.
+  const segment = fc.oneof(
+    fc.constantFrom('.', '..', '%2e', '%2E%2e', '.%2e', 'api', 'listings', '%2f', '%5c', '%00', '%25', '%252e', ';', '..;', 'a;b', '%c0%ae', '%e2%82%ac', ''),
+    fc.stringMatching(/^[a-zA-Z0-9._~%-]{0,6}$/),
+  );
+  const target = fc.array(segment, { maxLength: 8 }).map((s) => `/${s.join('/')}`);
+
+  it('property: normalising a normalised path changes nothing', () => {
+    fc.assert(
+      fc.property(target, (t) => {
+        const once = normalizePath(t);
+        if (!once.ok) return;
+        expect(normalizePath(once.path)).toEqual(once);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('property: no dot segment, encoded separator, backslash or empty segment reaches an upstream', () => {
+    fc.assert(
+      fc.property(target, (t) => {
+        const r = normalizePath(t);
+        if (!r.ok) return;
+        expect(r.path.startsWith('/')).toBe(true);
+        expect(r.path.startsWith('//')).toBe(false);
+        expect(r.path).not.toMatch(/\/\//);
+        expect(r.path).not.toMatch(/%(2f|5c|00)/i);
+        expect(r.path).not.toContain('\\');
+        for (const s of r.segments) expect(['.', '..']).not.toContain(s.split(';')[0]);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

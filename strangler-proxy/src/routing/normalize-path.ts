@@ -1,0 +1,75 @@
+export type NormalizedPath =
+  | {
+      ok: true;
+      /** The path to forward: dot segments resolved, empty segments collapsed, client's encoding kept. */
+      path: string;
+      /** The query string including its `?`, or ''. Passed on untouched. */
+      query: string;
+      /** Decoded segments, for matching. */
+      segments: string[];
+    }
+  | { ok: false; reason: string };
+
+const HEX_PAIR = /%[0-9A-Fa-f]{2}/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Normalises the request target once, before routing and authorisation, so that a path cannot mean
+ * one thing to the proxy and another to the upstream (shared/bad-inputs.md rows 21–24): `.` and `..`
+ * segments are resolved (also when percent-encoded), `//` collapses; an encoded or raw separator
+ * (`%2f`, `%5c`, `\`), NUL or control character, double encoding (`%252e`), invalid or overlong
+ * UTF-8 (`%c0%ae`) and `..;` path parameters are refused.
+ */
+export function normalizePath(target: string): NormalizedPath {
+  if (!target.startsWith('/')) return { ok: false, reason: 'the request target must be a path starting with /' };
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q);
+  if (/[^\x21-\x7e]/.test(target)) return { ok: false, reason: 'the request target holds a space, control or non-ASCII byte' };
+  if (rawPath.includes('\\')) return { ok: false, reason: 'the path holds a backslash' };
+
+  const raw: string[] = [];
+  const decoded: string[] = [];
+  for (const part of rawPath.split('/')) {
+    if (part === '') continue;
+    let value: string;
+    try {
+      value = decodeSegment(part);
+    } catch {
+      return { ok: false, reason: `path segment "${part}" is not valid percent-encoded UTF-8` };
+    }
+    if (/[/\\]/.test(value)) return { ok: false, reason: `path segment "${part}" encodes a path separator` };
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(value)) return { ok: false, reason: `path segment "${part}" encodes a NUL or control character` };
+    if (HEX_PAIR.test(value)) return { ok: false, reason: `path segment "${part}" is percent-encoded twice` };
+    const beforeParam = value.split(';')[0];
+    if (value.includes(';') && (beforeParam === '.' || beforeParam === '..')) return { ok: false, reason: `path segment "${part}" hides a dot segment behind ;` };
+    if (value === '.') continue;
+    if (value === '..') {
+      raw.pop();
+      decoded.pop();
+      continue;
+    }
+    raw.push(part);
+    decoded.push(value);
+  }
+  const trailingSlash = rawPath.length > 1 && rawPath.endsWith('/') && raw.length > 0;
+  return { ok: true, path: `/${raw.join('/')}${trailingSlash ? '/' : ''}`, query, segments: decoded };
+}
+
+function decodeSegment(part: string): string {
+  if (!part.includes('%')) return part;
+  const bytes: number[] = [];
+  for (let i = 0; i < part.length; i++) {
+    const c = part.charCodeAt(i);
+    if (c === 0x25) {
+      const hex = part.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new Error('bad escape');
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(c);
+    }
+  }
+  return utf8.decode(new Uint8Array(bytes));
+}

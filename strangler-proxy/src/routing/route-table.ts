@@ -1,0 +1,104 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Mode, UpstreamSpec } from '../config/route-table-schema.ts';
+import { canaryBucket, inCanary } from './canary.ts';
+import { matchPath, type PathPattern } from './path-pattern.ts';
+
+/** A header or cookie condition of a route. */
+export type Predicate = { name: string; test: (value: string | undefined) => boolean; describe: string };
+
+export interface CompiledRoute {
+  name: string;
+  /** The split salt and flip unit: the group's name, or the route's own when ungrouped. */
+  group: string;
+  index: number;
+  line: number | undefined;
+  methods: ReadonlySet<string> | undefined;
+  path: PathPattern;
+  headers: readonly Predicate[];
+  cookies: readonly Predicate[];
+  mode: Exclude<Mode, 'shadow'>;
+  /** Upstream name; for monolith mode, the default upstream. */
+  target: string;
+  weight: number;
+}
+
+/** What the proxy needs to know about a request to route it. */
+export interface RequestFacts {
+  method: string;
+  segments: readonly string[];
+  headers: IncomingHttpHeaders;
+  cookies: ReadonlyMap<string, string>;
+  /** Stable per user: the session subject, else the proxy's own cookie. */
+  userKey: string;
+}
+
+export interface RouteDecision {
+  route: CompiledRoute | undefined;
+  mode: Exclude<Mode, 'shadow'> | 'default';
+  /** The upstream to try first. */
+  target: string;
+  /** Why, in words, for `explain` and logs. */
+  reason: string;
+  /** The user's canary bucket (0–9 999) when the route is a canary. */
+  bucket?: number;
+}
+
+/** The compiled, immutable route table. A reload builds a new one; requests keep the one they started with. */
+export class RouteTable {
+  readonly routes: readonly CompiledRoute[];
+  readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
+  readonly defaultUpstream: string;
+  /** sha256 of the file's text, first 12 hex digits. */
+  readonly hash: string;
+  /** Increases by one with every table this process loads. */
+  readonly version: number;
+  readonly loadedAt: Date;
+
+  constructor(init: { routes: CompiledRoute[]; upstreams: Map<string, UpstreamSpec>; defaultUpstream: string; hash: string; version: number }) {
+    this.routes = Object.freeze(init.routes.map((r) => Object.freeze(r)));
+    this.upstreams = init.upstreams;
+    this.defaultUpstream = init.defaultUpstream;
+    this.hash = init.hash;
+    this.version = init.version;
+    this.loadedAt = new Date();
+    Object.freeze(this);
+  }
+
+  /** The first route whose method, path, headers and cookies all match. */
+  match(facts: Omit<RequestFacts, 'userKey'>): CompiledRoute | undefined {
+    return this.routes.find(
+      (r) =>
+        (!r.methods || r.methods.has(facts.method)) &&
+        matchPath(r.path, facts.segments) &&
+        r.headers.every((p) => p.test(headerValue(facts.headers, p.name))) &&
+        r.cookies.every((p) => p.test(facts.cookies.get(p.name))),
+    );
+  }
+
+  decide(facts: RequestFacts): RouteDecision {
+    const route = this.match(facts);
+    if (!route) return { route, mode: 'default', target: this.defaultUpstream, reason: `no route matches; the default upstream ${this.defaultUpstream}` };
+    switch (route.mode) {
+      case 'monolith':
+        return { route, mode: 'monolith', target: this.defaultUpstream, reason: `route ${route.name} is in monolith mode` };
+      case 'service':
+        return { route, mode: 'service', target: route.target, reason: `route ${route.name} is served by ${route.target}` };
+      case 'canary': {
+        const bucket = canaryBucket(route.group, facts.userKey);
+        const hit = inCanary(bucket, route.weight);
+        return {
+          route,
+          mode: 'canary',
+          target: hit ? route.target : this.defaultUpstream,
+          bucket,
+          reason: `route ${route.name} is a ${route.weight}% canary of group ${route.group}; this user's bucket ${(bucket / 100).toFixed(2)} is ${hit ? 'inside' : 'outside'} it`,
+        };
+      }
+    }
+  }
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
