@@ -1,0 +1,45 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { normalizePath } from '../routing/normalize-path.ts';
+import type { RouteTable } from '../routing/route-table.ts';
+import { parseCookieHeader } from '../proxy/user-key.ts';
+import type { UpstreamRegistry } from '../proxy/upstream-registry.ts';
+
+/** The table in force, as JSON for `/__strangler/routes`. */
+export function describeTable(table: RouteTable, upstreams?: UpstreamRegistry) {
+  return {
+    version: table.version,
+    hash: table.hash,
+    loadedAt: table.loadedAt.toISOString(),
+    default: table.defaultUpstream,
+    upstreams: Object.fromEntries(
+      [...table.upstreams].map(([name, spec]) => [name, { url: spec.url, timeoutMs: spec.timeoutMs, breaker: upstreams?.all().find((u) => u.name === name)?.breaker.state ?? 'closed' }]),
+    ),
+    routes: table.routes.map((r) => ({
+      name: r.name,
+      group: r.group,
+      line: r.line,
+      methods: r.methods ? [...r.methods] : 'any',
+      path: r.path.source,
+      conditions: [...r.headers, ...r.cookies].map((p) => p.describe),
+      mode: r.mode,
+      target: r.target,
+      weight: r.weight,
+    })),
+  };
+}
+
+/** Which rule a request would hit, where it would go, and why. */
+export function explainRoute(table: RouteTable, method: string, target: string, headers: IncomingHttpHeaders, userKey: string) {
+  const norm = normalizePath(target);
+  if (!norm.ok) return { refused: true, reason: `the proxy answers 400: ${norm.reason}` };
+  const decision = table.decide({ method, segments: norm.segments, headers, cookies: parseCookieHeader(headers.cookie as string | undefined), userKey });
+  return {
+    method,
+    path: norm.path,
+    route: decision.route ? { name: decision.route.name, line: decision.route.line, group: decision.route.group } : null,
+    mode: decision.mode,
+    target: decision.target,
+    fallback: decision.target === table.defaultUpstream ? null : table.defaultUpstream,
+    reason: decision.reason,
+  };
+}

@@ -1,0 +1,89 @@
+/** The proxy's own settings (the route table is separate and hot-reloadable). Every option: unit and default. */
+export interface ProxyConfig {
+  /** Route table file, watched and reloaded (ROUTES_FILE, required). */
+  routesFile: string;
+  /** Public listener (PROXY_HOST 127.0.0.1, PROXY_PORT 8080; 0 picks a free port). */
+  host: string;
+  port: number;
+  /** Admin listener, its own port so it is never exposed by accident (ADMIN_HOST 127.0.0.1, ADMIN_PORT 8081). */
+  adminHost: string;
+  adminPort: number;
+  /** Token for admin writes and preview routing (ADMIN_TOKEN; unset = both disabled). Compared in constant time. */
+  adminToken: string | undefined;
+  /**
+   * Host header values served (ALLOWED_HOSTS, comma-separated `host` or `host:port`; default
+   * localhost, 127.0.0.1 and [::1] on any port). Anything else gets 421.
+   */
+  allowedHosts: string[];
+  /** Proxies in front of this one whose X-Forwarded-* are believed (TRUSTED_PROXY_HOPS, default 0). */
+  trustedProxyHops: number;
+  limits: {
+    /** Largest request body, bytes (MAX_BODY_BYTES, default 1 MiB). Bodies are buffered, so this is also memory per request. */
+    maxBodyBytes: number;
+    /** Longest request target, bytes (MAX_URL_BYTES, default 8 192). */
+    maxUrlBytes: number;
+    /** Largest request head, bytes (MAX_HEADER_BYTES, default 16 384; Node's parser enforces it). */
+    maxHeaderBytes: number;
+    /** Most request headers (MAX_HEADERS, default 100). */
+    maxHeaders: number;
+    /** Time to receive the request head, ms (HEADERS_TIMEOUT_MS, default 10 000): slowloris guard. */
+    headersTimeoutMs: number;
+    /** Time to receive the whole request, ms (REQUEST_TIMEOUT_MS, default 30 000). */
+    requestTimeoutMs: number;
+    /** Idle keep-alive connection lifetime, ms (IDLE_TIMEOUT_MS, default 5 000). */
+    idleTimeoutMs: number;
+    /** Requests being sent to the fallback at once before more get 503 (FALLBACK_CONCURRENCY, default 64). */
+    fallbackConcurrency: number;
+  };
+  /** Cookie holding the app's session token; its subject keys the canary (SESSION_COOKIE, default cacao_session). */
+  sessionCookie: string;
+  /** How long SIGTERM waits for requests in flight, ms (SHUTDOWN_GRACE_MS, default 10 000). */
+  shutdownGraceMs: number;
+  /** pino level (LOG_LEVEL, default info). */
+  logLevel: string;
+}
+
+export class ProxyConfigError extends Error {
+  override readonly name = 'ProxyConfigError';
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ProxyConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+export const DEFAULT_ALLOWED_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+/** The only place the proxy reads the environment; `overrides` are CLI flags, which win. */
+export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<ProxyConfig, 'routesFile' | 'port' | 'adminPort'>> = {}): ProxyConfig {
+  const routesFile = overrides.routesFile ?? env.ROUTES_FILE;
+  if (!routesFile) throw new ProxyConfigError('ROUTES_FILE (or --routes) is required: the route table to serve');
+  const adminToken = env.ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) throw new ProxyConfigError('ADMIN_TOKEN must be at least 16 characters');
+  return Object.freeze({
+    routesFile,
+    host: env.PROXY_HOST || '127.0.0.1',
+    port: overrides.port ?? int(env, 'PROXY_PORT', 8080, 0, 65535),
+    adminHost: env.ADMIN_HOST || '127.0.0.1',
+    adminPort: overrides.adminPort ?? int(env, 'ADMIN_PORT', 8081, 0, 65535),
+    adminToken,
+    allowedHosts: env.ALLOWED_HOSTS ? env.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : DEFAULT_ALLOWED_HOSTS,
+    trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
+    limits: Object.freeze({
+      maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 0, 512 * 1024 * 1024),
+      maxUrlBytes: int(env, 'MAX_URL_BYTES', 8192, 64, 65_536),
+      maxHeaderBytes: int(env, 'MAX_HEADER_BYTES', 16_384, 1024, 65_536),
+      maxHeaders: int(env, 'MAX_HEADERS', 100, 10, 1000),
+      headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 300_000),
+      requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+      idleTimeoutMs: int(env, 'IDLE_TIMEOUT_MS', 5_000, 100, 600_000),
+      fallbackConcurrency: int(env, 'FALLBACK_CONCURRENCY', 64, 1, 100_000),
+    }),
+    sessionCookie: env.SESSION_COOKIE || 'cacao_session',
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
+    logLevel: env.LOG_LEVEL || 'info',
+  });
+}

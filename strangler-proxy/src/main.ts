@@ -1,0 +1,44 @@
+// The proxy's process entry (also the container's command): `node strangler-proxy/src/main.ts`.
+import { loadProxyConfig, ProxyConfigError } from './config/proxy-config.ts';
+import { RouteTableError } from './config/load-route-table.ts';
+import { createLogger } from './logger.ts';
+import { startProxy } from './proxy/proxy-server.ts';
+
+export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] = {}): Promise<void> {
+  let config;
+  try {
+    config = loadProxyConfig(process.env, overrides);
+  } catch (err) {
+    if (!(err instanceof ProxyConfigError)) throw err;
+    console.error(`strangler: ${err.message}`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  let running;
+  try {
+    running = await startProxy(config, log);
+  } catch (err) {
+    if (err instanceof RouteTableError) {
+      console.error(`strangler: ${config.routesFile} is not a valid route table:\n${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining and shutting down');
+      running.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (import.meta.main) await runProxy();

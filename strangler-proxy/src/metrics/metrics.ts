@@ -1,0 +1,77 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The proxy's metrics on a registry of its own (never prom-client's global one). Labels are route
+ * and upstream names from the route table, never raw paths, so cardinality stays bounded.
+ */
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'strangler_requests_total',
+    help: 'Requests answered, by route, target upstream, mode and status class.',
+    labelNames: ['route', 'target', 'mode', 'status_class'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'strangler_request_duration_seconds',
+    help: 'Time from request received to response finished, by route and target.',
+    labelNames: ['route', 'target'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'strangler_upstream_errors_total',
+    help: 'Failed attempts at an upstream, by upstream and cause.',
+    labelNames: ['upstream', 'cause'] as const,
+    registers: [this.registry],
+  });
+  readonly breakerState = new Gauge({
+    name: 'strangler_breaker_state',
+    help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+  readonly fallbacks = new Counter({
+    name: 'strangler_fallbacks_total',
+    help: 'Requests sent to the fallback upstream after their target failed, by route, from-upstream and outcome.',
+    labelNames: ['route', 'from', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'strangler_rejected_requests_total',
+    help: 'Requests the proxy refused itself, by reason (its error code).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly previewIgnored = new Counter({
+    name: 'strangler_preview_ignored_total',
+    help: 'Requests carrying a preview header without a valid admin token (routed as usual).',
+    registers: [this.registry],
+  });
+  readonly configInfo = new Gauge({
+    name: 'strangler_config_info',
+    help: 'The route table in force: 1 for its version and hash.',
+    labelNames: ['version', 'hash'] as const,
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'strangler_config_reloads_total',
+    help: 'Route table reloads, by result.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({
+    name: 'strangler_requests_in_flight',
+    help: 'Requests being handled now.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'strangler_process_' });
+  }
+
+  setConfig(version: number, hash: string): void {
+    this.configInfo.reset();
+    this.configInfo.set({ version: String(version), hash }, 1);
+  }
+}

@@ -1,0 +1,110 @@
+import type { IncomingMessage } from 'node:http';
+import type { ProxyConfig } from '../config/proxy-config.ts';
+import type { ProxyErrorCode } from '../errors.ts';
+
+export interface Rejection {
+  code: ProxyErrorCode;
+  message?: string;
+  /** Close the connection after answering: the request's framing cannot be trusted. */
+  close?: boolean;
+}
+
+export interface HardeningStep {
+  name: string;
+  check(req: IncomingMessage, config: ProxyConfig): Rejection | undefined;
+}
+
+/** Header names in raw order, lower-cased (rawHeaders keeps duplicates that req.headers merges). */
+function names(req: IncomingMessage): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) out.push(req.rawHeaders[i]!.toLowerCase());
+  return out;
+}
+const count = (req: IncomingMessage, name: string): number => names(req).filter((n) => n === name).length;
+
+function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  const h = host.toLowerCase();
+  const hostname = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.split(':')[0]!;
+  return allowed.some((a) => a === h || a === hostname);
+}
+
+/**
+ * The checks every request passes before routing, in order; the first that fails answers. Node's
+ * parser already refuses several of these inputs; each step pins the behaviour anyway, so that a
+ * Node upgrade or a parser flag cannot reopen it. Row numbers refer to shared/bad-inputs.md.
+ */
+export const HARDENING_STEPS: readonly HardeningStep[] = [
+  /** Rows 10: only HTTP/1.0 and 1.1 are spoken on this listener. */
+  { name: 'http-version', check: (req) => (req.httpVersionMajor === 1 && req.httpVersionMinor <= 1 ? undefined : { code: 'bad_request', message: `HTTP/${req.httpVersion} is not supported here`, close: true }) },
+  /** Row 16, RFC 9112 §3.2: only origin-form targets; absolute-form would let the client pick the host. */
+  { name: 'origin-form', check: (req) => (req.url?.startsWith('/') ? undefined : { code: 'bad_request', message: 'the request target must be a path (origin-form)', close: true }) },
+  /** Row 25. */
+  { name: 'url-length', check: (req, c) => ((req.url?.length ?? 0) > c.limits.maxUrlBytes ? { code: 'uri_too_long', close: true } : undefined) },
+  /** Row 13: Node truncates past maxHeadersCount instead of refusing; the server keeps one extra to notice. */
+  { name: 'header-count', check: (req, c) => (req.rawHeaders.length / 2 > c.limits.maxHeaders ? { code: 'request_header_fields_too_large', close: true } : undefined) },
+  /** Row 14, RFC 9112 §3.2: exactly one Host in HTTP/1.1. */
+  {
+    name: 'single-host',
+    check: (req) => {
+      const n = count(req, 'host');
+      if (n > 1) return { code: 'bad_request', message: 'send exactly one Host header', close: true };
+      if (n === 0 && req.httpVersionMinor === 1) return { code: 'bad_request', message: 'HTTP/1.1 requires a Host header', close: true };
+      return undefined;
+    },
+  },
+  /** Row 15: a Host we do not serve is never used for routing, redirects or links. */
+  { name: 'allowed-host', check: (req, c) => (req.headers.host === undefined || hostAllowed(req.headers.host, c.allowedHosts) ? undefined : { code: 'misdirected_request' }) },
+  /** Rows 1–3, 9; RFC 9112 §6.1, §6.3: one unambiguous body length. */
+  {
+    name: 'message-framing',
+    check: (req) => {
+      const te = count(req, 'transfer-encoding');
+      const cl = count(req, 'content-length');
+      if (te > 1) return { code: 'bad_request', message: 'send at most one Transfer-Encoding header', close: true };
+      if (te === 1 && req.httpVersionMinor === 0) return { code: 'bad_request', message: 'HTTP/1.0 has no Transfer-Encoding', close: true };
+      if (te === 1 && req.headers['transfer-encoding']!.trim().toLowerCase() !== 'chunked') {
+        return { code: 'bad_request', message: 'the only Transfer-Encoding accepted is chunked', close: true };
+      }
+      if (te === 1 && cl > 0) return { code: 'bad_request', message: 'send Content-Length or Transfer-Encoding, not both', close: true };
+      if (cl > 1 || (cl === 1 && !/^\d{1,15}$/.test(req.headers['content-length']!))) {
+        return { code: 'bad_request', message: 'send one Content-Length with a single decimal value', close: true };
+      }
+      return undefined;
+    },
+  },
+  /** Row 7: no NUL or control characters in header values (tab is allowed). */
+  {
+    name: 'header-values',
+    check: (req) => {
+      for (let i = 1; i < req.rawHeaders.length; i += 2) {
+        // eslint-disable-next-line no-control-regex
+        if (/[\x00-\x08\x0a-\x1f\x7f]/.test(req.rawHeaders[i]!)) return { code: 'bad_request', message: 'a header value holds a control character', close: true };
+      }
+      return undefined;
+    },
+  },
+  /** Row 33: two keys would be merged into one by anything downstream. */
+  {
+    name: 'idempotency-key',
+    check: (req) => {
+      const n = count(req, 'idempotency-key');
+      if (n === 0) return undefined;
+      if (n > 1 || !/^[\x21-\x7e]{1,255}$/.test(req.headers['idempotency-key'] as string)) return { code: 'invalid_idempotency_key' };
+      return undefined;
+    },
+  },
+  /** Row 26: refuse by the declared length before reading a byte of the body. */
+  {
+    name: 'declared-body-size',
+    check: (req, c) => (Number(req.headers['content-length'] ?? 0) > c.limits.maxBodyBytes ? { code: 'payload_too_large', message: `the body must be at most ${c.limits.maxBodyBytes} bytes`, close: true } : undefined),
+  },
+];
+
+/** The first rejection of the chain, or undefined when the request may proceed. */
+export function harden(req: IncomingMessage, config: ProxyConfig, steps: readonly HardeningStep[] = HARDENING_STEPS): (Rejection & { step: string }) | undefined {
+  for (const step of steps) {
+    const r = step.check(req, config);
+    if (r) return { ...r, step: step.name };
+  }
+  return undefined;
+}

@@ -1,0 +1,130 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { createAdminServer } from '../admin/admin-server.ts';
+import type { ProxyConfig } from '../config/proxy-config.ts';
+import { RouteTableStore } from '../config/route-table-store.ts';
+import { PROXY_ERRORS, type ProxyErrorCode } from '../errors.ts';
+import { ProxyMetrics } from '../metrics/metrics.ts';
+import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
+import { IdempotencyGuard } from './idempotency-guard.ts';
+import { createRequestHandler } from './request-handler.ts';
+import { UpstreamRegistry } from './upstream-registry.ts';
+import { createUpgradeHandler } from './websocket-handler.ts';
+
+export interface RunningProxy {
+  url: string;
+  adminUrl: string;
+  store: RouteTableStore;
+  metrics: ProxyMetrics;
+  /** Stop accepting, drain requests in flight (up to the grace period), close everything. */
+  close(): Promise<void>;
+}
+
+/** Node's parser errors → our answer (rows 1–10, 13, 28: the parser refuses before our handler runs). */
+const PARSER_ERRORS: Record<string, ProxyErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'request_header_fields_too_large',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'payload_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+};
+
+async function listen(server: http.Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port: bound } = server.address() as AddressInfo;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+}
+
+/** Loads the route table, starts the public and admin listeners, and watches the table for changes. */
+export async function startProxy(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
+  const store = RouteTableStore.open(config.routesFile);
+  const metrics = new ProxyMetrics();
+  const upstreams = new UpstreamRegistry(metrics);
+  upstreams.sync(store.current);
+  metrics.setConfig(store.current.version, store.current.hash);
+  store.on('reload', (r) => {
+    metrics.reloads.inc({ result: r.ok ? 'ok' : 'failed' });
+    if (r.ok) {
+      upstreams.sync(r.table);
+      metrics.setConfig(r.table.version, r.table.hash);
+      log.info({ version: r.table.version, hash: r.table.hash }, 'route table reloaded');
+    } else {
+      log.error({ problems: r.error.message }, 'route table refused; the last good table stays');
+    }
+  });
+
+  let draining = false;
+  const deps = {
+    config,
+    store,
+    upstreams,
+    metrics,
+    fallbackLimit: new ConcurrencyLimit(config.limits.fallbackConcurrency),
+    idempotency: new IdempotencyGuard(),
+    log,
+    draining: () => draining,
+  };
+  const server = http.createServer(
+    {
+      maxHeaderSize: config.limits.maxHeaderBytes,
+      headersTimeout: config.limits.headersTimeoutMs,
+      // Our body reader answers 408 first; Node's own limit is the backstop.
+      requestTimeout: config.limits.requestTimeoutMs + 1000,
+      keepAliveTimeout: config.limits.idleTimeoutMs,
+      // Check slow connections every second, not every 30 (Node's default), so timeouts are timely.
+      connectionsCheckingInterval: 1000,
+      requireHostHeader: true,
+      insecureHTTPParser: false,
+    },
+    createRequestHandler(deps),
+  );
+  // One more than the limit, so the hardening step can tell "too many" from "exactly the limit".
+  server.maxHeadersCount = config.limits.maxHeaders + 1;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = PARSER_ERRORS[err.code ?? ''] ?? 'bad_request';
+    if (err.code !== 'ECONNRESET' && socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
+      metrics.rejected.inc({ reason: code });
+      const { status, message } = PROXY_ERRORS[code];
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(`HTTP/1.1 ${status} ${code}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    }
+    // end() flushes the answer and closes; destroy a socket that does not close by itself.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
+  const tunnels = new Set<Duplex>();
+  server.on('upgrade', createUpgradeHandler(deps, tunnels));
+
+  const admin = createAdminServer({ store, upstreams, metrics, adminToken: config.adminToken, log, ready: () => !draining });
+  const url = await listen(server, config.port, config.host);
+  const adminUrl = await listen(admin, config.adminPort, config.adminHost);
+  store.watch();
+  log.info({ url, adminUrl, routes: store.current.routes.length, version: store.current.version, hash: store.current.hash }, 'strangler proxy listening');
+
+  return {
+    url,
+    adminUrl,
+    store,
+    metrics,
+    async close() {
+      draining = true;
+      store.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+      await closed;
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      for (const t of tunnels) t.destroy();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      upstreams.close();
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { ProxyConfig } from '../config/proxy-config.ts';
+import type { RouteTableStore } from '../config/route-table-store.ts';
+import { sendError, type ProxyErrorCode } from '../errors.ts';
+import type { ProxyMetrics } from '../metrics/metrics.ts';
+import { BreakerOpenError, NotCountedError } from '../resilience/circuit-breaker.ts';
+import type { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
+import { failureResponse, mayFallBack, type UpstreamFailure } from '../resilience/upstream-failure.ts';
+import { normalizePath } from '../routing/normalize-path.ts';
+import type { RouteDecision } from '../routing/route-table.ts';
+import { isAdminToken } from '../admin/admin-token.ts';
+import { harden } from './hardening.ts';
+import type { IdempotencyGuard } from './idempotency-guard.ts';
+import { BodyError, readBody } from './read-body.ts';
+import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
+import { requestIdOf, responseHeaders, upstreamHeaders } from './upstream-headers.ts';
+import type { UpstreamRegistry } from './upstream-registry.ts';
+import { parseCookieHeader, uidCookie, userKeyOf } from './user-key.ts';
+
+export interface HandlerDeps {
+  config: ProxyConfig;
+  store: RouteTableStore;
+  upstreams: UpstreamRegistry;
+  metrics: ProxyMetrics;
+  fallbackLimit: ConcurrencyLimit;
+  idempotency: IdempotencyGuard;
+  log: Logger;
+  /** True once shutdown has begun: new requests get 503. */
+  draining: () => boolean;
+}
+
+/** The path prefix of the admin API; never forwarded, whatever the route table says (row 12). */
+export const ADMIN_PREFIX = '__strangler';
+const PREVIEW_HEADER = 'x-strangler-preview';
+const TOKEN_HEADER = 'x-strangler-token';
+
+/** The failure of a 5xx answer: the response is kept so it can still be delivered. */
+class AttemptFailed extends Error {
+  readonly result: AttemptResult;
+  constructor(result: AttemptResult) {
+    super('upstream attempt failed');
+    this.result = result;
+  }
+}
+
+type Outcome =
+  | { kind: 'response'; result: Extract<AttemptResult, { kind: 'response' }>; upstream: string; fallback: boolean; release?: () => void }
+  | { kind: 'error'; code: ProxyErrorCode; headers?: Record<string, string>; upstream: string; fallback: boolean };
+
+/**
+ * Handles one request on the public port: hardening → normalise → route → read body → forward,
+ * falling back to the default upstream when that is safe → stream the answer. Plain node:http;
+ * nothing else sits on this path.
+ */
+export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, metrics, log } = deps;
+
+  return (req, res) => {
+    const started = performance.now();
+    const requestId = requestIdOf(req);
+    const table = deps.store.current;
+    let routeName = 'none';
+    let mode = 'none';
+    let target = 'proxy';
+    metrics.inFlight.inc();
+    res.once('close', () => {
+      metrics.inFlight.dec();
+      const seconds = (performance.now() - started) / 1000;
+      metrics.requests.inc({ route: routeName, target, mode, status_class: `${Math.floor(res.statusCode / 100)}xx` });
+      metrics.duration.observe({ route: routeName, target }, seconds);
+    });
+
+    const reject = (code: ProxyErrorCode, opts: { message?: string; close?: boolean; headers?: Record<string, string> } = {}): void => {
+      metrics.rejected.inc({ reason: code });
+      sendError(res, code, { ...opts, requestId });
+    };
+
+    if (deps.draining()) return reject('shutting_down', { close: true, headers: { 'retry-after': '1' } });
+    const refused = harden(req, config);
+    if (refused) return reject(refused.code, { message: refused.message, close: refused.close });
+    const norm = normalizePath(req.url!);
+    if (!norm.ok) return reject('invalid_path', { message: norm.reason });
+    if (norm.segments[0]?.toLowerCase() === ADMIN_PREFIX) return reject('not_found', { message: 'The admin API is served on the admin port only.' });
+
+    const method = req.method!;
+    const cookies = parseCookieHeader(req.headers.cookie);
+    const user = userKeyOf(cookies, config.sessionCookie);
+    let decision: RouteDecision = table.decide({ method, segments: norm.segments, headers: req.headers, cookies, userKey: user.key });
+    const preview = previewTarget(req, table.upstreams, config.adminToken);
+    if (preview === 'ignored') metrics.previewIgnored.inc();
+    else if (preview) decision = { ...decision, target: preview, reason: `preview routing to ${preview}` };
+    routeName = decision.route?.name ?? 'default';
+    mode = decision.mode;
+
+    void (async () => {
+      let body: Buffer;
+      try {
+        body = await readBody(req, config.limits.maxBodyBytes, Date.now() + config.limits.requestTimeoutMs);
+      } catch (err) {
+        const reason = err instanceof BodyError ? err.reason : 'aborted';
+        if (reason === 'too_large') return reject('payload_too_large', { message: `the body must be at most ${config.limits.maxBodyBytes} bytes`, close: true });
+        if (reason === 'timeout') return reject('request_timeout', { close: true });
+        metrics.rejected.inc({ reason: 'client_aborted' });
+        return void req.destroy();
+      }
+
+      const key = req.headers['idempotency-key'] as string | undefined;
+      let releaseKey: (() => void) | undefined;
+      if (key) {
+        const begun = deps.idempotency.begin(user.key, key, method, norm.path + norm.query, body);
+        if ('error' in begun) return reject(begun.error);
+        releaseKey = begun.release;
+        res.once('close', releaseKey);
+      }
+
+      const headers = upstreamHeaders(req, { requestId, bodyLength: body.length, trustedProxyHops: config.trustedProxyHops });
+      const attempt = (upstream: string): Promise<AttemptResult> => attemptVia(deps, req, res, upstream, { headers, body, path: norm.path + norm.query });
+      const outcome = await forward(deps, attempt, { method, hasKey: key !== undefined, primary: decision.target, fallbackTo: table.defaultUpstream, preview: preview !== undefined && preview !== 'ignored', route: routeName });
+      target = outcome.upstream;
+
+      if (outcome.kind === 'error') {
+        metrics.rejected.inc({ reason: outcome.code });
+        sendError(res, outcome.code, { headers: outcome.headers, requestId });
+      } else {
+        deliver(res, outcome.result.response, { requestId, newUid: user.newUid });
+        if (outcome.release) res.once('close', outcome.release);
+      }
+      if (log.isLevelEnabled('info')) {
+        res.once('finish', () =>
+          log.info({ requestId, method, path: norm.path, status: res.statusCode, route: routeName, mode, target, fallback: outcome.fallback, ms: Math.round(performance.now() - started) }, 'request'),
+        );
+      }
+    })().catch((err: unknown) => {
+      log.error({ err, requestId }, 'request handling failed');
+      sendError(res, 'internal_error', { requestId });
+    });
+  };
+}
+
+/** The preview target, `'ignored'` for a preview header without a valid token, or undefined. */
+function previewTarget(req: IncomingMessage, upstreams: ReadonlyMap<string, unknown>, adminToken: string | undefined): string | 'ignored' | undefined {
+  const wanted = req.headers[PREVIEW_HEADER];
+  if (wanted === undefined) return undefined;
+  const token = req.headers[TOKEN_HEADER];
+  if (typeof wanted !== 'string' || !upstreams.has(wanted) || typeof token !== 'string' || !isAdminToken(token, adminToken)) return 'ignored';
+  return wanted;
+}
+
+/** Tries the primary; on failure, the fallback when that is safe; else the mapped error. */
+async function forward(
+  deps: HandlerDeps,
+  attempt: (upstream: string) => Promise<AttemptResult>,
+  r: { method: string; hasKey: boolean; primary: string; fallbackTo: string; preview: boolean; route: string },
+): Promise<Outcome> {
+  const first = await attempt(r.primary);
+  let failure: UpstreamFailure;
+  if (first.kind === 'response') {
+    const status = first.response.statusCode ?? 502;
+    failure = { cause: 'status_5xx', sent: true };
+    if (status < 500 || r.primary === r.fallbackTo || r.preview || !mayFallBack(r.method, r.hasKey, failure)) {
+      return { kind: 'response', result: first, upstream: r.primary, fallback: false };
+    }
+    first.response.resume();
+  } else {
+    failure = first.failure;
+    deps.metrics.upstreamErrors.inc({ upstream: r.primary, cause: failure.cause });
+    if (r.primary === r.fallbackTo || r.preview || !mayFallBack(r.method, r.hasKey, failure)) {
+      return { kind: 'error', ...failureResponse(failure), upstream: r.primary, fallback: false };
+    }
+  }
+  const release = deps.fallbackLimit.tryAcquire();
+  if (!release) {
+    deps.metrics.fallbacks.inc({ route: r.route, from: r.primary, outcome: 'overloaded' });
+    return { kind: 'error', code: 'fallback_overloaded', headers: { 'retry-after': '1' }, upstream: r.primary, fallback: true };
+  }
+  const second = await attempt(r.fallbackTo);
+  if (second.kind === 'response') {
+    deps.metrics.fallbacks.inc({ route: r.route, from: r.primary, outcome: 'ok' });
+    return { kind: 'response', result: second, upstream: r.fallbackTo, fallback: true, release };
+  }
+  release();
+  deps.metrics.fallbacks.inc({ route: r.route, from: r.primary, outcome: 'failed' });
+  deps.metrics.upstreamErrors.inc({ upstream: r.fallbackTo, cause: second.failure.cause });
+  return { kind: 'error', ...failureResponse(second.failure), upstream: r.fallbackTo, fallback: true };
+}
+
+/** One attempt through the upstream's breaker; 5xx answers and failures count against it. */
+async function attemptVia(
+  deps: HandlerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  r: { headers: ReturnType<typeof upstreamHeaders>; body: Buffer; path: string },
+): Promise<AttemptResult> {
+  const upstream = deps.upstreams.get(name);
+  try {
+    return await upstream.breaker.run(async () => {
+      const result = await attemptUpstream(req, res, {
+        target: upstream.url,
+        agent: upstream.agent,
+        headers: r.headers,
+        path: r.path,
+        body: r.body,
+        connectTimeoutMs: upstream.spec.connectTimeoutMs,
+        timeoutMs: upstream.spec.timeoutMs,
+      });
+      // A client that went away is not the upstream's fault.
+      if (result.kind === 'failure' && (res.destroyed || req.destroyed)) throw new NotCountedError('client closed the connection');
+      if (result.kind === 'failure' || (result.response.statusCode ?? 502) >= 500) throw new AttemptFailed(result);
+      return result;
+    });
+  } catch (err) {
+    if (err instanceof AttemptFailed) return err.result;
+    if (err instanceof BreakerOpenError) return { kind: 'failure', failure: { cause: 'breaker_open', sent: false, retryAfterMs: err.retryAfterMs } };
+    return { kind: 'failure', failure: { cause: 'reset', sent: true }, error: err as Error };
+  }
+}
+
+/** Streams the upstream's answer to the client, minus hop-by-hop headers. */
+function deliver(res: ServerResponse, response: IncomingMessage, opts: { requestId: string; newUid: string | undefined }): void {
+  res.statusCode = response.statusCode ?? 502;
+  if (response.statusMessage) res.statusMessage = response.statusMessage;
+  for (const [name, value] of responseHeaders(response.rawHeaders)) res.appendHeader(name, value);
+  if (opts.newUid) res.appendHeader('set-cookie', uidCookie(opts.newUid));
+  res.setHeader('x-request-id', opts.requestId);
+  response.on('error', () => res.destroy());
+  res.on('close', () => {
+    if (!response.complete) response.destroy();
+  });
+  response.pipe(res);
+}

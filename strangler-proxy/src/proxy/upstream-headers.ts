@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+
+/** RFC 9110 §7.6.1 hop-by-hop fields, plus ones this proxy owns or re-frames itself (row 19). */
+const DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
+  'content-length',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'forwarded',
+  'x-request-id',
+  'x-strangler-preview',
+  'x-strangler-token',
+]);
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's request id when it is well-formed, else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Names listed in Connection are hop-by-hop for this message only (row 18). */
+function connectionTokens(req: IncomingMessage): Set<string> {
+  const value = req.headers.connection;
+  return new Set(value ? value.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean) : []);
+}
+
+/**
+ * Headers for the upstream request, built on a null-prototype object from rawHeaders, so a header
+ * named `__proto__` is just a header (row 20). X-Forwarded-* come from the socket unless a trusted
+ * proxy stands in front (row 17).
+ */
+export function upstreamHeaders(
+  req: IncomingMessage,
+  opts: { requestId: string; bodyLength: number; trustedProxyHops: number; upgrade?: boolean },
+): OutgoingHttpHeaders {
+  const out: Record<string, string | string[]> = Object.create(null);
+  const listed = connectionTokens(req);
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!.toLowerCase();
+    if (DROP.has(name) || listed.has(name)) continue;
+    const value = req.rawHeaders[i + 1]!;
+    const prev = out[name];
+    out[name] = prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  const trusted = opts.trustedProxyHops > 0;
+  const socketAddr = req.socket.remoteAddress ?? '';
+  const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;
+  out['x-forwarded-for'] = priorFor ? `${priorFor}, ${socketAddr}` : socketAddr;
+  out['x-forwarded-proto'] = (trusted && single(req.headers, 'x-forwarded-proto')) || 'http';
+  const host = (trusted && single(req.headers, 'x-forwarded-host')) || req.headers.host;
+  if (host) out['x-forwarded-host'] = host;
+  out['x-request-id'] = opts.requestId;
+  if (opts.bodyLength > 0 || !['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(req.method ?? '')) out['content-length'] = String(opts.bodyLength);
+  if (opts.upgrade) {
+    out.connection = 'upgrade';
+    out.upgrade = req.headers.upgrade ?? 'websocket';
+  }
+  return out;
+}
+
+function single(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade', 'proxy-authenticate']);
+
+/** The upstream response's headers minus hop-by-hop ones, as [name, value] pairs in raw order. */
+export function responseHeaders(rawHeaders: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (!RESPONSE_DROP.has(name.toLowerCase())) out.push([name, rawHeaders[i + 1]!]);
+  }
+  return out;
+}

@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+
+/** The proxy's own long-lived cookie: the canary key of a visitor without a session. */
+export const UID_COOKIE = 'strangler_uid';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The key a canary split hashes: the subject of the app's session token when there is one (so a
+ * user keeps their side on every device), else the proxy's uid cookie, else a new uid that the
+ * response sets. The token is decoded, not verified: forging it only moves oneself between sides,
+ * which grants nothing; the upstream still verifies it.
+ */
+export function userKeyOf(cookies: ReadonlyMap<string, string>, sessionCookie: string): { key: string; newUid?: string } {
+  const subject = sessionSubject(cookies.get(sessionCookie));
+  if (subject !== undefined) return { key: `sub:${subject}` };
+  const uid = cookies.get(UID_COOKIE);
+  if (uid && UUID.test(uid)) return { key: `uid:${uid}` };
+  const fresh = randomUUID();
+  return { key: `uid:${fresh}`, newUid: fresh };
+}
+
+function sessionSubject(token: string | undefined): string | undefined {
+  if (!token) return undefined;
+  const payload = token.split('.')[1];
+  if (!payload || payload.length > 2048) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof claims.sub === 'string' || typeof claims.sub === 'number' ? String(claims.sub) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function uidCookie(uid: string): string {
+  return `${UID_COOKIE}=${uid}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax`;
+}
+
+/** Cookie name → value; the first occurrence wins (RFC 6265 §5.4). */
+export function parseCookieHeader(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (name && !out.has(name)) out.set(name, part.slice(eq + 1).trim());
+  }
+  return out;
+}

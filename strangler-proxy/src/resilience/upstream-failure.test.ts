@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { classifySocketError, failureResponse, mayFallBack, type UpstreamFailure } from './upstream-failure.ts';
+
+describe('failureResponse', () => {
+  it.each<[UpstreamFailure, string, number | undefined]>([
+    [{ cause: 'refused', sent: false }, 'upstream_unreachable', undefined],
+    [{ cause: 'connect_timeout', sent: false }, 'upstream_unreachable', undefined],
+    [{ cause: 'reset', sent: true }, 'upstream_reset', undefined],
+    [{ cause: 'timeout', sent: true }, 'upstream_timeout', undefined],
+    [{ cause: 'breaker_open', sent: false, retryAfterMs: 4200 }, 'circuit_open', 5],
+  ])('when %o, then %s', (failure, code, retryAfter) => {
+    const r = failureResponse(failure);
+    expect(r.code).toBe(code);
+    expect(r.headers?.['retry-after']).toBe(retryAfter === undefined ? undefined : String(retryAfter));
+  });
+});
+
+describe('mayFallBack', () => {
+  const sent: UpstreamFailure = { cause: 'timeout', sent: true };
+  const unsent: UpstreamFailure = { cause: 'refused', sent: false };
+  it('when the request is a read, then always', () => {
+    for (const m of ['GET', 'HEAD', 'OPTIONS']) expect(mayFallBack(m, false, sent)).toBe(true);
+  });
+  it('when a write may have reached the target, then only with an Idempotency-Key', () => {
+    for (const m of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      expect(mayFallBack(m, false, sent)).toBe(false);
+      expect(mayFallBack(m, true, sent)).toBe(true);
+      expect(mayFallBack(m, false, unsent)).toBe(true);
+    }
+  });
+});
+
+describe('classifySocketError', () => {
+  it('when refused or unresolvable, then nothing was sent; a reset after connecting was', () => {
+    expect(classifySocketError('ECONNREFUSED', false)).toEqual({ cause: 'refused', sent: false });
+    expect(classifySocketError('ENOTFOUND', false)).toEqual({ cause: 'dns', sent: false });
+    expect(classifySocketError('ECONNRESET', true)).toEqual({ cause: 'reset', sent: true });
+    expect(classifySocketError('ECONNRESET', false)).toEqual({ cause: 'reset', sent: false });
+  });
+});

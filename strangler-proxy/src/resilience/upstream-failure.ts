@@ -1,0 +1,59 @@
+import type { ProxyErrorCode } from '../errors.ts';
+
+/**
+ * Why an attempt at an upstream produced no usable response, and whether any byte of the request
+ * may have reached it: the one fact that decides whether a write can safely go elsewhere.
+ */
+export type FailureCause = 'breaker_open' | 'refused' | 'connect_timeout' | 'dns' | 'timeout' | 'reset' | 'status_5xx';
+
+export interface UpstreamFailure {
+  cause: FailureCause;
+  /** False only when the upstream certainly saw nothing of the request. */
+  sent: boolean;
+  /** Milliseconds until an open breaker lets a probe through. */
+  retryAfterMs?: number;
+}
+
+/** A Node socket error code → cause; `connected` says whether the TCP connection had been made. */
+export function classifySocketError(code: string | undefined, connected: boolean): UpstreamFailure {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return { cause: 'refused', sent: false };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { cause: 'dns', sent: false };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { cause: 'refused', sent: false };
+    default:
+      return { cause: 'reset', sent: connected };
+  }
+}
+
+/** The proxy's answer when an upstream failure cannot be recovered: one place, pure. */
+export function failureResponse(f: UpstreamFailure): { code: ProxyErrorCode; headers?: Record<string, string> } {
+  switch (f.cause) {
+    case 'breaker_open':
+      return { code: 'circuit_open', headers: { 'retry-after': String(Math.max(1, Math.ceil((f.retryAfterMs ?? 1000) / 1000))) } };
+    case 'timeout':
+      return { code: 'upstream_timeout' };
+    case 'reset':
+      return { code: f.sent ? 'upstream_reset' : 'upstream_unreachable' };
+    case 'refused':
+    case 'connect_timeout':
+    case 'dns':
+    case 'status_5xx':
+      return { code: 'upstream_unreachable' };
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Whether a request that failed at its target may be sent to the fallback upstream instead. Reads
+ * always may. A write only when the target certainly never saw it, or when it carries an
+ * Idempotency-Key (the upstreams de-duplicate by it): never a silent second write.
+ */
+export function mayFallBack(method: string, hasIdempotencyKey: boolean, f: UpstreamFailure): boolean {
+  return SAFE_METHODS.has(method) || !f.sent || hasIdempotencyKey;
+}

@@ -1,0 +1,198 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeUpstream } from './support/fake-upstream.ts';
+import { ADMIN_TOKEN, startTestProxy, table, type TestProxy } from './support/proxy-harness.ts';
+
+let monolith: FakeUpstream;
+let listings: FakeUpstream;
+let orders: FakeUpstream;
+let proxy: TestProxy | undefined;
+
+beforeAll(async () => {
+  [monolith, listings, orders] = await Promise.all([new FakeUpstream('monolith').start(), new FakeUpstream('listings').start(), new FakeUpstream('orders').start()]);
+});
+afterAll(async () => {
+  await Promise.all([monolith, listings, orders].map((u) => u?.close()));
+});
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+const servedBy = async (path: string, init: RequestInit = {}): Promise<string> => {
+  const res = await fetch(proxy!.url + path, init);
+  await res.arrayBuffer();
+  return res.headers.get('x-served-by') ?? `proxy:${res.status}`;
+};
+
+describe('modes', () => {
+  it('when routes are in monolith, service and canary 0/100 mode, then each request goes where its first matching rule says', async () => {
+    proxy = await startTestProxy(
+      table(
+        { monolith: monolith.url, listings: listings.url, orders: orders.url },
+        `  - name: listings-read
+    match: { methods: [GET, HEAD], path: /api/listings/:id? }
+    mode: service
+    target: listings
+  - name: listings-write
+    match: { methods: [POST, PATCH], path: /api/listings/* }
+    mode: monolith
+  - name: orders-none
+    match: { path: /api/orders/* }
+    mode: canary
+    target: orders
+    weight: 0
+  - name: orders-all
+    match: { path: /api/orders-v2/* }
+    mode: canary
+    target: orders
+    weight: 100`,
+      ),
+    );
+    expect(await servedBy('/api/listings')).toBe('listings');
+    expect(await servedBy('/api/listings/7')).toBe('listings');
+    expect(await servedBy('/API/Listings/7')).toBe('listings');
+    expect(await servedBy('/api/listings/7', { method: 'PATCH', body: '{}' })).toBe('monolith');
+    expect(await servedBy('/api/listings/7/archive')).toBe('monolith');
+    expect(await servedBy('/api/orders/1')).toBe('monolith');
+    expect(await servedBy('/api/orders-v2/1')).toBe('orders');
+    expect(await servedBy('/')).toBe('monolith');
+  });
+
+  it('when a rule has a header or cookie condition, then only matching requests take it', async () => {
+    proxy = await startTestProxy(
+      table(
+        { monolith: monolith.url, listings: listings.url },
+        `  - name: beta-testers
+    match: { path: /api/*, headers: { x-beta: "1" } }
+    mode: service
+    target: listings
+  - name: beta-cookie
+    match: { path: /api/*, cookies: { beta: { present: true } } }
+    mode: service
+    target: listings`,
+      ),
+    );
+    expect(await servedBy('/api/listings', { headers: { 'x-beta': '1' } })).toBe('listings');
+    expect(await servedBy('/api/listings', { headers: { 'x-beta': '2' } })).toBe('monolith');
+    expect(await servedBy('/api/listings', { headers: { cookie: 'a=1; beta=yes' } })).toBe('listings');
+    expect(await servedBy('/api/listings')).toBe('monolith');
+  });
+});
+
+describe('what reaches the upstream', () => {
+  it('when forwarded, then the path is normalised, the Host kept, X-Forwarded-* come from the socket, and a request id is set', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    const res = await fetch(`${proxy.url}/api/./x/../listings?q=a%20b`, {
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'for=6.6.6.6', 'x-request-id': 'trace-123' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('trace-123');
+    const seen = monolith.seen.at(-1)!;
+    expect(seen.url).toBe('/api/listings?q=a%20b');
+    expect(seen.headers.host).toBe(new URL(proxy.url).host);
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.headers['x-forwarded-host']).toBe(new URL(proxy.url).host);
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(seen.headers.forwarded).toBeUndefined();
+    expect(seen.headers['x-request-id']).toBe('trace-123');
+  });
+
+  it('when a trusted proxy hop stands in front, then its X-Forwarded-* are kept and the socket appended', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1' });
+    await fetch(`${proxy.url}/x`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'cacao.example' } });
+    const seen = monolith.seen.at(-1)!;
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+    expect(seen.headers['x-forwarded-host']).toBe('cacao.example');
+  });
+
+  it('when the response comes back, then hop-by-hop headers are dropped and set-cookie headers all kept', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    const res = await fetch(`${proxy.url}/x`);
+    expect(res.headers.get('x-served-by')).toBe('monolith');
+    expect(res.headers.getSetCookie().some((c) => c.startsWith('strangler_uid='))).toBe(true);
+  });
+});
+
+describe('route groups', () => {
+  it('when routes share a group, then one user is on the same side for all of them, at any weight step', async () => {
+    const groupTable = (weight: number) =>
+      table(
+        { monolith: monolith.url, listings: listings.url },
+        `  - name: read
+    group: listings
+    match: { methods: [GET], path: /api/listings/* }
+  - name: write
+    group: listings
+    match: { methods: [POST], path: /api/listings/* }`,
+      ).replace('routes:', `groups:\n  listings: { mode: canary, target: listings, weight: ${weight} }\nroutes:`);
+    proxy = await startTestProxy(groupTable(30));
+    for (let i = 0; i < 60; i++) {
+      const cookie = `strangler_uid=00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+      const read = await servedBy('/api/listings/1', { headers: { cookie } });
+      const write = await servedBy('/api/listings/1', { method: 'POST', body: '{}', headers: { cookie } });
+      expect(write).toBe(read);
+    }
+  });
+});
+
+describe('preview routing', () => {
+  it('when the preview header comes with the admin token, then the request goes to that upstream', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url, listings: listings.url }, ''));
+    expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings', 'x-strangler-token': ADMIN_TOKEN } })).toBe('listings');
+    expect(listings.seen.at(-1)!.headers['x-strangler-token']).toBeUndefined();
+    expect(listings.seen.at(-1)!.headers['x-strangler-preview']).toBeUndefined();
+  });
+
+  it('when the token is missing or wrong, then the header is ignored, counted and not passed on (row 34)', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url, listings: listings.url }, ''));
+    expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings' } })).toBe('monolith');
+    expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings', 'x-strangler-token': 'wrong-token-wrong-token' } })).toBe('monolith');
+    expect(monolith.seen.at(-1)!.headers['x-strangler-preview']).toBeUndefined();
+    const metrics = await (await fetch(`${proxy.adminUrl}/__strangler/metrics`)).text();
+    expect(metrics).toMatch(/^strangler_preview_ignored_total 2$/m);
+  });
+});
+
+describe('admin', () => {
+  it('when /__strangler/* is asked on the public port, then 404 and nothing is forwarded', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    const before = monolith.count();
+    for (const path of ['/__strangler/routes', '/__STRANGLER/metrics', '/x/../__strangler/reload']) {
+      const res = await fetch(proxy.url + path, { method: path.endsWith('reload') ? 'POST' : 'GET' });
+      expect(res.status, path).toBe(404);
+    }
+    expect(monolith.count()).toBe(before);
+  });
+
+  it('when routes and explain are asked on the admin port, then they describe the table and a decision', async () => {
+    proxy = await startTestProxy(
+      table(
+        { monolith: monolith.url, listings: listings.url },
+        `  - name: listings-read
+    match: { methods: [GET], path: /api/listings/:id? }
+    mode: canary
+    target: listings
+    weight: 25`,
+      ),
+    );
+    const routes = await (await fetch(`${proxy.adminUrl}/__strangler/routes`)).json();
+    expect(routes).toMatchObject({ default: 'monolith', routes: [{ name: 'listings-read', mode: 'canary', weight: 25, path: '/api/listings/:id?', line: 6 }] });
+    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=GET&path=/api/listings/9&user=alice`)).json();
+    expect(explain).toMatchObject({ route: { name: 'listings-read', line: 6 }, mode: 'canary', fallback: expect.anything() });
+    expect(explain.reason).toMatch(/25% canary of group listings-read; this user's bucket \d+\.\d\d is (inside|outside) it/);
+    const none = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/orders`)).json();
+    expect(none).toMatchObject({ route: null, target: 'monolith', reason: 'no route matches; the default upstream monolith' });
+    expect((await fetch(`${proxy.adminUrl}/__strangler/healthz`)).status).toBe(200);
+    expect((await fetch(`${proxy.adminUrl}/__strangler/readyz`)).status).toBe(200);
+  });
+
+  it('when a state-changing admin call has no token or a wrong one, then 401 (row 35)', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    expect((await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    const ok = await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ reloaded: false });
+  });
+});
