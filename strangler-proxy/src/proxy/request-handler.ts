@@ -206,8 +206,9 @@ async function attemptVia(
         connectTimeoutMs: upstream.spec.connectTimeoutMs,
         timeoutMs: upstream.spec.timeoutMs,
       });
-      // A client that went away is not the upstream's fault.
-      if (result.kind === 'failure' && (res.destroyed || req.destroyed)) throw new NotCountedError('client closed the connection');
+      // A client that went away is not the upstream's fault. (req.destroyed is no test: a request
+      // whose body has been read is destroyed by then.)
+      if (result.kind === 'failure' && (res.destroyed || req.socket.destroyed)) throw new NotCountedError('client closed the connection');
       if (result.kind === 'failure' || (result.response.statusCode ?? 502) >= 500) throw new AttemptFailed(result);
       return result;
     });
