@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server.ts';
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import { RouteTableStore } from '../config/route-table-store.ts';
-import { PROXY_ERRORS, type ProxyErrorCode } from '../errors.ts';
+import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import { IdempotencyGuard } from './idempotency-guard.ts';
@@ -87,15 +87,22 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   // One more than the limit, so the hardening step can tell "too many" from "exactly the limit".
   server.maxHeadersCount = config.limits.maxHeaders + 1;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const code = PARSER_ERRORS[err.code ?? ''] ?? 'bad_request';
-    if (err.code !== 'ECONNRESET' && socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
-      metrics.rejected.inc({ reason: code });
+    metrics.rejected.inc({ reason: code });
+    const answerRaw = (): void => {
       const { status, message } = PROXY_ERRORS[code];
       const body = JSON.stringify({ error: { code, message } });
       socket.end(`HTTP/1.1 ${status} ${code}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    }
+    };
+    const pending = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (!pending) answerRaw();
+    // The error is in the body of the request being handled: answer it on its own response.
+    else if (!pending.req.complete && !pending.headersSent) sendError(pending, code, { close: true });
+    // The error is in a pipelined request behind one still being answered: answer after it.
+    else if (pending.req.complete) pending.once('finish', answerRaw);
     // end() flushes the answer and closes; destroy a socket that does not close by itself.
-    setTimeout(() => socket.destroy(), 1000).unref();
+    setTimeout(() => socket.destroy(), 2000).unref();
   });
   const tunnels = new Set<Duplex>();
   server.on('upgrade', createUpgradeHandler(deps, tunnels));

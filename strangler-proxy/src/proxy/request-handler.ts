@@ -102,8 +102,10 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
         const reason = err instanceof BodyError ? err.reason : 'aborted';
         if (reason === 'too_large') return reject('payload_too_large', { message: `the body must be at most ${config.limits.maxBodyBytes} bytes`, close: true });
         if (reason === 'timeout') return reject('request_timeout', { close: true });
+        // The client left, or the parser refused the body (the clientError handler has answered then).
         metrics.rejected.inc({ reason: 'client_aborted' });
-        return void req.destroy();
+        if (!res.headersSent) req.destroy();
+        return;
       }
 
       const key = req.headers['idempotency-key'] as string | undefined;

@@ -1,4 +1,4 @@
-import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProxyServer } from 'httpxy';
 import { classifySocketError, type UpstreamFailure } from '../resilience/upstream-failure.ts';
@@ -31,7 +31,7 @@ export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts:
     const proxy = new ProxyServer({ selfHandleResponse: true, xfwd: false, prependPath: false, ws: false });
     let connected = false;
     let settled = false;
-    let upstreamReq: import('node:http').ClientRequest | undefined;
+    let upstreamReq: ClientRequest | undefined;
     const settle = (result: AttemptResult): void => {
       if (settled) return;
       settled = true;
@@ -68,12 +68,16 @@ export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts:
     proxy.on('error', (err: Error) => settle({ kind: 'failure', failure: classifySocketError((err as { code?: string }).code, connected), error: err }));
     proxy.on('econnreset', (err: Error) => settle({ kind: 'failure', failure: { cause: 'reset', sent: connected }, error: err }));
 
-    // httpxy builds the outgoing request from req.url synchronously inside web(); restore it at once.
-    const originalUrl = req.url;
+    // httpxy builds the outgoing request from req.url and req.headers synchronously inside web():
+    // hand it the cleaned ones, then restore. (Its proxyReq event, where the headers are set again,
+    // is skipped for requests carrying Expect, so the event alone cannot be relied on.)
+    const { url: originalUrl, headers: originalHeaders } = req;
     req.url = opts.path;
+    req.headers = opts.headers as IncomingMessage['headers'];
     proxy
       .web(req, res, { target: opts.target, agent: opts.agent, buffer: Readable.from(opts.body.length ? [opts.body] : []) })
       .catch((err: Error) => settle({ kind: 'failure', failure: classifySocketError((err as { code?: string }).code, connected), error: err }));
     req.url = originalUrl;
+    req.headers = originalHeaders;
   });
 }

@@ -1,0 +1,293 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeUpstream } from './support/fake-upstream.ts';
+import { startTestProxy, table, type TestProxy } from './support/proxy-harness.ts';
+import { rawRequest, statusOf } from './support/raw-http.ts';
+
+/**
+ * Every row of shared/bad-inputs.md, sent over a raw TCP socket. For each: the expected answer,
+ * nothing partial at the upstream unless the row allows it, and the proxy still serving others.
+ */
+let upstream: FakeUpstream;
+let proxy: TestProxy;
+let host: string;
+
+beforeAll(async () => {
+  upstream = await new FakeUpstream('monolith').start();
+  proxy = await startTestProxy(table({ monolith: upstream.url }, ''), { MAX_BODY_BYTES: '1024', MAX_URL_BYTES: '2048', HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '1500' });
+  host = new URL(proxy.url).host;
+});
+afterAll(async () => {
+  await proxy?.close();
+  await upstream?.close();
+});
+let before = 0;
+beforeEach(() => {
+  before = upstream.count();
+});
+
+const req = (head: string, body = ''): string => `${head.replace(/HOST/g, host)}\r\n\r\n${body}`;
+const send = (payload: Parameters<typeof rawRequest>[1], opts?: Parameters<typeof rawRequest>[2]) => rawRequest(proxy.url, payload, opts);
+
+async function expectStatus(payload: string | string[], status: number | number[], opts?: Parameters<typeof rawRequest>[2]): Promise<string> {
+  const { text } = await send(payload, opts);
+  expect([status].flat(), text.slice(0, 200)).toContain(statusOf(text));
+  return text;
+}
+
+async function stillServing(): Promise<void> {
+  const res = await fetch(`${proxy.url}/health-check`);
+  expect(res.status).toBe(200);
+  await res.arrayBuffer();
+}
+
+describe('shared/bad-inputs.md over raw sockets', () => {
+  it('row 1: Content-Length with Transfer-Encoding → 400, closed, upstream sees nothing', async () => {
+    const { text, closed } = await send(req('POST /a HTTP/1.1\r\nHost: HOST\r\nContent-Length: 5\r\nTransfer-Encoding: chunked', '0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(statusOf(text)).toBe(400);
+    expect(closed).toBe(true);
+    expect(upstream.count()).toBe(before);
+    await stillServing();
+  });
+
+  it('row 2: two different Content-Length values; "3, 3" → 400', async () => {
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nContent-Length: 3\r\nContent-Length: 4', 'abcd'), 400);
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nContent-Length: 3, 3', 'abc'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 3: TE chunked, identity; xchunked; two TE headers → 400', async () => {
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked, identity', '0\r\n\r\n'), 400);
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: xchunked', '0\r\n\r\n'), 400);
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked', '0\r\n\r\n'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 4: space before the colon; a leading space before a header → 400', async () => {
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding : chunked', '0\r\n\r\n'), 400);
+    await expectStatus(req('GET /a HTTP/1.1\r\n Host: HOST'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 5: obs-fold → 400', async () => {
+    await expectStatus(req('GET /a HTTP/1.1\r\nHost: HOST\r\nX-Folded: a\r\n b'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 6: bare LF line endings; a lone CR → 400', async () => {
+    await expectStatus(`GET /a HTTP/1.1\nHost: ${host}\n\n`, 400);
+    await expectStatus(`GET /a HTTP/1.1\r\nHost: ${host}\rX-A: b\r\n\r\n`, 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 7: NUL or another control character in a header value → 400', async () => {
+    await expectStatus(req('GET /a HTTP/1.1\r\nHost: HOST\r\nX-A: a\u0000b'), 400);
+    await expectStatus(req('GET /a HTTP/1.1\r\nHost: HOST\r\nX-A: a\u0007b'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 8: an overflowing chunk size; a 20 KB chunk extension → 400 or 413', async () => {
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked', 'ffffffffffffffffffff\r\nabc\r\n0\r\n\r\n'), [400, 413]);
+    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked', `1;ext=${'x'.repeat(20_000)}\r\na\r\n0\r\n\r\n`), [400, 413]);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 9: HTTP/1.0 with Transfer-Encoding: chunked → 400', async () => {
+    await expectStatus(req('POST /a HTTP/1.0\r\nHost: HOST\r\nTransfer-Encoding: chunked', '3\r\nabc\r\n0\r\n\r\n'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 10: HTTP/2.0 on the request line → 400 or 505', async () => {
+    await expectStatus(req('GET /a HTTP/2.0\r\nHost: HOST'), [400, 505]);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 11: DELETE/OPTIONS with a body and no Content-Length → one request upstream, framed, never a second', async () => {
+    const { text } = await send(req('DELETE /api/items/1 HTTP/1.1\r\nHost: HOST', 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'), { responses: 2 });
+    expect(statusOf(text)).toBe(200);
+    const { text: opts } = await send(req('OPTIONS /api/items HTTP/1.1\r\nHost: HOST', '{"a":1}'));
+    expect(statusOf(opts)).toBe(200);
+    const seen = upstream.seen.slice(before);
+    expect(seen.map((s) => `${s.method} ${s.url} ${s.body}`)).toEqual(['DELETE /api/items/1 ', 'OPTIONS /api/items ']);
+    expect(upstream.seen.some((s) => s.url === '/smuggled')).toBe(false);
+  });
+
+  it('row 12: two pipelined requests, the second to an admin path → each routed on its own', async () => {
+    const { text } = await send(req('GET /first HTTP/1.1\r\nHost: HOST') + req('POST /__strangler/reload HTTP/1.1\r\nHost: HOST\r\nContent-Length: 0'), { responses: 2 });
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    expect(statuses).toEqual([200, 404]);
+    expect(upstream.seen.slice(before).map((s) => s.url)).toEqual(['/first']);
+  });
+
+  it('row 13: headers over 16 KB; more than 100 headers → 431, nothing forwarded', async () => {
+    await expectStatus(req(`GET /a HTTP/1.1\r\nHost: HOST\r\nX-Big: ${'a'.repeat(17_000)}`), 431);
+    const many = Array.from({ length: 101 }, (_, i) => `X-H${i}: v`).join('\r\n');
+    await expectStatus(req(`GET /a HTTP/1.1\r\nHost: HOST\r\n${many}`), 431);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 14: no Host on HTTP/1.1; two Host headers → 400', async () => {
+    await expectStatus(req('GET /a HTTP/1.1\r\nX-A: b'), 400);
+    await expectStatus(req('GET /a HTTP/1.1\r\nHost: HOST\r\nHost: HOST'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 15: a Host outside the allow-list → 421, never used', async () => {
+    await expectStatus(req('GET /a HTTP/1.1\r\nHost: evil.example'), 421);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 16: an absolute-form target → 400', async () => {
+    await expectStatus(req('GET http://evil.example/ HTTP/1.1\r\nHost: HOST'), 400);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 17: client X-Forwarded-* and Forwarded → replaced from the socket', async () => {
+    await expectStatus(req('GET /xff HTTP/1.1\r\nHost: HOST\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6'), 200);
+    const seen = upstream.seen.at(-1)!;
+    expect(seen.headers).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'x-forwarded-host': host, 'x-forwarded-proto': 'http' });
+    expect(seen.headers.forwarded).toBeUndefined();
+  });
+
+  it('row 18: Connection: X-Secret → X-Secret not forwarded', async () => {
+    await expectStatus(req('GET /conn HTTP/1.1\r\nHost: HOST\r\nConnection: X-Secret\r\nX-Secret: hunter2'), 200);
+    expect(upstream.seen.at(-1)!.headers['x-secret']).toBeUndefined();
+  });
+
+  it('row 19: Keep-Alive, TE, Trailer, Proxy-Authorization, Proxy-Connection, non-WebSocket Upgrade → removed; Trailer never crashes', async () => {
+    await expectStatus(req('GET /hop HTTP/1.1\r\nHost: HOST\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c'), 200);
+    const h = upstream.seen.at(-1)!.headers;
+    for (const name of ['keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade']) expect(h[name], name).toBeUndefined();
+    await expectStatus(req('POST /trailer HTTP/1.1\r\nHost: HOST\r\nTrailer: X-T\r\nTransfer-Encoding: chunked', '3\r\nabc\r\n0\r\nX-T: v\r\n\r\n'), 200);
+    await stillServing();
+  });
+
+  it('row 20: a header named __proto__ or constructor → no crash, no pollution', async () => {
+    await expectStatus(req('GET /proto HTTP/1.1\r\nHost: HOST\r\n__proto__: polluted\r\nconstructor: x'), 200);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    await stillServing();
+  });
+
+  it('row 21: /api/../admin and its encodings → normalised before routing (routes as /admin)', async () => {
+    for (const p of ['/api/../admin', '/api/%2e%2e/admin', '/api/.%2e/admin']) {
+      await expectStatus(req(`GET ${p} HTTP/1.1\r\nHost: HOST`), 200);
+      expect(upstream.seen.at(-1)!.url).toBe('/admin');
+    }
+  });
+
+  it('row 22: ..%2f, %2f in a segment, \\, %00, %252e, %c0%ae, ..;/ → 400', async () => {
+    for (const p of ['/api/..%2fadmin', '/api/a%2fb', '/api/a\\b', '/api/a%00b', '/api/%252e%252e/admin', '/api/%c0%ae%c0%ae/admin', '/api/..;/admin']) {
+      await expectStatus(req(`GET ${p} HTTP/1.1\r\nHost: HOST`), 400);
+    }
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 23: //evil.example/p and /\\evil.example/p → host unchanged, or 400', async () => {
+    await expectStatus(req('GET //evil.example/p HTTP/1.1\r\nHost: HOST'), 200);
+    const seen = upstream.seen.at(-1)!;
+    expect(seen.url).toBe('/evil.example/p');
+    expect(seen.headers.host).toBe(host);
+    await expectStatus(req('GET /\\evil.example/p HTTP/1.1\r\nHost: HOST'), 400);
+  });
+
+  it('row 24: /API/Listings → routed as the upstream reads it (case-insensitive), no bypass', async () => {
+    const listings = await new FakeUpstream('listings').start();
+    const p = await startTestProxy(table({ monolith: upstream.url, listings: listings.url }, `  - name: listings
+    match: { path: /api/listings/* }
+    mode: service
+    target: listings`));
+    try {
+      const { text } = await rawRequest(p.url, `GET /API/Listings HTTP/1.1\r\nHost: ${new URL(p.url).host}\r\n\r\n`);
+      expect(statusOf(text)).toBe(200);
+      expect(text).toContain('x-served-by: listings');
+    } finally {
+      await p.close();
+      await listings.close();
+    }
+  });
+
+  it('row 25: a URL over the limit → 414', async () => {
+    await expectStatus(req(`GET /${'a'.repeat(3000)} HTTP/1.1\r\nHost: HOST`), 414);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 26: a body over the limit by Content-Length → 413 before reading it', async () => {
+    const { text, closed } = await send(req('POST /big HTTP/1.1\r\nHost: HOST\r\nContent-Length: 5000'), { waitMs: 1000 });
+    expect(statusOf(text)).toBe(413);
+    expect(closed).toBe(true);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 27: a chunked body crossing the limit → 413 at once; upstream never called', async () => {
+    const chunk = `400\r\n${'a'.repeat(1024)}\r\n`;
+    const { text } = await send([req('POST /big HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked'), chunk, chunk], { waitMs: 1000, gapMs: 50 });
+    expect(statusOf(text)).toBe(413);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 28: headers one byte a second (slowloris) → closed at the headers timeout; others unaffected', async () => {
+    const head = `GET /slow HTTP/1.1\r\nHost: ${host}\r\nX-Slow: ${'a'.repeat(40)}`;
+    const started = Date.now();
+    const slow = send(head.split(''), { waitMs: 6000, gapMs: 100 });
+    await stillServing();
+    const { closed } = await slow;
+    expect(closed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(upstream.count()).toBe(before + 1);
+  });
+
+  it('row 29: a body one byte at a time → 408 at the request timeout', async () => {
+    const parts = [req('POST /slow-body HTTP/1.1\r\nHost: HOST\r\nContent-Length: 100'), ...'a'.repeat(100).split('')];
+    const { text } = await send(parts, { waitMs: 5000, gapMs: 100 });
+    expect(statusOf(text)).toBe(408);
+    expect(upstream.count()).toBe(before);
+  });
+
+  it('row 30: a client aborting halfway through an upload → nothing reaches the upstream', async () => {
+    await send([req('POST /upload HTTP/1.1\r\nHost: HOST\r\nContent-Length: 500'), 'a'.repeat(200)], { waitMs: 200 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(upstream.count()).toBe(before);
+    await stillServing();
+  });
+
+  it('row 31: Expect: 100-continue → handled', async () => {
+    const { text } = await send([req('POST /expect HTTP/1.1\r\nHost: HOST\r\nContent-Length: 3\r\nExpect: 100-continue'), 'abc'], { gapMs: 100, waitMs: 800 });
+    expect(text).toMatch(/HTTP\/1\.1 200/);
+    expect(upstream.seen.at(-1)!.body).toBe('abc');
+    expect(upstream.seen.at(-1)!.headers.expect).toBeUndefined();
+  });
+
+  it('row 32: a multipart body with CRLF inside a field → forwarded byte for byte', async () => {
+    const body = '--b\r\nContent-Disposition: form-data; name="f"\r\n\r\nline1\r\nline2\r\n--b--\r\n';
+    await expectStatus(req(`POST /multipart HTTP/1.1\r\nHost: HOST\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: ${body.length}`, body), 200);
+    expect(upstream.seen.at(-1)!.body).toBe(body);
+  });
+
+  it('row 33: two Idempotency-Key headers → 400; same key, other body → 422; same key in flight → 409', async () => {
+    await expectStatus(req('POST /pay HTTP/1.1\r\nHost: HOST\r\nIdempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 2', '{}'), 400);
+    const cookie = 'strangler_uid=11111111-1111-4111-8111-111111111111';
+    await expectStatus(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k1\r\nContent-Length: 7`, '{"a":1}'), 200);
+    await expectStatus(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k1\r\nContent-Length: 7`, '{"a":2}'), 422);
+    upstream.behaviour = { kind: 'ok', delayMs: 300 };
+    try {
+      const first = send(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k2\r\nContent-Length: 2`, '{}'));
+      await new Promise((r) => setTimeout(r, 100));
+      await expectStatus(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k2\r\nContent-Length: 2`, '{}'), 409);
+      expect(statusOf((await first).text)).toBe(200);
+    } finally {
+      upstream.behaviour = { kind: 'ok' };
+    }
+  });
+
+  it('row 34: a forged preview header without the admin token → ignored (routed as usual)', async () => {
+    await expectStatus(req('GET /p HTTP/1.1\r\nHost: HOST\r\nX-Strangler-Preview: nowhere'), 200);
+    expect(upstream.seen.at(-1)!.headers['x-strangler-preview']).toBeUndefined();
+  });
+
+  it('row 35: admin endpoints without a token or with a wrong one → 401', async () => {
+    for (const auth of ['', 'Authorization: Bearer wrong\r\n', 'X-Strangler-Token: wrong\r\n']) {
+      const { text } = await rawRequest(proxy.adminUrl, `POST /__strangler/reload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\n\r\n`);
+      expect(statusOf(text)).toBe(401);
+    }
+  });
+});
