@@ -70,6 +70,25 @@ export class ProxyMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'strangler_process_' });
   }
 
+  #inFlight = 0;
+
+  /** Counts a request in and returns the function that counts it out (once). */
+  trackRequest(): () => void {
+    this.#inFlight++;
+    this.inFlight.inc();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#inFlight--;
+      this.inFlight.dec();
+    };
+  }
+
+  inFlightCount(): number {
+    return this.#inFlight;
+  }
+
   setConfig(version: number, hash: string): void {
     this.configInfo.reset();
     this.configInfo.set({ version: String(version), hash }, 1);

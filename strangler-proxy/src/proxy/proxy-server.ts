@@ -123,12 +123,21 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
       store.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const sweep = setInterval(() => server.closeIdleConnections(), 100);
-      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+      // WebSocket tunnels hold the listener open; they end once the HTTP requests have drained
+      // (their clients reconnect, to another instance), or at the deadline with everything else.
+      const endTunnels = (): void => tunnels.forEach((t) => t.destroy());
+      const sweep = setInterval(() => {
+        server.closeIdleConnections();
+        if (metrics.inFlightCount() === 0) endTunnels();
+      }, 100);
+      const deadline = setTimeout(() => {
+        server.closeAllConnections();
+        endTunnels();
+      }, config.shutdownGraceMs);
       await closed;
       clearInterval(sweep);
       clearTimeout(deadline);
-      for (const t of tunnels) t.destroy();
+      endTunnels();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();
       upstreams.close();

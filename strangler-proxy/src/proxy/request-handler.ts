@@ -64,9 +64,9 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     let routeName = 'none';
     let mode = 'none';
     let target = 'proxy';
-    metrics.inFlight.inc();
+    const untrack = metrics.trackRequest();
     res.once('close', () => {
-      metrics.inFlight.dec();
+      untrack();
       const seconds = (performance.now() - started) / 1000;
       metrics.requests.inc({ route: routeName, target, mode, status_class: `${Math.floor(res.statusCode / 100)}xx` });
       metrics.duration.observe({ route: routeName, target }, seconds);

@@ -24,6 +24,14 @@ function refuse(socket: Duplex, code: ProxyErrorCode): void {
 export function createUpgradeHandler(deps: HandlerDeps, tunnels: Set<Duplex>): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const proxy = new ProxyServer({ ws: true, xfwd: false, prependPath: false });
   proxy.on('error', (_err, _req, socket) => (socket as Socket | undefined)?.destroy());
+  // httpxy pipes the two sockets together, and a pipe passes on 'end' but not an abrupt close:
+  // tie their lifetimes, so a client that vanishes never leaves a tunnel open at the upstream.
+  proxy.on('proxyReqWs', (proxyReq, _req, clientSocket) => {
+    proxyReq.once('upgrade', (_res, upstreamSocket: Socket) => {
+      clientSocket.once('close', () => upstreamSocket.destroy());
+      upstreamSocket.once('close', () => clientSocket.destroy());
+    });
+  });
 
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
