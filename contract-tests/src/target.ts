@@ -1,7 +1,11 @@
 import { inject } from 'vitest';
 import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { createLogger, startMonolith } from '@strangler/monolith';
+import { loadProxyConfig, startProxy } from '@strangler/proxy';
 
 export interface JourneyTarget {
   /** Where the browser goes: the monolith, or later the proxy in front of it. */
@@ -13,8 +17,9 @@ const SESSION_SECRET = 'journey-session-secret-of-at-least-32-chars';
 
 /**
  * E2E_BASE_URL when set (a running stack, a proxy, a blue/green test listener), else a seeded
- * monolith of its own on a scratch database. The journeys only use the demo accounts and data they
- * create, so they pass against any seeded deployment.
+ * monolith of its own on a scratch database behind a strangler proxy of its own: the journeys
+ * always go through the proxy, as users do. They only use the demo accounts and data they create,
+ * so they pass against any seeded deployment.
  */
 export async function journeyTarget(): Promise<JourneyTarget> {
   const external = process.env.E2E_BASE_URL;
@@ -33,11 +38,17 @@ export async function journeyTarget(): Promise<JourneyTarget> {
     },
     createLogger('silent'),
   );
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'journeys-'));
+  const routesFile = path.join(dir, 'routes.yaml');
+  await fs.writeFile(routesFile, `version: 1\nupstreams:\n  monolith: { url: "${running.url}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`);
+  const proxy = await startProxy(loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: '0', ADMIN_PORT: '0', SHUTDOWN_GRACE_MS: '2000' }), createLogger('silent'));
   return {
-    baseUrl: running.url,
+    baseUrl: proxy.url,
     async close() {
+      await proxy.close();
       await running.close();
       await scratch.drop();
+      await fs.rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -13,6 +13,14 @@ export interface StackConfig {
   embeddedPort: number;
   /** Port of the monolith (env MONOLITH_PORT, default 3000). */
   monolithPort: number;
+  /** Public port of the strangler proxy, the URL users get (env PROXY_PORT, default 8080). */
+  proxyPort: number;
+  /** The proxy's admin port (env ADMIN_PORT, default 8081). */
+  adminPort: number;
+  /** Admin token of the proxy; a fixed development value unless ADMIN_TOKEN is set. */
+  adminToken: string;
+  /** The route table the proxy serves (env STRANGLER_ROUTES, default `.data/routes.yaml`, rendered on first start). */
+  routesFile: string;
   /** Keys that sign session tokens; a fixed development value unless SESSION_SECRET is set. */
   sessionSecret: string;
   /** Log level passed to every component (env LOG_LEVEL, default info). */
@@ -44,6 +52,10 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     embeddedDataDir: path.resolve(repoRoot, env.STRANGLER_DATA_DIR ?? '.data/postgres'),
     embeddedPort: port('EMBEDDED_PG_PORT', env.EMBEDDED_PG_PORT, 54329),
     monolithPort: port('MONOLITH_PORT', env.MONOLITH_PORT, 3000),
+    proxyPort: port('PROXY_PORT', env.PROXY_PORT, 8080),
+    adminPort: port('ADMIN_PORT', env.ADMIN_PORT, 8081),
+    adminToken: env.ADMIN_TOKEN || 'local-development-admin-token',
+    routesFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ?? '.data/routes.yaml'),
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
     sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
     logLevel: env.LOG_LEVEL || 'info',

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { components as defaultComponents, type Component } from './components.ts';
 import type { StackConfig } from './config.ts';
@@ -22,6 +23,10 @@ export async function startStack(
   config: StackConfig,
   opts: { log: (line: string) => void; onUnexpectedExit: (name: string, code: number | null) => void; components?: Component[] },
 ): Promise<RunningStack> {
+  const list = opts.components ?? defaultComponents(config);
+  // Before anything starts (the database included): a port in use means another stack is running,
+  // and would let another process answer a component's health check.
+  for (const c of list) for (const url of new Set([c.url, c.readyUrl])) await assertPortFree(url, c.name);
   const postgres = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, port: config.embeddedPort, log: (l) => opts.log(`[postgres] ${l}`) });
   const group = new ProcessGroup({ log: opts.log, onUnexpectedExit: opts.onUnexpectedExit });
   const stop = async (): Promise<void> => {
@@ -31,21 +36,29 @@ export async function startStack(
   const urls: Record<string, string> = {};
   const banner: string[] = [];
   try {
-    for (const c of opts.components ?? defaultComponents(config)) {
+    for (const c of list) {
       if (c.database) await ensureDatabase(postgres.url, c.database);
-      const url = `http://127.0.0.1:${c.port}`;
-      await group.start({
-        name: c.name,
-        script: path.join(repoRoot, c.script),
-        env: c.env({ serverUrl: postgres.url, config }),
-        readyUrl: `${url}${c.readyPath}`,
-      });
-      urls[c.name] = url;
-      banner.push(...(c.banner?.(url) ?? []));
+      await c.prepare?.();
+      await group.start({ name: c.name, script: path.join(repoRoot, c.script), env: c.env({ serverUrl: postgres.url, config }), readyUrl: c.readyUrl });
+      urls[c.name] = c.url;
+      banner.push(...(c.banner?.() ?? []));
     }
   } catch (err) {
     await stop();
     throw err;
   }
   return { urls, banner, postgres, stop };
+}
+
+async function assertPortFree(url: string, name: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const inUse = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+  if (inUse) throw new Error(`port ${port} (for ${name}) is already in use — is another \`npm start\` running? Stop it, or choose other ports (see README)`);
 }
