@@ -71,6 +71,30 @@ export class ProxyMetrics {
   }
 
   #inFlight = 0;
+  readonly #requestChildren = new Map<string, { inc(): void }>();
+  readonly #durationChildren = new Map<string, { observe(v: number): void }>();
+
+  /**
+   * Counts a finished request. The labelled children are cached by a plain string key: prom-client
+   * would otherwise hash the label object on every call, on the hot path.
+   */
+  observeRequest(route: string, target: string, mode: string, status: number, seconds: number): void {
+    const statusClass = `${Math.floor(status / 100)}xx`;
+    const key = `${route}\u0000${target}\u0000${mode}\u0000${statusClass}`;
+    let counter = this.#requestChildren.get(key);
+    if (!counter) {
+      counter = this.requests.labels({ route, target, mode, status_class: statusClass });
+      this.#requestChildren.set(key, counter);
+    }
+    counter.inc();
+    const dkey = `${route}\u0000${target}`;
+    let histogram = this.#durationChildren.get(dkey);
+    if (!histogram) {
+      histogram = this.duration.labels({ route, target });
+      this.#durationChildren.set(dkey, histogram);
+    }
+    histogram.observe(seconds);
+  }
 
   /** Counts a request in and returns the function that counts it out (once). */
   trackRequest(): () => void {

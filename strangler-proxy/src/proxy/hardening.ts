@@ -14,13 +14,23 @@ export interface HardeningStep {
   check(req: IncomingMessage, config: ProxyConfig): Rejection | undefined;
 }
 
-/** Header names in raw order, lower-cased (rawHeaders keeps duplicates that req.headers merges). */
-function names(req: IncomingMessage): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) out.push(req.rawHeaders[i]!.toLowerCase());
-  return out;
+/**
+ * How many times each header name occurs (rawHeaders keeps the duplicates that req.headers merges),
+ * counted once per request and shared by the steps.
+ */
+const counts = new WeakMap<IncomingMessage, Map<string, number>>();
+function count(req: IncomingMessage, name: string): number {
+  let c = counts.get(req);
+  if (!c) {
+    c = new Map();
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const n = req.rawHeaders[i]!.toLowerCase();
+      c.set(n, (c.get(n) ?? 0) + 1);
+    }
+    counts.set(req, c);
+  }
+  return c.get(name) ?? 0;
 }
-const count = (req: IncomingMessage, name: string): number => names(req).filter((n) => n === name).length;
 
 function hostAllowed(host: string, allowed: readonly string[]): boolean {
   const h = host.toLowerCase();

@@ -67,9 +67,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     const untrack = metrics.trackRequest();
     res.once('close', () => {
       untrack();
-      const seconds = (performance.now() - started) / 1000;
-      metrics.requests.inc({ route: routeName, target, mode, status_class: `${Math.floor(res.statusCode / 100)}xx` });
-      metrics.duration.observe({ route: routeName, target }, seconds);
+      metrics.observeRequest(routeName, target, mode, res.statusCode, (performance.now() - started) / 1000);
     });
 
     const reject = (code: ProxyErrorCode, opts: { message?: string; close?: boolean; headers?: Record<string, string> } = {}): void => {
@@ -223,11 +221,12 @@ async function attemptVia(
 
 /** Streams the upstream's answer to the client, minus hop-by-hop headers. */
 function deliver(res: ServerResponse, response: IncomingMessage, opts: { requestId: string; newUid: string | undefined }): void {
-  res.statusCode = response.statusCode ?? 502;
-  if (response.statusMessage) res.statusMessage = response.statusMessage;
-  for (const [name, value] of responseHeaders(response.rawHeaders)) res.appendHeader(name, value);
-  if (opts.newUid) res.appendHeader('set-cookie', uidCookie(opts.newUid));
-  res.setHeader('x-request-id', opts.requestId);
+  // One flat [name, value, …] list straight to writeHead: duplicates (set-cookie) stay separate,
+  // and no per-header setHeader bookkeeping on the hot path.
+  const headers = responseHeaders(response.rawHeaders);
+  if (opts.newUid) headers.push('set-cookie', uidCookie(opts.newUid));
+  headers.push('x-request-id', opts.requestId);
+  res.writeHead(response.statusCode ?? 502, response.statusMessage ?? '', headers);
   response.on('error', () => res.destroy());
   res.on('close', () => {
     if (!response.complete) response.destroy();

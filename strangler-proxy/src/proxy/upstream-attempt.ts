@@ -3,6 +3,13 @@ import { Readable } from 'node:stream';
 import { ProxyServer } from 'httpxy';
 import { classifySocketError, type UpstreamFailure } from '../resilience/upstream-failure.ts';
 
+/** A stream that ends at once: httpxy then ends the upstream request without waiting on the client's. */
+const EMPTY_BODY = (): Readable => {
+  const r = new Readable({ read() {} });
+  r.push(null);
+  return r;
+};
+
 export type AttemptResult = { kind: 'response'; response: IncomingMessage } | { kind: 'failure'; failure: UpstreamFailure; error?: Error };
 
 export interface AttemptOptions {
@@ -45,8 +52,6 @@ export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts:
 
     proxy.on('proxyReq', (proxyReq) => {
       upstreamReq = proxyReq;
-      for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
-      for (const [name, value] of Object.entries(opts.headers)) if (value !== undefined) proxyReq.setHeader(name, value);
       const socket = proxyReq.socket;
       if (socket && !socket.connecting) {
         connected = true;
@@ -69,13 +74,13 @@ export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts:
     proxy.on('econnreset', (err: Error) => settle({ kind: 'failure', failure: { cause: 'reset', sent: connected }, error: err }));
 
     // httpxy builds the outgoing request from req.url and req.headers synchronously inside web():
-    // hand it the cleaned ones, then restore. (Its proxyReq event, where the headers are set again,
-    // is skipped for requests carrying Expect, so the event alone cannot be relied on.)
+    // hand it the cleaned ones, then restore. (Rewriting them in its proxyReq event instead would
+    // not do: that event is skipped for requests carrying Expect.)
     const { url: originalUrl, headers: originalHeaders } = req;
     req.url = opts.path;
     req.headers = opts.headers as IncomingMessage['headers'];
     proxy
-      .web(req, res, { target: opts.target, agent: opts.agent, buffer: Readable.from(opts.body.length ? [opts.body] : []) })
+      .web(req, res, { target: opts.target, agent: opts.agent, buffer: opts.body.length ? Readable.from([opts.body]) : EMPTY_BODY() })
       .catch((err: Error) => settle({ kind: 'failure', failure: classifySocketError((err as { code?: string }).code, connected), error: err }));
     req.url = originalUrl;
     req.headers = originalHeaders;

@@ -79,12 +79,12 @@ function single(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade', 'proxy-authenticate']);
 
-/** The upstream response's headers minus hop-by-hop ones, as [name, value] pairs in raw order. */
-export function responseHeaders(rawHeaders: readonly string[]): [string, string][] {
-  const out: [string, string][] = [];
+/** The upstream response's headers minus hop-by-hop ones, as a flat [name, value, …] list in raw order. */
+export function responseHeaders(rawHeaders: readonly string[]): string[] {
+  const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    if (!RESPONSE_DROP.has(name.toLowerCase())) out.push([name, rawHeaders[i + 1]!]);
+    if (!RESPONSE_DROP.has(name.toLowerCase())) out.push(name, rawHeaders[i + 1]!);
   }
   return out;
 }
