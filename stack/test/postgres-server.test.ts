@@ -6,14 +6,8 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../src/config.ts';
 import { startPostgres } from '../src/postgres-server.ts';
+import { freePort } from '../src/free-port.ts';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function query(url: string, sql: string): Promise<unknown[]> {
   const client = new pg.Client({ connectionString: url });

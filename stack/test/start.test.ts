@@ -1,21 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import type {} from '../src/testing/provided-context.ts';
 import { dropDatabase } from '../src/databases.ts';
 import { loadStackConfig, repoRoot } from '../src/config.ts';
+import { freePort } from '../src/free-port.ts';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('loadStackConfig', () => {
   it('when ports or the prefix are malformed, then it says which variable and why', () => {

@@ -12,11 +12,8 @@ export type Currency = (typeof CURRENCIES)[number];
 export type ListingSort = (typeof LISTING_SORTS)[number];
 export type ListingStatus = 'active' | 'archived';
 
-/** A listing as the API shows it, with a summary of its supplier. */
-export interface Listing {
-  id: number;
-  supplierId: number;
-  supplier: { id: number; name: string; country: string; rating: number | null };
+/** The fields a supplier writes. */
+export interface ListingFields {
   title: string;
   originCountry: string;
   originRegion: string;
@@ -29,24 +26,16 @@ export interface Listing {
   /** YYYY-MM-DD */
   harvestDate: string;
   description: string;
+}
+
+/** A listing as the API shows it, with a summary of its supplier. */
+export interface Listing extends ListingFields {
+  id: number;
+  supplierId: number;
+  supplier: { id: number; name: string; country: string; rating: number | null };
   status: ListingStatus;
   createdAt: string;
   updatedAt: string;
-}
-
-/** The fields a supplier writes. */
-export interface ListingFields {
-  title: string;
-  originCountry: string;
-  originRegion: string;
-  variety: Variety;
-  grade: string;
-  pricePerKgCents: number;
-  currency: Currency;
-  stockKg: number;
-  minOrderKg: number;
-  harvestDate: string;
-  description: string;
 }
 
 const COLUMNS = `l.id::int AS id, l.supplier_id::int AS "supplierId",

@@ -1,5 +1,6 @@
 import type { Role } from '../auth/session-token.ts';
-import type { Currency, Variety } from '../listings/listings.ts';
+import type { Currency, ListingFields, ListingStatus, Variety } from '../listings/listings.ts';
+import type { Supplier } from '../suppliers/suppliers.ts';
 import type { OrderStatus } from '../orders/orders.ts';
 import { Random } from './random.ts';
 import demoAccounts from '../../demo-accounts.json' with { type: 'json' };
@@ -53,31 +54,13 @@ export interface SeedUser {
   password: string;
   createdAt: string;
 }
-export interface SeedSupplier {
-  id: number;
+export interface SeedSupplier extends Supplier {
   ownerUserId: number;
-  name: string;
-  country: string;
-  region: string;
-  certifications: string[];
-  rating: number | null;
-  createdAt: string;
 }
-export interface SeedListing {
+export interface SeedListing extends ListingFields {
   id: number;
   supplierId: number;
-  title: string;
-  originCountry: string;
-  originRegion: string;
-  variety: Variety;
-  grade: string;
-  pricePerKgCents: number;
-  currency: Currency;
-  stockKg: number;
-  minOrderKg: number;
-  harvestDate: string;
-  description: string;
-  status: 'active' | 'archived';
+  status: ListingStatus;
   createdAt: string;
 }
 export interface SeedOrder {

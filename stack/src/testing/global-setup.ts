@@ -1,18 +1,11 @@
-import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { repoRoot } from '../config.ts';
 import { startPostgres } from '../postgres-server.ts';
 import type {} from './provided-context.ts';
+import { freePort } from '../free-port.ts';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * vitest globalSetup: one PostgreSQL server for the whole run — DATABASE_URL when set (CI uses the
