@@ -1,6 +1,6 @@
-import type { SessionRevocations } from './auth/revocations.ts';
-import type { SessionTokens } from './auth/session-token.ts';
-import type { Database } from './db/database.ts';
+import type { SessionRevocations } from '@strangler/service-kit';
+import type { SessionTokens } from '@strangler/service-kit';
+import type { Database } from '@strangler/service-kit';
 
 /** What every route module needs, built once at start-up and passed down explicitly. */
 export interface AppContext {

@@ -2,10 +2,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import type { AppContext } from './app-context.ts';
 import { authRoutes } from './auth/auth-routes.ts';
-import { sessionMiddleware } from './auth/session-middleware.ts';
-import { errorHandler } from './http/error-handler.ts';
-import { ApiError } from './http/errors.ts';
-import { requireJsonBody } from './http/require-json.ts';
+import { sessionMiddleware } from '@strangler/service-kit';
+import { errorHandler } from '@strangler/service-kit';
+import { ApiError } from '@strangler/service-kit';
+import { requireJsonBody } from '@strangler/service-kit';
 import { listingRoutes } from './listings/listing-routes.ts';
 import { orderRoutes } from './orders/order-routes.ts';
 import { pageRoutes } from './pages/page-routes.ts';

@@ -1,13 +1,14 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
-import { postgresRevocations } from './auth/revocations.ts';
-import { SessionTokens } from './auth/session-token.ts';
-import { createDatabase, type Database } from './db/database.ts';
-import { migrate } from './db/migrate.ts';
+import { postgresRevocations } from '@strangler/service-kit';
+import { SessionTokens } from '@strangler/service-kit';
+import { createDatabase, type Database } from '@strangler/service-kit';
+import { migrate } from '@strangler/service-kit';
 import { seedIfEmpty } from './seed/seed.ts';
 import type { MonolithConfig } from './config.ts';
-import { closeGracefully } from './http/graceful-close.ts';
+import { closeGracefully } from '@strangler/service-kit';
+import { MIGRATIONS_DIR } from './db/migrations-dir.ts';
 
 export interface RunningMonolith {
   /** http://host:port, with the port actually bound. */
@@ -22,7 +23,7 @@ export interface RunningMonolith {
 export async function startMonolith(config: MonolithConfig, log: Logger): Promise<RunningMonolith> {
   const db = createDatabase({ connectionString: config.databaseUrl });
   try {
-    const { applied } = await migrate(db);
+    const { applied } = await migrate(db, MIGRATIONS_DIR);
     if (applied.length) log.info({ applied }, 'migrations applied');
     if (config.seedWhenEmpty) {
       const seeded = await seedIfEmpty(db);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionTokens } from '../src/auth/session-token.ts';
+import { SessionTokens } from '@strangler/service-kit';
 import { buyer, PASSWORD } from './support/factories.ts';
 import { HttpClient } from './support/http-client.ts';
 import { startTestMonolith, TEST_SESSION_SECRET, type TestMonolith } from './support/test-monolith.ts';

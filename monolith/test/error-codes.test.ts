@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERRORS } from '../src/http/errors.ts';
+import { ERRORS } from '@strangler/service-kit';
 
 // Clients branch on error codes; a code that is not documented is a code nobody can rely on.
 describe('error registry', () => {

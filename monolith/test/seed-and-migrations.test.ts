@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
-import { createDatabase, type Database } from '../src/db/database.ts';
-import { loadMigrations, migrate, MIGRATIONS_DIR } from '../src/db/migrate.ts';
+import { createDatabase, type Database } from '@strangler/service-kit';
+import { loadMigrations, migrate } from '@strangler/service-kit';
+import { MIGRATIONS_DIR } from '../src/db/migrations-dir.ts';
 import { reseed, seedIfEmpty } from '../src/seed/seed.ts';
 import { DEMO_ACCOUNTS, generateSeedData } from '../src/seed/seed-data.ts';
 import { VARIETIES } from '../src/listings/listings.ts';
@@ -48,7 +49,7 @@ describe('seeding a database', () => {
   beforeAll(async () => {
     scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_seed');
     db = createDatabase({ connectionString: scratch.url });
-    await migrate(db);
+    await migrate(db, MIGRATIONS_DIR);
   });
   afterAll(async () => {
     await db?.close();
@@ -103,13 +104,13 @@ describe('migrate', () => {
   });
 
   it('when run concurrently and then again, then each migration is applied exactly once', async () => {
-    const results = await Promise.all([migrate(db), migrate(db), migrate(db)]);
+    const results = await Promise.all([migrate(db, MIGRATIONS_DIR), migrate(db, MIGRATIONS_DIR), migrate(db, MIGRATIONS_DIR)]);
     expect(results.flatMap((r) => r.applied)).toEqual(['001_initial']);
-    expect((await migrate(db)).applied).toEqual([]);
+    expect((await migrate(db, MIGRATIONS_DIR)).applied).toEqual([]);
   });
 
   it('when an applied migration file has changed, then it refuses to run', async () => {
-    const migrations = await loadMigrations();
+    const migrations = await loadMigrations(MIGRATIONS_DIR);
     const edited = migrations.map((m, i) => (i === 0 ? { ...m, checksum: 'changed' } : m));
     await expect(migrate(db, edited)).rejects.toThrow(/was changed after it was applied/);
   });

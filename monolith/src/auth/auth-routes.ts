@@ -1,11 +1,11 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { sessionCookie } from '../http/cookies.ts';
-import { ApiError } from '../http/errors.ts';
-import { parse } from '../http/validate.ts';
-import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './passwords.ts';
-import { requireSession, SESSION_COOKIE } from './session-middleware.ts';
+import { sessionCookie } from '@strangler/service-kit';
+import { ApiError } from '@strangler/service-kit';
+import { parse } from '@strangler/service-kit';
+import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '@strangler/service-kit';
+import { requireSession, SESSION_COOKIE } from '@strangler/service-kit';
 import { findCredentials, findUserById, insertUser, type User } from './users.ts';
 
 const email = z

@@ -1,6 +1,6 @@
-import type { Queryable } from '../db/database.ts';
-import type { Role } from './session-token.ts';
-import { isoTimestamp } from '../db/iso-timestamp.ts';
+import type { Queryable } from '@strangler/service-kit';
+import type { Role } from '@strangler/service-kit';
+import { isoTimestamp } from '@strangler/service-kit';
 
 /** A user as the API shows it: never the password hash. */
 export interface User {

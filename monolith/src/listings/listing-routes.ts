@@ -1,11 +1,11 @@
 import { Router, type Request } from 'express';
 import type { AppContext } from '../app-context.ts';
-import { requireRole } from '../auth/session-middleware.ts';
-import type { Queryable } from '../db/database.ts';
-import { ApiError } from '../http/errors.ts';
-import { limitOffset, toPage } from '../http/pagination.ts';
-import { idParam } from '../http/params.ts';
-import { parse } from '../http/validate.ts';
+import { requireRole } from '@strangler/service-kit';
+import type { Queryable } from '@strangler/service-kit';
+import { ApiError } from '@strangler/service-kit';
+import { limitOffset, toPage } from '@strangler/service-kit';
+import { idParam } from '@strangler/service-kit';
+import { parse } from '@strangler/service-kit';
 import { findSupplier, findSupplierByOwner, supplierOwner } from '../suppliers/suppliers.ts';
 import { CreateListingBody, ListListingsQuery, UpdateListingBody } from './listing-schemas.ts';
 import { archiveListing, findListing, insertListing, listListings, lockListing, updateListing, type Listing } from './listings.ts';

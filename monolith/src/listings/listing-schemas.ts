@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PageQuery } from '../http/pagination.ts';
+import { PageQuery } from '@strangler/service-kit';
 import { CURRENCIES, LISTING_SORTS, VARIETIES } from './listings.ts';
 
 const text = (max: number, min = 1) =>

@@ -1,14 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { requireRole, requireSession } from '../auth/session-middleware.ts';
-import type { Queryable } from '../db/database.ts';
-import { ApiError, type FieldErrors } from '../http/errors.ts';
-import { idempotencyKeyOf, onceForKey } from '../http/idempotency.ts';
-import { limitOffset, PageQuery, toPage } from '../http/pagination.ts';
-import { idParam } from '../http/params.ts';
-import { parse } from '../http/validate.ts';
-import type { Session } from '../auth/session-token.ts';
+import { requireRole, requireSession } from '@strangler/service-kit';
+import type { Queryable } from '@strangler/service-kit';
+import { ApiError, type FieldErrors } from '@strangler/service-kit';
+import { idempotencyKeyOf, onceForKey } from '@strangler/service-kit';
+import { limitOffset, PageQuery, toPage } from '@strangler/service-kit';
+import { idParam } from '@strangler/service-kit';
+import { parse } from '@strangler/service-kit';
+import type { Session } from '@strangler/service-kit';
 import {
   adjustStock,
   CANCELLABLE,

@@ -1,7 +1,7 @@
-import type { Queryable } from '../db/database.ts';
-import { pagedQuery } from '../db/paged-query.ts';
+import type { Queryable } from '@strangler/service-kit';
+import { pagedQuery } from '@strangler/service-kit';
 import type { Currency } from '../listings/listings.ts';
-import { isoTimestamp } from '../db/iso-timestamp.ts';
+import { isoTimestamp } from '@strangler/service-kit';
 
 export const ORDER_STATUSES = ['placed', 'confirmed', 'shipped', 'cancelled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];

@@ -1,4 +1,4 @@
-import type { Role } from '../auth/session-token.ts';
+import type { Role } from '@strangler/service-kit';
 import type { Currency, ListingFields, ListingStatus, Variety } from '../listings/listings.ts';
 import type { Supplier } from '../suppliers/suppliers.ts';
 import type { OrderStatus } from '../orders/orders.ts';

@@ -1,5 +1,5 @@
-import { hashPassword } from '../auth/passwords.ts';
-import type { Database, Queryable } from '../db/database.ts';
+import { hashPassword } from '@strangler/service-kit';
+import type { Database, Queryable } from '@strangler/service-kit';
 import { generateSeedData, type SeedData } from './seed-data.ts';
 
 export interface SeedCounts {

@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { requireRole, requireSession } from '../auth/session-middleware.ts';
-import { ApiError } from '../http/errors.ts';
-import { limitOffset, PageQuery, toPage } from '../http/pagination.ts';
-import { idParam } from '../http/params.ts';
-import { parse } from '../http/validate.ts';
+import { requireRole, requireSession } from '@strangler/service-kit';
+import { ApiError } from '@strangler/service-kit';
+import { limitOffset, PageQuery, toPage } from '@strangler/service-kit';
+import { idParam } from '@strangler/service-kit';
+import { parse } from '@strangler/service-kit';
 import { findSupplier, findSupplierByOwner, insertSupplier, listSuppliers } from './suppliers.ts';
 
 const ListQuery = z.object({

@@ -1,7 +1,7 @@
-import type { Queryable } from '../db/database.ts';
-import { containsPattern } from '../db/like-pattern.ts';
-import { pagedQuery } from '../db/paged-query.ts';
-import { isoTimestamp } from '../db/iso-timestamp.ts';
+import type { Queryable } from '@strangler/service-kit';
+import { containsPattern } from '@strangler/service-kit';
+import { pagedQuery } from '@strangler/service-kit';
+import { isoTimestamp } from '@strangler/service-kit';
 
 /** A supplier as the API shows it. */
 export interface Supplier {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hashPassword } from '../../src/auth/passwords.ts';
+import { hashPassword } from '@strangler/service-kit';
 import { HttpClient } from './http-client.ts';
 import type { TestMonolith } from './test-monolith.ts';
 

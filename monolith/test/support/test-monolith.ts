@@ -3,7 +3,7 @@ import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import { createLogger } from '../../src/logger.ts';
 import { startMonolith } from '../../src/monolith.ts';
-import type { Database } from '../../src/db/database.ts';
+import type { Database } from '@strangler/service-kit';
 
 export const TEST_SESSION_SECRET = 'test-session-secret-of-at-least-32-characters';
 

@@ -1,11 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Database } from './database.ts';
-
-/** Where the versioned SQL files live: `NNN_description.sql`, applied in order of NNN. */
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 export interface Migration {
   version: number;
@@ -14,7 +10,8 @@ export interface Migration {
   checksum: string;
 }
 
-export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+/** The versioned SQL files of a folder: `NNN_description.sql`, in order of NNN, without gaps. */
+export async function loadMigrations(dir: string): Promise<Migration[]> {
   const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const migrations: Migration[] = [];
   for (const file of files) {
@@ -37,8 +34,8 @@ const MIGRATION_LOCK_KEY = 0x6d6f6e6f;
  * lock so that two processes starting together do not race. Refuses to run when an applied
  * migration's file has changed since: history is append-only.
  */
-export async function migrate(db: Database, migrations?: Migration[]): Promise<{ applied: string[] }> {
-  const all = migrations ?? (await loadMigrations());
+export async function migrate(db: Database, migrations: string | Migration[]): Promise<{ applied: string[] }> {
+  const all = typeof migrations === 'string' ? await loadMigrations(migrations) : migrations;
   return db.withTransaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,0 +1,18 @@
+export { createDatabase, type Database, type DatabaseOptions, type Queryable } from './db/database.ts';
+export { migrate, loadMigrations, type Migration } from './db/migrate.ts';
+export { pagedQuery, type PagedQuery } from './db/paged-query.ts';
+export { containsPattern } from './db/like-pattern.ts';
+export { isoTimestamp } from './db/iso-timestamp.ts';
+export { ERRORS, ApiError, type ErrorCode, type FieldErrors } from './http/errors.ts';
+export { errorHandler } from './http/error-handler.ts';
+export { parse } from './http/validate.ts';
+export { PageQuery, toPage, limitOffset, type Page } from './http/pagination.ts';
+export { idParam } from './http/params.ts';
+export { parseCookies, sessionCookie, type CookieOptions } from './http/cookies.ts';
+export { requireJsonBody } from './http/require-json.ts';
+export { closeGracefully } from './http/graceful-close.ts';
+export { idempotencyKeyOf, onceForKey, stableJson, type StoredResponse } from './http/idempotency.ts';
+export { SessionTokens, type Session, type Role } from './auth/session-token.ts';
+export { sessionMiddleware, requireSession, requireRole, SESSION_COOKIE } from './auth/session-middleware.ts';
+export { postgresRevocations, type SessionRevocations } from './auth/revocations.ts';
+export { hashPassword, verifyPassword, DUMMY_HASH_PROMISE } from './auth/passwords.ts';
