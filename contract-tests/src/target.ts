@@ -4,7 +4,8 @@ import type {} from '@strangler/stack/testing/provided-context';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, startMonolith } from '@strangler/monolith';
+import { startMonolith } from '@strangler/monolith';
+import { createLogger } from '@strangler/service-kit';
 import { loadProxyConfig, startProxy } from '@strangler/proxy';
 
 export interface JourneyTarget {
@@ -36,12 +37,12 @@ export async function journeyTarget(): Promise<JourneyTarget> {
       shutdownGraceMs: 2_000,
       logLevel: 'silent',
     },
-    createLogger('silent'),
+    createLogger('monolith', 'silent'),
   );
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'journeys-'));
   const routesFile = path.join(dir, 'routes.yaml');
   await fs.writeFile(routesFile, `version: 1\nupstreams:\n  monolith: { url: "${running.url}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`);
-  const proxy = await startProxy(loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: '0', ADMIN_PORT: '0', SHUTDOWN_GRACE_MS: '2000' }), createLogger('silent'));
+  const proxy = await startProxy(loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: '0', ADMIN_PORT: '0', SHUTDOWN_GRACE_MS: '2000' }), createLogger('strangler-proxy', 'silent'));
   return {
     baseUrl: proxy.url,
     async close() {

@@ -1,6 +1,4 @@
-import type { SessionRevocations } from '@strangler/service-kit';
-import type { SessionTokens } from '@strangler/service-kit';
-import type { Database } from '@strangler/service-kit';
+import { type Database, type SessionRevocations, type SessionTokens } from '@strangler/service-kit';
 
 /** What every route module needs, built once at start-up and passed down explicitly. */
 export interface AppContext {

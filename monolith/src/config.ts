@@ -1,3 +1,5 @@
+import { envReader } from '@strangler/service-kit';
+
 /** Everything the monolith reads from its environment; the only module that touches process.env. */
 export interface MonolithConfig {
   /** PostgreSQL URL of the `monolith` database (DATABASE_URL, required). */
@@ -18,40 +20,16 @@ export interface MonolithConfig {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
-
-function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MonolithConfig {
-  if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL is required: the PostgreSQL URL of the monolith database');
-  const secrets = (env.SESSION_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (!secrets.length || secrets.some((s) => s.length < 32)) {
-    throw new ConfigError('SESSION_SECRET is required: one or more comma-separated keys of at least 32 characters');
-  }
+  const e = envReader(env);
   return Object.freeze({
-    databaseUrl: env.DATABASE_URL,
-    port: int(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST || '127.0.0.1',
-    sessionSecrets: secrets,
-    secureCookies: bool(env, 'SECURE_COOKIES', false),
-    seedWhenEmpty: bool(env, 'SEED_WHEN_EMPTY', true),
-    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
-    logLevel: env.LOG_LEVEL || 'info',
+    databaseUrl: e.required('DATABASE_URL', 'the PostgreSQL URL of the monolith database'),
+    port: e.int('PORT', 3000, 0, 65535),
+    host: e.string('HOST', '127.0.0.1'),
+    sessionSecrets: e.sessionSecrets(),
+    secureCookies: e.bool('SECURE_COOKIES', false),
+    seedWhenEmpty: e.bool('SEED_WHEN_EMPTY', true),
+    shutdownGraceMs: e.int('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
+    logLevel: e.string('LOG_LEVEL', 'info'),
   });
 }

@@ -1,6 +1,5 @@
-export { createApp, BODY_LIMIT_BYTES } from './app.ts';
-export { loadConfig, ConfigError, type MonolithConfig } from './config.ts';
-export { createLogger } from './logger.ts';
+export { createApp } from './app.ts';
+export { loadConfig, type MonolithConfig } from './config.ts';
 export { startMonolith, type RunningMonolith } from './monolith.ts';
 export { MIGRATIONS_DIR } from './db/migrations-dir.ts';
 export { seedIfEmpty, reseed } from './seed/seed.ts';

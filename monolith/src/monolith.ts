@@ -1,14 +1,10 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import { createDatabase, migrate, postgresRevocations, serve, SessionTokens, type Database } from '@strangler/service-kit';
 import { createApp } from './app.ts';
-import { postgresRevocations } from '@strangler/service-kit';
-import { SessionTokens } from '@strangler/service-kit';
-import { createDatabase, type Database } from '@strangler/service-kit';
-import { migrate } from '@strangler/service-kit';
-import { seedIfEmpty } from './seed/seed.ts';
 import type { MonolithConfig } from './config.ts';
-import { closeGracefully } from '@strangler/service-kit';
 import { MIGRATIONS_DIR } from './db/migrations-dir.ts';
+import { seedIfEmpty } from './seed/seed.ts';
 
 export interface RunningMonolith {
   /** http://host:port, with the port actually bound. */
@@ -34,23 +30,13 @@ export async function startMonolith(config: MonolithConfig, log: Logger): Promis
     throw err;
   }
   const app = createApp({ db, tokens: new SessionTokens(config.sessionSecrets), revocations: postgresRevocations(db), secureCookies: config.secureCookies }, log);
-  const server = app.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  // Node's defaults, stated: a slow client cannot hold a socket open forever.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  const serving = await serve(app, { port: config.port, host: config.host, graceMs: config.shutdownGraceMs });
   return {
-    url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
-    server,
+    url: serving.url,
+    server: serving.server,
     db,
     async close() {
-      await closeGracefully(server, config.shutdownGraceMs);
+      await serving.close();
       await db.close();
     },
   };

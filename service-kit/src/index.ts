@@ -16,3 +16,7 @@ export { SessionTokens, type Session, type Role } from './auth/session-token.ts'
 export { sessionMiddleware, requireSession, requireRole, SESSION_COOKIE } from './auth/session-middleware.ts';
 export { postgresRevocations, type SessionRevocations } from './auth/revocations.ts';
 export { hashPassword, verifyPassword, DUMMY_HASH_PROMISE } from './auth/passwords.ts';
+export { createApiApp, BODY_LIMIT_BYTES, type ApiAppOptions } from './http/api-app.ts';
+export { serve, exitOnSignals, type Serving } from './http/serve.ts';
+export { ConfigError, envReader } from './config/env.ts';
+export { createLogger, REDACT_PATHS } from './logger.ts';

@@ -1,11 +1,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { sessionCookie } from '@strangler/service-kit';
-import { ApiError } from '@strangler/service-kit';
-import { parse } from '@strangler/service-kit';
-import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '@strangler/service-kit';
-import { requireSession, SESSION_COOKIE } from '@strangler/service-kit';
+import { ApiError, DUMMY_HASH_PROMISE, hashPassword, parse, requireSession, SESSION_COOKIE, sessionCookie, verifyPassword } from '@strangler/service-kit';
 import { findCredentials, findUserById, insertUser, type User } from './users.ts';
 
 const email = z

@@ -1,6 +1,4 @@
-import type { Queryable } from '@strangler/service-kit';
-import type { Role } from '@strangler/service-kit';
-import { isoTimestamp } from '@strangler/service-kit';
+import { isoTimestamp, type Queryable, type Role } from '@strangler/service-kit';
 
 /** A user as the API shows it: never the password hash. */
 export interface User {

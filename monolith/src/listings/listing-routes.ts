@@ -1,11 +1,6 @@
 import { Router, type Request } from 'express';
 import type { AppContext } from '../app-context.ts';
-import { requireRole } from '@strangler/service-kit';
-import type { Queryable } from '@strangler/service-kit';
-import { ApiError } from '@strangler/service-kit';
-import { limitOffset, toPage } from '@strangler/service-kit';
-import { idParam } from '@strangler/service-kit';
-import { parse } from '@strangler/service-kit';
+import { ApiError, idParam, limitOffset, parse, requireRole, toPage, type Queryable } from '@strangler/service-kit';
 import { findSupplier, findSupplierByOwner, supplierOwner } from '../suppliers/suppliers.ts';
 import { CreateListingBody, ListListingsQuery, UpdateListingBody } from './listing-schemas.ts';
 import { archiveListing, findListing, insertListing, listListings, lockListing, updateListing, type Listing } from './listings.ts';

@@ -1,14 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { requireRole, requireSession } from '@strangler/service-kit';
-import type { Queryable } from '@strangler/service-kit';
-import { ApiError, type FieldErrors } from '@strangler/service-kit';
-import { idempotencyKeyOf, onceForKey } from '@strangler/service-kit';
-import { limitOffset, PageQuery, toPage } from '@strangler/service-kit';
-import { idParam } from '@strangler/service-kit';
-import { parse } from '@strangler/service-kit';
-import type { Session } from '@strangler/service-kit';
+import { ApiError, idempotencyKeyOf, idParam, limitOffset, onceForKey, PageQuery, parse, requireRole, requireSession, toPage, type FieldErrors, type Queryable, type Session } from '@strangler/service-kit';
 import {
   adjustStock,
   CANCELLABLE,

@@ -1,7 +1,5 @@
-import type { Queryable } from '@strangler/service-kit';
-import { pagedQuery } from '@strangler/service-kit';
+import { isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 import type { Currency } from '../listings/listings.ts';
-import { isoTimestamp } from '@strangler/service-kit';
 
 export const ORDER_STATUSES = ['placed', 'confirmed', 'shipped', 'cancelled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];

@@ -1,8 +1,7 @@
 // `npm run seed [-- --reset]`: seeds the monolith database of the local stack (embedded PostgreSQL,
 // or the server in DATABASE_URL). Safe beside a running `npm start`: it uses that server as it is.
 import { databaseUrl, ensureDatabase, loadStackConfig, startPostgres } from '@strangler/stack';
-import { createDatabase } from '@strangler/service-kit';
-import { migrate } from '@strangler/service-kit';
+import { createDatabase, migrate } from '@strangler/service-kit';
 import { reseed, seedIfEmpty } from './seed.ts';
 import { MIGRATIONS_DIR } from '../db/migrations-dir.ts';
 

@@ -1,5 +1,4 @@
-import { hashPassword } from '@strangler/service-kit';
-import type { Database, Queryable } from '@strangler/service-kit';
+import { hashPassword, type Database, type Queryable } from '@strangler/service-kit';
 import { generateSeedData, type SeedData } from './seed-data.ts';
 
 export interface SeedCounts {

@@ -1,11 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { requireRole, requireSession } from '@strangler/service-kit';
-import { ApiError } from '@strangler/service-kit';
-import { limitOffset, PageQuery, toPage } from '@strangler/service-kit';
-import { idParam } from '@strangler/service-kit';
-import { parse } from '@strangler/service-kit';
+import { ApiError, idParam, limitOffset, PageQuery, parse, requireRole, requireSession, toPage } from '@strangler/service-kit';
 import { findSupplier, findSupplierByOwner, insertSupplier, listSuppliers } from './suppliers.ts';
 
 const ListQuery = z.object({

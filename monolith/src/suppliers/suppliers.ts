@@ -1,7 +1,4 @@
-import type { Queryable } from '@strangler/service-kit';
-import { containsPattern } from '@strangler/service-kit';
-import { pagedQuery } from '@strangler/service-kit';
-import { isoTimestamp } from '@strangler/service-kit';
+import { containsPattern, isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 
 /** A supplier as the API shows it. */
 export interface Supplier {

@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
+import { createLogger } from '@strangler/service-kit';
 import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
-import { createLogger } from '../../src/logger.ts';
 import { startMonolith } from '../../src/monolith.ts';
 import type { Database } from '@strangler/service-kit';
 
@@ -27,7 +27,7 @@ export async function startTestMonolith(opts: { seed?: boolean } = {}): Promise<
       shutdownGraceMs: 2_000,
       logLevel: 'silent',
     },
-    createLogger('silent'),
+    createLogger('monolith', 'silent'),
   );
   return {
     url: running.url,

@@ -1,0 +1,47 @@
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { closeGracefully } from './graceful-close.ts';
+
+export interface Serving {
+  /** http://host:port with the port actually bound. */
+  url: string;
+  server: Server;
+  /** Stops accepting and drains requests in flight (up to `graceMs`). */
+  close(): Promise<void>;
+}
+
+/** Listens with slow-client limits set, and resolves once bound. */
+export async function serve(app: Express, opts: { port: number; host: string; graceMs: number }): Promise<Serving> {
+  const server = app.listen(opts.port, opts.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Node's defaults, stated: a slow client cannot hold a socket open forever.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return { url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`, server, close: () => closeGracefully(server, opts.graceMs) };
+}
+
+/** On SIGTERM or SIGINT (once): log, run `stop`, exit 0 — or 1 when stopping fails. */
+export function exitOnSignals(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining and shutting down');
+      stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
