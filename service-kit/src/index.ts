@@ -20,3 +20,4 @@ export { createApiApp, BODY_LIMIT_BYTES, type ApiAppOptions } from './http/api-a
 export { serve, exitOnSignals, type Serving } from './http/serve.ts';
 export { ConfigError, envReader } from './config/env.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';
+export { DRY_RUN_HEADER, isDryRun } from './http/dry-run.ts';

@@ -43,6 +43,8 @@ CREATE TABLE stock_reservations (
   listing_id   bigint NOT NULL REFERENCES listings (id),
   quantity_kg  integer NOT NULL CHECK (quantity_kg > 0),
   status       text NOT NULL DEFAULT 'reserved' CHECK (status IN ('reserved', 'released')),
+  -- The buyer (or admin) who reserved; only they may release.
+  owner_user_id bigint NOT NULL,
   created_at   timestamptz NOT NULL DEFAULT now(),
   released_at  timestamptz
 );

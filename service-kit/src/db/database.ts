@@ -11,8 +11,11 @@ export interface Queryable {
 }
 
 export interface Database extends Queryable {
-  /** Runs `fn` in one transaction on one client: COMMIT when it resolves, ROLLBACK when it throws. */
-  withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction on one client: COMMIT when it resolves, ROLLBACK when it throws.
+   * With `rollback: true` it rolls back even on success: a dry run that answers what would have been.
+   */
+  withTransaction<T>(fn: (tx: Queryable) => Promise<T>, opts?: { rollback?: boolean }): Promise<T>;
   /** True when the server answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -42,14 +45,14 @@ export function createDatabase(opts: DatabaseOptions): Database {
 
   return {
     query: (text, values) => pool.query(text, values),
-    async withTransaction(fn) {
+    async withTransaction(fn, opts) {
       const client = await pool.connect();
       // A client whose ROLLBACK failed is in an unknown state: destroy it instead of reusing it.
       let broken = false;
       try {
         await client.query('BEGIN');
         const result = await fn(client);
-        await client.query('COMMIT');
+        await client.query(opts?.rollback ? 'ROLLBACK' : 'COMMIT');
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => (broken = true));

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import type { AppContext } from '../app-context.ts';
-import { ApiError, idParam, limitOffset, parse, requireRole, toPage, type Queryable } from '@strangler/service-kit';
+import { ApiError, isDryRun, idParam, limitOffset, parse, requireRole, toPage, type Queryable } from '@strangler/service-kit';
 import { findSupplier, findSupplierByOwner, supplierOwner } from '../suppliers/suppliers.ts';
 import { CreateListingBody, ListListingsQuery, UpdateListingBody } from './listing-schemas.ts';
 import { archiveListing, findListing, insertListing, listListings, lockListing, updateListing, type Listing } from './listings.ts';
@@ -12,7 +12,7 @@ async function mayManage(db: Queryable, req: Request, supplierId: number): Promi
   return (await supplierOwner(db, supplierId)) === req.session.sub;
 }
 
-/** /api/listings: search, get, and create, update and archive by the owning supplier or an admin. */
+/** /api/listings, as the monolith answers it: search, get, create, update, archive; every write dry-run aware. */
 export function listingRoutes(ctx: AppContext): Router {
   const router = Router();
 
@@ -49,18 +49,23 @@ export function listingRoutes(ctx: AppContext): Router {
   router.post('/', async (req, res) => {
     const session = requireRole(req, 'supplier', 'admin');
     const { supplierId, ...fields } = parse(CreateListingBody, req.body);
-    let ownerSupplierId: number;
-    if (session.role === 'admin') {
-      if (supplierId === undefined) throw new ApiError('validation_failed', { fields: { supplierId: 'is required when an admin creates a listing' } });
-      if (!(await findSupplier(ctx.db, supplierId))) throw new ApiError('validation_failed', { fields: { supplierId: 'is not an existing supplier' } });
-      ownerSupplierId = supplierId;
-    } else {
-      const own = await findSupplierByOwner(ctx.db, session.sub);
-      if (!own) throw new ApiError('forbidden', { message: 'Create your supplier profile before listing cacao.' });
-      if (supplierId !== undefined && supplierId !== own.id) throw new ApiError('forbidden', { message: 'You can only list under your own supplier profile.' });
-      ownerSupplierId = own.id;
-    }
-    const listing = await insertListing(ctx.db, ownerSupplierId, fields);
+    const listing = await ctx.db.withTransaction(
+      async (tx) => {
+        let ownerSupplierId: number;
+        if (session.role === 'admin') {
+          if (supplierId === undefined) throw new ApiError('validation_failed', { fields: { supplierId: 'is required when an admin creates a listing' } });
+          if (!(await findSupplier(tx, supplierId))) throw new ApiError('validation_failed', { fields: { supplierId: 'is not an existing supplier' } });
+          ownerSupplierId = supplierId;
+        } else {
+          const own = await findSupplierByOwner(tx, session.sub);
+          if (!own) throw new ApiError('forbidden', { message: 'Create your supplier profile before listing cacao.' });
+          if (supplierId !== undefined && supplierId !== own.id) throw new ApiError('forbidden', { message: 'You can only list under your own supplier profile.' });
+          ownerSupplierId = own.id;
+        }
+        return insertListing(tx, ownerSupplierId, fields);
+      },
+      { rollback: isDryRun(req) },
+    );
     res.status(201).location(`/api/listings/${listing.id}`).json({ listing });
   });
 
@@ -71,7 +76,7 @@ export function listingRoutes(ctx: AppContext): Router {
     const listing = await ctx.db.withTransaction(async (tx) => {
       await lockManageable(tx, req, id);
       return updateListing(tx, id!, fields);
-    });
+    }, { rollback: isDryRun(req) });
     res.json({ listing });
   });
 
@@ -81,7 +86,7 @@ export function listingRoutes(ctx: AppContext): Router {
     const listing = await ctx.db.withTransaction(async (tx) => {
       await lockManageable(tx, req, id);
       return archiveListing(tx, id!);
-    });
+    }, { rollback: isDryRun(req) });
     res.json({ listing });
   });
 

@@ -144,3 +144,19 @@ export async function lockListing(db: Queryable, id: number): Promise<{ ownerUse
   );
   return rows[0];
 }
+
+/** Locks a listing for a stock change; what the reservation checks need. */
+export async function lockListingForStock(
+  tx: Queryable,
+  id: number,
+): Promise<{ id: number; status: ListingStatus; stockKg: number; minOrderKg: number } | undefined> {
+  const { rows } = await tx.query<{ id: number; status: ListingStatus; stockKg: number; minOrderKg: number }>(
+    'SELECT id::int AS id, status, stock_kg AS "stockKg", min_order_kg AS "minOrderKg" FROM listings WHERE id = $1 FOR UPDATE',
+    [id],
+  );
+  return rows[0];
+}
+
+export async function adjustStock(tx: Queryable, listingId: number, deltaKg: number): Promise<void> {
+  await tx.query('UPDATE listings SET stock_kg = stock_kg + $2, updated_at = now() WHERE id = $1', [listingId, deltaKg]);
+}

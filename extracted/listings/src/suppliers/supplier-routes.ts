@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { ApiError, idParam, limitOffset, PageQuery, parse, requireRole, requireSession, toPage } from '@strangler/service-kit';
+import { ApiError, isDryRun, idParam, limitOffset, PageQuery, parse, requireRole, requireSession, toPage } from '@strangler/service-kit';
 import { findSupplier, findSupplierByOwner, insertSupplier, listSuppliers } from './suppliers.ts';
 
 const ListQuery = z.object({
@@ -19,7 +19,7 @@ const CreateBody = z.strictObject({
   certifications: z.array(text(40), { error: 'must be a list of names' }).max(10, 'at most 10').default([]),
 });
 
-/** /api/suppliers: list, get, the caller's own, and create one's supplier profile. */
+/** /api/suppliers, as the monolith answers it: list, get, the caller's own, create a profile (dry-run aware). */
 export function supplierRoutes(ctx: AppContext): Router {
   const router = Router();
 
@@ -47,7 +47,7 @@ export function supplierRoutes(ctx: AppContext): Router {
   router.post('/', async (req, res) => {
     const session = requireRole(req, 'supplier');
     const body = parse(CreateBody, req.body);
-    const supplier = await insertSupplier(ctx.db, { ownerUserId: session.sub, ...body });
+    const supplier = await ctx.db.withTransaction((tx) => insertSupplier(tx, { ownerUserId: session.sub, ...body }), { rollback: isDryRun(req) });
     if (!supplier) throw new ApiError('supplier_exists');
     res.status(201).json({ supplier });
   });
