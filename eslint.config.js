@@ -21,7 +21,8 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.browser }, sourceType: 'module' },
   },
   {
-    files: ['**/test/**/*.ts', 'contract-tests/**/*.ts'],
+    // Tests and their support read untyped JSON bodies.
+    files: ['**/test/**/*.ts', 'contract-tests/**/*.ts', 'stack/src/testing/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

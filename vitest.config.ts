@@ -9,7 +9,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'api', include: ['*/test/**/*.test.ts', '*/src/**/*.test.ts', 'extracted/*/test/**/*.test.ts'] },
+        test: { name: 'api', include: ['*/test/**/*.test.ts', '*/src/**/*.test.ts', 'extracted/*/test/**/*.test.ts', 'contract-tests/contracts/**/*.test.ts'] },
       },
       {
         extends: true,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionTokens } from '@strangler/service-kit';
-import { buyer, PASSWORD } from './support/factories.ts';
-import { HttpClient } from './support/http-client.ts';
+import { buyer, HttpClient, PASSWORD } from '@strangler/stack/testing';
 import { startTestMonolith, TEST_SESSION_SECRET, type TestMonolith } from './support/test-monolith.ts';
 
 let app: TestMonolith;

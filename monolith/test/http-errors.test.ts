@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buyer, listingBody, supplier } from './support/factories.ts';
-import { HttpClient } from './support/http-client.ts';
+import { buyer, HttpClient, listingBody, supplier } from '@strangler/stack/testing';
 import { startTestMonolith, type TestMonolith } from './support/test-monolith.ts';
 
 let app: TestMonolith;

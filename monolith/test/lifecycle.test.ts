@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createScratchDatabase, dropDatabase, type ScratchDatabase } from '@strangler/stack';
-import { HttpClient } from './support/http-client.ts';
+import { HttpClient } from '@strangler/stack/testing';
 import { startTestMonolith, TEST_SESSION_SECRET, type TestMonolith } from './support/test-monolith.ts';
 
 describe('health', () => {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, buyer, listing, supplier } from './support/factories.ts';
-import { HttpClient } from './support/http-client.ts';
+import { admin, buyer, HttpClient, listing, supplier } from '@strangler/stack/testing';
 import { startTestMonolith, type TestMonolith } from './support/test-monolith.ts';
 
 let app: TestMonolith;

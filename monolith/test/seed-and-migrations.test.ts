@@ -8,7 +8,7 @@ import { MIGRATIONS_DIR } from '../src/db/migrations-dir.ts';
 import { reseed, seedIfEmpty } from '../src/seed/seed.ts';
 import { DEMO_ACCOUNTS, generateSeedData } from '../src/seed/seed-data.ts';
 import { VARIETIES } from '../src/listings/listings.ts';
-import { HttpClient } from './support/http-client.ts';
+import { HttpClient } from '@strangler/stack/testing';
 import { startTestMonolith } from './support/test-monolith.ts';
 
 describe('generateSeedData', () => {

@@ -1,9 +1,8 @@
 import { inject } from 'vitest';
-import { createLogger } from '@strangler/service-kit';
+import { createLogger, type Database } from '@strangler/service-kit';
 import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import { startMonolith } from '../../src/monolith.ts';
-import type { Database } from '@strangler/service-kit';
 
 export const TEST_SESSION_SECRET = 'test-session-secret-of-at-least-32-characters';
 

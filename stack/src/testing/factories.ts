@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { hashPassword } from '@strangler/service-kit';
 import { HttpClient } from './http-client.ts';
-import type { TestMonolith } from './test-monolith.ts';
+import type { Queryable } from '@strangler/service-kit';
+
+/** What the factories need of the system under test: where to send requests, and the users table (admins cannot register). */
+export interface TestApp {
+  url: string;
+  /** The database holding `users` (the monolith's, until auth is extracted). */
+  db: Queryable;
+}
 
 const unique = (): string => randomBytes(5).toString('hex');
 export const PASSWORD = 'correct horse battery';
@@ -12,7 +19,7 @@ export interface Actor {
 }
 
 /** A registered, logged-in user (buyer unless said otherwise). */
-export async function buyer(app: TestMonolith, role: 'buyer' | 'supplier' = 'buyer'): Promise<Actor> {
+export async function buyer(app: TestApp, role: 'buyer' | 'supplier' = 'buyer'): Promise<Actor> {
   const client = new HttpClient(app.url);
   const res = await client.post('/api/auth/register', { email: `${role}-${unique()}@test.example`, password: PASSWORD, name: `Test ${role}`, role });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
@@ -20,7 +27,7 @@ export async function buyer(app: TestMonolith, role: 'buyer' | 'supplier' = 'buy
 }
 
 /** A logged-in supplier with a supplier profile. */
-export async function supplier(app: TestMonolith): Promise<Actor & { supplier: { id: number; name: string } }> {
+export async function supplier(app: TestApp): Promise<Actor & { supplier: { id: number; name: string } }> {
   const actor = await buyer(app, 'supplier');
   const res = await actor.client.post('/api/suppliers', { name: `Finca ${unique()}`, country: 'Peru', region: 'Piura', certifications: ['Organic'] });
   if (res.status !== 201) throw new Error(`supplier profile failed: ${res.status} ${JSON.stringify(res.body)}`);
@@ -28,7 +35,7 @@ export async function supplier(app: TestMonolith): Promise<Actor & { supplier: {
 }
 
 /** A logged-in admin: admins cannot register, so the row is written directly. */
-export async function admin(app: TestMonolith): Promise<Actor> {
+export async function admin(app: TestApp): Promise<Actor> {
   const email = `admin-${unique()}@test.example`;
   await app.db.query(`INSERT INTO users (email, name, role, password_hash) VALUES ($1, 'Test admin', 'admin', $2)`, [email, await hashPassword(PASSWORD)]);
   const client = new HttpClient(app.url);

@@ -1,0 +1,2 @@
+export { HttpClient, type TestResponse } from './http-client.ts';
+export { admin, buyer, listing, listingBody, supplier, PASSWORD, type Actor, type TestApp } from './factories.ts';
