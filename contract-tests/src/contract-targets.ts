@@ -43,7 +43,7 @@ async function startTarget(name: TargetName): Promise<ContractTarget & { close()
     closers.push(() => db.drop());
     return db;
   };
-  const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent' };
+  const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
   const monolith = await startMonolith({ ...common, databaseUrl: (await scratch('contract_monolith')).url, secureCookies: false, seedWhenEmpty: false }, createLogger('monolith', 'silent'));
   closers.push(() => monolith.close());
   const upstreams = [`  monolith: { url: "${monolith.url}" }`];

@@ -36,6 +36,7 @@ export async function journeyTarget(): Promise<JourneyTarget> {
       seedWhenEmpty: true,
       shutdownGraceMs: 2_000,
       logLevel: 'silent',
+      redisUrl: undefined,
     },
     createLogger('monolith', 'silent'),
   );

@@ -18,6 +18,8 @@ export interface MonolithConfig {
   shutdownGraceMs: number;
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
+  /** Redis for session revocations shared with the services (REDIS_URL; unset = this app's own table). */
+  redisUrl: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MonolithConfig {
@@ -31,5 +33,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MonolithConfig
     seedWhenEmpty: e.bool('SEED_WHEN_EMPTY', true),
     shutdownGraceMs: e.int('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     logLevel: e.string('LOG_LEVEL', 'info'),
+    redisUrl: e.optional('REDIS_URL'),
   });
 }

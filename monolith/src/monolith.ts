@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { createDatabase, migrate, postgresRevocations, serve, SessionTokens, type Database } from '@strangler/service-kit';
+import { createDatabase, createRevocations, migrate, serve, SessionTokens, type Database } from '@strangler/service-kit';
 import { createApp } from './app.ts';
 import type { MonolithConfig } from './config.ts';
 import { MIGRATIONS_DIR } from './db/migrations-dir.ts';
@@ -29,7 +29,8 @@ export async function startMonolith(config: MonolithConfig, log: Logger): Promis
     await db.close();
     throw err;
   }
-  const app = createApp({ db, tokens: new SessionTokens(config.sessionSecrets), revocations: postgresRevocations(db), secureCookies: config.secureCookies }, log);
+  const revocations = createRevocations(config.redisUrl, db);
+  const app = createApp({ db, tokens: new SessionTokens(config.sessionSecrets), revocations, secureCookies: config.secureCookies }, log);
   const serving = await serve(app, { port: config.port, host: config.host, graceMs: config.shutdownGraceMs });
   return {
     url: serving.url,
@@ -37,6 +38,7 @@ export async function startMonolith(config: MonolithConfig, log: Logger): Promis
     db,
     async close() {
       await serving.close();
+      await revocations.close();
       await db.close();
     },
   };

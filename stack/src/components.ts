@@ -56,6 +56,7 @@ export function components(config: StackConfig): Component[] {
         PORT: String(config.monolithPort),
         SESSION_SECRET: config.sessionSecret,
         LOG_LEVEL: config.logLevel,
+        ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
       }),
     },
     {
@@ -75,6 +76,7 @@ export function components(config: StackConfig): Component[] {
         `Cacao Market: ${local(config.proxyPort)}   (through the strangler proxy; the monolith itself is on :${config.monolithPort})`,
         `Proxy admin:  ${local(config.adminPort)}/__strangler/routes   (metrics, explain, readyz)`,
         `Route table:  ${path.relative(process.cwd(), config.routesFile) || config.routesFile}   (edit it; the proxy reloads it)`,
+        ...(config.redisUrl ? [] : ['Note: REDIS_URL is not set, so each app keeps its own logout list; set it before routing to extracted services.']),
         'Demo logins:',
         ...demoLogins(),
       ],

@@ -23,6 +23,8 @@ export interface StackConfig {
   routesFile: string;
   /** Keys that sign session tokens; a fixed development value unless SESSION_SECRET is set. */
   sessionSecret: string;
+  /** Redis shared by the apps for session revocations (env REDIS_URL; unset = each app keeps its own). */
+  redisUrl: string | undefined;
   /** Log level passed to every component (env LOG_LEVEL, default info). */
   logLevel: string;
   /** Prepended to every database name, so several stacks can share one server (env STRANGLER_DB_PREFIX, default none). */
@@ -58,6 +60,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     routesFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ?? '.data/routes.yaml'),
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
     sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
+    redisUrl: env.REDIS_URL || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     databasePrefix: prefix(env.STRANGLER_DB_PREFIX ?? ''),
   });

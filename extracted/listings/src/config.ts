@@ -14,6 +14,8 @@ export interface ListingsConfig {
   shutdownGraceMs: number;
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
+  /** Redis for session revocations shared with the monolith and the auth service (REDIS_URL; unset = own table). */
+  redisUrl: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ListingsConfig {
@@ -25,5 +27,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ListingsConfig
     sessionSecrets: e.sessionSecrets(),
     shutdownGraceMs: e.int('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     logLevel: e.string('LOG_LEVEL', 'info'),
+    redisUrl: e.optional('REDIS_URL'),
   });
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { createApiApp, createDatabase, migrate, postgresRevocations, serve, SessionTokens, type Database } from '@strangler/service-kit';
+import { createApiApp, createDatabase, createRevocations, migrate, serve, SessionTokens, type Database } from '@strangler/service-kit';
 import type { ListingsConfig } from './config.ts';
 import { listingRoutes } from './listings/listing-routes.ts';
 import { reservationRoutes } from './reservations/reservation-routes.ts';
@@ -27,7 +27,7 @@ export async function startListingsService(config: ListingsConfig, log: Logger):
     await db.close();
     throw err;
   }
-  const ctx = { db, tokens: new SessionTokens(config.sessionSecrets), revocations: postgresRevocations(db) };
+  const ctx = { db, tokens: new SessionTokens(config.sessionSecrets), revocations: createRevocations(config.redisUrl, db) };
   const app = createApiApp({
     ...ctx,
     log,
@@ -40,6 +40,7 @@ export async function startListingsService(config: ListingsConfig, log: Logger):
     db,
     async close() {
       await serving.close();
+      await ctx.revocations.close();
       await db.close();
     },
   };

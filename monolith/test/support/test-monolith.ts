@@ -25,6 +25,7 @@ export async function startTestMonolith(opts: { seed?: boolean } = {}): Promise<
       seedWhenEmpty: opts.seed ?? false,
       shutdownGraceMs: 2_000,
       logLevel: 'silent',
+      redisUrl: undefined,
     },
     createLogger('monolith', 'silent'),
   );

@@ -22,7 +22,9 @@ export function sessionMiddleware(tokens: SessionTokens, revocations: SessionRev
   return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
     const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     const session = token ? tokens.verify(token) : undefined;
-    if (session && !(await revocations.isRevoked(session.sid))) req.session = session;
+    // When the revocation store cannot be asked, the session cannot be trusted: the caller is
+    // treated as logged out (public pages still work) rather than the request failing.
+    if (session && !(await revocations.isRevoked(session.sid).catch(() => true))) req.session = session;
     next();
   };
 }

@@ -11,6 +11,9 @@ export function envReader(env: NodeJS.ProcessEnv) {
       if (!v) throw new ConfigError(`${name} is required: ${what}`);
       return v;
     },
+    optional(name: string): string | undefined {
+      return env[name] || undefined;
+    },
     string(name: string, fallback: string): string {
       return env[name] || fallback;
     },

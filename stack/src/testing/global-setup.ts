@@ -18,5 +18,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ephemeral: true,
   });
   project.provide('pgServerUrl', server.url);
+  // The machine's Redis (CI exports REDIS_URL); Redis has no embedded fallback.
+  project.provide('redisUrl', process.env.REDIS_URL || 'redis://127.0.0.1:6379');
   return () => server.stop();
 }

@@ -3,6 +3,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** URL of the PostgreSQL server the tests create their scratch databases on. */
     pgServerUrl: string;
+    /** Redis the apps under test share for session revocations (REDIS_URL, else the local default). */
+    redisUrl: string;
   }
 }
 
