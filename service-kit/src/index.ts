@@ -15,7 +15,7 @@ export { idempotencyKeyOf, onceForKey, stableJson, type StoredResponse } from '.
 export { SessionTokens, type Session, type Role } from './auth/session-token.ts';
 export { sessionMiddleware, requireSession, requireRole, SESSION_COOKIE } from './auth/session-middleware.ts';
 export { createRevocations, postgresRevocations, redisRevocations, type SessionRevocations } from './auth/revocations.ts';
-export { hashPassword, verifyPassword, DUMMY_HASH_PROMISE } from './auth/passwords.ts';
+export { hashPassword, verifyPassword, dummyHash } from './auth/passwords.ts';
 export { createApiApp, BODY_LIMIT_BYTES, type ApiAppOptions } from './http/api-app.ts';
 export { serve, exitOnSignals, type Serving } from './http/serve.ts';
 export { ConfigError, envReader } from './config/env.ts';

@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { ApiError, DUMMY_HASH_PROMISE, hashPassword, parse, requireSession, SESSION_COOKIE, sessionCookie, verifyPassword } from '@strangler/service-kit';
+import { ApiError, dummyHash, hashPassword, parse, requireSession, SESSION_COOKIE, sessionCookie, verifyPassword } from '@strangler/service-kit';
 import { findCredentials, findUserById, insertUser, type User } from './users.ts';
 
 const email = z
@@ -44,7 +44,7 @@ export function authRoutes(ctx: AppContext): Router {
     const body = parse(LoginBody, req.body);
     const found = await findCredentials(ctx.db, body.email);
     // Hash even when the email is unknown, so the response time does not reveal which emails exist.
-    const ok = await verifyPassword(body.password, found?.passwordHash ?? (await DUMMY_HASH_PROMISE));
+    const ok = await verifyPassword(body.password, found?.passwordHash ?? (await dummyHash()));
     if (!found || !ok) throw new ApiError('invalid_credentials');
     startSession(res, found.user);
     res.json({ user: found.user });

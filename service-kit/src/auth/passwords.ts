@@ -30,5 +30,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(actual, expected);
 }
 
-/** A hash of a random password: compared against when the email is unknown, so timing does not tell. */
-export const DUMMY_HASH_PROMISE: Promise<string> = hashPassword(randomBytes(16).toString('hex'));
+let dummy: Promise<string> | undefined;
+
+/**
+ * A hash of a random password, compared against when the email is unknown so timing does not tell.
+ * Made on first use: apps that never log anyone in do not pay a scrypt run at start-up.
+ */
+export function dummyHash(): Promise<string> {
+  dummy ??= hashPassword(randomBytes(16).toString('hex'));
+  return dummy;
+}
