@@ -36,7 +36,8 @@ const SERVICE_ROUTES = `  - name: suppliers
     mode: service
     target: listings`;
 
-async function startTarget(name: TargetName): Promise<ContractTarget & { close(): Promise<void> }> {
+/** The apps on scratch databases behind a proxy of their own; `seed` fills the monolith with the demo data. */
+export async function startTarget(name: TargetName, opts: { seed?: boolean } = {}): Promise<ContractTarget & { close(): Promise<void> }> {
   const closers: (() => Promise<void>)[] = [];
   const scratch = async (prefix: string): Promise<ScratchDatabase> => {
     const db = await createScratchDatabase(inject('pgServerUrl'), prefix);
@@ -44,7 +45,7 @@ async function startTarget(name: TargetName): Promise<ContractTarget & { close()
     return db;
   };
   const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
-  const monolith = await startMonolith({ ...common, databaseUrl: (await scratch('contract_monolith')).url, secureCookies: false, seedWhenEmpty: false }, createLogger('monolith', 'silent'));
+  const monolith = await startMonolith({ ...common, databaseUrl: (await scratch('contract_monolith')).url, secureCookies: false, seedWhenEmpty: opts.seed ?? false }, createLogger('monolith', 'silent'));
   closers.push(() => monolith.close());
   const upstreams = [`  monolith: { url: "${monolith.url}" }`];
   let routes = '  []';
