@@ -107,12 +107,10 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       }
 
       const key = req.headers['idempotency-key'] as string | undefined;
-      let releaseKey: (() => void) | undefined;
       if (key) {
         const begun = deps.idempotency.begin(user.key, key, method, norm.path + norm.query, body);
         if ('error' in begun) return reject(begun.error);
-        releaseKey = begun.release;
-        res.once('close', releaseKey);
+        res.once('close', begun.release);
       }
 
       const headers = upstreamHeaders(req, { requestId, bodyLength: body.length, trustedProxyHops: config.trustedProxyHops });
@@ -154,21 +152,17 @@ async function forward(
   attempt: (upstream: string) => Promise<AttemptResult>,
   r: { method: string; hasKey: boolean; primary: string; fallbackTo: string; preview: boolean; route: string },
 ): Promise<Outcome> {
+  // Preview requests and requests already at the fallback have nowhere else to go.
+  const canFallBack = (f: UpstreamFailure): boolean => r.primary !== r.fallbackTo && !r.preview && mayFallBack(r.method, r.hasKey, f);
   const first = await attempt(r.primary);
-  let failure: UpstreamFailure;
   if (first.kind === 'response') {
-    const status = first.response.statusCode ?? 502;
-    failure = { cause: 'status_5xx', sent: true };
-    if (status < 500 || r.primary === r.fallbackTo || r.preview || !mayFallBack(r.method, r.hasKey, failure)) {
+    if ((first.response.statusCode ?? 502) < 500 || !canFallBack({ cause: 'status_5xx', sent: true })) {
       return { kind: 'response', result: first, upstream: r.primary, fallback: false };
     }
     first.response.resume();
   } else {
-    failure = first.failure;
-    deps.metrics.upstreamErrors.inc({ upstream: r.primary, cause: failure.cause });
-    if (r.primary === r.fallbackTo || r.preview || !mayFallBack(r.method, r.hasKey, failure)) {
-      return { kind: 'error', ...failureResponse(failure), upstream: r.primary, fallback: false };
-    }
+    deps.metrics.upstreamErrors.inc({ upstream: r.primary, cause: first.failure.cause });
+    if (!canFallBack(first.failure)) return { kind: 'error', ...failureResponse(first.failure), upstream: r.primary, fallback: false };
   }
   const release = deps.fallbackLimit.tryAcquire();
   if (!release) {
