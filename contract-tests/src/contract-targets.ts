@@ -45,7 +45,7 @@ export async function startTarget(name: TargetName, opts: { seed?: boolean } = {
     return db;
   };
   const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
-  const monolith = await startMonolith({ ...common, databaseUrl: (await scratch('contract_monolith')).url, secureCookies: false, seedWhenEmpty: opts.seed ?? false }, createLogger('monolith', 'silent'));
+  const monolith = await startMonolith({ ...common, databaseUrl: (await scratch('contract_monolith')).url, secureCookies: false, seedWhenEmpty: opts.seed ?? false, apiBaseUrl: undefined }, createLogger('monolith', 'silent'));
   closers.push(() => monolith.close());
   const upstreams = [`  monolith: { url: "${monolith.url}" }`];
   let routes = '  []';

@@ -20,6 +20,11 @@ export interface MonolithConfig {
   logLevel: string;
   /** Redis for session revocations shared with the services (REDIS_URL; unset = this app's own table). */
   redisUrl: string | undefined;
+  /**
+   * Where the orders module reaches the listings API to reserve stock (API_BASE_URL): the strangler
+   * proxy, so stock is taken wherever listings are served. Unset: this monolith itself.
+   */
+  apiBaseUrl: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MonolithConfig {
@@ -34,5 +39,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MonolithConfig
     shutdownGraceMs: e.int('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     logLevel: e.string('LOG_LEVEL', 'info'),
     redisUrl: e.optional('REDIS_URL'),
+    apiBaseUrl: e.optional('API_BASE_URL')?.replace(/\/+$/, ''),
   });
 }

@@ -4,6 +4,7 @@ import { createDatabase, createRevocations, migrate, serve, SessionTokens, type 
 import { createApp } from './app.ts';
 import type { MonolithConfig } from './config.ts';
 import { MIGRATIONS_DIR } from './db/migrations-dir.ts';
+import { StockClient } from './orders/stock-client.ts';
 import { seedIfEmpty } from './seed/seed.ts';
 
 export interface RunningMonolith {
@@ -30,8 +31,13 @@ export async function startMonolith(config: MonolithConfig, log: Logger): Promis
     throw err;
   }
   const revocations = createRevocations(config.redisUrl, db);
-  const app = createApp({ db, tokens: new SessionTokens(config.sessionSecrets), revocations, secureCookies: config.secureCookies }, log);
+  const ordersDb = createDatabase({ connectionString: config.databaseUrl });
+  let selfUrl = '';
+  // Stock is reserved through the listings API at API_BASE_URL (the proxy), else at this process.
+  const stock = new StockClient(() => config.apiBaseUrl ?? selfUrl);
+  const app = createApp({ db, ordersDb, stock, tokens: new SessionTokens(config.sessionSecrets), revocations, secureCookies: config.secureCookies, log });
   const serving = await serve(app, { port: config.port, host: config.host, graceMs: config.shutdownGraceMs });
+  selfUrl = serving.url;
   return {
     url: serving.url,
     server: serving.server,
@@ -39,6 +45,7 @@ export async function startMonolith(config: MonolithConfig, log: Logger): Promis
     async close() {
       await serving.close();
       await revocations.close();
+      await ordersDb.close();
       await db.close();
     },
   };

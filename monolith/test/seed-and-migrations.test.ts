@@ -90,6 +90,52 @@ describe('the seeded app', () => {
   });
 });
 
+describe('migration 002 (the seams of the extraction)', () => {
+  let scratch: ScratchDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_seams');
+    db = createDatabase({ connectionString: scratch.url });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  it('when it runs over legacy orders, then every open order holds its stock by a reservation; closed ones none', async () => {
+    const [first] = await loadMigrations(MIGRATIONS_DIR);
+    await migrate(db, [first!]);
+    await db.query(`INSERT INTO users (id, email, name, role, password_hash) VALUES (1, 'b@x.example', 'B', 'buyer', 'x'), (2, 's@x.example', 'S', 'supplier', 'x');
+      INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (1, 2, 'Finca', 'Peru', 'Piura');
+      INSERT INTO listings (id, supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
+        VALUES (1, 1, 'Piura', 'Peru', 'Piura', 'criollo', 'A', 1200, 'EUR', 50, 10, '2026-01-01'), (2, 1, 'Tumbes', 'Peru', 'Tumbes', 'criollo', 'A', 900, 'EUR', 50, 10, '2026-01-01');
+      INSERT INTO orders (id, buyer_user_id, status, currency, total_cents) VALUES (1, 1, 'placed', 'EUR', 0), (2, 1, 'shipped', 'EUR', 0), (3, 1, 'confirmed', 'EUR', 0);
+      INSERT INTO order_items (order_id, listing_id, listing_title, quantity_kg, unit_price_cents) VALUES (1, 1, 'Piura', 10, 1200), (1, 2, 'Tumbes', 20, 900), (2, 1, 'Piura', 10, 1200), (3, 2, 'Tumbes', 10, 900);`);
+    expect((await migrate(db, MIGRATIONS_DIR)).applied).toEqual(['002_service_seams']);
+    const orders = await db.query('SELECT id::int, reservation_key FROM orders ORDER BY id');
+    expect(orders.rows).toEqual([
+      { id: 1, reservation_key: 'order:1' },
+      { id: 2, reservation_key: null },
+      { id: 3, reservation_key: 'order:3' },
+    ]);
+    const held = await db.query(`SELECT reservation_key, listing_id::int, quantity_kg, unit_price_cents, currency FROM stock_reservation_items ORDER BY 1, 2`);
+    expect(held.rows).toEqual([
+      { reservation_key: 'order:1', listing_id: 1, quantity_kg: 10, unit_price_cents: 1200, currency: 'EUR' },
+      { reservation_key: 'order:1', listing_id: 2, quantity_kg: 20, unit_price_cents: 900, currency: 'EUR' },
+      { reservation_key: 'order:3', listing_id: 2, quantity_kg: 10, unit_price_cents: 900, currency: 'EUR' },
+    ]);
+    expect((await db.query(`SELECT owner_user_id::int, status FROM stock_reservations WHERE key = 'order:1'`)).rows).toEqual([{ owner_user_id: 1, status: 'reserved' }]);
+  });
+
+  it("when the monolith's ids reach 999 999 999, then it refuses the next one rather than enter the services' range", async () => {
+    await db.query(`SELECT setval(pg_get_serial_sequence('listings', 'id'), 999999999)`);
+    await expect(
+      db.query(`INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
+        VALUES (1, 'One too many', 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 1, 1, '2026-01-01')`),
+    ).rejects.toThrow(/reached maximum value/);
+  });
+});
+
 describe('migrate', () => {
   let scratch: ScratchDatabase;
   let db: Database;
@@ -104,7 +150,7 @@ describe('migrate', () => {
 
   it('when run concurrently and then again, then each migration is applied exactly once', async () => {
     const results = await Promise.all([migrate(db, MIGRATIONS_DIR), migrate(db, MIGRATIONS_DIR), migrate(db, MIGRATIONS_DIR)]);
-    expect(results.flatMap((r) => r.applied)).toEqual(['001_initial']);
+    expect(results.flatMap((r) => r.applied)).toEqual(['001_initial', '002_service_seams']);
     expect((await migrate(db, MIGRATIONS_DIR)).applied).toEqual([]);
   });
 

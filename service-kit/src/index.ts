@@ -21,3 +21,4 @@ export { serve, exitOnSignals, type Serving } from './http/serve.ts';
 export { ConfigError, envReader } from './config/env.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';
 export { DRY_RUN_HEADER, isDryRun } from './http/dry-run.ts';
+export { callApi, callerOf, type Caller } from './http/call-api.ts';

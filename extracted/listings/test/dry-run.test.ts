@@ -43,7 +43,7 @@ describe('dry-run writes (x-strangler-shadow: 1)', () => {
     expect((await client.post('/api/suppliers', { name: 'Dry Finca', country: 'Peru', region: 'Piura' }, DRY)).status).toBe(201);
     expect((await client.get('/api/suppliers/mine')).status).toBe(404);
     const { listing } = await supplierWithListing(svc);
-    const reserved = await svc.as('buyer').post('/api/reservations', { key: 'dry-1', listingId: listing.id, quantityKg: 10 }, DRY);
+    const reserved = await svc.as('buyer').post('/api/reservations', { key: 'dry-1', items: [{ listingId: listing.id, quantityKg: 10 }] }, DRY);
     expect(reserved.status).toBe(201);
     expect((await anon.get(`/api/listings/${listing.id}`)).body.listing.stockKg).toBe(listing.stockKg);
   });

@@ -13,42 +13,68 @@ afterAll(() => svc?.drop());
 const stockOf = async (id: number): Promise<number> => (await anon.get(`/api/listings/${id}`)).body.listing.stockKg;
 
 describe('POST /api/reservations', () => {
-  it('when a buyer reserves, then stock is taken once per key; the same key answers the same reservation', async () => {
-    const { listing } = await supplierWithListing(svc, { stockKg: 100 });
+  it('when a buyer reserves, then the stock of every item is taken once per key; the same key answers the same reservation', async () => {
+    const { listing: a } = await supplierWithListing(svc, { stockKg: 100, pricePerKgCents: 1500 });
+    const { listing: b } = await supplierWithListing(svc, { stockKg: 50, minOrderKg: 5, pricePerKgCents: 800 });
     const buyer = svc.as('buyer');
-    const first = await buyer.post('/api/reservations', { key: 'order-1', listingId: listing.id, quantityKg: 30 });
+    const items = [
+      { listingId: b.id, quantityKg: 5 },
+      { listingId: a.id, quantityKg: 30 },
+    ];
+    const first = await buyer.post('/api/reservations', { key: 'order-1', items });
     expect(first.status).toBe(201);
-    expect(first.body.reservation).toMatchObject({ key: 'order-1', listingId: listing.id, quantityKg: 30, status: 'reserved', releasedAt: null });
-    const again = await buyer.post('/api/reservations', { key: 'order-1', listingId: listing.id, quantityKg: 30 });
+    expect(first.body.reservation).toMatchObject({
+      key: 'order-1',
+      status: 'reserved',
+      releasedAt: null,
+      items: [
+        { listingId: a.id, title: a.title, quantityKg: 30, unitPriceCents: 1500, currency: 'USD' },
+        { listingId: b.id, title: b.title, quantityKg: 5, unitPriceCents: 800, currency: 'USD' },
+      ],
+    });
+    const again = await buyer.post('/api/reservations', { key: 'order-1', items: [...items].reverse() });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect(await stockOf(listing.id)).toBe(70);
+    expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([70, 45]);
   });
 
-  it('when a key is reused with another quantity, or by another user, then 422 and nothing moves', async () => {
+  it('when a key is reused with other items, or by another user, then 422 and nothing moves', async () => {
     const { listing } = await supplierWithListing(svc, { stockKg: 100 });
     const buyer = svc.as('buyer');
-    await buyer.post('/api/reservations', { key: 'order-2', listingId: listing.id, quantityKg: 10 });
-    expect((await buyer.post('/api/reservations', { key: 'order-2', listingId: listing.id, quantityKg: 20 })).status).toBe(422);
-    expect((await svc.as('buyer').post('/api/reservations', { key: 'order-2', listingId: listing.id, quantityKg: 10 })).status).toBe(422);
+    await buyer.post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 10 }] });
+    expect((await buyer.post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 20 }] })).status).toBe(422);
+    expect((await svc.as('buyer').post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 10 }] })).status).toBe(422);
     expect(await stockOf(listing.id)).toBe(90);
   });
 
-  it('when stock is short, the listing archived or missing, or the quantity below the minimum, then 409/404/400', async () => {
+  it('when one item fails its check, then nothing is taken from any item, and the error is the one an order gets', async () => {
     const { client, listing } = await supplierWithListing(svc, { stockKg: 15, minOrderKg: 10 });
+    const { listing: plenty } = await supplierWithListing(svc, { stockKg: 100 });
     const buyer = svc.as('buyer');
-    expect((await buyer.post('/api/reservations', { key: 'k-short', listingId: listing.id, quantityKg: 20 })).body.error.code).toBe('insufficient_stock');
-    expect((await buyer.post('/api/reservations', { key: 'k-min', listingId: listing.id, quantityKg: 5 })).body.error.fields).toEqual({ quantityKg: 'must be at least the minimum order of 10 kg' });
-    expect((await buyer.post('/api/reservations', { key: 'k-missing', listingId: 99_999, quantityKg: 10 })).status).toBe(404);
+    const reserve = (key: string, quantityKg: number, listingId = listing.id) =>
+      buyer.post('/api/reservations', { key, items: [{ listingId: plenty.id, quantityKg: 10 }, { listingId, quantityKg }] });
+    const short = await reserve('k-short', 20);
+    expect(short.status).toBe(409);
+    expect(short.body.error).toMatchObject({ code: 'insufficient_stock', message: `Only 15 kg of listing ${listing.id} left; lower the quantity.` });
+    expect((await reserve('k-min', 5)).body.error.fields).toEqual({ 'items.1.quantityKg': 'must be at least the minimum order of 10 kg' });
+    expect((await reserve('k-missing', 10, 99_999)).body.error).toMatchObject({ code: 'listing_not_found', message: 'Listing 99999 does not exist.' });
     await client.post(`/api/listings/${listing.id}/archive`);
-    expect((await buyer.post('/api/reservations', { key: 'k-archived', listingId: listing.id, quantityKg: 10 })).body.error.code).toBe('listing_archived');
-    expect((await svc.as('supplier').post('/api/reservations', { key: 'k-role', listingId: listing.id, quantityKg: 10 })).status).toBe(403);
-    expect((await client.get(`/api/listings/${listing.id}`)).body.listing.stockKg).toBe(15);
+    expect((await reserve('k-archived', 10)).body.error.code).toBe('listing_archived');
+    expect((await svc.as('supplier').post('/api/reservations', { key: 'k-role', items: [{ listingId: plenty.id, quantityKg: 10 }] })).status).toBe(403);
+    expect([await stockOf(plenty.id), (await client.get(`/api/listings/${listing.id}`)).body.listing.stockKg]).toEqual([100, 15]);
+  });
+
+  it('when items are priced in two currencies, then 400 on items', async () => {
+    const { listing: usd } = await supplierWithListing(svc);
+    const { listing: eur } = await supplierWithListing(svc, { currency: 'EUR' });
+    const res = await svc.as('buyer').post('/api/reservations', { key: 'k-mixed', items: [{ listingId: usd.id, quantityKg: 10 }, { listingId: eur.id, quantityKg: 10 }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields.items).toMatch(/same currency/);
   });
 
   it('when many buyers race for the last stock, then exactly as many reservations succeed as the stock allows', async () => {
     const { listing } = await supplierWithListing(svc, { stockKg: 50, minOrderKg: 10 });
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => svc.as('buyer').post('/api/reservations', { key: `race-${i}`, listingId: listing.id, quantityKg: 10 })));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => svc.as('buyer').post('/api/reservations', { key: `race-${i}`, items: [{ listingId: listing.id, quantityKg: 10 }] })));
     expect(results.filter((r) => r.status === 201)).toHaveLength(5);
     expect(results.filter((r) => r.status === 409)).toHaveLength(3);
     expect(await stockOf(listing.id)).toBe(0);
@@ -56,19 +82,25 @@ describe('POST /api/reservations', () => {
 });
 
 describe('POST /api/reservations/:key/release', () => {
-  it('when released, then the stock comes back once, however often it is asked', async () => {
+  it('when released, then the stock comes back once, however often it is asked; reserving the key again takes it again', async () => {
     const { listing } = await supplierWithListing(svc, { stockKg: 100 });
     const buyer = svc.as('buyer');
-    await buyer.post('/api/reservations', { key: 'rel-1', listingId: listing.id, quantityKg: 40 });
+    const items = [{ listingId: listing.id, quantityKg: 40 }];
+    await buyer.post('/api/reservations', { key: 'rel-1', items });
     const results = await Promise.all([1, 2, 3].map(() => buyer.post('/api/reservations/rel-1/release')));
     expect(results.every((r) => r.status === 200 && r.body.reservation.status === 'released')).toBe(true);
     expect(await stockOf(listing.id)).toBe(100);
     expect((await buyer.get('/api/reservations/rel-1')).body.reservation.releasedAt).toMatch(/Z$/);
+    // An order that failed after reserving released its stock; its retry reserves the same key again.
+    const retried = await buyer.post('/api/reservations', { key: 'rel-1', items });
+    expect(retried.status).toBe(200);
+    expect(retried.body.reservation).toMatchObject({ status: 'reserved', releasedAt: null });
+    expect(await stockOf(listing.id)).toBe(60);
   });
 
   it("when someone else's reservation is released or asked for, then 404 and nothing moves", async () => {
     const { listing } = await supplierWithListing(svc, { stockKg: 100 });
-    await svc.as('buyer').post('/api/reservations', { key: 'rel-2', listingId: listing.id, quantityKg: 40 });
+    await svc.as('buyer').post('/api/reservations', { key: 'rel-2', items: [{ listingId: listing.id, quantityKg: 40 }] });
     const other = svc.as('buyer');
     expect((await other.post('/api/reservations/rel-2/release')).status).toBe(404);
     expect((await other.get('/api/reservations/rel-2')).status).toBe(404);

@@ -1,20 +1,25 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { ApiError, idempotencyKeyOf, idParam, limitOffset, onceForKey, PageQuery, parse, requireRole, requireSession, toPage, type FieldErrors, type Queryable, type Session } from '@strangler/service-kit';
 import {
-  adjustStock,
-  CANCELLABLE,
-  findOrder,
-  insertOrder,
-  listOrdersOfBuyer,
-  lockListingsForOrder,
-  lockOrder,
-  ORDER_STATUSES,
-  orderQuantities,
-  setOrderStatus,
-  type Order,
-} from './orders.ts';
+  ApiError,
+  callerOf,
+  idempotencyKeyOf,
+  idParam,
+  limitOffset,
+  onceForKey,
+  PageQuery,
+  parse,
+  requireRole,
+  requireSession,
+  toPage,
+  type Caller,
+  type Queryable,
+  type Session,
+  type StoredResponse,
+} from '@strangler/service-kit';
+import { CANCELLABLE, findOrder, insertOrder, listOrdersOfBuyer, lockOrder, ORDER_STATUSES, setOrderStatus, type Order } from './orders.ts';
 
 const CreateOrderBody = z.strictObject({
   items: z
@@ -29,24 +34,53 @@ const CreateOrderBody = z.strictObject({
     .max(20, 'must have at most 20 items')
     .refine((items) => new Set(items.map((i) => i.listingId)).size === items.length, 'must not list the same listing twice'),
 });
+type Item = z.infer<typeof CreateOrderBody>['items'][number];
 
 const ListQuery = z.object({
   status: z.enum(ORDER_STATUSES, { error: `must be one of ${ORDER_STATUSES.join(', ')}` }).optional(),
   ...PageQuery,
 });
 
-/** /api/orders: place (stock checked and taken atomically, idempotent by key), list mine, get, cancel. */
+/** The reservation key of a keyed order: the same for every retry of it, so the stock is held once. */
+const reservationKeyFor = (buyerId: number, idempotencyKey: string): string => `order:${buyerId}:${createHash('sha256').update(idempotencyKey).digest('base64url')}`;
+
+/**
+ * /api/orders: place (stock reserved through the listings API, idempotent by key), list mine, get,
+ * cancel (the reservation released).
+ */
 export function orderRoutes(ctx: AppContext): Router {
   const router = Router();
+
+  /**
+   * Reserves the stock, then writes the order in `tx`; if writing fails, the reservation is released
+   * (compensation), so a failed order never holds stock.
+   */
+  const place = async (tx: Queryable, caller: Caller, buyerId: number, reservationKey: string, items: Item[]): Promise<StoredResponse> => {
+    const { currency, lines } = await ctx.stock.reserve(caller, reservationKey, items);
+    try {
+      const orderId = await insertOrder(tx, { buyerId, currency, reservationKey, lines });
+      return { status: 201, body: { order: (await findOrder(tx, orderId))! } };
+    } catch (err) {
+      await ctx.stock.release(caller, reservationKey).catch((e: unknown) => ctx.log.error({ err: e, reservationKey }, 'releasing the stock of a failed order failed'));
+      throw err;
+    }
+  };
 
   router.post('/', async (req, res) => {
     const session = requireRole(req, 'buyer');
     const key = idempotencyKeyOf(req);
     const body = parse(CreateOrderBody, req.body);
-    const result = await ctx.db.withTransaction(async (tx) => {
-      const place = async () => ({ status: 201, body: { order: await placeOrder(tx, session.sub, body.items) } });
-      return key ? onceForKey(tx, session.sub, key, req.body, place) : { ...(await place()), replayed: false };
-    });
+    const caller = callerOf(req);
+    // With a key, the whole placement runs under the key's lock, so a retry waits for the first
+    // attempt and replays it. The connection it holds meanwhile is the orders pool's, never the one
+    // the reservation (served by this same process when listings are not extracted) needs.
+    const result = await ctx.ordersDb.withTransaction(
+      (tx) =>
+        key
+          ? onceForKey(tx, session.sub, key, req.body, () => place(tx, caller, session.sub, reservationKeyFor(session.sub, key), body.items))
+          : place(tx, caller, session.sub, `order:${randomUUID()}`, body.items).then((r) => ({ ...r, replayed: false })),
+      { rollback: caller.dryRun },
+    );
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     const order = (result.body as { order: Order }).order;
     res.status(result.status).location(`/api/orders/${order.id}`).json(result.body);
@@ -56,14 +90,14 @@ export function orderRoutes(ctx: AppContext): Router {
     const session = requireSession(req);
     const q = parse(ListQuery, req.query);
     const [limit, offset] = limitOffset(q.page, q.pageSize);
-    const { items, total } = await listOrdersOfBuyer(ctx.db, { buyerId: session.sub, status: q.status, limit, offset });
+    const { items, total } = await listOrdersOfBuyer(ctx.ordersDb, { buyerId: session.sub, status: q.status, limit, offset });
     res.json(toPage(items, total, q.page, q.pageSize));
   });
 
   router.get('/:id', async (req, res) => {
     const session = requireSession(req);
     const id = idParam(req.params.id);
-    const order = id === undefined ? undefined : await findOrder(ctx.db, id);
+    const order = id === undefined ? undefined : await findOrder(ctx.ordersDb, id);
     // Someone else's order is answered as missing: order ids must not reveal who bought what.
     if (!order || !mayAccess(session, order.buyerId)) throw new ApiError('order_not_found');
     res.json({ order });
@@ -72,16 +106,22 @@ export function orderRoutes(ctx: AppContext): Router {
   router.post('/:id/cancel', async (req, res) => {
     const session = requireSession(req);
     const id = idParam(req.params.id);
-    const order = await ctx.db.withTransaction(async (tx) => {
-      const row = id === undefined ? undefined : await lockOrder(tx, id);
-      if (!row || !mayAccess(session, row.buyerId)) throw new ApiError('order_not_found');
-      if (!CANCELLABLE.includes(row.status)) {
-        throw new ApiError('order_not_cancellable', { message: `This order is ${row.status}; only placed or confirmed orders can be cancelled.` });
-      }
-      for (const item of await orderQuantities(tx, id!)) await adjustStock(tx, item.listingId, item.quantityKg);
-      await setOrderStatus(tx, id!, 'cancelled');
-      return (await findOrder(tx, id!))!;
-    });
+    const caller = callerOf(req);
+    const order = await ctx.ordersDb.withTransaction(
+      async (tx) => {
+        const row = id === undefined ? undefined : await lockOrder(tx, id);
+        if (!row || !mayAccess(session, row.buyerId)) throw new ApiError('order_not_found');
+        if (!CANCELLABLE.includes(row.status)) {
+          throw new ApiError('order_not_cancellable', { message: `This order is ${row.status}; only placed or confirmed orders can be cancelled.` });
+        }
+        // Released while the order row is locked: if the release fails, the order stays as it was and
+        // the cancel can be retried (a release is idempotent, so a retry after a lost commit is harmless).
+        if (row.reservationKey) await ctx.stock.release(caller, row.reservationKey);
+        await setOrderStatus(tx, id!, 'cancelled');
+        return (await findOrder(tx, id!))!;
+      },
+      { rollback: caller.dryRun },
+    );
     res.json({ order });
   });
 
@@ -90,33 +130,4 @@ export function orderRoutes(ctx: AppContext): Router {
 
 function mayAccess(session: Session, buyerId: number): boolean {
   return session.role === 'admin' || session.sub === buyerId;
-}
-
-/** Checks every item against its locked listing, takes the stock and writes the order. */
-async function placeOrder(tx: Queryable, buyerId: number, items: { listingId: number; quantityKg: number }[]): Promise<Order> {
-  const listings = await lockListingsForOrder(tx, items.map((i) => i.listingId));
-  const fields: FieldErrors = {};
-  items.forEach((item, i) => {
-    const listing = listings.get(item.listingId);
-    if (listing && listing.status === 'active' && item.quantityKg < listing.minOrderKg) {
-      fields[`items.${i}.quantityKg`] = `must be at least the minimum order of ${listing.minOrderKg} kg`;
-    }
-  });
-  if (Object.keys(fields).length) throw new ApiError('validation_failed', { fields });
-
-  const lines = items.map((item) => {
-    const listing = listings.get(item.listingId);
-    if (!listing) throw new ApiError('listing_not_found', { message: `Listing ${item.listingId} does not exist.` });
-    if (listing.status !== 'active') throw new ApiError('listing_archived', { message: `Listing ${item.listingId} is archived and can no longer be ordered.` });
-    if (listing.stockKg < item.quantityKg) {
-      throw new ApiError('insufficient_stock', { message: `Only ${listing.stockKg} kg of listing ${listing.id} left; lower the quantity.` });
-    }
-    return { listing, quantityKg: item.quantityKg };
-  });
-  const currencies = new Set(lines.map((l) => l.listing.currency));
-  if (currencies.size > 1) throw new ApiError('validation_failed', { fields: { items: 'must all be priced in the same currency; place one order per currency' } });
-
-  for (const line of lines) await adjustStock(tx, line.listing.id, -line.quantityKg);
-  const orderId = await insertOrder(tx, { buyerId, currency: lines[0]!.listing.currency, items: lines });
-  return (await findOrder(tx, orderId))!;
 }

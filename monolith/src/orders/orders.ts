@@ -49,65 +49,36 @@ export function listOrdersOfBuyer(
   return pagedQuery<Order>(db, { select: COLUMNS, from: 'orders o', where, values, orderBy: 'o.created_at DESC, o.id DESC', limit: f.limit, offset: f.offset });
 }
 
-/** A listing row locked for an order, with what the stock checks need. */
-export interface LockedListing {
-  id: number;
+/** An order line as reserved: the listing's title and price when the stock was taken. */
+export interface OrderLine {
+  listingId: number;
   title: string;
-  status: 'active' | 'archived';
-  pricePerKgCents: number;
-  currency: Currency;
-  stockKg: number;
-  minOrderKg: number;
+  quantityKg: number;
+  unitPriceCents: number;
 }
 
-/** Locks the listings in id order (so two orders never deadlock) for the rest of the transaction. */
-export async function lockListingsForOrder(tx: Queryable, ids: number[]): Promise<Map<number, LockedListing>> {
-  const { rows } = await tx.query<LockedListing>(
-    `SELECT id::int AS id, title, status, price_per_kg_cents AS "pricePerKgCents", currency, stock_kg AS "stockKg",
-       min_order_kg AS "minOrderKg"
-     FROM listings WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
-    [ids],
-  );
-  return new Map(rows.map((r) => [r.id, r]));
-}
-
-export async function adjustStock(tx: Queryable, listingId: number, deltaKg: number): Promise<void> {
-  await tx.query('UPDATE listings SET stock_kg = stock_kg + $2, updated_at = now() WHERE id = $1', [listingId, deltaKg]);
-}
-
-export async function insertOrder(
-  tx: Queryable,
-  o: { buyerId: number; currency: Currency; items: { listing: LockedListing; quantityKg: number }[] },
-): Promise<number> {
-  const total = o.items.reduce((sum, i) => sum + i.quantityKg * i.listing.pricePerKgCents, 0);
+export async function insertOrder(tx: Queryable, o: { buyerId: number; currency: Currency; reservationKey: string; lines: OrderLine[] }): Promise<number> {
+  const total = o.lines.reduce((sum, l) => sum + l.quantityKg * l.unitPriceCents, 0);
   const { rows } = await tx.query<{ id: number }>(
-    'INSERT INTO orders (buyer_user_id, currency, total_cents) VALUES ($1, $2, $3) RETURNING id::int AS id',
-    [o.buyerId, o.currency, total],
+    'INSERT INTO orders (buyer_user_id, currency, total_cents, reservation_key) VALUES ($1, $2, $3, $4) RETURNING id::int AS id',
+    [o.buyerId, o.currency, total, o.reservationKey],
   );
   const orderId = rows[0]!.id;
   await tx.query(
     `INSERT INTO order_items (order_id, listing_id, listing_title, quantity_kg, unit_price_cents)
      SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::int[], $5::int[])`,
-    [orderId, o.items.map((i) => i.listing.id), o.items.map((i) => i.listing.title), o.items.map((i) => i.quantityKg), o.items.map((i) => i.listing.pricePerKgCents)],
+    [orderId, o.lines.map((l) => l.listingId), o.lines.map((l) => l.title), o.lines.map((l) => l.quantityKg), o.lines.map((l) => l.unitPriceCents)],
   );
   return orderId;
 }
 
-/** Locks an order; its buyer and status, for the cancel checks. */
-export async function lockOrder(tx: Queryable, id: number): Promise<{ buyerId: number; status: OrderStatus } | undefined> {
-  const { rows } = await tx.query<{ buyerId: number; status: OrderStatus }>(
-    'SELECT buyer_user_id::int AS "buyerId", status FROM orders WHERE id = $1 FOR UPDATE',
+/** Locks an order; its buyer, status and reservation, for the cancel. */
+export async function lockOrder(tx: Queryable, id: number): Promise<{ buyerId: number; status: OrderStatus; reservationKey: string | null } | undefined> {
+  const { rows } = await tx.query<{ buyerId: number; status: OrderStatus; reservationKey: string | null }>(
+    'SELECT buyer_user_id::int AS "buyerId", status, reservation_key AS "reservationKey" FROM orders WHERE id = $1 FOR UPDATE',
     [id],
   );
   return rows[0];
-}
-
-export async function orderQuantities(tx: Queryable, orderId: number): Promise<{ listingId: number; quantityKg: number }[]> {
-  const { rows } = await tx.query<{ listingId: number; quantityKg: number }>(
-    'SELECT listing_id::int AS "listingId", quantity_kg AS "quantityKg" FROM order_items WHERE order_id = $1 ORDER BY listing_id',
-    [orderId],
-  );
-  return rows;
 }
 
 export async function setOrderStatus(tx: Queryable, id: number, status: OrderStatus): Promise<void> {

@@ -1,4 +1,5 @@
 import { hashPassword, type Database, type Queryable } from '@strangler/service-kit';
+import { CANCELLABLE } from '../orders/orders.ts';
 import { generateSeedData, type SeedData } from './seed-data.ts';
 
 export interface SeedCounts {
@@ -23,7 +24,9 @@ export async function seedIfEmpty(db: Database, data: SeedData = generateSeedDat
 
 /** Deletes every row of the app's tables and seeds again. */
 export async function reseed(db: Database, data: SeedData = generateSeedData()): Promise<SeedCounts> {
-  await db.query('TRUNCATE order_items, orders, idempotency_keys, listings, suppliers, revoked_sessions, users RESTART IDENTITY CASCADE');
+  await db.query(
+    'TRUNCATE order_items, orders, idempotency_keys, stock_reservation_items, stock_reservations, listings, suppliers, revoked_sessions, users RESTART IDENTITY CASCADE',
+  );
   const counts = await seedIfEmpty(db, data);
   if (!counts) throw new Error('the database was written to while reseeding; run the seed again');
   return counts;
@@ -84,18 +87,32 @@ async function insertSeed(tx: Queryable, data: SeedData, hashes: Map<string, str
       col(listings, 'createdAt'),
     ],
   );
+  // An open order holds its stock by reservation, as every order placed through the API does.
+  const reservationKey = (o: SeedData['orders'][number]): string | null => (CANCELLABLE.includes(o.status) ? `order:${o.id}` : null);
   await tx.query(
-    `INSERT INTO orders (id, buyer_user_id, status, currency, total_cents, created_at, updated_at)
-     SELECT id, buyer, status, currency, total, created, created
-     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[]) AS t(id, buyer, status, currency, total, created)`,
+    `INSERT INTO orders (id, buyer_user_id, status, currency, total_cents, reservation_key, created_at, updated_at)
+     SELECT id, buyer, status, currency, total, reservation, created, created
+     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[]) AS t(id, buyer, status, currency, total, reservation, created)`,
     [
       col(orders, 'id'),
       col(orders, 'buyerUserId'),
       col(orders, 'status'),
       col(orders, 'currency'),
       orders.map((o) => o.items.reduce((sum, i) => sum + i.quantityKg * i.unitPriceCents, 0)),
+      orders.map(reservationKey),
       col(orders, 'createdAt'),
     ],
+  );
+  const open = orders.filter((o) => reservationKey(o));
+  await tx.query(
+    `INSERT INTO stock_reservations (key, owner_user_id, created_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])`,
+    [open.map(reservationKey), col(open, 'buyerUserId'), col(open, 'createdAt')],
+  );
+  const held = open.flatMap((o) => o.items.map((i) => ({ key: reservationKey(o), currency: o.currency, ...i })));
+  await tx.query(
+    `INSERT INTO stock_reservation_items (reservation_key, listing_id, title, quantity_kg, unit_price_cents, currency)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::int[], $6::text[])`,
+    [col(held, 'key'), col(held, 'listingId'), col(held, 'title'), col(held, 'quantityKg'), col(held, 'unitPriceCents'), col(held, 'currency')],
   );
   const items = orders.flatMap((o) => o.items.map((i) => ({ orderId: o.id, ...i })));
   await tx.query(

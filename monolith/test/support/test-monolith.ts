@@ -26,6 +26,7 @@ export async function startTestMonolith(opts: { seed?: boolean } = {}): Promise<
       shutdownGraceMs: 2_000,
       logLevel: 'silent',
       redisUrl: undefined,
+      apiBaseUrl: undefined,
     },
     createLogger('monolith', 'silent'),
   );

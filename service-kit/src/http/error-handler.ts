@@ -19,6 +19,7 @@ export function errorHandler(log: Logger) {
       res.destroy();
       return;
     }
+    if (apiError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
     res.status(apiError.status).json(apiError.toBody());
   };
 }

@@ -23,6 +23,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'Send the request body as application/json.' },
   idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was already used with a different request body.' },
   internal_error: { status: 500, message: 'Something went wrong on our side; try again.' },
+  service_unavailable: { status: 503, message: 'A service this request needs is briefly unavailable; retry after the Retry-After delay.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -36,12 +37,15 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly fields: FieldErrors | undefined;
+  /** Sent as Retry-After: when the client may try again, in seconds. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, opts: { message?: string; fields?: FieldErrors; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, opts: { message?: string; fields?: FieldErrors; cause?: unknown; retryAfterSeconds?: number } = {}) {
     super(opts.message ?? ERRORS[code].message, { cause: opts.cause });
     this.code = code;
     this.status = ERRORS[code].status;
     this.fields = opts.fields;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 
   /** The one error shape of the API: `{"error":{"code","message","fields?"}}`. */

@@ -145,16 +145,26 @@ export async function lockListing(db: Queryable, id: number): Promise<{ ownerUse
   return rows[0];
 }
 
-/** Locks a listing for a stock change; what the reservation checks need. */
-export async function lockListingForStock(
-  tx: Queryable,
-  id: number,
-): Promise<{ id: number; status: ListingStatus; stockKg: number; minOrderKg: number } | undefined> {
-  const { rows } = await tx.query<{ id: number; status: ListingStatus; stockKg: number; minOrderKg: number }>(
-    'SELECT id::int AS id, status, stock_kg AS "stockKg", min_order_kg AS "minOrderKg" FROM listings WHERE id = $1 FOR UPDATE',
-    [id],
+/** A listing row locked for a stock change, with what the reservation checks need. */
+export interface StockListing {
+  id: number;
+  title: string;
+  status: ListingStatus;
+  pricePerKgCents: number;
+  currency: Currency;
+  stockKg: number;
+  minOrderKg: number;
+}
+
+/** Locks the listings in id order (so two reservations never deadlock) for the rest of the transaction. */
+export async function lockListingsForStock(tx: Queryable, ids: number[]): Promise<Map<number, StockListing>> {
+  const { rows } = await tx.query<StockListing>(
+    `SELECT id::int AS id, title, status, price_per_kg_cents AS "pricePerKgCents", currency, stock_kg AS "stockKg",
+       min_order_kg AS "minOrderKg"
+     FROM listings WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+    [ids],
   );
-  return rows[0];
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 export async function adjustStock(tx: Queryable, listingId: number, deltaKg: number): Promise<void> {
