@@ -1,105 +1,171 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MIGRATIONS_DIR as LISTINGS_MIGRATIONS } from '@strangler/listings';
-import { MIGRATIONS_DIR as MONOLITH_MIGRATIONS, seedIfEmpty } from '@strangler/monolith';
-import { createDatabase, migrate } from '@strangler/service-kit';
-import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
-import type {} from '@strangler/stack/testing/provided-context';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../src/data/backfill.ts';
-import { mappingFor } from '../src/data/table-mapping.ts';
+import { applyBatch, drain, pendingBySide, prepareSync } from '../src/data/replicate.ts';
+import { setWriter } from '../src/data/sync-state.ts';
 import { verify } from '../src/data/verify.ts';
+import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
-let monolithDb: ScratchDatabase;
-let listingsDb: ScratchDatabase;
-let source: pg.Pool;
-let target: pg.Pool;
-const mapping = mappingFor('listings');
+const CLI = path.resolve(import.meta.dirname, '../src/cli/strangler.ts');
 
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+const NEW_LISTING = `INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
+  VALUES (1, $1, 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 10, 1, '2026-01-01') RETURNING id::int AS id`;
+
+let d: ServiceDatabases;
 beforeAll(async () => {
-  monolithDb = await createScratchDatabase(inject('pgServerUrl'), 'data_monolith');
-  listingsDb = await createScratchDatabase(inject('pgServerUrl'), 'data_listings');
-  const m = createDatabase({ connectionString: monolithDb.url });
-  await migrate(m, MONOLITH_MIGRATIONS);
-  await seedIfEmpty(m);
-  await m.close();
-  const l = createDatabase({ connectionString: listingsDb.url });
-  await migrate(l, LISTINGS_MIGRATIONS);
-  await l.close();
-  source = new pg.Pool({ connectionString: monolithDb.url });
-  target = new pg.Pool({ connectionString: listingsDb.url });
+  d = await serviceDatabases('listings');
 });
-afterAll(async () => {
-  await source?.end();
-  await target?.end();
-  await monolithDb?.drop();
-  await listingsDb?.drop();
-});
+afterAll(() => d?.close());
 
 describe('strangler data backfill + verify (listings)', () => {
   it('when interrupted after two batches and run again, then it resumes and copies every row once', async () => {
     const progress: string[] = [];
-    const partial = await backfill(source, target, mapping, { batchSize: 25, maxBatches: 2 });
+    const partial = await backfill(d, { batchSize: 25, maxBatches: 2 });
     expect(partial.complete).toBe(false);
-    expect(Number((await target.query('SELECT count(*) FROM suppliers')).rows[0].count)).toBe(40);
-    const rest = await backfill(source, target, mapping, { batchSize: 100, onProgress: (p) => progress.push(`${p.table} ${p.copied}/${p.total}`) });
+    expect(await count(d.pools.service, 'SELECT count(*) FROM suppliers')).toBe(40);
+    const rest = await backfill(d, { batchSize: 100, onProgress: (p) => progress.push(`${p.table} ${p.copied}/${p.total}`) });
     expect(rest.complete).toBe(true);
-    expect(rest.tables.map((t) => [t.table, t.copied, t.total])).toEqual([
-      ['suppliers', 40, 40],
-      ['listings', 360, 360],
+    const reserved = await count(d.pools.monolith, 'SELECT count(*) FROM stock_reservations');
+    expect(reserved).toBeGreaterThan(0);
+    expect(rest.tables.map((t) => [t.table, t.copied === t.total])).toEqual([
+      ['suppliers', true],
+      ['listings', true],
+      ['stock_reservations', true],
+      ['stock_reservation_items', true],
     ]);
-    expect(progress.at(-1)).toBe('listings 360/360');
-    const verdicts = await verify(source, target, mapping);
-    expect(verdicts.map((v) => [v.table, v.sourceRows, v.targetRows, v.equal])).toEqual([
-      ['suppliers', 40, 40, true],
-      ['listings', 360, 360, true],
+    expect(progress).toContain('listings 360/360');
+    const verdicts = await verify(d);
+    expect(verdicts.map((v) => [v.table, v.monolithRows === v.serviceRows, v.equal])).toEqual([
+      ['suppliers', true, true],
+      ['listings', true, true],
+      ['stock_reservations', true, true],
+      ['stock_reservation_items', true, true],
     ]);
-    for (const v of verdicts) expect(v.sourceChecksum).toBe(v.targetChecksum);
+    for (const v of verdicts) expect(v.monolithChecksum).toBe(v.serviceChecksum);
+    // What the backfill wrote is a copy: nothing of it waits to be sent back.
+    expect((await pendingBySide(d)).service.changes).toBe(0);
   });
 
-  it('when run again, then nothing is duplicated; a changed source row is copied on the next full run', async () => {
-    await target.query('DELETE FROM strangler_backfill_checkpoints');
-    await source.query(`UPDATE listings SET stock_kg = stock_kg + 1 WHERE id = 7`);
-    await backfill(source, target, mapping);
-    const verdicts = await verify(source, target, mapping);
-    expect(verdicts.every((v) => v.equal)).toBe(true);
-    expect(Number((await target.query('SELECT count(*) FROM listings')).rows[0].count)).toBe(360);
-  });
-
-  it('when the sides differ, then verify names the keys: changed, missing and extra rows', async () => {
-    await target.query(`UPDATE listings SET title = title || ' (edited)' WHERE id IN (3, 5)`);
-    await target.query(`DELETE FROM listings WHERE id = 360`);
-    await target.query(
-      `INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
-       VALUES (1, 'Only here', 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 1, 1, '2026-01-01')`,
-    );
-    const listings = (await verify(source, target, mapping)).find((v) => v.table === 'listings')!;
-    expect(listings.equal).toBe(false);
-    expect(listings.different).toEqual([3, 5]);
-    expect(listings.missingInTarget).toEqual([360]);
-    expect(listings.extraInTarget).toEqual([1_000_000_000]);
-    expect(listings.sourceChecksum).not.toBe(listings.targetChecksum);
+  it('when restarted, then nothing is duplicated and the copy matches again', async () => {
+    await backfill(d, { restart: true });
+    expect((await verify(d)).every((v) => v.equal)).toBe(true);
+    expect(await count(d.pools.service, 'SELECT count(*) FROM listings')).toBe(360);
   });
 });
 
-describe('strangler data verify (the CLI)', () => {
-  it('when the sides differ, then it exits 1 naming the keys; an unknown service or missing URL exits 2', async () => {
-    const { spawn } = await import('node:child_process');
-    const path = await import('node:path');
-    const run = (args: string[]) =>
-      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../src/cli/strangler.ts'), ...args], { env: { PATH: process.env.PATH ?? '' } });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (err += d));
-        child.on('exit', (code) => resolve({ code, out, err }));
-      });
-    const r = await run(['data', 'verify', 'listings', '--source', monolithDb.url, '--target', listingsDb.url]);
+describe('change capture and replication', () => {
+  it('when the monolith writes, then each insert, update and delete reaches the service, and nothing echoes back', async () => {
+    await drain(d);
+    const { rows } = await d.pools.monolith.query(NEW_LISTING, ['Captured insert']);
+    await d.pools.monolith.query(`UPDATE listings SET stock_kg = stock_kg + 5 WHERE id IN (7, 8)`);
+    await d.pools.monolith.query(`UPDATE suppliers SET name = name || ' (renamed)' WHERE id = 3`);
+    await d.pools.monolith.query(`INSERT INTO stock_reservations (key, owner_user_id) VALUES ('captured', 1); INSERT INTO stock_reservation_items VALUES ('captured', 9, 'x', 1, 100, 'USD')`);
+    expect((await pendingBySide(d)).monolith.changes).toBe(6);
+    const r = await drain(d);
+    expect([r.applied, r.strays, r.done]).toEqual([6, 0, true]);
+    expect(await count(d.pools.service, 'SELECT count(*) FROM listings WHERE id = $1', [rows[0].id])).toBe(1);
+    expect((await verify(d)).every((v) => v.equal)).toBe(true);
+    expect(await pendingBySide(d)).toMatchObject({ monolith: { changes: 0 }, service: { changes: 0 } });
+    await d.pools.monolith.query(`DELETE FROM stock_reservation_items WHERE reservation_key = 'captured'; DELETE FROM stock_reservations WHERE key = 'captured'`);
+    await drain(d);
+    expect(await count(d.pools.service, `SELECT count(*) FROM stock_reservations WHERE key = 'captured'`)).toBe(0);
+    expect((await verify(d)).every((v) => v.equal)).toBe(true);
+  });
+
+  it('when a batch is applied twice (a crash before the outbox was cleared), then the second changes nothing', async () => {
+    await d.pools.monolith.query(`UPDATE listings SET title = title || '!' WHERE id BETWEEN 20 AND 29`);
+    const outbox = (await d.pools.monolith.query('SELECT table_name, key FROM strangler_outbox ORDER BY id')).rows;
+    expect(await applyBatch(d, 'monolith')).toBe(10);
+    // The same changes, captured again as if their removal had been lost.
+    for (const o of outbox) await d.pools.monolith.query('INSERT INTO strangler_outbox (table_name, key) VALUES ($1, $2)', [o.table_name, o.key]);
+    const before = await verify(d);
+    expect(await applyBatch(d, 'monolith')).toBe(10);
+    const after = await verify(d);
+    expect(after.map((v) => v.serviceChecksum)).toEqual(before.map((v) => v.serviceChecksum));
+    expect(after.every((v) => v.equal)).toBe(true);
+  });
+
+  it('when the same rows change many times while replication runs, then both sides end equal', async () => {
+    const writes = Array.from({ length: 200 }, (_, i) => d.pools.monolith.query('UPDATE listings SET stock_kg = stock_kg + 1 WHERE id = $1', [30 + (i % 5)]));
+    const copier = (async () => {
+      for (let i = 0; i < 20; i++) await drain(d, { batchSize: 7, maxBatches: 3 });
+    })();
+    await Promise.all([...writes, copier]);
+    await drain(d);
+    expect((await verify(d)).every((v) => v.equal)).toBe(true);
+  });
+
+  it('when the service is the writer, then its changes flow back; a stray write on the monolith is applied too, and counted', async () => {
+    await setWriter(d.pools.service, 'listings', 'service');
+    const { rows } = await d.pools.service.query(NEW_LISTING, ['Written by the service']);
+    expect(rows[0].id).toBeGreaterThanOrEqual(1_000_000_000);
+    await d.pools.monolith.query(`UPDATE listings SET description = 'late write' WHERE id = 40`);
+    const r = await drain(d);
+    expect([r.applied, r.strays]).toEqual([1, 1]);
+    expect(await count(d.pools.monolith, 'SELECT count(*) FROM listings WHERE id = $1', [rows[0].id])).toBe(1);
+    expect((await verify(d)).every((v) => v.equal)).toBe(true);
+    await expect(backfill(d)).rejects.toThrow(/is the writer of its rows now/);
+    await setWriter(d.pools.service, 'listings', 'monolith');
+  });
+
+  it('when a change cannot be applied yet, then it stays in the outbox and is applied once it can', async () => {
+    // A listing whose supplier exists only in the monolith's copy: the service's foreign key refuses it.
+    await d.pools.monolith.query(`INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (900, 1, 'Late', 'Peru', 'Piura')`);
+    await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'suppliers'`);
+    const { rows } = await d.pools.monolith.query(NEW_LISTING.replace('VALUES (1,', 'VALUES (900,'), ['Orphan for now']);
+    await expect(drain(d)).rejects.toThrow(/foreign key/);
+    expect((await pendingBySide(d)).monolith.changes).toBe(1);
+    await d.pools.monolith.query(`UPDATE suppliers SET updated_at = now() WHERE id = 900`);
+    await drain(d);
+    expect(await count(d.pools.service, 'SELECT count(*) FROM listings WHERE id = $1', [rows[0].id])).toBe(1);
+    expect((await verify(d)).every((v) => v.equal)).toBe(true);
+  });
+});
+
+describe('strangler data verify, status and backfill (the CLI)', () => {
+  it('when the sides differ, then verify exits 1 naming the keys; URLs never printed', async () => {
+    await prepareSync(d);
+    // Edited behind the replicator's back (capture off for this transaction only).
+    await d.pools.service.query(`BEGIN;
+      SELECT set_config('strangler.applying', 'on', true);
+      UPDATE listings SET title = title || ' (edited)' WHERE id IN (3, 5);
+      DELETE FROM stock_reservation_items WHERE (reservation_key, listing_id) IN (SELECT reservation_key, listing_id FROM stock_reservation_items ORDER BY 1, 2 LIMIT 1);
+      COMMIT`);
+    const r = await cli(['data', 'verify', 'listings', '--monolith-db', d.urls.monolith, '--service-db', d.urls.service]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/listings\s+DIFFERS/);
+    expect(r.out).toMatch(/^listings\s+DIFFERS/m);
     expect(r.out).toContain('different rows:         3, 5');
-    expect(r.out).not.toContain(monolithDb.url);
-    expect((await run(['data', 'verify', 'payments', '--source', 'x', '--target', 'y'])).code).toBe(2);
-    expect((await run(['data', 'backfill', 'listings'])).err).toContain('give --source and --target');
+    expect(r.out).toMatch(/stock_reservation_items\s+DIFFERS[\s\S]*missing in the service: \(order:\d+, \d+\)/);
+    expect(r.out + r.err).not.toContain(d.urls.monolith);
+  });
+
+  it('when asked for status, then it says who writes, what waits and the lag, from the environment URLs', async () => {
+    await d.pools.monolith.query(`UPDATE listings SET stock_kg = stock_kg + 1 WHERE id = 50`);
+    const r = await cli(['data', 'status', '--json'], { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service });
+    expect(r.code).toBe(0);
+    const [status] = JSON.parse(r.out);
+    expect(status).toMatchObject({ service: 'listings', writer: 'monolith', pending: { monolith: { changes: 1 }, service: { changes: 0 } } });
+    expect(status.lagSeconds).toBeGreaterThan(0);
+    const text = await cli(['data', 'status', 'listings'], { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service });
+    expect(text.out).toMatch(/listings: the monolith writes; lag \d+\.\d{3} s/);
+  });
+
+  it('when the service or a URL is unknown, then exit 2 saying what to give', async () => {
+    expect((await cli(['data', 'verify', 'payments', '--monolith-db', 'x', '--service-db', 'y'])).code).toBe(2);
+    const missing = await cli(['data', 'backfill', 'listings']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('give --monolith-db and --service-db (or MONOLITH_DATABASE_URL and LISTINGS_DATABASE_URL)');
   });
 });

@@ -136,6 +136,52 @@ describe('route groups', () => {
   });
 });
 
+describe('frozen groups (a writer switch in progress)', () => {
+  const frozenTable = (frozen: boolean): string =>
+    table({ monolith: monolith.url, listings: listings.url }, '  - name: listings\n    group: listings\n    match: { path: /api/listings/* }', 'monolith').replace(
+      'routes:',
+      `groups:\n  listings: { mode: service, target: listings${frozen ? ', frozen: true' : ''} }\nroutes:`,
+    );
+
+  it('when a group is frozen, then its writes get 503 writes_frozen with Retry-After and reach no upstream; reads pass', async () => {
+    proxy = await startTestProxy(frozenTable(true));
+    const [before, monolithBefore] = [listings.count(), monolith.count()];
+    for (const method of ['POST', 'PATCH', 'PUT', 'DELETE']) {
+      const res = await fetch(`${proxy.url}/api/listings/7`, { method, body: method === 'DELETE' ? null : '{}', headers: { 'content-type': 'application/json' } });
+      expect(res.status, method).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect((await res.json()).error.code).toBe('writes_frozen');
+    }
+    expect([listings.count(), monolith.count()]).toEqual([before, monolithBefore]);
+    expect(await servedBy('/api/listings/7')).toBe('listings');
+    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/listings/7`)).json();
+    expect(explain.reason).toMatch(/writes are frozen \(503\) while its data moves/);
+    expect((await (await fetch(`${proxy.adminUrl}/__strangler/routes`)).json()).routes[0].frozen).toBe(true);
+  });
+
+  it('when a write routed by the old table is still running, then /__strangler/writes counts it until it finishes', async () => {
+    proxy = await startTestProxy(frozenTable(false));
+    listings.behaviour = { kind: 'ok', delayMs: 400 };
+    try {
+      const slow = fetch(`${proxy.url}/api/listings/7`, { method: 'PATCH', body: '{}' });
+      await new Promise((r) => setTimeout(r, 100));
+      await proxy.writeRoutes(frozenTable(true));
+      const reload = await (await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+      const during = await (await fetch(`${proxy.adminUrl}/__strangler/writes`)).json();
+      expect(during).toMatchObject({ hash: reload.hash, inFlight: 1, onOlderTables: 1 });
+      expect((await slow).status).toBe(200);
+      const after = await (await fetch(`${proxy.adminUrl}/__strangler/writes`)).json();
+      expect(after).toMatchObject({ hash: reload.hash, inFlight: 0, onOlderTables: 0 });
+    } finally {
+      listings.behaviour = { kind: 'ok' };
+    }
+  });
+
+  it('when a route inside a group sets frozen itself, then the table is refused', async () => {
+    await expect(startTestProxy(frozenTable(false).replace('    group: listings\n', '    group: listings\n    frozen: true\n'))).rejects.toThrow(/set mode, target, weight and frozen on the group/);
+  });
+});
+
 describe('preview routing', () => {
   it('when the preview header comes with the admin token, then the request goes to that upstream', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url, listings: listings.url }, ''));

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { RouteTableStore } from '../config/route-table-store.ts';
 import { sendError } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
+import type { InFlightWrites } from '../proxy/in-flight-writes.ts';
 import type { UpstreamRegistry } from '../proxy/upstream-registry.ts';
 import { explainRoute, describeTable } from './describe-table.ts';
 import { adminTokenOf, isAdminToken } from './admin-token.ts';
@@ -11,6 +12,7 @@ export interface AdminDeps {
   store: RouteTableStore;
   upstreams: UpstreamRegistry;
   metrics: ProxyMetrics;
+  writes: InFlightWrites;
   adminToken: string | undefined;
   log: Logger;
   /** False while starting or draining. */
@@ -25,7 +27,7 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 
 /**
  * The admin API, on its own listener so it is never exposed with the public port:
- * `/__strangler/healthz`, `readyz`, `metrics`, `routes`, `explain`; `POST reload` needs the token.
+ * `/__strangler/healthz`, `readyz`, `metrics`, `routes`, `explain`, `writes`; `POST reload` needs the token.
  */
 export function createAdminServer(deps: AdminDeps): http.Server {
   return http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
@@ -69,6 +71,9 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
       );
       return json(res, 200, explainRoute(table, method, target, headers, url.searchParams.get('user') ?? 'anonymous'));
     }
+    case 'GET /__strangler/writes':
+      // What a writer switch polls after freezing: writes still running on an older table.
+      return json(res, 200, { version: table.version, hash: table.hash, inFlight: deps.writes.total(), onOlderTables: deps.writes.olderThan(table.version) });
     case 'POST /__strangler/reload': {
       const result = deps.store.reload();
       return result.ok

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { normalizePath } from '../routing/normalize-path.ts';
+import { isSafeMethod } from '../resilience/upstream-failure.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import { parseCookieHeader } from '../proxy/user-key.ts';
 import type { UpstreamRegistry } from '../proxy/upstream-registry.ts';
@@ -24,6 +25,7 @@ export function describeTable(table: RouteTable, upstreams?: UpstreamRegistry) {
       mode: r.mode,
       target: r.target,
       weight: r.weight,
+      frozen: r.frozen,
     })),
   };
 }
@@ -40,6 +42,6 @@ export function explainRoute(table: RouteTable, method: string, target: string, 
     mode: decision.mode,
     target: decision.target,
     fallback: decision.target === table.defaultUpstream ? null : table.defaultUpstream,
-    reason: decision.reason,
+    reason: decision.route?.frozen && !isSafeMethod(method) ? `${decision.reason}; writes are frozen (503) while its data moves` : decision.reason,
   };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `strangler`: start the proxy, and check, explain and diff route tables.
+// `strangler`: start the proxy; check, explain and diff route tables; move a service's data (data …).
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { compileRouteTable } from '../config/compile-route-table.ts';
@@ -7,11 +7,8 @@ import { RouteTableError, formatProblem } from '../config/load-route-table.ts';
 import { explainRoute } from '../admin/describe-table.ts';
 import { diffTables } from '../routing/diff-tables.ts';
 import type { RouteTable } from '../routing/route-table.ts';
-import pg from 'pg';
 import { runProxy } from '../main.ts';
-import { backfill } from '../data/backfill.ts';
-import { mappingFor } from '../data/table-mapping.ts';
-import { verify } from '../data/verify.ts';
+import { registerDataCommands } from './data-commands.ts';
 
 /** Reads and compiles a table, or prints every problem as FILE:LINE: … and exits 1. */
 function load(file: string): RouteTable {
@@ -99,75 +96,6 @@ routes
     console.log(`${changes.length} kind(s) of request change handling`);
   });
 
-const data = program.command('data').description("the rows a service owns: copy them from the monolith, and check both sides agree");
-
-interface DbOptions {
-  source?: string;
-  target?: string;
-}
-
-/** Both pools, or exit 2 naming what is missing; URLs are never printed (they hold passwords). */
-function pools(o: DbOptions): { source: pg.Pool; target: pg.Pool } {
-  if (!o.source || !o.target) {
-    console.error('give --source and --target database URLs (or SOURCE_DATABASE_URL and TARGET_DATABASE_URL)');
-    process.exit(2);
-  }
-  return { source: new pg.Pool({ connectionString: o.source, max: 2 }), target: new pg.Pool({ connectionString: o.target, max: 2 }) };
-}
-
-function knownService(service: string) {
-  try {
-    return mappingFor(service);
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(2);
-  }
-}
-
-data
-  .command('backfill <service>')
-  .description("copy the rows the service owns from the monolith's database; resumable, safe to re-run")
-  .option('--source <url>', "the monolith's database", process.env.SOURCE_DATABASE_URL)
-  .option('--target <url>', "the service's database", process.env.TARGET_DATABASE_URL)
-  .option('--batch <n>', 'rows per batch (one transaction each)', (v) => Number(v), 500)
-  .action(async (service: string, o: DbOptions & { batch: number }) => {
-    const mapping = knownService(service);
-    const { source, target } = pools(o);
-    const tty = process.stdout.isTTY;
-    try {
-      const result = await backfill(source, target, mapping, {
-        batchSize: o.batch,
-        onProgress: (p) => {
-          if (tty) process.stdout.write(`\r${p.table}: ${p.copied}/${p.total} rows`);
-        },
-      });
-      if (tty) process.stdout.write('\n');
-      for (const t of result.tables) console.log(`${t.table}: ${t.copied}/${t.total} rows in ${(t.ms / 1000).toFixed(2)} s (${Math.round(t.copied / (t.ms / 1000 || 1))} rows/s)`);
-    } finally {
-      await Promise.all([source.end(), target.end()]);
-    }
-  });
-
-data
-  .command('verify <service>')
-  .description('row counts and checksums per table on both sides; exit 1 on any difference, naming the keys')
-  .option('--source <url>', "the monolith's database", process.env.SOURCE_DATABASE_URL)
-  .option('--target <url>', "the service's database", process.env.TARGET_DATABASE_URL)
-  .action(async (service: string, o: DbOptions) => {
-    const mapping = knownService(service);
-    const { source, target } = pools(o);
-    try {
-      const verdicts = await verify(source, target, mapping);
-      for (const v of verdicts) {
-        console.log(`${v.table.padEnd(12)} ${v.equal ? 'equal  ' : 'DIFFERS'}  rows ${v.sourceRows} / ${v.targetRows}  checksum ${v.sourceChecksum} / ${v.targetChecksum}`);
-        if (v.missingInTarget.length) console.log(`  missing in the service: ${v.missingInTarget.join(', ')}`);
-        if (v.extraInTarget.length) console.log(`  only in the service:    ${v.extraInTarget.join(', ')}`);
-        if (v.different.length) console.log(`  different rows:         ${v.different.join(', ')}`);
-      }
-      process.exitCode = verdicts.every((v) => v.equal) ? 0 : 1;
-    } finally {
-      await Promise.all([source.end(), target.end()]);
-    }
-  });
+registerDataCommands(program);
 
 await program.parseAsync();

@@ -171,6 +171,6 @@ routes:
     group: listings
     mode: service
     match: { path: /api/listings/* }
-`)).toEqual(['9: route "read" belongs to group "listings": set mode, target and weight on the group, not the route']);
+`)).toEqual(['9: route "read" belongs to group "listings": set mode, target, weight and frozen on the group, not the route']);
   });
 });

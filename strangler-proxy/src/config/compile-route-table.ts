@@ -6,6 +6,9 @@ import type { HeaderPredicateSpec, RouteSpec } from './route-table-schema.ts';
 
 let loaded = 0;
 
+/** The identity of a table's text (sha256, first 12 hex digits): what reloads report and switches wait for. */
+export const tableHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
 /** Parses, validates and compiles route table text, or throws a RouteTableError listing every problem with its line. */
 export function compileRouteTable(text: string): RouteTable {
   const parsed = parseRouteTable(text);
@@ -15,7 +18,7 @@ export function compileRouteTable(text: string): RouteTable {
     routes,
     upstreams: new Map(Object.entries(parsed.source.upstreams)),
     defaultUpstream: parsed.source.default,
-    hash: createHash('sha256').update(text).digest('hex').slice(0, 12),
+    hash: tableHash(text),
     version: ++loaded,
   });
 }
@@ -52,8 +55,8 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
 
     const group = spec.group ? source.groups[spec.group] : undefined;
     if (spec.group && !group) problem([...at, 'group'], `unknown group "${spec.group}"; declare it under groups:`);
-    if (spec.group && (spec.mode !== undefined || spec.target !== undefined || spec.weight !== undefined)) {
-      problem([...at], `route "${spec.name}" belongs to group "${spec.group}": set mode, target and weight on the group, not the route`);
+    if (spec.group && (spec.mode !== undefined || spec.target !== undefined || spec.weight !== undefined || spec.frozen !== undefined)) {
+      problem([...at], `route "${spec.name}" belongs to group "${spec.group}": set mode, target, weight and frozen on the group, not the route`);
     }
     const fields = group ?? spec;
     if (!spec.group) {
@@ -73,6 +76,7 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
       mode: fields.mode,
       target: fields.mode === 'monolith' ? source.default : fields.target!,
       weight: fields.mode === 'canary' ? fields.weight! : fields.mode === 'service' ? 100 : 0,
+      frozen: fields.frozen ?? false,
     });
   });
 

@@ -56,6 +56,8 @@ export const RouteSchema = z.strictObject({
   target: name('a target').optional(),
   /** Percent of users (0–100, two decimals) sent to the target in canary mode. */
   weight: z.number({ error: 'must be a number from 0 to 100' }).min(0, 'must be from 0 to 100').max(100, 'must be from 0 to 100').optional(),
+  /** Writes (anything but GET, HEAD, OPTIONS) get 503 with Retry-After while true; reads pass (default false). */
+  frozen: z.boolean({ error: 'must be true or false' }).optional(),
   shadow: z
     .strictObject({
       sampleRate: z.number().min(0).max(1).default(1),
@@ -68,6 +70,8 @@ export const GroupSchema = z.strictObject({
   mode: z.enum(MODES, { error: `must be one of ${MODES.join(', ')}` }),
   target: name('a target').optional(),
   weight: z.number().min(0, 'must be from 0 to 100').max(100, 'must be from 0 to 100').optional(),
+  /** Writes to the group's routes get 503 with Retry-After while true (a writer switch in progress; default false). */
+  frozen: z.boolean({ error: 'must be true or false' }).default(false),
 });
 
 export const RouteTableSchema = z.strictObject({

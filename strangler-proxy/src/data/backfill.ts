@@ -1,5 +1,7 @@
-import type pg from 'pg';
-import { ident, type ServiceDataMapping, type TableMapping } from './table-mapping.ts';
+import { prepareSync, type ServiceData } from './replicate.ts';
+import { inCopyTransaction, keyOf, rowsAfter, upsertRows, type Key } from './row-transfer.ts';
+import { markBackfilled } from './sync-state.ts';
+import { ident, tableOn } from './table-mapping.ts';
 
 export interface BackfillProgress {
   table: string;
@@ -13,82 +15,65 @@ export interface BackfillResult {
   complete: boolean;
 }
 
-const CHECKPOINTS = `CREATE TABLE IF NOT EXISTS strangler_backfill_checkpoints (
+const PROGRESS = `CREATE TABLE IF NOT EXISTS strangler_backfill_progress (
   table_name text PRIMARY KEY,
-  last_key   bigint NOT NULL,
+  last_key   text[] NOT NULL,
   copied     bigint NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now())`;
 
+export class BackfillRefusedError extends Error {
+  override readonly name = 'BackfillRefusedError';
+}
+
 /**
  * Copies the rows a service owns from the monolith's database into the service's, table by table
- * in key order, in batches. Each batch is upserted together with its checkpoint in one transaction
- * of the target, so an interrupted backfill resumes where it stopped and a re-run copies nothing
- * twice (rows already there are overwritten with the monolith's current values).
+ * in key order, in batches. Change capture is installed first, so whatever changes while the copy
+ * runs is captured and applied afterwards by the replicator. Each batch is upserted together with
+ * its checkpoint in one transaction of the target, so an interrupted backfill resumes where it
+ * stopped and a re-run copies nothing twice. Refused once the service is the writer: its rows are
+ * then newer than the monolith's, and a copy would overwrite them.
  */
 export async function backfill(
-  source: pg.Pool,
-  target: pg.Pool,
-  mapping: ServiceDataMapping,
-  opts: { batchSize?: number; maxBatches?: number; onProgress?: (p: BackfillProgress) => void } = {},
+  data: ServiceData,
+  opts: { batchSize?: number; maxBatches?: number; restart?: boolean; onProgress?: (p: BackfillProgress) => void } = {},
 ): Promise<BackfillResult> {
+  const { service: target, monolith: source } = data.pools;
+  const state = await prepareSync(data);
+  if (state.writer !== 'monolith') {
+    throw new BackfillRefusedError(`${data.mapping.service} is the writer of its rows now: a backfill would overwrite newer rows with the monolith's; switch the writer back first`);
+  }
   const batchSize = opts.batchSize ?? 500;
   let batchesLeft = opts.maxBatches ?? Infinity;
-  await target.query(CHECKPOINTS);
+  await target.query(PROGRESS);
+  if (opts.restart) await target.query('DELETE FROM strangler_backfill_progress WHERE table_name = ANY($1)', [data.mapping.tables.map((t) => tableOn(t, 'service'))]);
   const tables: BackfillResult['tables'] = [];
-  for (const t of mapping.tables) {
+  for (const t of data.mapping.tables) {
+    const name = tableOn(t, 'service');
     const started = performance.now();
-    const total = Number((await source.query(`SELECT count(*) AS n FROM ${ident(t.source)}`)).rows[0].n);
-    const checkpoint = (await target.query('SELECT last_key, copied FROM strangler_backfill_checkpoints WHERE table_name = $1', [t.target])).rows[0];
-    let lastKey = checkpoint ? Number(checkpoint.last_key) : 0;
+    const total = Number((await source.query(`SELECT count(*) AS n FROM ${ident(tableOn(t, 'monolith'))}`)).rows[0].n);
+    const checkpoint = (await target.query<{ last_key: string[]; copied: string }>('SELECT last_key, copied FROM strangler_backfill_progress WHERE table_name = $1', [name])).rows[0];
+    let lastKey: Key | undefined = checkpoint?.last_key;
     let copied = checkpoint ? Number(checkpoint.copied) : 0;
     for (;;) {
       if (batchesLeft <= 0) return { tables, complete: false };
-      // Order by the table's own key column: the select list's alias of the same name is text.
-      const key = `${ident(t.source)}.${ident(t.key)}`;
-      const rows = (await source.query(`SELECT ${selectList(t)} FROM ${ident(t.source)} WHERE ${key} > $1 ORDER BY ${key} LIMIT $2`, [lastKey, batchSize])).rows;
+      const rows = await rowsAfter(source, t, 'monolith', lastKey, batchSize);
       if (!rows.length) break;
-      lastKey = Number(rows.at(-1)[t.key]);
+      lastKey = keyOf(t, rows.at(-1)!);
       copied += rows.length;
-      await upsertBatch(target, t, rows, lastKey, copied);
+      const key = lastKey;
+      await inCopyTransaction(target, async (client) => {
+        await upsertRows(client, t, 'service', rows);
+        await client.query(
+          `INSERT INTO strangler_backfill_progress (table_name, last_key, copied) VALUES ($1, $2, $3)
+           ON CONFLICT (table_name) DO UPDATE SET last_key = EXCLUDED.last_key, copied = EXCLUDED.copied, updated_at = now()`,
+          [name, key, copied],
+        );
+      });
       batchesLeft--;
-      opts.onProgress?.({ table: t.target, copied: Math.min(copied, total), total });
+      opts.onProgress?.({ table: name, copied: Math.min(copied, total), total });
     }
-    tables.push({ table: t.target, copied, total, ms: performance.now() - started });
+    tables.push({ table: name, copied, total, ms: performance.now() - started });
   }
+  await markBackfilled(target, data.mapping.service);
   return { tables, complete: true };
-}
-
-/**
- * Every column as text: values travel between the databases in PostgreSQL's own text form, never
- * through JavaScript types (a DATE read as a JS Date could shift by the process's time zone).
- */
-function selectList(t: TableMapping): string {
-  return t.columns.map(([src]) => `${ident(src)}::text AS ${ident(src)}`).join(', ');
-}
-
-async function upsertBatch(target: pg.Pool, t: TableMapping, rows: Record<string, unknown>[], lastKey: number, copied: number): Promise<void> {
-  const targetCols = t.columns.map(([, dst]) => ident(dst));
-  const values: unknown[] = [];
-  const tuples = rows.map((row) => `(${t.columns.map(([src]) => `$${values.push(row[src])}`).join(', ')})`);
-  const updates = t.columns.filter(([, dst]) => dst !== t.key).map(([, dst]) => `${ident(dst)} = EXCLUDED.${ident(dst)}`);
-  const client = await target.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(
-      `INSERT INTO ${ident(t.target)} (${targetCols.join(', ')}) OVERRIDING SYSTEM VALUE VALUES ${tuples.join(', ')}
-       ON CONFLICT (${ident(t.key)}) DO UPDATE SET ${updates.join(', ')}`,
-      values,
-    );
-    await client.query(
-      `INSERT INTO strangler_backfill_checkpoints (table_name, last_key, copied) VALUES ($1, $2, $3)
-       ON CONFLICT (table_name) DO UPDATE SET last_key = EXCLUDED.last_key, copied = EXCLUDED.copied, updated_at = now()`,
-      [t.target, lastKey, copied],
-    );
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
 }

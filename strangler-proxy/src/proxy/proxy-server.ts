@@ -9,6 +9,7 @@ import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import { IdempotencyGuard } from './idempotency-guard.ts';
+import { InFlightWrites } from './in-flight-writes.ts';
 import { createRequestHandler } from './request-handler.ts';
 import { UpstreamRegistry } from './upstream-registry.ts';
 import { createUpgradeHandler } from './websocket-handler.ts';
@@ -60,6 +61,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   });
 
   let draining = false;
+  const writes = new InFlightWrites();
   const deps = {
     config,
     store,
@@ -67,6 +69,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     metrics,
     fallbackLimit: new ConcurrencyLimit(config.limits.fallbackConcurrency),
     idempotency: new IdempotencyGuard(),
+    writes,
     log,
     draining: () => draining,
   };
@@ -107,7 +110,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   const tunnels = new Set<Duplex>();
   server.on('upgrade', createUpgradeHandler(deps, tunnels));
 
-  const admin = createAdminServer({ store, upstreams, metrics, adminToken: config.adminToken, log, ready: () => !draining });
+  const admin = createAdminServer({ store, upstreams, metrics, writes, adminToken: config.adminToken, log, ready: () => !draining });
   const url = await listen(server, config.port, config.host);
   const adminUrl = await listen(admin, config.adminPort, config.adminHost);
   store.watch();

@@ -7,12 +7,13 @@ import { sendError, type ProxyErrorCode } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import { BreakerOpenError, NotCountedError } from '../resilience/circuit-breaker.ts';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
-import { failureResponse, mayFallBack, type UpstreamFailure } from '../resilience/upstream-failure.ts';
+import { failureResponse, isSafeMethod, mayFallBack, type UpstreamFailure } from '../resilience/upstream-failure.ts';
 import { normalizePath } from '../routing/normalize-path.ts';
 import type { RouteDecision } from '../routing/route-table.ts';
 import { isAdminToken } from '../admin/admin-token.ts';
 import { harden } from './hardening.ts';
 import type { IdempotencyGuard } from './idempotency-guard.ts';
+import type { InFlightWrites } from './in-flight-writes.ts';
 import { BodyError, readBody } from './read-body.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { requestIdOf, responseHeaders, upstreamHeaders } from './upstream-headers.ts';
@@ -26,6 +27,7 @@ export interface HandlerDeps {
   metrics: ProxyMetrics;
   fallbackLimit: ConcurrencyLimit;
   idempotency: IdempotencyGuard;
+  writes: InFlightWrites;
   log: Logger;
   /** True once shutdown has begun: new requests get 503. */
   draining: () => boolean;
@@ -83,6 +85,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     if (norm.segments[0]?.toLowerCase() === ADMIN_PREFIX) return reject('not_found', { message: 'The admin API is served on the admin port only.' });
 
     const method = req.method!;
+    // Counted from here, not from forwarding: a write that has been routed must be waited for.
+    if (!isSafeMethod(method)) res.once('close', deps.writes.enter(table.version));
     const cookies = parseCookieHeader(req.headers.cookie);
     const user = userKeyOf(cookies, config.sessionCookie);
     let decision: RouteDecision = table.decide({ method, segments: norm.segments, headers: req.headers, cookies, userKey: user.key });
@@ -91,6 +95,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     else if (preview) decision = { ...decision, target: preview, reason: `preview routing to ${preview}` };
     routeName = decision.route?.name ?? 'default';
     mode = decision.mode;
+    // A writer switch is moving this route's data: a write now could land on the side giving it up.
+    if (decision.route?.frozen && !isSafeMethod(method)) return reject('writes_frozen', { headers: { 'retry-after': '1' } });
 
     void (async () => {
       let body: Buffer;

@@ -49,11 +49,14 @@ export function failureResponse(f: UpstreamFailure): { code: ProxyErrorCode; hea
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** GET, HEAD and OPTIONS change nothing (RFC 9110 §9.2.1); everything else is treated as a write. */
+export const isSafeMethod = (method: string): boolean => SAFE_METHODS.has(method);
+
 /**
  * Whether a request that failed at its target may be sent to the fallback upstream instead. Reads
  * always may. A write only when the target certainly never saw it, or when it carries an
  * Idempotency-Key (the upstreams de-duplicate by it): never a silent second write.
  */
 export function mayFallBack(method: string, hasIdempotencyKey: boolean, f: UpstreamFailure): boolean {
-  return SAFE_METHODS.has(method) || !f.sent || hasIdempotencyKey;
+  return isSafeMethod(method) || !f.sent || hasIdempotencyKey;
 }

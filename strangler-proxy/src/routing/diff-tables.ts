@@ -1,4 +1,5 @@
 import { METHODS } from '../config/route-table-schema.ts';
+import { isSafeMethod } from '../resilience/upstream-failure.ts';
 import { representativePaths } from './path-pattern.ts';
 import type { CompiledRoute, RouteTable } from './route-table.ts';
 
@@ -12,11 +13,12 @@ export interface RouteChange {
   after: string;
 }
 
-/** How a table handles a request, in words that compare: mode, target and weight. */
-function handling(table: RouteTable, route: CompiledRoute | undefined): string {
+/** How a table handles a request, in words that compare: mode, target, weight, and a freeze of writes. */
+function handling(table: RouteTable, route: CompiledRoute | undefined, method: string): string {
   if (!route) return `default → ${table.defaultUpstream}`;
-  if (route.mode === 'canary') return `${route.name}: canary ${route.weight}% → ${route.target} (else ${table.defaultUpstream})`;
-  return `${route.name}: ${route.mode} → ${route.target}`;
+  const frozen = route.frozen && !isSafeMethod(method) ? ' (writes frozen: 503)' : '';
+  if (route.mode === 'canary') return `${route.name}: canary ${route.weight}% → ${route.target} (else ${table.defaultUpstream})${frozen}`;
+  return `${route.name}: ${route.mode} → ${route.target}${frozen}`;
 }
 
 function probes(route: CompiledRoute): { method: string; segments: string[]; shown: string; headers: Record<string, string>; conditions: string[] }[] {
@@ -46,8 +48,8 @@ export function diffTables(before: RouteTable, after: RouteTable): RouteChange[]
   for (const route of [...before.routes, ...after.routes]) {
     for (const probe of probes(route)) {
       const facts = { method: probe.method, segments: probe.segments, headers: probe.headers, cookies: new Map<string, string>() };
-      const a = handling(before, before.match(facts));
-      const b = handling(after, after.match(facts));
+      const a = handling(before, before.match(facts), probe.method);
+      const b = handling(after, after.match(facts), probe.method);
       if (a === b) continue;
       const key = `${probe.method} ${probe.shown} ${probe.conditions.join(',')}`;
       if (!changes.has(key)) changes.set(key, { method: probe.method, path: probe.shown, conditions: probe.conditions, before: a, after: b });

@@ -20,6 +20,8 @@ export interface CompiledRoute {
   /** Upstream name; for monolith mode, the default upstream. */
   target: string;
   weight: number;
+  /** Writes are refused with 503 while a writer switch moves the route's data. */
+  frozen: boolean;
 }
 
 /** What the proxy needs to know about a request to route it. */

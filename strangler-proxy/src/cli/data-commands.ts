@@ -1,0 +1,205 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import pg from 'pg';
+import { ProxyAdminClient } from '../admin/admin-client.ts';
+import { backfill, BackfillRefusedError } from '../data/backfill.ts';
+import type { ServiceData } from '../data/replicate.ts';
+import { startSyncServer } from '../data/sync-server.ts';
+import { syncStatus, type SyncStatus } from '../data/sync-status.ts';
+import { switchWriter, SWITCH_STEPS } from '../data/switch-writer.ts';
+import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/table-mapping.ts';
+import { verify } from '../data/verify.ts';
+import { createLogger } from '../logger.ts';
+
+interface DbOptions {
+  monolithDb?: string;
+  serviceDb?: string;
+}
+
+/** `LISTINGS_DATABASE_URL` for `listings`: where a service's database URL is read from when no flag gives it. */
+export const serviceDatabaseVariable = (service: string): string => `${service.toUpperCase()}_DATABASE_URL`;
+
+/** Exits 2 with `message`: a usage problem, not a data problem (those exit 1). */
+function usage(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+/**
+ * Both databases of a service, or exit 2 naming what is missing. URLs come from flags or the
+ * environment and are never printed: they hold passwords.
+ */
+function openService(service: string, o: DbOptions): ServiceData {
+  let mapping;
+  try {
+    mapping = mappingFor(service);
+  } catch (err) {
+    if (err instanceof UnknownServiceError) usage(err.message);
+    throw err;
+  }
+  const monolith = o.monolithDb ?? process.env.MONOLITH_DATABASE_URL;
+  const own = o.serviceDb ?? process.env[serviceDatabaseVariable(service)];
+  if (!monolith || !own) usage(`give --monolith-db and --service-db (or MONOLITH_DATABASE_URL and ${serviceDatabaseVariable(service)})`);
+  const pool = (url: string): pg.Pool => {
+    const p = new pg.Pool({ connectionString: url, max: 4 });
+    p.on('error', () => {});
+    return p;
+  };
+  return { mapping, pools: { monolith: pool(monolith), service: pool(own) } };
+}
+
+const close = (d: ServiceData): Promise<unknown> => Promise.all([d.pools.monolith.end(), d.pools.service.end()]);
+
+function withDbOptions(cmd: Command): Command {
+  return cmd
+    .option('--monolith-db <url>', "the monolith's database (default: MONOLITH_DATABASE_URL)")
+    .option('--service-db <url>', "the service's database (default: <SERVICE>_DATABASE_URL, e.g. LISTINGS_DATABASE_URL)");
+}
+
+/** `strangler data …`: copy a service's rows, keep both sides in step, switch the writer, check. */
+export function registerDataCommands(program: Command): void {
+  const data = program.command('data').description("a service's rows: copy them from the monolith, keep both sides in step, switch who writes them, verify");
+
+  withDbOptions(data.command('backfill <service>'))
+    .description("copy the rows the service owns from the monolith's database; resumable, safe to re-run; installs change capture first")
+    .option('--batch <n>', 'rows per batch (one transaction each)', (v) => Number(v), 500)
+    .option('--restart', 'forget the checkpoint and copy everything again')
+    .action(async (service: string, o: DbOptions & { batch: number; restart?: boolean }) => {
+      const d = openService(service, o);
+      const tty = process.stdout.isTTY;
+      try {
+        const result = await backfill(d, {
+          batchSize: o.batch,
+          restart: o.restart ?? false,
+          onProgress: (p) => {
+            if (tty) process.stdout.write(`\r${p.table}: ${p.copied}/${p.total} rows`);
+          },
+        });
+        if (tty) process.stdout.write('\n');
+        for (const t of result.tables) console.log(`${t.table}: ${t.copied}/${t.total} rows in ${(t.ms / 1000).toFixed(2)} s (${Math.round(t.copied / (t.ms / 1000 || 1))} rows/s)`);
+      } catch (err) {
+        if (!(err instanceof BackfillRefusedError)) throw err;
+        console.error(err.message);
+        process.exitCode = 1;
+      } finally {
+        await close(d);
+      }
+    });
+
+  withDbOptions(data.command('verify <service>'))
+    .description('row counts and checksums per table on both sides; exit 1 on any difference, naming the keys')
+    .action(async (service: string, o: DbOptions) => {
+      const d = openService(service, o);
+      try {
+        const verdicts = await verify(d);
+        for (const v of verdicts) {
+          console.log(`${v.table.padEnd(24)} ${v.equal ? 'equal  ' : 'DIFFERS'}  rows ${v.monolithRows} / ${v.serviceRows}  checksum ${v.monolithChecksum} / ${v.serviceChecksum}`);
+          if (v.missingInService.length) console.log(`  missing in the service: ${v.missingInService.join(', ')}`);
+          if (v.onlyInService.length) console.log(`  only in the service:    ${v.onlyInService.join(', ')}`);
+          if (v.different.length) console.log(`  different rows:         ${v.different.join(', ')}`);
+        }
+        process.exitCode = verdicts.every((v) => v.equal) ? 0 : 1;
+      } finally {
+        await close(d);
+      }
+    });
+
+  withDbOptions(data.command('status [services...]'))
+    .description('who writes each service’s rows, what is waiting to be copied (lag), the last switches')
+    .option('--json', 'print JSON')
+    .action(async (services: string[], o: DbOptions & { json?: boolean }) => {
+      const names = services.length ? services : configuredServices();
+      if (!names.length) usage(`name a service (${Object.keys(MAPPINGS).join(', ')}) or set MONOLITH_DATABASE_URL and <SERVICE>_DATABASE_URL`);
+      const all = names.map((s) => openService(s, o));
+      try {
+        const statuses = await Promise.all(all.map(syncStatus));
+        if (o.json) console.log(JSON.stringify(statuses, null, 2));
+        else for (const s of statuses) printStatus(s);
+      } finally {
+        await Promise.all(all.map(close));
+      }
+    });
+
+  withDbOptions(data.command('sync [services...]'))
+    .description('keep each service’s two databases in step (the replicator); serves /healthz, /metrics, /status')
+    .option('--port <n>', 'port of the health/metrics listener (default: SYNC_PORT or 8082; 0 picks one)', (v) => Number(v))
+    .option('--interval <ms>', 'pause between rounds when idle', (v) => Number(v), 100)
+    .action(async (services: string[], o: DbOptions & { port?: number; interval: number }) => {
+      const names = services.length ? services : configuredServices();
+      if (!names.length) usage(`name the services to keep in step (${Object.keys(MAPPINGS).join(', ')}) or set <SERVICE>_DATABASE_URL`);
+      if (names.length > 1 && o.serviceDb) usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
+      const log = createLogger(process.env.LOG_LEVEL || 'info', { service: 'strangler-sync' });
+      const all = names.map((s) => openService(s, o));
+      const port = o.port ?? Number(process.env.SYNC_PORT || 8082);
+      const running = await startSyncServer(all, { port, host: process.env.SYNC_HOST || '127.0.0.1', intervalMs: o.interval, log });
+      log.info({ url: running.url, services: names }, 'replicator running');
+      const stop = (): void => {
+        void running
+          .close()
+          .then(() => Promise.all(all.map(close)))
+          .then(() => process.exit(0));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+
+  withDbOptions(data.command('switch <service>'))
+    .description(`move the writes of the service's route group to the other side: ${SWITCH_STEPS.join(' → ')}; undone on any failure or Ctrl-C`)
+    .requiredOption('--to <side>', 'service or monolith')
+    .requiredOption('--reason <text>', 'why: recorded with the switch')
+    .option('--routes <file>', 'the route table the proxies serve (default: ROUTES_FILE)', process.env.ROUTES_FILE)
+    .option('--proxy-admin <url...>', "each proxy's admin URL (default: PROXY_ADMIN_URLS, comma-separated)")
+    .option('--group <name>', "the route group holding the service's routes (default: the service's name)")
+    .option('--actor <name>', 'who: recorded with the switch (default: the user running it)')
+    .action(async (service: string, o: DbOptions & { to: string; reason: string; routes?: string; proxyAdmin?: string[]; group?: string; actor?: string }) => {
+      if (o.to !== 'service' && o.to !== 'monolith') usage('--to must be service or monolith');
+      if (!o.routes) usage('give --routes FILE or set ROUTES_FILE');
+      const admins = o.proxyAdmin ?? (process.env.PROXY_ADMIN_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+      if (!admins.length) usage("give each proxy's admin URL with --proxy-admin (or PROXY_ADMIN_URLS): the switch must freeze and reload every proxy");
+      if (!process.env.ADMIN_TOKEN) usage('set ADMIN_TOKEN: reloading a proxy needs its admin token');
+      const d = openService(service, o);
+      const abort = new AbortController();
+      process.once('SIGINT', () => {
+        console.log('\naborting: undoing what was done…');
+        abort.abort(new Error('interrupted'));
+      });
+      try {
+        const result = await switchWriter({
+          data: d,
+          to: o.to as Side,
+          routesFile: o.routes,
+          ...(o.group ? { group: o.group } : {}),
+          proxies: admins.map((url) => new ProxyAdminClient(url, process.env.ADMIN_TOKEN)),
+          actor: o.actor ?? process.env.USER ?? os.userInfo().username,
+          reason: o.reason,
+          signal: abort.signal,
+          onStep: (step) => console.log(`→ ${step}`),
+        });
+        for (const s of result.steps) console.log(`  ${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(15)} ${String(s.ms).padStart(6)} ms  ${s.detail ?? ''}`);
+        if (result.outcome === 'switched') {
+          console.log(`switched: the ${result.to} writes ${service}'s rows; writes were frozen for ${result.frozenMs} ms (table ${result.routesHash})`);
+        } else {
+          console.error(`aborted at ${result.failedStep}: ${result.error}`);
+          console.error(result.undoErrors.length ? 'undo was incomplete; check the route table and `strangler data status`' : `undone: the ${result.from} still writes, the route table is as it was`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await close(d);
+      }
+    });
+}
+
+/** The services whose database URL is in the environment. */
+function configuredServices(): string[] {
+  return Object.keys(MAPPINGS).filter((s) => process.env[serviceDatabaseVariable(s)]);
+}
+
+function printStatus(s: SyncStatus): void {
+  console.log(`${s.service}: the ${s.writer} writes; lag ${s.lagSeconds.toFixed(3)} s`);
+  console.log(`  pending   monolith ${s.pending.monolith.changes}, service ${s.pending.service.changes}`);
+  console.log(`  applied   ${s.applied} changes${s.strays ? `, ${s.strays} strays (writes on the side that was not the writer)` : ''}; last ${s.lastAppliedAt ?? 'never'}`);
+  console.log(`  backfill  ${s.backfilledAt ? `done ${s.backfilledAt}` : 'never run'}`);
+  for (const w of s.recentSwitches) {
+    console.log(`  switch    ${w.finishedAt} ${w.from} → ${w.to} ${w.outcome}${w.failedStep ? ` at ${w.failedStep}` : ''} by ${w.actor}: ${w.reason}${w.frozenMs !== null ? ` (frozen ${w.frozenMs} ms)` : ''}`);
+  }
+}

@@ -1,0 +1,112 @@
+import type pg from 'pg';
+import { APPLYING_FLAG, type Key } from './row-transfer.ts';
+import { ident, keyOn, tableOn, type ServiceDataMapping, type Side } from './table-mapping.ts';
+
+/**
+ * Change capture by trigger and outbox, on both sides. Every committed insert, update or delete of
+ * a mapped table adds the row's key to `strangler_outbox` in the same transaction, so a change is
+ * captured if and only if it commits. The outbox holds keys, not row images: the replicator copies
+ * the row as it is when it applies the change, so changes to one row applied in any order still
+ * converge on its last committed state. Writes made by the replicator itself (session flag
+ * `strangler.applying`) are not captured, so nothing echoes back.
+ *
+ * Why not PostgreSQL logical replication: it needs `wal_level=logical` (a server restart; on RDS a
+ * parameter group), a replication role, and copies tables as they are, with no mapping between the
+ * monolith's schema and a service's. Triggers need nothing but the tables' owner.
+ */
+const INSTALL = `
+CREATE TABLE IF NOT EXISTS strangler_outbox (
+  id          bigserial PRIMARY KEY,
+  table_name  text NOT NULL,
+  -- The row's key columns in text form, in key order.
+  key         text[] NOT NULL,
+  captured_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS strangler_outbox_table ON strangler_outbox (table_name, id);
+CREATE OR REPLACE FUNCTION strangler_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  col text;
+  new_key text[] := '{}';
+  old_key text[] := '{}';
+BEGIN
+  IF current_setting('${APPLYING_FLAG}', true) = 'on' THEN RETURN NULL; END IF;
+  FOREACH col IN ARRAY TG_ARGV LOOP
+    IF TG_OP <> 'DELETE' THEN new_key := new_key || (to_jsonb(NEW) ->> col); END IF;
+    IF TG_OP <> 'INSERT' THEN old_key := old_key || (to_jsonb(OLD) ->> col); END IF;
+  END LOOP;
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO strangler_outbox (table_name, key) VALUES (TG_TABLE_NAME, new_key);
+  END IF;
+  -- A delete, or an update that changed the key: the old key's row is gone.
+  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND old_key IS DISTINCT FROM new_key) THEN
+    INSERT INTO strangler_outbox (table_name, key) VALUES (TG_TABLE_NAME, old_key);
+  END IF;
+  RETURN NULL;
+END $$;`;
+
+/** Installs (or refreshes) the outbox and a capture trigger on every mapped table of one side. Idempotent. */
+export async function installCapture(pool: pg.Pool, mapping: ServiceDataMapping, side: Side): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Two installers at once would race on CREATE OR REPLACE; serialise them.
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('strangler-capture-install'))`);
+    await client.query(INSTALL);
+    for (const t of mapping.tables) {
+      const args = keyOn(t, side).map((k) => `'${k.name}'`).join(', ');
+      await client.query(
+        `CREATE OR REPLACE TRIGGER strangler_capture AFTER INSERT OR UPDATE OR DELETE ON ${ident(tableOn(t, side))}
+         FOR EACH ROW EXECUTE FUNCTION strangler_capture(${args})`,
+      );
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Removes the capture triggers of a service's tables on one side (when its migration is retired). */
+export async function removeCapture(pool: pg.Pool, mapping: ServiceDataMapping, side: Side): Promise<void> {
+  for (const t of mapping.tables) await pool.query(`DROP TRIGGER IF EXISTS strangler_capture ON ${ident(tableOn(t, side))}`);
+  await pool.query('DELETE FROM strangler_outbox WHERE table_name = ANY($1)', [mapping.tables.map((t) => tableOn(t, side))]);
+}
+
+export interface OutboxEntry {
+  id: number;
+  table: string;
+  key: Key;
+}
+
+/** The oldest captured changes of these tables, in capture order. */
+export async function readOutbox(db: pg.Pool | pg.PoolClient, tables: readonly string[], limit: number): Promise<OutboxEntry[]> {
+  const { rows } = await db.query<{ id: string; table: string; key: string[] }>(
+    'SELECT id, table_name AS table, key FROM strangler_outbox WHERE table_name = ANY($1) ORDER BY id LIMIT $2',
+    [tables, limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), table: r.table, key: r.key }));
+}
+
+/** Forgets applied changes, by id: a change captured meanwhile (even with a lower id) stays. */
+export async function removeFromOutbox(db: pg.Pool, ids: readonly number[]): Promise<void> {
+  if (ids.length) await db.query('DELETE FROM strangler_outbox WHERE id = ANY($1::bigint[])', [ids]);
+}
+
+export interface Pending {
+  /** Changes captured and not yet applied on the other side. */
+  changes: number;
+  /** Age of the oldest of them, in seconds (0 when none). */
+  oldestSeconds: number;
+}
+
+/** How far behind the other side is: captured, committed changes of these tables not yet applied. */
+export async function pendingChanges(db: pg.Pool, tables: readonly string[]): Promise<Pending> {
+  const { rows } = await db.query<{ n: string; age: number | null }>(
+    `SELECT count(*) AS n, extract(epoch FROM clock_timestamp() - min(captured_at))::float8 AS age
+     FROM strangler_outbox WHERE table_name = ANY($1)`,
+    [tables],
+  );
+  return { changes: Number(rows[0]!.n), oldestSeconds: rows[0]!.age ?? 0 };
+}

@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import type { SyncMetrics } from '../metrics/sync-metrics.ts';
+import { drain, pendingBySide, type ServiceData } from './replicate.ts';
+import { SIDES } from './table-mapping.ts';
+
+export interface ReplicatorOptions {
+  /** Pause between rounds when there was nothing to copy, ms (default 100). */
+  intervalMs?: number;
+  /** Changes per batch (default 500). */
+  batchSize?: number;
+  /** Batches per service per round, so one busy service cannot starve the others (default 20). */
+  maxBatchesPerRound?: number;
+  metrics?: SyncMetrics;
+  log: Logger;
+}
+
+/**
+ * Keeps each service's two databases in step: every round drains the changes captured on the
+ * writer's side into the other (and any strays the other way), then publishes the lag. A failing
+ * round (a database away, a row whose parent has not arrived yet) is logged, counted and retried on
+ * the next: nothing leaves the outbox until it has been applied.
+ */
+export class Replicator {
+  readonly #services: readonly ServiceData[];
+  readonly #opts: Required<Omit<ReplicatorOptions, 'metrics'>> & { metrics: SyncMetrics | undefined };
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #rounds = 0;
+
+  constructor(services: readonly ServiceData[], opts: ReplicatorOptions) {
+    this.#services = services;
+    this.#opts = { intervalMs: 100, batchSize: 500, maxBatchesPerRound: 20, ...opts, metrics: opts.metrics };
+  }
+
+  /** Rounds completed so far (every service visited once per round). */
+  get rounds(): number {
+    return this.#rounds;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = this.#loop();
+  }
+
+  /** Finishes the round in progress and stops. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#running;
+  }
+
+  /** One round over every service; returns how many changes were applied. */
+  async round(): Promise<number> {
+    let total = 0;
+    for (const data of this.#services) {
+      const service = data.mapping.service;
+      try {
+        const r = await drain(data, { batchSize: this.#opts.batchSize, maxBatches: this.#opts.maxBatchesPerRound });
+        total += r.applied + r.strays;
+        this.#opts.metrics?.applied.inc({ service }, r.applied);
+        if (r.strays) {
+          this.#opts.metrics?.strays.inc({ service }, r.strays);
+          this.#opts.log.warn({ service, strays: r.strays, writer: r.state.writer }, 'applied changes made on the side that is not the writer');
+        }
+        await this.#publish(data, r.state.writer);
+      } catch (err) {
+        this.#opts.metrics?.errors.inc({ service });
+        // The server's message only: its detail field can quote row values (emails).
+        const e = err as { code?: string; message?: string };
+        this.#opts.log.error({ service, code: e.code, error: e.message }, 'replication round failed; retrying');
+      }
+    }
+    this.#rounds++;
+    return total;
+  }
+
+  async #publish(data: ServiceData, writer: string): Promise<void> {
+    const m = this.#opts.metrics;
+    if (!m) return;
+    const service = data.mapping.service;
+    const pending = await pendingBySide(data);
+    for (const side of SIDES) m.pending.set({ service, side }, pending[side].changes);
+    m.lag.set({ service }, Math.max(pending.monolith.oldestSeconds, pending.service.oldestSeconds));
+    for (const side of SIDES) m.writer.set({ service, writer: side }, side === writer ? 1 : 0);
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped) {
+      const applied = await this.round();
+      // Busy: go again at once. Idle: wait, unless stopped.
+      if (applied === 0 && !this.#stopped) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.#opts.intervalMs);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,244 @@
+import fs from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import type { ProxyAdminClient } from '../admin/admin-client.ts';
+import { editGroup, groupState, writeRouteFile } from '../config/route-file.ts';
+import { drain, drainHoldingLock, pendingBySide, prepareSync, withSyncLock, type ServiceData } from './replicate.ts';
+import { readSyncState, recordSwitch, setWriter, type SwitchRecord } from './sync-state.ts';
+import type { Side } from './table-mapping.ts';
+
+/** The steps of a writer switch, in order. Any of them can fail or be aborted; what was done is undone. */
+export const SWITCH_STEPS = ['check', 'freeze', 'drain-requests', 'drain-changes', 'switch-writer', 'flip-route', 'unfreeze'] as const;
+export type SwitchStep = (typeof SWITCH_STEPS)[number];
+
+export interface SwitchOptions {
+  data: ServiceData;
+  /** The side that takes the writes. */
+  to: Side;
+  /** The route table file the proxies serve. */
+  routesFile: string;
+  /** The route group holding the service's routes (default: the service's name). */
+  group?: string;
+  /** Every proxy serving the file: each reloads it and reports the writes it still runs. */
+  proxies: readonly ProxyAdminClient[];
+  /** Who asks, and why: recorded with the switch. */
+  actor: string;
+  reason: string;
+  /** Longest wait for writes routed before the freeze to finish, ms (default 30 000). */
+  requestsTimeoutMs?: number;
+  /** Longest wait for the changes captured before the freeze to be applied, ms (default 60 000). */
+  changesTimeoutMs?: number;
+  /** Aborting it (Ctrl-C) stops before the next step and undoes what was done. */
+  signal?: AbortSignal;
+  /** Told before each step starts. */
+  onStep?: (step: SwitchStep) => void | Promise<void>;
+}
+
+export interface SwitchResult extends Omit<SwitchRecord, 'startedAt' | 'finishedAt'> {
+  /** Problems met while undoing an aborted switch (each needs a look). */
+  undoErrors: string[];
+}
+
+/** A step's refusal: the message says what is wrong and what to do. */
+export class SwitchError extends Error {
+  override readonly name = 'SwitchError';
+}
+
+const POLL_MS = 25;
+
+/**
+ * Moves the writes of one service's routes to `to`, without losing or doubling any:
+ *
+ * 1. check — the group exists and matches the current writer; the proxies answer.
+ * 2. freeze — the group's writes get 503 + Retry-After (a new route table, reloaded by every proxy).
+ * 3. drain-requests — wait until no write routed by an older table is still running.
+ * 4. drain-changes — apply every captured change to the other side: lag 0.
+ * 5. switch-writer — under the sync lock, a last drain and the new writer recorded.
+ * 6. flip-route — the group's mode becomes `service` (or `monolith`); still frozen.
+ * 7. unfreeze — writes flow again, to the new writer.
+ *
+ * On a failure or an abort, what was done is undone in reverse (writer back, the original table
+ * back), and the switch is recorded as aborted with the failing step. Every switch is recorded in
+ * the service's database (`strangler_switches`): who, when, why, from → to, the table it produced.
+ */
+export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
+  const service = o.data.mapping.service;
+  const group = o.group ?? service;
+  const startedAt = new Date();
+  const steps: SwitchRecord['steps'] = [];
+  const undoErrors: string[] = [];
+  const originalText = await fs.readFile(o.routesFile, 'utf8');
+  let from: Side = o.to === 'service' ? 'monolith' : 'service';
+  let text = originalText;
+  let routesHash: string | undefined;
+  let frozenAt: number | undefined;
+  let frozenMs: number | undefined;
+  let published = false;
+  let writerChanged = false;
+  let failedStep: SwitchStep | undefined;
+  let error: string | undefined;
+
+  const publish = async (next: string): Promise<string> => {
+    published = true;
+    const hash = await writeRouteFile(o.routesFile, next);
+    text = next;
+    for (const proxy of o.proxies) {
+      const r = await proxy.reload();
+      if (r.hash !== hash) throw new SwitchError(`the proxy at ${proxy.url} serves table ${r.hash}, not the one just written (${hash}): was ${o.routesFile} edited meanwhile?`);
+    }
+    return hash;
+  };
+
+  const run = async (step: SwitchStep, fn: () => Promise<string>): Promise<void> => {
+    failedStep = step;
+    o.signal?.throwIfAborted();
+    await o.onStep?.(step);
+    o.signal?.throwIfAborted();
+    const t0 = performance.now();
+    try {
+      const detail = await fn();
+      steps.push({ step, ms: Math.round(performance.now() - t0), ok: true, detail });
+    } catch (err) {
+      steps.push({ step, ms: Math.round(performance.now() - t0), ok: false, detail: (err as Error).message });
+      throw err;
+    }
+  };
+
+  try {
+    await run('check', async () => {
+      const g = groupState(originalText, group);
+      if (!g) throw new SwitchError(`${o.routesFile} has no group "${group}": put the service's routes in one group (groups: ${group}: …) so they flip together`);
+      if (!g.target) throw new SwitchError(`group "${group}" has no target: set target to the service's upstream`);
+      if (g.frozen) throw new SwitchError(`group "${group}" is already frozen: another switch is running, or one was interrupted (see \`strangler data status ${service}\`); set frozen: false to clear it`);
+      const state = await prepareSync(o.data);
+      from = state.writer;
+      if (from === o.to) throw new SwitchError(`the ${o.to} already writes ${service}'s rows; nothing to switch`);
+      if (o.to === 'service' && !state.backfilledAt) throw new SwitchError(`${service} has not been backfilled: run \`strangler data backfill ${service}\` first`);
+      const routedToService = g.mode === 'service';
+      if (routedToService !== (from === 'service')) {
+        throw new SwitchError(`group "${group}" is in ${g.mode} mode but the ${from} writes the rows: flip them together with this command, not by hand (switch the writer to ${routedToService ? 'service' : 'monolith'} first)`);
+      }
+      for (const proxy of o.proxies) await proxy.writes();
+      return `writer ${from}; group ${group} in ${g.mode} mode; ${o.proxies.length} proxies`;
+    });
+
+    await run('freeze', async () => {
+      routesHash = await publish(editGroup(text, group, { frozen: true }));
+      frozenAt = performance.now();
+      return `table ${routesHash}`;
+    });
+
+    await run('drain-requests', async () => {
+      const deadline = Date.now() + (o.requestsTimeoutMs ?? 30_000);
+      for (const proxy of o.proxies) {
+        for (;;) {
+          const w = await proxy.writes();
+          if (w.hash === routesHash && w.onOlderTables === 0) break;
+          if (Date.now() > deadline) throw new SwitchError(`the proxy at ${proxy.url} still runs ${w.onOlderTables} writes routed before the freeze`);
+          await sleep(POLL_MS, o.signal);
+        }
+      }
+      return 'no write routed before the freeze is running';
+    });
+
+    await run('drain-changes', async () => {
+      const deadline = Date.now() + (o.changesTimeoutMs ?? 60_000);
+      let applied = 0;
+      for (;;) {
+        const r = await drain(o.data, { deadline });
+        applied += r.applied + r.strays;
+        if (r.done) break;
+        if (Date.now() > deadline) {
+          const p = await pendingBySide(o.data);
+          throw new SwitchError(`${p.monolith.changes + p.service.changes} changes still not applied after ${o.changesTimeoutMs ?? 60_000} ms (see the replicator's log)`);
+        }
+        o.signal?.throwIfAborted();
+      }
+      return `applied ${applied} changes; lag 0`;
+    });
+
+    await run('switch-writer', () =>
+      withSyncLock(o.data, async () => {
+        // Nothing can be written while frozen, but a straggler may have committed since the drain.
+        const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000 });
+        if (!last.done) throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
+        await setWriter(o.data.pools.service, service, o.to);
+        writerChanged = true;
+        return `the ${o.to} writes from now on${last.applied + last.strays ? ` (${last.applied + last.strays} last changes applied)` : ''}`;
+      }),
+    );
+
+    await run('flip-route', async () => {
+      routesHash = await publish(editGroup(text, group, { mode: o.to === 'service' ? 'service' : 'monolith', weight: undefined }));
+      return `group ${group} → ${o.to === 'service' ? 'service' : 'monolith'} (table ${routesHash})`;
+    });
+
+    await run('unfreeze', async () => {
+      routesHash = await publish(editGroup(text, group, { frozen: false }));
+      frozenMs = Math.round(performance.now() - frozenAt!);
+      return `writes flow to the ${o.to} (table ${routesHash})`;
+    });
+    failedStep = undefined;
+  } catch (err) {
+    error = o.signal?.aborted && err === o.signal.reason ? `aborted before ${failedStep}` : (err as Error).message;
+    if (writerChanged) {
+      await withSyncLock(o.data, () => setWriter(o.data.pools.service, service, from)).catch((e: unknown) => undoErrors.push(`writer not set back to ${from}: ${(e as Error).message}`));
+    }
+    if (published) {
+      try {
+        routesHash = await publish(originalText);
+      } catch (e) {
+        undoErrors.push(`the original route table could not be restored everywhere: ${(e as Error).message}`);
+      }
+    }
+    if (frozenAt !== undefined) frozenMs = Math.round(performance.now() - frozenAt);
+  }
+
+  const record: SwitchRecord = {
+    service,
+    from,
+    to: o.to,
+    actor: o.actor,
+    reason: o.reason,
+    outcome: failedStep ? 'aborted' : 'switched',
+    failedStep,
+    error: error && undoErrors.length ? `${error}; while undoing: ${undoErrors.join('; ')}` : error,
+    steps,
+    frozenMs,
+    routesHash,
+    startedAt,
+    finishedAt: new Date(),
+  };
+  await recordSwitch(o.data.pools.service, record).catch((e: unknown) => undoErrors.push(`the switch could not be recorded: ${(e as Error).message}`));
+  const { startedAt: _s, finishedAt: _f, ...result } = record;
+  return { ...result, undoErrors };
+}
+
+/**
+ * Without a proxy to freeze (nothing serves the routes yet, as when the stack starts): apply every
+ * pending change and set the writer. Refused while anything could be writing: only call it before
+ * the routes are served.
+ */
+export async function setWriterOffline(data: ServiceData, to: Side): Promise<{ changed: boolean; applied: number }> {
+  await prepareSync(data);
+  return withSyncLock(data, async () => {
+    const state = await readSyncState(data.pools.service, data.mapping.service);
+    const r = await drainHoldingLock(data, state.writer, { deadline: Date.now() + 60_000 });
+    if (!r.done) throw new SwitchError(`${data.mapping.service}: changes kept arriving; is something still writing its rows?`);
+    if (state.writer !== to) await setWriter(data.pools.service, data.mapping.service, to);
+    return { changed: state.writer !== to, applied: r.applied + r.strays };
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

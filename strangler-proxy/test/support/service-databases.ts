@@ -1,0 +1,48 @@
+import pg from 'pg';
+import { inject } from 'vitest';
+import { MIGRATIONS_DIR as LISTINGS_MIGRATIONS } from '@strangler/listings';
+import { MIGRATIONS_DIR as MONOLITH_MIGRATIONS, seedIfEmpty } from '@strangler/monolith';
+import { createDatabase, migrate } from '@strangler/service-kit';
+import { createScratchDatabase } from '@strangler/stack';
+import type {} from '@strangler/stack/testing/provided-context';
+import type { ServiceData } from '../../src/data/replicate.ts';
+import { mappingFor } from '../../src/data/table-mapping.ts';
+
+const SERVICE_MIGRATIONS: Record<string, string> = { listings: LISTINGS_MIGRATIONS };
+
+export interface ServiceDatabases extends ServiceData {
+  urls: { monolith: string; service: string };
+  close(): Promise<void>;
+}
+
+/** A seeded monolith database and an empty, migrated database for `service`, on the run's server. */
+export async function serviceDatabases(service: string, opts: { seed?: boolean } = {}): Promise<ServiceDatabases> {
+  const server = inject('pgServerUrl');
+  const [m, s] = [await createScratchDatabase(server, `data_monolith`), await createScratchDatabase(server, `data_${service}`)];
+  for (const [url, dir] of [
+    [m.url, MONOLITH_MIGRATIONS],
+    [s.url, SERVICE_MIGRATIONS[service]!],
+  ] as const) {
+    const db = createDatabase({ connectionString: url });
+    await migrate(db, dir);
+    if (dir === MONOLITH_MIGRATIONS && opts.seed !== false) await seedIfEmpty(db);
+    await db.close();
+  }
+  const pools = { monolith: new pg.Pool({ connectionString: m.url, max: 6 }), service: new pg.Pool({ connectionString: s.url, max: 6 }) };
+  return {
+    mapping: mappingFor(service),
+    pools,
+    urls: { monolith: m.url, service: s.url },
+    async close() {
+      await pools.monolith.end();
+      await pools.service.end();
+      await m.drop();
+      await s.drop();
+    },
+  };
+}
+
+/** One number from a query. */
+export async function count(pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> {
+  return Number(Object.values((await pool.query(sql, values)).rows[0])[0]);
+}
