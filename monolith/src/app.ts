@@ -1,5 +1,4 @@
-import type express from 'express';
-import { createApiApp } from '@strangler/service-kit';
+import type { ApiAppOptions } from '@strangler/service-kit';
 import type { AppContext } from './app-context.ts';
 import { authRoutes } from './auth/auth-routes.ts';
 import { listingRoutes } from './listings/listing-routes.ts';
@@ -8,13 +7,9 @@ import { pageRoutes } from './pages/page-routes.ts';
 import { reservationRoutes } from './reservations/reservation-routes.ts';
 import { supplierRoutes } from './suppliers/supplier-routes.ts';
 
-/** The monolith's HTTP app: health, the whole JSON API under /api, and the pages. */
-export function createApp(ctx: AppContext): express.Express {
-  return createApiApp({
-    db: ctx.db,
-    tokens: ctx.tokens,
-    revocations: ctx.revocations,
-    log: ctx.log,
+/** The monolith on the shared skeleton: the whole JSON API under /api, and the pages. */
+export function monolithRoutes(ctx: AppContext): Pick<ApiAppOptions, 'api' | 'after'> {
+  return {
     api: {
       '/auth': authRoutes(ctx),
       '/suppliers': supplierRoutes(ctx),
@@ -23,5 +18,5 @@ export function createApp(ctx: AppContext): express.Express {
       '/orders': orderRoutes(ctx),
     },
     after: (app) => app.use(pageRoutes()),
-  });
+  };
 }

@@ -1,4 +1,4 @@
-export { createApp } from './app.ts';
+export { monolithRoutes } from './app.ts';
 export { loadConfig, type MonolithConfig } from './config.ts';
 export { startMonolith, type RunningMonolith } from './monolith.ts';
 export { MIGRATIONS_DIR } from './db/migrations-dir.ts';

@@ -1,8 +1,4 @@
-import type { Database, SessionRevocations, SessionTokens } from '@strangler/service-kit';
+import type { AppKit } from '@strangler/service-kit';
 
 /** What every route module of the listings service needs, built once at start-up. */
-export interface AppContext {
-  db: Database;
-  tokens: SessionTokens;
-  revocations: SessionRevocations;
-}
+export type AppContext = Pick<AppKit, 'db' | 'tokens' | 'revocations'>;
