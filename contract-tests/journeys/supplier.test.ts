@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useJourney } from '../src/journey.ts';
+import { journeyPresets } from '../src/target.ts';
 
-describe('supplier journey', () => {
-  const j = useJourney();
+// The same journey in every routing state: all monolith, a migration in progress, all services.
+describe.each(journeyPresets())('supplier journey [%s]', (preset) => {
+  const j = useJourney(preset);
 
   it('when a new supplier registers, creates a profile, then creates, edits and archives a listing, then each shows', async () => {
     const { page } = j;

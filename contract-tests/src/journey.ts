@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { launchChromium } from './chromium.ts';
+import type { Preset } from '@strangler/stack';
 import { journeyTarget, type JourneyTarget } from './target.ts';
 
 export interface JourneyContext {
@@ -13,10 +14,11 @@ export interface JourneyContext {
 const RESULTS_DIR = path.resolve(import.meta.dirname, '../../test-results');
 
 /**
- * Registers hooks that give each test a fresh browser context (no cookies carried over) on one
- * Chromium per file; a failing test leaves a full-page screenshot in test-results/.
+ * Registers hooks (in the enclosing describe) that give each test a fresh browser context (no
+ * cookies carried over) on one Chromium, against a system with the route table in `preset`'s
+ * state; a failing test leaves a full-page screenshot in test-results/.
  */
-export function useJourney(): JourneyContext {
+export function useJourney(preset: Preset): JourneyContext {
   const ctx = {} as JourneyContext;
   let target: JourneyTarget;
   let browser: Browser;
@@ -24,7 +26,7 @@ export function useJourney(): JourneyContext {
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    [target, browser] = await Promise.all([journeyTarget(), launchChromium()]);
+    [target, browser] = await Promise.all([journeyTarget(preset), launchChromium()]);
     ctx.baseUrl = target.baseUrl;
   });
   afterAll(async () => {
@@ -41,7 +43,7 @@ export function useJourney(): JourneyContext {
   afterEach(async (test) => {
     if (test.task.result?.state === 'fail') {
       await fs.mkdir(RESULTS_DIR, { recursive: true });
-      const name = test.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80);
+      const name = `${preset}-${test.task.name}`.replace(/[^a-z0-9]+/gi, '-').slice(0, 80);
       await ctx.page.screenshot({ path: path.join(RESULTS_DIR, `${name}.png`), fullPage: true }).catch(() => {});
     }
     await context?.close();

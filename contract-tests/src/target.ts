@@ -1,4 +1,5 @@
-import { startTarget } from './contract-targets.ts';
+import type { Preset } from '@strangler/stack';
+import { startSystem } from './system.ts';
 
 export interface JourneyTarget {
   /** Where the browser goes: a proxy in front of the apps. */
@@ -8,13 +9,16 @@ export interface JourneyTarget {
 
 /**
  * E2E_BASE_URL when set (a running stack, a proxy, a blue/green test listener), else a seeded
- * monolith of its own behind a strangler proxy of its own: the journeys always go through the
+ * system of its own with the route table in `preset`'s state: the journeys always go through the
  * proxy, as users do. They only use the demo accounts and data they create, so they pass against
  * any seeded deployment.
  */
-export async function journeyTarget(): Promise<JourneyTarget> {
+export async function journeyTarget(preset: Preset): Promise<JourneyTarget> {
   const external = process.env.E2E_BASE_URL;
   if (external) return { baseUrl: external.replace(/\/$/, ''), close: async () => {} };
-  const target = await startTarget('monolith', { seed: true });
-  return { baseUrl: target.url, close: () => target.close() };
+  const system = await startSystem(preset, { seed: true });
+  return { baseUrl: system.url, close: () => system.close() };
 }
+
+/** The routing states the journeys run in: one against an external deployment, all three otherwise. */
+export const journeyPresets = (): Preset[] => (process.env.E2E_BASE_URL ? ['monolith'] : ['monolith', 'mixed', 'services']);

@@ -3,20 +3,23 @@ import path from 'node:path';
 import type { StackConfig } from './config.ts';
 import { repoRoot } from './config.ts';
 import { databaseUrl } from './database-url.ts';
+import { parse } from 'yaml';
+import { renderRouteTable, SERVICES, type Preset, type ServiceName } from './route-presets.ts';
 
-/** One process of the local stack. Each extracted service joins as one more entry. */
+/** One process of the local stack. */
 export interface Component {
   name: string;
   /** The database it owns, created on the shared server before it starts. */
   database?: string;
   /** Its entry script, relative to the repository root (the same command its container runs). */
   script: string;
+  args?: string[];
   /** Where it serves. */
   url: string;
   /** Polled until 200 before the next component starts. */
   readyUrl: string;
-  /** Prepares files it needs (the proxy's route table) before it starts. */
-  prepare?(): Promise<void>;
+  /** Prepares files it needs (the route table) before it starts. */
+  prepare?(ctx: { serverUrl: string }): Promise<void>;
   env(ctx: { serverUrl: string; config: StackConfig }): Record<string, string>;
   /** Lines printed once everything is up. */
   banner?(): string[];
@@ -32,18 +35,59 @@ function demoLogins(): string[] {
   return Object.entries(accounts).map(([role, a]) => `  ${role.padEnd(9)} ${a.email.padEnd(26)} password: ${a.password}`);
 }
 
-/** Writes the route table from its template unless the file exists (it holds the user's edits). */
+const local = (port: number): string => `http://127.0.0.1:${port}`;
+const DEFAULT_PRESET: Preset = 'mixed';
+
+/**
+ * Writes the route table from the preset when one is asked for, or when there is no table yet; an
+ * existing table is kept otherwise: it holds the user's flips.
+ */
 async function renderRoutes(config: StackConfig): Promise<void> {
-  if (fs.existsSync(config.routesFile)) return;
-  const template = await fs.promises.readFile(path.join(repoRoot, 'stack/routes/local.yaml'), 'utf8');
+  if (fs.existsSync(config.routesFile) && !config.preset) return;
   await fs.promises.mkdir(path.dirname(config.routesFile), { recursive: true });
-  await fs.promises.writeFile(config.routesFile, template.replaceAll('{{monolithPort}}', String(config.monolithPort)));
+  const urls = { monolith: local(config.monolithPort), ...Object.fromEntries(SERVICES.map((s) => [s, local(config.servicePorts[s])])) } as Record<'monolith' | ServiceName, string>;
+  await fs.promises.writeFile(config.routesFile, renderRouteTable(config.preset ?? DEFAULT_PRESET, urls));
 }
 
-const local = (port: number): string => `http://127.0.0.1:${port}`;
+/** Every app's database URL, by the variable the `strangler data` commands read it from. */
+function databaseVariables(serverUrl: string, config: StackConfig): Record<string, string> {
+  return {
+    MONOLITH_DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}monolith`),
+    ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_DATABASE_URL`, databaseUrl(serverUrl, `${config.databasePrefix}${s}`)])),
+  };
+}
 
-/** The components, in start order: the apps first, the proxy in front of them last. */
+/**
+ * Tells the `strangler` CLI where the running stack is, so `npm run strangler -- data switch orders
+ * --to service --reason …` needs no flags. Local development values only (the embedded server's
+ * fixed password, the development admin token), readable by the owner alone.
+ */
+async function writeStackFile(serverUrl: string, config: StackConfig): Promise<void> {
+  const content = {
+    note: 'Written by npm start for the strangler CLI (local development values), anew at every start.',
+    env: { ROUTES_FILE: config.routesFile, PROXY_ADMIN_URLS: local(config.adminPort), ADMIN_TOKEN: config.adminToken, SYNC_URL: local(config.syncPort), ...databaseVariables(serverUrl, config) },
+  };
+  await fs.promises.writeFile(config.stackFile, JSON.stringify(content, null, 2), { mode: 0o600 });
+}
+
+/** The components, in start order: the monolith, the services, the replicator, and the proxy in front of them last. */
 export function components(config: StackConfig): Component[] {
+  const proxyUrl = local(config.proxyPort);
+  const common = { SESSION_SECRET: config.sessionSecret, LOG_LEVEL: config.logLevel, ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}) };
+  const service = (name: ServiceName): Component => ({
+    name,
+    database: `${config.databasePrefix}${name}`,
+    script: `extracted/${name}/src/server.ts`,
+    url: local(config.servicePorts[name]),
+    readyUrl: `${local(config.servicePorts[name])}/readyz`,
+    env: ({ serverUrl }) => ({
+      DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}${name}`),
+      PORT: String(config.servicePorts[name]),
+      ...common,
+      // Orders reserve stock through the proxy, from whichever side serves listings.
+      ...(name === 'orders' ? { API_BASE_URL: proxyUrl } : {}),
+    }),
+  });
   return [
     {
       name: 'monolith',
@@ -54,32 +98,44 @@ export function components(config: StackConfig): Component[] {
       env: ({ serverUrl }) => ({
         DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}monolith`),
         PORT: String(config.monolithPort),
-        SESSION_SECRET: config.sessionSecret,
-        LOG_LEVEL: config.logLevel,
-        ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
+        API_BASE_URL: proxyUrl,
+        ...common,
       }),
+    },
+    ...SERVICES.map(service),
+    {
+      name: 'sync',
+      script: 'strangler-proxy/src/cli/strangler.ts',
+      // Before its first round: each service backfilled once, its writer set as the route table routes it.
+      args: ['data', 'sync', '--align-to', config.routesFile, '--port', String(config.syncPort)],
+      url: local(config.syncPort),
+      readyUrl: `${local(config.syncPort)}/healthz`,
+      prepare: () => renderRoutes(config),
+      env: ({ serverUrl }) => ({ ...databaseVariables(serverUrl, config), SYNC_HOST: '127.0.0.1', LOG_LEVEL: config.logLevel }),
     },
     {
       name: 'proxy',
       script: 'strangler-proxy/src/main.ts',
-      url: local(config.proxyPort),
+      url: proxyUrl,
       readyUrl: `${local(config.adminPort)}/__strangler/readyz`,
-      prepare: () => renderRoutes(config),
-      env: () => ({
-        ROUTES_FILE: config.routesFile,
-        PROXY_PORT: String(config.proxyPort),
-        ADMIN_PORT: String(config.adminPort),
-        ADMIN_TOKEN: config.adminToken,
-        LOG_LEVEL: config.logLevel,
-      }),
+      prepare: ({ serverUrl }) => writeStackFile(serverUrl, config),
+      env: () => ({ ROUTES_FILE: config.routesFile, PROXY_PORT: String(config.proxyPort), ADMIN_PORT: String(config.adminPort), ADMIN_TOKEN: config.adminToken, LOG_LEVEL: config.logLevel }),
       banner: () => [
-        `Cacao Market: ${local(config.proxyPort)}   (through the strangler proxy; the monolith itself is on :${config.monolithPort})`,
+        `Cacao Market: ${proxyUrl}   (through the strangler proxy; the monolith itself is on :${config.monolithPort})`,
         `Proxy admin:  ${local(config.adminPort)}/__strangler/routes   (metrics, explain, readyz)`,
-        `Route table:  ${path.relative(process.cwd(), config.routesFile) || config.routesFile}   (edit it; the proxy reloads it)`,
-        ...(config.redisUrl ? [] : ['Note: REDIS_URL is not set, so each app keeps its own logout list; set it before routing to extracted services.']),
+        `Route table:  ${path.relative(process.cwd(), config.routesFile) || config.routesFile}   (${config.preset ? `preset ${config.preset}` : 'kept from the last run, or preset mixed'}: ${groupsLine(config)})`,
+        `Replicator:   ${local(config.syncPort)}/status   (npm run strangler -- data status)`,
+        `Flip a group: npm run strangler -- data switch orders --to service --reason "…"   (freezes its writes, moves the data's writer, flips, unfreezes)`,
+        ...(config.redisUrl ? [] : ['Note: REDIS_URL is not set, so each app keeps its own logout list: a logout on one side does not end the session on the other.']),
         'Demo logins:',
         ...demoLogins(),
       ],
     },
   ];
+}
+
+/** `auth → service, listings → service, orders → monolith`, as the table on disk says. */
+function groupsLine(config: StackConfig): string {
+  const groups = (parse(fs.readFileSync(config.routesFile, 'utf8')) as { groups?: Record<string, { mode?: string }> }).groups ?? {};
+  return SERVICES.map((s) => `${s} → ${groups[s]?.mode ?? '?'}`).join(', ');
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isPreset, PRESETS, type Preset, type ServiceName } from './route-presets.ts';
 
 /** The root of the repository, whatever the working directory. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -13,6 +14,16 @@ export interface StackConfig {
   embeddedPort: number;
   /** Port of the monolith (env MONOLITH_PORT, default 3000). */
   monolithPort: number;
+  /** Ports of the extracted services (env AUTH_PORT 3101, LISTINGS_PORT 3102, ORDERS_PORT 3103). */
+  servicePorts: Record<ServiceName, number>;
+  /** Port of the replicator's health, metrics and status listener (env SYNC_PORT, default 8082). */
+  syncPort: number;
+  /**
+   * The routing state to start in (env STRANGLER_PRESET: monolith, mixed or services). When set, the
+   * route table is written from it; when unset, an existing table is kept (it holds the user's flips)
+   * and a new one starts `mixed`.
+   */
+  preset: Preset | undefined;
   /** Public port of the strangler proxy, the URL users get (env PROXY_PORT, default 8080). */
   proxyPort: number;
   /** The proxy's admin port (env ADMIN_PORT, default 8081). */
@@ -21,6 +32,8 @@ export interface StackConfig {
   adminToken: string;
   /** The route table the proxy serves (env STRANGLER_ROUTES, default `.data/routes.yaml`, rendered on first start). */
   routesFile: string;
+  /** Where the running stack tells the `strangler` CLI its URLs (`.data/stack.json`, next to the route table). */
+  stackFile: string;
   /** Keys that sign session tokens; a fixed development value unless SESSION_SECRET is set. */
   sessionSecret: string;
   /** Redis shared by the apps for session revocations (env REDIS_URL; unset = each app keeps its own). */
@@ -40,6 +53,12 @@ function port(name: string, value: string | undefined, fallback: number): number
   return n;
 }
 
+function preset(value: string | undefined): Preset | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!isPreset(value)) throw new Error(`STRANGLER_PRESET must be one of ${Object.keys(PRESETS).join(', ')}, got "${value}"`);
+  return value;
+}
+
 function prefix(value: string): string {
   if (!/^([a-z_][a-z0-9_]{0,30})?$/.test(value)) {
     throw new Error(`STRANGLER_DB_PREFIX must be lowercase letters, digits and _ (at most 31), got "${value}"`);
@@ -54,10 +73,18 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     embeddedDataDir: path.resolve(repoRoot, env.STRANGLER_DATA_DIR ?? '.data/postgres'),
     embeddedPort: port('EMBEDDED_PG_PORT', env.EMBEDDED_PG_PORT, 54329),
     monolithPort: port('MONOLITH_PORT', env.MONOLITH_PORT, 3000),
+    servicePorts: Object.freeze({
+      auth: port('AUTH_PORT', env.AUTH_PORT, 3101),
+      listings: port('LISTINGS_PORT', env.LISTINGS_PORT, 3102),
+      orders: port('ORDERS_PORT', env.ORDERS_PORT, 3103),
+    }),
+    syncPort: port('SYNC_PORT', env.SYNC_PORT, 8082),
+    preset: preset(env.STRANGLER_PRESET),
     proxyPort: port('PROXY_PORT', env.PROXY_PORT, 8080),
     adminPort: port('ADMIN_PORT', env.ADMIN_PORT, 8081),
     adminToken: env.ADMIN_TOKEN || 'local-development-admin-token',
     routesFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ?? '.data/routes.yaml'),
+    stackFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ? path.join(path.dirname(env.STRANGLER_ROUTES), 'stack.json') : '.data/stack.json'),
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
     sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
     redisUrl: env.REDIS_URL || undefined,

@@ -38,8 +38,8 @@ export async function startStack(
   try {
     for (const c of list) {
       if (c.database) await ensureDatabase(postgres.url, c.database);
-      await c.prepare?.();
-      await group.start({ name: c.name, script: path.join(repoRoot, c.script), env: c.env({ serverUrl: postgres.url, config }), readyUrl: c.readyUrl });
+      await c.prepare?.({ serverUrl: postgres.url });
+      await group.start({ name: c.name, script: path.join(repoRoot, c.script), ...(c.args ? { args: c.args } : {}), env: c.env({ serverUrl: postgres.url, config }), readyUrl: c.readyUrl });
       urls[c.name] = c.url;
       banner.push(...(c.banner?.() ?? []));
     }

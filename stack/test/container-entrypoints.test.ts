@@ -12,7 +12,7 @@ import type {} from '../src/testing/provided-context.ts';
  * its ENV, from the repository root (the image's WORKDIR holds the same tree), against real
  * PostgreSQL, until its health endpoint answers.
  */
-const DOCKERFILES = ['monolith/Dockerfile', 'extracted/listings/Dockerfile'];
+const DOCKERFILES = ['monolith/Dockerfile', 'extracted/auth/Dockerfile', 'extracted/listings/Dockerfile', 'extracted/orders/Dockerfile'];
 
 function imageSpec(file: string): { cmd: string[]; env: Record<string, string>; workspaces: string[] } {
   const text = fs.readFileSync(path.join(repoRoot, file), 'utf8');
@@ -38,7 +38,7 @@ describe.each(DOCKERFILES)('%s', (file) => {
     const port = await freePort();
     const child = spawn(process.execPath, cmd.slice(1), {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: scratch.url, SESSION_SECRET: 'entrypoint-test-secret-of-32-characters', LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: scratch.url, SESSION_SECRET: 'entrypoint-test-secret-of-32-characters', API_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

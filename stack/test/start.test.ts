@@ -15,25 +15,34 @@ describe('loadStackConfig', () => {
     expect(() => loadStackConfig({ MONOLITH_PORT: '70000' })).toThrow(/MONOLITH_PORT must be a port number/);
     expect(() => loadStackConfig({ EMBEDDED_PG_PORT: 'abc' })).toThrow(/EMBEDDED_PG_PORT/);
     expect(() => loadStackConfig({ STRANGLER_DB_PREFIX: 'Bad-Prefix' })).toThrow(/STRANGLER_DB_PREFIX/);
+    expect(() => loadStackConfig({ STRANGLER_PRESET: 'half' })).toThrow(/STRANGLER_PRESET must be one of monolith, mixed, services, got "half"/);
     expect(loadStackConfig({}).embeddedPort).toBe(54329);
+    expect(loadStackConfig({}).servicePorts).toEqual({ auth: 3101, listings: 3102, orders: 3103 });
   });
 });
 
-/** `npm start` as a user runs it: the same entry, a real PostgreSQL, a real monolith. */
+/** `npm start` as a user runs it: the same entry, a real PostgreSQL, every app, the replicator and the proxy. */
 describe('npm start (stack/src/start.ts)', () => {
-  it('when started, then the proxy fronts the monolith, the URL and demo logins are printed, and Ctrl-C stops everything with exit 0', async () => {
+  it('when started with a preset, then the proxy fronts the monolith and the services as the preset routes them, the CLI finds the stack, and Ctrl-C stops everything with exit 0', async () => {
     const prefix = `stack_${randomBytes(3).toString('hex')}_`;
-    const [monolithPort, port, adminPort] = [await freePort(), await freePort(), await freePort()];
-    const routes = path.join(os.tmpdir(), `${prefix}routes.yaml`);
+    const [monolithPort, authPort, listingsPort, ordersPort, syncPort, port, adminPort] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+    const routes = path.join(dir, 'routes.yaml');
     const env = {
-        PATH: process.env.PATH ?? '',
-        DATABASE_URL: inject('pgServerUrl'),
-        STRANGLER_DB_PREFIX: prefix,
-        MONOLITH_PORT: String(monolithPort),
-        PROXY_PORT: String(port),
-        ADMIN_PORT: String(adminPort),
-        STRANGLER_ROUTES: routes,
-        LOG_LEVEL: 'warn',
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: inject('pgServerUrl'),
+      REDIS_URL: inject('redisUrl'),
+      STRANGLER_DB_PREFIX: prefix,
+      STRANGLER_PRESET: 'mixed',
+      MONOLITH_PORT: String(monolithPort),
+      AUTH_PORT: String(authPort),
+      LISTINGS_PORT: String(listingsPort),
+      ORDERS_PORT: String(ordersPort),
+      SYNC_PORT: String(syncPort),
+      PROXY_PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      STRANGLER_ROUTES: routes,
+      LOG_LEVEL: 'warn',
     };
     const child = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -44,16 +53,30 @@ describe('npm start (stack/src/start.ts)', () => {
       const deadline = Date.now() + 60_000;
       while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
       expect(output).toContain(`Cacao Market: http://127.0.0.1:${port}   (through the strangler proxy; the monolith itself is on :${monolithPort})`);
-      expect(output).toContain(`Route table:  `);
-      expect(await fs.readFile(routes, 'utf8')).toContain(`url: "http://127.0.0.1:${monolithPort}"`);
-      const explain = await (await fetch(`http://127.0.0.1:${adminPort}/__strangler/explain?method=GET&path=/api/listings`)).json();
-      expect(explain).toMatchObject({ route: { name: 'api' }, target: 'monolith' });
+      expect(output).toContain('(preset mixed: auth → service, listings → service, orders → monolith)');
+      expect(await fs.readFile(routes, 'utf8')).toContain(`listings: { url: "http://127.0.0.1:${listingsPort}" }`);
+      const explain = async (method: string, p: string) => (await fetch(`http://127.0.0.1:${adminPort}/__strangler/explain?method=${method}&path=${p}`)).json();
+      expect(await explain('GET', '/api/listings')).toMatchObject({ route: { name: 'listings', group: 'listings' }, target: 'listings' });
+      expect(await explain('POST', '/api/orders')).toMatchObject({ route: { name: 'orders' }, target: 'monolith' });
       expect(output).toMatch(/buyer\s+buyer@cacao\.example\s+password: cacao-buyer-demo/);
       const page = await fetch(`http://127.0.0.1:${port}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<h1>Cacao listings</h1>');
+      // Served by the listings service, from the rows copied out of the seeded monolith.
       const api = await fetch(`http://127.0.0.1:${port}/api/listings?pageSize=1`);
       expect((await api.json()).total).toBeGreaterThanOrEqual(300);
+      const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'buyer@cacao.example', password: 'cacao-buyer-demo' }) });
+      expect(login.status).toBe(200);
+
+      // The CLI finds the running stack through the stack file next to the route table.
+      const status = await runCli(['data', 'status', '--json'], { PATH: env.PATH, STRANGLER_STACK_FILE: path.join(dir, 'stack.json') });
+      expect(status.code, status.err).toBe(0);
+      expect(JSON.parse(status.out).map((s: { service: string; writer: string }) => [s.service, s.writer])).toEqual([
+        ['auth', 'service'],
+        ['listings', 'service'],
+        ['orders', 'monolith'],
+      ]);
+      expect((await fetch(`http://127.0.0.1:${syncPort}/metrics`)).status).toBe(200);
 
       // Regression: a second `npm start` must fail on the ports before it touches the database.
       const second = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env: { ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -68,8 +91,19 @@ describe('npm start (stack/src/start.ts)', () => {
       await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     } finally {
       child.kill('SIGKILL');
-      await dropDatabase(inject('pgServerUrl'), `${prefix}monolith`);
-      await fs.rm(routes, { force: true });
+      for (const db of ['monolith', 'auth', 'listings', 'orders']) await dropDatabase(inject('pgServerUrl'), `${prefix}${db}`);
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 });
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'strangler-proxy/src/cli/strangler.ts'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}

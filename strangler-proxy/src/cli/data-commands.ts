@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 import pg from 'pg';
@@ -6,7 +7,7 @@ import { backfill, BackfillRefusedError } from '../data/backfill.ts';
 import type { ServiceData } from '../data/replicate.ts';
 import { startSyncServer } from '../data/sync-server.ts';
 import { syncStatus, type SyncStatus } from '../data/sync-status.ts';
-import { switchWriter, SWITCH_STEPS } from '../data/switch-writer.ts';
+import { alignWriter, switchWriter, SWITCH_STEPS } from '../data/switch-writer.ts';
 import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/table-mapping.ts';
 import { verify } from '../data/verify.ts';
 import { createLogger } from '../logger.ts';
@@ -124,12 +125,20 @@ export function registerDataCommands(program: Command): void {
     .description('keep each service’s two databases in step (the replicator); serves /healthz, /metrics, /status')
     .option('--port <n>', 'port of the health/metrics listener (default: SYNC_PORT or 8082; 0 picks one)', (v) => Number(v))
     .option('--interval <ms>', 'pause between rounds when idle', (v) => Number(v), 100)
-    .action(async (services: string[], o: DbOptions & { port?: number; interval: number }) => {
+    .option('--align-to <routes>', "before the first round, while nothing serves the routes yet: backfill each service never backfilled, and make each group's mode in this table its writer")
+    .action(async (services: string[], o: DbOptions & { port?: number; interval: number; alignTo?: string }) => {
       const names = services.length ? services : configuredServices();
       if (!names.length) usage(`name the services to keep in step (${Object.keys(MAPPINGS).join(', ')}) or set <SERVICE>_DATABASE_URL`);
       if (names.length > 1 && o.serviceDb) usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
       const log = createLogger(process.env.LOG_LEVEL || 'info', { service: 'strangler-sync' });
       const all = names.map((s) => openService(s, o));
+      if (o.alignTo) {
+        const text = readRoutes(o.alignTo);
+        for (const d of all) {
+          const r = await alignWriter(d, text);
+          log.info({ service: d.mapping.service, ...r }, 'data aligned with the route table');
+        }
+      }
       const port = o.port ?? Number(process.env.SYNC_PORT || 8082);
       const running = await startSyncServer(all, { port, host: process.env.SYNC_HOST || '127.0.0.1', intervalMs: o.interval, log });
       log.info({ url: running.url, services: names }, 'replicator running');
@@ -187,6 +196,14 @@ export function registerDataCommands(program: Command): void {
         await close(d);
       }
     });
+}
+
+function readRoutes(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    usage(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 /** The services whose database URL is in the environment. */

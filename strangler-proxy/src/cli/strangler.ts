@@ -9,6 +9,10 @@ import { diffTables } from '../routing/diff-tables.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import { runProxy } from '../main.ts';
 import { registerDataCommands } from './data-commands.ts';
+import { applyStackDefaults } from './stack-defaults.ts';
+
+// Before any option's default is read from the environment.
+applyStackDefaults();
 
 /** Reads and compiles a table, or prints every problem as FILE:LINE: … and exits 1. */
 function load(file: string): RouteTable {

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { ProxyAdminClient } from '../admin/admin-client.ts';
 import { editGroup, groupState, writeRouteFile } from '../config/route-file.ts';
+import { backfill } from './backfill.ts';
 import { drain, drainHoldingLock, pendingBySide, prepareSync, withSyncLock, type ServiceData } from './replicate.ts';
 import { readSyncState, recordSwitch, setWriter, type SwitchRecord } from './sync-state.ts';
 import type { Side } from './table-mapping.ts';
@@ -227,6 +228,20 @@ export async function setWriterOffline(data: ServiceData, to: Side): Promise<{ c
     if (state.writer !== to) await setWriter(data.pools.service, data.mapping.service, to);
     return { changed: state.writer !== to, applied: r.applied + r.strays };
   });
+}
+
+/**
+ * For a system starting up, before anything serves the routes: the service's rows copied once
+ * (backfill, when never done), then its writer set to what the route table routes the service's
+ * group to (`service` mode → the service; any other → the monolith).
+ */
+export async function alignWriter(data: ServiceData, routesText: string, group = data.mapping.service): Promise<{ backfilled: boolean; writer: Side; changed: boolean }> {
+  const state = await prepareSync(data);
+  const backfilled = !state.backfilledAt && state.writer === 'monolith';
+  if (backfilled) await backfill(data);
+  const writer: Side = groupState(routesText, group)?.mode === 'service' ? 'service' : 'monolith';
+  const { changed } = await setWriterOffline(data, writer);
+  return { backfilled, writer, changed };
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,0 +1,116 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { startAuthService } from '@strangler/auth';
+import { startListingsService } from '@strangler/listings';
+import { startMonolith } from '@strangler/monolith';
+import { startOrdersService } from '@strangler/orders';
+import { alignWriter, createLogger as proxyLogger, loadProxyConfig, mappingFor, ProxyAdminClient, Replicator, startProxy, type RunningProxy, type ServiceData } from '@strangler/proxy';
+import { createLogger, type RunningApp } from '@strangler/service-kit';
+import { createScratchDatabase, freePort, renderRouteTable, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
+import type {} from '@strangler/stack/testing/provided-context';
+
+export const SESSION_SECRET = 'contract-session-secret-of-32-chars-or-more';
+export const ADMIN_TOKEN = 'contract-admin-token-0123456789';
+
+/** The whole system in one process, on scratch databases: what `npm start` runs, for tests. */
+export interface System {
+  preset: Preset;
+  /** The proxy: every request of a test goes through it, as users' do. */
+  url: string;
+  adminUrl: string;
+  routesFile: string;
+  proxy: RunningProxy;
+  admin: ProxyAdminClient;
+  monolith: RunningApp;
+  services: Record<ServiceName, RunningApp>;
+  /** Each service's two databases, for the data toolkit. */
+  data: Record<ServiceName, ServiceData>;
+  replicator: Replicator;
+  /** The database that takes the writes of a service's rows now (the monolith's, or the service's own). */
+  writerDb(service: ServiceName): pg.Pool;
+  close(): Promise<void>;
+}
+
+
+/**
+ * Scratch databases for the monolith and each service, every app on port 0, the rows of each
+ * service copied from the monolith (`seed` fills it with the demo data first) with the writer set as
+ * the preset routes it, the replicator running, and the proxy in front with the preset's route table.
+ */
+export async function startSystem(preset: Preset, opts: { seed?: boolean } = {}): Promise<System> {
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+  };
+  try {
+    const server = inject('pgServerUrl');
+    const scratch = async (name: string): Promise<string> => {
+      const db = await createScratchDatabase(server, `sys_${name}`);
+      closers.push(() => db.drop());
+      return db.url;
+    };
+    const proxyPort = await freePort();
+    const apiBaseUrl = `http://127.0.0.1:${proxyPort}`;
+    const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
+    const silent = (name: string) => createLogger(name, 'silent');
+    const urls = { monolith: await scratch('monolith'), auth: await scratch('auth'), listings: await scratch('listings'), orders: await scratch('orders') };
+
+    const monolith = await startMonolith({ ...common, databaseUrl: urls.monolith, secureCookies: false, seedWhenEmpty: opts.seed ?? false, apiBaseUrl }, silent('monolith'));
+    closers.push(() => monolith.close());
+    const services = {
+      auth: await startAuthService({ ...common, databaseUrl: urls.auth, secureCookies: false }, silent('auth')),
+      listings: await startListingsService({ ...common, databaseUrl: urls.listings }, silent('listings')),
+      orders: await startOrdersService({ ...common, databaseUrl: urls.orders, apiBaseUrl }, silent('orders')),
+    };
+    for (const s of SERVICES) closers.push(() => services[s].close());
+
+    const pool = (url: string): pg.Pool => {
+      const p = new pg.Pool({ connectionString: url, max: 6 });
+      p.on('error', () => {});
+      closers.push(() => p.end());
+      return p;
+    };
+    const monolithPool = pool(urls.monolith);
+    const data = Object.fromEntries(SERVICES.map((s) => [s, { mapping: mappingFor(s), pools: { monolith: monolithPool, service: pool(urls[s]) } }])) as Record<ServiceName, ServiceData>;
+    const routes = renderRouteTable(preset, { monolith: monolith.url, auth: services.auth.url, listings: services.listings.url, orders: services.orders.url });
+    // As `npm start` does: each service's rows copied, its writer set as the table routes it.
+    for (const s of SERVICES) await alignWriter(data[s], routes);
+    const replicator = new Replicator(Object.values(data), { intervalMs: 20, log: proxyLogger('silent') });
+    replicator.start();
+    closers.push(() => replicator.stop());
+
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'system-'));
+    closers.push(() => fs.rm(dir, { recursive: true, force: true }));
+    const routesFile = path.join(dir, 'routes.yaml');
+    await fs.writeFile(routesFile, routes);
+    const proxy = await startProxy(
+      loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000' }),
+      proxyLogger('silent'),
+    );
+    closers.push(() => proxy.close());
+
+    return {
+      preset,
+      url: proxy.url,
+      adminUrl: proxy.adminUrl,
+      routesFile,
+      proxy,
+      admin: new ProxyAdminClient(proxy.adminUrl, ADMIN_TOKEN),
+      monolith,
+      services,
+      data,
+      replicator,
+      writerDb: (service) => {
+        const group = proxy.store.current.routes.find((r) => r.group === service);
+        return group?.mode === 'service' ? data[service].pools.service : monolithPool;
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
