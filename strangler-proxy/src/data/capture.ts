@@ -14,6 +14,9 @@ import { ident, keyOn, tableOn, type ServiceDataMapping, type Side } from './tab
  * parameter group), a replication role, and copies tables as they are, with no mapping between the
  * monolith's schema and a service's. Triggers need nothing but the tables' owner.
  */
+/** Bumped whenever the trigger function changes, so an older one is replaced. */
+const CAPTURE_VERSION = 'strangler capture v1';
+
 const INSTALL = `
 CREATE TABLE IF NOT EXISTS strangler_outbox (
   id          bigserial PRIMARY KEY,
@@ -42,10 +45,23 @@ BEGIN
     INSERT INTO strangler_outbox (table_name, key) VALUES (TG_TABLE_NAME, old_key);
   END IF;
   RETURN NULL;
-END $$;`;
+END $$;
+COMMENT ON FUNCTION strangler_capture() IS '${CAPTURE_VERSION}';`;
 
-/** Installs (or refreshes) the outbox and a capture trigger on every mapped table of one side. Idempotent. */
+/**
+ * Installs the outbox and a capture trigger on every mapped table of one side, unless they are all
+ * there already. Idempotent, and a no-op when installed: the DDL locks the tables, so on a live
+ * database it must not run again with every command.
+ */
 export async function installCapture(pool: pg.Pool, mapping: ServiceDataMapping, side: Side): Promise<void> {
+  const tables = mapping.tables.map((t) => tableOn(t, side));
+  const { rows } = await pool.query<{ version: string | null; triggers: number }>(
+    `SELECT (SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc p WHERE p.proname = 'strangler_capture' AND p.pronamespace = 'public'::regnamespace) AS version,
+       (SELECT count(*)::int FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+        WHERE g.tgname = 'strangler_capture' AND c.relname = ANY($1) AND c.relnamespace = 'public'::regnamespace) AS triggers`,
+    [tables],
+  );
+  if (rows[0]!.version === CAPTURE_VERSION && rows[0]!.triggers === tables.length) return;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -110,7 +110,10 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
       if (!g) throw new SwitchError(`${o.routesFile} has no group "${group}": put the service's routes in one group (groups: ${group}: …) so they flip together`);
       if (!g.target) throw new SwitchError(`group "${group}" has no target: set target to the service's upstream`);
       if (g.frozen) throw new SwitchError(`group "${group}" is already frozen: another switch is running, or one was interrupted (see \`strangler data status ${service}\`); set frozen: false to clear it`);
-      const state = await prepareSync(o.data);
+      // Capture was installed by the backfill: no DDL here, it would lock tables under live traffic.
+      const state = await readSyncState(o.data.pools.service, service).catch(() => {
+        throw new SwitchError(`${service} has no sync state: run \`strangler data backfill ${service}\` first`);
+      });
       from = state.writer;
       if (from === o.to) throw new SwitchError(`the ${o.to} already writes ${service}'s rows; nothing to switch`);
       if (o.to === 'service' && !state.backfilledAt) throw new SwitchError(`${service} has not been backfilled: run \`strangler data backfill ${service}\` first`);

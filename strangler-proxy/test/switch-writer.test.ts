@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ProxyAdminClient } from '../src/admin/admin-client.ts';
+import { backfill } from '../src/data/backfill.ts';
+import { readSyncState, setWriter } from '../src/data/sync-state.ts';
+import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/data/switch-writer.ts';
+import { FakeUpstream } from './support/fake-upstream.ts';
+import { ADMIN_TOKEN, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
+import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
+
+let d: ServiceDatabases;
+let monolith: FakeUpstream;
+let listings: FakeUpstream;
+let proxy: TestProxy;
+let original: string;
+
+const tableText = (mode: string): string => `# the listings group moves with its data
+version: 1
+upstreams:
+  monolith: { url: ${monolith.url} }
+  listings: { url: ${listings.url} }
+groups:
+  listings: { mode: ${mode}, target: listings }
+routes:
+  - name: listings
+    group: listings
+    match: { path: /api/listings/* }
+default: monolith
+`;
+
+beforeAll(async () => {
+  d = await serviceDatabases('listings', { seed: false });
+  await backfill(d);
+  [monolith, listings] = await Promise.all([new FakeUpstream('monolith').start(), new FakeUpstream('listings').start()]);
+  original = tableText('monolith');
+  proxy = await startTestProxy(original);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await Promise.all([monolith?.close(), listings?.close()]);
+  await d?.close();
+});
+afterEach(async () => {
+  // Every test starts from the monolith writing and routed, unfrozen.
+  await setWriter(d.pools.service, 'listings', 'monolith');
+  await proxy.writeRoutes(original);
+  await new ProxyAdminClient(proxy.adminUrl, ADMIN_TOKEN).reload();
+  monolith.behaviour = { kind: 'ok' };
+});
+
+const options = (o: Partial<SwitchOptions> = {}): SwitchOptions => ({
+  data: d,
+  to: 'service',
+  routesFile: proxy.routesFile,
+  proxies: [new ProxyAdminClient(proxy.adminUrl, ADMIN_TOKEN)],
+  actor: 'test',
+  reason: 'switch-writer test',
+  ...o,
+});
+
+const served = async (): Promise<{ hash: string; mode: string; frozen: boolean }> => {
+  const t = await (await fetch(`${proxy.adminUrl}/__strangler/routes`)).json();
+  return { hash: t.hash, mode: t.routes[0].mode, frozen: t.routes[0].frozen };
+};
+
+describe('strangler data switch (the writer switch state machine)', () => {
+  it('when every step passes, then the service writes, the group is in service mode and unfrozen, comments kept, and the switch is recorded', async () => {
+    const steps: string[] = [];
+    const r = await switchWriter(options({ onStep: (s) => void steps.push(s) }));
+    expect([r.outcome, r.from, r.to, r.error]).toEqual(['switched', 'monolith', 'service', undefined]);
+    expect(steps).toEqual([...SWITCH_STEPS]);
+    expect(r.steps.every((s) => s.ok)).toBe(true);
+    expect(r.frozenMs).toBeGreaterThanOrEqual(0);
+    expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('service');
+    const text = await fs.readFile(proxy.routesFile, 'utf8');
+    expect(text).toContain('# the listings group moves with its data');
+    expect(text).toContain('listings: { mode: service, target: listings }');
+    expect(await served()).toMatchObject({ mode: 'service', frozen: false, hash: r.routesHash });
+    const audit = (await d.pools.service.query(`SELECT from_writer, to_writer, actor, reason, outcome FROM strangler_switches ORDER BY id DESC LIMIT 1`)).rows[0];
+    expect(audit).toEqual({ from_writer: 'monolith', to_writer: 'service', actor: 'test', reason: 'switch-writer test', outcome: 'switched' });
+  });
+
+  it.each(SWITCH_STEPS)('when aborted before %s, then what was done is undone: the monolith writes, the original table is served unfrozen', async (step) => {
+    const abort = new AbortController();
+    const r = await switchWriter(options({ signal: abort.signal, onStep: (s) => void (s === step && abort.abort(new Error('operator pressed Ctrl-C'))) }));
+    expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', step, []]);
+    expect(r.error).toBe(`aborted before ${step}`);
+    expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+    expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
+    expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
+    expect((await d.pools.service.query(`SELECT outcome, failed_step FROM strangler_switches ORDER BY id DESC LIMIT 1`)).rows[0]).toEqual({ outcome: 'aborted', failed_step: step });
+  });
+
+  it('when a write routed before the freeze is still running at the deadline, then it aborts at drain-requests and undoes the freeze', async () => {
+    monolith.behaviour = { kind: 'ok', delayMs: 1_500 };
+    const slow = fetch(`${proxy.url}/api/listings/7`, { method: 'PATCH', body: '{}' });
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await switchWriter(options({ requestsTimeoutMs: 300 }));
+    expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-requests']);
+    expect(r.error).toMatch(/still runs 1 writes routed before the freeze/);
+    expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
+    expect((await slow).status).toBe(200);
+  });
+
+  it('when a captured change cannot be applied before the deadline, then it aborts at drain-changes and the monolith keeps writing', async () => {
+    // A listing whose supplier the service has never seen: its foreign key refuses the copy.
+    await d.pools.monolith.query(`INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (77, 1, 'Unseen', 'Peru', 'Piura')`);
+    await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'suppliers'`);
+    await d.pools.monolith.query(`INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
+      VALUES (77, 'Blocked', 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 1, 1, '2026-01-01')`);
+    try {
+      const r = await switchWriter(options({ changesTimeoutMs: 300 }));
+      expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-changes']);
+      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
+    } finally {
+      await d.pools.monolith.query(`DELETE FROM strangler_outbox; DELETE FROM listings WHERE supplier_id = 77; DELETE FROM suppliers WHERE id = 77; DELETE FROM strangler_outbox`);
+    }
+  });
+
+  it('when the table has no such group, the group is frozen, or the side already writes, then check refuses and nothing changes', async () => {
+    const noGroup = await switchWriter(options({ group: 'payments' }));
+    expect([noGroup.outcome, noGroup.failedStep]).toEqual(['aborted', 'check']);
+    expect(noGroup.error).toMatch(/has no group "payments": put the service's routes in one group/);
+    expect((await switchWriter(options({ to: 'monolith' }))).error).toMatch(/the monolith already writes listings's rows; nothing to switch/);
+    await proxy.writeRoutes(original.replace('target: listings }', 'target: listings, frozen: true }'));
+    expect((await switchWriter(options())).error).toMatch(/group "listings" is already frozen/);
+    await proxy.writeRoutes(original.replace('mode: monolith', 'mode: service'));
+    expect((await switchWriter(options())).error).toMatch(/group "listings" is in service mode but the monolith writes the rows/);
+    expect(await count(d.pools.service, `SELECT count(*) FROM strangler_switches WHERE outcome = 'switched' AND reason = 'never'`)).toBe(0);
+  });
+
+  it('when a proxy is unreachable, then the switch aborts at check, before freezing anything', async () => {
+    const r = await switchWriter(options({ proxies: [new ProxyAdminClient('http://127.0.0.1:9', ADMIN_TOKEN)] }));
+    expect([r.outcome, r.failedStep]).toEqual(['aborted', 'check']);
+    expect(r.error).toMatch(/the proxy admin at http:\/\/127\.0\.0\.1:9 did not answer/);
+    expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
+  });
+
+  it('when run from the CLI, then it prints each step and exits 0; the way back too; a usage problem exits 2', async () => {
+    const run = (args: string[], env: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../src/cli/strangler.ts'), ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c) => (out += c));
+        child.stderr.on('data', (c) => (err += c));
+        child.on('exit', (code) => resolve({ code, out, err }));
+      });
+    const env = { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service, ROUTES_FILE: proxy.routesFile, PROXY_ADMIN_URLS: proxy.adminUrl, ADMIN_TOKEN, USER: 'ana' };
+    const there = await run(['data', 'switch', 'listings', '--to', 'service', '--reason', 'contracts green'], env);
+    expect(there.code, there.err).toBe(0);
+    expect(there.out).toMatch(/ok {3}freeze\s+\d+ ms/);
+    expect(there.out).toMatch(/switched: the service writes listings's rows; writes were frozen for \d+ ms/);
+    const back = await run(['data', 'switch', 'listings', '--to', 'monolith', '--reason', 'rollback drill'], env);
+    expect(back.code, back.err).toBe(0);
+    const status = await run(['data', 'status', 'listings'], env);
+    expect(status.out).toMatch(/switch {4}\S+ \S+ service → monolith switched by ana: rollback drill \(frozen \d+ ms\)/);
+    expect((await run(['data', 'switch', 'listings', '--to', 'sideways', '--reason', 'x'], env)).code).toBe(2);
+    const noToken = await run(['data', 'switch', 'listings', '--to', 'service', '--reason', 'x'], { ...env, ADMIN_TOKEN: '' });
+    expect([noToken.code, noToken.err.trim()]).toEqual([2, 'set ADMIN_TOKEN: reloading a proxy needs its admin token']);
+  });
+});
