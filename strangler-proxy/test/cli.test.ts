@@ -5,20 +5,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from './support/fake-upstream.ts';
 import { table } from './support/proxy-harness.ts';
+import { CLI, runCli } from './support/run-cli.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/strangler.ts');
+const run = runCli;
 let dir: string;
-
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 const GOOD = table(
   { monolith: 'http://127.0.0.1:3000', listings: 'http://127.0.0.1:3102' },

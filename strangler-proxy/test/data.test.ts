@@ -1,24 +1,12 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../src/data/backfill.ts';
 import { applyBatch, drain, pendingBySide, prepareSync } from '../src/data/replicate.ts';
 import { setWriter } from '../src/data/sync-state.ts';
 import { verify } from '../src/data/verify.ts';
+import { runCli } from './support/run-cli.ts';
 import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../src/cli/strangler.ts');
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = runCli;
 
 const NEW_LISTING = `INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
   VALUES (1, $1, 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 10, 1, '2026-01-01') RETURNING id::int AS id`;

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyAdminClient } from '../src/admin/admin-client.ts';
 import { backfill } from '../src/data/backfill.ts';
@@ -8,6 +6,7 @@ import { readSyncState, setWriter } from '../src/data/sync-state.ts';
 import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/data/switch-writer.ts';
 import { FakeUpstream } from './support/fake-upstream.ts';
 import { ADMIN_TOKEN, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
+import { runCli } from './support/run-cli.ts';
 import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 let d: ServiceDatabases;
@@ -140,26 +139,17 @@ describe('strangler data switch (the writer switch state machine)', () => {
   });
 
   it('when run from the CLI, then it prints each step and exits 0; the way back too; a usage problem exits 2', async () => {
-    const run = (args: string[], env: Record<string, string>) =>
-      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../src/cli/strangler.ts'), ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (c) => (out += c));
-        child.stderr.on('data', (c) => (err += c));
-        child.on('exit', (code) => resolve({ code, out, err }));
-      });
     const env = { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service, ROUTES_FILE: proxy.routesFile, PROXY_ADMIN_URLS: proxy.adminUrl, ADMIN_TOKEN, USER: 'ana' };
-    const there = await run(['data', 'switch', 'listings', '--to', 'service', '--reason', 'contracts green'], env);
+    const there = await runCli(['data', 'switch', 'listings', '--to', 'service', '--reason', 'contracts green'], env);
     expect(there.code, there.err).toBe(0);
     expect(there.out).toMatch(/ok {3}freeze\s+\d+ ms/);
     expect(there.out).toMatch(/switched: the service writes listings's rows; writes were frozen for \d+ ms/);
-    const back = await run(['data', 'switch', 'listings', '--to', 'monolith', '--reason', 'rollback drill'], env);
+    const back = await runCli(['data', 'switch', 'listings', '--to', 'monolith', '--reason', 'rollback drill'], env);
     expect(back.code, back.err).toBe(0);
-    const status = await run(['data', 'status', 'listings'], env);
+    const status = await runCli(['data', 'status', 'listings'], env);
     expect(status.out).toMatch(/switch {4}\S+ \S+ service → monolith switched by ana: rollback drill \(frozen \d+ ms\)/);
-    expect((await run(['data', 'switch', 'listings', '--to', 'sideways', '--reason', 'x'], env)).code).toBe(2);
-    const noToken = await run(['data', 'switch', 'listings', '--to', 'service', '--reason', 'x'], { ...env, ADMIN_TOKEN: '' });
+    expect((await runCli(['data', 'switch', 'listings', '--to', 'sideways', '--reason', 'x'], env)).code).toBe(2);
+    const noToken = await runCli(['data', 'switch', 'listings', '--to', 'service', '--reason', 'x'], { ...env, ADMIN_TOKEN: '' });
     expect([noToken.code, noToken.err.trim()]).toEqual([2, 'set ADMIN_TOKEN: reloading a proxy needs its admin token']);
   });
 });

@@ -1,5 +1,6 @@
 import { prepareSync, type ServiceData } from './replicate.ts';
-import { inCopyTransaction, keyOf, rowsAfter, upsertRows, type Key } from './row-transfer.ts';
+import { keyOf, rowsAfter, upsertRows, type Key } from './row-transfer.ts';
+import { inCopyTransaction } from './transaction.ts';
 import { markBackfilled } from './sync-state.ts';
 import { ident, tableOn } from './table-mapping.ts';
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { APPLYING_FLAG, type Key } from './row-transfer.ts';
+import type { Key } from './row-transfer.ts';
+import { APPLYING_FLAG, inTransaction } from './transaction.ts';
 import { ident, keyOn, tableOn, type ServiceDataMapping, type Side } from './table-mapping.ts';
 
 /**
@@ -62,9 +63,7 @@ export async function installCapture(pool: pg.Pool, mapping: ServiceDataMapping,
     [tables],
   );
   if (rows[0]!.version === CAPTURE_VERSION && rows[0]!.triggers === tables.length) return;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     // Two installers at once would race on CREATE OR REPLACE; serialise them.
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('strangler-capture-install'))`);
     await client.query(INSTALL);
@@ -75,19 +74,7 @@ export async function installCapture(pool: pg.Pool, mapping: ServiceDataMapping,
          FOR EACH ROW EXECUTE FUNCTION strangler_capture(${args})`,
       );
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
-/** Removes the capture triggers of a service's tables on one side (when its migration is retired). */
-export async function removeCapture(pool: pg.Pool, mapping: ServiceDataMapping, side: Side): Promise<void> {
-  for (const t of mapping.tables) await pool.query(`DROP TRIGGER IF EXISTS strangler_capture ON ${ident(tableOn(t, side))}`);
-  await pool.query('DELETE FROM strangler_outbox WHERE table_name = ANY($1)', [mapping.tables.map((t) => tableOn(t, side))]);
+  });
 }
 
 export interface OutboxEntry {

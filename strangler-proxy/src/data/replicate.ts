@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { installCapture, pendingChanges, readOutbox, removeFromOutbox, type Pending } from './capture.ts';
-import { deleteKeys, fetchRows, inCopyTransaction, upsertRows, type Key, type TextRow } from './row-transfer.ts';
+import { deleteKeys, fetchRows, upsertRows, type Key, type TextRow } from './row-transfer.ts';
+import { inCopyTransaction } from './transaction.ts';
 import { countApplied, ensureSyncState, readSyncState, type SyncState } from './sync-state.ts';
 import { otherSide, SIDES, tableOn, type ServiceDataMapping, type Side, type TableMapping } from './table-mapping.ts';
 

@@ -10,26 +10,6 @@ export type TextRow = (string | null)[];
 /** A key: the text form of each key column, in key order. */
 export type Key = string[];
 
-/** The session flag that tells the capture trigger a write is a copy, not a change to send back. */
-export const APPLYING_FLAG = 'strangler.applying';
-
-/** Runs `fn` in one transaction on `pool`, with capture off: what a copy writes is not captured again. */
-export async function inCopyTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SELECT set_config('${APPLYING_FLAG}', 'on', true)`);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 /** `"a"::text, "b"::text, …` for the table's mapped columns on one side. */
 export function textColumns(t: TableMapping, side: Side, alias?: string): string {
   return columnsOn(t, side)

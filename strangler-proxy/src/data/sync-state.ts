@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Side } from './table-mapping.ts';
+import { inTransaction } from './transaction.ts';
 
 /**
  * Which side writes a service's rows, and what has been copied so far. Kept in the service's own
@@ -50,19 +51,11 @@ const COLUMNS = `service, writer, backfilled_at::text AS "backfilledAt", applied
 
 /** Creates the state tables and the service's row (the monolith writes until a switch says otherwise). */
 export async function ensureSyncState(db: pg.Pool, service: string): Promise<SyncState> {
-  const client = await db.connect();
-  try {
+  await inTransaction(db, async (client) => {
     // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog: serialise them.
-    await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('strangler-sync-state'))`);
     await client.query(SCHEMA);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   await db.query('INSERT INTO strangler_sync_state (service) VALUES ($1) ON CONFLICT DO NOTHING', [service]);
   return readSyncState(db, service);
 }
