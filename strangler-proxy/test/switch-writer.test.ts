@@ -123,7 +123,7 @@ describe('strangler data switch (the writer switch state machine)', () => {
     const noGroup = await switchWriter(options({ group: 'payments' }));
     expect([noGroup.outcome, noGroup.failedStep]).toEqual(['aborted', 'check']);
     expect(noGroup.error).toMatch(/has no group "payments": put the service's routes in one group/);
-    expect((await switchWriter(options({ to: 'monolith' }))).error).toMatch(/the monolith already writes listings's rows; nothing to switch/);
+    expect((await switchWriter(options({ to: 'monolith' }))).error).toMatch(/the monolith already writes the listings rows; nothing to switch/);
     await proxy.writeRoutes(original.replace('target: listings }', 'target: listings, frozen: true }'));
     expect((await switchWriter(options())).error).toMatch(/group "listings" is already frozen/);
     await proxy.writeRoutes(original.replace('mode: monolith', 'mode: service'));
@@ -143,7 +143,7 @@ describe('strangler data switch (the writer switch state machine)', () => {
     const there = await runCli(['data', 'switch', 'listings', '--to', 'service', '--reason', 'contracts green'], env);
     expect(there.code, there.err).toBe(0);
     expect(there.out).toMatch(/ok {3}freeze\s+\d+ ms/);
-    expect(there.out).toMatch(/switched: the service writes listings's rows; writes were frozen for \d+ ms/);
+    expect(there.out).toMatch(/switched: the service writes the listings rows now; writes were frozen for \d+ ms/);
     const back = await runCli(['data', 'switch', 'listings', '--to', 'monolith', '--reason', 'rollback drill'], env);
     expect(back.code, back.err).toBe(0);
     const status = await runCli(['data', 'status', 'listings'], env);

@@ -136,7 +136,7 @@ export function registerDataCommands(program: Command): void {
         const text = readRoutes(o.alignTo);
         for (const d of all) {
           const r = await alignWriter(d, text);
-          log.info({ service: d.mapping.service, ...r }, 'data aligned with the route table');
+          log.info({ rowsOf: d.mapping.service, ...r }, 'data aligned with the route table');
         }
       }
       const port = o.port ?? Number(process.env.SYNC_PORT || 8082);
@@ -186,7 +186,7 @@ export function registerDataCommands(program: Command): void {
         });
         for (const s of result.steps) console.log(`  ${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(15)} ${String(s.ms).padStart(6)} ms  ${s.detail ?? ''}`);
         if (result.outcome === 'switched') {
-          console.log(`switched: the ${result.to} writes ${service}'s rows; writes were frozen for ${result.frozenMs} ms (table ${result.routesHash})`);
+          console.log(`switched: the ${result.to} writes the ${service} rows now; writes were frozen for ${result.frozenMs} ms (table ${result.routesHash})`);
         } else {
           console.error(`aborted at ${result.failedStep}: ${result.error}`);
           console.error(result.undoErrors.length ? 'undo was incomplete; check the route table and `strangler data status`' : `undone: the ${result.from} still writes, the route table is as it was`);

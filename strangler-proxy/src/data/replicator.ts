@@ -61,14 +61,14 @@ export class Replicator {
         this.#opts.metrics?.applied.inc({ service }, r.applied);
         if (r.strays) {
           this.#opts.metrics?.strays.inc({ service }, r.strays);
-          this.#opts.log.warn({ service, strays: r.strays, writer: r.state.writer }, 'applied changes made on the side that is not the writer');
+          this.#opts.log.warn({ rowsOf: service, strays: r.strays, writer: r.state.writer }, 'applied changes made on the side that is not the writer');
         }
         await this.#publish(data, r.state.writer);
       } catch (err) {
         this.#opts.metrics?.errors.inc({ service });
         // The server's message only: its detail field can quote row values (emails).
         const e = err as { code?: string; message?: string };
-        this.#opts.log.error({ service, code: e.code, error: e.message }, 'replication round failed; retrying');
+        this.#opts.log.error({ rowsOf: service, code: e.code, error: e.message }, 'replication round failed; retrying');
       }
     }
     this.#rounds++;

@@ -115,7 +115,7 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
         throw new SwitchError(`${service} has no sync state: run \`strangler data backfill ${service}\` first`);
       });
       from = state.writer;
-      if (from === o.to) throw new SwitchError(`the ${o.to} already writes ${service}'s rows; nothing to switch`);
+      if (from === o.to) throw new SwitchError(`the ${o.to} already writes the ${service} rows; nothing to switch`);
       if (o.to === 'service' && !state.backfilledAt) throw new SwitchError(`${service} has not been backfilled: run \`strangler data backfill ${service}\` first`);
       const routedToService = g.mode === 'service';
       if (routedToService !== (from === 'service')) {
