@@ -150,8 +150,10 @@ describe('strangler data verify, status and backfill (the CLI)', () => {
     expect(text.out).toMatch(/listings: the monolith writes; lag \d+\.\d{3} s/);
   });
 
-  it('when the service or a URL is unknown, then exit 2 saying what to give', async () => {
+  it('when the service or a URL is unknown, then exit 2 saying what to give; a database that is not there, exit 1 in one line', async () => {
     expect((await cli(['data', 'verify', 'payments', '--monolith-db', 'x', '--service-db', 'y'])).code).toBe(2);
+    const gone = await cli(['data', 'verify', 'listings', '--monolith-db', `${d.urls.monolith}_gone`, '--service-db', d.urls.service]);
+    expect([gone.code, gone.err.trim()]).toEqual([1, expect.stringMatching(/^strangler: a database refused or could not be reached: database "\S+_gone" does not exist \(3D000\)$/)]);
     const missing = await cli(['data', 'backfill', 'listings']);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('give --monolith-db and --service-db (or MONOLITH_DATABASE_URL and LISTINGS_DATABASE_URL)');

@@ -102,4 +102,13 @@ routes
 
 registerDataCommands(program);
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (err) {
+  // A database that cannot be reached or refuses: say so in one line (never the URL: it holds a
+  // password), not as a stack trace. Anything else is a bug and keeps its stack.
+  const e = err as { severity?: string; code?: string; message?: string };
+  if (e.severity === undefined && !/^E[A-Z]+$/.test(e.code ?? '')) throw err;
+  console.error(`strangler: a database refused or could not be reached: ${e.message}${e.code ? ` (${e.code})` : ''}`);
+  process.exit(1);
+}
