@@ -55,6 +55,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     const proxyPort = await freePort();
     const apiBaseUrl = `http://127.0.0.1:${proxyPort}`;
     const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
+    // SYSTEM_LOG_LEVEL=error shows the apps' own logs when a test needs explaining.
     const silent = (name: string) => createLogger(name, process.env.SYSTEM_LOG_LEVEL ?? 'silent');
     const urls = { monolith: await scratch('monolith'), auth: await scratch('auth'), listings: await scratch('listings'), orders: await scratch('orders') };
 

@@ -17,8 +17,8 @@ export interface ReplicatorOptions {
 /**
  * Keeps each service's two databases in step: every round drains the changes captured on the
  * writer's side into the other (and any strays the other way), then publishes the lag. A failing
- * round (a database away, a row whose parent has not arrived yet) is logged, counted and retried on
- * the next: nothing leaves the outbox until it has been applied.
+ * round (a database away, a row whose parent has not arrived yet) is logged, counted and retried,
+ * backing off from the interval to 5 s: nothing leaves the outbox until it has been applied.
  */
 export class Replicator {
   readonly #services: readonly ServiceData[];
@@ -27,6 +27,8 @@ export class Replicator {
   #stopped = false;
   #wake: (() => void) | undefined;
   #rounds = 0;
+  /** Per service: failed rounds in a row, and when to try again (backing off up to 5 s). */
+  readonly #failing = new Map<string, { count: number; until: number }>();
 
   constructor(services: readonly ServiceData[], opts: ReplicatorOptions) {
     this.#services = services;
@@ -55,6 +57,8 @@ export class Replicator {
     let total = 0;
     for (const data of this.#services) {
       const service = data.mapping.service;
+      const failing = this.#failing.get(service);
+      if (failing && Date.now() < failing.until) continue;
       try {
         const r = await drain(data, { batchSize: this.#opts.batchSize, maxBatches: this.#opts.maxBatchesPerRound });
         total += r.applied + r.strays;
@@ -64,11 +68,14 @@ export class Replicator {
           this.#opts.log.warn({ rowsOf: service, strays: r.strays, writer: r.state.writer }, 'applied changes made on the side that is not the writer');
         }
         await this.#publish(data, r.state.writer);
+        this.#failing.delete(service);
       } catch (err) {
+        const count = (failing?.count ?? 0) + 1;
+        this.#failing.set(service, { count, until: Date.now() + Math.min(5_000, this.#opts.intervalMs * 2 ** count) });
         this.#opts.metrics?.errors.inc({ service });
         // The server's message only: its detail field can quote row values (emails).
         const e = err as { code?: string; message?: string };
-        this.#opts.log.error({ rowsOf: service, code: e.code, error: e.message }, 'replication round failed; retrying');
+        this.#opts.log.error({ rowsOf: service, code: e.code, error: e.message, failedRounds: count }, 'replication round failed; retrying');
       }
     }
     this.#rounds++;
