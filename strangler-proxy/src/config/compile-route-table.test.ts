@@ -119,13 +119,41 @@ routes:
     expect(table.routes.map((r) => r.name)).toEqual(['beta', 'reads', 'all']);
   });
 
-  it('when a route uses shadow mode, then the table is refused, never served as monolith', () => {
+  it('when the table is the one in DESIGN.md (with shadow), then the shadow route compiles with its options and defaults', () => {
+    const table = compileRouteTable(`${UPSTREAMS}routes:
+  - name: listings-read
+    match: { methods: [GET, HEAD], path: /api/listings/:id? }
+    mode: shadow
+    target: listings
+    shadow: { sampleRate: 1.0, ignore: [ "$.updatedAt", "headers.date" ] }
+`);
+    const route = table.routes[0]!;
+    expect([route.mode, route.target]).toEqual(['shadow', 'listings']);
+    expect(route.shadow).toMatchObject({ sampleRate: 1, writes: false, timeoutMs: 5000, noise: { sampleRate: 0.1, relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1000, minScore: 99 } });
+    expect(route.shadow!.rules.ignore.map((p) => p.source)).toEqual(['$.updatedAt', 'headers.date']);
+    const decision = table.decide({ method: 'GET', segments: ['api', 'listings', '7'], headers: {}, cookies: new Map(), userKey: 'u' });
+    expect(decision).toMatchObject({ mode: 'shadow', target: 'monolith', mirrorTo: 'listings' });
+    expect(decision.reason).toBe('route listings-read is shadowed: monolith answers; 100% of reads are mirrored to listings and compared');
+  });
+
+  it('when a shadow route lacks a target or has a malformed field path, then it says which, with the line', () => {
+    expect(problems(`${UPSTREAMS}routes:
+  - name: s
+    match: { path: /api/listings }
+    mode: shadow
+`)).toEqual(['7: is required in shadow mode: the upstream that serves the route']);
     expect(problems(`${UPSTREAMS}routes:
   - name: s
     match: { path: /api/listings }
     mode: shadow
     target: listings
-`)[0]).toMatch(/^9: shadow mode is not available/);
+    shadow:
+      ignore: [ "$.ok", "items.id" ]
+      sets: { "$.items[x]": id }
+`)).toEqual([
+      '12: "items.id" must be status, headers.<name>, or a body path starting with $ (like $.items[*].updatedAt)',
+      '13: "$.items[x]": expected [*], [n] or ["key"] at character 8',
+    ]);
   });
 
   it('when canary lacks weight or target, or another mode has a weight, then it says which', () => {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { matchPath, parsePathPattern, representativePaths, type PathPattern } from '../routing/path-pattern.ts';
-import { RouteTable, type CompiledRoute, type Predicate } from '../routing/route-table.ts';
+import { RouteTable, type CompiledRoute, type CompiledShadow, type Predicate } from '../routing/route-table.ts';
 import { parseRouteTable, RouteTableError, type ConfigProblem, type ParsedRouteTable } from './load-route-table.ts';
-import type { HeaderPredicateSpec, RouteSpec } from './route-table-schema.ts';
+import { compileRules } from '../shadow/compare-responses.ts';
+import { parseFieldPattern } from '../shadow/field-path.ts';
+import { ShadowSchema, type HeaderPredicateSpec, type RouteSpec, type ShadowSpec } from './route-table-schema.ts';
 
 let loaded = 0;
 
@@ -60,10 +62,13 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
     }
     const fields = group ?? spec;
     if (!spec.group) {
-      if (!spec.mode) problem([...at, 'mode'], 'is required (monolith, canary or service) unless the route is in a group');
+      if (!spec.mode) problem([...at, 'mode'], 'is required (monolith, shadow, canary or service) unless the route is in a group');
       else checkModeFields(at, spec, problem, knownUpstream);
     }
-    if (!path || !fields.mode || fields.mode === 'shadow') return;
+    const shadowSpec = spec.shadow ?? group?.shadow;
+    const shadowAt = spec.shadow ? [...at, 'shadow'] : ['groups', spec.group ?? '', 'shadow'];
+    const shadow = shadowSpec ? compileShadow(shadowSpec, shadowAt, problem) : undefined;
+    if (!path || !fields.mode) return;
     routes.push({
       name: spec.name,
       group: spec.group ?? spec.name,
@@ -77,6 +82,7 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
       target: fields.mode === 'monolith' ? source.default : fields.target!,
       weight: fields.mode === 'canary' ? fields.weight! : fields.mode === 'service' ? 100 : 0,
       frozen: fields.frozen ?? false,
+      shadow: fields.mode === 'shadow' ? (shadow ?? compileShadow(ShadowSchema.parse({}), shadowAt, problem)) : shadow,
     });
   });
 
@@ -102,11 +108,7 @@ function checkModeFields(
   problem: (path: (string | number)[], message: string) => void,
   knownUpstream: (path: (string | number)[], name: string) => void,
 ): void {
-  if (f.mode === 'shadow') {
-    problem([...at, 'mode'], 'shadow mode is not available in this version of the proxy; use monolith, canary or service (a table is never served with shadow silently treated as monolith)');
-    return;
-  }
-  if (f.mode === 'canary' || f.mode === 'service') {
+  if (f.mode === 'canary' || f.mode === 'service' || f.mode === 'shadow') {
     if (!f.target) problem([...at, 'target'], `is required in ${f.mode} mode: the upstream that serves the route`);
     else knownUpstream([...at, 'target'], f.target);
   }
@@ -116,6 +118,34 @@ function checkModeFields(
   } else if (f.weight !== undefined) {
     problem([...at, 'weight'], `only applies in canary mode, not ${f.mode}`);
   }
+}
+
+/** The shadow options compiled: every field pattern parsed, a malformed one reported at its line. */
+function compileShadow(spec: ShadowSpec, at: (string | number)[], problem: (path: (string | number)[], message: string) => void): CompiledShadow | undefined {
+  const patterns = (field: 'ignore' | 'tolerance' | 'sets', sources: string[]): boolean => {
+    let ok = true;
+    sources.forEach((source, i) => {
+      if (field !== 'ignore' && source === '*') return;
+      try {
+        parseFieldPattern(source);
+      } catch (err) {
+        ok = false;
+        problem([...at, field, field === 'ignore' ? i : source], (err as Error).message);
+      }
+    });
+    return ok;
+  };
+  const valid = [patterns('ignore', spec.ignore), patterns('tolerance', Object.keys(spec.tolerance)), patterns('sets', Object.keys(spec.sets))].every(Boolean);
+  if (!valid) return undefined;
+  return {
+    sampleRate: spec.sampleRate,
+    writes: spec.writes,
+    timeoutMs: spec.timeoutMs,
+    rules: compileRules(spec),
+    compareSpec: { ignore: spec.ignore, headers: spec.headers, tolerance: spec.tolerance, sets: spec.sets, timestampToleranceMs: spec.timestampToleranceMs },
+    noise: { sampleRate: spec.noise.sampleRate, relative: spec.noise.relativeThreshold, absolute: spec.noise.absoluteThreshold },
+    gate: spec.gate,
+  };
 }
 
 function predicates(specs: Record<string, HeaderPredicateSpec> | undefined, kind: string, key: (n: string) => string): Predicate[] {

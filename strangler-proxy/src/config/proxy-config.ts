@@ -39,6 +39,25 @@ export interface ProxyConfig {
   sessionCookie: string;
   /** How long SIGTERM waits for requests in flight, ms (SHUTDOWN_GRACE_MS, default 10 000). */
   shutdownGraceMs: number;
+  shadow: {
+    /** PostgreSQL database for shadow results, shared by every proxy (STRANGLER_DATABASE_URL; unset: this process's memory). */
+    databaseUrl: string | undefined;
+    /** Mirrors in flight at once before more are dropped and counted (SHADOW_MAX_IN_FLIGHT, default 64). */
+    maxInFlight: number;
+    /** Largest request or answer body mirrored and compared, bytes (SHADOW_MAX_BODY_BYTES, default 1 MiB). */
+    maxBodyBytes: number;
+    /** Worker threads for comparing large answers (SHADOW_WORKERS, default 1; 0: all inline). */
+    workers: number;
+    /** Answers at least this large, and not byte-identical, are compared on a worker (SHADOW_WORKER_MIN_BYTES, default 65 536). */
+    workerMinBytes: number;
+    /** Extra key-name and value patterns redacted before storing (SHADOW_REDACT_KEYS, SHADOW_REDACT_VALUES: comma-separated regexes). */
+    redactKeys: string[];
+    redactValues: string[];
+    /** How long results are kept, days (SHADOW_RETENTION_DAYS, default 7). */
+    retentionDays: number;
+    /** Examples kept per route and field (SHADOW_EXAMPLES_PER_FIELD, default 3). */
+    examplesPerField: number;
+  };
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
 }
@@ -53,6 +72,19 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ProxyConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return n;
+}
+
+/** Comma-separated regular expressions, each checked to compile. */
+function patterns(env: NodeJS.ProcessEnv, name: string): string[] {
+  const list = (env[name] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of list) {
+    try {
+      new RegExp(p);
+    } catch (err) {
+      throw new ProxyConfigError(`${name}: "${p}" is not a valid regular expression (${(err as Error).message})`);
+    }
+  }
+  return list;
 }
 
 export const DEFAULT_ALLOWED_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
@@ -84,6 +116,17 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     }),
     sessionCookie: env.SESSION_COOKIE || 'cacao_session',
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
+    shadow: Object.freeze({
+      databaseUrl: env.STRANGLER_DATABASE_URL || undefined,
+      maxInFlight: int(env, 'SHADOW_MAX_IN_FLIGHT', 64, 1, 10_000),
+      maxBodyBytes: int(env, 'SHADOW_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+      workers: int(env, 'SHADOW_WORKERS', 1, 0, 16),
+      workerMinBytes: int(env, 'SHADOW_WORKER_MIN_BYTES', 65_536, 0, 64 * 1024 * 1024),
+      redactKeys: patterns(env, 'SHADOW_REDACT_KEYS'),
+      redactValues: patterns(env, 'SHADOW_REDACT_VALUES'),
+      retentionDays: int(env, 'SHADOW_RETENTION_DAYS', 7, 1, 365),
+      examplesPerField: int(env, 'SHADOW_EXAMPLES_PER_FIELD', 3, 1, 100),
+    }),
     logLevel: env.LOG_LEVEL || 'info',
   });
 }

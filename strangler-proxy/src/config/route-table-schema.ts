@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Route modes. `shadow` is accepted by the schema but refused at compile time until shadowing ships. */
+/** Route modes: monolith, shadow (the monolith answers, a sample is mirrored to the target and compared), canary, service. */
 export const MODES = ['monolith', 'shadow', 'canary', 'service'] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -40,6 +40,38 @@ const HeaderPredicate = z.union([
   z.strictObject({ regex: z.string().max(500) }),
 ]);
 
+/** What shadow mode mirrors and how it compares; every option with its unit and default. */
+export const ShadowSchema = z.strictObject({
+  /** Fraction of the route's requests mirrored to the target, 0–1 (default 1). */
+  sampleRate: z.number().min(0, 'must be from 0 to 1').max(1, 'must be from 0 to 1').default(1),
+  /** Mirror writes too, with the dry-run header (the target must roll them back; default false: reads only). */
+  writes: z.boolean().default(false),
+  /** Fields never compared: `$.updatedAt`, `$.items[*].id`, `$..requestId`, `headers.date`, `status`. */
+  ignore: z.array(z.string()).default([]),
+  /** Response headers compared besides the status (default content-type). */
+  headers: z.array(z.string().regex(/^[a-zA-Z0-9-]+$/, 'must be a header name')).default(['content-type']),
+  /** Numbers within this absolute difference are equal, by path (`"$.items[*].rating": 0.05`; `"*"` for all). */
+  tolerance: z.record(z.string(), z.number().min(0)).default({}),
+  /** Arrays compared as sets, their elements matched by a key field (`"$.items": id`). */
+  sets: z.record(z.string(), z.string().min(1)).default({}),
+  /** ISO 8601 timestamps at most this many ms apart are equal (default 0: the same instant in any notation). */
+  timestampToleranceMs: z.number().int().min(0).max(86_400_000).default(0),
+  /** Milliseconds to wait for the mirrored answer before it counts as the target's failure (default 5 000). */
+  timeoutMs: z.number().int().min(10).max(60_000).default(5_000),
+  noise: z
+    .strictObject({
+      /** Fraction of mirrored reads also sent to the monolith a second time, to learn which fields differ by themselves (default 0.1). */
+      sampleRate: z.number().min(0).max(1).default(0.1),
+      /** A field is reported when its difference rate exceeds its noise rate by this fraction of it (default 0.2)… */
+      relativeThreshold: z.number().min(0).max(10).default(0.2),
+      /** …and by at least this much absolutely (default 0.01). */
+      absoluteThreshold: z.number().min(0).max(1).default(0.01),
+    })
+    .prefault({}),
+  /** Readiness gate: the samples needed, and the score (0–100) that counts as ready (defaults 1 000 and 99). */
+  gate: z.strictObject({ minSamples: z.number().int().min(1).default(1000), minScore: z.number().min(0).max(100).default(99) }).prefault({}),
+});
+
 export const RouteSchema = z.strictObject({
   name: name('a route name'),
   /** Routes of one group flip together and share one canary split, so a user's journey stays on one side. */
@@ -58,12 +90,8 @@ export const RouteSchema = z.strictObject({
   weight: z.number({ error: 'must be a number from 0 to 100' }).min(0, 'must be from 0 to 100').max(100, 'must be from 0 to 100').optional(),
   /** Writes (anything but GET, HEAD, OPTIONS) get 503 with Retry-After while true; reads pass (default false). */
   frozen: z.boolean({ error: 'must be true or false' }).optional(),
-  shadow: z
-    .strictObject({
-      sampleRate: z.number().min(0).max(1).default(1),
-      ignore: z.array(z.string()).default([]),
-    })
-    .optional(),
+  /** Shadow options (a group's apply to its routes that have none). */
+  shadow: ShadowSchema.optional(),
 });
 
 export const GroupSchema = z.strictObject({
@@ -72,6 +100,8 @@ export const GroupSchema = z.strictObject({
   weight: z.number().min(0, 'must be from 0 to 100').max(100, 'must be from 0 to 100').optional(),
   /** Writes to the group's routes get 503 with Retry-After while true (a writer switch in progress; default false). */
   frozen: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Shadow options for the group's routes (a route's own `shadow` wins). */
+  shadow: ShadowSchema.optional(),
 });
 
 export const RouteTableSchema = z.strictObject({
@@ -89,3 +119,4 @@ export type UpstreamSpec = z.infer<typeof UpstreamSchema>;
 export type BreakerSpec = z.infer<typeof BreakerSchema>;
 export type RouteSpec = z.infer<typeof RouteSchema>;
 export type HeaderPredicateSpec = z.infer<typeof HeaderPredicate>;
+export type ShadowSpec = z.infer<typeof ShadowSchema>;

@@ -66,6 +66,49 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
+  readonly shadowRequests = new Counter({
+    name: 'strangler_shadow_requests_total',
+    help: 'Shadow mirrors by route and outcome: mirrored, dropped (queue_full, body_too_large), failed (the target did not answer).',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly shadowComparisons = new Counter({
+    name: 'strangler_shadow_comparisons_total',
+    help: 'Mirrored answers compared with the monolith’s, by route and result (match, mismatch).',
+    labelNames: ['route', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly shadowFieldDifferences = new Counter({
+    name: 'strangler_shadow_field_differences_total',
+    help: 'Differences service vs monolith, by route and field path (indexes folded; at most 100 fields per route, then "(other)").',
+    labelNames: ['route', 'field'] as const,
+    registers: [this.registry],
+  });
+  readonly shadowNoise = new Counter({
+    name: 'strangler_shadow_noise_comparisons_total',
+    help: 'Requests answered twice by the monolith to measure noise, by route and result (same, differs).',
+    labelNames: ['route', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly shadowCompareSeconds = new Histogram({
+    name: 'strangler_shadow_compare_seconds',
+    help: 'Time to decode and compare one pair of answers (off the request path), by where it ran (inline, worker).',
+    labelNames: ['where'] as const,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+  readonly shadowInFlight = new Gauge({
+    name: 'strangler_shadow_in_flight',
+    help: 'Mirrors sent and not yet compared.',
+    registers: [this.registry],
+  });
+  readonly shadowReadiness = new Gauge({
+    name: 'strangler_shadow_readiness',
+    help: 'Readiness score of a shadowed route, 0–100 (noise-adjusted match rate with its confidence bound, error and latency deltas).',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'strangler_process_' });
   }

@@ -10,6 +10,7 @@ import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import { IdempotencyGuard } from './idempotency-guard.ts';
 import { InFlightWrites } from './in-flight-writes.ts';
+import { startShadowing, type Shadowing } from '../shadow/shadowing.ts';
 import { createRequestHandler } from './request-handler.ts';
 import { UpstreamRegistry } from './upstream-registry.ts';
 import { createUpgradeHandler } from './websocket-handler.ts';
@@ -19,6 +20,7 @@ export interface RunningProxy {
   adminUrl: string;
   store: RouteTableStore;
   metrics: ProxyMetrics;
+  shadowing: Shadowing;
   /** Stop accepting, drain requests in flight (up to the grace period), close everything. */
   close(): Promise<void>;
 }
@@ -62,6 +64,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
 
   let draining = false;
   const writes = new InFlightWrites();
+  const shadowing = await startShadowing(config, { routes: store, upstreams, metrics, log });
   const deps = {
     config,
     store,
@@ -70,6 +73,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     fallbackLimit: new ConcurrencyLimit(config.limits.fallbackConcurrency),
     idempotency: new IdempotencyGuard(),
     writes,
+    shadow: shadowing.mirror,
     log,
     draining: () => draining,
   };
@@ -110,7 +114,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   const tunnels = new Set<Duplex>();
   server.on('upgrade', createUpgradeHandler(deps, tunnels));
 
-  const admin = createAdminServer({ store, upstreams, metrics, writes, adminToken: config.adminToken, log, ready: () => !draining });
+  const admin = createAdminServer({ store, upstreams, metrics, writes, shadowing, adminToken: config.adminToken, log, ready: () => !draining });
   const url = await listen(server, config.port, config.host);
   const adminUrl = await listen(admin, config.adminPort, config.adminHost);
   store.watch();
@@ -121,6 +125,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     adminUrl,
     store,
     metrics,
+    shadowing,
     async close() {
       draining = true;
       store.close();
@@ -143,6 +148,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
       endTunnels();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();
+      await shadowing.close();
       upstreams.close();
     },
   };

@@ -18,6 +18,7 @@ import { BodyError, readBody } from './read-body.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { requestIdOf, responseHeaders, upstreamHeaders } from './upstream-headers.ts';
 import type { UpstreamRegistry } from './upstream-registry.ts';
+import type { ShadowMirror } from '../shadow/shadow-mirror.ts';
 import { parseCookieHeader, uidCookie, userKeyOf } from './user-key.ts';
 
 export interface HandlerDeps {
@@ -28,6 +29,8 @@ export interface HandlerDeps {
   fallbackLimit: ConcurrencyLimit;
   idempotency: IdempotencyGuard;
   writes: InFlightWrites;
+  /** Mirrors shadowed routes' requests; absent when no store for the results was set up. */
+  shadow: ShadowMirror | undefined;
   log: Logger;
   /** True once shutdown has begun: new requests get 503. */
   draining: () => boolean;
@@ -121,6 +124,13 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 
       const headers = upstreamHeaders(req, { requestId, bodyLength: body.length, trustedProxyHops: config.trustedProxyHops });
       const attempt = (upstream: string): Promise<AttemptResult> => attemptVia(deps, req, res, upstream, { headers, body, path: norm.path + norm.query });
+      // Shadow mode: a sample of the route's reads (and writes, when it opts in) is mirrored once
+      // the monolith's answer has gone to the client; the client never waits for the copy.
+      const shadow = decision.mode === 'shadow' ? decision.route?.shadow : undefined;
+      const slot = shadow && deps.shadow && decision.mirrorTo && (isSafeMethod(method) || shadow.writes) && Math.random() < shadow.sampleRate ? deps.shadow.admit(routeName, body.length) : undefined;
+      // Released if the answer never completes (the client left, the monolith failed).
+      if (slot) res.once('close', slot.cancel);
+      const forwarded = performance.now();
       const outcome = await forward(deps, attempt, { method, hasKey: key !== undefined, primary: decision.target, fallbackTo: table.defaultUpstream, preview: preview !== undefined && preview !== 'ignored', route: routeName });
       target = outcome.upstream;
 
@@ -128,7 +138,26 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
         metrics.rejected.inc({ reason: outcome.code });
         sendError(res, outcome.code, { headers: outcome.headers, requestId });
       } else {
-        deliver(res, outcome.result.response, { requestId, newUid: user.newUid });
+        const response = outcome.result.response;
+        const tee = slot
+          ? (primary: Buffer | undefined): void => {
+              if (!primary) {
+                slot.cancel();
+                return void deps.shadow!.drop(routeName, 'body_too_large');
+              }
+              slot.run({
+                route: { ...decision.route!, shadow: shadow! },
+                method,
+                path: norm.path + norm.query,
+                headers,
+                body,
+                primary: { status: response.statusCode ?? 502, headers: response.headers, body: primary, ms: performance.now() - forwarded },
+                monolith: table.defaultUpstream,
+                target: decision.mirrorTo!,
+              });
+            }
+          : undefined;
+        deliver(res, response, { requestId, newUid: user.newUid, tee, teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0 });
         if (outcome.release) res.once('close', outcome.release);
       }
       if (log.isLevelEnabled('info')) {
@@ -219,8 +248,15 @@ async function attemptVia(
   }
 }
 
-/** Streams the upstream's answer to the client, minus hop-by-hop headers. */
-function deliver(res: ServerResponse, response: IncomingMessage, opts: { requestId: string; newUid: string | undefined }): void {
+/**
+ * Streams the upstream's answer to the client, minus hop-by-hop headers. With `tee`, a copy of the
+ * body (up to `teeLimit` bytes; undefined past it) is handed over once it has all been sent.
+ */
+function deliver(
+  res: ServerResponse,
+  response: IncomingMessage,
+  opts: { requestId: string; newUid: string | undefined; tee?: ((body: Buffer | undefined) => void) | undefined; teeLimit: number },
+): void {
   // One flat [name, value, …] list straight to writeHead: duplicates (set-cookie) stay separate,
   // and no per-header setHeader bookkeeping on the hot path.
   const headers = responseHeaders(response.rawHeaders);
@@ -231,5 +267,15 @@ function deliver(res: ServerResponse, response: IncomingMessage, opts: { request
   res.on('close', () => {
     if (!response.complete) response.destroy();
   });
+  if (opts.tee) {
+    const tee = opts.tee;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= opts.teeLimit) chunks.push(c);
+    });
+    res.once('finish', () => tee(size <= opts.teeLimit ? Buffer.concat(chunks) : undefined));
+  }
   response.pipe(res);
 }

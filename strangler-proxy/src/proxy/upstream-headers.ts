@@ -22,6 +22,9 @@ const DROP = new Set([
   'x-request-id',
   'x-strangler-preview',
   'x-strangler-token',
+  // The mirror marker (and dry-run order) is the proxy's to set: a client sending it would get a
+  // write answered and then rolled back.
+  'x-strangler-shadow',
 ]);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -18,6 +18,7 @@ function handling(table: RouteTable, route: CompiledRoute | undefined, method: s
   if (!route) return `default → ${table.defaultUpstream}`;
   const frozen = route.frozen && !isSafeMethod(method) ? ' (writes frozen: 503)' : '';
   if (route.mode === 'canary') return `${route.name}: canary ${route.weight}% → ${route.target} (else ${table.defaultUpstream})${frozen}`;
+  if (route.mode === 'shadow') return `${route.name}: shadow → ${table.defaultUpstream} (mirrored ${route.shadow!.sampleRate * 100}% to ${route.target})${frozen}`;
   return `${route.name}: ${route.mode} → ${route.target}${frozen}`;
 }
 

@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Mode, UpstreamSpec } from '../config/route-table-schema.ts';
+import type { CompareRules, CompareRulesSpec } from '../shadow/compare-responses.ts';
+import type { NoiseThresholds } from '../shadow/noise.ts';
 import { canaryBucket, inCanary } from './canary.ts';
 import { matchPath, type PathPattern } from './path-pattern.ts';
 
@@ -16,12 +18,26 @@ export interface CompiledRoute {
   path: PathPattern;
   headers: readonly Predicate[];
   cookies: readonly Predicate[];
-  mode: Exclude<Mode, 'shadow'>;
-  /** Upstream name; for monolith mode, the default upstream. */
+  mode: Mode;
+  /** Upstream name; for monolith mode, the default upstream; for shadow mode, where mirrors go. */
   target: string;
   weight: number;
   /** Writes are refused with 503 while a writer switch moves the route's data. */
   frozen: boolean;
+  /** How requests are mirrored and compared: set in shadow mode (and kept, when configured, in others). */
+  shadow: CompiledShadow | undefined;
+}
+
+/** A route's shadow options, compiled. */
+export interface CompiledShadow {
+  sampleRate: number;
+  writes: boolean;
+  timeoutMs: number;
+  rules: CompareRules;
+  /** The rules in their plain form, for a comparison on a worker thread. */
+  compareSpec: CompareRulesSpec;
+  noise: { sampleRate: number } & NoiseThresholds;
+  gate: { minSamples: number; minScore: number };
 }
 
 /** What the proxy needs to know about a request to route it. */
@@ -36,9 +52,11 @@ export interface RequestFacts {
 
 export interface RouteDecision {
   route: CompiledRoute | undefined;
-  mode: Exclude<Mode, 'shadow'> | 'default';
+  mode: Mode | 'default';
   /** The upstream to try first. */
   target: string;
+  /** In shadow mode: where the mirrored copy goes. */
+  mirrorTo?: string;
   /** Why, in words, for `explain` and logs. */
   reason: string;
   /** The user's canary bucket (0–9 999) when the route is a canary. */
@@ -85,6 +103,14 @@ export class RouteTable {
         return { route, mode: 'monolith', target: this.defaultUpstream, reason: `route ${route.name} is in monolith mode` };
       case 'service':
         return { route, mode: 'service', target: route.target, reason: `route ${route.name} is served by ${route.target}` };
+      case 'shadow':
+        return {
+          route,
+          mode: 'shadow',
+          target: this.defaultUpstream,
+          mirrorTo: route.target,
+          reason: `route ${route.name} is shadowed: ${this.defaultUpstream} answers; ${Math.round(route.shadow!.sampleRate * 1000) / 10}% of ${route.shadow!.writes ? 'requests' : 'reads'} are mirrored to ${route.target} and compared`,
+        };
       case 'canary': {
         const bucket = canaryBucket(route.group, facts.userKey);
         const hit = inCanary(bucket, route.weight);

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadProxyConfig } from '../../src/config/proxy-config.ts';
+import type { Logger } from 'pino';
 import { createLogger } from '../../src/logger.ts';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy-server.ts';
 
@@ -14,12 +15,12 @@ export interface TestProxy extends RunningProxy {
 }
 
 /** A real proxy on 127.0.0.1:0 serving `yaml`, admin on its own port 0. */
-export async function startTestProxy(yaml: string, env: Record<string, string> = {}): Promise<TestProxy> {
+export async function startTestProxy(yaml: string, env: Record<string, string> = {}, log: Logger = createLogger('silent')): Promise<TestProxy> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-proxy-'));
   const routesFile = path.join(dir, 'routes.yaml');
   await fs.writeFile(routesFile, yaml);
   const config = loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: '0', ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', ...env });
-  const running = await startProxy(config, createLogger('silent'));
+  const running = await startProxy(config, log);
   return {
     ...running,
     routesFile,

@@ -1,0 +1,170 @@
+import type { Logger } from 'pino';
+import type { ProxyMetrics } from '../metrics/metrics.ts';
+import type { FieldDifference } from './compare-responses.ts';
+import { buildReport, type RouteSettings } from './shadow-report.ts';
+import { addCounters, countersOf, fieldRowKey, latencyKey, newCounterMaps, routeKey, signatureKey, type ShadowExample, type ShadowStore } from './shadow-store.ts';
+
+/** Latency histogram buckets, ms (upper bounds). */
+export const LATENCY_BUCKETS_MS = [0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 60_000];
+
+/** The field a mirror that got no answer is counted under: never noise, always the service's. */
+export const NO_ANSWER = '(no answer)';
+
+/** What one mirrored request produced. */
+export interface ShadowSample {
+  route: string;
+  template: string;
+  monolith: { status: number; ms: number };
+  /** `status` null: the target did not answer (refused, reset, timed out). */
+  service: { status: number | null; ms: number };
+  /** The differences service vs monolith (empty: a match). */
+  differences: FieldDifference[];
+  /** The differences between two monolith answers, when this sample measured noise. */
+  noise: FieldDifference[] | undefined;
+  /** Builds the redacted example (only called when one is wanted for a field). */
+  example: (field: string) => ShadowExample;
+}
+
+export interface RecorderOptions {
+  store: ShadowStore;
+  metrics: ProxyMetrics;
+  log: Logger;
+  /** Each route's noise thresholds and gate, from the route table in force. */
+  settingsOf: (route: string) => RouteSettings;
+  /** How often counters go to the store, ms (default 1 000). */
+  flushMs?: number;
+  /** Examples kept per route and field (default 3). */
+  examplesPerField?: number;
+  /** How long counters and examples are kept, ms (default 7 days). */
+  retentionMs?: number;
+}
+
+/** Fields counted per route before the rest go under "(other)": response keys must not explode the store. */
+const MAX_FIELDS_PER_ROUTE = 200;
+const MAX_SIGNATURE_FIELDS = 20;
+
+const bucketOf = (ms: number): number => LATENCY_BUCKETS_MS.find((b) => ms <= b) ?? LATENCY_BUCKETS_MS.at(-1)!;
+
+/**
+ * Aggregates shadow samples in memory and adds them to the store every second, so a proxy writes a
+ * few rows per second however busy it is; keeps a few redacted examples per field; refreshes the
+ * readiness gauge and prunes what is older than the retention.
+ */
+export class ShadowRecorder {
+  readonly store: ShadowStore;
+  readonly #o: Required<Omit<RecorderOptions, 'store'>>;
+  #delta = newCounterMaps();
+  #pendingExamples: ShadowExample[] = [];
+  readonly #examplesSent = new Map<string, number>();
+  readonly #fieldsSeen = new Map<string, Set<string>>();
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  #flushes = 0;
+
+  constructor(o: RecorderOptions) {
+    this.store = o.store;
+    this.#o = { flushMs: 1_000, examplesPerField: 3, retentionMs: 7 * 24 * 3600_000, ...o };
+  }
+
+  record(s: ShadowSample): void {
+    const d = this.#delta;
+    const rk = routeKey(s.route, s.template);
+    let row = d.routes.get(rk);
+    if (!row) d.routes.set(rk, (row = { route: s.route, template: s.template, samples: 0, matches: 0, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0 }));
+    row.samples++;
+    if (!s.differences.length) row.matches++;
+    if (s.monolith.status >= 500) row.monolithErrors++;
+    if (s.service.status === null || s.service.status >= 500) row.serviceErrors++;
+    if (s.noise) row.noiseSamples++;
+    const fields = this.#bounded(s.route, s.differences);
+    const noisy = s.noise ? this.#bounded(s.route, s.noise) : [];
+    for (const field of new Set([...fields, ...noisy])) {
+      const fk = fieldRowKey(s.route, s.template, field);
+      let f = d.fields.get(fk);
+      if (!f) d.fields.set(fk, (f = { route: s.route, template: s.template, field, diffs: 0, noise: 0 }));
+      if (fields.includes(field)) f.diffs++;
+      if (noisy.includes(field)) f.noise++;
+    }
+    if (fields.length) {
+      const signature = fields.slice(0, MAX_SIGNATURE_FIELDS);
+      const sk = signatureKey(s.route, s.template, signature);
+      const sg = d.signatures.get(sk);
+      if (sg) sg.count++;
+      else d.signatures.set(sk, { route: s.route, template: s.template, fields: signature, count: 1 });
+    }
+    for (const side of ['monolith', 'service'] as const) {
+      const leMs = bucketOf(s[side].ms);
+      const lk = latencyKey(s.route, s.template, side, leMs);
+      const l = d.latency.get(lk);
+      if (l) l.count++;
+      else d.latency.set(lk, { route: s.route, template: s.template, side, leMs, count: 1 });
+    }
+
+    const m = this.#o.metrics;
+    m.shadowComparisons.inc({ route: s.route, result: fields.length ? 'mismatch' : 'match' });
+    for (const field of fields) m.shadowFieldDifferences.inc({ route: s.route, field });
+    if (s.noise) m.shadowNoise.inc({ route: s.route, result: noisy.length ? 'differs' : 'same' });
+
+    for (const field of fields.slice(0, 3)) {
+      const key = `${s.route}\u0000${field}`;
+      const sent = this.#examplesSent.get(key) ?? 0;
+      if (sent >= this.#o.examplesPerField) continue;
+      this.#examplesSent.set(key, sent + 1);
+      this.#pendingExamples.push(s.example(field));
+    }
+  }
+
+  /** Distinct fields of the differences, with fields past the per-route bound folded into "(other)". */
+  #bounded(route: string, differences: readonly FieldDifference[]): string[] {
+    let seen = this.#fieldsSeen.get(route);
+    if (!seen) this.#fieldsSeen.set(route, (seen = new Set()));
+    const out = new Set<string>();
+    for (const d of differences) {
+      if (!seen.has(d.field) && seen.size >= MAX_FIELDS_PER_ROUTE) out.add('(other)');
+      else {
+        seen.add(d.field);
+        out.add(d.field);
+      }
+    }
+    return [...out].sort();
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => void this.flush(), this.#o.flushMs).unref();
+  }
+
+  /** Adds what was recorded since the last flush to the store (one flush at a time). */
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#flushOnce());
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    const delta = countersOf(this.#delta);
+    const examples = this.#pendingExamples;
+    this.#delta = newCounterMaps();
+    this.#pendingExamples = [];
+    try {
+      if (delta.routes.length) await this.store.add(new Date(), delta);
+      if (examples.length) await this.store.addExamples(examples, this.#o.examplesPerField);
+      if (++this.#flushes % 10 === 1) await this.#refreshReadiness();
+      if (this.#flushes % 3600 === 1) await this.store.prune(new Date(Date.now() - this.#o.retentionMs));
+    } catch (err) {
+      // Kept for the next flush rather than lost; the store may be back by then.
+      addCounters(this.#delta, delta);
+      this.#pendingExamples.unshift(...examples.slice(0, 50));
+      this.#o.log.error({ error: (err as Error).message }, 'shadow results could not be stored; retrying');
+    }
+  }
+
+  async #refreshReadiness(): Promise<void> {
+    const report = buildReport(await this.store.counters({}), this.#o.settingsOf);
+    for (const r of report) this.#o.metrics.shadowReadiness.set({ route: r.route }, r.readiness.score);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.flush();
+  }
+}

@@ -1,0 +1,130 @@
+import { isReported, rate, type NoiseThresholds } from './noise.ts';
+import { readiness, type Readiness } from './readiness.ts';
+import type { LatencyCounts, ShadowCounters } from './shadow-store.ts';
+
+/** A route's noise thresholds and readiness gate (from its shadow options). */
+export interface RouteSettings {
+  noise: NoiseThresholds;
+  gate: { minSamples: number; minScore: number };
+}
+
+export const DEFAULT_SETTINGS: RouteSettings = { noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1000, minScore: 99 } };
+
+export interface FieldReport {
+  template: string;
+  field: string;
+  diffs: number;
+  /** Share of samples where it differed service vs monolith, and monolith vs monolith. */
+  diffRate: number;
+  noiseRate: number;
+  /** The service's doing (not noise): counts against the match rate. */
+  reported: boolean;
+}
+
+export interface SideReport {
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  errorRate: number;
+}
+
+export interface TemplateReport {
+  template: string;
+  samples: number;
+  rawMatchRate: number;
+  adjustedMismatchRate: number;
+}
+
+export interface RouteReport {
+  route: string;
+  samples: number;
+  /** Share of samples whose answers were equal after the route's rules. */
+  rawMatchRate: number;
+  /** Samples that matched once noise fields are cancelled, and the share that did not. */
+  adjustedMatches: number;
+  adjustedMismatchRate: number;
+  noiseSamples: number;
+  monolith: SideReport;
+  service: SideReport;
+  readiness: Readiness & { ready: boolean; why: string };
+  /** Fields that differed, the service's first, most frequent first. */
+  fields: FieldReport[];
+  templates: TemplateReport[];
+}
+
+/** The upper bound of the bucket holding the p-th percentile, from histogram counts. */
+export function percentileMs(rows: readonly LatencyCounts[], p: number): number {
+  const byLe = new Map<number, number>();
+  for (const r of rows) byLe.set(r.leMs, (byLe.get(r.leMs) ?? 0) + r.count);
+  const sorted = [...byLe].sort(([a], [b]) => a - b);
+  const total = sorted.reduce((s, [, n]) => s + n, 0);
+  if (!total) return 0;
+  let seen = 0;
+  for (const [le, n] of sorted) {
+    seen += n;
+    if (seen >= (p / 100) * total) return le;
+  }
+  return sorted.at(-1)![0];
+}
+
+/**
+ * The report of shadow traffic: per route, samples, the raw and noise-adjusted match rates, both
+ * sides' latency and errors, the fields that differed (reported or noise) and the readiness score.
+ * A sample counts as matching, once noise is cancelled, unless one of the fields it differed in is
+ * reported for its path template.
+ */
+export function buildReport(c: ShadowCounters, settingsOf: (route: string) => RouteSettings = () => DEFAULT_SETTINGS): RouteReport[] {
+  const routes = [...new Set(c.routes.map((r) => r.route))].sort();
+  return routes.map((route) => {
+    const settings = settingsOf(route);
+    const rows = c.routes.filter((r) => r.route === route);
+    const fields: FieldReport[] = [];
+    const templates: TemplateReport[] = [];
+    let adjustedMismatches = 0;
+    for (const row of rows) {
+      const reportedHere = new Set<string>();
+      for (const f of c.fields.filter((x) => x.route === route && x.template === row.template)) {
+        const reported = isReported({ samples: row.samples, diffs: f.diffs, noiseSamples: row.noiseSamples, noise: f.noise }, settings.noise);
+        if (reported) reportedHere.add(f.field);
+        if (f.diffs > 0) fields.push({ template: row.template, field: f.field, diffs: f.diffs, diffRate: rate(f.diffs, row.samples), noiseRate: rate(f.noise, row.noiseSamples), reported });
+      }
+      const mismatches = c.signatures.filter((s) => s.route === route && s.template === row.template && s.fields.some((f) => reportedHere.has(f))).reduce((n, s) => n + s.count, 0);
+      adjustedMismatches += mismatches;
+      templates.push({ template: row.template, samples: row.samples, rawMatchRate: rate(row.matches, row.samples), adjustedMismatchRate: rate(mismatches, row.samples) });
+    }
+    const sum = (k: 'samples' | 'matches' | 'monolithErrors' | 'serviceErrors' | 'noiseSamples'): number => rows.reduce((n, r) => n + r[k], 0);
+    const samples = sum('samples');
+    const side = (s: 'monolith' | 'service', errors: number): SideReport => {
+      const lat = c.latency.filter((l) => l.route === route && l.side === s);
+      return { p50Ms: percentileMs(lat, 50), p99Ms: percentileMs(lat, 99), errors, errorRate: rate(errors, samples) };
+    };
+    const monolith = side('monolith', sum('monolithErrors'));
+    const service = side('service', sum('serviceErrors'));
+    const adjustedMatches = samples - adjustedMismatches;
+    const r = readiness({ samples, adjustedMatches, monolithErrors: monolith.errors, serviceErrors: service.errors, monolithP99Ms: monolith.p99Ms, serviceP99Ms: service.p99Ms });
+    const ready = samples >= settings.gate.minSamples && r.score >= settings.gate.minScore;
+    const why = samples < settings.gate.minSamples ? `${samples} of ${settings.gate.minSamples} samples` : ready ? `score ${r.score} ≥ ${settings.gate.minScore}` : `score ${r.score} < ${settings.gate.minScore}`;
+    fields.sort((a, b) => Number(b.reported) - Number(a.reported) || b.diffRate - a.diffRate || a.field.localeCompare(b.field));
+    templates.sort((a, b) => b.samples - a.samples);
+    return {
+      route,
+      samples,
+      rawMatchRate: rate(sum('matches'), samples),
+      adjustedMatches,
+      adjustedMismatchRate: rate(adjustedMismatches, samples),
+      noiseSamples: sum('noiseSamples'),
+      monolith,
+      service,
+      readiness: { ...r, ready, why },
+      fields,
+      templates,
+    };
+  });
+}
+
+/** `30s`, `15m`, `2h`, `7d` as milliseconds; undefined for anything else. */
+export function parseSince(text: string): number | undefined {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}

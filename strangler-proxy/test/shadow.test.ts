@@ -1,0 +1,199 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REDACT_PATHS } from '../src/logger.ts';
+import { buildReport, type RouteReport } from '../src/shadow/shadow-report.ts';
+import { JsonUpstream } from './support/json-upstream.ts';
+import { startTestProxy, type TestProxy } from './support/proxy-harness.ts';
+
+let monolith: JsonUpstream;
+let service: JsonUpstream;
+let proxy: TestProxy | undefined;
+
+beforeAll(async () => {
+  [monolith, service] = await Promise.all([new JsonUpstream('monolith').start(), new JsonUpstream('service').start()]);
+});
+afterAll(async () => {
+  await Promise.all([monolith?.close(), service?.close()]);
+});
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+  monolith.behaviour = {};
+  service.behaviour = {};
+});
+
+/** A table shadowing /api/things/* to the service, with `shadow` options (YAML flow map body). */
+const shadowTable = (shadow = '', route = '/api/things/*'): string => `version: 1
+upstreams:
+  monolith: { url: ${monolith.url} }
+  things: { url: ${service.url} }
+routes:
+  - name: things
+    match: { path: ${route} }
+    mode: shadow
+    target: things
+    shadow: { ${shadow} }
+default: monolith
+`;
+
+/** Sends `n` requests, `concurrency` at a time; every answer must be the monolith's, complete. */
+async function load(n: number, concurrency: number, request: (i: number) => Promise<Response>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const res = await request(i);
+        const body = await res.text();
+        if (res.status !== 200 || res.headers.get('x-served-by') !== 'monolith' || !body.includes('"title"')) throw new Error(`request ${i}: ${res.status} ${body.slice(0, 100)}`);
+      }
+    }),
+  );
+}
+
+/** Waits until the mirrors in flight are done and the results stored, then reports. */
+async function report(p: TestProxy): Promise<RouteReport> {
+  const deadline = Date.now() + 10_000;
+  while (p.shadowing.mirror.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await p.shadowing.recorder.flush();
+  const [r] = buildReport(await p.shadowing.results.counters({}), p.shadowing.settingsOf);
+  return r!;
+}
+
+const metric = async (p: TestProxy, pattern: RegExp): Promise<number> => Number(pattern.exec(await p.metrics.registry.metrics())?.[1] ?? 0);
+
+describe('shadow mode', () => {
+  it('when the service answers as the monolith does, then 10 000 mirrored requests report no field; the volatile fields are cancelled as noise', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, noise: { sampleRate: 0.1 }'), { SHADOW_MAX_IN_FLIGHT: '512' });
+    await load(10_000, 32, (i) => fetch(`${proxy!.url}/api/things/${i % 50}`));
+    const r = await report(proxy);
+    expect(r.samples).toBe(10_000);
+    expect(await metric(proxy, /strangler_shadow_requests_total\{route="things",outcome="mirrored"\} (\d+)/)).toBe(10_000);
+    expect(r.fields.filter((f) => f.reported)).toEqual([]);
+    expect(r.fields.map((f) => f.field).sort()).toEqual(['$.requestId', '$.servedAt']);
+    expect(r.rawMatchRate).toBeLessThan(0.01);
+    expect(r.adjustedMismatchRate).toBe(0);
+    expect(r.noiseSamples).toBeGreaterThan(800);
+    expect(r.readiness.score).toBeGreaterThanOrEqual(99);
+    expect(r.readiness.ready).toBe(true);
+    expect(await metric(proxy, /strangler_shadow_readiness\{route="things"\} ([\d.]+)/)).toBeGreaterThanOrEqual(0);
+  }, 60_000);
+
+  it('when the service has a one-field bug on some paths, then every affected request is caught and the field named by its path', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1'), { SHADOW_MAX_IN_FLIGHT: '512' });
+    service.behaviour = { transform: (d) => (Number(d.id) % 3 === 0 ? { ...d, price: { ...(d.price as object), cents: Number((d.price as { cents: number }).cents) + 1 } } : d) };
+    await load(600, 16, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    const r = await report(proxy);
+    const bug = r.fields.find((f) => f.field === '$.price.cents')!;
+    expect(bug).toMatchObject({ template: '/api/things/:id', diffs: 200, reported: true, diffRate: 200 / 600 });
+    expect(r.fields.filter((f) => f.reported).map((f) => f.field)).toEqual(['$.price.cents']);
+    expect(r.adjustedMismatchRate).toBeCloseTo(200 / 600, 6);
+    const [example] = await proxy.shadowing.results.examples({ route: 'things', field: '$.price.cents' });
+    expect(example!.differences).toContainEqual(expect.objectContaining({ path: '$.price.cents', kind: 'changed', b: (example!.differences.find((d) => d.path === '$.price.cents')!.a as number) + 1 }));
+  });
+
+  it('when the target is 5 s slow, then every answer is the monolith’s, complete, while the copies are still pending; they time out, are counted, and leave no socket open', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, timeoutMs: 400'), { SHADOW_MAX_IN_FLIGHT: '16' });
+    service.behaviour = { delayMs: 5_000 };
+    await load(300, 16, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    // The clients all have their answers; the copies are not answered yet.
+    expect(proxy.shadowing.mirror.inFlight).toBeGreaterThan(0);
+    expect(proxy.shadowing.mirror.inFlight).toBeLessThanOrEqual(16);
+    expect(await metric(proxy, /strangler_shadow_requests_total\{route="things",outcome="dropped_queue_full"\} (\d+)/)).toBeGreaterThan(0);
+    const r = await report(proxy);
+    expect(proxy.shadowing.mirror.inFlight).toBe(0);
+    expect(r.service.errors).toBe(r.samples);
+    expect(r.fields.find((f) => f.field === '(no answer)')).toMatchObject({ reported: true });
+    const deadline = Date.now() + 3_000;
+    while (service.connections > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(service.connections).toBe(0);
+  });
+
+  it('when the target resets every connection, then every answer is the monolith’s and the failures are counted as the service’s errors', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1'));
+    service.behaviour = { reset: true };
+    await load(300, 16, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    const r = await report(proxy);
+    expect(r.samples).toBeGreaterThan(0);
+    expect([r.service.errors, r.monolith.errors]).toEqual([r.samples, 0]);
+    expect(await metric(proxy, /strangler_shadow_requests_total\{route="things",outcome="failed"\} (\d+)/)).toBe(r.samples);
+  });
+
+  it('when a route does not opt in to writes, then none is mirrored; when it does, each goes with the dry-run header, and never twice to the monolith', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, noise: { sampleRate: 1 }'));
+    const [m0, s0] = [monolith.seen.length, service.seen.length];
+    await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }));
+    await report(proxy);
+    expect(service.seen.slice(s0).filter((s) => s.method === 'POST')).toHaveLength(0);
+    await proxy.writeRoutes(shadowTable('sampleRate: 1, writes: true, noise: { sampleRate: 1 }'));
+    await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' } });
+    await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`, { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json', 'x-strangler-shadow': '0' } }));
+    await report(proxy);
+    const posts = service.seen.slice(s0).filter((s) => s.method === 'POST');
+    expect(posts).toHaveLength(20);
+    expect(posts.every((p) => p.headers['x-strangler-shadow'] === '1' && p.body === '{"n":1}')).toBe(true);
+    // The monolith got each write once, and never the client's forged marker.
+    const monolithPosts = monolith.seen.slice(m0).filter((s) => s.method === 'POST');
+    expect(monolithPosts).toHaveLength(40);
+    expect(monolithPosts.every((p) => p.headers['x-strangler-shadow'] === undefined)).toBe(true);
+  });
+
+  it('when a body is over the cap, then it is not mirrored and the drop is counted', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, writes: true'), { SHADOW_MAX_BODY_BYTES: '2048' });
+    await load(5, 1, () => fetch(`${proxy!.url}/api/things/1`, { method: 'PUT', body: 'x'.repeat(4096) }));
+    monolith.behaviour = { padToBytes: 8_000 };
+    await load(5, 1, () => fetch(`${proxy!.url}/api/things/2`));
+    await report(proxy);
+    expect(await metric(proxy, /strangler_shadow_requests_total\{route="things",outcome="dropped_body_too_large"\} (\d+)/)).toBe(10);
+  });
+
+  it('when the answers are gzip on one side and plain on the other, then they are compared decoded', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, ignore: ["$.servedAt", "$.requestId"], headers: []'));
+    monolith.behaviour = { gzip: true };
+    await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    const r = await report(proxy);
+    expect([r.samples, r.rawMatchRate]).toEqual([20, 1]);
+  });
+
+  it('when the answers are large and differ, then they are compared on a worker thread, with the same result', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, ignore: ["$.servedAt", "$.requestId"]'), { SHADOW_WORKER_MIN_BYTES: '10000' });
+    monolith.behaviour = { padToBytes: 50_000 };
+    service.behaviour = { padToBytes: 50_000, transform: (d) => ({ ...d, items: (d.items as object[]).map((x, i) => (i === 7 ? { ...x, text: 'changed' } : x)) }) };
+    await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    const r = await report(proxy);
+    expect(r.fields.filter((f) => f.reported).map((f) => [f.field, f.diffs])).toEqual([['$.items[*].text', 20]]);
+    expect(await metric(proxy, /strangler_shadow_compare_seconds_count\{where="worker"\} (\d+)/)).toBe(20);
+  });
+
+  it('when secrets are planted in 1 000 mirrored requests and answers, then none is in the stored diffs, the logs or the report', async () => {
+    let logs = '';
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        logs += chunk;
+        cb();
+      },
+    });
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, writes: true, headers: [content-type, set-cookie]'), { SHADOW_MAX_IN_FLIGHT: '512' }, pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink));
+    const planted = (i: number): string => `SECRET-${i}-x9q`;
+    service.behaviour = { transform: (d) => ({ ...d, token: `SECRET-svc-${d.id}-x9q`, note: 'card 4111 1111 1111 1111', session: `v1.${'A'.repeat(20)}.${'B'.repeat(20)}` }) };
+    monolith.behaviour = { transform: (d) => ({ ...d, token: `SECRET-mono-${d.id}-x9q` }) };
+    await load(1_000, 16, (i) =>
+      fetch(`${proxy!.url}/api/things/${i}?token=${planted(i)}&page=2`, {
+        method: i % 2 ? 'POST' : 'GET',
+        body: i % 2 ? JSON.stringify({ email: 'a@b.example', password: planted(i), nested: { apiKey: planted(i) } }) : null,
+        headers: { authorization: `Bearer ${planted(i)}`, cookie: `cacao_session=v1.${planted(i)}.sig${'c'.repeat(20)}; other=${planted(i)}`, 'content-type': 'application/json' },
+      }),
+    );
+    const r = await report(proxy);
+    expect(r.samples).toBe(1_000);
+    expect(r.fields.find((f) => f.field === '$.token')).toMatchObject({ reported: true });
+    const stored = JSON.stringify(await proxy.shadowing.results.examples({ route: 'things', limit: 1000 }));
+    expect(stored).toContain('[redacted]');
+    const pages = [await (await fetch(`${proxy.adminUrl}/__strangler/`)).text(), await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things`)).text(), JSON.stringify(await (await fetch(`${proxy.adminUrl}/__strangler/shadow.json`)).json())];
+    for (const e of await proxy.shadowing.results.examples({ route: 'things', limit: 1000 })) pages.push(await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things/examples/${e.id}`)).text());
+    for (const [what, text] of [['stored examples', stored], ['logs', logs], ['report pages', pages.join('\n')]] as const) {
+      expect(text, what).not.toMatch(/SECRET-|x9q|4111 1111|AAAAAAAAAAAAAAAAAAAA/);
+    }
+  }, 30_000);
+});
