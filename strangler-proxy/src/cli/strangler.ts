@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `strangler`: start the proxy; check, explain and diff route tables; move a service's data (data …).
+// `strangler`: start the proxy; check, explain and diff route tables; move a service's data (data …); report shadow traffic.
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { compileRouteTable } from '../config/compile-route-table.ts';
@@ -9,6 +9,7 @@ import { diffTables } from '../routing/diff-tables.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import { runProxy } from '../main.ts';
 import { registerDataCommands } from './data-commands.ts';
+import { registerReportCommand } from './report-command.ts';
 import { applyStackDefaults } from './stack-defaults.ts';
 
 // Before any option's default is read from the environment.
@@ -101,6 +102,7 @@ routes
   });
 
 registerDataCommands(program);
+registerReportCommand(program);
 
 try {
   await program.parseAsync();
