@@ -57,7 +57,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
     // SYSTEM_LOG_LEVEL=error shows the apps' own logs when a test needs explaining.
     const silent = (name: string) => createLogger(name, process.env.SYSTEM_LOG_LEVEL ?? 'silent');
-    const urls = { monolith: await scratch('monolith'), auth: await scratch('auth'), listings: await scratch('listings'), orders: await scratch('orders') };
+    const urls = { monolith: await scratch('monolith'), auth: await scratch('auth'), listings: await scratch('listings'), orders: await scratch('orders'), strangler: await scratch('strangler') };
 
     const monolith = await startMonolith({ ...common, databaseUrl: urls.monolith, secureCookies: false, seedWhenEmpty: opts.seed ?? false, apiBaseUrl }, silent('monolith'));
     closers.push(() => monolith.close());
@@ -88,7 +88,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     const routesFile = path.join(dir, 'routes.yaml');
     await fs.writeFile(routesFile, routes);
     const proxy = await startProxy(
-      loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000' }),
+      loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', STRANGLER_DATABASE_URL: urls.strangler }),
       proxyLogger('silent'),
     );
     closers.push(() => proxy.close());

@@ -65,7 +65,14 @@ function databaseVariables(serverUrl: string, config: StackConfig): Record<strin
 async function writeStackFile(serverUrl: string, config: StackConfig): Promise<void> {
   const content = {
     note: 'Written by npm start for the strangler CLI (local development values), anew at every start.',
-    env: { ROUTES_FILE: config.routesFile, PROXY_ADMIN_URLS: local(config.adminPort), ADMIN_TOKEN: config.adminToken, SYNC_URL: local(config.syncPort), ...databaseVariables(serverUrl, config) },
+    env: {
+      ROUTES_FILE: config.routesFile,
+      PROXY_ADMIN_URLS: local(config.adminPort),
+      ADMIN_TOKEN: config.adminToken,
+      SYNC_URL: local(config.syncPort),
+      STRANGLER_DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}strangler`),
+      ...databaseVariables(serverUrl, config),
+    },
   };
   await fs.promises.writeFile(config.stackFile, JSON.stringify(content, null, 2), { mode: 0o600 });
 }
@@ -115,16 +122,26 @@ export function components(config: StackConfig): Component[] {
     },
     {
       name: 'proxy',
+      // Shadow results, shared by every proxy instance (the report reads them from here).
+      database: `${config.databasePrefix}strangler`,
       script: 'strangler-proxy/src/main.ts',
       url: proxyUrl,
       readyUrl: `${local(config.adminPort)}/__strangler/readyz`,
       prepare: ({ serverUrl }) => writeStackFile(serverUrl, config),
-      env: () => ({ ROUTES_FILE: config.routesFile, PROXY_PORT: String(config.proxyPort), ADMIN_PORT: String(config.adminPort), ADMIN_TOKEN: config.adminToken, LOG_LEVEL: config.logLevel }),
+      env: ({ serverUrl }) => ({
+        ROUTES_FILE: config.routesFile,
+        PROXY_PORT: String(config.proxyPort),
+        ADMIN_PORT: String(config.adminPort),
+        ADMIN_TOKEN: config.adminToken,
+        STRANGLER_DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}strangler`),
+        LOG_LEVEL: config.logLevel,
+      }),
       banner: () => [
         `Cacao Market: ${proxyUrl}   (through the strangler proxy; the monolith itself is on :${config.monolithPort})`,
-        `Proxy admin:  ${local(config.adminPort)}/__strangler/routes   (metrics, explain, readyz)`,
+        `Proxy admin:  ${local(config.adminPort)}/__strangler/   (shadow-diff report; also routes, explain, metrics)`,
         `Route table:  ${path.relative(process.cwd(), config.routesFile) || config.routesFile}   (${config.preset ? `preset ${config.preset}` : 'kept from the last run, or preset mixed'}: ${groupsLine(config)})`,
         `Replicator:   ${local(config.syncPort)}/status   (npm run strangler -- data status)`,
+        `Shadow diffs: npm run strangler -- report   (or the admin page above)`,
         `Flip a group: npm run strangler -- data switch orders --to service --reason "…"   (freezes its writes, moves the data's writer, flips, unfreezes)`,
         ...(config.redisUrl ? [] : ['Note: REDIS_URL is not set, so each app keeps its own logout list: a logout on one side does not end the session on the other.']),
         'Demo logins:',

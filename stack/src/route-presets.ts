@@ -6,18 +6,21 @@ import { fileURLToPath } from 'node:url';
 export const SERVICES = ['auth', 'listings', 'orders'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
-/** Where a service's routes (and the writes of its rows) go. */
-export type Side = 'monolith' | 'service';
+/**
+ * A service group's mode: `monolith`, `shadow` (the monolith answers, a copy goes to the service and
+ * is compared) or `service`. The writes of its rows follow: the service writes only in `service`.
+ */
+export type GroupMode = 'monolith' | 'shadow' | 'service';
 
 /** Three moments of the migration: before it, in the middle of it, after it. */
 export const PRESETS = {
   /** Everything still served by the monolith. */
   monolith: { auth: 'monolith', listings: 'monolith', orders: 'monolith' },
-  /** A migration in progress: auth and listings extracted, orders still in the monolith. */
-  mixed: { auth: 'service', listings: 'service', orders: 'monolith' },
+  /** A migration in progress: auth and listings extracted, orders answered by the monolith and shadowed to its service. */
+  mixed: { auth: 'service', listings: 'service', orders: 'shadow' },
   /** Every route group served by its service. */
   services: { auth: 'service', listings: 'service', orders: 'service' },
-} as const satisfies Record<string, Record<ServiceName, Side>>;
+} as const satisfies Record<string, Record<ServiceName, GroupMode>>;
 export type Preset = keyof typeof PRESETS;
 
 export function isPreset(name: string): name is Preset {
@@ -26,7 +29,7 @@ export function isPreset(name: string): name is Preset {
 
 const TEMPLATE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../routes/local.yaml');
 
-/** The local route table for a preset: each service's group in `service` or `monolith` mode, and the apps' URLs. */
+/** The local route table for a preset: each service's group in its mode, and the apps' URLs. */
 export function renderRouteTable(preset: Preset, urls: Record<'monolith' | ServiceName, string>): string {
   const values: Record<string, string> = {};
   for (const [name, url] of Object.entries(urls)) values[`${name}.url`] = url;

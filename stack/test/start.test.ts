@@ -53,11 +53,11 @@ describe('npm start (stack/src/start.ts)', () => {
       const deadline = Date.now() + 60_000;
       while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
       expect(output).toContain(`Cacao Market: http://127.0.0.1:${port}   (through the strangler proxy; the monolith itself is on :${monolithPort})`);
-      expect(output).toContain('(preset mixed: auth → service, listings → service, orders → monolith)');
+      expect(output).toContain('(preset mixed: auth → service, listings → service, orders → shadow)');
       expect(await fs.readFile(routes, 'utf8')).toContain(`listings: { url: "http://127.0.0.1:${listingsPort}" }`);
       const explain = async (method: string, p: string) => (await fetch(`http://127.0.0.1:${adminPort}/__strangler/explain?method=${method}&path=${p}`)).json();
       expect(await explain('GET', '/api/listings')).toMatchObject({ route: { name: 'listings', group: 'listings' }, target: 'listings' });
-      expect(await explain('POST', '/api/orders')).toMatchObject({ route: { name: 'orders' }, target: 'monolith' });
+      expect(await explain('POST', '/api/orders')).toMatchObject({ route: { name: 'orders' }, mode: 'shadow', target: 'monolith' });
       expect(output).toMatch(/buyer\s+buyer@cacao\.example\s+password: cacao-buyer-demo/);
       const page = await fetch(`http://127.0.0.1:${port}/`);
       expect(page.status).toBe(200);
@@ -67,6 +67,9 @@ describe('npm start (stack/src/start.ts)', () => {
       expect((await api.json()).total).toBeGreaterThanOrEqual(300);
       const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'buyer@cacao.example', password: 'cacao-buyer-demo' }) });
       expect(login.status).toBe(200);
+      // Orders are shadowed: the monolith answers, the orders service gets a copy, the results go to the strangler database.
+      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('cacao_session='))!.split(';')[0]!;
+      for (let i = 0; i < 5; i++) expect((await fetch(`http://127.0.0.1:${port}/api/orders`, { headers: { cookie } })).status).toBe(200);
 
       // The CLI finds the running stack through the stack file next to the route table.
       const status = await runCli(['data', 'status', '--json'], { PATH: env.PATH, STRANGLER_STACK_FILE: path.join(dir, 'stack.json') });
@@ -77,6 +80,14 @@ describe('npm start (stack/src/start.ts)', () => {
         ['orders', 'monolith'],
       ]);
       expect((await fetch(`http://127.0.0.1:${syncPort}/metrics`)).status).toBe(200);
+      let orders: { samples: number; adjustedMismatchRate: number } | undefined;
+      for (let i = 0; i < 50 && !orders; i++) {
+        const report = await runCli(['report', '--json'], { PATH: env.PATH, STRANGLER_STACK_FILE: path.join(dir, 'stack.json') });
+        orders = JSON.parse(report.out || '{"routes":[]}').routes.find((r: { route: string }) => r.route === 'orders');
+        if (!orders) await new Promise((r) => setTimeout(r, 200));
+      }
+      // The orders service answers from the rows copied out of the monolith: the same answers.
+      expect(orders).toMatchObject({ samples: 5, adjustedMismatchRate: 0 });
 
       // Regression: a second `npm start` must fail on the ports before it touches the database.
       const second = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env: { ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,7 +102,7 @@ describe('npm start (stack/src/start.ts)', () => {
       await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     } finally {
       child.kill('SIGKILL');
-      for (const db of ['monolith', 'auth', 'listings', 'orders']) await dropDatabase(inject('pgServerUrl'), `${prefix}${db}`);
+      for (const db of ['monolith', 'auth', 'listings', 'orders', 'strangler']) await dropDatabase(inject('pgServerUrl'), `${prefix}${db}`);
       await fs.rm(dir, { recursive: true, force: true });
     }
   });

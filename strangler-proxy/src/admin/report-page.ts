@@ -76,8 +76,8 @@ export function lineDiff(a: string, b: string): Line[] {
     if (i < x.length && j < y.length && x[i] === y[j]) {
       out.push({ kind: 'same', text: x[i++]! });
       j++;
-    } else if (j < y.length && (i === x.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push({ kind: 'service', text: y[j++]! });
-    else out.push({ kind: 'monolith', text: x[i++]! });
+    } else if (i < x.length && (j === y.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) out.push({ kind: 'monolith', text: x[i++]! });
+    else out.push({ kind: 'service', text: y[j++]! });
   }
   return out;
 }
