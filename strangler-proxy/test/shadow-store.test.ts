@@ -27,7 +27,7 @@ routes:
     shadow: { noise: { sampleRate: 0.5 } }
 default: monolith
 `;
-  for (let i = 0; i < 2; i++) proxies.push(await startTestProxy(table, { STRANGLER_DATABASE_URL: db.url }));
+  for (let i = 0; i < 2; i++) proxies.push(await startTestProxy(table, { STRANGLER_DATABASE_URL: db.url, SHADOW_MAX_IN_FLIGHT: '10000' }));
 });
 afterAll(async () => {
   for (const p of proxies) await p.close();

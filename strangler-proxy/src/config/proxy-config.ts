@@ -46,10 +46,8 @@ export interface ProxyConfig {
     maxInFlight: number;
     /** Largest request or answer body mirrored and compared, bytes (SHADOW_MAX_BODY_BYTES, default 1 MiB). */
     maxBodyBytes: number;
-    /** Worker threads for comparing large answers (SHADOW_WORKERS, default 1; 0: all inline). */
+    /** Worker threads that send the copies, compare and redact, off the event loop (SHADOW_WORKERS, default 1). */
     workers: number;
-    /** Answers at least this large, and not byte-identical, are compared on a worker (SHADOW_WORKER_MIN_BYTES, default 65 536). */
-    workerMinBytes: number;
     /** Extra key-name and value patterns redacted before storing (SHADOW_REDACT_KEYS, SHADOW_REDACT_VALUES: comma-separated regexes). */
     redactKeys: string[];
     redactValues: string[];
@@ -120,8 +118,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
       databaseUrl: env.STRANGLER_DATABASE_URL || undefined,
       maxInFlight: int(env, 'SHADOW_MAX_IN_FLIGHT', 64, 1, 10_000),
       maxBodyBytes: int(env, 'SHADOW_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-      workers: int(env, 'SHADOW_WORKERS', 1, 0, 16),
-      workerMinBytes: int(env, 'SHADOW_WORKER_MIN_BYTES', 65_536, 0, 64 * 1024 * 1024),
+      workers: int(env, 'SHADOW_WORKERS', 1, 1, 16),
       redactKeys: patterns(env, 'SHADOW_REDACT_KEYS'),
       redactValues: patterns(env, 'SHADOW_REDACT_VALUES'),
       retentionDays: int(env, 'SHADOW_RETENTION_DAYS', 7, 1, 365),

@@ -92,8 +92,7 @@ export class ProxyMetrics {
   });
   readonly shadowCompareSeconds = new Histogram({
     name: 'strangler_shadow_compare_seconds',
-    help: 'Time to decode and compare one pair of answers (off the request path), by where it ran (inline, worker).',
-    labelNames: ['where'] as const,
+    help: 'Time to decode and compare the answers of one mirror, on the mirror worker (off the request path).',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [this.registry],
   });

@@ -64,7 +64,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
 
   let draining = false;
   const writes = new InFlightWrites();
-  const shadowing = await startShadowing(config, { routes: store, upstreams, metrics, log });
+  const shadowing = await startShadowing(config, { routes: store, metrics, log });
   const deps = {
     config,
     store,

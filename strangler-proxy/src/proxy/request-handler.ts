@@ -146,14 +146,15 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
                 return void deps.shadow!.drop(routeName, 'body_too_large');
               }
               slot.run({
-                route: { ...decision.route!, shadow: shadow! },
+                route: routeName,
+                shadow: shadow!,
                 method,
                 path: norm.path + norm.query,
                 headers,
                 body,
                 primary: { status: response.statusCode ?? 502, headers: response.headers, body: primary, ms: performance.now() - forwarded },
-                monolith: table.defaultUpstream,
-                target: decision.mirrorTo!,
+                monolithUrl: table.upstreams.get(table.defaultUpstream)!.url,
+                targetUrl: table.upstreams.get(decision.mirrorTo!)!.url,
               });
             }
           : undefined;

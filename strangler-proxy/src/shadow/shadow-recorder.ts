@@ -7,9 +7,6 @@ import { addCounters, countersOf, fieldRowKey, latencyKey, newCounterMaps, route
 /** Latency histogram buckets, ms (upper bounds). */
 export const LATENCY_BUCKETS_MS = [0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 60_000];
 
-/** The field a mirror that got no answer is counted under: never noise, always the service's. */
-export const NO_ANSWER = '(no answer)';
-
 /** What one mirrored request produced. */
 export interface ShadowSample {
   route: string;
@@ -21,8 +18,8 @@ export interface ShadowSample {
   differences: FieldDifference[];
   /** The differences between two monolith answers, when this sample measured noise. */
   noise: FieldDifference[] | undefined;
-  /** Builds the redacted example (only called when one is wanted for a field). */
-  example: (field: string) => ShadowExample;
+  /** The redacted example for a field, when one was made. */
+  example: (field: string) => ShadowExample | undefined;
 }
 
 export interface RecorderOptions {
@@ -109,8 +106,10 @@ export class ShadowRecorder {
       const key = `${s.route}\u0000${field}`;
       const sent = this.#examplesSent.get(key) ?? 0;
       if (sent >= this.#o.examplesPerField) continue;
+      const example = s.example(field);
+      if (!example) continue;
       this.#examplesSent.set(key, sent + 1);
-      this.#pendingExamples.push(s.example(field));
+      this.#pendingExamples.push(example);
     }
   }
 

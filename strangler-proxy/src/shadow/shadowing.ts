@@ -2,9 +2,6 @@ import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import type { RouteTableStore } from '../config/route-table-store.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
-import type { UpstreamRegistry } from '../proxy/upstream-registry.ts';
-import { ComparePool } from './compare-pool.ts';
-import { redactionRules } from './redact.ts';
 import { ShadowMirror } from './shadow-mirror.ts';
 import { ShadowRecorder } from './shadow-recorder.ts';
 import { DEFAULT_SETTINGS, type RouteSettings } from './shadow-report.ts';
@@ -21,7 +18,7 @@ export interface Shadowing {
 }
 
 /** Opens the results store (PostgreSQL when STRANGLER_DATABASE_URL is set, else memory) and starts recording. */
-export async function startShadowing(config: ProxyConfig, deps: { routes: RouteTableStore; upstreams: UpstreamRegistry; metrics: ProxyMetrics; log: Logger }): Promise<Shadowing> {
+export async function startShadowing(config: ProxyConfig, deps: { routes: RouteTableStore; metrics: ProxyMetrics; log: Logger }): Promise<Shadowing> {
   const s = config.shadow;
   const results = s.databaseUrl ? await PostgresShadowStore.open(s.databaseUrl) : new MemoryShadowStore();
   const settingsOf = (route: string): RouteSettings => {
@@ -30,14 +27,13 @@ export async function startShadowing(config: ProxyConfig, deps: { routes: RouteT
   };
   const recorder = new ShadowRecorder({ store: results, metrics: deps.metrics, log: deps.log, settingsOf, examplesPerField: s.examplesPerField, retentionMs: s.retentionDays * 24 * 3600_000 });
   recorder.start();
-  const pool = new ComparePool({ workers: s.workers, minBytes: s.workerMinBytes });
   const mirror = new ShadowMirror({
-    upstreams: deps.upstreams,
     recorder,
-    pool,
     metrics: deps.metrics,
-    redaction: redactionRules(s.redactKeys, s.redactValues),
     limits: { maxInFlight: s.maxInFlight, maxBodyBytes: s.maxBodyBytes },
+    workers: s.workers,
+    redactKeys: s.redactKeys,
+    redactValues: s.redactValues,
     log: deps.log,
   });
   return {
@@ -48,7 +44,6 @@ export async function startShadowing(config: ProxyConfig, deps: { routes: RouteT
     async close() {
       await mirror.close();
       await recorder.stop();
-      await pool.close();
       await results.close();
     },
   };

@@ -1,0 +1,40 @@
+// The mirror worker thread: sends the copies, compares the answers, builds the redacted examples,
+// and reports back in batches, so shadow traffic costs the proxy's event loop one message per
+// mirror and a few per second.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Mirrorer, type MirrorJob, type MirrorResult } from './mirrorer.ts';
+import { redactionRules } from './redact.ts';
+
+const init = workerData as { maxSockets: number; maxBodyBytes: number; redactKeys: string[]; redactValues: string[] };
+const mirrorer = new Mirrorer({ maxSockets: init.maxSockets, maxBodyBytes: init.maxBodyBytes, redaction: redactionRules(init.redactKeys, init.redactValues) });
+
+let batch: MirrorResult[] = [];
+let timer: NodeJS.Timeout | undefined;
+const flush = (): void => {
+  timer = undefined;
+  if (!batch.length) return;
+  parentPort!.postMessage(batch);
+  batch = [];
+};
+
+parentPort!.on('message', (job: MirrorJob) => {
+  void mirrorer
+    .run(job)
+    .catch((err: unknown): MirrorResult => ({
+      id: job.id,
+      route: job.route,
+      template: job.path,
+      outcome: 'failed',
+      monolith: { status: job.primary.status, ms: job.primary.ms },
+      service: { status: null, ms: 0 },
+      differences: [{ path: '(comparison failed)', field: '(comparison failed)', kind: 'missing', b: (err as Error).message }],
+      noise: undefined,
+      examples: {},
+      compareMs: 0,
+    }))
+    .then((result) => {
+      batch.push(result);
+      if (batch.length >= 100) flush();
+      else timer ??= setTimeout(flush, 10);
+    });
+});

@@ -1,0 +1,182 @@
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { isSafeMethod } from '../resilience/upstream-failure.ts';
+import { compareResponses, compileRules, type ComparableResponse, type CompareRules, type CompareRulesSpec, type FieldDifference } from './compare-responses.ts';
+import { decodeBody } from './decode-body.ts';
+import { pathTemplate } from './path-template.ts';
+import { REDACTED, redactBody, redactHeaders, redactJson, redactPath, type RedactionRules } from './redact.ts';
+import type { ShadowExample } from './shadow-store.ts';
+
+/** The header on every mirrored request: "a copy; if it writes, roll it back" (the dry-run header). */
+export const MIRROR_HEADER = 'x-strangler-shadow';
+
+/** The field a mirror that got no answer is counted under: never noise, always the service's. */
+export const NO_ANSWER = '(no answer)';
+
+/** A request the monolith has answered, to be mirrored: plain data, so it can cross to a worker thread. */
+export interface MirrorJob {
+  id: number;
+  route: string;
+  shadow: { timeoutMs: number; noiseSampleRate: number; compare: CompareRulesSpec };
+  method: string;
+  /** Path and query as forwarded. */
+  path: string;
+  /** The headers the primary was sent with. */
+  headers: Record<string, string | string[] | number | undefined>;
+  body: Uint8Array;
+  /** The monolith's answer, body whole. */
+  primary: { status: number; headers: http.IncomingHttpHeaders; body: Uint8Array; ms: number };
+  monolithUrl: string;
+  targetUrl: string;
+}
+
+/** What one mirror produced. */
+export interface MirrorResult {
+  id: number;
+  route: string;
+  template: string;
+  outcome: 'mirrored' | 'failed';
+  monolith: { status: number; ms: number };
+  /** `status` null: the target did not answer. */
+  service: { status: number | null; ms: number };
+  differences: FieldDifference[];
+  /** The differences between two monolith answers, when this mirror measured noise. */
+  noise: FieldDifference[] | undefined;
+  /** A redacted example for each of the first few differing fields. */
+  examples: Record<string, ShadowExample>;
+  compareMs: number;
+}
+
+type Answer = { ok: true; status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number } | { ok: false; error: string; ms: number };
+
+const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/**
+ * Sends a copy of a request to the route's target (and, for a share of reads, to the monolith a
+ * second time, to measure noise), compares the answers with the monolith's, and describes the
+ * result. Runs on the mirror worker thread, so none of it touches the proxy's event loop. Its own
+ * connection pools, a timeout per copy and a cap on the answer's size bound what a slow or broken
+ * target can cost.
+ */
+export class Mirrorer {
+  readonly #agents = new Map<string, http.Agent>();
+  readonly #rules = new Map<string, CompareRules>();
+  readonly #o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules };
+
+  constructor(o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules }) {
+    this.#o = o;
+  }
+
+  async run(job: MirrorJob): Promise<MirrorResult> {
+    const noise = isSafeMethod(job.method) && Math.random() < job.shadow.noiseSampleRate;
+    const [service, again] = await Promise.all([this.#send(job.targetUrl, job), noise ? this.#send(job.monolithUrl, job) : undefined]);
+    const t0 = performance.now();
+    const key = JSON.stringify(job.shadow.compare);
+    let rules = this.#rules.get(key);
+    if (!rules) this.#rules.set(key, (rules = compileRules(job.shadow.compare)));
+    const primaryBody = buffer(job.primary.body);
+    const primary = await comparable(job.primary.status, job.primary.headers, primaryBody, rules);
+    const differences: FieldDifference[] = service.ok
+      ? compareResponses(primary, await comparable(service.status, service.headers, service.body, rules), rules)
+      : [{ path: NO_ANSWER, field: NO_ANSWER, kind: 'missing', a: job.primary.status, b: service.error }];
+    const noiseDifferences = again?.ok ? compareResponses(primary, await comparable(again.status, again.headers, again.body, rules), rules) : undefined;
+    const compareMs = performance.now() - t0;
+    const template = pathTemplate(job.path);
+    const examples: Record<string, ShadowExample> = {};
+    for (const field of [...new Set(differences.map((d) => d.field))].sort().slice(0, 3)) examples[field] = this.#example(job, template, field, primaryBody, service, differences, rules);
+    return {
+      id: job.id,
+      route: job.route,
+      template,
+      outcome: service.ok ? 'mirrored' : 'failed',
+      monolith: { status: job.primary.status, ms: job.primary.ms },
+      service: { status: service.ok ? service.status : null, ms: service.ms },
+      differences,
+      noise: noiseDifferences,
+      examples,
+      compareMs,
+    };
+  }
+
+  /** One copy of the request, bounded in time and size. */
+  #send(base: string, job: MirrorJob): Promise<Answer> {
+    const started = performance.now();
+    const url = new URL(base);
+    let agent = this.#agents.get(base);
+    // As many idle sockets kept as may be busy: a pool that closes and reopens them costs more than the copies.
+    if (!agent) this.#agents.set(base, (agent = new http.Agent({ keepAlive: true, maxSockets: this.#o.maxSockets, maxFreeSockets: this.#o.maxSockets, scheduling: 'lifo' })));
+    const body = buffer(job.body);
+    return new Promise<Answer>((resolve) => {
+      const done = (a: Answer): void => {
+        clearTimeout(timer);
+        resolve(a);
+      };
+      const req = http.request(
+        { protocol: url.protocol, hostname: url.hostname, port: url.port, method: job.method, path: job.path, agent, headers: { ...job.headers, [MIRROR_HEADER]: '1', 'content-length': String(body.length) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > this.#o.maxBodyBytes) {
+              res.destroy();
+              done({ ok: false, error: `answer larger than ${this.#o.maxBodyBytes} bytes`, ms: performance.now() - started });
+            } else chunks.push(c);
+          });
+          res.on('end', () => done({ ok: true, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - started }));
+          res.on('error', (err) => done({ ok: false, error: err.message, ms: performance.now() - started }));
+        },
+      );
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${job.shadow.timeoutMs} ms`)), job.shadow.timeoutMs);
+      req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, error: err.code ?? err.message, ms: performance.now() - started }));
+      req.end(body);
+    });
+  }
+
+  /** A stored example: request, both answers, differences — every secret redacted first. */
+  #example(job: MirrorJob, template: string, field: string, primaryBody: Buffer, service: Answer, differences: FieldDifference[], rules: CompareRules): ShadowExample {
+    const r = this.#o.redaction;
+    const headersOf = (h: Record<string, unknown>): Record<string, string> => {
+      const shown: Record<string, string | undefined> = {};
+      for (const name of ['content-type', 'content-encoding', 'accept', 'location', ...rules.headers]) {
+        const v = h[name];
+        if (v !== undefined) shown[name] = Array.isArray(v) ? v.join(', ') : String(v);
+      }
+      return redactHeaders(shown, r);
+    };
+    const ms = (n: number): number => Math.round(n * 10) / 10;
+    return {
+      route: job.route,
+      template,
+      field,
+      at: new Date().toISOString(),
+      request: { method: job.method, path: redactPath(job.path, r), headers: headersOf(job.headers) },
+      monolith: { status: job.primary.status, headers: headersOf(job.primary.headers), body: redactBody(primaryBody, r), ms: ms(job.primary.ms) },
+      service: service.ok
+        ? { status: service.status, headers: headersOf(service.headers), body: redactBody(service.body, r), ms: ms(service.ms) }
+        : { status: null, headers: {}, body: '', ms: ms(service.ms), error: service.error },
+      differences: differences.map((d) => {
+        // A value under any secret-named key is hidden whole, even when the key holding it is not.
+        const secret = d.path.split(/[.[\]"]+/).some((k) => k && r.keys.test(k));
+        const hide = (v: unknown): unknown => (secret ? REDACTED : redactJson(v, r));
+        return { ...d, ...('a' in d ? { a: hide(d.a) } : {}), ...('b' in d ? { b: hide(d.b) } : {}) };
+      }),
+    };
+  }
+
+  close(): void {
+    for (const a of this.#agents.values()) a.destroy();
+    this.#agents.clear();
+  }
+}
+
+/** The answer as compared: the chosen headers only, the body decoded. */
+async function comparable(status: number, headers: http.IncomingHttpHeaders, body: Buffer, rules: CompareRules): Promise<ComparableResponse> {
+  const chosen: Record<string, string | undefined> = {};
+  for (const name of rules.headers) {
+    const v = headers[name];
+    chosen[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  const encoding = headers['content-encoding'];
+  return { status, headers: chosen, body: encoding ? ((await decodeBody(body, encoding)) ?? body) : body };
+}
