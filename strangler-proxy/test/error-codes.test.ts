@@ -13,3 +13,13 @@ describe('proxy error registry', () => {
     expect(documented.sort()).toEqual(Object.keys(PROXY_ERRORS).sort());
   });
 });
+
+describe('proxy settings', () => {
+  it('when the proxy reads an environment variable, then README.md documents it', () => {
+    const readme = fs.readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8');
+    const source = fs.readFileSync(path.resolve(import.meta.dirname, '../src/config/proxy-config.ts'), 'utf8');
+    const read = [...new Set([...source.matchAll(/env(?:\.|, ')([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!))];
+    expect(read.length).toBeGreaterThan(20);
+    expect(read.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
+  });
+});
