@@ -84,7 +84,7 @@ export function compareResponses(a: ComparableResponse, b: ComparableResponse, r
     push({ area: 'body', segments: [] }, 'changed', digest(a.body), digest(b.body));
     return out;
   }
-  diffJson(ja.value, jb.value, [], rules, ignored, push, out);
+  diffJson(ja.value, jb.value, [], { rules, ignored, push, out });
   if (out.length > MAX_DIFFERENCES) {
     const more = out.length - MAX_DIFFERENCES;
     out.length = MAX_DIFFERENCES;
@@ -106,15 +106,16 @@ const digest = (body: Buffer): string => `sha256:${createHash('sha256').update(b
 
 const typeOf = (v: Json): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
-function diffJson(
-  a: Json,
-  b: Json,
-  segments: (string | number)[],
-  rules: CompareRules,
-  ignored: (l: FieldLocation) => boolean,
-  push: (l: FieldLocation, kind: DifferenceKind, a: unknown, b: unknown) => void,
-  out: FieldDifference[],
-): void {
+/** What a walk through two JSON values carries along. */
+interface Walk {
+  rules: CompareRules;
+  ignored: (l: FieldLocation) => boolean;
+  push: (l: FieldLocation, kind: DifferenceKind, a: unknown, b: unknown) => void;
+  out: FieldDifference[];
+}
+
+function diffJson(a: Json, b: Json, segments: (string | number)[], w: Walk): void {
+  const { rules, ignored, push, out } = w;
   if (out.length > MAX_DIFFERENCES) return;
   const here: FieldLocation = { area: 'body', segments };
   if (ignored(here)) return;
@@ -122,13 +123,13 @@ function diffJson(
   if (ta !== tb) return push(here, 'type', a, b);
   if (Array.isArray(a)) {
     const setRule = rules.sets.find((s) => s.pattern.matches(here));
-    if (setRule) return diffSet(a, b as Json[], setRule.key, segments, rules, ignored, push, out);
+    if (setRule) return diffSet(a, b as Json[], setRule.key, segments, w);
     const n = Math.max(a.length, (b as Json[]).length);
     for (let i = 0; i < n; i++) {
       const at = [...segments, i];
       if (i >= (b as Json[]).length) push({ area: 'body', segments: at }, 'missing', a[i], undefined);
       else if (i >= a.length) push({ area: 'body', segments: at }, 'extra', undefined, (b as Json[])[i]);
-      else diffJson(a[i]!, (b as Json[])[i]!, at, rules, ignored, push, out);
+      else diffJson(a[i]!, (b as Json[])[i]!, at, w);
     }
     return;
   }
@@ -139,7 +140,7 @@ function diffJson(
       const at = [...segments, k];
       if (!Object.hasOwn(bo, k)) push({ area: 'body', segments: at }, 'missing', a[k], undefined);
       else if (!Object.hasOwn(a, k)) push({ area: 'body', segments: at }, 'extra', undefined, bo[k]);
-      else diffJson(a[k]!, bo[k]!, at, rules, ignored, push, out);
+      else diffJson(a[k]!, bo[k]!, at, w);
     }
     return;
   }
@@ -156,16 +157,8 @@ function diffJson(
 }
 
 /** Arrays as sets keyed by a field: order does not matter, elements are paired by their key. */
-function diffSet(
-  a: Json[],
-  b: Json[],
-  key: string,
-  segments: (string | number)[],
-  rules: CompareRules,
-  ignored: (l: FieldLocation) => boolean,
-  push: (l: FieldLocation, kind: DifferenceKind, a: unknown, b: unknown) => void,
-  out: FieldDifference[],
-): void {
+function diffSet(a: Json[], b: Json[], key: string, segments: (string | number)[], w: Walk): void {
+  const { push } = w;
   const keyOf = (v: Json): string => (v !== null && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v[key] ?? null) : JSON.stringify(v));
   const inB = new Map<string, number>();
   b.forEach((v, i) => inB.set(keyOf(v), i));
@@ -175,7 +168,7 @@ function diffSet(
     seen.add(k);
     const j = inB.get(k);
     if (j === undefined) push({ area: 'body', segments: [...segments, i] }, 'missing', v, undefined);
-    else diffJson(v, b[j]!, [...segments, i], rules, ignored, push, out);
+    else diffJson(v, b[j]!, [...segments, i], w);
   });
   b.forEach((v, j) => {
     if (!seen.has(keyOf(v))) push({ area: 'body', segments: [...segments, j] }, 'extra', undefined, v);
