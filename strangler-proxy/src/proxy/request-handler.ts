@@ -126,7 +126,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       const attempt = (upstream: string): Promise<AttemptResult> => attemptVia(deps, req, res, upstream, { headers, body, path: norm.path + norm.query });
       // Shadow mode: a sample of the route's reads (and writes, when it opts in) is mirrored once
       // the monolith's answer has gone to the client; the client never waits for the copy.
-      const shadow = decision.mode === 'shadow' ? decision.route?.shadow : undefined;
+      // (Not a preview: it goes where the tester asked, and compares with nothing.)
+      const shadow = decision.mode === 'shadow' && !(preview && preview !== 'ignored') ? decision.route?.shadow : undefined;
       const slot = shadow && deps.shadow && decision.mirrorTo && (isSafeMethod(method) || shadow.writes) && Math.random() < shadow.sampleRate ? deps.shadow.admit(routeName, body.length) : undefined;
       // Released if the answer never completes (the client left, the monolith failed).
       if (slot) res.once('close', slot.cancel);
