@@ -38,3 +38,6 @@ parentPort!.on('message', (job: MirrorJob) => {
       else timer ??= setTimeout(flush, 10);
     });
 });
+
+// Loaded and listening: the proxy waits for this before it mirrors, so no copy's latency includes the start-up.
+parentPort!.postMessage('ready');

@@ -57,19 +57,31 @@ export class ShadowMirror {
   #nextId = 0;
   #inFlight = 0;
   #closed = false;
+  /** Resolves once every worker has loaded. */
+  readonly ready: Promise<void>;
 
   constructor(deps: MirrorDeps) {
     this.deps = deps;
-    for (let i = 0; i < Math.max(1, deps.workers); i++) this.#workers.push(this.#spawn());
+    const started: Promise<void>[] = [];
+    for (let i = 0; i < Math.max(1, deps.workers); i++) {
+      const { worker, ready } = this.#spawn();
+      this.#workers.push(worker);
+      started.push(ready);
+    }
+    this.ready = Promise.all(started).then(() => {});
   }
 
-  #spawn(): Worker {
+  #spawn(): { worker: Worker; ready: Promise<void> } {
     const w = new Worker(new URL('./mirror-worker.ts', import.meta.url), {
       workerData: { maxSockets: this.deps.limits.maxInFlight, maxBodyBytes: this.deps.limits.maxBodyBytes, redactKeys: this.deps.redactKeys, redactValues: this.deps.redactValues },
     });
-    w.on('message', (results: MirrorResult[]) => {
+    let loaded!: () => void;
+    const ready = new Promise<void>((resolve) => (loaded = resolve));
+    w.on('message', (results: MirrorResult[] | 'ready') => {
+      if (results === 'ready') return loaded();
       for (const r of results) this.#done(r);
     });
+    w.once('exit', () => loaded());
     // A worker that dies takes its mirrors with it: their places are freed, and a new worker starts.
     w.once('exit', (code) => {
       for (const [id, p] of this.#pending) {
@@ -80,12 +92,12 @@ export class ShadowMirror {
       const i = this.#workers.indexOf(w);
       if (i < 0 || this.#closed) return;
       this.deps.log.error({ code }, 'shadow mirror worker exited; starting another');
-      this.#workers[i] = this.#spawn();
+      this.#workers[i] = this.#spawn().worker;
     });
     w.on('error', (err) => this.deps.log.error({ error: err.message }, 'shadow mirror worker failed'));
     // The workers never keep the process alive on their own.
     w.unref();
-    return w;
+    return { worker: w, ready };
   }
 
   get limits(): MirrorLimits {

@@ -36,6 +36,7 @@ export async function startShadowing(config: ProxyConfig, deps: { routes: RouteT
     redactValues: s.redactValues,
     log: deps.log,
   });
+  await mirror.ready;
   return {
     mirror,
     recorder,
