@@ -78,7 +78,12 @@ export class ShadowMirror {
     let loaded!: () => void;
     const ready = new Promise<void>((resolve) => (loaded = resolve));
     w.on('message', (results: MirrorResult[] | 'ready') => {
-      if (results === 'ready') return loaded();
+      if (results === 'ready') {
+        // Loaded: from now on the workers never keep the process alive on their own. (Not before:
+        // a proxy still starting has nothing else keeping the event loop alive while it waits.)
+        w.unref();
+        return loaded();
+      }
       for (const r of results) this.#done(r);
     });
     w.once('exit', () => loaded());
@@ -95,8 +100,6 @@ export class ShadowMirror {
       this.#workers[i] = this.#spawn().worker;
     });
     w.on('error', (err) => this.deps.log.error({ error: err.message }, 'shadow mirror worker failed'));
-    // The workers never keep the process alive on their own.
-    w.unref();
     return { worker: w, ready };
   }
 
