@@ -1,0 +1,127 @@
+/**
+ * Every process the system deploys, as data: the one place a service is added. The image build
+ * (the root Dockerfile's build args), the task definitions, the load balancer rules, the pipelines
+ * and the entry-point test all read this list. No CDK here, so anything can import it cheaply.
+ */
+export interface DeployedApp {
+  /** Also the ECR repository, the ECS service and the pipeline's SERVICE variable. */
+  name: string;
+  /** Its workspace folder: the image's APP build arg, and what a push must touch to build it. */
+  folder: string;
+  /** Entry script inside the folder (the image's ENTRY build arg). */
+  entry: string;
+  /** Extra arguments to the entry. */
+  args?: string[];
+  /** Container port it serves on. */
+  port: number;
+  /** Its health endpoint: path, and port when not `port`. */
+  health: { path: string; port?: number };
+  /** Its own database on the shared RDS instance (absent: none). */
+  database?: string;
+  /** Fargate task size: CPU units and MiB (a valid Fargate pair). */
+  cpu: number;
+  memoryMiB: number;
+  /** Tasks per environment (min, max for autoscaled ones). */
+  tasks: { dev: { min: number; max: number }; prod: { min: number; max: number } };
+  /** `public`: behind the internet-facing ALB; `internal`: behind the internal ALB, blue/green; `none`: no load balancer. */
+  exposure: 'public' | 'internal' | 'none';
+  /** Besides its own folder, what else a push may change for it to be rebuilt. */
+  sharedPaths: string[];
+  /** Plain settings (secrets are wired separately, as secrets). */
+  env: Record<string, string>;
+}
+
+const SHARED = ['service-kit/**', 'package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'];
+
+export const APPS: readonly DeployedApp[] = [
+  {
+    name: 'proxy',
+    folder: 'strangler-proxy',
+    entry: 'src/main.ts',
+    port: 8080,
+    health: { path: '/__strangler/healthz', port: 8081 },
+    database: 'strangler',
+    cpu: 512,
+    memoryMiB: 1024,
+    tasks: { dev: { min: 2, max: 4 }, prod: { min: 3, max: 12 } },
+    exposure: 'public',
+    sharedPaths: ['package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'],
+    env: { PROXY_HOST: '0.0.0.0', PROXY_PORT: '8080', ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '8081', TRUSTED_PROXY_HOPS: '1' },
+  },
+  {
+    name: 'sync',
+    folder: 'strangler-proxy',
+    entry: 'src/cli/strangler.ts',
+    args: ['data', 'sync'],
+    port: 8082,
+    health: { path: '/healthz' },
+    cpu: 256,
+    memoryMiB: 512,
+    tasks: { dev: { min: 1, max: 1 }, prod: { min: 1, max: 1 } },
+    exposure: 'none',
+    sharedPaths: ['package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'],
+    env: { SYNC_HOST: '0.0.0.0', SYNC_PORT: '8082' },
+  },
+  {
+    name: 'monolith',
+    folder: 'monolith',
+    entry: 'src/server.ts',
+    port: 3000,
+    health: { path: '/healthz' },
+    database: 'monolith',
+    cpu: 512,
+    memoryMiB: 1024,
+    tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
+    exposure: 'internal',
+    sharedPaths: SHARED,
+    env: { PORT: '3000', SEED_WHEN_EMPTY: 'false', SECURE_COOKIES: 'true' },
+  },
+  {
+    name: 'auth',
+    folder: 'extracted/auth',
+    entry: 'src/server.ts',
+    port: 3101,
+    health: { path: '/healthz' },
+    database: 'auth',
+    cpu: 256,
+    memoryMiB: 512,
+    tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
+    exposure: 'internal',
+    sharedPaths: SHARED,
+    env: { PORT: '3101', SECURE_COOKIES: 'true' },
+  },
+  {
+    name: 'listings',
+    folder: 'extracted/listings',
+    entry: 'src/server.ts',
+    port: 3102,
+    health: { path: '/healthz' },
+    database: 'listings',
+    cpu: 256,
+    memoryMiB: 512,
+    tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
+    exposure: 'internal',
+    sharedPaths: SHARED,
+    env: { PORT: '3102' },
+  },
+  {
+    name: 'orders',
+    folder: 'extracted/orders',
+    entry: 'src/server.ts',
+    port: 3103,
+    health: { path: '/healthz' },
+    database: 'orders',
+    cpu: 256,
+    memoryMiB: 512,
+    tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
+    exposure: 'internal',
+    sharedPaths: SHARED,
+    env: { PORT: '3103' },
+  },
+];
+
+/** The apps behind the internal ALB with blue/green deployments: the monolith and the extracted services. */
+export const BLUE_GREEN_APPS = APPS.filter((a) => a.exposure === 'internal');
+
+/** The command the image runs: `node <folder>/<entry> [args]`. */
+export const commandOf = (a: DeployedApp): string[] => ['node', `${a.folder}/${a.entry}`, ...(a.args ?? [])];

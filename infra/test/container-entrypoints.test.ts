@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createScratchDatabase, freePort, repoRoot, type ScratchDatabase } from '@strangler/stack';
+import type {} from '@strangler/stack/testing/provided-context';
+import { APPS, commandOf, type DeployedApp } from '../src/service-catalog.ts';
+
+/**
+ * No Docker engine runs here, so each image is tested by running what it would run, from the
+ * repository root (the image's WORKDIR holds the same tree): the command the deployment gives it,
+ * with the settings it gives it, against real PostgreSQL, until its health endpoint answers.
+ */
+const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+const IMAGES = APPS.filter((a) => a.exposure !== 'none');
+
+const scratches: ScratchDatabase[] = [];
+afterAll(async () => {
+  for (const s of scratches) await s.drop();
+});
+
+/** The app's settings with its catalog ports swapped for free ones. */
+async function settings(app: DeployedApp): Promise<{ env: Record<string, string>; healthUrl: string }> {
+  const ports = new Map<string, string>();
+  for (const p of [app.port, app.health.port].filter((p): p is number => p !== undefined)) ports.set(String(p), String(await freePort()));
+  const env = Object.fromEntries(Object.entries(app.env).map(([k, v]) => [k, ports.get(v) ?? v]));
+  const scratch = await createScratchDatabase(inject('pgServerUrl'), 'entrypoint');
+  scratches.push(scratch);
+  const extra: Record<string, string> = app.name === 'proxy' ? { STRANGLER_DATABASE_URL: scratch.url, ROUTES_FILE: routesFile() } : { DATABASE_URL: scratch.url };
+  return { env: { ...env, ...extra, HOST: '127.0.0.1', PROXY_HOST: '127.0.0.1', ADMIN_HOST: '127.0.0.1' }, healthUrl: `http://127.0.0.1:${ports.get(String(app.health.port ?? app.port))}${app.health.path}` };
+}
+
+function routesFile(): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'entrypoint-')), 'routes.yaml');
+  fs.writeFileSync(file, 'version: 1\nupstreams:\n  monolith: { url: "http://127.0.0.1:9" }\nroutes: []\ndefault: monolith\n');
+  return file;
+}
+
+describe('the Dockerfile', () => {
+  it('when built for any app, then it installs only that workspace, runs as a non-root user on Node 24, and checks health', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "\.\/\$APP"/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK /m);
+    // Multi-stage: the build stage's npm cache and package files stay behind.
+    expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+  });
+});
+
+describe.each(IMAGES.map((a) => [a.name, a] as const))('the %s image', (_name, app) => {
+  it('when its command runs with its settings against PostgreSQL, then its health endpoint answers 200, and SIGTERM exits 0', async () => {
+    const [cmd, ...args] = commandOf(app);
+    expect(cmd).toBe('node');
+    // The image copies the app's folder (COPY ${APP} ${APP}); the entry must be inside it.
+    expect(args[0]!.startsWith(`${app.folder}/`)).toBe(true);
+    const { env, healthUrl } = await settings(app);
+    const child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env, SESSION_SECRET: 'entrypoint-test-secret-of-32-characters', API_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let ready = false;
+      for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) {
+        ready = await fetch(healthUrl).then((r) => r.status === 200, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ready, output).toBe(true);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
