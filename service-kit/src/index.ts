@@ -20,6 +20,7 @@ export { createApiApp, BODY_LIMIT_BYTES, type ApiAppOptions } from './http/api-a
 export { serve, exitOnSignals, type Serving } from './http/serve.ts';
 export { ConfigError, envReader } from './config/env.ts';
 export { loadAppConfig, type AppConfig } from './config/app-config.ts';
+export { withPassword } from './config/secret-url.ts';
 export { startApp, type AppKit, type RunningApp } from './http/start-app.ts';
 export { runApp } from './http/run-app.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';

@@ -11,6 +11,7 @@ import { alignWriter, switchWriter, SWITCH_STEPS } from '../data/switch-writer.t
 import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/table-mapping.ts';
 import { verify } from '../data/verify.ts';
 import { createLogger } from '../logger.ts';
+import { withPassword } from '@strangler/service-kit';
 
 interface DbOptions {
   monolithDb?: string;
@@ -38,8 +39,13 @@ function openService(service: string, o: DbOptions): ServiceData {
     if (err instanceof UnknownServiceError) usage(err.message);
     throw err;
   }
-  const monolith = o.monolithDb ?? process.env.MONOLITH_DATABASE_URL;
-  const own = o.serviceDb ?? process.env[serviceDatabaseVariable(service)];
+  const fromEnv = (variable: string): string | undefined => {
+    const url = process.env[variable];
+    // A deployment keeps the password in a secret of its own: MONOLITH_DATABASE_PASSWORD, …
+    return url ? withPassword(url, process.env[variable.replace(/_URL$/, '_PASSWORD')]) : undefined;
+  };
+  const monolith = o.monolithDb ?? fromEnv('MONOLITH_DATABASE_URL');
+  const own = o.serviceDb ?? fromEnv(serviceDatabaseVariable(service));
   if (!monolith || !own) usage(`give --monolith-db and --service-db (or MONOLITH_DATABASE_URL and ${serviceDatabaseVariable(service)})`);
   const pool = (url: string): pg.Pool => {
     const p = new pg.Pool({ connectionString: url, max: 4 });

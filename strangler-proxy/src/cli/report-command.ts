@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { compileRouteTable } from '../config/compile-route-table.ts';
 import { buildReport, DEFAULT_SETTINGS, parseSince, type RouteReport, type RouteSettings } from '../shadow/shadow-report.ts';
 import { PostgresShadowStore, type ShadowExample } from '../shadow/shadow-store.ts';
+import { withPassword } from '@strangler/service-kit';
 
 const pct = (r: number): string => `${(r * 100).toFixed(2)} %`;
 const clip = (v: unknown, n = 40): string => {
@@ -58,7 +59,11 @@ export function registerReportCommand(program: Command): void {
     .description('shadow traffic: per route, samples, match and noise-adjusted mismatch rates, both sides’ latency, readiness, the top differing fields with an example each')
     .option('--since <duration>', 'only what happened in the last 30s, 15m, 2h, 7d…', '24h')
     .option('--json', 'print JSON')
-    .option('--db <url>', 'the results database (default: STRANGLER_DATABASE_URL)', process.env.STRANGLER_DATABASE_URL)
+    .option(
+      '--db <url>',
+      'the results database (default: STRANGLER_DATABASE_URL, with STRANGLER_DATABASE_PASSWORD)',
+      process.env.STRANGLER_DATABASE_URL && withPassword(process.env.STRANGLER_DATABASE_URL, process.env.STRANGLER_DATABASE_PASSWORD),
+    )
     .option('--routes <file>', 'the route table, for each route’s noise thresholds and gate (default: ROUTES_FILE)', process.env.ROUTES_FILE)
     .action(async (route: string | undefined, o: { since: string; json?: boolean; db?: string; routes?: string }) => {
       const sinceMs = parseSince(o.since);

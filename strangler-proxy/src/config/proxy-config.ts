@@ -1,3 +1,5 @@
+import { withPassword } from '@strangler/service-kit';
+
 /** The proxy's own settings (the route table is separate and hot-reloadable). Every option: unit and default. */
 export interface ProxyConfig {
   /** Route table file, watched and reloaded (ROUTES_FILE, required). */
@@ -40,7 +42,7 @@ export interface ProxyConfig {
   /** How long SIGTERM waits for requests in flight, ms (SHUTDOWN_GRACE_MS, default 10 000). */
   shutdownGraceMs: number;
   shadow: {
-    /** PostgreSQL database for shadow results, shared by every proxy (STRANGLER_DATABASE_URL; unset: this process's memory). */
+    /** PostgreSQL database for shadow results, shared by every proxy (STRANGLER_DATABASE_URL, its password may come from STRANGLER_DATABASE_PASSWORD; unset: this process's memory). */
     databaseUrl: string | undefined;
     /** Mirrors in flight at once before more are dropped and counted (SHADOW_MAX_IN_FLIGHT, default 64). */
     maxInFlight: number;
@@ -115,7 +117,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     sessionCookie: env.SESSION_COOKIE || 'cacao_session',
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     shadow: Object.freeze({
-      databaseUrl: env.STRANGLER_DATABASE_URL || undefined,
+      databaseUrl: env.STRANGLER_DATABASE_URL ? withPassword(env.STRANGLER_DATABASE_URL, env.STRANGLER_DATABASE_PASSWORD) : undefined,
       maxInFlight: int(env, 'SHADOW_MAX_IN_FLIGHT', 64, 1, 10_000),
       maxBodyBytes: int(env, 'SHADOW_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       workers: int(env, 'SHADOW_WORKERS', 1, 1, 16),
