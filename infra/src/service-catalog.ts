@@ -45,7 +45,7 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 1024,
     tasks: { dev: { min: 2, max: 4 }, prod: { min: 3, max: 12 } },
     exposure: 'public',
-    sharedPaths: ['package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'],
+    sharedPaths: SHARED,
     env: { PROXY_HOST: '0.0.0.0', PROXY_PORT: '8080', ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '8081', TRUSTED_PROXY_HOPS: '1' },
   },
   {
@@ -59,7 +59,7 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 512,
     tasks: { dev: { min: 1, max: 1 }, prod: { min: 1, max: 1 } },
     exposure: 'none',
-    sharedPaths: ['package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'],
+    sharedPaths: SHARED,
     env: { SYNC_HOST: '0.0.0.0', SYNC_PORT: '8082' },
   },
   {
@@ -122,6 +122,12 @@ export const APPS: readonly DeployedApp[] = [
 
 /** The apps behind the internal ALB with blue/green deployments: the monolith and the extracted services. */
 export const BLUE_GREEN_APPS = APPS.filter((a) => a.exposure === 'internal');
+
+/** The image an app runs: apps that share a folder share one image (the proxy and the replicator). */
+export const imageOf = (a: DeployedApp): string => APPS.find((x) => x.folder === a.folder)!.name;
+
+/** The images to build, one per folder. */
+export const IMAGES = [...new Set(APPS.map(imageOf))];
 
 /** The command the image runs: `node <folder>/<entry> [args]`. */
 export const commandOf = (a: DeployedApp): string[] => ['node', `${a.folder}/${a.entry}`, ...(a.args ?? [])];

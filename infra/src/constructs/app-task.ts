@@ -1,0 +1,91 @@
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { commandOf, type DeployedApp } from '../service-catalog.ts';
+
+/** Where an app's database lives and how its task gets in. */
+export interface DatabaseAccess {
+  host: string;
+  port: number;
+  /** The admin credentials (`username`, `password`): for the init container only. */
+  adminSecret: secretsmanager.ISecret;
+  adminUser: string;
+  /** `{username, password}` of each database's own role. */
+  roleSecrets: Readonly<Record<string, secretsmanager.ISecret>>;
+}
+
+export interface AppTaskProps {
+  app: DeployedApp;
+  repository: ecr.IRepository;
+  /** The image tag deployed by CloudFormation; the pipeline deploys later ones. */
+  imageTag: string;
+  database: DatabaseAccess;
+  /** The container's command, when the deployment wraps the catalog's (default: `commandOf(app)`). */
+  command?: string[];
+  /** More plain settings, and more secrets (name → secret and JSON field). */
+  environment?: Record<string, string>;
+  secrets?: Record<string, ecs.Secret>;
+  logRetention: logs.RetentionDays;
+}
+
+/** `postgres://user@host:port/db`: the password comes apart, as DATABASE_PASSWORD (service-kit joins them). */
+export const databaseUrl = (db: DatabaseAccess, name: string, user = name): string => `postgres://${user}@${db.host}:${db.port}/${name}?sslmode=no-verify`;
+
+/**
+ * An app's Fargate task definition: ARM64, the catalog's size, logs kept for the environment's
+ * retention, secrets as secrets. When the app owns a database, an init container makes its role and
+ * database first (service-kit/src/db/provision.ts) — the only container given the admin credentials.
+ */
+export class AppTask extends Construct {
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+
+  constructor(scope: Construct, id: string, props: AppTaskProps) {
+    super(scope, id);
+    const { app, database: db } = props;
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: app.cpu,
+      memoryLimitMiB: app.memoryMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    const image = ecs.ContainerImage.fromEcrRepository(props.repository, props.imageTag);
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    const logging = (prefix: string): ecs.LogDriver => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
+
+    const environment: Record<string, string> = { ...app.env, ...props.environment };
+    const secrets: Record<string, ecs.Secret> = { ...props.secrets };
+    if (app.database) {
+      environment.DATABASE_URL = databaseUrl(db, app.database);
+      secrets.DATABASE_PASSWORD = ecs.Secret.fromSecretsManager(db.roleSecrets[app.database]!, 'password');
+    }
+    this.container = this.taskDefinition.addContainer('app', {
+      image,
+      command: props.command ?? commandOf(app),
+      environment,
+      secrets,
+      logging: logging(app.name),
+      portMappings: [{ containerPort: app.port }, ...(app.health.port ? [{ containerPort: app.health.port }] : [])],
+      healthCheck: {
+        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${app.health.port ?? app.port}${app.health.path}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+      },
+      readonlyRootFilesystem: false,
+    });
+
+    if (app.database) {
+      const provision = this.taskDefinition.addContainer('provision', {
+        image,
+        essential: false,
+        command: ['node', 'service-kit/src/db/provision.ts'],
+        environment: { ADMIN_DATABASE_URL: databaseUrl(db, 'postgres', db.adminUser), DATABASE_NAME: app.database, DATABASE_USER: app.database },
+        secrets: {
+          ADMIN_DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(db.adminSecret, 'password'),
+          DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(db.roleSecrets[app.database]!, 'password'),
+        },
+        logging: logging(`${app.name}-provision`),
+      });
+      this.container.addContainerDependencies({ container: provision, condition: ecs.ContainerDependencyCondition.SUCCESS });
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { acknowledge } from '../nag.ts';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../environments.ts';
+import type { DeployedApp } from '../service-catalog.ts';
+
+export interface ServicePipelineProps {
+  config: EnvironmentConfig;
+  /** The image this pipeline builds (its SERVICE variable). */
+  image: string;
+  /** The apps that run the image, each with its ECS service (the proxy's image runs the proxy and the replicator). */
+  deploys: readonly { app: DeployedApp; service: ecs.IBaseService }[];
+  repository: ecr.IRepository;
+  logRetention: logs.RetentionDays;
+}
+
+/** The paths a push must touch to run this pipeline: the image's folder, and what it shares. */
+export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [...new Set(apps.flatMap((a) => [`${a.folder}/**`, ...a.sharedPaths]))];
+
+/**
+ * One pipeline per image, the same for every service (adding a service is an entry in the
+ * catalog): CodePipeline V2, QUEUED (pushes deploy in order, none skipped), a SERVICE variable, and a
+ * push trigger on the branch filtered to the paths that change the image. Source → build and unit
+ * test → image to ECR (tagged with the commit) → deploy: each ECS service takes the new task
+ * definition, and ECS runs its blue/green deployment, test gate included.
+ */
+export class ServicePipeline extends Construct {
+  readonly pipeline: codepipeline.Pipeline;
+
+  constructor(scope: Construct, id: string, props: ServicePipelineProps) {
+    super(scope, id);
+    const { config, image } = props;
+    const folder = props.deploys[0]!.app.folder;
+    const source = new codepipeline.Artifact('Source');
+    const built = new codepipeline.Artifact('ImageDefinitions');
+    const sourceAction = new actions.CodeStarConnectionsSourceAction({
+      actionName: 'Source',
+      connectionArn: config.source.connectionArn,
+      owner: config.source.owner,
+      repo: config.source.repository,
+      branch: config.source.branch,
+      output: source,
+      // The pipeline's own trigger (below) filters by path; the action must not start runs itself.
+      triggerOnPush: false,
+    });
+    const logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: props.logRetention });
+    const project = (id: string, spec: object, opts: { privileged?: boolean; env?: Record<string, string> } = {}): codebuild.PipelineProject =>
+      new codebuild.PipelineProject(this, id, {
+        environment: { buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0, computeType: codebuild.ComputeType.MEDIUM, privileged: opts.privileged ?? false },
+        environmentVariables: Object.fromEntries(Object.entries({ SERVICE: image, APP: folder, ...opts.env }).map(([k, value]) => [k, { value }])),
+        buildSpec: codebuild.BuildSpec.fromObject(spec),
+        timeout: Duration.minutes(30),
+        logging: { cloudWatch: { logGroup } },
+      });
+    const test = project('BuildAndTest', {
+      version: '0.2',
+      phases: {
+        install: { 'runtime-versions': { nodejs: 22 }, commands: ['dnf install -y -q redis6 && redis6-server --daemonize yes', 'npm ci --no-audit --no-fund'] },
+        // Types and lint for everything (a shared change can break any image); the image's own tests.
+        build: { commands: ['npm run typecheck', 'npm run lint', 'REDIS_URL=redis://127.0.0.1:6379 npx vitest run --project api "$APP"'] },
+      },
+    });
+    const build = project(
+      'Image',
+      {
+        version: '0.2',
+        phases: {
+          pre_build: { commands: ['aws ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"', 'TAG=${CODEBUILD_RESOLVED_SOURCE_VERSION}'] },
+          build: { commands: ['docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" -t "$REPOSITORY_URI:$TAG" .', 'docker push "$REPOSITORY_URI:$TAG"'] },
+          post_build: { commands: [`printf '[{"name":"app","imageUri":"%s"}]' "$REPOSITORY_URI:$TAG" > imagedefinitions.json`] },
+        },
+        artifacts: { files: ['imagedefinitions.json'] },
+      },
+      { privileged: true, env: { REPOSITORY_URI: props.repository.repositoryUri, ENTRY: props.deploys[0]!.app.entry } },
+    );
+    props.repository.grantPullPush(build);
+
+    const artifacts = new s3.Bucket(this, 'Artifacts', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      lifecycleRules: [{ expiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+    this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
+      pipelineName: `strangler-${config.name}-${image}`,
+      pipelineType: codepipeline.PipelineType.V2,
+      executionMode: codepipeline.ExecutionMode.QUEUED,
+      artifactBucket: artifacts,
+      restartExecutionOnUpdate: false,
+      variables: [new codepipeline.Variable({ variableName: 'SERVICE', defaultValue: image, description: 'The image this pipeline builds and deploys' })],
+      triggers: [
+        {
+          providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+          gitConfiguration: { sourceAction, pushFilter: [{ branchesIncludes: [config.source.branch], filePathsIncludes: triggerPaths(props.deploys.map((d) => d.app)) }] },
+        },
+      ],
+      stages: [
+        { stageName: 'Source', actions: [sourceAction] },
+        { stageName: 'BuildAndTest', actions: [new actions.CodeBuildAction({ actionName: 'BuildAndTest', project: test, input: source })] },
+        { stageName: 'Image', actions: [new actions.CodeBuildAction({ actionName: 'Image', project: build, input: source, outputs: [built] })] },
+        {
+          stageName: 'Deploy',
+          actions: props.deploys.map(
+            (d) => new actions.EcsDeployAction({ actionName: `Deploy-${d.app.name}`, service: d.service, input: built, deploymentTimeout: Duration.minutes(60) }),
+          ),
+        },
+      ],
+    });
+
+    acknowledge(this, 'Build artifacts are the image definitions and test logs; S3-managed encryption of the artifact bucket covers them.', 'AwsSolutions-CB4');
+    acknowledge(this, 'The image build needs Docker (privileged mode) to build and push the image; it runs only this repository’s Dockerfile.', 'AwsSolutions-CB3');
+    acknowledge(this, 'The artifact bucket holds 30 days of build artifacts; its access is logged by CloudTrail data events if enabled.', 'AwsSolutions-S1');
+  }
+}

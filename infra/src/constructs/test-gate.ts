@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { acknowledge } from '../nag.ts';
+import { Construct } from 'constructs';
+import ts from 'typescript';
+import type { EnvironmentConfig } from '../environments.ts';
+
+const HANDLER_SOURCE = path.resolve(import.meta.dirname, '../test-gate/hook-handler.ts');
+
+/** The hook's code as the Lambda runtime runs it: the TypeScript source with its types stripped. */
+function hookAsset(): string {
+  const js = ts.transpileModule(fs.readFileSync(HANDLER_SOURCE, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'test-gate-'));
+  fs.writeFileSync(path.join(dir, 'index.mjs'), js);
+  return dir;
+}
+
+export interface TestGateProps {
+  config: EnvironmentConfig;
+  /** The service the gate guards (its group in the route table). */
+  service: string;
+  vpc: ec2.IVpc;
+  /** The security group the test build runs in (allowed to the test listeners). */
+  securityGroup: ec2.ISecurityGroup;
+  /** Where the green revision takes test traffic: the service's test listener. */
+  greenUrl: string;
+  /** Every app's production listener, so the local proxy routes all but this service there. */
+  productionUrls: Record<string, string>;
+  logRetention: logs.RetentionDays;
+}
+
+/**
+ * A service's blue/green test gate: a CodeBuild project that runs the Playwright journeys through a
+ * strangler proxy of its own — this service's route group sent to the green revision's test
+ * listener, everything else to production — and the Lambda hook that starts it after test traffic
+ * has shifted and fails the deployment on a red run (ECS then rolls back; production never moved).
+ */
+export class TestGate extends Construct {
+  readonly project: codebuild.Project;
+  readonly hook: lambda.Function;
+  readonly target: ecs.DeploymentLifecycleLambdaTarget;
+  readonly invokeRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: TestGateProps) {
+    super(scope, id);
+    const upstreams = Object.entries({ ...props.productionUrls, [`${props.service}-green`]: props.greenUrl })
+      .map(([name, url]) => `  ${name}: { url: "${url}" }`)
+      .join('\\n');
+    this.project = new codebuild.Project(this, 'Tests', {
+      description: `Journeys against the green revision of ${props.service} (blue/green test gate)`,
+      source: codebuild.Source.gitHub({ owner: props.config.source.owner, repo: props.config.source.repository, branchOrRef: props.config.source.branch }),
+      vpc: props.vpc,
+      subnetSelection: { subnetGroupName: 'app' },
+      securityGroups: [props.securityGroup],
+      environment: { buildImage: codebuild.LinuxBuildImage.fromDockerRegistry('public.ecr.aws/docker/library/node:24-bookworm'), computeType: codebuild.ComputeType.MEDIUM },
+      timeout: Duration.minutes(30),
+      logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention }) } },
+      buildSpec: codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        env: { variables: { SERVICE: props.service } },
+        phases: {
+          install: { commands: ['apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null', 'npm ci --no-audit --no-fund'] },
+          build: {
+            commands: [
+              // A proxy of the gate's own: this service's group to green, the rest to production.
+              `printf 'version: 1\\nupstreams:\\n${upstreams}\\nroutes:\\n  - name: candidate\\n    match: { path: /api/* }\\n    mode: service\\n    target: ${props.service}-green\\ndefault: monolith\\n' > /tmp/routes.yaml`,
+              'ROUTES_FILE=/tmp/routes.yaml PROXY_PORT=8080 ADMIN_PORT=8081 node strangler-proxy/src/main.ts & sleep 3',
+              'E2E_BASE_URL=http://127.0.0.1:8080 npm run e2e',
+            ],
+          },
+        },
+      }),
+    });
+
+    acknowledge(this.project, 'The gate needs Node 24 and Debian’s Chromium, which no CodeBuild-provided image carries; it runs Docker’s official Node image, pinned by tag.', 'AwsSolutions-CB5');
+
+    this.hook = new lambda.Function(this, 'Hook', {
+      description: `POST_TEST_TRAFFIC_SHIFT gate of ${props.service}: runs the journeys, fails the deployment on a red run`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(hookAsset()),
+      timeout: Duration.seconds(30),
+      environment: { PROJECT_NAME: this.project.projectName },
+      logGroup: new logs.LogGroup(this, 'HookLogs', { retention: props.logRetention }),
+    });
+    // Least privilege: start and read this project's builds, nothing else.
+    this.hook.addToRolePolicy(new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], resources: [this.project.projectArn] }));
+    // The role ECS assumes to call the hook: invoke this function, no version or alias wildcard
+    // (CDK's default role would grant `<function>:*`).
+    this.invokeRole = new iam.Role(this, 'InvokeRole', { assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'), description: `ECS calls the ${props.service} test gate` });
+    this.invokeRole.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.hook.functionArn] }));
+    this.target = new ecs.DeploymentLifecycleLambdaTarget(this.hook, 'PostTestTrafficShift', { lifecycleStages: [ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT], role: this.invokeRole });
+
+    acknowledge(this.hook, 'AWSLambdaBasicExecutionRole only lets the hook write its own logs.', 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]');
+    acknowledge(this.project, 'The build reads this repository and writes nothing but its logs; the default (AWS-managed) encryption of its artifacts is enough.', 'AwsSolutions-CB4');
+  }
+}

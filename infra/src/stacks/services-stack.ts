@@ -1,0 +1,243 @@
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import { AppTask, databaseUrl, type DatabaseAccess } from '../constructs/app-task.ts';
+import { BlueGreenService } from '../constructs/blue-green-service.ts';
+import { TestGate } from '../constructs/test-gate.ts';
+import type { EnvironmentConfig } from '../environments.ts';
+import { acknowledge } from '../nag.ts';
+import { APPS, BLUE_GREEN_APPS, commandOf, imageOf, type DeployedApp } from '../service-catalog.ts';
+import { POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
+
+export interface ServicesStackProps extends StackProps {
+  config: EnvironmentConfig;
+  vpc: ec2.IVpc;
+  data: DataStack;
+  repositories: Readonly<Record<string, ecr.IRepository>>;
+  /** The image tag CloudFormation deploys (default `bootstrap`); pipelines deploy commit tags after. */
+  imageTag?: string;
+}
+
+/** The internal load balancer's ports: production listener 8000 + i, test listener 9000 + i, the proxy's 8080. */
+export const productionPort = (i: number): number => 8000 + i;
+export const testPort = (i: number): number => 9000 + i;
+export const PROXY_INTERNAL_PORT = 8080;
+
+/**
+ * The running system: an ECS cluster (Fargate and Fargate Spot), the strangler proxy behind the
+ * internet-facing load balancer (autoscaled on CPU and requests), the replicator, and the monolith
+ * and each extracted service behind the internal load balancer, each released by ECS-native
+ * blue/green with its test gate. The proxy reaches them — and they reach each other — through it.
+ */
+export class ServicesStack extends Stack {
+  readonly cluster: ecs.Cluster;
+  readonly publicAlb: elbv2.ApplicationLoadBalancer;
+  readonly internalAlb: elbv2.ApplicationLoadBalancer;
+  readonly services: Readonly<Record<string, ecs.FargateService>>;
+  readonly blueGreen: Readonly<Record<string, BlueGreenService>>;
+  readonly gates: Readonly<Record<string, TestGate>>;
+
+  constructor(scope: Construct, id: string, props: ServicesStackProps) {
+    super(scope, id, props);
+    const { config, vpc, data } = props;
+    const prod = config.name === 'prod';
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const imageTag = props.imageTag ?? 'bootstrap';
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc, enableFargateCapacityProviders: true, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const capacity: ecs.CapacityProviderStrategy[] = prod
+      ? [
+          { capacityProvider: 'FARGATE', base: 2, weight: 3 },
+          { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+        ]
+      : [
+          { capacityProvider: 'FARGATE', base: 1, weight: 1 },
+          { capacityProvider: 'FARGATE_SPOT', weight: 3 },
+        ];
+
+    // Who may talk to whom: the internet to the public ALB; the ALBs to the tasks; the tasks to the
+    // internal ALB's production listeners, PostgreSQL and Redis; only the test gates to the test listeners.
+    const tasksSg = new ec2.SecurityGroup(this, 'TasksSg', { vpc, description: 'The app tasks', allowAllOutbound: true });
+    const gatesSg = new ec2.SecurityGroup(this, 'GatesSg', { vpc, description: 'The blue/green test builds', allowAllOutbound: true });
+    const publicSg = new ec2.SecurityGroup(this, 'PublicAlbSg', { vpc, description: 'The internet-facing load balancer', allowAllOutbound: true });
+    const internalSg = new ec2.SecurityGroup(this, 'InternalAlbSg', { vpc, description: 'The internal load balancer', allowAllOutbound: true });
+    publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(config.certificateArn ? 443 : 80), 'the public website');
+    if (config.certificateArn) publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'redirected to HTTPS');
+    tasksSg.addIngressRule(publicSg, ec2.Port.tcp(8080), 'the proxy, from the public load balancer');
+    tasksSg.addIngressRule(internalSg, ec2.Port.tcpRange(3000, 8082), 'the apps, from the internal load balancer');
+    internalSg.addIngressRule(tasksSg, ec2.Port.tcp(PROXY_INTERNAL_PORT), 'the proxy’s internal listener, from the apps');
+    // remoteRule: the data stack's groups admit the tasks by rules that live here, so the data stack never refers back to this one.
+    data.databaseSecurityGroup.addIngressRule(tasksSg, ec2.Port.tcp(POSTGRES_PORT), 'the app tasks', true);
+    data.redisSecurityGroup.addIngressRule(tasksSg, ec2.Port.tcp(REDIS_PORT), 'the app tasks', true);
+
+    const accessLogs = new s3.Bucket(this, 'LoadBalancerLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      lifecycleRules: [{ expiration: Duration.days(config.logRetentionDays) }],
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      autoDeleteObjects: !prod,
+    });
+    this.publicAlb = new elbv2.ApplicationLoadBalancer(this, 'PublicAlb', { vpc, internetFacing: true, securityGroup: publicSg, vpcSubnets: { subnetGroupName: 'public' }, dropInvalidHeaderFields: true });
+    this.internalAlb = new elbv2.ApplicationLoadBalancer(this, 'InternalAlb', { vpc, internetFacing: false, securityGroup: internalSg, vpcSubnets: { subnetGroupName: 'app' }, dropInvalidHeaderFields: true });
+    this.publicAlb.logAccessLogs(accessLogs, 'public');
+    this.internalAlb.logAccessLogs(accessLogs, 'internal');
+    const internalUrl = (port: number): string => `http://${this.internalAlb.loadBalancerDnsName}:${port}`;
+
+    const db: DatabaseAccess = {
+      host: data.database.dbInstanceEndpointAddress,
+      port: POSTGRES_PORT,
+      adminSecret: data.database.secret!,
+      adminUser: 'strangler_admin',
+      roleSecrets: data.appDatabaseSecrets,
+    };
+    const shared = {
+      environment: { REDIS_URL: `rediss://${data.redisEndpoint}:${REDIS_PORT}`, API_BASE_URL: internalUrl(PROXY_INTERNAL_PORT) },
+      secrets: { SESSION_SECRET: ecs.Secret.fromSecretsManager(data.sessionSecret), REDIS_PASSWORD: ecs.Secret.fromSecretsManager(data.redisAuthToken) },
+    };
+    const task = (app: DeployedApp, extra: { command?: string[]; environment?: Record<string, string>; secrets?: Record<string, ecs.Secret> } = {}): AppTask =>
+      new AppTask(this, `${app.name}Task`, {
+        app,
+        ...(extra.command ? { command: extra.command } : {}),
+        repository: props.repositories[imageOf(app)]!,
+        imageTag,
+        database: db,
+        environment: { ...shared.environment, ...extra.environment },
+        secrets: { ...shared.secrets, ...extra.secrets },
+        logRetention,
+      });
+
+    // The monolith and the services: a production and a test listener each, on ports of their own.
+    const productionUrls: Record<string, string> = {};
+    const listeners = BLUE_GREEN_APPS.map((app, i) => {
+      const listener = (kind: string, port: number, from: ec2.ISecurityGroup): elbv2.ApplicationListener => {
+        internalSg.addIngressRule(from, ec2.Port.tcp(port), `${app.name} ${kind} listener`);
+        return this.internalAlb.addListener(`${app.name}${kind}`, { port, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultAction: elbv2.ListenerAction.fixedResponse(404) });
+      };
+      productionUrls[app.name] = internalUrl(productionPort(i));
+      return { app, production: listener('Production', productionPort(i), tasksSg), test: listener('Test', testPort(i), gatesSg) };
+    });
+    const services: Record<string, ecs.FargateService> = {};
+    const blueGreen: Record<string, BlueGreenService> = {};
+    const gates: Record<string, TestGate> = {};
+    listeners.forEach(({ app, production, test }, i) => {
+      gates[app.name] = new TestGate(this, `${app.name}Gate`, { config, service: app.name, vpc, securityGroup: gatesSg, greenUrl: internalUrl(testPort(i)), productionUrls, logRetention });
+      blueGreen[app.name] = new BlueGreenService(this, `${app.name}Service`, {
+        app,
+        task: task(app),
+        cluster: this.cluster,
+        vpc,
+        securityGroup: tasksSg,
+        productionListener: production,
+        testListener: test,
+        gate: gates[app.name]!,
+        desiredCount: app.tasks[config.name].min,
+        maxCount: app.tasks[config.name].max,
+        bakeTime: Duration.minutes(config.bakeTimeMinutes),
+        capacity,
+      });
+      services[app.name] = blueGreen[app.name]!.service;
+    });
+
+    // The proxy: its route table starts with every group on the monolith; flips change the parameter.
+    const proxy = APPS.find((a) => a.name === 'proxy')!;
+    const routes = new ssm.StringParameter(this, 'RouteTable', {
+      description: 'The strangler proxy’s route table (routes.yaml)',
+      stringValue: [
+        'version: 1',
+        'upstreams:',
+        ...BLUE_GREEN_APPS.map((a) => `  ${a.name}: { url: "${productionUrls[a.name]}" }`),
+        'groups:',
+        ...BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map((a) => `  ${a.name}: { mode: monolith, target: ${a.name} }`),
+        'routes:',
+        '  - { name: auth, group: auth, match: { path: /api/auth/* } }',
+        '  - { name: suppliers, group: listings, match: { path: /api/suppliers/* } }',
+        '  - { name: listings, group: listings, match: { path: /api/listings/* } }',
+        '  - { name: reservations, group: listings, match: { path: /api/reservations/* } }',
+        '  - { name: orders, group: orders, match: { path: /api/orders/* } }',
+        'default: monolith',
+      ].join('\n'),
+    });
+    const proxyTask = task(proxy, {
+      // The table arrives as a setting; the proxy reads (and watches) a file.
+      command: ['sh', '-c', `printf '%s' "$ROUTES_YAML" > /tmp/routes.yaml && exec ${commandOf(proxy).join(' ')}`],
+      environment: { ROUTES_FILE: '/tmp/routes.yaml', STRANGLER_DATABASE_URL: databaseUrl(db, 'strangler'), ALLOWED_HOSTS: this.publicAlb.loadBalancerDnsName },
+      secrets: {
+        ROUTES_YAML: ecs.Secret.fromSsmParameter(routes),
+        ADMIN_TOKEN: ecs.Secret.fromSecretsManager(data.adminToken),
+        STRANGLER_DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(data.appDatabaseSecrets.strangler!, 'password'),
+      },
+    });
+    const proxyService = new ecs.FargateService(this, 'ProxyService', {
+      cluster: this.cluster,
+      serviceName: 'proxy',
+      taskDefinition: proxyTask.taskDefinition,
+      desiredCount: proxy.tasks[config.name].min,
+      securityGroups: [tasksSg],
+      vpcSubnets: { subnetGroupName: 'app' },
+      capacityProviderStrategies: capacity,
+      circuitBreaker: { enable: true, rollback: true },
+      minHealthyPercent: 100,
+    });
+    const proxyTarget = (alb: elbv2.ApplicationLoadBalancer, id: string): elbv2.ApplicationTargetGroup =>
+      new elbv2.ApplicationTargetGroup(this, id, {
+        vpc,
+        port: proxy.port,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        targetType: elbv2.TargetType.IP,
+        targets: [proxyService.loadBalancerTarget({ containerName: 'app', containerPort: proxy.port })],
+        healthCheck: { path: proxy.health.path, port: String(proxy.health.port), healthyThresholdCount: 2, interval: Duration.seconds(10) },
+        deregistrationDelay: Duration.seconds(30),
+      });
+    const publicTargets = proxyTarget(this.publicAlb, 'ProxyPublicTargets');
+    if (config.certificateArn) {
+      this.publicAlb.addListener('Https', { port: 443, protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [elbv2.ListenerCertificate.fromArn(config.certificateArn)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS, open: false, defaultTargetGroups: [publicTargets] });
+      this.publicAlb.addListener('Http', { port: 80, open: false, defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }) });
+    } else {
+      this.publicAlb.addListener('Http', { port: 80, open: false, defaultTargetGroups: [publicTargets] });
+    }
+    this.internalAlb.addListener('ProxyInternal', { port: PROXY_INTERNAL_PORT, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultTargetGroups: [proxyTarget(this.internalAlb, 'ProxyInternalTargets')] });
+    const proxyScaling = proxyService.autoScaleTaskCount({ minCapacity: proxy.tasks[config.name].min, maxCapacity: proxy.tasks[config.name].max });
+    proxyScaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
+    proxyScaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: publicTargets });
+    services.proxy = proxyService;
+
+    // The replicator: one task, no load balancer; a password per database it keeps in step.
+    const sync = APPS.find((a) => a.name === 'sync')!;
+    const syncDatabases = ['monolith', ...BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map((a) => a.database!)];
+    const syncTask = task(sync, {
+      environment: Object.fromEntries(syncDatabases.map((d) => [`${d.toUpperCase()}_DATABASE_URL`, databaseUrl(db, d)])),
+      secrets: Object.fromEntries(syncDatabases.map((d) => [`${d.toUpperCase()}_DATABASE_PASSWORD`, ecs.Secret.fromSecretsManager(data.appDatabaseSecrets[d]!, 'password')])),
+    });
+    services.sync = new ecs.FargateService(this, 'SyncService', {
+      cluster: this.cluster,
+      serviceName: 'sync',
+      taskDefinition: syncTask.taskDefinition,
+      desiredCount: 1,
+      securityGroups: [tasksSg],
+      vpcSubnets: { subnetGroupName: 'app' },
+      capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
+      circuitBreaker: { enable: true, rollback: true },
+      // One replicator at a time: the old one stops before the new one starts.
+      minHealthyPercent: 0,
+      maxHealthyPercent: 100,
+    });
+
+    this.services = services;
+    this.blueGreen = blueGreen;
+    this.gates = gates;
+
+    acknowledge(this, 'The public load balancer serves the public website on 80/443; everything else admits named security groups only.', 'AwsSolutions-EC23');
+    acknowledge(this, 'This bucket receives load balancer access logs; logging its own access would log the log writes.', 'AwsSolutions-S1');
+    acknowledge(this, 'Plain settings (ports, URLs without passwords) are environment variables; every secret is passed as a secret.', 'AwsSolutions-ECS2');
+    if (!config.certificateArn) {
+      acknowledge(this.publicAlb, 'dev has no certificate: HTTP only (prod redirects to HTTPS).', 'AwsSolutions-ELB2');
+    }
+  }
+}
