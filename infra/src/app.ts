@@ -47,7 +47,12 @@ export const GENERATED_WILDCARDS: readonly WildcardAllowance[] = [
 
 /** The whole app, cdk-nag's AWS Solutions checks applied (a check without a justified suppression is an error). */
 export function buildApp(opts: { outdir?: string; accounts?: { dev?: string; prod?: string } } = {}): { app: App; stacks: Record<'dev' | 'prod', SystemStacks> } {
-  const app = new App({ ...(opts.outdir ? { outdir: opts.outdir } : {}) });
+  const app = new App({
+    ...(opts.outdir ? { outdir: opts.outdir } : {}),
+    // Cross-stack references as CloudFormation exports: a stack in use (the data stack, above all)
+    // cannot lose an output its consumers still read.
+    context: { '@aws-cdk/core:defaultCrossStackReferences': 'strong' },
+  });
   const [dev, prod] = environments(opts.accounts ?? {});
   const stacks = { dev: addEnvironment(app, dev!), prod: addEnvironment(app, prod!) };
   for (const env of Object.values(stacks)) for (const stack of Object.values(env)) acknowledgeWildcards(stack, GENERATED_WILDCARDS);

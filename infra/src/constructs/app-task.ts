@@ -3,6 +3,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledge } from '../nag.ts';
 import { commandOf, type DeployedApp } from '../service-catalog.ts';
 
 /** Where an app's database lives and how its task gets in. */
@@ -30,6 +31,13 @@ export interface AppTaskProps {
   logRetention: logs.RetentionDays;
 }
 
+/** The container that runs the app, and the init container that makes its database first. */
+export const APP_CONTAINER = 'app';
+export const INIT_CONTAINER = 'provision';
+
+/** The containers of an app's task that run its image: the app, and the init container when it owns a database. */
+export const containersOf = (app: DeployedApp): string[] => [APP_CONTAINER, ...(app.database ? [INIT_CONTAINER] : [])];
+
 /** `postgres://user@host:port/db`: the password comes apart, as DATABASE_PASSWORD (service-kit joins them). */
 export const databaseUrl = (db: DatabaseAccess, name: string, user = name): string => `postgres://${user}@${db.host}:${db.port}/${name}?sslmode=no-verify`;
 
@@ -50,6 +58,7 @@ export class AppTask extends Construct {
       memoryLimitMiB: app.memoryMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
+    acknowledge(this.taskDefinition, 'Plain settings (ports, hosts, URLs without passwords) are environment variables; every secret is passed as a secret.', 'AwsSolutions-ECS2');
     const image = ecs.ContainerImage.fromEcrRepository(props.repository, props.imageTag);
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
     const logging = (prefix: string): ecs.LogDriver => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
@@ -60,7 +69,7 @@ export class AppTask extends Construct {
       environment.DATABASE_URL = databaseUrl(db, app.database);
       secrets.DATABASE_PASSWORD = ecs.Secret.fromSecretsManager(db.roleSecrets[app.database]!, 'password');
     }
-    this.container = this.taskDefinition.addContainer('app', {
+    this.container = this.taskDefinition.addContainer(APP_CONTAINER, {
       image,
       command: props.command ?? commandOf(app),
       environment,
@@ -74,7 +83,7 @@ export class AppTask extends Construct {
     });
 
     if (app.database) {
-      const provision = this.taskDefinition.addContainer('provision', {
+      const provision = this.taskDefinition.addContainer(INIT_CONTAINER, {
         image,
         essential: false,
         command: ['node', 'service-kit/src/db/provision.ts'],

@@ -6,7 +6,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag.ts';
 import type { DeployedApp } from '../service-catalog.ts';
-import type { AppTask } from './app-task.ts';
+import { APP_CONTAINER, type AppTask } from './app-task.ts';
 import type { TestGate } from './test-gate.ts';
 
 export interface BlueGreenServiceProps {
@@ -99,6 +99,8 @@ export class BlueGreenService extends Construct {
       capacityProviderStrategies: props.capacity,
       deploymentStrategy: ecs.DeploymentStrategy.BLUE_GREEN,
       bakeTime: props.bakeTime,
+      // Tasks that cannot start fail the deployment in minutes, not hours.
+      circuitBreaker: { enable: true, rollback: true },
       deploymentAlarms: { alarmNames: this.alarms.map((a) => a.alarmName), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
       lifecycleHooks: [props.gate.target],
       minHealthyPercent: 100,
@@ -106,7 +108,7 @@ export class BlueGreenService extends Construct {
     });
     this.service
       .loadBalancerTarget({
-        containerName: 'app',
+        containerName: APP_CONTAINER,
         containerPort: app.port,
         protocol: ecs.Protocol.TCP,
         alternateTarget: new ecs.AlternateTarget('Green', {

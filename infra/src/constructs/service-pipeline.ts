@@ -7,6 +7,7 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledge } from '../nag.ts';
+import { containersOf } from './app-task.ts';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments.ts';
 import type { DeployedApp } from '../service-catalog.ts';
@@ -23,6 +24,9 @@ export interface ServicePipelineProps {
 
 /** The paths a push must touch to run this pipeline: the image's folder, and what it shares. */
 export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [...new Set(apps.flatMap((a) => [`${a.folder}/**`, ...a.sharedPaths]))];
+
+/** The image definitions file the deploy action of an app reads. */
+export const imageFileOf = (app: DeployedApp): string => `imagedefinitions-${app.name}.json`;
 
 /**
  * One pipeline per image, the same for every service (adding a service is an entry in the
@@ -63,8 +67,9 @@ export class ServicePipeline extends Construct {
       version: '0.2',
       phases: {
         install: { 'runtime-versions': { nodejs: 22 }, commands: ['dnf install -y -q redis6 && redis6-server --daemonize yes', 'npm ci --no-audit --no-fund'] },
-        // Types and lint for everything (a shared change can break any image); the image's own tests.
-        build: { commands: ['npm run typecheck', 'npm run lint', 'REDIS_URL=redis://127.0.0.1:6379 npx vitest run --project api "$APP"'] },
+        // Types and lint for everything (a shared change can break any image); the image's own tests
+        // and every contract suite, monolith against services (PostgreSQL: the tests' embedded one).
+        build: { commands: ['npm run typecheck', 'npm run lint', 'REDIS_URL=redis://127.0.0.1:6379 npx vitest run --project api "$APP" contract-tests/contracts'] },
       },
     });
     const build = project(
@@ -74,9 +79,10 @@ export class ServicePipeline extends Construct {
         phases: {
           pre_build: { commands: ['aws ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"', 'TAG=${CODEBUILD_RESOLVED_SOURCE_VERSION}'] },
           build: { commands: ['docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" -t "$REPOSITORY_URI:$TAG" .', 'docker push "$REPOSITORY_URI:$TAG"'] },
-          post_build: { commands: [`printf '[{"name":"app","imageUri":"%s"}]' "$REPOSITORY_URI:$TAG" > imagedefinitions.json`] },
+          // One file per app: its containers that run the image (the init container too, so it never lags).
+          post_build: { commands: props.deploys.map((d) => `echo '${JSON.stringify(containersOf(d.app).map((name) => ({ name, imageUri: '__IMAGE__' })))}' | sed "s|__IMAGE__|$REPOSITORY_URI:$TAG|g" > ${imageFileOf(d.app)}`) },
         },
-        artifacts: { files: ['imagedefinitions.json'] },
+        artifacts: { files: props.deploys.map((d) => imageFileOf(d.app)) },
       },
       { privileged: true, env: { REPOSITORY_URI: props.repository.repositoryUri, ENTRY: props.deploys[0]!.app.entry } },
     );
@@ -110,7 +116,7 @@ export class ServicePipeline extends Construct {
         {
           stageName: 'Deploy',
           actions: props.deploys.map(
-            (d) => new actions.EcsDeployAction({ actionName: `Deploy-${d.app.name}`, service: d.service, input: built, deploymentTimeout: Duration.minutes(60) }),
+            (d) => new actions.EcsDeployAction({ actionName: `Deploy-${d.app.name}`, service: d.service, imageFile: built.atPath(imageFileOf(d.app)), deploymentTimeout: Duration.minutes(60) }),
           ),
         },
       ],

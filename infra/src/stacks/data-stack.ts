@@ -53,6 +53,7 @@ export class DataStack extends Stack {
       multiAz: config.database.multiAz,
       deletionProtection: config.database.deletionProtection,
       storageEncrypted: true,
+      storageType: rds.StorageType.GP3,
       allocatedStorage: config.database.allocatedStorageGiB,
       maxAllocatedStorage: config.database.allocatedStorageGiB * 4,
       backupRetention: Duration.days(config.database.backupRetentionDays),

@@ -7,7 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
-import { AppTask, databaseUrl, type DatabaseAccess } from '../constructs/app-task.ts';
+import { APP_CONTAINER, AppTask, databaseUrl, type DatabaseAccess } from '../constructs/app-task.ts';
 import { BlueGreenService } from '../constructs/blue-green-service.ts';
 import { TestGate } from '../constructs/test-gate.ts';
 import type { EnvironmentConfig } from '../environments.ts';
@@ -69,6 +69,7 @@ export class ServicesStack extends Stack {
     const internalSg = new ec2.SecurityGroup(this, 'InternalAlbSg', { vpc, description: 'The internal load balancer', allowAllOutbound: true });
     publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(config.certificateArn ? 443 : 80), 'the public website');
     if (config.certificateArn) publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'redirected to HTTPS');
+    acknowledge(publicSg, 'The internet-facing load balancer serves the public website; every other group admits named security groups only.', 'AwsSolutions-EC23');
     tasksSg.addIngressRule(publicSg, ec2.Port.tcp(8080), 'the proxy, from the public load balancer');
     tasksSg.addIngressRule(internalSg, ec2.Port.tcpRange(3000, 8082), 'the apps, from the internal load balancer');
     internalSg.addIngressRule(tasksSg, ec2.Port.tcp(PROXY_INTERNAL_PORT), 'the proxy’s internal listener, from the apps');
@@ -84,6 +85,7 @@ export class ServicesStack extends Stack {
       removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       autoDeleteObjects: !prod,
     });
+    acknowledge(accessLogs, 'This bucket receives the load balancers’ access logs; logging access to it would log the log writes.', 'AwsSolutions-S1');
     this.publicAlb = new elbv2.ApplicationLoadBalancer(this, 'PublicAlb', { vpc, internetFacing: true, securityGroup: publicSg, vpcSubnets: { subnetGroupName: 'public' }, dropInvalidHeaderFields: true });
     this.internalAlb = new elbv2.ApplicationLoadBalancer(this, 'InternalAlb', { vpc, internetFacing: false, securityGroup: internalSg, vpcSubnets: { subnetGroupName: 'app' }, dropInvalidHeaderFields: true });
     this.publicAlb.logAccessLogs(accessLogs, 'public');
@@ -191,7 +193,7 @@ export class ServicesStack extends Stack {
         port: proxy.port,
         protocol: elbv2.ApplicationProtocol.HTTP,
         targetType: elbv2.TargetType.IP,
-        targets: [proxyService.loadBalancerTarget({ containerName: 'app', containerPort: proxy.port })],
+        targets: [proxyService.loadBalancerTarget({ containerName: APP_CONTAINER, containerPort: proxy.port })],
         healthCheck: { path: proxy.health.path, port: String(proxy.health.port), healthyThresholdCount: 2, interval: Duration.seconds(10) },
         deregistrationDelay: Duration.seconds(30),
       });
@@ -233,11 +235,5 @@ export class ServicesStack extends Stack {
     this.blueGreen = blueGreen;
     this.gates = gates;
 
-    acknowledge(this, 'The public load balancer serves the public website on 80/443; everything else admits named security groups only.', 'AwsSolutions-EC23');
-    acknowledge(this, 'This bucket receives load balancer access logs; logging its own access would log the log writes.', 'AwsSolutions-S1');
-    acknowledge(this, 'Plain settings (ports, URLs without passwords) are environment variables; every secret is passed as a secret.', 'AwsSolutions-ECS2');
-    if (!config.certificateArn) {
-      acknowledge(this.publicAlb, 'dev has no certificate: HTTP only (prod redirects to HTTPS).', 'AwsSolutions-ELB2');
-    }
   }
 }

@@ -1,0 +1,305 @@
+// The deployment, proven by synthesis: no AWS account is needed or reachable. One app for both
+// environments is built once; each assertion reads its synthesized CloudFormation.
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { type Stack, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { buildApp, type SystemStacks } from '../src/app.ts';
+import { containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
+import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
+import { environments, type EnvironmentConfig } from '../src/environments.ts';
+import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf } from '../src/service-catalog.ts';
+import { productionPort, testPort } from '../src/stacks/services-stack.ts';
+
+type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
+type Resources = Record<string, Resource>;
+
+const { app, stacks } = buildApp();
+const configs = Object.fromEntries(environments().map((c) => [c.name, c])) as Record<'dev' | 'prod', EnvironmentConfig>;
+const ENVS = ['dev', 'prod'] as const;
+const templates = new Map<Stack, Template>();
+const template = (stack: Stack): Template => {
+  if (!templates.has(stack)) templates.set(stack, Template.fromStack(stack));
+  return templates.get(stack)!;
+};
+const resources = (stack: Stack, type?: string): Resources =>
+  Object.fromEntries(Object.entries(template(stack).toJSON().Resources as Resources).filter(([, r]) => !type || r.Type === type));
+const byServiceName = (env: SystemStacks, name: string): Resource =>
+  Object.values(resources(env.services, 'AWS::ECS::Service')).find((s) => s.Properties.ServiceName === name)!;
+const refOf = (x: unknown): string => (x as { Ref: string }).Ref;
+const getAttOf = (x: unknown): string => (x as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+
+// Fargate's valid CPU units → memory (MiB) pairs.
+const FARGATE_MEMORY: Record<number, (m: number) => boolean> = {
+  256: (m) => [512, 1024, 2048].includes(m),
+  512: (m) => m >= 1024 && m <= 4096 && m % 1024 === 0,
+  1024: (m) => m >= 2048 && m <= 8192 && m % 1024 === 0,
+  2048: (m) => m >= 4096 && m <= 16384 && m % 1024 === 0,
+  4096: (m) => m >= 8192 && m <= 30720 && m % 1024 === 0,
+};
+
+describe.each(ENVS)('%s', (envName) => {
+  const env = stacks[envName];
+  const config = configs[envName];
+  const all = Object.values(env) as Stack[];
+
+  it('synthesizes every stack with no error or warning annotation', () => {
+    expect(all.map((s) => s.stackName)).toEqual(['Network', 'Data', 'Registry', 'Services', 'Pipelines'].map((n) => `Strangler-${envName}-${n}`));
+    for (const stack of all) {
+      expect(Object.keys(resources(stack)).length).toBeGreaterThan(0);
+      expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+      expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+    }
+  });
+
+  it('network: two AZs, one NAT in dev and one per AZ in prod, endpoints for ECR, S3 and CloudWatch Logs', () => {
+    const t = template(env.network);
+    t.resourceCountIs('AWS::EC2::NatGateway', envName === 'prod' ? 2 : 1);
+    expect(new Set(Object.values(resources(env.network, 'AWS::EC2::Subnet')).map((s) => s.Properties.AvailabilityZone))).toEqual(new Set(config.availabilityZones));
+    const endpoints = JSON.stringify(Object.values(resources(env.network, 'AWS::EC2::VPCEndpoint')).map((e) => e.Properties.ServiceName));
+    for (const service of ['ecr.api', 'ecr.dkr', 'logs', 's3']) expect(endpoints).toContain(`.${service}`);
+  });
+
+  it('data: RDS PostgreSQL encrypted, private, backed up, single-AZ in dev and Multi-AZ with deletion protection in prod', () => {
+    template(env.data).hasResourceProperties('AWS::RDS::DBInstance', {
+      Engine: 'postgres',
+      StorageEncrypted: true,
+      PubliclyAccessible: false,
+      MultiAZ: envName === 'prod',
+      DeletionProtection: envName === 'prod',
+      BackupRetentionPeriod: Match.anyValue(),
+    });
+    const db = Object.values(resources(env.data, 'AWS::RDS::DBInstance'))[0]!;
+    expect(db.Properties.BackupRetentionPeriod).toBeGreaterThanOrEqual(7);
+    // The admin password is generated in Secrets Manager, never written in the template.
+    expect(JSON.stringify(db.Properties.MasterUserPassword)).toContain('resolve:secretsmanager');
+    // A role (and database) of its own per app with a database: a generated secret each.
+    const databases = [...new Set(APPS.flatMap((a) => (a.database ? [a.database] : [])))];
+    expect(Object.keys(env.data.appDatabaseSecrets).sort()).toEqual(databases.sort());
+  });
+
+  it('data: Redis encrypted at rest and in transit with an AUTH token; one node in dev, a replica with failover in prod', () => {
+    template(env.data).hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      AtRestEncryptionEnabled: true,
+      TransitEncryptionEnabled: true,
+      AuthToken: Match.anyValue(),
+      NumCacheClusters: envName === 'prod' ? 2 : 1,
+      AutomaticFailoverEnabled: envName === 'prod',
+    });
+  });
+
+  it('registry: a repository per image, scanned on push, immutable tags, a lifecycle policy', () => {
+    const repos = Object.values(resources(env.registry, 'AWS::ECR::Repository'));
+    expect(repos.map((r) => r.Properties.RepositoryName).sort()).toEqual(IMAGES.map((i) => `strangler-${envName}-${i}`).sort());
+    for (const r of repos) {
+      expect(r.Properties.ImageScanningConfiguration).toEqual({ ScanOnPush: true });
+      expect(r.Properties.ImageTagMutability).toBe('IMMUTABLE');
+      expect(JSON.parse(r.Properties.LifecyclePolicy.LifecyclePolicyText).rules.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('cluster: Fargate and Fargate Spot, Container Insights', () => {
+    const t = template(env.services);
+    t.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', { CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']) });
+    t.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+  });
+
+  it('load balancers: the proxy behind the internet-facing one, autoscaled on CPU and on requests per target; the apps behind the internal one', () => {
+    const lbs = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer'));
+    expect(lbs.map((l) => l.Properties.Scheme).sort()).toEqual(['internal', 'internet-facing']);
+    for (const lb of lbs) expect(lb.Properties.LoadBalancerAttributes).toEqual(expect.arrayContaining([{ Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' }, { Key: 'access_logs.s3.enabled', Value: 'true' }]));
+    const proxy = byServiceName(env, 'proxy');
+    expect(proxy.Properties.DesiredCount).toBeGreaterThanOrEqual(2);
+    const metrics = Object.values(resources(env.services, 'AWS::ApplicationAutoScaling::ScalingPolicy')).filter((p) => JSON.stringify(p.Properties.ScalingTargetId).includes('ProxyService'));
+    expect(metrics.map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType).sort()).toEqual(['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']);
+    // prod serves HTTPS and redirects HTTP; dev (no certificate) serves HTTP.
+    const publicListeners = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener')).filter((l) => [80, 443].includes(l.Properties.Port));
+    if (envName === 'prod') {
+      expect(publicListeners.find((l) => l.Properties.Port === 443)!.Properties.Protocol).toBe('HTTPS');
+      expect(publicListeners.find((l) => l.Properties.Port === 80)!.Properties.DefaultActions[0].Type).toBe('redirect');
+    } else expect(publicListeners.map((l) => l.Properties.Port)).toEqual([80]);
+  });
+
+  it('listener rules: unique priorities per listener, forward-only actions, a production and a test rule per blue/green app', () => {
+    const rules = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::ListenerRule'));
+    expect(rules).toHaveLength(BLUE_GREEN_APPS.length * 2);
+    const perListener = new Map<string, number[]>();
+    for (const rule of rules) {
+      perListener.set(refOf(rule.Properties.ListenerArn), [...(perListener.get(refOf(rule.Properties.ListenerArn)) ?? []), rule.Properties.Priority]);
+      expect(rule.Properties.Actions.map((a: { Type: string }) => a.Type)).toEqual(['forward']);
+    }
+    for (const priorities of perListener.values()) expect(new Set(priorities).size).toBe(priorities.length);
+    // Every listener's ports are distinct; the internal listeners are closed by default (open: false).
+    const listeners = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener'));
+    const ports = listeners.map((l) => l.Properties.Port);
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+
+  it('the test listeners admit only the test gates’ security group, never the world', () => {
+    const ingress = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress'));
+    const groups = resources(env.services, 'AWS::EC2::SecurityGroup');
+    const gatesSg = Object.keys(groups).find((k) => k.startsWith('GatesSg'))!;
+    BLUE_GREEN_APPS.forEach((_, i) => {
+      const rules = ingress.filter((r) => r.Properties.FromPort === testPort(i));
+      expect(rules).toHaveLength(1);
+      expect(getAttOf(rules[0]!.Properties.SourceSecurityGroupId)).toBe(gatesSg);
+      expect(rules[0]!.Properties.CidrIp).toBeUndefined();
+    });
+    // Only the public load balancer's group takes traffic from anywhere, on 80/443 only.
+    for (const [id, sg] of Object.entries(groups)) {
+      const world = (sg.Properties.SecurityGroupIngress ?? []).filter((r: { CidrIp?: string }) => r.CidrIp === '0.0.0.0/0');
+      if (id.startsWith('PublicAlbSg')) expect(world.map((r: { FromPort: number }) => r.FromPort).sort()).toEqual(envName === 'prod' ? [443, 80] : [80]);
+      else expect(world).toEqual([]);
+    }
+    expect(ingress.filter((r) => r.Properties.CidrIp === '0.0.0.0/0')).toEqual([]);
+  });
+
+  describe.each(BLUE_GREEN_APPS.map((a, i) => [a.name, a, i] as const))('%s: ECS-native blue/green', (name, appEntry, i) => {
+    it('strategy BLUE_GREEN, the bake time, the POST_TEST_TRAFFIC_SHIFT hook, alarms that roll back', () => {
+      const service = byServiceName(env, name);
+      const deployment = service.Properties.DeploymentConfiguration;
+      expect(deployment.Strategy).toBe('BLUE_GREEN');
+      expect(deployment.BakeTimeInMinutes).toBe(config.bakeTimeMinutes);
+      expect(deployment.LifecycleHooks).toHaveLength(1);
+      expect(deployment.LifecycleHooks[0].LifecycleStages).toEqual(['POST_TEST_TRAFFIC_SHIFT']);
+      expect(getAttOf(deployment.LifecycleHooks[0].HookTargetArn)).toMatch(new RegExp(`^${name}GateHook`));
+      expect(deployment.Alarms).toMatchObject({ Enable: true, Rollback: true });
+      const alarms = resources(env.services, 'AWS::CloudWatch::Alarm');
+      const metrics = deployment.Alarms.AlarmNames.map((n: unknown) => alarms[refOf(n)]!.Properties.MetricName).sort();
+      expect(metrics).toEqual(['HTTPCode_Target_5XX_Count', 'HTTPCode_Target_5XX_Count', 'UnHealthyHostCount', 'UnHealthyHostCount']);
+      expect(service.Properties.CapacityProviderStrategy.map((c: { CapacityProvider: string }) => c.CapacityProvider).sort()).toEqual(['FARGATE', 'FARGATE_SPOT']);
+    });
+
+    it('blue and green target groups, the production rule on its production listener, the test rule on its test listener', () => {
+      const lb = byServiceName(env, name).Properties.LoadBalancers[0];
+      expect(lb.ContainerPort).toBe(appEntry.port);
+      const advanced = lb.AdvancedConfiguration;
+      expect(refOf(advanced.AlternateTargetGroupArn)).not.toBe(refOf(lb.TargetGroupArn));
+      expect(advanced.RoleArn).toBeDefined();
+      const rules = resources(env.services, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+      const listeners = resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener');
+      const production = rules[refOf(advanced.ProductionListenerRule)]!;
+      const test = rules[refOf(advanced.TestListenerRule)]!;
+      expect(listeners[refOf(production.Properties.ListenerArn)]!.Properties.Port).toBe(productionPort(i));
+      expect(listeners[refOf(test.Properties.ListenerArn)]!.Properties.Port).toBe(testPort(i));
+      expect(refOf(production.Properties.Actions[0].TargetGroupArn)).toBe(refOf(lb.TargetGroupArn));
+      expect(refOf(test.Properties.Actions[0].TargetGroupArn)).toBe(refOf(advanced.AlternateTargetGroupArn));
+    });
+
+    it('the hook: ECS may invoke only its function; the function may start and read only its CodeBuild project', () => {
+      const policies = resources(env.services, 'AWS::IAM::Policy');
+      const roles = resources(env.services, 'AWS::IAM::Role');
+      const hookRef = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].HookTargetArn);
+      const invokeRole = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].RoleArn);
+      expect(roles[invokeRole]!.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'ecs.amazonaws.com' });
+      const statementsOf = (role: string) => Object.values(policies).filter((p) => p.Properties.Roles.some((r: unknown) => refOf(r) === role)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+      expect(statementsOf(invokeRole)).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { 'Fn::GetAtt': [hookRef, 'Arn'] } }]);
+      const fn = resources(env.services, 'AWS::Lambda::Function')[hookRef]!;
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
+      const project = Object.keys(resources(env.services, 'AWS::CodeBuild::Project')).find((k) => k.startsWith(`${name}GateTests`))!;
+      expect(statementsOf(getAttOf(fn.Properties.Role))).toEqual([{ Action: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [project, 'Arn'] } }]);
+      expect(fn.Properties.Environment.Variables.PROJECT_NAME).toEqual({ Ref: project });
+    });
+
+    it('the test gate runs the journeys through a proxy that routes this service to the green revision’s test listener', () => {
+      const project = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) => k.startsWith(`${name}GateTests`))![1];
+      const spec = JSON.stringify(project.Properties.Source.BuildSpec);
+      expect(spec).toContain(`target: ${name}-green`);
+      expect(spec).toContain(`:${testPort(i)}`);
+      expect(spec).toContain('npm run e2e');
+      expect(project.Properties.VpcConfig).toBeDefined();
+    });
+  });
+
+  it('task definitions: ARM64, a valid Fargate CPU/memory pair, logs kept for the environment’s retention, secrets as secrets', () => {
+    const tasks = Object.values(resources(env.services, 'AWS::ECS::TaskDefinition'));
+    expect(tasks).toHaveLength(APPS.length);
+    const logGroups = resources(env.services, 'AWS::Logs::LogGroup');
+    for (const task of tasks) {
+      const p = task.Properties;
+      expect(p.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+      expect(p.RequiresCompatibilities).toEqual(['FARGATE']);
+      expect(FARGATE_MEMORY[Number(p.Cpu)]?.(Number(p.Memory))).toBe(true);
+      for (const c of p.ContainerDefinitions) {
+        expect(c.LogConfiguration.LogDriver).toBe('awslogs');
+        expect(logGroups[refOf(c.LogConfiguration.Options['awslogs-group'])]!.Properties.RetentionInDays).toBe(config.logRetentionDays);
+        // Nothing secret-shaped in plain settings, and no URL with a password in it.
+        for (const e of c.Environment ?? []) {
+          expect(e.Name).not.toMatch(/PASSWORD|SECRET|TOKEN/);
+          expect(JSON.stringify(e.Value)).not.toMatch(/\/\/[^/@"]+:[^/@"]+@/);
+        }
+        // A secret is a reference to Secrets Manager or a parameter, never a literal value.
+        for (const s of c.Secrets ?? []) expect(typeof s.ValueFrom === 'object' || /^arn:aws:(secretsmanager|ssm):/.test(s.ValueFrom)).toBe(true);
+      }
+      const app = p.ContainerDefinitions.find((c: { Name: string }) => c.Name === 'app');
+      expect(app.User ?? null).toBeNull(); // the image's own non-root user (Dockerfile USER node)
+      if (p.ContainerDefinitions.some((c: { Name: string }) => c.Name === INIT_CONTAINER)) {
+        expect(app.DependsOn).toEqual([{ ContainerName: INIT_CONTAINER, Condition: 'SUCCESS' }]);
+        expect(app.Secrets.map((s: { Name: string }) => s.Name)).toContain('DATABASE_PASSWORD');
+        // Only the init container holds the admin password.
+        expect(app.Secrets.map((s: { Name: string }) => s.Name)).not.toContain('ADMIN_DATABASE_PASSWORD');
+      }
+    }
+  });
+
+  it('pipelines: one per image, V2, QUEUED, a SERVICE variable, a push trigger on main filtered to the image’s paths, stages in order', () => {
+    const pipelines = Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline'));
+    expect(pipelines).toHaveLength(IMAGES.length);
+    for (const image of IMAGES) {
+      const p = pipelines.find((x) => x.Properties.Name === `strangler-${envName}-${image}`)!.Properties;
+      const apps = APPS.filter((a) => imageOf(a) === image);
+      expect(p.PipelineType).toBe('V2');
+      expect(p.ExecutionMode).toBe('QUEUED');
+      expect(p.Variables).toEqual([expect.objectContaining({ Name: 'SERVICE', DefaultValue: image })]);
+      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(['Source', 'BuildAndTest', 'Image', 'Deploy']);
+      const push = p.Triggers[0].GitConfiguration.Push[0];
+      expect(push.Branches.Includes).toEqual([config.source.branch]);
+      expect(push.FilePaths.Includes).toEqual(triggerPaths(apps));
+      expect(push.FilePaths.Includes).toContain(`${apps[0]!.folder}/**`);
+      // Deploy: one ECS action per app of the image, each reading its own image definitions.
+      const deploys = p.Stages.at(-1).Actions;
+      expect(deploys.map((a: { ActionTypeId: { Provider: string } }) => a.ActionTypeId.Provider)).toEqual(apps.map(() => 'ECS'));
+      expect(deploys.map((a: { Configuration: { FileName: string } }) => a.Configuration.FileName)).toEqual(apps.map(imageFileOf));
+    }
+  });
+
+  it('the image build writes each app’s image definitions for every container that runs the image', () => {
+    const projects = Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineImage/.test(k));
+    expect(projects).toHaveLength(IMAGES.length);
+    for (const app of APPS) {
+      const [, project] = projects.find(([k]) => k.startsWith(`${imageOf(app)}Pipeline`))!;
+      const spec = JSON.parse(project.Properties.Source.BuildSpec);
+      const line = spec.phases.post_build.commands.find((c: string) => c.endsWith(imageFileOf(app)));
+      expect(JSON.parse(line.match(/echo '(.*)' \|/)[1]).map((d: { name: string }) => d.name)).toEqual(containersOf(app));
+    }
+  });
+});
+
+describe('cdk-nag (AwsSolutions)', () => {
+  it('passes on the whole app: every finding fixed or acknowledged', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+
+  it('every acknowledgement says why', () => {
+    const reasons = app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).flatMap((m) => Object.values(m.data as Record<string, string>)));
+    expect(reasons.length).toBeGreaterThan(10);
+    for (const reason of reasons) expect(reason.length).toBeGreaterThan(30);
+  });
+});
+
+describe('listeners and listener rules snapshot (a routing change must be deliberate)', () => {
+  it('matches', () => {
+    const rules = Object.fromEntries(
+      ENVS.map((e) => [
+        e,
+        Object.entries({ ...resources(stacks[e].services, 'AWS::ElasticLoadBalancingV2::Listener'), ...resources(stacks[e].services, 'AWS::ElasticLoadBalancingV2::ListenerRule') })
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([id, r]) => ({ id, type: r.Type.split('::').at(-1), ...r.Properties, Tags: undefined })),
+      ]),
+    );
+    // Logical ids carry construct-path hashes and assets content hashes: keep the readable part.
+    const normalised = JSON.parse(JSON.stringify(rules).replace(/[0-9a-f]{64}/g, '<asset-hash>').replace(/([A-Za-z]+)[0-9A-F]{8}\b/g, '$1<hash>'));
+    expect(normalised).toMatchSnapshot();
+  });
+});
