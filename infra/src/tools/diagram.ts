@@ -4,6 +4,7 @@
 // and the diagram into migration-plan.md between its markers.
 import fs from 'node:fs';
 import path from 'node:path';
+import { CHROMIUM_PATH, launchChromium } from '@strangler/contract-tests/chromium';
 import { DEFAULT_ASSEMBLY, Environment, parseArgs, readAssembly, replaceBetweenMarkers, type Located } from './templates.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -141,7 +142,7 @@ export function diagram(env: Environment): string {
     }
   }
 
-  lines.push('  users([Users])');
+  lines.push('  users[Users]');
   lines.push(`  subgraph vpc[${label(`VPC · ${azs} AZs · ${nats} NAT`, `endpoints: ${endpoints.join(', ')}`)}]`);
   const tierTitles: Record<string, string> = { public: 'public subnets', app: 'app subnets · ECS Fargate', data: 'data subnets (no internet)' };
   for (const tier of ['public', 'app', 'data']) {
@@ -157,26 +158,21 @@ export function diagram(env: Environment): string {
 
 /** SVG of a Mermaid diagram, rendered by mermaid in Chromium; undefined when either is missing. */
 export async function renderSvg(mermaidText: string): Promise<string | undefined> {
-  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   let bundle: string;
   try {
     bundle = path.join(path.dirname(path.dirname(new URL(import.meta.resolve('mermaid')).pathname)), 'dist', 'mermaid.min.js');
   } catch {
     return undefined;
   }
-  if (!fs.existsSync(chromium) || !fs.existsSync(bundle)) return undefined;
-  const { chromium: launcher } = await import('playwright-core');
-  const browser = await launcher.launch({
-    executablePath: chromium,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  if (!fs.existsSync(CHROMIUM_PATH) || !fs.existsSync(bundle)) return undefined;
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.setContent('<!doctype html><html><body></body></html>');
     await page.addScriptTag({ path: bundle });
     return await page.evaluate(async (text) => {
       const m = (globalThis as unknown as { mermaid: { initialize(o: object): void; render(id: string, t: string): Promise<{ svg: string }> } }).mermaid;
-      m.initialize({ startOnLoad: false, securityLevel: 'strict', htmlLabels: false, flowchart: { htmlLabels: false } });
+      m.initialize({ startOnLoad: false, securityLevel: 'strict', look: 'classic', htmlLabels: false, flowchart: { htmlLabels: false } });
       return (await m.render('architecture', text)).svg;
     }, mermaidText);
   } finally {
