@@ -1,4 +1,4 @@
-// The CDK app: every stack, for dev and prod. `npm run synth --workspace infra` writes infra/cdk.out.
+// The CDK app: every stack, for dev and prod. `npm run synth` writes infra/cdk.out.
 // Synthesis needs no AWS account: no context lookups; accounts from DEV_ACCOUNT / PROD_ACCOUNT when set.
 import path from 'node:path';
 import { App, Tags, Validations } from 'aws-cdk-lib';

@@ -122,8 +122,8 @@ export class ServicePipeline extends Construct {
       ],
     });
 
-    acknowledge(this, 'Build artifacts are the image definitions and test logs; S3-managed encryption of the artifact bucket covers them.', 'AwsSolutions-CB4');
-    acknowledge(this, 'The image build needs Docker (privileged mode) to build and push the image; it runs only this repository’s Dockerfile.', 'AwsSolutions-CB3');
-    acknowledge(this, 'The artifact bucket holds 30 days of build artifacts; its access is logged by CloudTrail data events if enabled.', 'AwsSolutions-S1');
+    for (const p of [test, build]) acknowledge(p, 'Build artifacts are the image definitions and test logs; the artifact bucket’s S3-managed encryption covers them.', 'AwsSolutions-CB4');
+    acknowledge(build, 'Building and pushing the image needs Docker (privileged mode); it builds only this repository’s Dockerfile.', 'AwsSolutions-CB3');
+    acknowledge(artifacts, 'Holds 30 days of build artifacts, written and read by this pipeline’s roles only; access logging of it is left to CloudTrail data events.', 'AwsSolutions-S1');
   }
 }

@@ -102,7 +102,10 @@ export class DataStack extends Stack {
     this.sessionSecret = new secretsmanager.Secret(this, 'SessionSecret', { description: 'Keys that sign session tokens (every app)', generateSecretString: { passwordLength: 48, excludePunctuation: true } });
     this.adminToken = new secretsmanager.Secret(this, 'AdminToken', { description: 'The strangler proxy’s admin token', generateSecretString: { passwordLength: 40, excludePunctuation: true } });
 
-    acknowledge(this, 'The app secrets are read at task start; rotating them needs the init container to re-provision the role, which a redeploy does. Automatic rotation is a follow-up (migration-plan.md).', 'AwsSolutions-SMG4');
+    // this.database: its generated admin secret is its child.
+    for (const secret of [this.database, this.redisAuthToken, this.sessionSecret, this.adminToken, ...Object.values(secrets)]) {
+      acknowledge(secret, 'Read by the tasks at start; rotating it needs the init container to re-provision the role (or Redis/session keys rolled in step), which a redeploy does. Automatic rotation is an open decision (migration-plan.md).', 'AwsSolutions-SMG4');
+    }
     acknowledge(this.database, 'The apps authenticate with per-app roles and passwords from Secrets Manager; IAM database authentication would need token refresh in every app.', 'AwsSolutions-RDS6');
     acknowledge(this.database, 'The standard port keeps every PostgreSQL tool working; only the app tasks’ security group may reach it, from private subnets.', 'AwsSolutions-RDS11');
     if (!prod) {
