@@ -9,7 +9,7 @@ import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
 import { alignWriter, createLogger as proxyLogger, loadProxyConfig, mappingFor, ProxyAdminClient, Replicator, startProxy, type RunningProxy, type ServiceData } from '@strangler/proxy';
 import { createLogger, type RunningApp } from '@strangler/service-kit';
-import { createScratchDatabase, freePort, renderRouteTable, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
+import { createScratchDatabase, renderRouteTable, reservePort, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 
 export const SESSION_SECRET = 'contract-session-secret-of-32-chars-or-more';
@@ -52,7 +52,10 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
       closers.push(() => db.drop());
       return db.url;
     };
-    const proxyPort = await freePort();
+    // The apps must know the proxy's address before it starts: its port is held until it listens.
+    const reserved = await reservePort();
+    closers.push(() => reserved.release());
+    const proxyPort = reserved.port;
     const apiBaseUrl = `http://127.0.0.1:${proxyPort}`;
     const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
     // SYSTEM_LOG_LEVEL=error shows the apps' own logs when a test needs explaining.
@@ -87,6 +90,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     closers.push(() => fs.rm(dir, { recursive: true, force: true }));
     const routesFile = path.join(dir, 'routes.yaml');
     await fs.writeFile(routesFile, routes);
+    await reserved.release();
     const proxy = await startProxy(
       loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', STRANGLER_DATABASE_URL: urls.strangler }),
       proxyLogger('silent'),

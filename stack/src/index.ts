@@ -5,5 +5,5 @@ export { ensureDatabase, dropDatabase, createScratchDatabase, type ScratchDataba
 export { startPostgres, type PostgresServer } from './postgres-server.ts';
 export { ProcessGroup, type ProcessSpec } from './process-group.ts';
 export { startStack, type RunningStack } from './stack.ts';
-export { freePort } from './free-port.ts';
+export { freePort, reservePort } from './free-port.ts';
 export { PRESETS, SERVICES, isPreset, renderRouteTable, type Preset, type ServiceName, type GroupMode } from './route-presets.ts';
