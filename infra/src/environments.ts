@@ -22,6 +22,8 @@ export interface EnvironmentConfig {
   bakeTimeMinutes: number;
   /** HTTPS on the public load balancer when a certificate is given (prod); HTTP only without (dev). */
   certificateArn?: string;
+  /** The public name users reach (prod); the proxy serves it besides the load balancers' own names. */
+  domainName?: string;
   /** The repository the pipelines build from, through a CodeStar connection made once by hand. */
   source: { connectionArn: string; owner: string; repository: string; branch: string };
 }
@@ -61,6 +63,7 @@ export function environments(accounts: { dev?: string | undefined; prod?: string
       logRetentionDays: 90,
       bakeTimeMinutes: 15,
       certificateArn: `arn:aws:acm:${region}:${prod}:certificate/00000000-0000-0000-0000-000000000001`,
+      domainName: 'listings.cafe-co.example',
       source: source(prod),
     },
   ];

@@ -112,6 +112,12 @@ describe.each(ENVS)('%s', (envName) => {
     for (const lb of lbs) expect(lb.Properties.LoadBalancerAttributes).toEqual(expect.arrayContaining([{ Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' }, { Key: 'access_logs.s3.enabled', Value: 'true' }]));
     const proxy = byServiceName(env, 'proxy');
     expect(proxy.Properties.DesiredCount).toBeGreaterThanOrEqual(2);
+    // The proxy answers the names it is reached by (others get 421): both load balancers', and the public domain.
+    const task = resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(proxy.Properties.TaskDefinition)]!;
+    const hosts = JSON.stringify(task.Properties.ContainerDefinitions[0].Environment.find((e: { Name: string }) => e.Name === 'ALLOWED_HOSTS').Value);
+    const albs = Object.entries(resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer')).map(([id]) => id);
+    for (const alb of albs) expect(hosts).toContain(`"Fn::GetAtt":["${alb}","DNSName"]`);
+    if (config.domainName) expect(hosts).toContain(config.domainName);
     const metrics = Object.values(resources(env.services, 'AWS::ApplicationAutoScaling::ScalingPolicy')).filter((p) => JSON.stringify(p.Properties.ScalingTargetId).includes('ProxyService'));
     expect(metrics.map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType).sort()).toEqual(['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']);
     // prod serves HTTPS and redirects HTTP; dev (no certificate) serves HTTP.

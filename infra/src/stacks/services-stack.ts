@@ -169,7 +169,12 @@ export class ServicesStack extends Stack {
     const proxyTask = task(proxy, {
       // The table arrives as a setting; the proxy reads (and watches) a file.
       command: ['sh', '-c', `printf '%s' "$ROUTES_YAML" > /tmp/routes.yaml && exec ${commandOf(proxy).join(' ')}`],
-      environment: { ROUTES_FILE: '/tmp/routes.yaml', STRANGLER_DATABASE_URL: databaseUrl(db, 'strangler'), ALLOWED_HOSTS: this.publicAlb.loadBalancerDnsName },
+      environment: {
+        ROUTES_FILE: '/tmp/routes.yaml',
+        STRANGLER_DATABASE_URL: databaseUrl(db, 'strangler'),
+        // Hosts the proxy answers (others: 421): the public name, the public ALB's, and the internal ALB's (the apps call back through it).
+        ALLOWED_HOSTS: [config.domainName, this.publicAlb.loadBalancerDnsName, this.internalAlb.loadBalancerDnsName].filter(Boolean).join(','),
+      },
       secrets: {
         ROUTES_YAML: ecs.Secret.fromSsmParameter(routes),
         ADMIN_TOKEN: ecs.Secret.fromSecretsManager(data.adminToken),
