@@ -4,6 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { type Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { compileRouteTable } from '@strangler/proxy';
 import { buildApp, type SystemStacks } from '../src/app.ts';
 import { containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
@@ -141,6 +142,18 @@ describe.each(ENVS)('%s', (envName) => {
     const listeners = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener'));
     const ports = listeners.map((l) => l.Properties.Port);
     expect(new Set(ports).size).toBe(ports.length);
+  });
+
+  it('the proxy starts from a route table it accepts: every group on the monolith, upstreams on the production listeners', () => {
+    const param = Object.values(resources(env.services, 'AWS::SSM::Parameter'))[0]!;
+    // The table as the task receives it, the internal ALB's name standing in for its token.
+    const [sep, parts] = param.Properties.Value['Fn::Join'] as [string, unknown[]];
+    const text = parts.map((p) => (typeof p === 'string' ? p : 'internal.alb.test')).join(sep);
+    const table = compileRouteTable(text);
+    expect(text).toMatch(/^version: 1$/m);
+    expect([...text.matchAll(/mode: (\w+)/g)].map((m) => m[1])).toEqual(BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map(() => 'monolith'));
+    BLUE_GREEN_APPS.forEach((a, i) => expect(text).toContain(`${a.name}: { url: "http://internal.alb.test:${productionPort(i)}"`));
+    expect(table).toBeDefined();
   });
 
   it('the test listeners admit only the test gates’ security group, never the world', () => {

@@ -6,6 +6,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { renderRouteTable, type ServiceName } from '@strangler/stack';
 import type { Construct } from 'constructs';
 import { APP_CONTAINER, AppTask, databaseUrl, type DatabaseAccess } from '../constructs/app-task.ts';
 import { BlueGreenService } from '../constructs/blue-green-service.ts';
@@ -151,20 +152,8 @@ export class ServicesStack extends Stack {
     const proxy = APPS.find((a) => a.name === 'proxy')!;
     const routes = new ssm.StringParameter(this, 'RouteTable', {
       description: 'The strangler proxy’s route table (routes.yaml)',
-      stringValue: [
-        'version: 1',
-        'upstreams:',
-        ...BLUE_GREEN_APPS.map((a) => `  ${a.name}: { url: "${productionUrls[a.name]}" }`),
-        'groups:',
-        ...BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map((a) => `  ${a.name}: { mode: monolith, target: ${a.name} }`),
-        'routes:',
-        '  - { name: auth, group: auth, match: { path: /api/auth/* } }',
-        '  - { name: suppliers, group: listings, match: { path: /api/suppliers/* } }',
-        '  - { name: listings, group: listings, match: { path: /api/listings/* } }',
-        '  - { name: reservations, group: listings, match: { path: /api/reservations/* } }',
-        '  - { name: orders, group: orders, match: { path: /api/orders/* } }',
-        'default: monolith',
-      ].join('\n'),
+      // The local stack's table, every group on the monolith, the upstreams the production listeners.
+      stringValue: renderRouteTable('monolith', productionUrls as Record<'monolith' | ServiceName, string>),
     });
     const proxyTask = task(proxy, {
       // The table arrives as a setting; the proxy reads (and watches) a file.
