@@ -9,8 +9,8 @@ import { environments } from '../src/environments.ts';
 import { BLUE_GREEN_APPS, APPS, IMAGES } from '../src/service-catalog.ts';
 import { productionPort, testPort } from '../src/stacks/services-stack.ts';
 import { byCategory, estimate, formatMarkdown, formatText, readAssumptions, readPriceTable } from '../src/tools/cost.ts';
-import { diagram, PLAN, renderSvg } from '../src/tools/diagram.ts';
-import { Environment, readAssembly, replaceBetweenMarkers, type CfnTemplate } from '../src/tools/templates.ts';
+import { diagram, renderSvg } from '../src/tools/diagram.ts';
+import { Environment, PLAN, readAssembly, replaceBetweenMarkers, type CfnTemplate } from '../src/tools/templates.ts';
 
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'strangler-cdk-'));
 buildApp({ outdir }).app.synth();

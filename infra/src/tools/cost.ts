@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { POLL_SECONDS } from '../test-gate/hook-handler.ts';
-import { DEFAULT_ASSEMBLY, Environment, environmentsOf, parseArgs, readAssembly, replaceBetweenMarkers, type Located } from './templates.ts';
+import { Command } from 'commander';
+import { DEFAULT_ASSEMBLY, Environment, environmentsOf, PLAN, readAssembly, replaceBetweenMarkers, type Located } from './templates.ts';
 
 const PRICING_DIR = path.resolve(import.meta.dirname, '../../pricing');
-const PLAN = path.resolve(import.meta.dirname, '../../../migration-plan.md');
 
 export interface Price {
   usd: number;
@@ -350,17 +350,30 @@ export function formatMarkdown(estimates: Estimate[], table: PriceTable): string
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const templates = readAssembly(args.get('assembly')?.[0] ?? DEFAULT_ASSEMBLY);
-  const table = readPriceTable(args.get('prices')?.[0]);
-  const envs = args.get('env') ?? environmentsOf(templates);
-  const estimates = envs.map((name) => estimate(new Environment(templates, name), table, readAssumptions(name, { files: args.get('assumptions') ?? [], sets: args.get('set') ?? [] })));
-  if (args.has('json')) console.log(JSON.stringify({ priceTable: table.version, estimates }, null, 2));
-  else if (args.has('markdown')) console.log(formatMarkdown(estimates, table));
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+  const opts = new Command('cost')
+    .description('Estimate the monthly cost of each environment from the synthesized templates (run `npm run synth` first, or use `npm run cost`).')
+    .option('--env <name>', 'one environment (repeatable; default: every one synthesized)', collect)
+    .option('--assembly <dir>', 'the cloud assembly to read', DEFAULT_ASSEMBLY)
+    .option('--prices <file>', 'another price table')
+    .option('--assumptions <file>', 'assumptions laid over infra/pricing/assumptions.json (repeatable)', collect)
+    .option('--set <path=value>', 'one assumption, e.g. prod.natGbPerMonth=500 or tasks.proxy=6 (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .option('--markdown', 'print the summary migration-plan.md shows')
+    .option('--no-plan', 'leave migration-plan.md as it is')
+    .showHelpAfterError()
+    .parse()
+    .opts<{ env?: string[]; assembly: string; prices?: string; assumptions?: string[]; set?: string[]; json?: boolean; markdown?: boolean; plan: boolean }>();
+  const templates = readAssembly(opts.assembly);
+  const table = readPriceTable(opts.prices);
+  const envs = opts.env ?? environmentsOf(templates);
+  const estimates = envs.map((name) => estimate(new Environment(templates, name), table, readAssumptions(name, { files: opts.assumptions ?? [], sets: opts.set ?? [] })));
+  if (opts.json) console.log(JSON.stringify({ priceTable: table.version, estimates }, null, 2));
+  else if (opts.markdown) console.log(formatMarkdown(estimates, table));
   else console.log(formatText(estimates, table));
   // The plan shows the defaults only: an estimate with overrides is printed, not written down.
-  const overridden = args.has('set') || args.has('assumptions') || args.has('prices') || args.has('env');
-  if (!overridden && !args.has('no-plan') && fs.existsSync(PLAN)) {
+  const overridden = opts.set || opts.assumptions || opts.prices || opts.env;
+  if (!overridden && opts.plan && fs.existsSync(PLAN)) {
     fs.writeFileSync(PLAN, replaceBetweenMarkers(fs.readFileSync(PLAN, 'utf8'), 'cost', formatMarkdown(estimates, table)));
     console.error(`updated ${path.relative(process.cwd(), PLAN)}`);
   }

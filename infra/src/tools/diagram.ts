@@ -5,11 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CHROMIUM_PATH, launchChromium } from '@strangler/contract-tests/chromium';
-import { DEFAULT_ASSEMBLY, Environment, parseArgs, readAssembly, replaceBetweenMarkers, type Located } from './templates.ts';
+import { Command } from 'commander';
+import { DEFAULT_ASSEMBLY, Environment, GENERATED, PLAN, readAssembly, replaceBetweenMarkers, type Located } from './templates.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../../..');
-export const GENERATED = path.resolve(import.meta.dirname, '../../generated');
-export const PLAN = path.join(ROOT, 'migration-plan.md');
 
 const nodeId = (l: Located): string => l.id.replace(/[^A-Za-z0-9]/g, '');
 const label = (...lines: string[]): string => `"${lines.filter(Boolean).join('<br/>').replace(/"/g, "'")}"`;
@@ -181,22 +179,28 @@ export async function renderSvg(mermaidText: string): Promise<string | undefined
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const envName = args.get('env')?.[0] ?? 'prod';
-  const env = new Environment(readAssembly(args.get('assembly')?.[0] ?? DEFAULT_ASSEMBLY), envName);
-  const text = diagram(env);
+  const opts = new Command('diagram')
+    .description('Draw the architecture from the synthesized templates (run `npm run synth` first, or use `npm run diagram`).')
+    .option('--env <name>', 'the environment drawn', 'prod')
+    .option('--assembly <dir>', 'the cloud assembly to read', DEFAULT_ASSEMBLY)
+    .option('--no-svg', 'write the Mermaid only')
+    .option('--no-plan', 'leave migration-plan.md as it is')
+    .showHelpAfterError()
+    .parse()
+    .opts<{ env: string; assembly: string; svg: boolean; plan: boolean }>();
+  const text = diagram(new Environment(readAssembly(opts.assembly), opts.env));
   fs.mkdirSync(GENERATED, { recursive: true });
-  const mmd = path.join(GENERATED, `architecture-${envName}.mmd`);
+  const mmd = path.join(GENERATED, `architecture-${opts.env}.mmd`);
   fs.writeFileSync(mmd, text);
   console.log(`wrote ${path.relative(process.cwd(), mmd)} (${text.split('\n').length} lines)`);
-  const svg = args.has('no-svg') ? undefined : await renderSvg(text);
+  const svg = opts.svg ? await renderSvg(text) : undefined;
   if (svg) {
-    const file = path.join(GENERATED, `architecture-${envName}.svg`);
+    const file = path.join(GENERATED, `architecture-${opts.env}.svg`);
     fs.writeFileSync(file, svg);
     console.log(`wrote ${path.relative(process.cwd(), file)}`);
-  } else if (!args.has('no-svg')) console.log('no SVG: Chromium (CHROMIUM_PATH, default /usr/bin/chromium) or the mermaid package is missing');
-  if (fs.existsSync(PLAN) && !args.has('no-plan')) {
-    fs.writeFileSync(PLAN, replaceBetweenMarkers(fs.readFileSync(PLAN, 'utf8'), `diagram-${envName}`, `\`\`\`mermaid\n${text}\`\`\``));
+  } else if (opts.svg) console.log('no SVG: Chromium (CHROMIUM_PATH, default /usr/bin/chromium) or the mermaid package is missing');
+  if (opts.plan && fs.existsSync(PLAN)) {
+    fs.writeFileSync(PLAN, replaceBetweenMarkers(fs.readFileSync(PLAN, 'utf8'), `diagram-${opts.env}`, `\`\`\`mermaid\n${text}\`\`\``));
     console.log(`updated ${path.relative(process.cwd(), PLAN)}`);
   }
 }

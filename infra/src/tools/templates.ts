@@ -1,5 +1,6 @@
 // The synthesized CloudFormation as the diagram and cost tools read it: an environment's stacks
-// from a cloud assembly (cdk.out), with references resolved across stacks through their exports.
+// from a cloud assembly (cdk.out), with references resolved across stacks through their exports;
+// where the tools write.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -22,6 +23,9 @@ export interface Located {
 }
 
 export const DEFAULT_ASSEMBLY = path.resolve(import.meta.dirname, '../../cdk.out');
+/** Where the tools write: the generated files, and the plan that embeds them. */
+export const GENERATED = path.resolve(import.meta.dirname, '../../generated');
+export const PLAN = path.resolve(import.meta.dirname, '../../../migration-plan.md');
 
 /** Every stack template of the assembly, by stack name. */
 export function readAssembly(dir = DEFAULT_ASSEMBLY): Record<string, CfnTemplate> {
@@ -99,21 +103,6 @@ export class Environment {
     visit(value);
     return found;
   }
-}
-
-/** Arguments `--name value` and `--flag` into a map; repeated names collect (for `--set`). */
-export function parseArgs(argv: string[]): Map<string, string[]> {
-  const args = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const value = inline ?? (argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i]! : 'true');
-    args.set(name, [...(args.get(name) ?? []), value]);
-  }
-  return args;
 }
 
 /** Replace what lies between `<!-- name:start -->` and `<!-- name:end -->` in a document. */
