@@ -25,13 +25,12 @@ export interface DeployedApp {
   tasks: { dev: { min: number; max: number }; prod: { min: number; max: number } };
   /** `public`: behind the internet-facing ALB; `internal`: behind the internal ALB, blue/green; `none`: no load balancer. */
   exposure: 'public' | 'internal' | 'none';
-  /** Besides its own folder, what else a push may change for it to be rebuilt. */
-  sharedPaths: string[];
   /** Plain settings (secrets are wired separately, as secrets). */
   env: Record<string, string>;
 }
 
-const SHARED = ['service-kit/**', 'package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'];
+/** Besides an app's own folder, what every image is built from (the root Dockerfile copies these). */
+export const SHARED_PATHS = ['service-kit/**', 'package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'];
 
 export const APPS: readonly DeployedApp[] = [
   {
@@ -45,7 +44,6 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 1024,
     tasks: { dev: { min: 2, max: 4 }, prod: { min: 3, max: 12 } },
     exposure: 'public',
-    sharedPaths: SHARED,
     env: { PROXY_HOST: '0.0.0.0', PROXY_PORT: '8080', ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '8081', TRUSTED_PROXY_HOPS: '1' },
   },
   {
@@ -59,7 +57,6 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 512,
     tasks: { dev: { min: 1, max: 1 }, prod: { min: 1, max: 1 } },
     exposure: 'none',
-    sharedPaths: SHARED,
     env: { SYNC_HOST: '0.0.0.0', SYNC_PORT: '8082' },
   },
   {
@@ -73,7 +70,6 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 1024,
     tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
     exposure: 'internal',
-    sharedPaths: SHARED,
     env: { PORT: '3000', SEED_WHEN_EMPTY: 'false', SECURE_COOKIES: 'true' },
   },
   {
@@ -87,7 +83,6 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 512,
     tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
     exposure: 'internal',
-    sharedPaths: SHARED,
     env: { PORT: '3101', SECURE_COOKIES: 'true' },
   },
   {
@@ -101,7 +96,6 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 512,
     tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
     exposure: 'internal',
-    sharedPaths: SHARED,
     env: { PORT: '3102' },
   },
   {
@@ -115,7 +109,6 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 512,
     tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
     exposure: 'internal',
-    sharedPaths: SHARED,
     env: { PORT: '3103' },
   },
 ];

@@ -10,7 +10,7 @@ import { acknowledge } from '../nag.ts';
 import { containersOf } from './app-task.ts';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments.ts';
-import type { DeployedApp } from '../service-catalog.ts';
+import { SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
 
 export interface ServicePipelineProps {
   config: EnvironmentConfig;
@@ -23,7 +23,7 @@ export interface ServicePipelineProps {
 }
 
 /** The paths a push must touch to run this pipeline: the image's folder, and what it shares. */
-export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [...new Set(apps.flatMap((a) => [`${a.folder}/**`, ...a.sharedPaths]))];
+export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [...new Set([...apps.map((a) => `${a.folder}/**`), ...SHARED_PATHS])];
 
 /** The image definitions file the deploy action of an app reads. */
 export const imageFileOf = (app: DeployedApp): string => `imagedefinitions-${app.name}.json`;

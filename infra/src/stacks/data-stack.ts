@@ -16,6 +16,8 @@ export interface DataStackProps extends StackProps {
 export const POSTGRES_PORT = 5432;
 /** Not Redis's default: the security group is the control, but defaults are what scanners try first. */
 export const REDIS_PORT = 6380;
+/** The RDS master user: only the init containers log in as it, to make each app's role and database. */
+export const DATABASE_ADMIN = 'strangler_admin';
 
 /**
  * What outlives a deployment: PostgreSQL (one RDS instance, a database and a role per app, made by
@@ -49,7 +51,7 @@ export class DataStack extends Stack {
       vpcSubnets: isolated,
       securityGroups: [this.databaseSecurityGroup],
       port: POSTGRES_PORT,
-      credentials: rds.Credentials.fromGeneratedSecret('strangler_admin'),
+      credentials: rds.Credentials.fromGeneratedSecret(DATABASE_ADMIN),
       multiAz: config.database.multiAz,
       deletionProtection: config.database.deletionProtection,
       storageEncrypted: true,

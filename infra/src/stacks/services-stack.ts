@@ -14,7 +14,7 @@ import { TestGate } from '../constructs/test-gate.ts';
 import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
 import { APPS, BLUE_GREEN_APPS, commandOf, imageOf, type DeployedApp } from '../service-catalog.ts';
-import { POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
+import { DATABASE_ADMIN, POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
 
 export interface ServicesStackProps extends StackProps {
   config: EnvironmentConfig;
@@ -97,7 +97,7 @@ export class ServicesStack extends Stack {
       host: data.database.dbInstanceEndpointAddress,
       port: POSTGRES_PORT,
       adminSecret: data.database.secret!,
-      adminUser: 'strangler_admin',
+      adminUser: DATABASE_ADMIN,
       roleSecrets: data.appDatabaseSecrets,
     };
     const shared = {
