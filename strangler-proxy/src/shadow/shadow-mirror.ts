@@ -86,9 +86,10 @@ export class ShadowMirror {
       }
       for (const r of results) this.#done(r);
     });
-    w.once('exit', () => loaded());
-    // A worker that dies takes its mirrors with it: their places are freed, and a new worker starts.
+    // A worker that dies takes its mirrors with it: their places are freed, and a new worker starts
+    // (one that dies loading no longer holds up `ready`).
     w.once('exit', (code) => {
+      loaded();
       for (const [id, p] of this.#pending) {
         if (p.worker !== w) continue;
         this.#pending.delete(id);
