@@ -1,7 +1,11 @@
 export type NormalizedPath =
   | {
       ok: true;
-      /** The path to forward: dot segments resolved, empty segments collapsed, client's encoding kept. */
+      /**
+       * The path to forward: dot segments resolved, empty segments collapsed, each segment
+       * re-encoded from its decoded value (RFC 3986 §6.2.2), so the upstream's router reads exactly
+       * the segments the proxy routed by.
+       */
       path: string;
       /** The query string including its `?`, or ''. Passed on untouched. */
       query: string;
@@ -11,14 +15,24 @@ export type NormalizedPath =
   | { ok: false; reason: string };
 
 const HEX_PAIR = /%[0-9A-Fa-f]{2}/;
+/**
+ * Printable ASCII that RFC 3986 allows in no part of an origin-form target (§3.3 pchar, §3.4
+ * query): a raw one means a client and a server may split the target differently — `#` starts a
+ * fragment that express drops but a literal matcher keeps, so `/api/orders#` would route as one
+ * path and be served as another. `\` is named apart: some servers read it as `/`.
+ */
+const FORBIDDEN = /["#<>\\^`{|}[\]]/;
+/** Characters a segment keeps raw when re-encoded: unreserved, sub-delims, ':' and '@' (RFC 3986 §3.3). */
+const PCHAR_RAW = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Normalises the request target once, before routing and authorisation, so that a path cannot mean
- * one thing to the proxy and another to the upstream (shared/bad-inputs.md rows 21–24): `.` and `..`
+ * one thing to the proxy and another to the upstream: `.` and `..`
  * segments are resolved (also when percent-encoded), `//` collapses; an encoded or raw separator
  * (`%2f`, `%5c`, `\`), NUL or control character, double encoding (`%252e`), invalid or overlong
- * UTF-8 (`%c0%ae`) and `..;` path parameters are refused.
+ * UTF-8 (`%c0%ae`), `..;` path parameters, and characters RFC 3986 forbids raw (`#`, `"`, `<`, `>`,
+ * `^`, backtick, `{`, `|`, `}`, `[`, `]`, spaces, controls) are refused.
  */
 export function normalizePath(target: string): NormalizedPath {
   if (!target.startsWith('/')) return { ok: false, reason: 'the request target must be a path starting with /' };
@@ -26,7 +40,13 @@ export function normalizePath(target: string): NormalizedPath {
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q);
   if (/[^\x21-\x7e]/.test(target)) return { ok: false, reason: 'the request target holds a space, control or non-ASCII byte' };
-  if (rawPath.includes('\\')) return { ok: false, reason: 'the path holds a backslash' };
+  if (rawPath.includes('\\')) return { ok: false, reason: 'the path holds a backslash ("\\"); percent-encode it as %5C if it is data' };
+  const forbidden = FORBIDDEN.exec(target);
+  if (forbidden) {
+    const c = forbidden[0];
+    const hex = `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
+    return { ok: false, reason: c === '#' ? 'the request target holds "#": a fragment is never sent to a server (percent-encode it as %23 if it is data)' : `the request target holds "${c}", which must be percent-encoded (${hex})` };
+  }
 
   const raw: string[] = [];
   const decoded: string[] = [];
@@ -50,11 +70,21 @@ export function normalizePath(target: string): NormalizedPath {
       decoded.pop();
       continue;
     }
-    raw.push(part);
+    raw.push(encodeSegment(value));
     decoded.push(value);
   }
   const trailingSlash = rawPath.length > 1 && rawPath.endsWith('/') && raw.length > 0;
   return { ok: true, path: `/${raw.join('/')}${trailingSlash ? '/' : ''}`, query, segments: decoded };
+}
+
+/** A decoded segment in its one canonical encoding: pchar kept, everything else %XX of its UTF-8 bytes. */
+function encodeSegment(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    if (PCHAR_RAW.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 function decodeSegment(part: string): string {
