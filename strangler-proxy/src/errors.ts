@@ -34,19 +34,21 @@ export type ProxyErrorCode = keyof typeof PROXY_ERRORS;
 export function sendError(
   res: ServerResponse,
   code: ProxyErrorCode,
-  opts: { message?: string; headers?: Record<string, string>; close?: boolean; requestId?: string } = {},
+  opts: { message?: string; headers?: Record<string, string>; close?: boolean; requestId?: string; idempotencyKey?: string | undefined } = {},
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const { status, message } = PROXY_ERRORS[code];
-  const body = JSON.stringify({ error: { code, message: opts.message ?? message } });
+  // The key is echoed so a client that lost track of it can still retry the write exactly once.
+  const body = JSON.stringify({ error: { code, message: opts.message ?? message, ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}) } });
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
   res.setHeader('cache-control', 'no-store');
   if (opts.requestId) res.setHeader('x-request-id', opts.requestId);
+  if (opts.idempotencyKey) res.setHeader('idempotency-key', opts.idempotencyKey);
   for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
   if (opts.close) res.setHeader('connection', 'close');
   res.end(body);

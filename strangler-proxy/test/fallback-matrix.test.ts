@@ -6,8 +6,10 @@ import { startTestProxy, table, type TestProxy } from './support/proxy-harness.t
 
 /**
  * {failure of the target} × {GET, PUT, POST, POST with Idempotency-Key}: who answers, with what,
- * and how many writes the upstreams committed. The two upstreams share one store of writes keyed
- * by Idempotency-Key, as the monolith and a service do once data follows the route.
+ * and how many writes the upstreams committed. Each upstream keeps its own store of writes (keyed
+ * by Idempotency-Key when there is one), as the monolith and a service keep their own idempotency
+ * records: a key de-duplicates on one side only, so a write that may have reached the target must
+ * never be sent to the monolith too, key or no key.
  */
 type Failure = 'breaker open' | 'refused' | 'connect timeout' | 'timeout after sent' | 'reset' | '5xx';
 type Call = 'GET' | 'PUT' | 'POST' | 'POST+key';
@@ -17,20 +19,21 @@ const EXPECTED: Record<Failure, Record<Call, 'fallback' | number>> = {
   'breaker open': { GET: 'fallback', PUT: 'fallback', POST: 'fallback', 'POST+key': 'fallback' },
   refused: { GET: 'fallback', PUT: 'fallback', POST: 'fallback', 'POST+key': 'fallback' },
   'connect timeout': { GET: 'fallback', PUT: 'fallback', POST: 'fallback', 'POST+key': 'fallback' },
-  'timeout after sent': { GET: 'fallback', PUT: 504, POST: 504, 'POST+key': 'fallback' },
-  reset: { GET: 'fallback', PUT: 502, POST: 502, 'POST+key': 'fallback' },
-  '5xx': { GET: 'fallback', PUT: 500, POST: 500, 'POST+key': 'fallback' },
+  'timeout after sent': { GET: 'fallback', PUT: 504, POST: 504, 'POST+key': 504 },
+  reset: { GET: 'fallback', PUT: 502, POST: 502, 'POST+key': 502 },
+  '5xx': { GET: 'fallback', PUT: 500, POST: 500, 'POST+key': 500 },
 };
 
-const writes = new Map<string, Seen>();
+/** Writes committed on either side for one path: what a doubled write would show as 2. */
+const committed = (url: string): Seen[] => [...monolith.writes.values(), ...service.writes.values()].filter((w) => w.url === url);
 let monolith: FakeUpstream;
 let service: FakeUpstream;
 let blackhole: { url: string; close(): void };
 let refusedUrl: string;
 
 beforeAll(async () => {
-  monolith = await new FakeUpstream('monolith', writes).start();
-  service = await new FakeUpstream('service', writes).start();
+  monolith = await new FakeUpstream('monolith').start();
+  service = await new FakeUpstream('service').start();
   blackhole = await startBlackhole();
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -97,18 +100,98 @@ describe.each(Object.keys(EXPECTED) as Failure[])('when the target fails by %s',
       expect(res.status).toBe(expected);
       if (expected !== 500) expect(body.error.code).toBe(expected === 504 ? 'upstream_timeout' : 'upstream_reset');
       expect(monolith.seen.some((s) => s.url === `/api/items/${id}`)).toBe(false);
+      // The proxy's own 502/504 echo the key to retry with; a 500 is the target's own, definite answer.
+      if (c === 'POST+key' && expected !== 500) expect(res.headers.get('idempotency-key')).toBe(`key-${id}`);
     }
     // Give a slow target time to finish (or not) before counting.
     await new Promise((r) => setTimeout(r, failure === 'timeout after sent' ? 700 : 20));
-    const committed = [...writes.values()].filter((w) => w.url === `/api/items/${id}`).length;
-    expect(committed).toBeLessThanOrEqual(1);
-    if (c !== 'GET' && expected === 'fallback') expect(committed).toBe(1);
+    const writes = committed(`/api/items/${id}`);
+    expect(writes.length).toBeLessThanOrEqual(1);
+    if (c !== 'GET' && expected === 'fallback') expect(writes).toHaveLength(1);
     if (failure === 'timeout after sent' && c !== 'GET') {
-      // The timed-out attempt was aborted, so the slow target rolled it back instead of finishing it
-      // alongside the monolith's retry.
+      // The timed-out attempt was aborted, so the slow target rolled it back.
       const attempt = service.seen.find((s) => s.url === `/api/items/${id}`)!;
       expect(attempt.abortedAt).toBeDefined();
-      expect([...writes.values()].some((w) => w === attempt)).toBe(false);
+      expect(writes).toHaveLength(0);
+    }
+  });
+});
+
+describe('a keyed write that may have reached the target', () => {
+  it('when a keyed order times out at the target after it was sent, then it is never sent to the monolith, and its retry with the same key goes back to the target', async () => {
+    // The target commits even though the proxy gave up waiting: the worst case for a double order.
+    const slow = await new FakeUpstream('service').start();
+    const mono = await new FakeUpstream('monolith').start();
+    slow.commitAbandoned = true;
+    slow.behaviour = { kind: 'ok', delayMs: 400, status: 201 };
+    const routesIn = (mode: string): string =>
+      table({ monolith: mono.url, service: { url: slow.url, extra: 'timeoutMs: 200, breaker: { volumeThreshold: 1000 }' } }, `  - name: orders
+    match: { path: /api/orders/* }
+    mode: ${mode}
+    target: service`);
+    const proxy = await startTestProxy(routesIn('service'));
+    try {
+      // As a browser would: the proxy's user cookie from the first answer goes with the retry.
+      let cookie = '';
+      const send = async (): Promise<Response> => {
+        const res = await fetch(`${proxy.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1', cookie }, body: '{"listing":7}' });
+        cookie ||= (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+        return res;
+      };
+      const first = await send();
+      expect(first.status).toBe(504);
+      const body = await first.json();
+      expect(body.error.code).toBe('upstream_timeout');
+      expect(body.error.idempotencyKey).toBe('order-1');
+      expect(first.headers.get('idempotency-key')).toBe('order-1');
+      await new Promise((r) => setTimeout(r, 400));
+      expect(mono.seen).toHaveLength(0);
+      // The retry goes where the first attempt went — even after the group is rolled back to the
+      // monolith — since only that side's record of the key can tell whether it was applied.
+      expect(cookie).toMatch(/^strangler_uid=/);
+      slow.behaviour = { kind: 'ok', status: 201 };
+      const before = proxy.store.current.version;
+      await proxy.writeRoutes(routesIn('monolith'));
+      await expect.poll(() => proxy.store.current.version, { timeout: 5000 }).toBeGreaterThan(before);
+      const retry = await send();
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get('x-served-by')).toBe('service');
+      expect(mono.seen).toHaveLength(0);
+      expect(mono.writes.size + slow.writes.size).toBe(1);
+    } finally {
+      await proxy.close();
+      await Promise.all([slow.close(), mono.close()]);
+    }
+  });
+
+  it('when a keyed write fell back because the target refused the connection, then its retry goes to the monolith that took it, even once the target is back', async () => {
+    const mono = await new FakeUpstream('monolith').start();
+    const back = await new FakeUpstream('service').start();
+    const routes = (url: string): string =>
+      table({ monolith: mono.url, service: { url, extra: 'breaker: { volumeThreshold: 1000 }' } }, `  - name: orders
+    match: { path: /api/orders/* }
+    mode: service
+    target: service`);
+    const proxy = await startTestProxy(routes(refusedUrl));
+    try {
+      let cookie = '';
+      const send = async (): Promise<Response> => {
+        const res = await fetch(`${proxy.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'order-2', cookie }, body: '{"listing":8}' });
+        cookie ||= (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+        return res;
+      };
+      const first = await send();
+      expect(first.status).toBe(200);
+      expect(first.headers.get('x-served-by')).toBe('monolith');
+      const before = proxy.store.current.version;
+      await proxy.writeRoutes(routes(back.url));
+      await expect.poll(() => proxy.store.current.version, { timeout: 5000 }).toBeGreaterThan(before);
+      const retry = await send();
+      expect(retry.headers.get('x-served-by')).toBe('monolith');
+      expect(back.seen).toHaveLength(0);
+    } finally {
+      await proxy.close();
+      await Promise.all([mono.close(), back.close()]);
     }
   });
 });

@@ -8,7 +8,10 @@ export interface WritesInFlight {
   version: number;
   hash: string;
   inFlight: number;
+  /** Writes routed before this table still running: answer not sent, or an upstream attempt not done. */
   onOlderTables: number;
+  /** Of those, how many only because an attempt the proxy gave up on may still commit (held for the upstream's timeout). */
+  abandonedOnOlderTables: number;
 }
 
 /** The admin API of one running proxy, for tools that change what it serves (a writer switch). */

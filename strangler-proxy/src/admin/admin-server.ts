@@ -90,7 +90,7 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
     }
     case 'GET /__strangler/writes':
       // What a writer switch polls after freezing: writes still running on an older table.
-      return json(res, 200, { version: table.version, hash: table.hash, inFlight: deps.writes.total(), onOlderTables: deps.writes.olderThan(table.version) });
+      return json(res, 200, { version: table.version, hash: table.hash, inFlight: deps.writes.total(), onOlderTables: deps.writes.olderThan(table.version), abandonedOnOlderTables: deps.writes.countsOlderThan(table.version).abandoned });
     case 'GET /__strangler':
     case 'GET /__strangler/shadow.json': {
       const since = url.searchParams.get('since') ?? '24h';

@@ -133,15 +133,19 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
 
     await run('drain-requests', async () => {
       const deadline = Date.now() + (o.requestsTimeoutMs ?? 30_000);
+      // The most seen at once, for the record: a client's answer is not the end of its write.
+      const waited = { writes: 0, abandoned: 0 };
       for (const proxy of o.proxies) {
         for (;;) {
           const w = await proxy.writes();
+          waited.writes = Math.max(waited.writes, w.onOlderTables);
+          waited.abandoned = Math.max(waited.abandoned, w.abandonedOnOlderTables ?? 0);
           if (w.hash === routesHash && w.onOlderTables === 0) break;
-          if (Date.now() > deadline) throw new SwitchError(`the proxy at ${proxy.url} still runs ${w.onOlderTables} writes routed before the freeze`);
+          if (Date.now() > deadline) throw new SwitchError(`the proxy at ${proxy.url} still runs ${w.onOlderTables} writes routed before the freeze (answers not sent, or upstream attempts not done)`);
           await sleep(POLL_MS, o.signal);
         }
       }
-      return 'no write routed before the freeze is running';
+      return `no write routed before the freeze is running, nor any upstream attempt of one (waited for up to ${waited.writes} writes, ${waited.abandoned} of them attempts the proxy had given up on, each held for its upstream's timeout)`;
     });
 
     await run('drain-changes', async () => {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import type { RouteTableStore } from '../config/route-table-store.ts';
-import { sendError, type ProxyErrorCode } from '../errors.ts';
+import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import { BreakerOpenError, NotCountedError } from '../resilience/circuit-breaker.ts';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
@@ -12,8 +12,8 @@ import { normalizePath } from '../routing/normalize-path.ts';
 import type { RouteDecision } from '../routing/route-table.ts';
 import { isAdminToken } from '../admin/admin-token.ts';
 import { harden } from './hardening.ts';
-import type { IdempotencyGuard } from './idempotency-guard.ts';
-import type { InFlightWrites } from './in-flight-writes.ts';
+import type { IdempotencyGuard, KeyedRequest } from './idempotency-guard.ts';
+import type { InFlightWrites, TrackedWrite } from './in-flight-writes.ts';
 import { BodyError, readBody } from './read-body.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { requestIdOf, responseHeaders, upstreamHeaders } from './upstream-headers.ts';
@@ -89,7 +89,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
 
     const method = req.method!;
     // Counted from here, not from forwarding: a write that has been routed must be waited for.
-    if (!isSafeMethod(method)) res.once('close', deps.writes.enter(table.version));
+    const write = isSafeMethod(method) ? undefined : deps.writes.enter(table.version);
+    if (write) res.once('close', write.release);
     const cookies = parseCookieHeader(req.headers.cookie);
     const user = userKeyOf(cookies, config.sessionCookie);
     let decision: RouteDecision = table.decide({ method, segments: norm.segments, headers: req.headers, cookies, userKey: user.key });
@@ -116,14 +117,22 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       }
 
       const key = req.headers['idempotency-key'] as string | undefined;
+      let keyed: KeyedRequest | undefined;
       if (key) {
         const begun = deps.idempotency.begin(user.key, key, method, norm.path + norm.query, body);
         if ('error' in begun) return reject(begun.error);
+        keyed = begun;
         res.once('close', begun.release);
+        // A retry goes to the side an earlier attempt with this key may have reached, whatever the
+        // table says now: only that side's idempotency record knows whether it was applied.
+        if (begun.side && !isSafeMethod(method)) {
+          if (!table.upstreams.has(begun.side)) return reject('upstream_unreachable', { message: `The upstream "${begun.side}" that saw this Idempotency-Key's first attempt is no longer configured; the write cannot be retried safely elsewhere.` });
+          decision = { ...decision, target: begun.side, reason: `Idempotency-Key first sent to ${begun.side}` };
+        }
       }
 
       const headers = upstreamHeaders(req, { requestId, bodyLength: body.length, trustedProxyHops: config.trustedProxyHops });
-      const attempt = (upstream: string): Promise<AttemptResult> => attemptVia(deps, req, res, upstream, { headers, body, path: norm.path + norm.query });
+      const attempt = (upstream: string): Promise<AttemptResult> => attemptVia(deps, req, res, upstream, { headers, body, path: norm.path + norm.query, write });
       // Shadow mode: a sample of the route's reads (and writes, when it opts in) is mirrored once
       // the monolith's answer has gone to the client; the client never waits for the copy.
       // (Not a preview: it goes where the tester asked, and compares with nothing.)
@@ -132,12 +141,27 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       // Released if the answer never completes (the client left, the monolith failed).
       if (slot) res.once('close', slot.cancel);
       const forwarded = performance.now();
-      const outcome = await forward(deps, attempt, { method, hasKey: key !== undefined, primary: decision.target, fallbackTo: table.defaultUpstream, preview: preview !== undefined && preview !== 'ignored', route: routeName });
+      const outcome = await forward(deps, attempt, {
+        method,
+        primary: decision.target,
+        fallbackTo: table.defaultUpstream,
+        // Preview requests go where the tester asked; a keyed retry goes where its key was seen.
+        pinned: (preview !== undefined && preview !== 'ignored') || (keyed?.side !== undefined && !isSafeMethod(method)),
+        route: routeName,
+        reached: keyed && !isSafeMethod(method) ? keyed.reached : undefined,
+      });
       target = outcome.upstream;
 
       if (outcome.kind === 'error') {
         metrics.rejected.inc({ reason: outcome.code });
-        sendError(res, outcome.code, { headers: outcome.headers, requestId });
+        const unknownOutcome = keyed && !isSafeMethod(method) && (outcome.code === 'upstream_timeout' || outcome.code === 'upstream_reset');
+        sendError(res, outcome.code, {
+          // A new user's cookie goes with errors too: the retry of a keyed write must be theirs.
+          headers: user.newUid ? { ...outcome.headers, 'set-cookie': uidCookie(user.newUid) } : outcome.headers,
+          requestId,
+          idempotencyKey: keyed && !isSafeMethod(method) ? key : undefined,
+          ...(unknownOutcome ? { message: `${PROXY_ERRORS[outcome.code].message} Retry with the same Idempotency-Key: the retry goes to the service that saw this attempt, which applies it at most once.` } : {}),
+        });
       } else {
         const response = outcome.result.response;
         const tee = slot
@@ -183,15 +207,19 @@ function previewTarget(req: IncomingMessage, upstreams: ReadonlyMap<string, unkn
   return wanted;
 }
 
+/** Whether an attempt's request may have reached its upstream: it answered, or bytes left the proxy. */
+const mayHaveReached = (r: AttemptResult): boolean => r.kind === 'response' || r.failure.sent;
+
 /** Tries the primary; on failure, the fallback when that is safe; else the mapped error. */
 async function forward(
   deps: HandlerDeps,
   attempt: (upstream: string) => Promise<AttemptResult>,
-  r: { method: string; hasKey: boolean; primary: string; fallbackTo: string; preview: boolean; route: string },
+  r: { method: string; primary: string; fallbackTo: string; pinned: boolean; route: string; reached: ((upstream: string) => void) | undefined },
 ): Promise<Outcome> {
-  // Preview requests and requests already at the fallback have nowhere else to go.
-  const canFallBack = (f: UpstreamFailure): boolean => r.primary !== r.fallbackTo && !r.preview && mayFallBack(r.method, r.hasKey, f);
+  // Pinned requests and requests already at the fallback have nowhere else to go.
+  const canFallBack = (f: UpstreamFailure): boolean => r.primary !== r.fallbackTo && !r.pinned && mayFallBack(r.method, f);
   const first = await attempt(r.primary);
+  if (mayHaveReached(first)) r.reached?.(r.primary);
   if (first.kind === 'response') {
     if ((first.response.statusCode ?? 502) < 500 || !canFallBack({ cause: 'status_5xx', sent: true })) {
       return { kind: 'response', result: first, upstream: r.primary, fallback: false };
@@ -207,6 +235,7 @@ async function forward(
     return { kind: 'error', code: 'fallback_overloaded', headers: { 'retry-after': '1' }, upstream: r.primary, fallback: true };
   }
   const second = await attempt(r.fallbackTo);
+  if (mayHaveReached(second)) r.reached?.(r.fallbackTo);
   if (second.kind === 'response') {
     deps.metrics.fallbacks.inc({ route: r.route, from: r.primary, outcome: 'ok' });
     return { kind: 'response', result: second, upstream: r.fallbackTo, fallback: true, release };
@@ -217,15 +246,39 @@ async function forward(
   return { kind: 'error', ...failureResponse(second.failure), upstream: r.fallbackTo, fallback: true };
 }
 
-/** One attempt through the upstream's breaker; 5xx answers and failures count against it. */
+/**
+ * One attempt through the upstream's breaker; 5xx answers and failures count against it. A write's
+ * attempt is tracked until the upstream is done with it — its answer read, or, when the proxy gave
+ * up after sending (timeout, reset, the client left), the upstream's timeout later, since the
+ * upstream may still commit it — so that a writer switch waits for the work, not the response.
+ */
 async function attemptVia(
   deps: HandlerDeps,
   req: IncomingMessage,
   res: ServerResponse,
   name: string,
-  r: { headers: ReturnType<typeof upstreamHeaders>; body: Buffer; path: string },
+  r: { headers: ReturnType<typeof upstreamHeaders>; body: Buffer; path: string; write: TrackedWrite | undefined },
 ): Promise<AttemptResult> {
   const upstream = deps.upstreams.get(name);
+  const done = r.write?.hold();
+  const result = await attemptThroughBreaker(deps, req, res, upstream, r);
+  if (done) {
+    if (result.kind === 'response') result.response.once('close', done);
+    else {
+      if (result.failure.sent) r.write!.holdFor(upstream.spec.timeoutMs);
+      done();
+    }
+  }
+  return result;
+}
+
+async function attemptThroughBreaker(
+  deps: HandlerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: ReturnType<UpstreamRegistry['get']>,
+  r: { headers: ReturnType<typeof upstreamHeaders>; body: Buffer; path: string },
+): Promise<AttemptResult> {
   try {
     return await upstream.breaker.run(async () => {
       const result = await attemptUpstream(req, res, {

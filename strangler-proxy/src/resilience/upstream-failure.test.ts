@@ -19,13 +19,14 @@ describe('mayFallBack', () => {
   const sent: UpstreamFailure = { cause: 'timeout', sent: true };
   const unsent: UpstreamFailure = { cause: 'refused', sent: false };
   it('when the request is a read, then always', () => {
-    for (const m of ['GET', 'HEAD', 'OPTIONS']) expect(mayFallBack(m, false, sent)).toBe(true);
+    for (const m of ['GET', 'HEAD', 'OPTIONS']) expect(mayFallBack(m, sent)).toBe(true);
   });
-  it('when a write may have reached the target, then only with an Idempotency-Key', () => {
+  it('when a write may have reached the target, then never, key or no key; when it certainly did not, then yes', () => {
     for (const m of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-      expect(mayFallBack(m, false, sent)).toBe(false);
-      expect(mayFallBack(m, true, sent)).toBe(true);
-      expect(mayFallBack(m, false, unsent)).toBe(true);
+      expect(mayFallBack(m, sent)).toBe(false);
+      expect(mayFallBack(m, { cause: 'status_5xx', sent: true })).toBe(false);
+      expect(mayFallBack(m, unsent)).toBe(true);
+      expect(mayFallBack(m, { cause: 'breaker_open', sent: false })).toBe(true);
     }
   });
 });

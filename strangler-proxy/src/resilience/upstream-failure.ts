@@ -54,9 +54,10 @@ export const isSafeMethod = (method: string): boolean => SAFE_METHODS.has(method
 
 /**
  * Whether a request that failed at its target may be sent to the fallback upstream instead. Reads
- * always may. A write only when the target certainly never saw it, or when it carries an
- * Idempotency-Key (the upstreams de-duplicate by it): never a silent second write.
+ * always may. A write only when the target certainly never saw it (breaker open, connection
+ * refused or never made): one write, one side. An Idempotency-Key does not change that — each side
+ * keeps its own idempotency records, so a key replayed on the other side is a second write.
  */
-export function mayFallBack(method: string, hasIdempotencyKey: boolean, f: UpstreamFailure): boolean {
-  return isSafeMethod(method) || !f.sent || hasIdempotencyKey;
+export function mayFallBack(method: string, f: UpstreamFailure): boolean {
+  return isSafeMethod(method) || !f.sent;
 }

@@ -30,6 +30,8 @@ export class FakeUpstream {
   /** Committed writes, keyed by Idempotency-Key when the request had one (de-duplicated like a real service). */
   readonly writes: Map<string, Seen>;
   behaviour: Behaviour = { kind: 'ok' };
+  /** Commit a write even when the proxy has closed the request before the answer (a service that does not notice the client leaving). */
+  commitAbandoned = false;
   #server: http.Server;
   url = '';
   #n = 0;
@@ -72,7 +74,10 @@ export class FakeUpstream {
         this.writes.set(typeof key === 'string' ? key : `${this.name}-${++this.#n}`, seen);
       };
       const answer = (status: number, body: unknown): void => {
-        if (res.destroyed) return;
+        if (res.destroyed) {
+          if (this.commitAbandoned && status < 400) commit();
+          return;
+        }
         if (status < 400) commit();
         const text = JSON.stringify(body);
         res.writeHead(status, { 'content-type': 'application/json', 'x-served-by': this.name, 'content-length': Buffer.byteLength(text) });
