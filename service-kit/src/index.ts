@@ -24,5 +24,5 @@ export { withPassword } from './config/secret-url.ts';
 export { startApp, type AppKit, type RunningApp } from './http/start-app.ts';
 export { runApp } from './http/run-app.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';
-export { DRY_RUN_HEADER, isDryRun } from './http/dry-run.ts';
+export { DRY_RUN_HEADER, dryRunMarkOf, isDryRun } from './http/dry-run.ts';
 export { callApi, callerOf, type Caller } from './http/call-api.ts';

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { SESSION_COOKIE } from '../auth/session-middleware.ts';
 import { parseCookies } from './cookies.ts';
-import { DRY_RUN_HEADER, isDryRun } from './dry-run.ts';
+import { DRY_RUN_HEADER, dryRunMarkOf } from './dry-run.ts';
 import { ApiError, ERRORS, type ErrorCode, type FieldErrors } from './errors.ts';
 
 /** Who an internal call is made for: the caller's session, and whether its write is a dry run. */
@@ -9,9 +9,14 @@ export interface Caller {
   /** The session token of the request being served, forwarded so the other side applies its own checks. */
   sessionToken: string | undefined;
   dryRun: boolean;
+  /** The dry-run header's value, passed on unchanged: the proxy keeps it only if it issued it. */
+  dryRunMark?: string | undefined;
 }
 
-export const callerOf = (req: Request): Caller => ({ sessionToken: parseCookies(req.headers.cookie).get(SESSION_COOKIE), dryRun: isDryRun(req) });
+export const callerOf = (req: Request): Caller => {
+  const dryRunMark = dryRunMarkOf(req);
+  return { sessionToken: parseCookies(req.headers.cookie).get(SESSION_COOKIE), dryRun: dryRunMark !== undefined, dryRunMark };
+};
 
 const isKnownCode = (code: unknown): code is ErrorCode => typeof code === 'string' && Object.hasOwn(ERRORS, code);
 
@@ -27,7 +32,7 @@ export async function callApi<T>(baseUrl: string, method: string, path: string, 
   const headers: Record<string, string> = { accept: 'application/json' };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (caller.sessionToken) headers.cookie = `${SESSION_COOKIE}=${encodeURIComponent(caller.sessionToken)}`;
-  if (caller.dryRun) headers[DRY_RUN_HEADER] = '1';
+  if (caller.dryRun) headers[DRY_RUN_HEADER] = caller.dryRunMark ?? '1';
   const unavailable = (cause: unknown, retryAfterSeconds = 1): ApiError =>
     new ApiError('service_unavailable', { message: `${opts.what} is briefly unavailable; try again in a moment.`, cause, retryAfterSeconds });
   let res: Response;

@@ -13,6 +13,12 @@ export interface ProxyConfig {
   /** Token for admin writes and preview routing (ADMIN_TOKEN; unset = both disabled). Compared in constant time. */
   adminToken: string | undefined;
   /**
+   * Key of the dry-run marks on mirrored writes, which apps pass on to their own calls (DRY_RUN_SECRET,
+   * at least 16 characters; default: derived from ADMIN_TOKEN, else random per process — enough for
+   * one proxy; a fleet must share one).
+   */
+  dryRunSecret: string | undefined;
+  /**
    * Host header values served (ALLOWED_HOSTS, comma-separated `host` or `host:port`; default
    * localhost, 127.0.0.1 and [::1] on any port). Anything else gets 421.
    */
@@ -95,6 +101,8 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
   if (!routesFile) throw new ProxyConfigError('ROUTES_FILE (or --routes) is required: the route table to serve');
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16) throw new ProxyConfigError('ADMIN_TOKEN must be at least 16 characters');
+  const dryRunSecret = env.DRY_RUN_SECRET || undefined;
+  if (dryRunSecret !== undefined && dryRunSecret.length < 16) throw new ProxyConfigError('DRY_RUN_SECRET must be at least 16 characters');
   return Object.freeze({
     routesFile,
     host: env.PROXY_HOST || '127.0.0.1',
@@ -102,6 +110,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     adminHost: env.ADMIN_HOST || '127.0.0.1',
     adminPort: overrides.adminPort ?? int(env, 'ADMIN_PORT', 8081, 0, 65535),
     adminToken,
+    dryRunSecret,
     allowedHosts: env.ALLOWED_HOSTS ? env.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : DEFAULT_ALLOWED_HOSTS,
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
     limits: Object.freeze({

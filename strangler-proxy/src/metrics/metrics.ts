@@ -43,6 +43,11 @@ export class ProxyMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly dryRunRefused = new Counter({
+    name: 'strangler_dry_run_marks_refused_total',
+    help: 'Requests carrying a dry-run header the proxy did not issue (dropped: the write is real).',
+    registers: [this.registry],
+  });
   readonly previewIgnored = new Counter({
     name: 'strangler_preview_ignored_total',
     help: 'Requests carrying a preview header without a valid admin token (routed as usual).',

@@ -9,6 +9,7 @@ import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import { IdempotencyGuard } from './idempotency-guard.ts';
+import { DryRunMarks } from '../shadow/dry-run-mark.ts';
 import { InFlightWrites } from './in-flight-writes.ts';
 import { startShadowing, type Shadowing } from '../shadow/shadowing.ts';
 import { createRequestHandler } from './request-handler.ts';
@@ -65,9 +66,16 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   let draining = false;
   const writes = new InFlightWrites();
   const shadowing = await startShadowing(config, { routes: store, metrics, log });
+  const dryRunMarks = DryRunMarks.fromSecrets(config.dryRunSecret, config.adminToken);
   const deps = {
     config,
     store,
+    dryRunMarks,
+    keepDryRun: (value: string): boolean => {
+      const ok = dryRunMarks.verify(value);
+      if (!ok) metrics.dryRunRefused.inc();
+      return ok;
+    },
     upstreams,
     metrics,
     fallbackLimit: new ConcurrencyLimit(config.limits.fallbackConcurrency),

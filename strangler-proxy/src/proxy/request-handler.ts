@@ -19,6 +19,7 @@ import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { requestIdOf, responseHeaders, upstreamHeaders } from './upstream-headers.ts';
 import type { UpstreamRegistry } from './upstream-registry.ts';
 import type { ShadowMirror } from '../shadow/shadow-mirror.ts';
+import { DRY_RUN_HEADER, type DryRunMarks } from '../shadow/dry-run-mark.ts';
 import { parseCookieHeader, uidCookie, userKeyOf } from './user-key.ts';
 
 export interface HandlerDeps {
@@ -29,6 +30,10 @@ export interface HandlerDeps {
   fallbackLimit: ConcurrencyLimit;
   idempotency: IdempotencyGuard;
   writes: InFlightWrites;
+  /** Issues the dry-run marks of mirrored requests. */
+  dryRunMarks: DryRunMarks;
+  /** Whether a dry-run header on a request (an app's internal call for a mirrored write) may be passed on; counts the ones refused. */
+  keepDryRun: (value: string) => boolean;
   /** Mirrors shadowed routes' requests; absent when no store for the results was set up. */
   shadow: ShadowMirror | undefined;
   log: Logger;
@@ -131,7 +136,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
         }
       }
 
-      const headers = upstreamHeaders(req, { requestId, bodyLength: body.length, trustedProxyHops: config.trustedProxyHops });
+      const headers = upstreamHeaders(req, { requestId, bodyLength: body.length, trustedProxyHops: config.trustedProxyHops, keepDryRun: deps.keepDryRun });
       const attempt = (upstream: string): Promise<AttemptResult> => attemptVia(deps, req, res, upstream, { headers, body, path: norm.path + norm.query, write });
       // Shadow mode: a sample of the route's reads (and writes, when it opts in) is mirrored once
       // the monolith's answer has gone to the client; the client never waits for the copy.
@@ -175,7 +180,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
                 shadow: shadow!,
                 method,
                 path: norm.path + norm.query,
-                headers,
+                headers: { ...headers, [DRY_RUN_HEADER]: deps.dryRunMarks.issue() },
                 body,
                 primary: { status: response.statusCode ?? 502, headers: response.headers, body: primary, ms: performance.now() - forwarded },
                 monolithUrl: table.upstreams.get(table.defaultUpstream)!.url,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { DRY_RUN_HEADER } from '../shadow/dry-run-mark.ts';
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus ones this proxy owns or re-frames itself (row 19). */
 const DROP = new Set([
@@ -22,9 +23,6 @@ const DROP = new Set([
   'x-request-id',
   'x-strangler-preview',
   'x-strangler-token',
-  // The mirror marker (and dry-run order) is the proxy's to set: a client sending it would get a
-  // write answered and then rolled back.
-  'x-strangler-shadow',
 ]);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -48,7 +46,17 @@ function connectionTokens(req: IncomingMessage): Set<string> {
  */
 export function upstreamHeaders(
   req: IncomingMessage,
-  opts: { requestId: string; bodyLength: number; trustedProxyHops: number; upgrade?: boolean },
+  opts: {
+    requestId: string;
+    bodyLength: number;
+    trustedProxyHops: number;
+    upgrade?: boolean;
+    /**
+     * Whether a dry-run header's value is a mark this proxy issued (an app passing a mirrored
+     * write's dry run on to its own calls). Any other is dropped: the marker is the proxy's to set.
+     */
+    keepDryRun?: (value: string) => boolean;
+  },
 ): OutgoingHttpHeaders {
   const out: Record<string, string | string[]> = Object.create(null);
   const listed = connectionTokens(req);
@@ -56,6 +64,10 @@ export function upstreamHeaders(
     const name = req.rawHeaders[i]!.toLowerCase();
     if (DROP.has(name) || listed.has(name)) continue;
     const value = req.rawHeaders[i + 1]!;
+    if (name === DRY_RUN_HEADER) {
+      if (opts.keepDryRun?.(value) && out[name] === undefined) out[name] = value;
+      continue;
+    }
     const prev = out[name];
     out[name] = prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
   }

@@ -7,9 +7,6 @@ import { pathTemplate } from './path-template.ts';
 import { REDACTED, redactBody, redactHeaders, redactJson, redactPath, type RedactionRules } from './redact.ts';
 import type { ShadowExample } from './shadow-store.ts';
 
-/** The header on every mirrored request: "a copy; if it writes, roll it back" (the dry-run header). */
-export const MIRROR_HEADER = 'x-strangler-shadow';
-
 /** The field a mirror that got no answer is counted under: never noise, always the service's. */
 export const NO_ANSWER = '(no answer)';
 
@@ -21,7 +18,7 @@ export interface MirrorJob {
   method: string;
   /** Path and query as forwarded. */
   path: string;
-  /** The headers the primary was sent with. */
+  /** The headers the primary was sent with, plus the dry-run mark ("a copy; if it writes, roll it back"). */
   headers: Record<string, string | string[] | number | undefined>;
   body: Uint8Array;
   /** The monolith's answer, body whole. */
@@ -112,7 +109,7 @@ export class Mirrorer {
         resolve(a);
       };
       const req = http.request(
-        { protocol: url.protocol, hostname: url.hostname, port: url.port, method: job.method, path: job.path, agent, headers: { ...job.headers, [MIRROR_HEADER]: '1', 'content-length': String(body.length) } },
+        { protocol: url.protocol, hostname: url.hostname, port: url.port, method: job.method, path: job.path, agent, headers: { ...job.headers, 'content-length': String(body.length) } },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;

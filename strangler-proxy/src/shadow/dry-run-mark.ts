@@ -1,0 +1,53 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export { DRY_RUN_HEADER } from '@strangler/service-kit';
+
+/**
+ * The dry-run marker the proxy puts on a mirrored write, `1.<expires, epoch s>.<HMAC>`. An app
+ * treats any value starting with `1` as "run it, answer, keep nothing", and passes the value on, as
+ * it is, on the calls it makes through the proxy for that request (an order's stock reservation).
+ * The proxy keeps the header on such a call only when the HMAC proves it issued the mark, so a dry
+ * run stays one across every internal hop, while a client cannot make its own writes vanish.
+ * Every proxy of a fleet must share the key: a mirror issued by one is checked by whichever
+ * instance the app's call reaches.
+ */
+export class DryRunMarks {
+  readonly #key: Buffer;
+  readonly #ttlSeconds: number;
+
+  /** `ttlSeconds`: how long an issued mark is honoured (default 300: longer than any mirrored request and its internal calls). */
+  constructor(key: Buffer, ttlSeconds = 300) {
+    this.#key = key;
+    this.#ttlSeconds = ttlSeconds;
+  }
+
+  /**
+   * The key from the settings: DRY_RUN_SECRET; else derived from the admin token (which a fleet
+   * already shares); else random, which only a single proxy can check.
+   */
+  static fromSecrets(dryRunSecret: string | undefined, adminToken: string | undefined): DryRunMarks {
+    if (dryRunSecret) return new DryRunMarks(Buffer.from(dryRunSecret));
+    if (adminToken) return new DryRunMarks(createHmac('sha256', adminToken).update('strangler dry-run marks').digest());
+    return new DryRunMarks(randomBytes(32));
+  }
+
+  issue(nowMs = Date.now()): string {
+    const expires = Math.floor(nowMs / 1000) + this.#ttlSeconds;
+    return `1.${expires}.${this.#sign(expires)}`;
+  }
+
+  /** Whether `value` is a mark this key issued that has not expired. Constant time in the signature. */
+  verify(value: string, nowMs = Date.now()): boolean {
+    const m = /^1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(value);
+    if (!m) return false;
+    const expires = Number(m[1]);
+    if (expires * 1000 < nowMs) return false;
+    const given = Buffer.from(m[2]!);
+    const expected = Buffer.from(this.#sign(expires));
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  #sign(expires: number): string {
+    return createHmac('sha256', this.#key).update(`dry-run.${expires}`).digest('base64url');
+  }
+}
