@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { startListingsService } from '@strangler/listings';
 import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
 import { alignWriter, createLogger as proxyLogger, loadProxyConfig, mappingFor, ProxyAdminClient, Replicator, startProxy, type RunningProxy, type ServiceData } from '@strangler/proxy';
-import { createLogger, type RunningApp } from '@strangler/service-kit';
+import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, renderRouteTable, reservePort, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 
@@ -57,7 +58,12 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     closers.push(() => reserved.release());
     const proxyPort = reserved.port;
     const apiBaseUrl = `http://127.0.0.1:${proxyPort}`;
-    const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl') };
+    // Every request comes from 127.0.0.1 and Redis outlives the run, so each system counts failed
+    // logins under its own prefix (as a deployment of its own would), or test files running side by
+    // side, and runs a minute apart, would add up to one client's limit. The first wait is long
+    // enough that a loaded machine cannot outwait it between two requests of a test.
+    const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, keyPrefix: `test:${randomUUID()}:`, firstWaitSeconds: 60 };
+    const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl'), loginThrottle };
     // SYSTEM_LOG_LEVEL=error shows the apps' own logs when a test needs explaining.
     const silent = (name: string) => createLogger(name, process.env.SYSTEM_LOG_LEVEL ?? 'silent');
     const urls = { monolith: await scratch('monolith'), auth: await scratch('auth'), listings: await scratch('listings'), orders: await scratch('orders'), strangler: await scratch('strangler') };

@@ -32,6 +32,13 @@ export interface DeployedApp {
 /** Besides an app's own folder, what every image is built from (the root Dockerfile copies these). */
 export const SHARED_PATHS = ['service-kit/**', 'package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'];
 
+/**
+ * The apps that serve login find the client in X-Forwarded-For as the entry the third proxy from
+ * them appended: the public ALB appends the client, the strangler proxy the ALB node it was reached
+ * from, the internal ALB the proxy's task (each ALB appends by default).
+ */
+const LOGIN_CLIENT = { FORWARDED_FOR_HOPS: '3' };
+
 export const APPS: readonly DeployedApp[] = [
   {
     name: 'proxy',
@@ -70,7 +77,7 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 1024,
     tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
     exposure: 'internal',
-    env: { PORT: '3000', SEED_WHEN_EMPTY: 'false', SECURE_COOKIES: 'true' },
+    env: { PORT: '3000', SEED_WHEN_EMPTY: 'false', SECURE_COOKIES: 'true', ...LOGIN_CLIENT },
   },
   {
     name: 'auth',
@@ -83,7 +90,7 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 512,
     tasks: { dev: { min: 1, max: 2 }, prod: { min: 2, max: 6 } },
     exposure: 'internal',
-    env: { PORT: '3101', SECURE_COOKIES: 'true' },
+    env: { PORT: '3101', SECURE_COOKIES: 'true', ...LOGIN_CLIENT },
   },
   {
     name: 'listings',

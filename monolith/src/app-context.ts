@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type Database, type SessionRevocations, type SessionTokens } from '@strangler/service-kit';
+import { type Database, type LoginThrottle, type SessionRevocations, type SessionTokens } from '@strangler/service-kit';
 import type { StockClient } from './orders/stock-client.ts';
 
 /** What every route module needs, built once at start-up and passed down explicitly. */
@@ -15,6 +15,8 @@ export interface AppContext {
   stock: StockClient;
   tokens: SessionTokens;
   revocations: SessionRevocations;
+  /** Failed logins counted and slowed (shared with the auth service through Redis). */
+  loginThrottle: LoginThrottle;
   /** Mark the session cookie Secure (on whenever the app is behind TLS). */
   secureCookies: boolean;
   log: Logger;

@@ -16,10 +16,13 @@ export { SessionTokens, type Session, type Role } from './auth/session-token.ts'
 export { sessionMiddleware, requireSession, requireRole, SESSION_COOKIE } from './auth/session-middleware.ts';
 export { createRevocations, postgresRevocations, redisRevocations, type SessionRevocations } from './auth/revocations.ts';
 export { hashPassword, verifyPassword, dummyHash } from './auth/passwords.ts';
+export { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, type LoginAttempt, type LoginThrottle, type LoginThrottleConfig } from './auth/login-throttle.ts';
+export { memoryThrottleStore, redisThrottleStore, waitAfter, type CounterRef, type Pacing, type ThrottleStore } from './auth/throttle-store.ts';
+export { clientAddress, addressBucket } from './http/client-address.ts';
 export { createApiApp, BODY_LIMIT_BYTES, type ApiAppOptions } from './http/api-app.ts';
 export { serve, exitOnSignals, type Serving } from './http/serve.ts';
 export { ConfigError, envReader } from './config/env.ts';
-export { loadAppConfig, type AppConfig } from './config/app-config.ts';
+export { loadAppConfig, loadLoginThrottleConfig, type AppConfig } from './config/app-config.ts';
 export { withPassword } from './config/secret-url.ts';
 export { startApp, type AppKit, type RunningApp } from './http/start-app.ts';
 export { runApp } from './http/run-app.ts';

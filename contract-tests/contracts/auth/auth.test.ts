@@ -69,6 +69,26 @@ describeTargets('auth', (target) => {
       }
     });
 
+    it("when a client keeps guessing one account's password, then it is slowed with 429 and Retry-After, the same for an account that does not exist", async () => {
+      const { user } = await buyer(app);
+      const guess = (email: string, password = 'guess-guess-guess') => new HttpClient(app.url).post('/api/auth/login', { email, password });
+      const throttled: Awaited<ReturnType<typeof guess>>[] = [];
+      // The default limit: five failures of one account are answered as usual, the sixth waits.
+      for (const email of [user.email, `nobody-${Date.now()}@test.example`]) {
+        for (let i = 0; i < 5; i++) expect((await guess(email)).status).toBe(401);
+        throttled.push(await guess(email));
+      }
+      // Even the right password waits: the throttle answers before the password is checked.
+      throttled.push(await guess(user.email, PASSWORD));
+      for (const res of throttled) {
+        expect(res.status).toBe(429);
+        expect(res.body).toEqual({ error: { code: 'too_many_attempts', message: expect.stringMatching(/Retry-After/) } });
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(sessionCookie(res.headers)).toBeUndefined();
+      }
+      expect(throttled[1]!.body).toEqual(throttled[0]!.body);
+    });
+
     it('when the body is missing fields, then 400', async () => {
       const res = await new HttpClient(app.url).post('/api/auth/login', {});
       expect(res.status).toBe(400);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { createLogger, SessionTokens } from '@strangler/service-kit';
+import { createLogger, DEFAULT_LOGIN_THROTTLE, SessionTokens } from '@strangler/service-kit';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import { HttpClient, PASSWORD } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -51,5 +51,18 @@ describe('the auth service', () => {
     expect(() => loadConfig({ SESSION_SECRET: SECRET })).toThrow(/DATABASE_URL is required: the PostgreSQL URL of the auth database/);
     expect(() => loadConfig({ DATABASE_URL: 'postgres://x/auth', SESSION_SECRET: 'short' })).toThrow(/SESSION_SECRET/);
     expect(loadConfig({ DATABASE_URL: 'postgres://x/auth', SESSION_SECRET: SECRET }).port).toBe(3101);
+  });
+
+  it('when the login throttle is configured, then its settings are read, the defaults fill the rest, and a bad value names its variable', () => {
+    const base = { DATABASE_URL: 'postgres://x/auth', SESSION_SECRET: SECRET };
+    expect(loadConfig(base).loginThrottle).toEqual(DEFAULT_LOGIN_THROTTLE);
+    expect(loadConfig({ ...base, LOGIN_THROTTLE_ACCOUNT_FAILURES: '3', FORWARDED_FOR_HOPS: '3', LOGIN_THROTTLE_MAX_WAIT_SECONDS: '60' }).loginThrottle).toMatchObject({
+      accountFailures: 3,
+      forwardedForHops: 3,
+      maxWaitSeconds: 60,
+      clientFailures: 20,
+    });
+    expect(() => loadConfig({ ...base, LOGIN_THROTTLE_CLIENT_FAILURES: '0' })).toThrow(/LOGIN_THROTTLE_CLIENT_FAILURES must be a whole number from 1/);
+    expect(() => loadConfig({ ...base, LOGIN_THROTTLE_FIRST_WAIT_SECONDS: '120', LOGIN_THROTTLE_MAX_WAIT_SECONDS: '60' })).toThrow(/LOGIN_THROTTLE_FIRST_WAIT_SECONDS \(120\) must not exceed/);
   });
 });

@@ -42,10 +42,16 @@ export function authRoutes(ctx: AppContext): Router {
 
   router.post('/login', async (req, res) => {
     const body = parse(LoginBody, req.body);
+    // Before anything is hashed: a throttled guess costs no scrypt run.
+    const attempt = await ctx.loginThrottle.begin(req, body.email);
     const found = await findCredentials(ctx.db, body.email);
     // Hash even when the email is unknown, so the response time does not reveal which emails exist.
     const ok = await verifyPassword(body.password, found?.passwordHash ?? (await dummyHash()));
-    if (!found || !ok) throw new ApiError('invalid_credentials');
+    if (!found || !ok) {
+      await attempt.failed();
+      throw new ApiError('invalid_credentials');
+    }
+    await attempt.succeeded();
     startSession(res, found.user);
     res.json({ user: found.user });
   });

@@ -1,4 +1,5 @@
-import { envReader } from './env.ts';
+import { DEFAULT_LOGIN_THROTTLE, type LoginThrottleConfig } from '../auth/login-throttle.ts';
+import { ConfigError, envReader } from './env.ts';
 import { withPassword } from './secret-url.ts';
 
 const optionalUrl = (url: string | undefined, password: string | undefined): string | undefined => (url ? withPassword(url, password) : undefined);
@@ -19,6 +20,8 @@ export interface AppConfig {
   logLevel: string;
   /** Redis for session revocations shared by every app (REDIS_URL, its password may come from REDIS_PASSWORD; unset = the app's own table). */
   redisUrl: string | undefined;
+  /** Login throttling (LOGIN_THROTTLE_*, FORWARDED_FOR_HOPS; each option's unit and default in `LoginThrottleConfig`); unset: `DEFAULT_LOGIN_THROTTLE`. */
+  loginThrottle?: LoginThrottleConfig;
 }
 
 /** The common settings, read and checked; `defaultPort` and what the database holds differ per app. */
@@ -32,5 +35,25 @@ export function loadAppConfig(env: NodeJS.ProcessEnv, opts: { defaultPort: numbe
     shutdownGraceMs: e.int('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     logLevel: e.string('LOG_LEVEL', 'info'),
     redisUrl: optionalUrl(e.optional('REDIS_URL'), e.optional('REDIS_PASSWORD')),
+    loginThrottle: loadLoginThrottleConfig(env),
   };
+}
+
+/** LOGIN_THROTTLE_* and FORWARDED_FOR_HOPS, checked; see `LoginThrottleConfig` for units and defaults. */
+export function loadLoginThrottleConfig(env: NodeJS.ProcessEnv): LoginThrottleConfig {
+  const e = envReader(env);
+  const d = DEFAULT_LOGIN_THROTTLE;
+  const config: LoginThrottleConfig = {
+    accountFailures: e.int('LOGIN_THROTTLE_ACCOUNT_FAILURES', d.accountFailures, 1, 1000),
+    clientFailures: e.int('LOGIN_THROTTLE_CLIENT_FAILURES', d.clientFailures, 1, 100_000),
+    firstWaitSeconds: e.int('LOGIN_THROTTLE_FIRST_WAIT_SECONDS', d.firstWaitSeconds, 1, 86_400),
+    maxWaitSeconds: e.int('LOGIN_THROTTLE_MAX_WAIT_SECONDS', d.maxWaitSeconds, 1, 86_400),
+    windowSeconds: e.int('LOGIN_THROTTLE_WINDOW_SECONDS', d.windowSeconds, 1, 86_400),
+    forwardedForHops: e.int('FORWARDED_FOR_HOPS', d.forwardedForHops, 0, 10),
+    keyPrefix: e.string('LOGIN_THROTTLE_KEY_PREFIX', d.keyPrefix),
+  };
+  if (config.firstWaitSeconds > config.maxWaitSeconds) {
+    throw new ConfigError(`LOGIN_THROTTLE_FIRST_WAIT_SECONDS (${config.firstWaitSeconds}) must not exceed LOGIN_THROTTLE_MAX_WAIT_SECONDS (${config.maxWaitSeconds})`);
+  }
+  return config;
 }

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 
 /**
  * The header the strangler proxy puts on a mirrored write: run it, answer it, keep nothing. Its
@@ -8,12 +8,12 @@ import type { Request } from 'express';
 export const DRY_RUN_HEADER = 'x-strangler-shadow';
 
 /** The dry-run header's value when this request is a dry run, else undefined. */
-export function dryRunMarkOf(req: Request): string | undefined {
+export function dryRunMarkOf(req: Pick<IncomingMessage, 'headers'>): string | undefined {
   const v = req.headers[DRY_RUN_HEADER];
   return typeof v === 'string' && (v === '1' || v.startsWith('1.')) ? v : undefined;
 }
 
 /** Whether this write must be rolled back after computing its answer. */
-export function isDryRun(req: Request): boolean {
+export function isDryRun(req: Pick<IncomingMessage, 'headers'>): boolean {
   return dryRunMarkOf(req) !== undefined;
 }

@@ -22,6 +22,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send the request body as application/json.' },
   idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was already used with a different request body.' },
+  too_many_attempts: { status: 429, message: 'Too many failed logins; try again once the Retry-After delay (in seconds) has passed.' },
   internal_error: { status: 500, message: 'Something went wrong on our side; try again.' },
   service_unavailable: { status: 503, message: 'A service this request needs is briefly unavailable; retry after the Retry-After delay.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, type LoginThrottle } from '../auth/login-throttle.ts';
 import { createRevocations, type SessionRevocations } from '../auth/revocations.ts';
 import { SessionTokens } from '../auth/session-token.ts';
 import type { AppConfig } from '../config/app-config.ts';
@@ -13,6 +14,8 @@ export interface AppKit {
   db: Database;
   tokens: SessionTokens;
   revocations: SessionRevocations;
+  /** Failed logins counted and slowed, shared through Redis like the revocations. */
+  loginThrottle: LoginThrottle;
   log: Logger;
   /** The app's own URL, once it listens (for an app that calls itself). */
   url(): string;
@@ -23,6 +26,8 @@ export interface RunningApp {
   url: string;
   server: Server;
   db: Database;
+  /** Its login throttle (for its Redis error count). */
+  loginThrottle: LoginThrottle;
   /** Stops accepting, lets requests in flight finish (up to the grace period), closes its resources. */
   close(): Promise<void>;
 }
@@ -49,7 +54,8 @@ export async function startApp(o: {
     throw err;
   }
   let url = '';
-  const kit: AppKit = { db, tokens: new SessionTokens(o.config.sessionSecrets), revocations: createRevocations(o.config.redisUrl, db), log: o.log, url: () => url };
+  const loginThrottle = createLoginThrottle({ config: o.config.loginThrottle ?? DEFAULT_LOGIN_THROTTLE, redisUrl: o.config.redisUrl, log: o.log });
+  const kit: AppKit = { db, tokens: new SessionTokens(o.config.sessionSecrets), revocations: createRevocations(o.config.redisUrl, db), loginThrottle, log: o.log, url: () => url };
   const routes = o.routes(kit);
   const app = createApiApp({ db, tokens: kit.tokens, revocations: kit.revocations, log: o.log, api: routes.api, ...(routes.after ? { after: routes.after } : {}) });
   const serving = await serve(app, { port: o.config.port, host: o.config.host, graceMs: o.config.shutdownGraceMs });
@@ -58,10 +64,12 @@ export async function startApp(o: {
     url: serving.url,
     server: serving.server,
     db,
+    loginThrottle,
     async close() {
       await serving.close();
       await routes.close?.();
       await kit.revocations.close();
+      await kit.loginThrottle.close();
       await db.close();
     },
   };
