@@ -22,6 +22,7 @@ export const PROXY_ERRORS = {
   upstream_reset: { status: 502, message: 'The service dropped the connection before answering; the request may or may not have been applied.' },
   circuit_open: { status: 503, message: 'The service is failing and temporarily bypassed; try again shortly.' },
   fallback_overloaded: { status: 503, message: 'Too many requests are being redirected right now; try again shortly.' },
+  proxy_overloaded: { status: 503, message: 'The proxy is holding as many request bodies as it may right now; retry after the Retry-After delay.' },
   shutting_down: { status: 503, message: 'The proxy is restarting; try again.' },
   writes_frozen: { status: 503, message: 'Changes here are paused for a moment while the data moves between services; retry after the Retry-After delay.' },
   upstream_timeout: { status: 504, message: 'The service did not answer in time; the request may or may not have been applied.' },

@@ -26,8 +26,12 @@ export interface ProxyConfig {
   /** Proxies in front of this one whose X-Forwarded-* are believed (TRUSTED_PROXY_HOPS, default 0). */
   trustedProxyHops: number;
   limits: {
-    /** Largest request body, bytes (MAX_BODY_BYTES, default 1 MiB). Bodies are buffered, so this is also memory per request. */
+    /** Largest request body, bytes (MAX_BODY_BYTES, default 100 KiB: what the apps accept). Bodies are buffered, so this is also memory per request. */
     maxBodyBytes: number;
+    /** Bytes of request bodies buffered at once, all requests together, before more get 503 (MAX_BUFFERED_BYTES, default 64 MiB). */
+    maxBufferedBytes: number;
+    /** Open client connections at once; more are closed on arrival (MAX_CONNECTIONS, default 2 048). */
+    maxConnections: number;
     /** Longest request target, bytes (MAX_URL_BYTES, default 8 192). */
     maxUrlBytes: number;
     /** Largest request head, bytes (MAX_HEADER_BYTES, default 16 384; Node's parser enforces it). */
@@ -114,7 +118,9 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     allowedHosts: env.ALLOWED_HOSTS ? env.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : DEFAULT_ALLOWED_HOSTS,
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
     limits: Object.freeze({
-      maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 0, 512 * 1024 * 1024),
+      maxBodyBytes: int(env, 'MAX_BODY_BYTES', 100 * 1024, 0, 512 * 1024 * 1024),
+      maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
+      maxConnections: int(env, 'MAX_CONNECTIONS', 2048, 1, 1_000_000),
       maxUrlBytes: int(env, 'MAX_URL_BYTES', 8192, 64, 65_536),
       maxHeaderBytes: int(env, 'MAX_HEADER_BYTES', 16_384, 1024, 65_536),
       maxHeaders: int(env, 'MAX_HEADERS', 100, 10, 1000),

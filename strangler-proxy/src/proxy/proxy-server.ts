@@ -10,6 +10,7 @@ import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import { IdempotencyGuard } from './idempotency-guard.ts';
 import { DryRunMarks } from '../shadow/dry-run-mark.ts';
+import { ByteBudget } from '../resilience/byte-budget.ts';
 import { InFlightWrites } from './in-flight-writes.ts';
 import { startShadowing, type Shadowing } from '../shadow/shadowing.ts';
 import { createRequestHandler } from './request-handler.ts';
@@ -79,6 +80,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     upstreams,
     metrics,
     fallbackLimit: new ConcurrencyLimit(config.limits.fallbackConcurrency),
+    bodyBudget: new ByteBudget(config.limits.maxBufferedBytes),
     idempotency: new IdempotencyGuard(),
     writes,
     shadow: shadowing.mirror,
@@ -99,6 +101,8 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     },
     createRequestHandler(deps),
   );
+  // Past it, Node closes new connections at once: each one costs buffers, timers and a parser.
+  server.maxConnections = config.limits.maxConnections;
   // One more than the limit, so the hardening step can tell "too many" from "exactly the limit".
   server.maxHeadersCount = config.limits.maxHeaders + 1;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

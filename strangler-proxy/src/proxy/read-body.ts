@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import type { ByteBudget } from '../resilience/byte-budget.ts';
 
 export class BodyError extends Error {
   override readonly name = 'BodyError';
-  readonly reason: 'too_large' | 'timeout' | 'aborted';
+  readonly reason: 'too_large' | 'over_budget' | 'timeout' | 'aborted';
   constructor(reason: BodyError['reason']) {
     super(`request body ${reason}`);
     this.reason = reason;
@@ -14,20 +15,32 @@ const EMPTY = Buffer.alloc(0);
 /**
  * Reads the whole body into memory, up to `maxBytes`: an upstream never sees a partial body, a
  * fallback can send the same bytes again, and a chunked body over the limit is refused as soon as
- * it crosses it (row 27). Rejects on timeout (row 29) and on the client aborting (row 30).
+ * it crosses it. Rejects on timeout and on the client aborting. The bytes come out of `budget`
+ * before they are read — a declared length at once, a chunked body as it grows — so a request
+ * that would take the proxy past its total is refused before it costs memory; `hold` reports what
+ * was taken, which the caller gives back when the request ends.
  */
-export function readBody(req: IncomingMessage, maxBytes: number, deadline: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, o: { maxBytes: number; deadline: number; budget: ByteBudget; hold: (bytes: number) => void }): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
     return Promise.resolve(EMPTY);
   }
+  const length = declared === undefined ? undefined : Number(declared);
+  if (length !== undefined) {
+    if (!o.budget.tryTake(length)) return Promise.reject(new BodyError('over_budget'));
+    o.hold(length);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => finish(new BodyError('timeout')), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => finish(new BodyError('timeout')), Math.max(0, o.deadline - Date.now()));
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > maxBytes) return finish(new BodyError('too_large'));
+      if (size > o.maxBytes) return finish(new BodyError('too_large'));
+      if (length === undefined) {
+        if (!o.budget.tryTake(chunk.length)) return finish(new BodyError('over_budget'));
+        o.hold(chunk.length);
+      }
       chunks.push(chunk);
     };
     const onEnd = (): void => finish();

@@ -6,6 +6,7 @@ import type { RouteTableStore } from '../config/route-table-store.ts';
 import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import { BreakerOpenError, NotCountedError } from '../resilience/circuit-breaker.ts';
+import type { ByteBudget } from '../resilience/byte-budget.ts';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import { failureResponse, isSafeMethod, mayFallBack, type UpstreamFailure } from '../resilience/upstream-failure.ts';
 import { normalizePath } from '../routing/normalize-path.ts';
@@ -28,6 +29,8 @@ export interface HandlerDeps {
   upstreams: UpstreamRegistry;
   metrics: ProxyMetrics;
   fallbackLimit: ConcurrencyLimit;
+  /** Bytes of request bodies the proxy may hold at once, all requests together. */
+  bodyBudget: ByteBudget;
   idempotency: IdempotencyGuard;
   writes: InFlightWrites;
   /** Issues the dry-run marks of mirrored requests. */
@@ -110,10 +113,17 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     void (async () => {
       let body: Buffer;
       try {
-        body = await readBody(req, config.limits.maxBodyBytes, Date.now() + config.limits.requestTimeoutMs);
+        body = await readBody(req, {
+          maxBytes: config.limits.maxBodyBytes,
+          deadline: Date.now() + config.limits.requestTimeoutMs,
+          budget: deps.bodyBudget,
+          // Held until the request ends: a fallback may still need to resend the body.
+          hold: (bytes) => res.once('close', () => deps.bodyBudget.give(bytes)),
+        });
       } catch (err) {
         const reason = err instanceof BodyError ? err.reason : 'aborted';
         if (reason === 'too_large') return reject('payload_too_large', { message: `the body must be at most ${config.limits.maxBodyBytes} bytes`, close: true });
+        if (reason === 'over_budget') return reject('proxy_overloaded', { close: true, headers: { 'retry-after': '1' } });
         if (reason === 'timeout') return reject('request_timeout', { close: true });
         // The client left, or the parser refused the body (the clientError handler has answered then).
         metrics.rejected.inc({ reason: 'client_aborted' });
