@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { isSafeMethod } from '../resilience/upstream-failure.ts';
+import type { PathPattern } from '../routing/path-pattern.ts';
 import { compareResponses, compileRules, type ComparableResponse, type CompareRules, type CompareRulesSpec, type FieldDifference } from './compare-responses.ts';
 import { decodeBody } from './decode-body.ts';
 import { pathTemplate } from './path-template.ts';
@@ -28,6 +29,8 @@ export interface MirrorJob {
   primary: { status: number; headers: http.IncomingHttpHeaders; body: Uint8Array; ms: number };
   monolithUrl: string;
   targetUrl: string;
+  /** The matched route's path pattern, for the template. */
+  pattern: PathPattern;
 }
 
 /** What one mirror produced. */
@@ -81,7 +84,7 @@ export class Mirrorer {
       : [{ path: NO_ANSWER, field: NO_ANSWER, kind: 'missing', a: job.primary.status, b: service.error }];
     const noiseDifferences = again?.ok ? compareResponses(primary, await comparable(again.status, again.headers, again.body, rules), rules) : undefined;
     const compareMs = performance.now() - t0;
-    const template = pathTemplate(job.path);
+    const template = pathTemplate(job.path, job.pattern);
     const examples: Record<string, ShadowExample> = {};
     for (const field of [...new Set(differences.map((d) => d.field))].sort().slice(0, 3)) examples[field] = this.#example(job, template, field, primaryBody, service, differences, rules);
     return {

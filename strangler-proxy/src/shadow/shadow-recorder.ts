@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { FieldDifference } from './compare-responses.ts';
+import { MAX_TEMPLATE_CHARS } from './path-template.ts';
 import { buildReport, type RouteSettings } from './shadow-report.ts';
-import { addCounters, countersOf, fieldRowKey, latencyKey, newCounterMaps, routeKey, signatureKey, type ShadowExample, type ShadowStore } from './shadow-store.ts';
+import { addCounters, countersOf, fieldRowKey, latencyKey, newCounterMaps, routeKey, signatureKey, type DroppedRow, type ShadowExample, type ShadowStore } from './shadow-store.ts';
 
 /** Latency histogram buckets, ms (upper bounds). */
 export const LATENCY_BUCKETS_MS = [0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 60_000];
@@ -39,6 +40,8 @@ export interface RecorderOptions {
 /** Fields counted per route before the rest go under "(other)": response keys must not explode the store. */
 const MAX_FIELDS_PER_ROUTE = 200;
 const MAX_SIGNATURE_FIELDS = 20;
+/** Templates counted per route before the rest go under "(other)": what clients send must not explode the store either. */
+export const MAX_TEMPLATES_PER_ROUTE = 50;
 
 const bucketOf = (ms: number): number => LATENCY_BUCKETS_MS.find((b) => ms <= b) ?? LATENCY_BUCKETS_MS.at(-1)!;
 
@@ -54,6 +57,9 @@ export class ShadowRecorder {
   #pendingExamples: ShadowExample[] = [];
   readonly #examplesSent = new Map<string, number>();
   readonly #fieldsSeen = new Map<string, Set<string>>();
+  readonly #templatesSeen = new Map<string, Set<string>>();
+  /** Why rows were left out (table and SQLSTATE), logged the first time each happens. */
+  readonly #dropsLogged = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
   #flushes = 0;
@@ -63,7 +69,8 @@ export class ShadowRecorder {
     this.#o = { flushMs: 1_000, examplesPerField: 3, retentionMs: 7 * 24 * 3600_000, ...o };
   }
 
-  record(s: ShadowSample): void {
+  record(sample: ShadowSample): void {
+    const s = { ...sample, template: this.#template(sample.route, sample.template) };
     const d = this.#delta;
     const rk = routeKey(s.route, s.template);
     let row = d.routes.get(rk);
@@ -109,8 +116,19 @@ export class ShadowRecorder {
       const example = s.example(field);
       if (!example) continue;
       this.#examplesSent.set(key, sent + 1);
-      this.#pendingExamples.push(example);
+      this.#pendingExamples.push({ ...example, template: s.template });
     }
+  }
+
+  /** The template as counted: at most MAX_TEMPLATE_CHARS long, and past the per-route bound, "(other)". */
+  #template(route: string, template: string): string {
+    const t = template.slice(0, MAX_TEMPLATE_CHARS);
+    let seen = this.#templatesSeen.get(route);
+    if (!seen) this.#templatesSeen.set(route, (seen = new Set()));
+    if (seen.has(t)) return t;
+    if (seen.size >= MAX_TEMPLATES_PER_ROUTE) return '(other)';
+    seen.add(t);
+    return t;
   }
 
   /** Distinct fields of the differences, with fields past the per-route bound folded into "(other)". */
@@ -144,8 +162,8 @@ export class ShadowRecorder {
     this.#delta = newCounterMaps();
     this.#pendingExamples = [];
     try {
-      if (delta.routes.length) await this.store.add(new Date(), delta);
-      if (examples.length) await this.store.addExamples(examples, this.#o.examplesPerField);
+      if (delta.routes.length) this.#dropped(await this.store.add(new Date(), delta));
+      if (examples.length) this.#dropped(await this.store.addExamples(examples, this.#o.examplesPerField));
       if (++this.#flushes % 10 === 1) await this.#refreshReadiness();
       if (this.#flushes % 3600 === 1) await this.store.prune(new Date(Date.now() - this.#o.retentionMs));
     } catch (err) {
@@ -153,6 +171,16 @@ export class ShadowRecorder {
       addCounters(this.#delta, delta);
       this.#pendingExamples.unshift(...examples.slice(0, 50));
       this.#o.log.error({ error: (err as Error).message }, 'shadow results could not be stored; retrying');
+    }
+  }
+
+  /** Counts the rows the store left out; says so in the log the first time for each table and cause, never with the values. */
+  #dropped(rows: readonly DroppedRow[]): void {
+    for (const { table, code } of rows) {
+      this.#o.metrics.shadowRowsDropped.inc({ table });
+      if (this.#dropsLogged.has(`${table} ${code}`)) continue;
+      this.#dropsLogged.add(`${table} ${code}`);
+      this.#o.log.warn({ table, sqlstate: code }, 'shadow result rows dropped: the store refused them (counted in strangler_shadow_rows_dropped_total)');
     }
   }
 
