@@ -35,6 +35,10 @@ export interface RecorderOptions {
   examplesPerField?: number;
   /** How long counters and examples are kept, ms (default 7 days). */
   retentionMs?: number;
+  /** The window `examplesPerField` counts in, ms (default 60 000): each window sends fresh examples. */
+  examplesWindowMs?: number;
+  /** The clock, ms since the epoch (default Date.now). */
+  now?: () => number;
 }
 
 /** Fields counted per route before the rest go under "(other)": response keys must not explode the store. */
@@ -56,6 +60,8 @@ export class ShadowRecorder {
   #delta = newCounterMaps();
   #pendingExamples: ShadowExample[] = [];
   readonly #examplesSent = new Map<string, number>();
+  /** The examples window `#examplesSent` counts in. */
+  #examplesWindow = -1;
   readonly #fieldsSeen = new Map<string, Set<string>>();
   readonly #templatesSeen = new Map<string, Set<string>>();
   /** Why rows were left out (table and SQLSTATE), logged the first time each happens. */
@@ -66,7 +72,7 @@ export class ShadowRecorder {
 
   constructor(o: RecorderOptions) {
     this.store = o.store;
-    this.#o = { flushMs: 1_000, examplesPerField: 3, retentionMs: 7 * 24 * 3600_000, ...o };
+    this.#o = { flushMs: 1_000, examplesPerField: 3, retentionMs: 7 * 24 * 3600_000, examplesWindowMs: 60_000, now: Date.now, ...o };
   }
 
   record(sample: ShadowSample): void {
@@ -109,6 +115,13 @@ export class ShadowRecorder {
     for (const field of fields) m.shadowFieldDifferences.inc({ route: s.route, field });
     if (s.noise) m.shadowNoise.inc({ route: s.route, result: noisy.length ? 'differs' : 'same' });
 
+    // A few examples per route and field in each window, not in the process's life: the stored ones
+    // are replaced by newer ones as they come, and are still there after the old are pruned.
+    const window = Math.floor(this.#o.now() / this.#o.examplesWindowMs);
+    if (window !== this.#examplesWindow) {
+      this.#examplesWindow = window;
+      this.#examplesSent.clear();
+    }
     for (const field of fields.slice(0, 3)) {
       const key = `${s.route}\u0000${field}`;
       const sent = this.#examplesSent.get(key) ?? 0;
@@ -165,7 +178,7 @@ export class ShadowRecorder {
       if (delta.routes.length) this.#dropped(await this.store.add(new Date(), delta));
       if (examples.length) this.#dropped(await this.store.addExamples(examples, this.#o.examplesPerField));
       if (++this.#flushes % 10 === 1) await this.#refreshReadiness();
-      if (this.#flushes % 3600 === 1) await this.store.prune(new Date(Date.now() - this.#o.retentionMs));
+      if (this.#flushes % 3600 === 1) await this.store.prune(new Date(this.#o.now() - this.#o.retentionMs));
     } catch (err) {
       // Kept for the next flush rather than lost; the store may be back by then.
       addCounters(this.#delta, delta);
