@@ -44,6 +44,8 @@ export interface RecorderOptions {
 /** Fields counted per route before the rest go under "(other)": response keys must not explode the store. */
 const MAX_FIELDS_PER_ROUTE = 200;
 const MAX_SIGNATURE_FIELDS = 20;
+/** A field path longer than this (characters) is counted under "(other)": it is part of the store's keys too. */
+const MAX_FIELD_CHARS = 200;
 /** Templates counted per route before the rest go under "(other)": what clients send must not explode the store either. */
 export const MAX_TEMPLATES_PER_ROUTE = 50;
 
@@ -144,13 +146,13 @@ export class ShadowRecorder {
     return t;
   }
 
-  /** Distinct fields of the differences, with fields past the per-route bound folded into "(other)". */
+  /** Distinct fields of the differences, with fields past the per-route bound (or too long to be a key) folded into "(other)". */
   #bounded(route: string, differences: readonly FieldDifference[]): string[] {
     let seen = this.#fieldsSeen.get(route);
     if (!seen) this.#fieldsSeen.set(route, (seen = new Set()));
     const out = new Set<string>();
     for (const d of differences) {
-      if (!seen.has(d.field) && seen.size >= MAX_FIELDS_PER_ROUTE) out.add('(other)');
+      if (d.field.length > MAX_FIELD_CHARS || (!seen.has(d.field) && seen.size >= MAX_FIELDS_PER_ROUTE)) out.add('(other)');
       else {
         seen.add(d.field);
         out.add(d.field);
