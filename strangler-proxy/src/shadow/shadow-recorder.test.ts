@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ShadowRecorder, type ShadowSample } from './shadow-recorder.ts';
-import { MemoryShadowStore, type ShadowExample } from './shadow-store.ts';
+import { MemoryShadowStore, type DroppedRow, type ShadowExample } from './shadow-store.ts';
 
 /** A sample where `$.title` differs, its example marked with `n`. */
 const differing = (n: number): ShadowSample => ({
@@ -45,6 +45,26 @@ describe('shadow recorder', () => {
       await recorder.flush();
       expect(await shown()).toEqual([`/api/things/${first + 2}`, `/api/things/${first + 1}`, `/api/things/${first}`]);
     }
+    await recorder.stop();
+  });
+
+  it('when the counters are stored but the examples then fail, then the retry stores the examples and counts no sample twice', async () => {
+    /** PostgreSQL gone between the two writes, once. */
+    class FlakyStore extends MemoryShadowStore {
+      failures = 1;
+      override async addExamples(examples: ShadowExample[], keepPerField: number): Promise<DroppedRow[]> {
+        if (this.failures-- > 0) throw new Error('Connection terminated unexpectedly');
+        return super.addExamples(examples, keepPerField);
+      }
+    }
+    const store = new FlakyStore();
+    const recorder = new ShadowRecorder({ store, metrics: new ProxyMetrics(), log: createLogger('silent'), settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }) });
+    for (let n = 0; n < 5; n++) recorder.record(differing(n));
+    await recorder.flush();
+    await recorder.flush();
+    const [row] = (await store.counters({ route: 'things' })).routes;
+    expect(row?.samples).toBe(5);
+    expect(await store.examples({ route: 'things' })).toHaveLength(3);
     await recorder.stop();
   });
 });

@@ -176,15 +176,19 @@ export class ShadowRecorder {
     const examples = this.#pendingExamples;
     this.#delta = newCounterMaps();
     this.#pendingExamples = [];
+    const stored = { counters: false, examples: false };
     try {
-      if (delta.routes.length) this.#dropped(await this.store.add(new Date(), delta));
+      if (delta.routes.length) this.#dropped(await this.store.add(new Date(this.#o.now()), delta));
+      stored.counters = true;
       if (examples.length) this.#dropped(await this.store.addExamples(examples, this.#o.examplesPerField));
+      stored.examples = true;
       if (++this.#flushes % 10 === 1) await this.#refreshReadiness();
       if (this.#flushes % 3600 === 1) await this.store.prune(new Date(this.#o.now() - this.#o.retentionMs));
     } catch (err) {
-      // Kept for the next flush rather than lost; the store may be back by then.
-      addCounters(this.#delta, delta);
-      this.#pendingExamples.unshift(...examples.slice(0, 50));
+      // What was not stored is kept for the next flush rather than lost (the store may be back by
+      // then); what was is not added again, or it would count twice.
+      if (!stored.counters) addCounters(this.#delta, delta);
+      if (!stored.examples) this.#pendingExamples.unshift(...examples.slice(0, 50));
       this.#o.log.error({ error: (err as Error).message }, 'shadow results could not be stored; retrying');
     }
   }
