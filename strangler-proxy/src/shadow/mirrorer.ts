@@ -64,6 +64,8 @@ const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.
 export class Mirrorer {
   readonly #agents = new Map<string, http.Agent>();
   readonly #rules = new Map<string, CompareRules>();
+  /** Each answer's body redacted once, however many of its fields get an example. */
+  readonly #shown = new WeakMap<Buffer, string>();
   readonly #o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules };
 
   constructor(o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules }) {
@@ -148,15 +150,20 @@ export class Mirrorer {
       return redactHeaders(shown, r);
     };
     const ms = (n: number): number => Math.round(n * 10) / 10;
+    const shown = (body: Buffer): string => {
+      let text = this.#shown.get(body);
+      if (text === undefined) this.#shown.set(body, (text = redactBody(body, r)));
+      return text;
+    };
     return {
       route: job.route,
       template,
       field,
       at: new Date().toISOString(),
       request: { method: job.method, path: redactPath(job.path, r), headers: headersOf(job.headers) },
-      monolith: { status: job.primary.status, headers: headersOf(job.primary.headers), body: redactBody(primaryBody, r), ms: ms(job.primary.ms) },
+      monolith: { status: job.primary.status, headers: headersOf(job.primary.headers), body: shown(primaryBody), ms: ms(job.primary.ms) },
       service: service.ok
-        ? { status: service.status, headers: headersOf(service.headers), body: redactBody(service.body, r), ms: ms(service.ms) }
+        ? { status: service.status, headers: headersOf(service.headers), body: shown(service.body), ms: ms(service.ms) }
         : { status: null, headers: {}, body: '', ms: ms(service.ms), error: service.error },
       differences: differences.map((d) => {
         // A value under any secret-named key is hidden whole, even when the key holding it is not.

@@ -55,6 +55,9 @@ export const SECRET_SHAPES: readonly { what: string; pattern: RegExp; valid?: (m
   { what: 'basic credentials', pattern: /\bBasic\s+[A-Za-z0-9+/]{8,}={0,2}/gi },
 ];
 
+/** What every one of SECRET_SHAPES holds somewhere: a string without any is spared their patterns. */
+const SHAPE_HINT = /\d|eyJ|bearer|basic/i;
+
 /** `name=value` in a query, a form body, a cookie or a header's parameters; group 1 is what precedes it. */
 const PAIR = /(^|[?&;,\s])([^=&?#;,\s]+)=([^&#;,\s]*)/g;
 
@@ -62,17 +65,33 @@ const PAIR = /(^|[?&;,\s])([^=&?#;,\s]+)=([^&#;,\s]*)/g;
 export function redactionRules(extraKeys: readonly string[] = [], extraValues: readonly string[] = []): RedactionRules {
   const extra = extraKeys.length ? new RegExp(extraKeys.join('|'), 'i') : undefined;
   return {
-    keys: { test: (name) => isSecretName(name) || (extra?.test(name) ?? false) },
-    queryKeys: { test: (name) => isSecretName(name, { query: true }) || (extra?.test(name) ?? false) },
+    keys: remembered((name) => isSecretName(name) || (extra?.test(name) ?? false)),
+    queryKeys: remembered((name) => isSecretName(name, { query: true }) || (extra?.test(name) ?? false)),
     values: extraValues.map((v) => new RegExp(v, 'g')),
+  };
+}
+
+/** Names answered once: bodies repeat the same keys thousands of times. (Forgotten past 10 000, so odd keys cannot grow it.) */
+function remembered(test: (name: string) => boolean): NameTest {
+  const known = new Map<string, boolean>();
+  return {
+    test(name) {
+      let secret = known.get(name);
+      if (secret === undefined) {
+        if (known.size >= 10_000) known.clear();
+        known.set(name, (secret = test(name)));
+      }
+      return secret;
+    },
   };
 }
 
 /** A string with secret-shaped values replaced, and the values of secret-named `name=value` pairs in it. */
 export function redactString(s: string, r: RedactionRules): string {
   let out = s;
-  for (const shape of SECRET_SHAPES) out = out.replace(shape.pattern, (m) => (!shape.valid || shape.valid(m) ? REDACTED : m));
+  if (SHAPE_HINT.test(out)) for (const shape of SECRET_SHAPES) out = out.replace(shape.pattern, (m) => (!shape.valid || shape.valid(m) ? REDACTED : m));
   for (const re of r.values) out = out.replace(re, REDACTED);
+  if (!out.includes('=')) return out;
   // Names secret only as parameters (`code`) count where a query or form puts them: first, or after ? or &.
   return out.replace(PAIR, (pair, before: string, name: string) => {
     const decoded = decodeURIComponentSafe(name.replace(/\+/g, ' '));
