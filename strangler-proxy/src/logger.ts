@@ -1,18 +1,8 @@
+import { secretLogPaths } from '@strangler/service-kit/secret-keys';
 import { pino, type Logger } from 'pino';
 
-/** Anything that might carry a secret, replaced before a log line is written. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-strangler-token"]',
-  'req.headers["proxy-authorization"]',
-  'res.headers["set-cookie"]',
-  'headers.authorization',
-  'headers.cookie',
-  '*.password',
-  '*.token',
-  '*.adminToken',
-];
+/** Anything that might carry a secret, replaced before a log line is written: the secret key list's paths, and the admin token. */
+export const REDACT_PATHS = [...secretLogPaths(), '*.adminToken'];
 
 export function createLogger(level = 'info', base: Record<string, unknown> = { service: 'strangler-proxy' }): Logger {
   return pino({ level, base, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { table } from './support/proxy-harness.ts';
 
-const SECRETS = ['Bearer sekrit-token-123', 'cacao_session=v1.secret-session', 'hunter2-password', 'query-token-xyz'];
+const SECRETS = ['Bearer sekrit-token-123', 'cacao_session=v1.secret-session', 'hunter2-password', 'query-token-xyz', 'oauth-code-123'];
 
 describe('logs', () => {
   let upstream: FakeUpstream;
@@ -38,7 +38,7 @@ describe('logs', () => {
 
   it('when requests carry secrets in headers, cookies and the query, then no log line holds them', async () => {
     for (let i = 0; i < 20; i++) {
-      await (await fetch(`${proxy.url}/api/login?token=query-token-xyz`, { method: 'POST', headers: { authorization: SECRETS[0]!, cookie: SECRETS[1]!, 'content-type': 'application/json' }, body: JSON.stringify({ password: 'hunter2-password' }) })).arrayBuffer();
+      await (await fetch(`${proxy.url}/api/login?token=query-token-xyz&code=oauth-code-123`, { method: 'POST', headers: { authorization: SECRETS[0]!, cookie: SECRETS[1]!, 'content-type': 'application/json' }, body: JSON.stringify({ password: 'hunter2-password' }) })).arrayBuffer();
     }
     expect(lines).toContain('"msg":"request"');
     for (const secret of SECRETS) expect(lines).not.toContain(secret);

@@ -112,6 +112,12 @@ export class ProxyMetrics {
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
+  readonly shadowRowsDropped = new Counter({
+    name: 'strangler_shadow_rows_dropped_total',
+    help: 'Shadow result rows the store refused (too long to index, a byte PostgreSQL does not take) and left out, by table; the rest of their batch was stored.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'strangler_process_' });

@@ -195,6 +195,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
                 primary: { status: response.statusCode ?? 502, headers: response.headers, body: primary, ms: performance.now() - forwarded },
                 monolithUrl: table.upstreams.get(table.defaultUpstream)!.url,
                 targetUrl: table.upstreams.get(decision.mirrorTo!)!.url,
+                pattern: decision.route!.path,
               });
             }
           : undefined;

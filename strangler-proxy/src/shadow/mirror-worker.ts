@@ -3,6 +3,7 @@
 // mirror and a few per second.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Mirrorer, type MirrorJob, type MirrorResult } from './mirrorer.ts';
+import { pathTemplate } from './path-template.ts';
 import { redactionRules } from './redact.ts';
 
 const init = workerData as { maxSockets: number; maxBodyBytes: number; redactKeys: string[]; redactValues: string[] };
@@ -23,7 +24,7 @@ parentPort!.on('message', (job: MirrorJob) => {
     .catch((err: unknown): MirrorResult => ({
       id: job.id,
       route: job.route,
-      template: job.path,
+      template: pathTemplate(job.path, job.pattern),
       outcome: 'failed',
       monolith: { status: job.primary.status, ms: job.primary.ms },
       service: { status: null, ms: 0 },

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { isSafeMethod } from '../resilience/upstream-failure.ts';
+import type { PathPattern } from '../routing/path-pattern.ts';
 import { compareResponses, compileRules, type ComparableResponse, type CompareRules, type CompareRulesSpec, type FieldDifference } from './compare-responses.ts';
 import { decodeBody } from './decode-body.ts';
 import { pathTemplate } from './path-template.ts';
@@ -25,6 +26,8 @@ export interface MirrorJob {
   primary: { status: number; headers: http.IncomingHttpHeaders; body: Uint8Array; ms: number };
   monolithUrl: string;
   targetUrl: string;
+  /** The matched route's path pattern, for the template. */
+  pattern: PathPattern;
 }
 
 /** What one mirror produced. */
@@ -58,6 +61,8 @@ const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.
 export class Mirrorer {
   readonly #agents = new Map<string, http.Agent>();
   readonly #rules = new Map<string, CompareRules>();
+  /** Each answer's body redacted once, however many of its fields get an example. */
+  readonly #shown = new WeakMap<Buffer, string>();
   readonly #o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules };
 
   constructor(o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules }) {
@@ -78,7 +83,7 @@ export class Mirrorer {
       : [{ path: NO_ANSWER, field: NO_ANSWER, kind: 'missing', a: job.primary.status, b: service.error }];
     const noiseDifferences = again?.ok ? compareResponses(primary, await comparable(again.status, again.headers, again.body, rules), rules) : undefined;
     const compareMs = performance.now() - t0;
-    const template = pathTemplate(job.path);
+    const template = pathTemplate(job.path, job.pattern);
     const examples: Record<string, ShadowExample> = {};
     for (const field of [...new Set(differences.map((d) => d.field))].sort().slice(0, 3)) examples[field] = this.#example(job, template, field, primaryBody, service, differences, rules);
     return {
@@ -142,15 +147,20 @@ export class Mirrorer {
       return redactHeaders(shown, r);
     };
     const ms = (n: number): number => Math.round(n * 10) / 10;
+    const shown = (body: Buffer): string => {
+      let text = this.#shown.get(body);
+      if (text === undefined) this.#shown.set(body, (text = redactBody(body, r)));
+      return text;
+    };
     return {
       route: job.route,
       template,
       field,
       at: new Date().toISOString(),
       request: { method: job.method, path: redactPath(job.path, r), headers: headersOf(job.headers) },
-      monolith: { status: job.primary.status, headers: headersOf(job.primary.headers), body: redactBody(primaryBody, r), ms: ms(job.primary.ms) },
+      monolith: { status: job.primary.status, headers: headersOf(job.primary.headers), body: shown(primaryBody), ms: ms(job.primary.ms) },
       service: service.ok
-        ? { status: service.status, headers: headersOf(service.headers), body: redactBody(service.body, r), ms: ms(service.ms) }
+        ? { status: service.status, headers: headersOf(service.headers), body: shown(service.body), ms: ms(service.ms) }
         : { status: null, headers: {}, body: '', ms: ms(service.ms), error: service.error },
       differences: differences.map((d) => {
         // A value under any secret-named key is hidden whole, even when the key holding it is not.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isReported } from './noise.ts';
-import { pathTemplate } from './path-template.ts';
+import { parsePathPattern } from '../routing/path-pattern.ts';
+import { MAX_TEMPLATE_CHARS, pathTemplate } from './path-template.ts';
 import { readiness, wilsonLowerBound } from './readiness.ts';
 
 describe('pathTemplate', () => {
@@ -11,6 +12,23 @@ describe('pathTemplate', () => {
     expect(pathTemplate('/api/reservations/3f2a1c9e-1b2c-4d5e-8f90-123456789abc')).toBe('/api/reservations/:id');
     expect(pathTemplate('/api/suppliers/mine')).toBe('/api/suppliers/mine');
     expect(pathTemplate('/')).toBe('/');
+  });
+
+  it('when a route’s pattern names the segments, then the template is the pattern’s, and a client’s long path cannot make it long', () => {
+    const listings = parsePathPattern('/api/listings/:id?');
+    expect(pathTemplate('/api/listings/17?x=1', listings)).toBe('/api/listings/:id');
+    expect(pathTemplate('/api/listings/mine', listings)).toBe('/api/listings/:id');
+    expect(pathTemplate('/api/listings', listings)).toBe('/api/listings');
+    expect(pathTemplate(`/api/listings/${'a'.repeat(3000)}`, listings)).toBe('/api/listings/:id');
+    expect(pathTemplate('/', parsePathPattern('/'))).toBe('/');
+    const things = parsePathPattern('/api/things/*');
+    expect(pathTemplate('/api/things', things)).toBe('/api/things');
+    expect(pathTemplate('/api/things/17/photos', things)).toBe('/api/things/:id/photos');
+    expect(pathTemplate(`/api/things/${'a'.repeat(3000)}/x`, things)).toBe('/api/things/:id/x');
+    expect(pathTemplate('/api/things/a/b/c/d/e/f/g/h', things)).toBe('/api/things/a/b/c/d/e/f/*');
+    const wide = pathTemplate(`/api/things/${Array.from({ length: 6 }, () => 'w'.repeat(32)).join('/')}`, things);
+    expect(wide.length).toBeLessThanOrEqual(MAX_TEMPLATE_CHARS);
+    expect(wide).toMatch(/^\/api\/things\/(w{32}\/)+\*$/);
   });
 });
 

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
+import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompiledShadow } from '../routing/route-table.ts';
 import type { MirrorJob, MirrorResult } from './mirrorer.ts';
 import type { ShadowRecorder } from './shadow-recorder.ts';
@@ -24,6 +25,8 @@ export interface MirrorRequest {
   primary: { status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number };
   monolithUrl: string;
   targetUrl: string;
+  /** The matched route's path pattern: the template is made from it. */
+  pattern: PathPattern;
 }
 
 /** A mirror's reserved place: run it once the monolith has answered, or cancel it. */
@@ -144,6 +147,7 @@ export class ShadowMirror {
           primary: { status: r.primary.status, headers: r.primary.headers, body: r.primary.body, ms: r.primary.ms },
           monolithUrl: r.monolithUrl,
           targetUrl: r.targetUrl,
+          pattern: r.pattern,
         };
         worker.postMessage(job);
       },

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { FieldDifference } from './compare-responses.ts';
+import { MAX_TEMPLATE_CHARS } from './path-template.ts';
 import { buildReport, type RouteSettings } from './shadow-report.ts';
-import { addCounters, countersOf, fieldRowKey, latencyKey, newCounterMaps, routeKey, signatureKey, type ShadowExample, type ShadowStore } from './shadow-store.ts';
+import { addCounters, countersOf, fieldRowKey, latencyKey, newCounterMaps, routeKey, signatureKey, type DroppedRow, type ShadowExample, type ShadowStore } from './shadow-store.ts';
 
 /** Latency histogram buckets, ms (upper bounds). */
 export const LATENCY_BUCKETS_MS = [0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 60_000];
@@ -34,11 +35,19 @@ export interface RecorderOptions {
   examplesPerField?: number;
   /** How long counters and examples are kept, ms (default 7 days). */
   retentionMs?: number;
+  /** The window `examplesPerField` counts in, ms (default 60 000): each window sends fresh examples. */
+  examplesWindowMs?: number;
+  /** The clock, ms since the epoch (default Date.now). */
+  now?: () => number;
 }
 
 /** Fields counted per route before the rest go under "(other)": response keys must not explode the store. */
 const MAX_FIELDS_PER_ROUTE = 200;
 const MAX_SIGNATURE_FIELDS = 20;
+/** A field path longer than this (characters) is counted under "(other)": it is part of the store's keys too. */
+const MAX_FIELD_CHARS = 200;
+/** Templates counted per route before the rest go under "(other)": what clients send must not explode the store either. */
+export const MAX_TEMPLATES_PER_ROUTE = 50;
 
 const bucketOf = (ms: number): number => LATENCY_BUCKETS_MS.find((b) => ms <= b) ?? LATENCY_BUCKETS_MS.at(-1)!;
 
@@ -53,17 +62,23 @@ export class ShadowRecorder {
   #delta = newCounterMaps();
   #pendingExamples: ShadowExample[] = [];
   readonly #examplesSent = new Map<string, number>();
+  /** The examples window `#examplesSent` counts in. */
+  #examplesWindow = -1;
   readonly #fieldsSeen = new Map<string, Set<string>>();
+  readonly #templatesSeen = new Map<string, Set<string>>();
+  /** Why rows were left out (table and SQLSTATE), logged the first time each happens. */
+  readonly #dropsLogged = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
   #flushes = 0;
 
   constructor(o: RecorderOptions) {
     this.store = o.store;
-    this.#o = { flushMs: 1_000, examplesPerField: 3, retentionMs: 7 * 24 * 3600_000, ...o };
+    this.#o = { flushMs: 1_000, examplesPerField: 3, retentionMs: 7 * 24 * 3600_000, examplesWindowMs: 60_000, now: Date.now, ...o };
   }
 
-  record(s: ShadowSample): void {
+  record(sample: ShadowSample): void {
+    const s = { ...sample, template: this.#template(sample.route, sample.template) };
     const d = this.#delta;
     const rk = routeKey(s.route, s.template);
     let row = d.routes.get(rk);
@@ -102,6 +117,13 @@ export class ShadowRecorder {
     for (const field of fields) m.shadowFieldDifferences.inc({ route: s.route, field });
     if (s.noise) m.shadowNoise.inc({ route: s.route, result: noisy.length ? 'differs' : 'same' });
 
+    // A few examples per route and field in each window, not in the process's life: the stored ones
+    // are replaced by newer ones as they come, and are still there after the old are pruned.
+    const window = Math.floor(this.#o.now() / this.#o.examplesWindowMs);
+    if (window !== this.#examplesWindow) {
+      this.#examplesWindow = window;
+      this.#examplesSent.clear();
+    }
     for (const field of fields.slice(0, 3)) {
       const key = `${s.route}\u0000${field}`;
       const sent = this.#examplesSent.get(key) ?? 0;
@@ -109,17 +131,28 @@ export class ShadowRecorder {
       const example = s.example(field);
       if (!example) continue;
       this.#examplesSent.set(key, sent + 1);
-      this.#pendingExamples.push(example);
+      this.#pendingExamples.push({ ...example, template: s.template });
     }
   }
 
-  /** Distinct fields of the differences, with fields past the per-route bound folded into "(other)". */
+  /** The template as counted: at most MAX_TEMPLATE_CHARS long, and past the per-route bound, "(other)". */
+  #template(route: string, template: string): string {
+    const t = template.slice(0, MAX_TEMPLATE_CHARS);
+    let seen = this.#templatesSeen.get(route);
+    if (!seen) this.#templatesSeen.set(route, (seen = new Set()));
+    if (seen.has(t)) return t;
+    if (seen.size >= MAX_TEMPLATES_PER_ROUTE) return '(other)';
+    seen.add(t);
+    return t;
+  }
+
+  /** Distinct fields of the differences, with fields past the per-route bound (or too long to be a key) folded into "(other)". */
   #bounded(route: string, differences: readonly FieldDifference[]): string[] {
     let seen = this.#fieldsSeen.get(route);
     if (!seen) this.#fieldsSeen.set(route, (seen = new Set()));
     const out = new Set<string>();
     for (const d of differences) {
-      if (!seen.has(d.field) && seen.size >= MAX_FIELDS_PER_ROUTE) out.add('(other)');
+      if (d.field.length > MAX_FIELD_CHARS || (!seen.has(d.field) && seen.size >= MAX_FIELDS_PER_ROUTE)) out.add('(other)');
       else {
         seen.add(d.field);
         out.add(d.field);
@@ -143,16 +176,30 @@ export class ShadowRecorder {
     const examples = this.#pendingExamples;
     this.#delta = newCounterMaps();
     this.#pendingExamples = [];
+    const stored = { counters: false, examples: false };
     try {
-      if (delta.routes.length) await this.store.add(new Date(), delta);
-      if (examples.length) await this.store.addExamples(examples, this.#o.examplesPerField);
+      if (delta.routes.length) this.#dropped(await this.store.add(new Date(this.#o.now()), delta));
+      stored.counters = true;
+      if (examples.length) this.#dropped(await this.store.addExamples(examples, this.#o.examplesPerField));
+      stored.examples = true;
       if (++this.#flushes % 10 === 1) await this.#refreshReadiness();
-      if (this.#flushes % 3600 === 1) await this.store.prune(new Date(Date.now() - this.#o.retentionMs));
+      if (this.#flushes % 3600 === 1) await this.store.prune(new Date(this.#o.now() - this.#o.retentionMs));
     } catch (err) {
-      // Kept for the next flush rather than lost; the store may be back by then.
-      addCounters(this.#delta, delta);
-      this.#pendingExamples.unshift(...examples.slice(0, 50));
+      // What was not stored is kept for the next flush rather than lost (the store may be back by
+      // then); what was is not added again, or it would count twice.
+      if (!stored.counters) addCounters(this.#delta, delta);
+      if (!stored.examples) this.#pendingExamples.unshift(...examples.slice(0, 50));
       this.#o.log.error({ error: (err as Error).message }, 'shadow results could not be stored; retrying');
+    }
+  }
+
+  /** Counts the rows the store left out; says so in the log the first time for each table and cause, never with the values. */
+  #dropped(rows: readonly DroppedRow[]): void {
+    for (const { table, code } of rows) {
+      this.#o.metrics.shadowRowsDropped.inc({ table });
+      if (this.#dropsLogged.has(`${table} ${code}`)) continue;
+      this.#dropsLogged.add(`${table} ${code}`);
+      this.#o.log.warn({ table, sqlstate: code }, 'shadow result rows dropped: the store refused them (counted in strangler_shadow_rows_dropped_total)');
     }
   }
 

@@ -63,12 +63,19 @@ export interface ShadowExample {
   differences: FieldDifference[];
 }
 
+/** A row the store refused and left out: its table, and PostgreSQL's SQLSTATE for why. */
+export interface DroppedRow {
+  table: string;
+  code: string;
+}
+
 /** Where shadow results live: PostgreSQL (database `strangler`, shared by every proxy) or this process's memory. */
 export interface ShadowStore {
   readonly kind: 'postgres' | 'memory';
-  /** Adds counters to the minute that `at` falls in. */
-  add(at: Date, delta: ShadowCounters): Promise<void>;
-  addExamples(examples: ShadowExample[], keepPerField: number): Promise<void>;
+  /** Adds counters to the minute that `at` falls in; a row it cannot store is left out, and returned. */
+  add(at: Date, delta: ShadowCounters): Promise<DroppedRow[]>;
+  /** Adds examples, keeping the newest `keepPerField` per route and field; one it cannot store is left out, and returned. */
+  addExamples(examples: ShadowExample[], keepPerField: number): Promise<DroppedRow[]>;
   counters(f: { route?: string; since?: Date }): Promise<ShadowCounters>;
   examples(f: { route: string; field?: string; limit?: number }): Promise<ShadowExample[]>;
   example(id: number): Promise<ShadowExample | undefined>;
@@ -137,19 +144,21 @@ export class MemoryShadowStore implements ShadowStore {
   readonly #examples: ShadowExample[] = [];
   #nextId = 1;
 
-  async add(at: Date, delta: ShadowCounters): Promise<void> {
+  async add(at: Date, delta: ShadowCounters): Promise<DroppedRow[]> {
     const b = minute(at);
     let maps = this.#buckets.get(b);
     if (!maps) this.#buckets.set(b, (maps = newCounterMaps()));
     addCounters(maps, delta);
+    return [];
   }
 
-  async addExamples(examples: ShadowExample[], keepPerField: number): Promise<void> {
+  async addExamples(examples: ShadowExample[], keepPerField: number): Promise<DroppedRow[]> {
     for (const e of examples) {
       this.#examples.push({ ...e, id: this.#nextId++ });
       const same = this.#examples.filter((x) => x.route === e.route && x.field === e.field);
       if (same.length > keepPerField) this.#examples.splice(this.#examples.indexOf(same[0]!), 1);
     }
+    return [];
   }
 
   async counters(f: { route?: string; since?: Date }): Promise<ShadowCounters> {
@@ -178,6 +187,16 @@ export class MemoryShadowStore implements ShadowStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Whether PostgreSQL refused a row for what it holds (data exceptions, constraint violations, limits
+ * such as the index row size: SQLSTATE classes 22, 23, 54), not because the database is away: such a
+ * row would fail every retry.
+ */
+function isRowError(err: unknown): err is { code: string } {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
 }
 
 const SCHEMA = `
@@ -227,9 +246,9 @@ export class PostgresShadowStore implements ShadowStore {
     return new PostgresShadowStore(pool);
   }
 
-  async add(at: Date, d: ShadowCounters): Promise<void> {
+  async add(at: Date, delta: ShadowCounters): Promise<DroppedRow[]> {
     const bucket = new Date(minute(at));
-    await inTransaction(this.#pool, async (client) => {
+    const insert = async (client: pg.PoolClient, d: ShadowCounters): Promise<void> => {
       if (d.routes.length) {
         await client.query(
           `INSERT INTO shadow_route_counts SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
@@ -260,20 +279,59 @@ export class PostgresShadowStore implements ShadowStore {
           [bucket, ...(['route', 'template', 'side', 'leMs', 'count'] as const).map((c) => d.latency.map((r) => r[c]))],
         );
       }
+    };
+    try {
+      await inTransaction(this.#pool, (client) => insert(client, delta));
+      return [];
+    } catch (err) {
+      if (!isRowError(err)) throw err;
+    }
+    // One row spoils the batch (a key too long to index, a byte PostgreSQL refuses): each row on its
+    // own then, behind a savepoint, those that fail left out. One transaction still, so that a lost
+    // connection stores nothing and the recorder's retry counts nothing twice.
+    return inTransaction(this.#pool, async (client) => {
+      const dropped: DroppedRow[] = [];
+      const none = emptyCounters();
+      const rows = [
+        ...delta.routes.map((r) => ({ table: 'shadow_route_counts', one: { ...none, routes: [r] } })),
+        ...delta.fields.map((f) => ({ table: 'shadow_field_counts', one: { ...none, fields: [f] } })),
+        ...delta.signatures.map((s) => ({ table: 'shadow_signature_counts', one: { ...none, signatures: [s] } })),
+        ...delta.latency.map((l) => ({ table: 'shadow_latency_counts', one: { ...none, latency: [l] } })),
+      ];
+      for (const { table, one } of rows) {
+        await client.query('SAVEPOINT shadow_row');
+        try {
+          await insert(client, one);
+          await client.query('RELEASE SAVEPOINT shadow_row');
+        } catch (err) {
+          if (!isRowError(err)) throw err;
+          await client.query('ROLLBACK TO SAVEPOINT shadow_row');
+          dropped.push({ table, code: err.code });
+        }
+      }
+      return dropped;
     });
   }
 
-  async addExamples(examples: ShadowExample[], keepPerField: number): Promise<void> {
+  async addExamples(examples: ShadowExample[], keepPerField: number): Promise<DroppedRow[]> {
+    const dropped: DroppedRow[] = [];
     for (const e of examples) {
-      await this.#pool.query(
-        `INSERT INTO shadow_examples (route, template, field, at, request, monolith, service, differences) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [e.route, e.template, e.field, e.at, JSON.stringify(e.request), JSON.stringify(e.monolith), JSON.stringify(e.service), JSON.stringify(e.differences)],
-      );
+      try {
+        await this.#pool.query(
+          `INSERT INTO shadow_examples (route, template, field, at, request, monolith, service, differences) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [e.route, e.template, e.field, e.at, JSON.stringify(e.request), JSON.stringify(e.monolith), JSON.stringify(e.service), JSON.stringify(e.differences)],
+        );
+      } catch (err) {
+        if (!isRowError(err)) throw err;
+        dropped.push({ table: 'shadow_examples', code: err.code });
+        continue;
+      }
       await this.#pool.query(
         `DELETE FROM shadow_examples WHERE route = $1 AND field = $2 AND id NOT IN (SELECT id FROM shadow_examples WHERE route = $1 AND field = $2 ORDER BY id DESC LIMIT $3)`,
         [e.route, e.field, keepPerField],
       );
     }
+    return dropped;
   }
 
   async counters(f: { route?: string; since?: Date }): Promise<ShadowCounters> {
