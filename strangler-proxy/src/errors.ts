@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 export const PROXY_ERRORS = {
   bad_request: { status: 400, message: 'The request is malformed.' },
   invalid_path: { status: 400, message: 'The request path is not allowed.' },
+  invalid_host: { status: 400, message: 'The Host header must be a host name or address with an optional port, and nothing else.' },
   invalid_idempotency_key: { status: 400, message: 'Send one Idempotency-Key header of 1 to 255 visible ASCII characters.' },
   unauthorized: { status: 401, message: 'A valid admin token is required.' },
   not_found: { status: 404, message: 'Nothing exists at this address.' },

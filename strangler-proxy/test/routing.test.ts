@@ -98,7 +98,7 @@ describe('what reaches the upstream', () => {
   });
 
   it('when a trusted proxy hop stands in front, then its X-Forwarded-* are kept and the socket appended', async () => {
-    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1' });
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1', ALLOWED_HOSTS: '127.0.0.1,cacao.example' });
     await fetch(`${proxy.url}/x`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'cacao.example' } });
     const seen = monolith.seen.at(-1)!;
     expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');

@@ -1,4 +1,5 @@
 import { withPassword } from '@strangler/service-kit';
+import { parseHostList } from '../proxy/host-header.ts';
 
 /** The proxy's own settings (the route table is separate and hot-reloadable). Every option: unit and default. */
 export interface ProxyConfig {
@@ -14,7 +15,7 @@ export interface ProxyConfig {
   adminToken: string | undefined;
   /**
    * Host header values served (ALLOWED_HOSTS, comma-separated `host` or `host:port`; default
-   * localhost, 127.0.0.1 and [::1] on any port). Anything else gets 421.
+   * localhost, 127.0.0.1 and [::1] on any port). Anything else gets 421; a malformed Host 400.
    */
   allowedHosts: string[];
   /** Proxies in front of this one whose X-Forwarded-* are believed (TRUSTED_PROXY_HOPS, default 0). */
@@ -89,6 +90,17 @@ function patterns(env: NodeJS.ProcessEnv, name: string): string[] {
 
 export const DEFAULT_ALLOWED_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 
+/** A comma-separated host allow-list, each entry parsed as a Host header is; unset or empty: the loopback names. */
+function hostList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name];
+  if (!raw?.trim()) return DEFAULT_ALLOWED_HOSTS;
+  try {
+    return parseHostList(raw, name);
+  } catch (err) {
+    throw new ProxyConfigError((err as Error).message);
+  }
+}
+
 /** The only place the proxy reads the environment; `overrides` are CLI flags, which win. */
 export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<ProxyConfig, 'routesFile' | 'port' | 'adminPort'>> = {}): ProxyConfig {
   const routesFile = overrides.routesFile ?? env.ROUTES_FILE;
@@ -102,7 +114,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     adminHost: env.ADMIN_HOST || '127.0.0.1',
     adminPort: overrides.adminPort ?? int(env, 'ADMIN_PORT', 8081, 0, 65535),
     adminToken,
-    allowedHosts: env.ALLOWED_HOSTS ? env.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : DEFAULT_ALLOWED_HOSTS,
+    allowedHosts: hostList(env, 'ALLOWED_HOSTS'),
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
     limits: Object.freeze({
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 0, 512 * 1024 * 1024),
