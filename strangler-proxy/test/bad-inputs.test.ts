@@ -286,7 +286,7 @@ describe('shared/bad-inputs.md over raw sockets', () => {
 
   it('row 35: admin endpoints without a token or with a wrong one → 401', async () => {
     for (const auth of ['', 'Authorization: Bearer wrong\r\n', 'X-Strangler-Token: wrong\r\n']) {
-      const { text } = await rawRequest(proxy.adminUrl, `POST /__strangler/reload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\n\r\n`);
+      const { text } = await rawRequest(proxy.adminUrl, `POST /__strangler/reload HTTP/1.1\r\nHost: localhost\r\n${auth}Content-Length: 0\r\n\r\n`);
       expect(statusOf(text)).toBe(401);
     }
   });

@@ -3,7 +3,7 @@ import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import { PostgresShadowStore } from '../src/shadow/shadow-store.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
-import { startTestProxy, type TestProxy } from './support/proxy-harness.ts';
+import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
 import { runCli } from './support/run-cli.ts';
 
 let db: ScratchDatabase;
@@ -53,7 +53,7 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
     expect(text.out).toMatch(/^things\s+200\s+0\.00 %\s+100\.00 %/m);
     expect(text.out).toMatch(/\$\.title {2}\/api\/things\/:id {2}100\.00 % of samples \(noise 0\.00 %\) {2}e\.g\. GET \/api\/things\/\d+: "Thing \d+" → "Thing \d+!"/);
     expect(text.out).toContain('noise: $.requestId, $.servedAt');
-    const page = await (await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow.json`)).json();
+    const page = await (await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json();
     expect(page).toMatchObject({ store: 'postgres', routes: [{ route: 'things', samples: 200 }] });
   });
 

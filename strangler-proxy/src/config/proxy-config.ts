@@ -11,13 +11,22 @@ export interface ProxyConfig {
   /** Admin listener, its own port so it is never exposed by accident (ADMIN_HOST 127.0.0.1, ADMIN_PORT 8081). */
   adminHost: string;
   adminPort: number;
-  /** Token for admin writes and preview routing (ADMIN_TOKEN; unset = both disabled). Compared in constant time. */
+  /**
+   * Token for the admin API, the report pages and preview routing (ADMIN_TOKEN, at least 16
+   * characters; unset = admin writes, preview routing and every admin read but the probes and
+   * metrics refused). Compared in constant time.
+   */
   adminToken: string | undefined;
   /**
    * Host header values served (ALLOWED_HOSTS, comma-separated `host` or `host:port`; default
    * localhost, 127.0.0.1 and [::1] on any port). Anything else gets 421; a malformed Host 400.
    */
   allowedHosts: string[];
+  /**
+   * Host header values the admin listener answers beyond its probes (ADMIN_ALLOWED_HOSTS, same
+   * form; default localhost, 127.0.0.1 and [::1] on any port): a guard against DNS rebinding.
+   */
+  adminAllowedHosts: string[];
   /** Proxies in front of this one whose X-Forwarded-* are believed (TRUSTED_PROXY_HOPS, default 0). */
   trustedProxyHops: number;
   limits: {
@@ -115,6 +124,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     adminPort: overrides.adminPort ?? int(env, 'ADMIN_PORT', 8081, 0, 65535),
     adminToken,
     allowedHosts: hostList(env, 'ALLOWED_HOSTS'),
+    adminAllowedHosts: hostList(env, 'ADMIN_ALLOWED_HOSTS'),
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
     limits: Object.freeze({
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 0, 512 * 1024 * 1024),
