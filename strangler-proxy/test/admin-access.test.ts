@@ -160,6 +160,16 @@ describe('admin listener: Host', () => {
   });
 });
 
+describe('admin listener: bad paths', () => {
+  it('when an admin path holds a malformed percent-encoding, then 400 invalid_path, not 500', async () => {
+    for (const path of ['/__strangler/shadow/%E0%A4%A', '/__strangler/shadow/%ZZ', '/__strangler/shadow/a%']) {
+      const { text } = await raw(`GET ${path} HTTP/1.1\r\nHost: ADMIN\r\nAuthorization: Bearer ${ADMIN_TOKEN}`);
+      expect(statusOf(text), path).toBe(400);
+      expect(codeOf(text), path).toBe('invalid_path');
+    }
+  });
+});
+
 describe('admin listener without ADMIN_TOKEN', () => {
   it('when no ADMIN_TOKEN is set, then the protected reads are refused with 403 admin_token_unset naming the setting, and the probes still answer', async () => {
     const open = await startTestProxy(table({ monolith: upstream.url }, ''), { ADMIN_TOKEN: '' });

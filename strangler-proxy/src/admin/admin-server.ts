@@ -89,6 +89,15 @@ function hostRefusal(req: http.IncomingMessage, allowed: readonly string[], prob
   return undefined;
 }
 
+/** A path segment percent-decoded, or undefined when its encoding is malformed. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const refuse = (code: ProxyErrorCode, message?: string, headers?: Record<string, string>): void => {
     deps.metrics.rejected.inc({ reason: code });
@@ -174,7 +183,8 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
       // /__strangler/shadow/<route> and /__strangler/shadow/<route>/examples/<id>
       const m = !writes && /^\/__strangler\/shadow\/([^/]+)(?:\/examples\/(\d+))?$/.exec(path);
       if (!m) return sendError(res, 'not_found');
-      const route = decodeURIComponent(m[1]!);
+      const route = decodeSegment(m[1]!);
+      if (route === undefined) return refuse('invalid_path', 'the route name in the path has a malformed percent-encoding: write each reserved byte as %XX of its UTF-8');
       if (m[2]) {
         const example = await deps.shadowing.results.example(Number(m[2]));
         return example && example.route === route ? html(res, 200, examplePage(example)) : sendError(res, 'not_found', { message: 'No such example (examples are kept for a limited time).' });
