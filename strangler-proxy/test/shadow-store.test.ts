@@ -78,4 +78,12 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
     const unknown = await runCli(['report', 'payments'], { STRANGLER_DATABASE_URL: db.url });
     expect([unknown.code, unknown.err.trim()]).toEqual([1, 'no shadow samples for route payments since 24h']);
   });
+
+  it('when an example id is past what PostgreSQL can hold, then the admin answers 404, not 500', async () => {
+    for (const id of ['99999999999999999999', '9223372036854775808']) {
+      const res = await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow/things/examples/${id}`, { headers: ADMIN_AUTH });
+      expect(res.status, id).toBe(404);
+      expect((await res.json()).error.code).toBe('not_found');
+    }
+  });
 });

@@ -186,7 +186,9 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
       const route = decodeSegment(m[1]!);
       if (route === undefined) return refuse('invalid_path', 'the route name in the path has a malformed percent-encoding: write each reserved byte as %XX of its UTF-8');
       if (m[2]) {
-        const example = await deps.shadowing.results.example(Number(m[2]));
+        // Ids are database integers: one past what a number holds exactly names no example (and the database would refuse it).
+        const id = Number(m[2]);
+        const example = Number.isSafeInteger(id) ? await deps.shadowing.results.example(id) : undefined;
         return example && example.route === route ? html(res, 200, examplePage(example)) : sendError(res, 'not_found', { message: 'No such example (examples are kept for a limited time).' });
       }
       const [report] = buildReport(await deps.shadowing.results.counters({ route }), deps.shadowing.settingsOf);
