@@ -116,6 +116,14 @@ describe('admin listener: who may read it', () => {
     expect(text).not.toMatch(/set-cookie/i);
   });
 
+  it('when the log-out form is posted, then the session cookie is cleared; from another origin, 403', async () => {
+    const out = await fetch(`${proxy.adminUrl}/__strangler/logout`, { method: 'POST', redirect: 'manual', headers: { origin: proxy.adminUrl } });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toBe('/__strangler/login');
+    expect(out.headers.getSetCookie()[0]).toMatch(/^strangler_admin=; Max-Age=0; Path=\/__strangler/);
+    expect((await fetch(`${proxy.adminUrl}/__strangler/logout`, { method: 'POST', redirect: 'manual', headers: { origin: 'http://evil.example' } })).status).toBe(403);
+  });
+
   it('when the login form names a next page off the admin pages, then it goes to the report instead (no open redirect)', async () => {
     for (const next of ['https://evil.example/', '//evil.example/__strangler/', '/\\evil.example', '/api/x']) {
       const res = await fetch(`${proxy.adminUrl}/__strangler/login`, {
