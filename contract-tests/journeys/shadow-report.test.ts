@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import demo from '@strangler/monolith/demo-accounts.json' with { type: 'json' };
 import { HttpClient } from '@strangler/stack/testing';
 import { launchChromium } from '../src/chromium.ts';
-import { startSystem, type System } from '../src/system.ts';
+import { ADMIN_TOKEN, startSystem, type System } from '../src/system.ts';
 
 let system: System;
 let browser: Browser;
@@ -18,7 +18,7 @@ afterAll(async () => {
 // The engineer's view of shadow traffic: in the mixed state, orders are answered by the monolith
 // and mirrored to the orders service. One of the service's rows is made wrong on purpose.
 describe('the shadow-diff report page', () => {
-  it('when orders are shadowed and the service answers one field differently, then the card shows the route, the drill-down names the field, and the example shows the two answers side by side', async () => {
+  it('when the engineer logs in with the admin token, orders are shadowed and the service answers one field differently, then the card shows the route, the drill-down names the field, and the example shows the two answers side by side', async () => {
     const buyer = new HttpClient(system.url);
     expect((await buyer.post('/api/auth/login', { email: demo.buyer.email, password: demo.buyer.password })).status).toBe(200);
     const mine = (await buyer.get('/api/orders?pageSize=5')).body.items as { id: number }[];
@@ -33,8 +33,16 @@ describe('the shadow-diff report page', () => {
     const page = await (await browser.newContext()).newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    // The report holds examples of real traffic: without a session the page is the login form.
     await page.goto(`${system.adminUrl}/__strangler/`);
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await page.getByLabel('Admin token').fill('not-the-admin-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    expect(await page.getByRole('alert').textContent()).toContain('not this proxy’s ADMIN_TOKEN');
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Shadow traffic' }).waitFor();
+    expect(page.url()).toBe(`${system.adminUrl}/__strangler/`);
     const card = page.getByRole('article', { name: 'Route orders' });
     await card.waitFor();
     // The list call and three reads of each order, all mirrored.
@@ -55,6 +63,9 @@ describe('the shadow-diff report page', () => {
     expect(await changed.count()).toBe(2);
     expect(await changed.nth(0).textContent()).toContain(`"totalCents": ${monolithValue}`);
     expect(await changed.nth(1).textContent()).toContain(`"totalCents": ${serviceValue}`);
+    const [session] = await page.context().cookies(system.adminUrl + '/__strangler/');
+    expect(session).toMatchObject({ name: 'strangler_admin', httpOnly: true, sameSite: 'Strict' });
+    expect(session!.value).not.toContain(ADMIN_TOKEN);
     expect(errors).toEqual([]);
   });
 });

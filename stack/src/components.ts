@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StackConfig } from './config.ts';
-import { repoRoot } from './config.ts';
+import { LOCAL_ADMIN_TOKEN, repoRoot } from './config.ts';
 import { databaseUrl } from './database-url.ts';
 import { parse } from 'yaml';
 import { renderRouteTable, SERVICES, type Preset, type ServiceName } from './route-presets.ts';
@@ -139,6 +139,7 @@ export function components(config: StackConfig): Component[] {
       banner: () => [
         `Cacao Market: ${proxyUrl}   (through the strangler proxy; the monolith itself is on :${config.monolithPort})`,
         `Proxy admin:  ${local(config.adminPort)}/__strangler/   (shadow-diff report; also routes, explain, metrics)`,
+        `Admin token:  ${config.adminToken === LOCAL_ADMIN_TOKEN ? LOCAL_ADMIN_TOKEN : 'the ADMIN_TOKEN you set'}   (log in to the report with it; tools send Authorization: Bearer <token>)`,
         `Route table:  ${path.relative(process.cwd(), config.routesFile) || config.routesFile}   (${config.preset ? `preset ${config.preset}` : 'kept from the last run, or preset mixed'}: ${groupsLine(config)})`,
         `Replicator:   ${local(config.syncPort)}/status   (npm run strangler -- data status)`,
         `Shadow diffs: npm run strangler -- report   (or the admin page above)`,

@@ -2,6 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isPreset, PRESETS, type Preset, type ServiceName } from './route-presets.ts';
 
+/** The proxy's admin token when ADMIN_TOKEN is unset: known to anyone with the source, so local use only. */
+export const LOCAL_ADMIN_TOKEN = 'local-development-admin-token';
+
 /** The root of the repository, whatever the working directory. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -82,7 +85,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     preset: preset(env.STRANGLER_PRESET),
     proxyPort: port('PROXY_PORT', env.PROXY_PORT, 8080),
     adminPort: port('ADMIN_PORT', env.ADMIN_PORT, 8081),
-    adminToken: env.ADMIN_TOKEN || 'local-development-admin-token',
+    adminToken: env.ADMIN_TOKEN || LOCAL_ADMIN_TOKEN,
     routesFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ?? '.data/routes.yaml'),
     stackFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ? path.join(path.dirname(env.STRANGLER_ROUTES), 'stack.json') : '.data/stack.json'),
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).

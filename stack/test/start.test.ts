@@ -41,6 +41,7 @@ describe('npm start (stack/src/start.ts)', () => {
       SYNC_PORT: String(syncPort),
       PROXY_PORT: String(port),
       ADMIN_PORT: String(adminPort),
+      ADMIN_TOKEN: 'stack-test-admin-token-0123456789',
       STRANGLER_ROUTES: routes,
       LOG_LEVEL: 'warn',
     };
@@ -55,7 +56,7 @@ describe('npm start (stack/src/start.ts)', () => {
       expect(output).toContain(`Cacao Market: http://127.0.0.1:${port}   (through the strangler proxy; the monolith itself is on :${monolithPort})`);
       expect(output).toContain('(preset mixed: auth → service, listings → service, orders → shadow)');
       expect(await fs.readFile(routes, 'utf8')).toContain(`listings: { url: "http://127.0.0.1:${listingsPort}" }`);
-      const explain = async (method: string, p: string) => (await fetch(`http://127.0.0.1:${adminPort}/__strangler/explain?method=${method}&path=${p}`)).json();
+      const explain = async (method: string, p: string) => (await fetch(`http://127.0.0.1:${adminPort}/__strangler/explain?method=${method}&path=${p}`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).json();
       expect(await explain('GET', '/api/listings')).toMatchObject({ route: { name: 'listings', group: 'listings' }, target: 'listings' });
       expect(await explain('POST', '/api/orders')).toMatchObject({ route: { name: 'orders' }, mode: 'shadow', target: 'monolith' });
       expect(output).toMatch(/buyer\s+buyer@cacao\.example\s+password: cacao-buyer-demo/);

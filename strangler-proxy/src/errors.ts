@@ -8,8 +8,11 @@ import type { ServerResponse } from 'node:http';
 export const PROXY_ERRORS = {
   bad_request: { status: 400, message: 'The request is malformed.' },
   invalid_path: { status: 400, message: 'The request path is not allowed.' },
+  invalid_host: { status: 400, message: 'The Host header must be a host name or address with an optional port, and nothing else.' },
   invalid_idempotency_key: { status: 400, message: 'Send one Idempotency-Key header of 1 to 255 visible ASCII characters.' },
   unauthorized: { status: 401, message: 'A valid admin token is required.' },
+  cross_origin_request: { status: 403, message: 'This form must be posted from the admin listener’s own pages.' },
+  admin_token_unset: { status: 403, message: 'This admin endpoint is served only when ADMIN_TOKEN is set on the proxy (at least 16 characters).' },
   not_found: { status: 404, message: 'Nothing exists at this address.' },
   request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   idempotency_key_in_flight: { status: 409, message: 'A request with this Idempotency-Key is still being processed; retry when it has finished.' },

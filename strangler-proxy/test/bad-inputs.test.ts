@@ -286,8 +286,43 @@ describe('shared/bad-inputs.md over raw sockets', () => {
 
   it('row 35: admin endpoints without a token or with a wrong one → 401', async () => {
     for (const auth of ['', 'Authorization: Bearer wrong\r\n', 'X-Strangler-Token: wrong\r\n']) {
-      const { text } = await rawRequest(proxy.adminUrl, `POST /__strangler/reload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\n\r\n`);
+      const { text } = await rawRequest(proxy.adminUrl, `POST /__strangler/reload HTTP/1.1\r\nHost: localhost\r\n${auth}Content-Length: 0\r\n\r\n`);
       expect(statusOf(text)).toBe(401);
+    }
+  });
+});
+
+describe('Host and X-Forwarded-Host parsed as RFC 9110 §7.2 reads them, over raw sockets', () => {
+  it('when the Host has userinfo, a path, a space, a bad port or a bad IP literal after an allowed name, then 400 invalid_host and nothing forwarded', async () => {
+    for (const bad of ['localhost:80@evil.example', 'localhost@evil.example', 'localhost:80/evil', 'localhost:80 evil', 'localhost:', 'localhost:65536', 'localhost:-1', 'localhost:80:81', '[::1', '[::1]x', '[::1]:80@evil.example', '127.0.0.1:80?x', 'localhost#x', '127.1']) {
+      const text = await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${bad}`), 400);
+      expect(text, bad).toContain('"code":"invalid_host"');
+    }
+    expect(upstream.count()).toBe(before);
+    await stillServing();
+  });
+
+  it('when the Host is an allowed name in another spelling (case, port, IPv6 literal), then it is served; a well-formed name not allowed stays 421', async () => {
+    // (Not all capitals: req() would read HOST as the placeholder.)
+    for (const good of ['LocalHost', 'localhost:0', 'localhost:65535', '127.0.0.1:8080', '[::1]:8080', '[0:0:0:0:0:0:0:1]']) await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${good}`), 200);
+    for (const notOurs of ['evil.example', 'evil.example:8080', '[::2]', '10.0.0.1']) await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${notOurs}`), 421);
+  });
+
+  it('when a trusted hop forwards an X-Forwarded-Host that is malformed or not allowed, then 400 or 421 and nothing forwarded; an allowed one is passed on alone', async () => {
+    const p = await startTestProxy(table({ monolith: upstream.url }, ''), { TRUSTED_PROXY_HOPS: '1', ALLOWED_HOSTS: 'localhost,127.0.0.1,shop.example' });
+    try {
+      const ph = new URL(p.url).host;
+      const ask = (xfh: string) => rawRequest(p.url, `GET /xfh HTTP/1.1\r\nHost: ${ph}\r\nX-Forwarded-Host: ${xfh}\r\n\r\n`);
+      const n = upstream.count();
+      expect(statusOf((await ask('shop.example:443@evil.example')).text)).toBe(400);
+      expect(statusOf((await ask('evil.example')).text)).toBe(421);
+      // The entry the trusted hop added is the last; the client's own entries before it are not believed.
+      expect(statusOf((await ask('shop.example, evil.example')).text)).toBe(421);
+      expect(upstream.count()).toBe(n);
+      expect(statusOf((await ask('evil.example, shop.example')).text)).toBe(200);
+      expect(upstream.seen.at(-1)!.headers['x-forwarded-host']).toBe('shop.example');
+    } finally {
+      await p.close();
     }
   });
 });

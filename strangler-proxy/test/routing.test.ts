@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from './support/fake-upstream.ts';
-import { ADMIN_TOKEN, startTestProxy, table, type TestProxy } from './support/proxy-harness.ts';
+import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, table, type TestProxy } from './support/proxy-harness.ts';
 
 let monolith: FakeUpstream;
 let listings: FakeUpstream;
@@ -98,7 +98,7 @@ describe('what reaches the upstream', () => {
   });
 
   it('when a trusted proxy hop stands in front, then its X-Forwarded-* are kept and the socket appended', async () => {
-    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1' });
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1', ALLOWED_HOSTS: '127.0.0.1,cacao.example' });
     await fetch(`${proxy.url}/x`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'cacao.example' } });
     const seen = monolith.seen.at(-1)!;
     expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
@@ -154,9 +154,9 @@ describe('frozen groups (a writer switch in progress)', () => {
     }
     expect([listings.count(), monolith.count()]).toEqual([before, monolithBefore]);
     expect(await servedBy('/api/listings/7')).toBe('listings');
-    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/listings/7`)).json();
+    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/listings/7`, { headers: ADMIN_AUTH })).json();
     expect(explain.reason).toMatch(/writes are frozen \(503\) while its data moves/);
-    expect((await (await fetch(`${proxy.adminUrl}/__strangler/routes`)).json()).routes[0].frozen).toBe(true);
+    expect((await (await fetch(`${proxy.adminUrl}/__strangler/routes`, { headers: ADMIN_AUTH })).json()).routes[0].frozen).toBe(true);
   });
 
   it('when a write routed by the old table is still running, then /__strangler/writes counts it until it finishes', async () => {
@@ -167,10 +167,10 @@ describe('frozen groups (a writer switch in progress)', () => {
       await new Promise((r) => setTimeout(r, 100));
       await proxy.writeRoutes(frozenTable(true));
       const reload = await (await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
-      const during = await (await fetch(`${proxy.adminUrl}/__strangler/writes`)).json();
+      const during = await (await fetch(`${proxy.adminUrl}/__strangler/writes`, { headers: ADMIN_AUTH })).json();
       expect(during).toMatchObject({ hash: reload.hash, inFlight: 1, onOlderTables: 1 });
       expect((await slow).status).toBe(200);
-      const after = await (await fetch(`${proxy.adminUrl}/__strangler/writes`)).json();
+      const after = await (await fetch(`${proxy.adminUrl}/__strangler/writes`, { headers: ADMIN_AUTH })).json();
       expect(after).toMatchObject({ hash: reload.hash, inFlight: 0, onOlderTables: 0 });
     } finally {
       listings.behaviour = { kind: 'ok' };
@@ -222,13 +222,13 @@ describe('admin', () => {
     weight: 25`,
       ),
     );
-    const routes = await (await fetch(`${proxy.adminUrl}/__strangler/routes`)).json();
+    const routes = await (await fetch(`${proxy.adminUrl}/__strangler/routes`, { headers: ADMIN_AUTH })).json();
     expect(routes).toMatchObject({ default: 'monolith', routes: [{ name: 'listings-read', mode: 'canary', weight: 25, path: '/api/listings/:id?', line: 6 }] });
-    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=GET&path=/api/listings/9&user=alice`)).json();
+    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=GET&path=/api/listings/9&user=alice`, { headers: ADMIN_AUTH })).json();
     expect(explain).toMatchObject({ route: { name: 'listings-read', line: 6 }, mode: 'canary' });
     expect(explain.fallback).toBe(explain.target === 'listings' ? 'monolith' : null);
     expect(explain.reason).toMatch(/25% canary of group listings-read; this user's bucket \d+\.\d\d is (inside|outside) it/);
-    const none = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/orders`)).json();
+    const none = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/orders`, { headers: ADMIN_AUTH })).json();
     expect(none).toMatchObject({ route: null, target: 'monolith', reason: 'no route matches; the default upstream monolith' });
     expect((await fetch(`${proxy.adminUrl}/__strangler/healthz`)).status).toBe(200);
     expect((await fetch(`${proxy.adminUrl}/__strangler/readyz`)).status).toBe(200);

@@ -3,7 +3,7 @@ import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import { PostgresShadowStore } from '../src/shadow/shadow-store.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
-import { startTestProxy, type TestProxy } from './support/proxy-harness.ts';
+import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
 import { runCli } from './support/run-cli.ts';
 
 let db: ScratchDatabase;
@@ -53,7 +53,7 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
     expect(text.out).toMatch(/^things\s+200\s+0\.00 %\s+100\.00 %/m);
     expect(text.out).toMatch(/\$\.title {2}\/api\/things\/:id {2}100\.00 % of samples \(noise 0\.00 %\) {2}e\.g\. GET \/api\/things\/\d+: "Thing \d+" → "Thing \d+!"/);
     expect(text.out).toContain('noise: $.requestId, $.servedAt');
-    const page = await (await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow.json`)).json();
+    const page = await (await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json();
     expect(page).toMatchObject({ store: 'postgres', routes: [{ route: 'things', samples: 200 }] });
   });
 
@@ -77,5 +77,13 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
     expect((await runCli(['report', '--since', 'yesterday'], { STRANGLER_DATABASE_URL: db.url })).code).toBe(2);
     const unknown = await runCli(['report', 'payments'], { STRANGLER_DATABASE_URL: db.url });
     expect([unknown.code, unknown.err.trim()]).toEqual([1, 'no shadow samples for route payments since 24h']);
+  });
+
+  it('when an example id is past what PostgreSQL can hold, then the admin answers 404, not 500', async () => {
+    for (const id of ['99999999999999999999', '9223372036854775808']) {
+      const res = await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow/things/examples/${id}`, { headers: ADMIN_AUTH });
+      expect(res.status, id).toBe(404);
+      expect((await res.json()).error.code).toBe('not_found');
+    }
   });
 });

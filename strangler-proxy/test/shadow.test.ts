@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REDACT_PATHS } from '../src/logger.ts';
 import { buildReport, type RouteReport } from '../src/shadow/shadow-report.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
-import { startTestProxy, type TestProxy } from './support/proxy-harness.ts';
+import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
 
 let monolith: JsonUpstream;
 let service: JsonUpstream;
@@ -192,8 +192,8 @@ describe('shadow mode', () => {
     expect(r.fields.find((f) => f.field === '$.token')).toMatchObject({ reported: true });
     const stored = JSON.stringify(await proxy.shadowing.results.examples({ route: 'things', limit: 1000 }));
     expect(stored).toContain('[redacted]');
-    const pages = [await (await fetch(`${proxy.adminUrl}/__strangler/`)).text(), await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things`)).text(), JSON.stringify(await (await fetch(`${proxy.adminUrl}/__strangler/shadow.json`)).json())];
-    for (const e of await proxy.shadowing.results.examples({ route: 'things', limit: 1000 })) pages.push(await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things/examples/${e.id}`)).text());
+    const pages = [await (await fetch(`${proxy.adminUrl}/__strangler/`, { headers: ADMIN_AUTH })).text(), await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things`, { headers: ADMIN_AUTH })).text(), JSON.stringify(await (await fetch(`${proxy.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json())];
+    for (const e of await proxy.shadowing.results.examples({ route: 'things', limit: 1000 })) pages.push(await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things/examples/${e.id}`, { headers: ADMIN_AUTH })).text());
     for (const [what, text] of [['stored examples', stored], ['logs', logs], ['report pages', pages.join('\n')]] as const) {
       expect(text, what).not.toMatch(/SECRET-|x9q|4111 1111|AAAAAAAAAAAAAAAAAAAA/);
     }

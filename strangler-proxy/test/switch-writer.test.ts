@@ -5,7 +5,7 @@ import { backfill } from '../src/data/backfill.ts';
 import { readSyncState, setWriter } from '../src/data/sync-state.ts';
 import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/data/switch-writer.ts';
 import { FakeUpstream } from './support/fake-upstream.ts';
-import { ADMIN_TOKEN, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
+import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
 import { runCli } from './support/run-cli.ts';
 import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
@@ -60,7 +60,7 @@ const options = (o: Partial<SwitchOptions> = {}): SwitchOptions => ({
 });
 
 const served = async (): Promise<{ hash: string; mode: string; frozen: boolean }> => {
-  const t = await (await fetch(`${proxy.adminUrl}/__strangler/routes`)).json();
+  const t = await (await fetch(`${proxy.adminUrl}/__strangler/routes`, { headers: ADMIN_AUTH })).json();
   return { hash: t.hash, mode: t.routes[0].mode, frozen: t.routes[0].frozen };
 };
 

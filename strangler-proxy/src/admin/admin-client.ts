@@ -30,6 +30,7 @@ export class ProxyAdminClient {
     return body as { hash: string; version: number };
   }
 
+  /** The table in force and the writes still running on older tables (needs the token, as every admin read does). */
   async writes(): Promise<WritesInFlight> {
     return (await this.#call('GET', '/__strangler/writes')) as WritesInFlight;
   }

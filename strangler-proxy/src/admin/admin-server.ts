@@ -8,7 +8,11 @@ import type { Shadowing } from '../shadow/shadowing.ts';
 import type { UpstreamRegistry } from '../proxy/upstream-registry.ts';
 import { explainRoute, describeTable } from './describe-table.ts';
 import { adminTokenOf, isAdminToken } from './admin-token.ts';
-import { examplePage, overviewPage, REPORT_CSS, routePage } from './report-page.ts';
+import { handleLogin, handleLogout, sendHtml, sendLoginForm, showLogin } from './admin-login.ts';
+import { hasSession } from './admin-session.ts';
+import { examplePage, LOGIN_CSS, overviewPage, REPORT_CSS, routePage } from './report-page.ts';
+import { isAllowedHost, parseHost } from '../proxy/host-header.ts';
+import type { ProxyErrorCode } from '../errors.ts';
 import { buildReport, parseSince } from '../shadow/shadow-report.ts';
 
 export interface AdminDeps {
@@ -18,22 +22,15 @@ export interface AdminDeps {
   writes: InFlightWrites;
   shadowing: Shadowing;
   adminToken: string | undefined;
+  /** Host values answered beyond the probes (formatted allow-list entries, ADMIN_ALLOWED_HOSTS). */
+  allowedHosts: readonly string[];
   log: Logger;
   /** False while starting or draining. */
   ready: () => boolean;
 }
 
-function html(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, {
-    'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    // Only its own stylesheet: nothing stored from traffic can run as script on this page.
-    'content-security-policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-    'x-content-type-options': 'nosniff',
-  });
-  res.end(body);
-}
+// Only its own stylesheet and forms: nothing stored from traffic can run as script on these pages.
+const html = sendHtml;
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
@@ -43,10 +40,12 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 
 /**
  * The admin API, on its own listener so it is never exposed with the public port:
- * `/__strangler/healthz`, `readyz`, `metrics`, `routes`, `explain`, `writes`; the shadow report at
- * `/__strangler/` (HTML) and `shadow.json`; `POST reload` needs the token.
+ * `/__strangler/healthz`, `readyz`, `metrics` (open: probes and scrapers); `routes`, `explain`,
+ * `writes`, the shadow report at `/__strangler/` (HTML) and `shadow.json` (the token, or a session
+ * from the login form); `POST reload` (the token in a header).
  */
 export function createAdminServer(deps: AdminDeps): http.Server {
+  if (!deps.adminToken) deps.log.warn('ADMIN_TOKEN is not set: the admin API serves only healthz, readyz and metrics');
   return http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
     void handle(deps, req, res).catch((err: unknown) => {
       deps.log.error({ err }, 'admin request failed');
@@ -55,16 +54,86 @@ export function createAdminServer(deps: AdminDeps): http.Server {
   });
 }
 
-async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://admin.invalid');
-  const path = url.pathname.replace(/\/+$/, '');
-  const writes = req.method !== 'GET' && req.method !== 'HEAD';
-  if (writes && !isAdminToken(adminTokenOf(req.headers), deps.adminToken)) {
-    deps.metrics.rejected.inc({ reason: 'unauthorized' });
-    return sendError(res, 'unauthorized', { headers: { 'www-authenticate': 'Bearer realm="strangler"' } });
+/** Answered whatever the Host and without a token: load balancers and scrapers send neither. */
+const PROBES = new Set(['/__strangler/healthz', '/__strangler/readyz', '/__strangler/metrics']);
+/** Needed to show the login form, so open to any allowed Host. */
+const LOGIN_PATHS = new Set(['/__strangler/report.css', '/__strangler/login', '/__strangler/logout']);
+/** HTML pages: without a session they show the login form instead of a JSON error. */
+const PAGE = /^\/__strangler(?:\/shadow\/.*)?$/;
+
+const HOW_TO_AUTHENTICATE =
+  'Send the admin token as Authorization: Bearer <ADMIN_TOKEN> (or x-strangler-token: <ADMIN_TOKEN>); in a browser, log in at /__strangler/login (a browser session reads, it does not reload).';
+
+/** The request target as a URL when it is a path; undefined for any other form. */
+function targetOf(raw: string | undefined): URL | undefined {
+  if (!raw?.startsWith('/')) return undefined;
+  try {
+    // Appended, not resolved against a base: `//x/y` stays a path instead of naming a host.
+    return new URL(`http://admin.invalid${raw}`);
+  } catch {
+    return undefined;
   }
+}
+
+/** Why the Host is refused: malformed or repeated (400), or not an admin name (421; probes excepted). */
+function hostRefusal(req: http.IncomingMessage, allowed: readonly string[], probe: boolean): { code: ProxyErrorCode; message: string } | undefined {
+  const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]!.toLowerCase() === 'host').length;
+  if (hosts > 1) return { code: 'invalid_host', message: 'send exactly one Host header' };
+  const host = req.headers.host;
+  if (host === undefined) return probe ? undefined : { code: 'invalid_host', message: 'send a Host header naming the admin listener, e.g. localhost:8081' };
+  const parsed = parseHost(host);
+  if (!parsed) return { code: 'invalid_host', message: 'the Host header must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else' };
+  if (!probe && !isAllowedHost(parsed, allowed)) {
+    return { code: 'misdirected_request', message: 'The admin listener answers only the names in ADMIN_ALLOWED_HOSTS (default localhost, 127.0.0.1 and [::1]): reach it by one of those, or add the name you use.' };
+  }
+  return undefined;
+}
+
+/** A path segment percent-decoded, or undefined when its encoding is malformed. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const refuse = (code: ProxyErrorCode, message?: string, headers?: Record<string, string>): void => {
+    deps.metrics.rejected.inc({ reason: code });
+    sendError(res, code, { message, headers });
+  };
+  const url = targetOf(req.url);
+  if (!url) return refuse('invalid_path', 'the request target must be a path, e.g. /__strangler/routes');
+  const path = url.pathname.replace(/\/+$/, '');
+  const hostRefused = hostRefusal(req, deps.allowedHosts, PROBES.has(path));
+  if (hostRefused) return refuse(hostRefused.code, hostRefused.message);
+  const writes = req.method !== 'GET' && req.method !== 'HEAD';
+
+  if (!PROBES.has(path) && !LOGIN_PATHS.has(path)) {
+    // Fail closed: without a token there is no way to tell the operator from a local process or a page.
+    if (!deps.adminToken) return refuse('admin_token_unset', 'This admin endpoint is served only when ADMIN_TOKEN is set on the proxy (at least 16 characters): set it and restart. Until then only healthz, readyz and metrics answer.');
+    const byHeader = isAdminToken(adminTokenOf(req.headers), deps.adminToken);
+    // The session cookie opens reads only: a write always needs the token itself, so no page can make one.
+    const bySession = !writes && hasSession(req.headers.cookie, deps.adminToken);
+    if (!byHeader && !bySession) {
+      if (!writes && PAGE.test(path)) {
+        deps.metrics.rejected.inc({ reason: 'unauthorized' });
+        return sendLoginForm(res, url.pathname + url.search);
+      }
+      return refuse('unauthorized', HOW_TO_AUTHENTICATE, { 'www-authenticate': 'Bearer realm="strangler"' });
+    }
+  }
+
   const table = deps.store.current;
   switch (`${writes ? 'POST' : 'GET'} ${path}`) {
+    case 'GET /__strangler/login':
+      return showLogin(res, url.searchParams.get('next'));
+    case 'POST /__strangler/login':
+      if (!deps.adminToken) return refuse('admin_token_unset', 'Logging in needs ADMIN_TOKEN set on the proxy (at least 16 characters): set it and restart.');
+      return handleLogin(req, res, deps.adminToken, refuse);
+    case 'POST /__strangler/logout':
+      return handleLogout(req, res, refuse);
     case 'GET /__strangler/healthz':
       return json(res, 200, { status: 'ok' });
     case 'GET /__strangler/readyz':
@@ -103,7 +172,7 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
     }
     case 'GET /__strangler/report.css':
       res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300' });
-      return void res.end(REPORT_CSS);
+      return void res.end(`${REPORT_CSS}\n${LOGIN_CSS}`);
     case 'POST /__strangler/reload': {
       const result = deps.store.reload();
       return result.ok
@@ -114,9 +183,12 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
       // /__strangler/shadow/<route> and /__strangler/shadow/<route>/examples/<id>
       const m = !writes && /^\/__strangler\/shadow\/([^/]+)(?:\/examples\/(\d+))?$/.exec(path);
       if (!m) return sendError(res, 'not_found');
-      const route = decodeURIComponent(m[1]!);
+      const route = decodeSegment(m[1]!);
+      if (route === undefined) return refuse('invalid_path', 'the route name in the path has a malformed percent-encoding: write each reserved byte as %XX of its UTF-8');
       if (m[2]) {
-        const example = await deps.shadowing.results.example(Number(m[2]));
+        // Ids are database integers: one past what a number holds exactly names no example (and the database would refuse it).
+        const id = Number(m[2]);
+        const example = Number.isSafeInteger(id) ? await deps.shadowing.results.example(id) : undefined;
         return example && example.route === route ? html(res, 200, examplePage(example)) : sendError(res, 'not_found', { message: 'No such example (examples are kept for a limited time).' });
       }
       const [report] = buildReport(await deps.shadowing.results.counters({ route }), deps.shadowing.settingsOf);

@@ -10,11 +10,14 @@ export function esc(s: unknown): string {
 const pct = (r: number): string => `${(Math.round(r * 10_000) / 100).toFixed(2)} %`;
 const ms = (n: number): string => `${n} ms`;
 
-function page(title: string, body: string): string {
+// A log-out button on every page behind the login (a form: logging out changes state, so never a link).
+const LOGOUT = '<form class="logout" method="post" action="/__strangler/logout"><button type="submit">Log out</button></form>';
+
+function page(title: string, body: string, loggedIn = true): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — strangler</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/__strangler/report.css"></head>
-<body><header><a href="/__strangler/">strangler</a> · shadow traffic</header><main>${body}</main></body></html>`;
+<body><header><a href="/__strangler/">strangler</a> · shadow traffic${loggedIn ? LOGOUT : ''}</header><main>${body}</main></body></html>`;
 }
 
 /** `/__strangler/`: a card per shadowed route: samples, match rates, latency, readiness. */
@@ -112,3 +115,22 @@ dl{display:grid;grid-template-columns:auto auto;gap:.15rem .8rem;margin:.4rem 0}
 table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:1rem}th,td{border:1px solid #e3e3e3;padding:.25rem .5rem;text-align:left;vertical-align:top}
 tr.noise{color:#888}.side-by-side td{font:12px/1.35 ui-monospace,monospace;white-space:pre-wrap;width:50%}
 td.changed{background:#fde2e1}td.gap{background:#f3f3f3}code{font-family:ui-monospace,monospace}`;
+
+/** `/__strangler/login`, and what a page behind the login shows without a session: the token, posted back to the listener. */
+export function loginPage(o: { next: string; error?: string }): string {
+  return page(
+    'Log in',
+    `<h1>Log in</h1>
+<p class="meta">The report shows examples of real traffic: it needs the proxy’s admin token (<code>ADMIN_TOKEN</code>). Tools send it as <code>Authorization: Bearer &lt;ADMIN_TOKEN&gt;</code> instead.</p>
+${o.error ? `<p class="error" role="alert">${esc(o.error)}</p>` : ''}<form method="post" action="/__strangler/login" class="login">
+<label for="token">Admin token</label> <input id="token" name="token" type="password" autocomplete="current-password" required>
+<input type="hidden" name="next" value="${esc(o.next)}">
+<button type="submit">Log in</button>
+</form>`,
+    false,
+  );
+}
+
+/** Styles of the login form and the log-out button, served after REPORT_CSS. */
+export const LOGIN_CSS = `header .logout{float:right;margin:0}header .logout button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;cursor:pointer}
+form.login{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.error{color:#c0392b;font-weight:600}`;

@@ -1,4 +1,5 @@
 import { withPassword } from '@strangler/service-kit';
+import { parseHostList } from '../proxy/host-header.ts';
 
 /** The proxy's own settings (the route table is separate and hot-reloadable). Every option: unit and default. */
 export interface ProxyConfig {
@@ -10,7 +11,11 @@ export interface ProxyConfig {
   /** Admin listener, its own port so it is never exposed by accident (ADMIN_HOST 127.0.0.1, ADMIN_PORT 8081). */
   adminHost: string;
   adminPort: number;
-  /** Token for admin writes and preview routing (ADMIN_TOKEN; unset = both disabled). Compared in constant time. */
+  /**
+   * Token for the admin API, the report pages and preview routing (ADMIN_TOKEN, at least 16
+   * characters; unset = admin writes, preview routing and every admin read but the probes and
+   * metrics refused). Compared in constant time.
+   */
   adminToken: string | undefined;
   /**
    * Key of the dry-run marks on mirrored writes, which apps pass on to their own calls (DRY_RUN_SECRET,
@@ -20,9 +25,14 @@ export interface ProxyConfig {
   dryRunSecret: string | undefined;
   /**
    * Host header values served (ALLOWED_HOSTS, comma-separated `host` or `host:port`; default
-   * localhost, 127.0.0.1 and [::1] on any port). Anything else gets 421.
+   * localhost, 127.0.0.1 and [::1] on any port). Anything else gets 421; a malformed Host 400.
    */
   allowedHosts: string[];
+  /**
+   * Host header values the admin listener answers beyond its probes (ADMIN_ALLOWED_HOSTS, same
+   * form; default localhost, 127.0.0.1 and [::1] on any port): a guard against DNS rebinding.
+   */
+  adminAllowedHosts: string[];
   /** Proxies in front of this one whose X-Forwarded-* are believed (TRUSTED_PROXY_HOPS, default 0). */
   trustedProxyHops: number;
   limits: {
@@ -99,6 +109,17 @@ function patterns(env: NodeJS.ProcessEnv, name: string): string[] {
 
 export const DEFAULT_ALLOWED_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 
+/** A comma-separated host allow-list, each entry parsed as a Host header is; unset or empty: the loopback names. */
+function hostList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name];
+  if (!raw?.trim()) return DEFAULT_ALLOWED_HOSTS;
+  try {
+    return parseHostList(raw, name);
+  } catch (err) {
+    throw new ProxyConfigError((err as Error).message);
+  }
+}
+
 /** The only place the proxy reads the environment; `overrides` are CLI flags, which win. */
 export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<ProxyConfig, 'routesFile' | 'port' | 'adminPort'>> = {}): ProxyConfig {
   const routesFile = overrides.routesFile ?? env.ROUTES_FILE;
@@ -115,7 +136,8 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     adminPort: overrides.adminPort ?? int(env, 'ADMIN_PORT', 8081, 0, 65535),
     adminToken,
     dryRunSecret,
-    allowedHosts: env.ALLOWED_HOSTS ? env.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : DEFAULT_ALLOWED_HOSTS,
+    allowedHosts: hostList(env, 'ALLOWED_HOSTS'),
+    adminAllowedHosts: hostList(env, 'ADMIN_ALLOWED_HOSTS'),
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
     limits: Object.freeze({
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 100 * 1024, 0, 512 * 1024 * 1024),

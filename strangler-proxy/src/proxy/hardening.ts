@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import type { ProxyErrorCode } from '../errors.ts';
+import { isAllowedHost, parseHost, trustedForwardedHost } from './host-header.ts';
 
 export interface Rejection {
   code: ProxyErrorCode;
@@ -32,10 +33,25 @@ function count(req: IncomingMessage, name: string): number {
   return c.get(name) ?? 0;
 }
 
-function hostAllowed(host: string, allowed: readonly string[]): boolean {
-  const h = host.toLowerCase();
-  const hostname = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.split(':')[0]!;
-  return allowed.some((a) => a === h || a === hostname);
+/**
+ * The Host, and with trusted hops the X-Forwarded-Host passed on upstream: malformed → 400, a
+ * well-formed host not served → 421. Apps build links and redirects from these, so neither may be
+ * anything but an allowed host.
+ */
+function checkHosts(req: IncomingMessage, c: ProxyConfig): Rejection | undefined {
+  const host = req.headers.host;
+  if (host !== undefined) {
+    const parsed = parseHost(host);
+    if (!parsed) return { code: 'invalid_host', message: 'the Host header must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else' };
+    if (!isAllowedHost(parsed, c.allowedHosts)) return { code: 'misdirected_request' };
+  }
+  const forwarded = trustedForwardedHost(req.headers['x-forwarded-host'] as string | undefined, c.trustedProxyHops);
+  if (forwarded !== undefined) {
+    const parsed = parseHost(forwarded);
+    if (!parsed) return { code: 'invalid_host', message: 'X-Forwarded-Host must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else' };
+    if (!isAllowedHost(parsed, c.allowedHosts)) return { code: 'misdirected_request', message: 'The X-Forwarded-Host is not served here: add it to ALLOWED_HOSTS if the proxy in front is right to send it.' };
+  }
+  return undefined;
 }
 
 /**
@@ -62,8 +78,8 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
       return undefined;
     },
   },
-  /** Row 15: a Host we do not serve is never used for routing, redirects or links. */
-  { name: 'allowed-host', check: (req, c) => (req.headers.host === undefined || hostAllowed(req.headers.host, c.allowedHosts) ? undefined : { code: 'misdirected_request' }) },
+  /** Row 15, RFC 9110 §7.2: a Host we do not serve, or one that is not just a host, is never used for routing, redirects or links. */
+  { name: 'allowed-host', check: checkHosts },
   /** Rows 1–3, 9; RFC 9112 §6.1, §6.3: one unambiguous body length. */
   {
     name: 'message-framing',

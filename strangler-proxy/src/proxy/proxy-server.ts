@@ -126,7 +126,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   const tunnels = new Set<Duplex>();
   server.on('upgrade', createUpgradeHandler(deps, tunnels));
 
-  const admin = createAdminServer({ store, upstreams, metrics, writes, shadowing, adminToken: config.adminToken, log, ready: () => !draining });
+  const admin = createAdminServer({ store, upstreams, metrics, writes, shadowing, adminToken: config.adminToken, allowedHosts: config.adminAllowedHosts, log, ready: () => !draining });
   const url = await listen(server, config.port, config.host);
   const adminUrl = await listen(admin, config.adminPort, config.adminHost);
   store.watch();

@@ -20,15 +20,15 @@ const EMPTY = Buffer.alloc(0);
  * that would take the proxy past its total is refused before it costs memory; `hold` reports what
  * was taken, which the caller gives back when the request ends.
  */
-export function readBody(req: IncomingMessage, o: { maxBytes: number; deadline: number; budget: ByteBudget; hold: (bytes: number) => void }): Promise<Buffer> {
+export function readBody(req: IncomingMessage, o: { maxBytes: number; deadline: number; budget?: ByteBudget; hold?: (bytes: number) => void }): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
     return Promise.resolve(EMPTY);
   }
   const length = declared === undefined ? undefined : Number(declared);
-  if (length !== undefined) {
+  if (length !== undefined && o.budget) {
     if (!o.budget.tryTake(length)) return Promise.reject(new BodyError('over_budget'));
-    o.hold(length);
+    o.hold?.(length);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -37,9 +37,9 @@ export function readBody(req: IncomingMessage, o: { maxBytes: number; deadline: 
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > o.maxBytes) return finish(new BodyError('too_large'));
-      if (length === undefined) {
+      if (length === undefined && o.budget) {
         if (!o.budget.tryTake(chunk.length)) return finish(new BodyError('over_budget'));
-        o.hold(chunk.length);
+        o.hold?.(chunk.length);
       }
       chunks.push(chunk);
     };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { DRY_RUN_HEADER } from '../shadow/dry-run-mark.ts';
+import { parseHost, trustedForwardedHost } from './host-header.ts';
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus ones this proxy owns or re-frames itself (row 19). */
 const DROP = new Set([
@@ -76,7 +77,10 @@ export function upstreamHeaders(
   const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;
   out['x-forwarded-for'] = priorFor ? `${priorFor}, ${socketAddr}` : socketAddr;
   out['x-forwarded-proto'] = (trusted && single(req.headers, 'x-forwarded-proto')) || 'http';
-  const host = (trusted && single(req.headers, 'x-forwarded-host')) || req.headers.host;
+  // The one entry the trusted hops vouch for, and only when it is a plain host (hardening has
+  // already refused one that is malformed or not allowed; this keeps the guarantee local).
+  const forwardedHost = trustedForwardedHost(single(req.headers, 'x-forwarded-host'), opts.trustedProxyHops);
+  const host = (forwardedHost !== undefined && parseHost(forwardedHost) ? forwardedHost : undefined) || req.headers.host;
   if (host) out['x-forwarded-host'] = host;
   out['x-request-id'] = opts.requestId;
   if (opts.bodyLength > 0 || !['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(req.method ?? '')) out['content-length'] = String(opts.bodyLength);

@@ -7,6 +7,8 @@ import { createLogger } from '../../src/logger.ts';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy-server.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+/** Headers that authenticate an admin API call (every admin path but the probes needs them). */
+export const ADMIN_AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 export interface TestProxy extends RunningProxy {
   routesFile: string;

@@ -1,0 +1,41 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseCookieHeader } from '../proxy/user-key.ts';
+
+/** The cookie a login through the report page's form sets. */
+export const SESSION_COOKIE = 'strangler_admin';
+/** How long a browser session lasts, seconds (12 h): a working day, then the token again. */
+export const SESSION_SECONDS = 12 * 60 * 60;
+
+const VALUE = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+
+// An HMAC of the expiry keyed by the token: the cookie proves the token was known without holding
+// it, lapses by itself, and every session ends when the token is rotated.
+function mac(token: string, expires: number): Buffer {
+  return createHmac('sha256', token).update(`strangler admin session v1 ${expires}`).digest();
+}
+
+/**
+ * The Set-Cookie value of a new session: HttpOnly (no script reads it), SameSite=Strict (no other
+ * site's page sends it), and only for the admin paths, so it never rides along to the public port's
+ * upstreams on the same host.
+ */
+export function sessionCookie(token: string, nowMs: number = Date.now()): string {
+  const expires = Math.floor(nowMs / 1000) + SESSION_SECONDS;
+  return `${SESSION_COOKIE}=v1.${expires}.${mac(token, expires).toString('base64url')}; Max-Age=${SESSION_SECONDS}; Path=/__strangler; HttpOnly; SameSite=Strict`;
+}
+
+/** The Set-Cookie value that ends the session in the browser. */
+export function clearedSessionCookie(): string {
+  return `${SESSION_COOKIE}=; Max-Age=0; Path=/__strangler; HttpOnly; SameSite=Strict`;
+}
+
+/** Whether a Cookie header holds an unexpired session made with `token` (compared in constant time). */
+export function hasSession(cookieHeader: string | undefined, token: string | undefined, nowMs: number = Date.now()): boolean {
+  if (!token) return false;
+  const m = VALUE.exec(parseCookieHeader(cookieHeader).get(SESSION_COOKIE) ?? '');
+  if (!m) return false;
+  const expires = Number(m[1]);
+  const now = Math.floor(nowMs / 1000);
+  if (expires <= now || expires > now + SESSION_SECONDS) return false;
+  return timingSafeEqual(Buffer.from(m[2]!, 'base64url'), mac(token, expires));
+}
