@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { SyncMetrics } from '../metrics/sync-metrics.ts';
-import { drain, pendingBySide, type ServiceData } from './replicate.ts';
+import { drain, pendingBySide, tablesOn, type ServiceData } from './replicate.ts';
 import { SIDES } from './table-mapping.ts';
+import { watermarkOf, Watermarks } from './watermark.ts';
 
 export interface ReplicatorOptions {
   /** Pause between rounds when there was nothing to copy, ms (default 100). */
@@ -29,10 +30,13 @@ export class Replicator {
   #rounds = 0;
   /** Per service: failed rounds in a row, and when to try again (backing off up to 5 s). */
   readonly #failing = new Map<string, { count: number; until: number }>();
+  /** Per service: every change committed on its writer's side before this moment has been applied (`watermark.ts`). */
+  readonly watermarks: Watermarks;
 
   constructor(services: readonly ServiceData[], opts: ReplicatorOptions) {
     this.#services = services;
     this.#opts = { intervalMs: 100, batchSize: 500, maxBatchesPerRound: 20, ...opts, metrics: opts.metrics };
+    this.watermarks = new Watermarks(services.map((d) => d.mapping.service));
   }
 
   /** Rounds completed so far (every service visited once per round). */
@@ -48,6 +52,7 @@ export class Replicator {
   /** Finishes the round in progress and stops. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.watermarks.close();
     this.#wake?.();
     await this.#running;
   }
@@ -61,6 +66,7 @@ export class Replicator {
       if (failing && Date.now() < failing.until) continue;
       try {
         const r = await drain(data, { batchSize: this.#opts.batchSize, maxBatches: this.#opts.maxBatchesPerRound });
+        this.watermarks.advance(service, await watermarkOf(data.pools[r.state.writer], tablesOn(data, r.state.writer)));
         total += r.applied + r.strays;
         this.#opts.metrics?.applied.inc({ service }, r.applied);
         if (r.strays) {
