@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../src/data/backfill.ts';
 import { tablesOn } from '../src/data/replicate.ts';
 import { startSyncServer, type RunningSync } from '../src/data/sync-server.ts';
-import { watermarkOf } from '../src/data/watermark.ts';
+import { watermarkOf, Watermarks } from '../src/data/watermark.ts';
 import { createLogger } from '../src/logger.ts';
 import { serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 // The replicator's watermark: "every change committed on the writer's side before W has been
-// applied". Its loop is given a long pause here, so that a round happens only when the test calls one.
+// applied". Its loop is given a long pause here (60 s), so a round happens only when the test calls
+// one or when someone waits for the watermark.
 
 let d: ServiceDatabases;
 let sync: RunningSync;
@@ -15,6 +16,8 @@ beforeAll(async () => {
   d = await serviceDatabases('listings');
   await backfill(d);
   sync = await startSyncServer([d], { port: 0, host: '127.0.0.1', intervalMs: 60_000, log: createLogger('silent') });
+  // Its loop's first round done: from now on it pauses for 60 s between rounds.
+  while (sync.replicator.rounds < 2) await new Promise((r) => setTimeout(r, 10));
 });
 afterAll(async () => {
   await sync?.close();
@@ -40,25 +43,27 @@ describe('the replicator’s watermark', () => {
     expect(before.body.watermark).toBeLessThan(committed);
     expect(await serviceName()).not.toBe('Finca watermark one');
 
-    // A long poll: answered by the round that applies the change, not by its wait running out.
-    const waiting = ask(`service=listings&at=${committed}&waitMs=5000`);
-    await new Promise((r) => setTimeout(r, 50));
+    // A long poll: the caller waiting starts a round at once (not after the 60 s pause), and the
+    // round that applies the change answers it, long before its wait would run out.
     const started = Date.now();
-    await sync.replicator.round();
-    const after = await waiting;
+    const after = await ask(`service=listings&at=${committed}&waitMs=5000`);
     expect(after).toMatchObject({ status: 200, body: { reached: true } });
     expect(after.body.watermark).toBeGreaterThanOrEqual(committed);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await serviceName()).toBe('Finca watermark one');
   });
 
-  it('when the change is not applied within waitMs, then /watermark answers reached false once the wait is up', async () => {
-    const committed = await renameSupplier('Finca watermark two');
+  it('when the watermark does not pass the moment within waitMs, then the caller is answered reached false once the wait is up', async () => {
+    const marks = new Watermarks(['listings']);
+    marks.advance('listings', 1_000);
     const started = Date.now();
-    const r = await ask(`service=listings&at=${committed}&waitMs=300`);
-    expect(r).toMatchObject({ status: 200, body: { reached: false } });
+    const waiting = marks.wait('listings', 5_000, 300);
+    marks.advance('listings', 4_999);
+    expect(await waiting).toEqual({ service: 'listings', at: 5_000, watermark: 4_999, reached: false });
     expect(Date.now() - started).toBeGreaterThanOrEqual(280);
-    await sync.replicator.round();
+    // Never lowered; answered at once once passed.
+    marks.advance('listings', 10);
+    expect(await marks.wait('listings', 4_999, 0)).toMatchObject({ watermark: 4_999, reached: true });
   });
 
   it('when a change is still in the outbox, then the watermark stops before its capture, whatever the time', async () => {

@@ -27,6 +27,7 @@ export class Replicator {
   #running: Promise<void> | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
+  #again = false;
   #rounds = 0;
   /** Per service: failed rounds in a row, and when to try again (backing off up to 5 s). */
   readonly #failing = new Map<string, { count: number; until: number }>();
@@ -36,7 +37,10 @@ export class Replicator {
   constructor(services: readonly ServiceData[], opts: ReplicatorOptions) {
     this.#services = services;
     this.#opts = { intervalMs: 100, batchSize: 500, maxBatchesPerRound: 20, ...opts, metrics: opts.metrics };
-    this.watermarks = new Watermarks(services.map((d) => d.mapping.service));
+    this.watermarks = new Watermarks(
+      services.map((d) => d.mapping.service),
+      (at) => this.#roundAfter(at),
+    );
   }
 
   /** Rounds completed so far (every service visited once per round). */
@@ -98,11 +102,20 @@ export class Replicator {
     for (const side of SIDES) m.writer.set({ service, writer: side }, side === writer ? 1 : 0);
   }
 
+  /** Someone waits for the watermark to pass `at`: a round as soon as it is past, not after the pause (many callers, one round). */
+  #roundAfter(at: number): void {
+    const delay = at - Date.now();
+    if (delay > 0) return void setTimeout(() => this.#roundAfter(at), delay).unref();
+    this.#again = true;
+    this.#wake?.();
+  }
+
   async #loop(): Promise<void> {
     while (!this.#stopped) {
+      this.#again = false;
       const applied = await this.round();
-      // Busy: go again at once. Idle: wait, unless stopped.
-      if (applied === 0 && !this.#stopped) {
+      // Busy, or a watermark awaited: go again at once. Idle: wait, unless stopped.
+      if (applied === 0 && !this.#stopped && !this.#again) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.#opts.intervalMs);
           this.#wake = () => {

@@ -50,10 +50,13 @@ export class Watermarks {
   readonly #marks = new Map<string, number>();
   readonly #waiting = new Map<string, Set<Waiter>>();
   readonly services: ReadonlySet<string>;
+  readonly #onWaiting: ((at: number) => void) | undefined;
   #closed = false;
 
-  constructor(services: Iterable<string>) {
+  /** `onWaiting` hears of every caller left waiting, with its moment: the replicator starts a round once it has passed instead of pausing. */
+  constructor(services: Iterable<string>, onWaiting?: (at: number) => void) {
     this.services = new Set(services);
+    this.#onWaiting = onWaiting;
   }
 
   /** The service's watermark, epoch ms; undefined before its first round. */
@@ -86,6 +89,7 @@ export class Watermarks {
       };
       const timer = setTimeout(() => w.done(this.#answer(service, at)), Math.min(waitMs, MAX_WATERMARK_WAIT_MS));
       set.add(w);
+      this.#onWaiting?.(at);
     });
   }
 
