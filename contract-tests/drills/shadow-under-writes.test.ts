@@ -145,8 +145,10 @@ describe('shadow comparisons under write load', () => {
     expect(report.samples).toBe(traffic.reads);
     expect(report.fields.filter((f) => f.reported).map((f) => `${f.template} ${f.field}`)).toEqual([]);
     expect(report.adjustedMismatchRate).toBe(0);
-    expect(report.stale).toBeGreaterThanOrEqual(0);
-    expect(report.stale).toBeLessThan(report.samples / 2);
+    // Each buyer cancels within ms of reading: some reads' copies meet the cancel already copied
+    // (the service ahead), differ, and match when asked again; most are still compared.
+    expect(report.stale).toBeGreaterThan(0);
+    expect(report.samples - report.stale).toBeGreaterThanOrEqual(report.samples / 4);
     // Both rates shown on the route's card: the raw one over every sample, the stale ones set apart.
     const page = await (await fetch(`${system.adminUrl}/__strangler/`)).text();
     expect(page).toContain(`${report.stale} stale`);
