@@ -8,7 +8,7 @@ import { startAuthService } from '@strangler/auth';
 import { startListingsService } from '@strangler/listings';
 import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
-import { alignWriter, createLogger as proxyLogger, loadProxyConfig, mappingFor, ProxyAdminClient, Replicator, startProxy, type RunningProxy, type ServiceData } from '@strangler/proxy';
+import { alignWriter, createLogger as proxyLogger, loadProxyConfig, mappingFor, ProxyAdminClient, startProxy, startSyncServer, type Replicator, type RunningProxy, type ServiceData } from '@strangler/proxy';
 import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, renderRouteTable, reservePort, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -88,9 +88,11 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     const routes = renderRouteTable(preset, { monolith: monolith.url, auth: services.auth.url, listings: services.listings.url, orders: services.orders.url });
     // As `npm start` does: each service's rows copied, its writer set as the table routes it.
     for (const s of SERVICES) await alignWriter(data[s], routes);
-    const replicator = new Replicator(Object.values(data), { intervalMs: 20, log: proxyLogger('silent') });
-    replicator.start();
-    closers.push(() => replicator.stop());
+    // The replicator as `npm start` runs it, with its status listener: shadow copies wait on its
+    // /watermark (one machine, one clock: no margin).
+    const sync = await startSyncServer(Object.values(data), { port: 0, host: '127.0.0.1', intervalMs: 20, log: proxyLogger('silent') });
+    closers.push(() => sync.close());
+    const replicator = sync.replicator;
 
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'system-'));
     closers.push(() => fs.rm(dir, { recursive: true, force: true }));
@@ -98,7 +100,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     await fs.writeFile(routesFile, routes);
     await reserved.release();
     const proxy = await startProxy(
-      loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', STRANGLER_DATABASE_URL: urls.strangler }),
+      loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', STRANGLER_DATABASE_URL: urls.strangler, SYNC_STATUS_URL: sync.url, SHADOW_CLOCK_MARGIN_MS: '0' }),
       proxyLogger('silent'),
     );
     closers.push(() => proxy.close());

@@ -134,6 +134,10 @@ export function components(config: StackConfig): Component[] {
         ADMIN_PORT: String(config.adminPort),
         ADMIN_TOKEN: config.adminToken,
         STRANGLER_DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}strangler`),
+        // Shadow copies wait on the replicator's watermark, so a read right after a write is not taken
+        // for a difference; one machine, one clock: no margin needed.
+        SYNC_STATUS_URL: local(config.syncPort),
+        SHADOW_CLOCK_MARGIN_MS: '0',
         LOG_LEVEL: config.logLevel,
       }),
       banner: () => [

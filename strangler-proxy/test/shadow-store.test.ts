@@ -49,8 +49,8 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
     expect(things.fields.filter((f: { reported: boolean }) => f.reported).map((f: { field: string }) => f.field)).toEqual(['$.title']);
     expect(things.examples.find((e: { field: string }) => e.field === '$.title').differences[0]).toMatchObject({ path: '$.title', a: expect.stringMatching(/^Thing \d+$/), b: expect.stringMatching(/^Thing \d+!$/) });
     const text = await runCli(['report', 'things'], { STRANGLER_DATABASE_URL: db.url });
-    expect(text.out).toMatch(/^route\s+samples\s+match\s+mismatch\*\s+monolith p50\/p99\s+service p50\/p99\s+errors m\/s\s+readiness$/m);
-    expect(text.out).toMatch(/^things\s+200\s+0\.00 %\s+100\.00 %/m);
+    expect(text.out).toMatch(/^route\s+samples\s+stale\s+match\s+mismatch\*\s+monolith p50\/p99\s+service p50\/p99\s+errors m\/s\s+readiness$/m);
+    expect(text.out).toMatch(/^things\s+200\s+0\s+0\.00 %\s+100\.00 %/m);
     expect(text.out).toMatch(/\$\.title {2}\/api\/things\/:id {2}100\.00 % of samples \(noise 0\.00 %\) {2}e\.g\. GET \/api\/things\/\d+: "Thing \d+" → "Thing \d+!"/);
     expect(text.out).toContain('noise: $.requestId, $.servedAt');
     const page = await (await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json();

@@ -28,7 +28,9 @@ export function overviewPage(routes: readonly RouteReport[], o: { since: string;
   <p class="score" aria-label="Readiness">${esc(r.readiness.score)}<small>/100 — ${r.readiness.ready ? 'ready' : 'not ready'} (${esc(r.readiness.why)})</small></p>
   <dl>
     <dt>Samples</dt><dd>${r.samples}</dd>
-    <dt>Match rate</dt><dd>${pct(r.rawMatchRate)}</dd>
+    <dt>Stale (data not caught up; left out)</dt><dd>${r.stale} stale</dd>
+    <dt>Match rate, all samples</dt><dd>${pct(r.rawMatchRate)}</dd>
+    <dt>Match rate, stale left out, noise cancelled</dt><dd>${pct(r.adjustedMatchRate)}</dd>
     <dt>Mismatch rate, noise cancelled</dt><dd>${pct(r.adjustedMismatchRate)}</dd>
     <dt>p50 / p99 monolith</dt><dd>${ms(r.monolith.p50Ms)} / ${ms(r.monolith.p99Ms)}</dd>
     <dt>p50 / p99 service</dt><dd>${ms(r.service.p50Ms)} / ${ms(r.service.p99Ms)}</dd>
@@ -51,15 +53,15 @@ export function routePage(r: RouteReport, examples: readonly ShadowExample[]): s
     return `<tr class="${f.reported ? 'reported' : 'noise'}"><th scope="row"><code>${esc(f.field)}</code></th><td>${esc(f.template)}</td><td>${f.reported ? 'differs' : 'noise'}</td>
   <td>${pct(f.diffRate)}</td><td>${pct(f.noiseRate)}</td><td>${example ? `<a href="/__strangler/shadow/${encodeURIComponent(r.route)}/examples/${example.id}">example</a>` : '—'}</td></tr>`;
   });
-  const templates = r.templates.map((t) => `<tr><th scope="row"><code>${esc(t.template)}</code></th><td>${t.samples}</td><td>${pct(t.rawMatchRate)}</td><td>${pct(t.adjustedMismatchRate)}</td></tr>`);
+  const templates = r.templates.map((t) => `<tr><th scope="row"><code>${esc(t.template)}</code></th><td>${t.samples}</td><td>${t.stale}</td><td>${pct(t.rawMatchRate)}</td><td>${pct(t.adjustedMismatchRate)}</td></tr>`);
   return page(
     r.route,
     `<h1>Route ${esc(r.route)}</h1>
-<p class="meta">${r.samples} samples · match ${pct(r.rawMatchRate)} · mismatch with noise cancelled ${pct(r.adjustedMismatchRate)} · readiness ${esc(r.readiness.score)} (${esc(r.readiness.why)})</p>
+<p class="meta">${r.samples} samples · ${r.stale} stale · match ${pct(r.rawMatchRate)} (${pct(r.adjustedMatchRate)} stale left out) · mismatch with noise cancelled ${pct(r.adjustedMismatchRate)} · readiness ${esc(r.readiness.score)} (${esc(r.readiness.why)})</p>
 <h2>Fields that differed</h2>
 ${rows.length ? `<table aria-label="Fields"><thead><tr><th>field</th><th>path template</th><th>verdict</th><th>service vs monolith</th><th>monolith vs itself</th><th></th></tr></thead><tbody>${rows.join('\n')}</tbody></table>` : '<p>None: every answer matched.</p>'}
 <h2>Path templates</h2>
-<table aria-label="Path templates"><thead><tr><th>template</th><th>samples</th><th>match</th><th>mismatch, noise cancelled</th></tr></thead><tbody>${templates.join('\n')}</tbody></table>`,
+<table aria-label="Path templates"><thead><tr><th>template</th><th>samples</th><th>stale</th><th>match</th><th>mismatch, noise cancelled</th></tr></thead><tbody>${templates.join('\n')}</tbody></table>`,
   );
 }
 

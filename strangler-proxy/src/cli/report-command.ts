@@ -24,10 +24,11 @@ function settingsFrom(file: string | undefined): (route: string) => RouteSetting
 /** The terminal table: a line per route, then its top differing fields with one example each. */
 export function printReport(routes: readonly RouteReport[], examples: ReadonlyMap<string, ShadowExample[]>, since: string): void {
   if (!routes.length) return void console.log(`no shadow samples since ${since}`);
-  const head = ['route', 'samples', 'match', 'mismatch*', 'monolith p50/p99', 'service p50/p99', 'errors m/s', 'readiness'];
+  const head = ['route', 'samples', 'stale', 'match', 'mismatch*', 'monolith p50/p99', 'service p50/p99', 'errors m/s', 'readiness'];
   const rows = routes.map((r) => [
     r.route,
     String(r.samples),
+    String(r.stale),
     pct(r.rawMatchRate),
     pct(r.adjustedMismatchRate),
     `${r.monolith.p50Ms}/${r.monolith.p99Ms} ms`,
@@ -39,7 +40,7 @@ export function printReport(routes: readonly RouteReport[], examples: ReadonlyMa
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
-  console.log(`* noise cancelled; since ${since}`);
+  console.log(`match: over all samples; * noise cancelled, stale samples left out (stale: the answers differed while the service's copy of the data was behind or ahead); since ${since}`);
   for (const r of routes) {
     const top = r.fields.filter((f) => f.reported).slice(0, 10);
     const noise = r.fields.filter((f) => !f.reported);

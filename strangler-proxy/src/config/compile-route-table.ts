@@ -67,7 +67,7 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
     }
     const shadowSpec = spec.shadow ?? group?.shadow;
     const shadowAt = spec.shadow ? [...at, 'shadow'] : ['groups', spec.group ?? '', 'shadow'];
-    const shadow = shadowSpec ? compileShadow(shadowSpec, shadowAt, problem) : undefined;
+    const shadow = shadowSpec ? compileShadow(shadowSpec, shadowAt, problem, fields.target) : undefined;
     if (!path || !fields.mode) return;
     routes.push({
       name: spec.name,
@@ -82,7 +82,7 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
       target: fields.mode === 'monolith' ? source.default : fields.target!,
       weight: fields.mode === 'canary' ? fields.weight! : fields.mode === 'service' ? 100 : 0,
       frozen: fields.frozen ?? false,
-      shadow: fields.mode === 'shadow' ? (shadow ?? compileShadow(ShadowSchema.parse({}), shadowAt, problem)) : shadow,
+      shadow: fields.mode === 'shadow' ? (shadow ?? compileShadow(ShadowSchema.parse({}), shadowAt, problem, fields.target)) : shadow,
     });
   });
 
@@ -121,7 +121,7 @@ function checkModeFields(
 }
 
 /** The shadow options compiled: every field pattern parsed, a malformed one reported at its line. */
-function compileShadow(spec: ShadowSpec, at: (string | number)[], problem: (path: (string | number)[], message: string) => void): CompiledShadow | undefined {
+function compileShadow(spec: ShadowSpec, at: (string | number)[], problem: (path: (string | number)[], message: string) => void, target: string | undefined): CompiledShadow | undefined {
   const patterns = (field: 'ignore' | 'tolerance' | 'sets', sources: string[]): boolean => {
     let ok = true;
     sources.forEach((source, i) => {
@@ -145,6 +145,7 @@ function compileShadow(spec: ShadowSpec, at: (string | number)[], problem: (path
     compareSpec: { ignore: spec.ignore, headers: spec.headers, tolerance: spec.tolerance, sets: spec.sets, timestampToleranceMs: spec.timestampToleranceMs },
     noise: { sampleRate: spec.noise.sampleRate, relative: spec.noise.relativeThreshold, absolute: spec.noise.absoluteThreshold },
     gate: spec.gate,
+    freshness: { service: spec.freshness.service ?? target, waitMs: spec.freshness.waitMs, retries: spec.freshness.retries },
   };
 }
 

@@ -77,6 +77,10 @@ export interface ProxyConfig {
     retentionDays: number;
     /** Examples kept per route and field (SHADOW_EXAMPLES_PER_FIELD, default 3). */
     examplesPerField: number;
+    /** The replicator's status listener, whose `/watermark` says when a service's copy has caught up with the monolith (SYNC_STATUS_URL, e.g. http://127.0.0.1:8082; unset: copies are sent at once and never counted stale). */
+    syncStatusUrl: string | undefined;
+    /** How far the proxy's clock may be behind the replicator's or its databases', ms: added to every moment waited for (SHADOW_CLOCK_MARGIN_MS, default 10). */
+    clockMarginMs: number;
   };
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
@@ -105,6 +109,20 @@ function patterns(env: NodeJS.ProcessEnv, name: string): string[] {
     }
   }
   return list;
+}
+
+/** An http(s) origin, its trailing slash dropped; undefined when unset. */
+function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ProxyConfigError(`${name} must be a URL like http://127.0.0.1:8082`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProxyConfigError(`${name} must be an http:// or https:// URL, not ${url.protocol}`);
+  return raw.replace(/\/+$/, '');
 }
 
 export const DEFAULT_ALLOWED_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
@@ -162,6 +180,8 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides:
       redactValues: patterns(env, 'SHADOW_REDACT_VALUES'),
       retentionDays: int(env, 'SHADOW_RETENTION_DAYS', 7, 1, 365),
       examplesPerField: int(env, 'SHADOW_EXAMPLES_PER_FIELD', 3, 1, 100),
+      syncStatusUrl: httpUrl(env, 'SYNC_STATUS_URL'),
+      clockMarginMs: int(env, 'SHADOW_CLOCK_MARGIN_MS', 10, 0, 10_000),
     }),
     logLevel: env.LOG_LEVEL || 'info',
   });

@@ -68,6 +68,16 @@ export const ShadowSchema = z.strictObject({
       absoluteThreshold: z.number().min(0).max(1).default(0.01),
     })
     .prefault({}),
+  freshness: z
+    .strictObject({
+      /** Milliseconds a copy waits for the replicator to have applied every change made before the monolith answered, before it is sent (default 1 500; 0: no wait). A copy whose answers differ and that waited in vain is counted stale, not as a difference. */
+      waitMs: z.number().int().min(0).max(10_000).default(1_500),
+      /** Times a read whose answers differ is asked of both sides again, each after the wait, to tell a change made meanwhile from a real difference (default 2). */
+      retries: z.number().int().min(0).max(5).default(2),
+      /** The replicated service whose copy is waited for (default: the route's target). */
+      service: name('a service').optional(),
+    })
+    .prefault({}),
   /** Readiness gate: the samples needed, and the score (0–100) that counts as ready (defaults 1 000 and 99). */
   gate: z.strictObject({ minSamples: z.number().int().min(1).default(1000), minScore: z.number().min(0).max(100).default(99) }).prefault({}),
 });

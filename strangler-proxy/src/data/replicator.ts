@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { SyncMetrics } from '../metrics/sync-metrics.ts';
-import { drain, pendingBySide, type ServiceData } from './replicate.ts';
+import { drain, pendingBySide, tablesOn, type ServiceData } from './replicate.ts';
 import { SIDES } from './table-mapping.ts';
+import { watermarkOf, Watermarks } from './watermark.ts';
 
 export interface ReplicatorOptions {
   /** Pause between rounds when there was nothing to copy, ms (default 100). */
@@ -26,13 +27,20 @@ export class Replicator {
   #running: Promise<void> | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
+  #again = false;
   #rounds = 0;
   /** Per service: failed rounds in a row, and when to try again (backing off up to 5 s). */
   readonly #failing = new Map<string, { count: number; until: number }>();
+  /** Per service: every change committed on its writer's side before this moment has been applied (`watermark.ts`). */
+  readonly watermarks: Watermarks;
 
   constructor(services: readonly ServiceData[], opts: ReplicatorOptions) {
     this.#services = services;
     this.#opts = { intervalMs: 100, batchSize: 500, maxBatchesPerRound: 20, ...opts, metrics: opts.metrics };
+    this.watermarks = new Watermarks(
+      services.map((d) => d.mapping.service),
+      (at) => this.#roundAfter(at),
+    );
   }
 
   /** Rounds completed so far (every service visited once per round). */
@@ -48,6 +56,7 @@ export class Replicator {
   /** Finishes the round in progress and stops. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.watermarks.close();
     this.#wake?.();
     await this.#running;
   }
@@ -61,6 +70,7 @@ export class Replicator {
       if (failing && Date.now() < failing.until) continue;
       try {
         const r = await drain(data, { batchSize: this.#opts.batchSize, maxBatches: this.#opts.maxBatchesPerRound });
+        this.watermarks.advance(service, await watermarkOf(data.pools[r.state.writer], tablesOn(data, r.state.writer)));
         total += r.applied + r.strays;
         this.#opts.metrics?.applied.inc({ service }, r.applied);
         if (r.strays) {
@@ -92,11 +102,20 @@ export class Replicator {
     for (const side of SIDES) m.writer.set({ service, writer: side }, side === writer ? 1 : 0);
   }
 
+  /** Someone waits for the watermark to pass `at`: a round as soon as it is past, not after the pause (many callers, one round). */
+  #roundAfter(at: number): void {
+    const delay = at - Date.now();
+    if (delay > 0) return void setTimeout(() => this.#roundAfter(at), delay).unref();
+    this.#again = true;
+    this.#wake?.();
+  }
+
   async #loop(): Promise<void> {
     while (!this.#stopped) {
+      this.#again = false;
       const applied = await this.round();
-      // Busy: go again at once. Idle: wait, unless stopped.
-      if (applied === 0 && !this.#stopped) {
+      // Busy, or a watermark awaited: go again at once. Idle: wait, unless stopped.
+      if (applied === 0 && !this.#stopped && !this.#again) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.#opts.intervalMs);
           this.#wake = () => {

@@ -38,6 +38,8 @@ export interface CompiledShadow {
   compareSpec: CompareRulesSpec;
   noise: { sampleRate: number } & NoiseThresholds;
   gate: { minSamples: number; minScore: number };
+  /** What a copy waits for before it is sent, and how often a differing read is asked again; `service` undefined: nothing to wait for. */
+  freshness: { service: string | undefined; waitMs: number; retries: number };
 }
 
 /** What the proxy needs to know about a request to route it. */

@@ -29,6 +29,7 @@ parentPort!.on('message', (job: MirrorJob) => {
       monolith: { status: job.primary.status, ms: job.primary.ms },
       service: { status: null, ms: 0 },
       differences: [{ path: '(comparison failed)', field: '(comparison failed)', kind: 'missing', b: (err as Error).message }],
+      stale: false,
       noise: undefined,
       examples: {},
       compareMs: 0,

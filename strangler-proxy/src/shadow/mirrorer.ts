@@ -4,6 +4,7 @@ import { isSafeMethod } from '../resilience/upstream-failure.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import { compareResponses, compileRules, type ComparableResponse, type CompareRules, type CompareRulesSpec, type FieldDifference } from './compare-responses.ts';
 import { decodeBody } from './decode-body.ts';
+import { WatermarkClient, type FreshnessSpec } from './freshness.ts';
 import { pathTemplate } from './path-template.ts';
 import { REDACTED, redactBody, redactHeaders, redactJson, redactPath, type RedactionRules } from './redact.ts';
 import type { ShadowExample } from './shadow-store.ts';
@@ -28,6 +29,10 @@ export interface MirrorJob {
   targetUrl: string;
   /** The matched route's path pattern, for the template. */
   pattern: PathPattern;
+  /** When the monolith's answer was handed over, epoch ms: the copy waits until the service's data has caught up with it. */
+  answeredAt: number;
+  /** Where to ask whether it has; undefined: sent at once. */
+  freshness: FreshnessSpec | undefined;
 }
 
 /** What one mirror produced. */
@@ -40,6 +45,8 @@ export interface MirrorResult {
   /** `status` null: the target did not answer. */
   service: { status: number | null; ms: number };
   differences: FieldDifference[];
+  /** The answers differed, and the service's copy of the data could not be shown to be as new as the monolith's: not counted as a difference. */
+  stale: boolean;
   /** The differences between two monolith answers, when this mirror measured noise. */
   noise: FieldDifference[] | undefined;
   /** A redacted example for each of the first few differing fields. */
@@ -63,13 +70,23 @@ export class Mirrorer {
   readonly #rules = new Map<string, CompareRules>();
   /** Each answer's body redacted once, however many of its fields get an example. */
   readonly #shown = new WeakMap<Buffer, string>();
+  readonly #watermarks = new WatermarkClient();
   readonly #o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules };
 
   constructor(o: { maxSockets: number; maxBodyBytes: number; redaction: RedactionRules }) {
     this.#o = o;
   }
 
+  /**
+   * Under writes, a copy can meet the service's data older than what the monolith answered from (the
+   * replicator copies each write a few ms later), or newer (a write made since). So the copy first
+   * waits for the replicator's watermark to pass the moment the monolith answered; a read whose
+   * answers still differ is asked of both sides again (monolith, wait, service), and a field counts
+   * only when it differed every time. A difference that goes away, or whose wait ran out, is stale.
+   * Writes are dry runs that cannot be sent to the monolith twice: only the wait applies to them.
+   */
   async run(job: MirrorJob): Promise<MirrorResult> {
+    const fresh = job.freshness ? await this.#watermarks.wait(job.freshness, job.answeredAt) : 'unreplicated';
     const noise = isSafeMethod(job.method) && Math.random() < job.shadow.noiseSampleRate;
     const [service, again] = await Promise.all([this.#send(job.targetUrl, job), noise ? this.#send(job.monolithUrl, job) : undefined]);
     const t0 = performance.now();
@@ -78,11 +95,19 @@ export class Mirrorer {
     if (!rules) this.#rules.set(key, (rules = compileRules(job.shadow.compare)));
     const primaryBody = buffer(job.primary.body);
     const primary = await comparable(job.primary.status, job.primary.headers, primaryBody, rules);
-    const differences: FieldDifference[] = service.ok
+    const compared: FieldDifference[] = service.ok
       ? compareResponses(primary, await comparable(service.status, service.headers, service.body, rules), rules)
       : [{ path: NO_ANSWER, field: NO_ANSWER, kind: 'missing', a: job.primary.status, b: service.error }];
     const noiseDifferences = again?.ok ? compareResponses(primary, await comparable(again.status, again.headers, again.body, rules), rules) : undefined;
     const compareMs = performance.now() - t0;
+    // A target that failed is the target's fault whatever the data: never stale, never asked again.
+    let lasting: ReadonlySet<string> | 'stale' = new Set(compared.map((d) => d.field));
+    if (compared.length && service.ok && service.status < 500 && fresh !== 'unreplicated') {
+      if (fresh === 'late') lasting = 'stale';
+      else if (isSafeMethod(job.method)) lasting = await this.#askAgain(job, job.freshness!, rules, lasting);
+    }
+    const stale = lasting === 'stale';
+    const differences = lasting === 'stale' ? [] : compared.filter((d) => (lasting as ReadonlySet<string>).has(d.field));
     const template = pathTemplate(job.path, job.pattern);
     const examples: Record<string, ShadowExample> = {};
     for (const field of [...new Set(differences.map((d) => d.field))].sort().slice(0, 3)) examples[field] = this.#example(job, template, field, primaryBody, service, differences, rules);
@@ -94,10 +119,31 @@ export class Mirrorer {
       monolith: { status: job.primary.status, ms: job.primary.ms },
       service: { status: service.ok ? service.status : null, ms: service.ms },
       differences,
+      stale,
       noise: noiseDifferences,
       examples,
       compareMs,
     };
+  }
+
+  /**
+   * A read whose answers differed, asked again up to `retries` times: the monolith, the wait for
+   * the watermark to pass its answer, the service. Returns the fields that differed every time, or
+   * `stale` when none did (or a wait ran out).
+   */
+  async #askAgain(job: MirrorJob, f: FreshnessSpec, rules: CompareRules, fields: ReadonlySet<string>): Promise<ReadonlySet<string> | 'stale'> {
+    let lasting = fields;
+    for (let i = 0; i < f.retries && lasting.size; i++) {
+      const monolith = await this.#send(job.monolithUrl, job);
+      if (!monolith.ok) break;
+      if ((await this.#watermarks.wait(f, Date.now())) !== 'reached') return 'stale';
+      const service = await this.#send(job.targetUrl, job);
+      if (!service.ok) break;
+      const now = compareResponses(await comparable(monolith.status, monolith.headers, monolith.body, rules), await comparable(service.status, service.headers, service.body, rules), rules);
+      const differing = new Set(now.map((d) => d.field));
+      lasting = new Set([...lasting].filter((x) => differing.has(x)));
+    }
+    return lasting.size ? lasting : 'stale';
   }
 
   /** One copy of the request, bounded in time and size. */
@@ -172,6 +218,7 @@ export class Mirrorer {
   }
 
   close(): void {
+    this.#watermarks.close();
     for (const a of this.#agents.values()) a.destroy();
     this.#agents.clear();
   }

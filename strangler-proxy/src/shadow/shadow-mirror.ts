@@ -44,6 +44,8 @@ export interface MirrorDeps {
   workers: number;
   redactKeys: readonly string[];
   redactValues: readonly string[];
+  /** The replicator's status listener and the clock margin, when copies should wait for the service's data to catch up (SYNC_STATUS_URL, SHADOW_CLOCK_MARGIN_MS). */
+  sync?: { statusUrl: string; clockMarginMs: number } | undefined;
   log: Logger;
 }
 
@@ -107,6 +109,14 @@ export class ShadowMirror {
     return { worker: w, ready };
   }
 
+  /** What a route's copies wait for, if anything: the replicator known, the route's data service named, a wait allowed. */
+  #freshness(shadow: CompiledShadow): MirrorJob['freshness'] {
+    const sync = this.deps.sync;
+    const f = shadow.freshness;
+    if (!sync || !f.service || f.waitMs <= 0) return undefined;
+    return { url: sync.statusUrl, service: f.service, waitMs: f.waitMs, retries: f.retries, marginMs: sync.clockMarginMs };
+  }
+
   get limits(): MirrorLimits {
     return this.deps.limits;
   }
@@ -133,6 +143,8 @@ export class ShadowMirror {
       run: (r) => {
         if (used) return;
         used = true;
+        // Taken now, once the monolith's answer has been delivered: every write it could reflect committed before.
+        const answeredAt = Date.now();
         const id = ++this.#nextId;
         const worker = this.#workers[id % this.#workers.length]!;
         this.#pending.set(id, { worker, release });
@@ -148,6 +160,8 @@ export class ShadowMirror {
           monolithUrl: r.monolithUrl,
           targetUrl: r.targetUrl,
           pattern: r.pattern,
+          answeredAt,
+          freshness: this.#freshness(r.shadow),
         };
         worker.postMessage(job);
       },
@@ -178,6 +192,7 @@ export class ShadowMirror {
       monolith: r.monolith,
       service: r.service,
       differences: r.differences,
+      stale: r.stale,
       noise: r.noise,
       example: (field) => r.examples[field],
     });

@@ -15,8 +15,10 @@ export interface ShadowSample {
   monolith: { status: number; ms: number };
   /** `status` null: the target did not answer (refused, reset, timed out). */
   service: { status: number | null; ms: number };
-  /** The differences service vs monolith (empty: a match). */
+  /** The differences service vs monolith (empty: a match, unless stale). */
   differences: FieldDifference[];
+  /** The answers differed but the service's data could not be shown to be as new as the monolith's: counted apart, neither match nor difference. */
+  stale?: boolean;
   /** The differences between two monolith answers, when this sample measured noise. */
   noise: FieldDifference[] | undefined;
   /** The redacted example for a field, when one was made. */
@@ -82,13 +84,14 @@ export class ShadowRecorder {
     const d = this.#delta;
     const rk = routeKey(s.route, s.template);
     let row = d.routes.get(rk);
-    if (!row) d.routes.set(rk, (row = { route: s.route, template: s.template, samples: 0, matches: 0, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0 }));
+    if (!row) d.routes.set(rk, (row = { route: s.route, template: s.template, samples: 0, matches: 0, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0, stale: 0 }));
     row.samples++;
-    if (!s.differences.length) row.matches++;
+    if (s.stale) row.stale = (row.stale ?? 0) + 1;
+    else if (!s.differences.length) row.matches++;
     if (s.monolith.status >= 500) row.monolithErrors++;
     if (s.service.status === null || s.service.status >= 500) row.serviceErrors++;
     if (s.noise) row.noiseSamples++;
-    const fields = this.#bounded(s.route, s.differences);
+    const fields = s.stale ? [] : this.#bounded(s.route, s.differences);
     const noisy = s.noise ? this.#bounded(s.route, s.noise) : [];
     for (const field of new Set([...fields, ...noisy])) {
       const fk = fieldRowKey(s.route, s.template, field);
@@ -113,7 +116,7 @@ export class ShadowRecorder {
     }
 
     const m = this.#o.metrics;
-    m.shadowComparisons.inc({ route: s.route, result: fields.length ? 'mismatch' : 'match' });
+    m.shadowComparisons.inc({ route: s.route, result: s.stale ? 'stale' : fields.length ? 'mismatch' : 'match' });
     for (const field of fields) m.shadowFieldDifferences.inc({ route: s.route, field });
     if (s.noise) m.shadowNoise.inc({ route: s.route, result: noisy.length ? 'differs' : 'same' });
 

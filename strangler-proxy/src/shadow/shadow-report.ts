@@ -31,18 +31,24 @@ export interface SideReport {
 export interface TemplateReport {
   template: string;
   samples: number;
+  /** Of `samples`, those set apart as stale (the service's data behind or ahead). */
+  stale: number;
   rawMatchRate: number;
+  /** Over the samples that are not stale. */
   adjustedMismatchRate: number;
 }
 
 export interface RouteReport {
   route: string;
   samples: number;
-  /** Share of samples whose answers were equal after the route's rules. */
+  /** Samples whose answers differed while the service's copy of the data was behind or ahead of the monolith's: in `samples` and the raw rate, left out of every other rate and the readiness. */
+  stale: number;
+  /** Share of all samples whose answers were equal after the route's rules (a stale one is not). */
   rawMatchRate: number;
-  /** Samples that matched once noise fields are cancelled, and the share that did not. */
+  /** Samples that matched once noise fields are cancelled, and the share of the samples that are not stale that did not; and that did. */
   adjustedMatches: number;
   adjustedMismatchRate: number;
+  adjustedMatchRate: number;
   noiseSamples: number;
   monolith: SideReport;
   service: SideReport;
@@ -68,7 +74,8 @@ export function percentileMs(rows: readonly LatencyCounts[], p: number): number 
 }
 
 /**
- * The report of shadow traffic: per route, samples, the raw and noise-adjusted match rates, both
+ * The report of shadow traffic: per route, samples (and how many were stale), the raw match rate
+ * over all of them and the adjusted rates (noise cancelled, stale left out), both
  * sides' latency and errors, the fields that differed (reported or noise) and the readiness score.
  * A sample counts as matching, once noise is cancelled, unless one of the fields it differed in is
  * reported for its path template.
@@ -83,35 +90,47 @@ export function buildReport(c: ShadowCounters, settingsOf: (route: string) => Ro
     let adjustedMismatches = 0;
     for (const row of rows) {
       const reportedHere = new Set<string>();
+      // Stale samples prove nothing either way: every rate below is over the others.
+      const stale = row.stale ?? 0;
+      const compared = row.samples - stale;
       for (const f of c.fields.filter((x) => x.route === route && x.template === row.template)) {
-        const reported = isReported({ samples: row.samples, diffs: f.diffs, noiseSamples: row.noiseSamples, noise: f.noise }, settings.noise);
+        const reported = isReported({ samples: compared, diffs: f.diffs, noiseSamples: row.noiseSamples, noise: f.noise }, settings.noise);
         if (reported) reportedHere.add(f.field);
-        if (f.diffs > 0) fields.push({ template: row.template, field: f.field, diffs: f.diffs, diffRate: rate(f.diffs, row.samples), noiseRate: rate(f.noise, row.noiseSamples), reported });
+        if (f.diffs > 0) fields.push({ template: row.template, field: f.field, diffs: f.diffs, diffRate: rate(f.diffs, compared), noiseRate: rate(f.noise, row.noiseSamples), reported });
       }
       const mismatches = c.signatures.filter((s) => s.route === route && s.template === row.template && s.fields.some((f) => reportedHere.has(f))).reduce((n, s) => n + s.count, 0);
       adjustedMismatches += mismatches;
-      templates.push({ template: row.template, samples: row.samples, rawMatchRate: rate(row.matches, row.samples), adjustedMismatchRate: rate(mismatches, row.samples) });
+      templates.push({ template: row.template, samples: row.samples, stale, rawMatchRate: rate(row.matches, row.samples), adjustedMismatchRate: rate(mismatches, compared) });
     }
-    const sum = (k: 'samples' | 'matches' | 'monolithErrors' | 'serviceErrors' | 'noiseSamples'): number => rows.reduce((n, r) => n + r[k], 0);
+    const sum = (k: 'samples' | 'matches' | 'monolithErrors' | 'serviceErrors' | 'noiseSamples' | 'stale'): number => rows.reduce((n, r) => n + (r[k] ?? 0), 0);
     const samples = sum('samples');
+    const stale = sum('stale');
+    const compared = samples - stale;
     const side = (s: 'monolith' | 'service', errors: number): SideReport => {
       const lat = c.latency.filter((l) => l.route === route && l.side === s);
       return { p50Ms: percentileMs(lat, 50), p99Ms: percentileMs(lat, 99), errors, errorRate: rate(errors, samples) };
     };
     const monolith = side('monolith', sum('monolithErrors'));
     const service = side('service', sum('serviceErrors'));
-    const adjustedMatches = samples - adjustedMismatches;
-    const r = readiness({ samples, adjustedMatches, monolithErrors: monolith.errors, serviceErrors: service.errors, monolithP99Ms: monolith.p99Ms, serviceP99Ms: service.p99Ms });
-    const ready = samples >= settings.gate.minSamples && r.score >= settings.gate.minScore;
-    const why = samples < settings.gate.minSamples ? `${samples} of ${settings.gate.minSamples} samples` : ready ? `score ${r.score} ≥ ${settings.gate.minScore}` : `score ${r.score} < ${settings.gate.minScore}`;
+    const adjustedMatches = compared - adjustedMismatches;
+    const r = readiness({ samples: compared, adjustedMatches, monolithErrors: monolith.errors, serviceErrors: service.errors, monolithP99Ms: monolith.p99Ms, serviceP99Ms: service.p99Ms });
+    const ready = compared >= settings.gate.minSamples && r.score >= settings.gate.minScore;
+    const why =
+      compared < settings.gate.minSamples
+        ? `${compared} of ${settings.gate.minSamples} samples${stale ? `, not counting ${stale} stale` : ''}`
+        : ready
+          ? `score ${r.score} ≥ ${settings.gate.minScore}`
+          : `score ${r.score} < ${settings.gate.minScore}`;
     fields.sort((a, b) => Number(b.reported) - Number(a.reported) || b.diffRate - a.diffRate || a.field.localeCompare(b.field));
     templates.sort((a, b) => b.samples - a.samples);
     return {
       route,
       samples,
+      stale,
       rawMatchRate: rate(sum('matches'), samples),
       adjustedMatches,
-      adjustedMismatchRate: rate(adjustedMismatches, samples),
+      adjustedMismatchRate: rate(adjustedMismatches, compared),
+      adjustedMatchRate: rate(adjustedMatches, compared),
       noiseSamples: sum('noiseSamples'),
       monolith,
       service,

@@ -22,6 +22,8 @@ export interface RouteCounts {
   serviceErrors: number;
   /** Requests answered twice by the monolith, for noise. */
   noiseSamples: number;
+  /** Samples (among `samples`) whose answers differed while the service's copy of the data was behind or ahead: neither matches nor mismatches (absent: 0). */
+  stale?: number;
 }
 
 export interface FieldCounts {
@@ -108,7 +110,7 @@ export function addCounters(into: CounterMaps, delta: ShadowCounters): void {
   for (const r of delta.routes) {
     const t = into.routes.get(routeKey(r.route, r.template));
     if (!t) into.routes.set(routeKey(r.route, r.template), { ...r });
-    else for (const c of ['samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples'] as const) t[c] += r[c];
+    else for (const c of ['samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples', 'stale'] as const) t[c] = (t[c] ?? 0) + (r[c] ?? 0);
   }
   for (const f of delta.fields) {
     const t = into.fields.get(fieldRowKey(f.route, f.template, f.field));
@@ -217,7 +219,8 @@ CREATE TABLE IF NOT EXISTS shadow_latency_counts (
 CREATE TABLE IF NOT EXISTS shadow_examples (
   id bigserial PRIMARY KEY, route text NOT NULL, template text NOT NULL, field text NOT NULL, at timestamptz NOT NULL,
   request jsonb NOT NULL, monolith jsonb NOT NULL, service jsonb NOT NULL, differences jsonb NOT NULL);
-CREATE INDEX IF NOT EXISTS shadow_examples_route_field ON shadow_examples (route, field, id DESC);`;
+CREATE INDEX IF NOT EXISTS shadow_examples_route_field ON shadow_examples (route, field, id DESC);
+ALTER TABLE shadow_route_counts ADD COLUMN IF NOT EXISTS stale bigint NOT NULL DEFAULT 0;`;
 
 /**
  * Shadow results in PostgreSQL (database `strangler`): every proxy instance adds its counters, so a
@@ -251,11 +254,12 @@ export class PostgresShadowStore implements ShadowStore {
     const insert = async (client: pg.PoolClient, d: ShadowCounters): Promise<void> => {
       if (d.routes.length) {
         await client.query(
-          `INSERT INTO shadow_route_counts SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
+          `INSERT INTO shadow_route_counts (bucket, route, template, samples, matches, monolith_errors, service_errors, noise_samples, stale)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
            ON CONFLICT (bucket, route, template) DO UPDATE SET samples = shadow_route_counts.samples + EXCLUDED.samples, matches = shadow_route_counts.matches + EXCLUDED.matches,
              monolith_errors = shadow_route_counts.monolith_errors + EXCLUDED.monolith_errors, service_errors = shadow_route_counts.service_errors + EXCLUDED.service_errors,
-             noise_samples = shadow_route_counts.noise_samples + EXCLUDED.noise_samples`,
-          [bucket, ...(['route', 'template', 'samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples'] as const).map((c) => d.routes.map((r) => r[c]))],
+             noise_samples = shadow_route_counts.noise_samples + EXCLUDED.noise_samples, stale = shadow_route_counts.stale + EXCLUDED.stale`,
+          [bucket, ...(['route', 'template', 'samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples', 'stale'] as const).map((c) => d.routes.map((r) => r[c] ?? 0))],
         );
       }
       if (d.fields.length) {
@@ -340,7 +344,7 @@ export class PostgresShadowStore implements ShadowStore {
     const [routes, fields, signatures, latency] = await Promise.all([
       this.#pool.query(
         `SELECT route, template, sum(samples)::float8 AS samples, sum(matches)::float8 AS matches, sum(monolith_errors)::float8 AS "monolithErrors",
-           sum(service_errors)::float8 AS "serviceErrors", sum(noise_samples)::float8 AS "noiseSamples" FROM shadow_route_counts ${where} GROUP BY 1, 2`,
+           sum(service_errors)::float8 AS "serviceErrors", sum(noise_samples)::float8 AS "noiseSamples", sum(stale)::float8 AS stale FROM shadow_route_counts ${where} GROUP BY 1, 2`,
         args,
       ),
       this.#pool.query(`SELECT route, template, field, sum(diffs)::float8 AS diffs, sum(noise)::float8 AS noise FROM shadow_field_counts ${where} GROUP BY 1, 2, 3`, args),

@@ -34,6 +34,7 @@ export async function startShadowing(config: ProxyConfig, deps: { routes: RouteT
     workers: s.workers,
     redactKeys: s.redactKeys,
     redactValues: s.redactValues,
+    sync: s.syncStatusUrl ? { statusUrl: s.syncStatusUrl, clockMarginMs: s.clockMarginMs } : undefined,
     log: deps.log,
   });
   await mirror.ready;
