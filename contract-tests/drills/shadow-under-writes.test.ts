@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyer, listing, supplier, type Actor } from '@strangler/stack/testing';
-import { startSystem, type System } from '../src/system.ts';
+import { ADMIN_TOKEN, startSystem, type System } from '../src/system.ts';
+
+const ADMIN_HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 // In the mixed state the monolith answers /api/orders and a copy of every read goes to the orders
 // service, whose rows the replicator copies from the monolith a few milliseconds after each write.
@@ -85,7 +87,7 @@ async function ordersReport(): Promise<OrdersReport> {
   const deadline = Date.now() + 10_000;
   while (system.proxy.shadowing.mirror.inFlight > 0 && Date.now() < deadline) await sleep(20);
   await system.proxy.shadowing.recorder.flush();
-  const body = (await (await fetch(`${system.adminUrl}/__strangler/shadow.json?route=orders`)).json()) as { routes: OrdersReport[] };
+  const body = (await (await fetch(`${system.adminUrl}/__strangler/shadow.json?route=orders`, { headers: ADMIN_HEADERS })).json()) as { routes: OrdersReport[] };
   return body.routes[0]!;
 }
 
@@ -150,7 +152,7 @@ describe('shadow comparisons under write load', () => {
     expect(report.stale).toBeGreaterThan(0);
     expect(report.samples - report.stale).toBeGreaterThanOrEqual(report.samples / 4);
     // Both rates shown on the route's card: the raw one over every sample, the stale ones set apart.
-    const page = await (await fetch(`${system.adminUrl}/__strangler/`)).text();
+    const page = await (await fetch(`${system.adminUrl}/__strangler/`, { headers: ADMIN_HEADERS })).text();
     expect(page).toContain(`${report.stale} stale`);
   });
 
