@@ -325,4 +325,15 @@ describe('Host and X-Forwarded-Host parsed as RFC 9110 §7.2 reads them, over ra
       await p.close();
     }
   });
+
+  it('when a header that may occur once (Authorization, Content-Type, Origin, …) is sent twice, then 400 naming it and nothing forwarded, rather than the two joined into one', async () => {
+    for (const name of ['Authorization', 'Content-Type', 'Proxy-Authorization', 'Origin', 'Referer', 'Range', 'If-Modified-Since', 'X-Strangler-Token']) {
+      const text = await expectStatus(req(`GET /dup HTTP/1.1\r\nHost: HOST\r\n${name}: a\r\n${name}: b`), 400);
+      expect(text, name).toContain(name.toLowerCase());
+    }
+    // A list-valued header may repeat: its values join as RFC 9110 says.
+    await expectStatus(req('GET /dup-ok HTTP/1.1\r\nHost: HOST\r\nAccept: text/html\r\nAccept: application/json'), 200);
+    expect(upstream.seen.at(-1)!.headers.accept).toBe('text/html, application/json');
+    expect(upstream.seen.filter((s) => s.url === '/dup')).toHaveLength(0);
+  });
 });

@@ -54,6 +54,23 @@ function checkHosts(req: IncomingMessage, c: ProxyConfig): Rejection | undefined
   return undefined;
 }
 
+/** Request fields whose grammar is one value (RFC 9110), plus the proxy's own. */
+const SINGLETON_HEADERS = [
+  'authorization',
+  'proxy-authorization',
+  'content-type',
+  'origin',
+  'referer',
+  'range',
+  'if-range',
+  'if-modified-since',
+  'if-unmodified-since',
+  'max-forwards',
+  'x-strangler-preview',
+  'x-strangler-token',
+  'x-strangler-shadow',
+];
+
 /**
  * The checks every request passes before routing, in order; the first that fails answers. Node's
  * parser already refuses several of these inputs; each step pins the behaviour anyway, so that a
@@ -75,6 +92,18 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
       const n = count(req, 'host');
       if (n > 1) return { code: 'bad_request', message: 'send exactly one Host header', close: true };
       if (n === 0 && req.httpVersionMinor === 1) return { code: 'bad_request', message: 'HTTP/1.1 requires a Host header', close: true };
+      return undefined;
+    },
+  },
+  /**
+   * RFC 9110 §5.3: a field defined as a single value may not repeat. Joined, two of them make a value
+   * neither sender meant (`Bearer a, Bearer b`), and the upstream and the proxy may each pick a
+   * different one; refuse instead. (Host, Content-Length and Idempotency-Key have steps of their own.)
+   */
+  {
+    name: 'singleton-headers',
+    check: (req) => {
+      for (const name of SINGLETON_HEADERS) if (count(req, name) > 1) return { code: 'bad_request', message: `send at most one ${name} header` };
       return undefined;
     },
   },
