@@ -106,6 +106,34 @@ describe('what reaches the upstream', () => {
     expect(seen.headers['x-forwarded-host']).toBe('cacao.example');
   });
 
+  it('when the upstream\'s response names a header in Connection, then that header stays between the upstream and the proxy', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    monolith.behaviour = { kind: 'ok', headers: { connection: 'keep-alive, X-Internal-Trace', 'x-internal-trace': 'node-7 10.0.3.4', 'x-public': 'yes' } };
+    try {
+      const res = await fetch(`${proxy.url}/x`);
+      await res.arrayBuffer();
+      expect(res.headers.get('x-public')).toBe('yes');
+      expect(res.headers.get('x-internal-trace')).toBeNull();
+    } finally {
+      monolith.behaviour = { kind: 'ok' };
+    }
+  });
+
+  it('when the client reached the proxy over TLS through a trusted hop, then the uid cookie is Secure; over plain HTTP it is not', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1' });
+    const uid = async (proto: string): Promise<string> => {
+      const res = await fetch(`${proxy!.url}/x`, { headers: { 'x-forwarded-proto': proto } });
+      await res.arrayBuffer();
+      return res.headers.getSetCookie().find((c) => c.startsWith('strangler_uid='))!;
+    };
+    expect(await uid('https')).toMatch(/; Secure(;|$)/);
+    expect(await uid('http')).not.toMatch(/Secure/);
+    // Without a trusted hop, a client's own X-Forwarded-Proto is not believed.
+    await proxy.close();
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    expect(await uid('https')).not.toMatch(/Secure/);
+  });
+
   it('when the response comes back, then hop-by-hop headers are dropped and set-cookie headers all kept', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
     const res = await fetch(`${proxy.url}/x`);

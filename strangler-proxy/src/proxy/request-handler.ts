@@ -17,7 +17,7 @@ import type { IdempotencyGuard, KeyedRequest } from './idempotency-guard.ts';
 import type { InFlightWrites, TrackedWrite } from './in-flight-writes.ts';
 import { BodyError, readBody } from './read-body.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
-import { requestIdOf, responseHeaders, upstreamHeaders } from './upstream-headers.ts';
+import { clientProto, requestIdOf, responseHeaders, upstreamHeaders } from './upstream-headers.ts';
 import type { UpstreamRegistry } from './upstream-registry.ts';
 import type { ShadowMirror } from '../shadow/shadow-mirror.ts';
 import { DRY_RUN_HEADER, type DryRunMarks } from '../shadow/dry-run-mark.ts';
@@ -101,6 +101,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     if (write) res.once('close', write.release);
     const cookies = parseCookieHeader(req.headers.cookie);
     const user = userKeyOf(cookies, config.sessionCookie);
+    const setUid = user.newUid ? uidCookie(user.newUid, clientProto(req, config.trustedProxyHops) === 'https') : undefined;
     let decision: RouteDecision = table.decide({ method, segments: norm.segments, headers: req.headers, cookies, userKey: user.key });
     const preview = previewTarget(req, table.upstreams, config.adminToken);
     if (preview === 'ignored') metrics.previewIgnored.inc();
@@ -172,7 +173,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
         const unknownOutcome = keyed && !isSafeMethod(method) && (outcome.code === 'upstream_timeout' || outcome.code === 'upstream_reset');
         sendError(res, outcome.code, {
           // A new user's cookie goes with errors too: the retry of a keyed write must be theirs.
-          headers: user.newUid ? { ...outcome.headers, 'set-cookie': uidCookie(user.newUid) } : outcome.headers,
+          headers: setUid ? { ...outcome.headers, 'set-cookie': setUid } : outcome.headers,
           requestId,
           idempotencyKey: keyed && !isSafeMethod(method) ? key : undefined,
           ...(unknownOutcome ? { message: `${PROXY_ERRORS[outcome.code].message} Retry with the same Idempotency-Key: the retry goes to the service that saw this attempt, which applies it at most once.` } : {}),
@@ -199,7 +200,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
               });
             }
           : undefined;
-        deliver(res, response, { requestId, newUid: user.newUid, tee, teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0 });
+        deliver(res, response, { requestId, setUid, tee, teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0 });
         if (outcome.release) res.once('close', outcome.release);
       }
       if (log.isLevelEnabled('info')) {
@@ -326,12 +327,12 @@ async function attemptThroughBreaker(
 function deliver(
   res: ServerResponse,
   response: IncomingMessage,
-  opts: { requestId: string; newUid: string | undefined; tee?: ((body: Buffer | undefined) => void) | undefined; teeLimit: number },
+  opts: { requestId: string; setUid: string | undefined; tee?: ((body: Buffer | undefined) => void) | undefined; teeLimit: number },
 ): void {
   // One flat [name, value, …] list straight to writeHead: duplicates (set-cookie) stay separate,
   // and no per-header setHeader bookkeeping on the hot path.
   const headers = responseHeaders(response.rawHeaders);
-  if (opts.newUid) headers.push('set-cookie', uidCookie(opts.newUid));
+  if (opts.setUid) headers.push('set-cookie', opts.setUid);
   headers.push('x-request-id', opts.requestId);
   res.writeHead(response.statusCode ?? 502, response.statusMessage ?? '', headers);
   response.on('error', () => res.destroy());

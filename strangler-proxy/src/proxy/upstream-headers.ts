@@ -76,7 +76,7 @@ export function upstreamHeaders(
   const socketAddr = req.socket.remoteAddress ?? '';
   const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;
   out['x-forwarded-for'] = priorFor ? `${priorFor}, ${socketAddr}` : socketAddr;
-  out['x-forwarded-proto'] = (trusted && single(req.headers, 'x-forwarded-proto')) || 'http';
+  out['x-forwarded-proto'] = clientProto(req, opts.trustedProxyHops);
   // The one entry the trusted hops vouch for, and only when it is a plain host (hardening has
   // already refused one that is malformed or not allowed; this keeps the guarantee local).
   const forwardedHost = trustedForwardedHost(single(req.headers, 'x-forwarded-host'), opts.trustedProxyHops);
@@ -91,6 +91,11 @@ export function upstreamHeaders(
   return out;
 }
 
+/** The scheme the client used: what a trusted hop in front says, else plain http (this listener has no TLS). */
+export function clientProto(req: IncomingMessage, trustedProxyHops: number): string {
+  return (trustedProxyHops > 0 && single(req.headers, 'x-forwarded-proto')) || 'http';
+}
+
 function single(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return typeof v === 'string' ? v : undefined;
@@ -98,12 +103,21 @@ function single(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade', 'proxy-authenticate']);
 
-/** The upstream response's headers minus hop-by-hop ones, as a flat [name, value, …] list in raw order. */
+/**
+ * The upstream response's headers minus hop-by-hop ones — the fixed set and any the response's own
+ * Connection header names (RFC 9110 §7.6.1) — as a flat [name, value, …] list in raw order.
+ */
 export function responseHeaders(rawHeaders: readonly string[]): string[] {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== 'connection') continue;
+    listed ??= new Set();
+    for (const t of rawHeaders[i + 1]!.split(',')) if (t.trim()) listed.add(t.trim().toLowerCase());
+  }
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (!RESPONSE_DROP.has(name.toLowerCase())) out.push(name, rawHeaders[i + 1]!);
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!RESPONSE_DROP.has(name) && !listed?.has(name)) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
   return out;
 }

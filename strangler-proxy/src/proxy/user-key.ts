@@ -31,8 +31,9 @@ function sessionSubject(token: string | undefined): string | undefined {
   }
 }
 
-export function uidCookie(uid: string): string {
-  return `${UID_COOKIE}=${uid}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax`;
+/** The Set-Cookie value of a new uid; `secure` when the client reached us over TLS (a browser then never sends it in clear). */
+export function uidCookie(uid: string, secure: boolean): string {
+  return `${UID_COOKIE}=${uid}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
 
 /** Cookie name → value; the first occurrence wins (RFC 6265 §5.4). */

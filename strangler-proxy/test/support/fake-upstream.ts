@@ -14,7 +14,7 @@ export interface Seen {
 }
 
 export type Behaviour =
-  | { kind: 'ok'; status?: number; body?: unknown; delayMs?: number }
+  | { kind: 'ok'; status?: number; body?: unknown; delayMs?: number; headers?: Record<string, string> }
   | { kind: 'reset' }
   | { kind: 'status'; status: number }
   | { kind: 'hang' };
@@ -73,21 +73,21 @@ export class FakeUpstream {
         const key = req.headers['idempotency-key'];
         this.writes.set(typeof key === 'string' ? key : `${this.name}-${++this.#n}`, seen);
       };
-      const answer = (status: number, body: unknown): void => {
+      const answer = (status: number, body: unknown, extra: Record<string, string> = {}): void => {
         if (res.destroyed) {
           if (this.commitAbandoned && status < 400) commit();
           return;
         }
         if (status < 400) commit();
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json', 'x-served-by': this.name, 'content-length': Buffer.byteLength(text) });
+        res.writeHead(status, { 'content-type': 'application/json', 'x-served-by': this.name, 'content-length': Buffer.byteLength(text), ...extra });
         res.end(text);
       };
       switch (b.kind) {
         case 'ok': {
           const body = b.body ?? { servedBy: this.name, method: seen.method, url: seen.url };
-          if (b.delayMs) setTimeout(() => answer(b.status ?? 200, body), b.delayMs);
-          else answer(b.status ?? 200, body);
+          if (b.delayMs) setTimeout(() => answer(b.status ?? 200, body, b.headers), b.delayMs);
+          else answer(b.status ?? 200, body, b.headers);
           return;
         }
         case 'status':
