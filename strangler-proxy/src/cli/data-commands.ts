@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { ProxyAdminClient } from '../admin/admin-client.ts';
 import { backfill, BackfillRefusedError } from '../data/backfill.ts';
+import { describeChange } from '../data/dead-letters.ts';
 import type { ServiceData } from '../data/replicate.ts';
 import { startSyncServer } from '../data/sync-server.ts';
 import { syncStatus, type SyncStatus } from '../data/sync-status.ts';
@@ -225,4 +226,7 @@ function printStatus(s: SyncStatus): void {
   for (const w of s.recentSwitches) {
     console.log(`  switch    ${w.finishedAt} ${w.from} → ${w.to} ${w.outcome}${w.failedStep ? ` at ${w.failedStep}` : ''} by ${w.actor}: ${w.reason}${w.frozenMs !== null ? ` (frozen ${w.frozenMs} ms)` : ''}`);
   }
+  for (const f of s.failing) console.log(`  refused   ${describeChange(f)} (${f.attempts} attempts since ${f.firstFailedAt}; retried)`);
+  if (s.deadLetters.length) console.log(`  dead      ${s.deadLetters.length} dead letters (no writer switch until each is retried or resolved): see \`strangler data dead-letters ${s.service}\``);
+  for (const l of s.deadLetters) console.log(`            #${l.id} ${describeChange(l)}`);
 }
