@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../src/data/backfill.ts';
-import { listFailing } from '../src/data/dead-letters.ts';
+import { listDeadLetters, listFailing } from '../src/data/dead-letters.ts';
 import { drain, pendingBySide } from '../src/data/replicate.ts';
 import { startSyncServer } from '../src/data/sync-server.ts';
+import { verify } from '../src/data/verify.ts';
 import { createLogger } from '../src/logger.ts';
 import { runCli } from './support/run-cli.ts';
 import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
@@ -123,5 +124,74 @@ describe('dead letters shown', () => {
     const text = await runCli(['data', 'status', 'listings'], env);
     expect(text.out).toContain('dead      2 dead letters');
     expect(text.out).toMatch(new RegExp(`#\\d+ suppliers ${onService} from the service: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`));
+  }, 60_000);
+});
+
+describe('strangler data dead-letters (the CLI)', () => {
+  const env = (): Record<string, string> => ({ MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service, USER: 'ana' });
+  const cli = (...args: string[]): ReturnType<typeof runCli> => runCli(['data', 'dead-letters', 'listings', ...args], env());
+
+  it("when the operator keeps the writer's profile, deletes the stray and retries, then both sides hold the writer's profile and no dead letter is left", async () => {
+    const list = await cli();
+    expect(list.code, list.err).toBe(0);
+    expect(list.out).toContain('listings: 2 dead letters');
+    expect(list.out).toContain(`suppliers ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`);
+    const [writers, stray] = JSON.parse((await cli('--json')).out).deadLetters as { id: number }[];
+
+    // The stray still holds the owner: the writer's profile is refused again.
+    const early = await cli('--retry', String(writers!.id));
+    expect([early.code, early.out.trim()]).toEqual([1, `#${writers!.id} suppliers ${onMonolith} from the monolith: still refused: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key" (back in the outbox: retried, and set aside again if it keeps failing)`]);
+
+    await d.pools.service.query('DELETE FROM suppliers WHERE id = $1', [onService]);
+    const all = await cli('--retry', '--all');
+    expect([all.code, all.out.trim()]).toEqual([0, `#${stray!.id} suppliers ${onService} from the service: applied`]);
+    expect(await count(d.pools.service, 'SELECT count(*) FROM suppliers WHERE id = $1', [onMonolith])).toBe(1);
+    expect((await verify(d)).find((v) => v.table === 'suppliers')?.equal).toBe(true);
+    expect((await cli()).out.trim()).toBe('listings: no dead letters');
+    const log = (await d.pools.service.query(`SELECT action, actor FROM strangler_dead_letter_log ORDER BY id`)).rows;
+    expect(log).toEqual([
+      { action: 'retried', actor: 'ana' },
+      { action: 'retried', actor: 'ana' },
+    ]);
+  }, 60_000);
+
+  it('when a dead letter is handled by hand, then --resolve drops it with who and why, and a later change of a row makes its dead letter moot', async () => {
+    const m = (await d.pools.monolith.query(SUPPLIER, [90951, 'Second profile, monolith'])).rows[0].id as string;
+    const s = (await d.pools.service.query(SUPPLIER, [90951, 'Second profile, service'])).rows[0].id as string;
+    for (let i = 0; i < 3; i++) await drain(d, { deadLetter: AT_ONCE });
+    const letters = await listDeadLetters(d.pools.service, 'listings');
+    expect(letters.map((l) => l.key)).toEqual([[m], [s]]);
+
+    // The stray deleted where it was made: its delete applies, so its dead letter is moot.
+    await d.pools.service.query('DELETE FROM suppliers WHERE id = $1', [s]);
+    await drain(d);
+    expect((await listDeadLetters(d.pools.service, 'listings')).map((l) => l.key)).toEqual([[m]]);
+
+    const resolved = await cli('--resolve', String(letters[0]!.id), '--reason', 'merged into the existing profile by hand');
+    expect([resolved.code, resolved.out.trim()]).toEqual([
+      0,
+      `resolved #${letters[0]!.id} (suppliers ${m} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key") by ana: merged into the existing profile by hand`,
+    ]);
+    expect(await listDeadLetters(d.pools.service, 'listings')).toEqual([]);
+    const log = (await d.pools.service.query(`SELECT dead_letter_id::int AS letter, action, actor, reason FROM strangler_dead_letter_log ORDER BY strangler_dead_letter_log.id DESC LIMIT 2`)).rows;
+    expect(log).toEqual([
+      { letter: letters[0]!.id, action: 'resolved', actor: 'ana', reason: 'merged into the existing profile by hand' },
+      { letter: letters[1]!.id, action: 'applied', actor: 'replicator', reason: 'a later copy of the row was applied' },
+    ]);
+  }, 60_000);
+
+  it('when the input is wrong, then exit 2 saying what to give; an unknown dead letter exits 1 in one line', async () => {
+    const [noReason, notANumber, both, unknown, unknownRetry] = await Promise.all([
+      cli('--resolve', '1'),
+      cli('--retry', 'abc'),
+      cli('--retry', '1', '--resolve', '2', '--reason', 'x'),
+      cli('--resolve', '999', '--reason', 'x'),
+      cli('--retry', '999'),
+    ]);
+    expect([noReason.code, noReason.err.trim()]).toEqual([2, 'give --reason: why the dead letter can be dropped (recorded with it)']);
+    expect([notANumber.code, notANumber.err.trim()]).toEqual([2, '--retry takes a dead letter\'s number (as listed by `strangler data dead-letters listings`), not "abc"']);
+    expect([both.code, both.err.trim()]).toEqual([2, 'give --retry or --resolve, not both']);
+    expect([unknown.code, unknown.err.trim()]).toEqual([1, 'listings has no dead letter #999 (see `strangler data dead-letters listings`)']);
+    expect(unknownRetry.code).toBe(1);
   }, 60_000);
 });
