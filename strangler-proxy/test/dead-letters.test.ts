@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../src/data/backfill.ts';
-import { listDeadLetters, listFailing } from '../src/data/dead-letters.ts';
+import { isRowRefusal, listDeadLetters, listFailing, refusalOf } from '../src/data/dead-letters.ts';
 import { drain, pendingBySide } from '../src/data/replicate.ts';
 import { startSyncServer } from '../src/data/sync-server.ts';
 import { verify } from '../src/data/verify.ts';
@@ -101,6 +101,16 @@ describe('a change the other side refuses', () => {
     expect([r.done, r.failing]).toEqual([true, []]);
     expect(await count(d.pools.service, 'SELECT count(*) FROM listings WHERE id = $1', [listing])).toBe(1);
     expect(await count(d.pools.service, 'SELECT count(*) FROM strangler_apply_failures')).toBe(0);
+  });
+});
+
+describe('what is kept of a refusal', () => {
+  it('when a bad value is refused, then the kept message says what was wrong without quoting the value; a constraint keeps its name; other errors fail the round', () => {
+    expect(refusalOf({ code: '22P02', message: 'invalid input syntax for type bigint: "ana@example.com"' })).toEqual({ code: '22P02', message: 'invalid input syntax for type bigint' });
+    expect(refusalOf({ code: '22003', message: 'value "123456789012" is out of range for type integer' })).toEqual({ code: '22003', message: 'value "…" is out of range for type integer' });
+    const unique = { code: '23505', message: 'duplicate key value violates unique constraint "users_email_unique"', detail: 'Key (lower(email))=(ana@example.com) already exists.' };
+    expect(refusalOf(unique)).toEqual({ code: '23505', message: 'duplicate key value violates unique constraint "users_email_unique"' });
+    expect([isRowRefusal(unique), isRowRefusal({ code: '40P01' }), isRowRefusal({ code: '42703' }), isRowRefusal(new Error('ECONNREFUSED'))]).toEqual([true, false, false, false]);
   });
 });
 
