@@ -104,6 +104,29 @@ describe('a change the other side refuses', () => {
   });
 });
 
+describe('a change the other side refuses (auth: one email, case aside, registered on both sides)', () => {
+  let auth: ServiceDatabases;
+  beforeAll(async () => {
+    auth = await serviceDatabases('auth');
+    await backfill(auth);
+  });
+  afterAll(() => auth?.close());
+
+  it('when one change violates the unique lower(email), then the other changes of the batch are still applied, and the email is nowhere in what is kept', async () => {
+    const user = `INSERT INTO users (email, name, role, password_hash) VALUES ($1, 'Twin', 'buyer', 'x') RETURNING id::text AS id`;
+    await auth.pools.monolith.query(user, ['Twin.Sister@example.com']);
+    await auth.pools.service.query(user, ['twin.sister@example.com']);
+    await auth.pools.monolith.query(`UPDATE users SET name = 'Renamed on the monolith' WHERE id = 5`);
+    const r = await drain(auth);
+    expect(await count(auth.pools.service, `SELECT count(*) FROM users WHERE id = 5 AND name = 'Renamed on the monolith'`)).toBe(1);
+    expect(r.failing.map((f) => [f.side, f.code, f.message])).toEqual([
+      ['monolith', '23505', 'duplicate key value violates unique constraint "users_email_unique"'],
+      ['service', '23505', 'duplicate key value violates unique constraint "users_email_unique"'],
+    ]);
+    expect(JSON.stringify((await auth.pools.service.query('SELECT * FROM strangler_apply_failures')).rows).toLowerCase()).not.toContain('twin.sister');
+  });
+});
+
 describe('what is kept of a refusal', () => {
   it('when a bad value is refused, then the kept message says what was wrong without quoting the value; a constraint keeps its name; other errors fail the round', () => {
     expect(refusalOf({ code: '22P02', message: 'invalid input syntax for type bigint: "ana@example.com"' })).toEqual({ code: '22P02', message: 'invalid input syntax for type bigint' });
