@@ -169,7 +169,7 @@ export function registerDataCommands(program: Command): void {
     .option('--actor <name>', 'who: recorded with a retry or resolve (default: the user running it)')
     .option('--json', 'print JSON')
     .action(async (service: string, o: DbOptions & { retry?: string | true; all?: boolean; resolve?: string; reason?: string; actor?: string; json?: boolean }) => {
-      const id = (v: string, flag: string): number => (/^[1-9]\d{0,17}$/.test(v) ? Number(v) : usage(`${flag} takes a dead letter's number (as listed by \`strangler data dead-letters ${service}\`), not "${v}"`));
+      const id = (v: string, flag: string): number => (/^[1-9]\d{0,14}$/.test(v) ? Number(v) : usage(`${flag} takes a dead letter's number (as listed by \`strangler data dead-letters ${service}\`), not "${v}"`));
       const retry = o.all && o.retry === undefined ? true : o.retry;
       if (retry !== undefined && o.resolve !== undefined) usage('give --retry or --resolve, not both');
       if (retry === true && !o.all) usage('give --retry ID, or --retry --all for every dead letter');
