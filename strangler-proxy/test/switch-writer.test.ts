@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyAdminClient } from '../src/admin/admin-client.ts';
 import { backfill } from '../src/data/backfill.ts';
+import { drain } from '../src/data/replicate.ts';
 import { readSyncState, setWriter } from '../src/data/sync-state.ts';
 import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/data/switch-writer.ts';
 import { FakeUpstream } from './support/fake-upstream.ts';
@@ -112,11 +113,50 @@ describe('strangler data switch (the writer switch state machine)', () => {
     try {
       const r = await switchWriter(options({ changesTimeoutMs: 300 }));
       expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-changes']);
+      expect(r.error).toMatch(/changes still not applied after 300 ms; refused by the other side: listings \d+ from the monolith: 23503 insert or update on table "listings" violates foreign key constraint/);
       expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
       expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
     } finally {
       await d.pools.monolith.query(`DELETE FROM strangler_outbox; DELETE FROM listings WHERE supplier_id = 77; DELETE FROM suppliers WHERE id = 77; DELETE FROM strangler_outbox`);
     }
+  });
+
+  describe('with a supplier profile made on both sides at once (a change each side refuses)', () => {
+    const OWNER = 95001;
+    const conflict = async (): Promise<string[]> => {
+      const insert = `INSERT INTO suppliers (owner_user_id, name, country, region) VALUES (${OWNER}, 'Twice', 'Peru', 'Piura') RETURNING id::text AS id`;
+      return [(await d.pools.monolith.query(insert)).rows[0].id, (await d.pools.service.query(insert)).rows[0].id];
+    };
+    afterEach(async () => {
+      for (const pool of [d.pools.monolith, d.pools.service]) {
+        await pool.query(`BEGIN; SELECT set_config('strangler.applying', 'on', true); DELETE FROM suppliers WHERE owner_user_id = ${OWNER}; DELETE FROM strangler_outbox; COMMIT`);
+      }
+      await d.pools.service.query('DELETE FROM strangler_dead_letters; DELETE FROM strangler_apply_failures');
+    });
+
+    it('when the service has dead letters, then check refuses the switch naming each one and the command that resolves them, and nothing changes', async () => {
+      const [onMonolith, onService] = await conflict();
+      for (let i = 0; i < 3; i++) await drain(d, { deadLetter: { attempts: 3, afterMs: 0 } });
+      const r = await switchWriter(options());
+      expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', 'check', []]);
+      expect(r.error).toMatch(/^listings has 2 dead letters \(changes the other side refused; the sides differ until each is handled\)/);
+      expect(r.error).toContain(`suppliers ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`);
+      expect(r.error).toContain(`suppliers ${onService} from the service: 23505`);
+      expect(r.error).toContain('See `strangler data dead-letters listings`, then fix the row and --retry ID, or --resolve ID --reason "…"');
+      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
+      expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
+    });
+
+    it('when a change becomes a dead letter while the changes drain, then the switch refuses at drain-changes and undoes the freeze', async () => {
+      const [onMonolith] = await conflict();
+      const r = await switchWriter(options({ deadLetter: { attempts: 3, afterMs: 0 } }));
+      expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', 'drain-changes', []]);
+      expect(r.error).toContain(`suppliers ${onMonolith} from the monolith: 23505`);
+      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
+      expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
+    });
   });
 
   it('when the table has no such group, the group is frozen, or the side already writes, then check refuses and nothing changes', async () => {

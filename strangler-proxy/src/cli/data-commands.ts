@@ -4,11 +4,13 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { ProxyAdminClient } from '../admin/admin-client.ts';
 import { backfill, BackfillRefusedError } from '../data/backfill.ts';
-import type { ServiceData } from '../data/replicate.ts';
+import { DeadLetterNotFoundError, describeChange, listDeadLetters, listFailing, requeueDeadLetters, resolveDeadLetter, type DeadLetter, type FailingChange } from '../data/dead-letters.ts';
+import { drain, type ServiceData } from '../data/replicate.ts';
 import { startSyncServer } from '../data/sync-server.ts';
 import { syncStatus, type SyncStatus } from '../data/sync-status.ts';
 import { alignWriter, switchWriter, SWITCH_STEPS } from '../data/switch-writer.ts';
 import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/table-mapping.ts';
+import { showKey } from '../data/row-transfer.ts';
 import { verify } from '../data/verify.ts';
 import { createLogger } from '../logger.ts';
 import { withPassword } from '@strangler/service-kit';
@@ -158,6 +160,58 @@ export function registerDataCommands(program: Command): void {
       process.once('SIGINT', stop);
     });
 
+  withDbOptions(data.command('dead-letters <service>'))
+    .description('changes the other side kept refusing, set aside: list them; --retry ID|--all puts them back and applies them now; --resolve ID --reason drops one handled by hand')
+    .option('--retry [id]', 'put the dead letter back into the outbox and apply it now (exit 1 if the other side still refuses it)')
+    .option('--all', 'with --retry: every dead letter of the service, parents first')
+    .option('--resolve <id>', 'drop the dead letter as handled by hand (needs --reason)')
+    .option('--reason <text>', 'why it can be dropped: recorded with who dropped it')
+    .option('--actor <name>', 'who: recorded with a retry or resolve (default: the user running it)')
+    .option('--json', 'print JSON')
+    .action(async (service: string, o: DbOptions & { retry?: string | true; all?: boolean; resolve?: string; reason?: string; actor?: string; json?: boolean }) => {
+      const id = (v: string, flag: string): number => (/^[1-9]\d{0,14}$/.test(v) ? Number(v) : usage(`${flag} takes a dead letter's number (as listed by \`strangler data dead-letters ${service}\`), not "${v}"`));
+      const retry = o.all && o.retry === undefined ? true : o.retry;
+      if (retry !== undefined && o.resolve !== undefined) usage('give --retry or --resolve, not both');
+      if (retry === true && !o.all) usage('give --retry ID, or --retry --all for every dead letter');
+      if (o.all && typeof retry === 'string') usage('give --retry ID or --retry --all, not both');
+      if (o.resolve !== undefined && !o.reason?.trim()) usage('give --reason: why the dead letter can be dropped (recorded with it)');
+      const which = typeof retry === 'string' ? id(retry, '--retry') : retry === true ? 'all' : undefined;
+      const resolving = o.resolve !== undefined ? id(o.resolve, '--resolve') : undefined;
+      const d = openService(service, o);
+      const actor = o.actor ?? process.env.USER ?? os.userInfo().username;
+      try {
+        if (which !== undefined) {
+          const retried = await requeueDeadLetters(d, which, actor);
+          if (!retried.length) return console.log(`${service}: no dead letters to retry`);
+          // Now, not at the replicator's next round: the operator wants to know whether the fix worked.
+          await drain(d, { deadline: Date.now() + 30_000 });
+          const [failing, dead] = await Promise.all([listFailing(d.pools.service, service), listDeadLetters(d.pools.service, service)]);
+          const same = (a: FailingChange) => (b: FailingChange) => a.side === b.side && a.table === b.table && JSON.stringify(a.key) === JSON.stringify(b.key);
+          let refused = 0;
+          for (const l of retried) {
+            const still = failing.find(same(l)) ?? dead.find(same(l));
+            if (still) refused++;
+            console.log(`#${l.id} ${l.table} ${showKey(l.key)} from the ${l.side}: ${still ? `still refused: ${still.code} ${still.message} (back in the outbox: retried, and set aside again if it keeps failing)` : 'applied'}`);
+          }
+          process.exitCode = refused ? 1 : 0;
+          return;
+        }
+        if (resolving !== undefined) {
+          const l = await resolveDeadLetter(d.pools.service, service, resolving, actor, o.reason!.trim());
+          return console.log(`resolved #${l.id} (${describeChange(l)}) by ${actor}: ${o.reason!.trim()}`);
+        }
+        const [deadLetters, failing] = await Promise.all([listDeadLetters(d.pools.service, service), listFailing(d.pools.service, service)]);
+        if (o.json) return console.log(JSON.stringify({ service, deadLetters, failing }, null, 2));
+        printDeadLetters(service, deadLetters, failing);
+      } catch (err) {
+        if (!(err instanceof DeadLetterNotFoundError)) throw err;
+        console.error(err.message);
+        process.exitCode = 1;
+      } finally {
+        await close(d);
+      }
+    });
+
   withDbOptions(data.command('switch <service>'))
     .description(`move the writes of the service's route group to the other side: ${SWITCH_STEPS.join(' → ')}; undone on any failure or Ctrl-C`)
     .requiredOption('--to <side>', 'service or monolith')
@@ -225,4 +279,17 @@ function printStatus(s: SyncStatus): void {
   for (const w of s.recentSwitches) {
     console.log(`  switch    ${w.finishedAt} ${w.from} → ${w.to} ${w.outcome}${w.failedStep ? ` at ${w.failedStep}` : ''} by ${w.actor}: ${w.reason}${w.frozenMs !== null ? ` (frozen ${w.frozenMs} ms)` : ''}`);
   }
+  for (const f of s.failing) console.log(`  refused   ${describeChange(f)} (${f.attempts} attempts since ${f.firstFailedAt}; retried)`);
+  if (s.deadLetters.length) console.log(`  dead      ${s.deadLetters.length} dead letters (no writer switch until each is retried or resolved): see \`strangler data dead-letters ${s.service}\``);
+  for (const l of s.deadLetters) console.log(`            #${l.id} ${describeChange(l)}`);
+}
+
+function printDeadLetters(service: string, letters: readonly DeadLetter[], failing: readonly FailingChange[]): void {
+  console.log(`${service}: ${letters.length ? `${letters.length} dead letter${letters.length === 1 ? '' : 's'}` : 'no dead letters'}`);
+  for (const l of letters) {
+    console.log(`  #${String(l.id).padEnd(5)} ${describeChange(l)}`);
+    console.log(`          ${l.attempts} attempts, refused since ${l.firstFailedAt}, set aside ${l.deadAt}`);
+  }
+  for (const f of failing) console.log(`  refused ${describeChange(f)} (${f.attempts} attempts; still retried)`);
+  if (letters.length) console.log(`fix the row, then --retry ID (or --retry --all); or --resolve ID --reason "…" once handled by hand`);
 }

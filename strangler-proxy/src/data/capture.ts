@@ -83,13 +83,18 @@ export interface OutboxEntry {
   key: Key;
 }
 
-/** The oldest captured changes of these tables, in capture order. */
-export async function readOutbox(db: pg.Pool | pg.PoolClient, tables: readonly string[], limit: number): Promise<OutboxEntry[]> {
+/** The oldest captured changes of these tables, in capture order, but for the ids in `skip`. */
+export async function readOutbox(db: pg.Pool | pg.PoolClient, tables: readonly string[], limit: number, skip: readonly number[] = []): Promise<OutboxEntry[]> {
   const { rows } = await db.query<{ id: string; table: string; key: string[] }>(
-    'SELECT id, table_name AS table, key FROM strangler_outbox WHERE table_name = ANY($1) ORDER BY id LIMIT $2',
-    [tables, limit],
+    `SELECT id, table_name AS table, key FROM strangler_outbox WHERE table_name = ANY($1)${skip.length ? ' AND id <> ALL($3::bigint[])' : ''} ORDER BY id LIMIT $2`,
+    skip.length ? [tables, limit, skip] : [tables, limit],
   );
   return rows.map((r) => ({ id: Number(r.id), table: r.table, key: r.key }));
+}
+
+/** Captures a change again, as its trigger would have: what an operator's retry of a dead letter does. */
+export async function requeue(db: pg.Pool, table: string, key: Key): Promise<void> {
+  await db.query('INSERT INTO strangler_outbox (table_name, key) VALUES ($1, $2)', [table, key]);
 }
 
 /** Forgets applied changes, by id: a change captured meanwhile (even with a lower id) stays. */

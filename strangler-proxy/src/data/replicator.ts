@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { SyncMetrics } from '../metrics/sync-metrics.ts';
+import { describeChange, listDeadLetters, listFailing, type DeadLetterPolicy } from './dead-letters.ts';
 import { drain, pendingBySide, tablesOn, type ServiceData } from './replicate.ts';
 import { SIDES } from './table-mapping.ts';
 import { watermarkOf, Watermarks } from './watermark.ts';
@@ -11,6 +12,8 @@ export interface ReplicatorOptions {
   batchSize?: number;
   /** Batches per service per round, so one busy service cannot starve the others (default 20). */
   maxBatchesPerRound?: number;
+  /** When a change the other side keeps refusing becomes a dead letter (default: failed 3 rounds in a row, the first 10 s ago). */
+  deadLetter?: DeadLetterPolicy;
   metrics?: SyncMetrics;
   log: Logger;
 }
@@ -18,12 +21,14 @@ export interface ReplicatorOptions {
 /**
  * Keeps each service's two databases in step: every round drains the changes captured on the
  * writer's side into the other (and any strays the other way), then publishes the lag. A failing
- * round (a database away, a row whose parent has not arrived yet) is logged, counted and retried,
- * backing off from the interval to 5 s: nothing leaves the outbox until it has been applied.
+ * round (a database away) is logged, counted and retried, backing off from the interval to 5 s:
+ * nothing leaves the outbox until it has been applied or set aside. A change the other side refuses
+ * (a row whose parent has not arrived yet, a secondary unique key) does not fail the round: it is
+ * retried while the others go past it, and becomes a dead letter if it keeps failing.
  */
 export class Replicator {
   readonly #services: readonly ServiceData[];
-  readonly #opts: Required<Omit<ReplicatorOptions, 'metrics'>> & { metrics: SyncMetrics | undefined };
+  readonly #opts: Required<Omit<ReplicatorOptions, 'metrics' | 'deadLetter'>> & { metrics: SyncMetrics | undefined; deadLetter?: DeadLetterPolicy };
   #running: Promise<void> | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -69,7 +74,7 @@ export class Replicator {
       const failing = this.#failing.get(service);
       if (failing && Date.now() < failing.until) continue;
       try {
-        const r = await drain(data, { batchSize: this.#opts.batchSize, maxBatches: this.#opts.maxBatchesPerRound });
+        const r = await drain(data, { batchSize: this.#opts.batchSize, maxBatches: this.#opts.maxBatchesPerRound, ...(this.#opts.deadLetter ? { deadLetter: this.#opts.deadLetter } : {}) });
         this.watermarks.advance(service, await watermarkOf(data.pools[r.state.writer], tablesOn(data, r.state.writer)));
         total += r.applied + r.strays;
         this.#opts.metrics?.applied.inc({ service }, r.applied);
@@ -77,6 +82,10 @@ export class Replicator {
           this.#opts.metrics?.strays.inc({ service }, r.strays);
           this.#opts.log.warn({ rowsOf: service, strays: r.strays, writer: r.state.writer }, 'applied changes made on the side that is not the writer');
         }
+        // A refused change no longer fails the round: the others went past it. Only codes and messages, never row values.
+        for (const c of r.deadLettered) this.#opts.log.error({ rowsOf: service, deadLetter: c.id, change: describeChange(c) }, 'change set aside as a dead letter: see `strangler data dead-letters`');
+        const refused = r.failing.filter((c) => c.attempts === 1);
+        if (refused.length) this.#opts.log.warn({ rowsOf: service, refused: refused.slice(0, 5).map(describeChange), count: refused.length }, 'changes refused by the other side; retrying them');
         await this.#publish(data, r.state.writer);
         this.#failing.delete(service);
       } catch (err) {
@@ -100,6 +109,9 @@ export class Replicator {
     for (const side of SIDES) m.pending.set({ service, side }, pending[side].changes);
     m.lag.set({ service }, Math.max(pending.monolith.oldestSeconds, pending.service.oldestSeconds));
     for (const side of SIDES) m.writer.set({ service, writer: side }, side === writer ? 1 : 0);
+    const [failing, dead] = await Promise.all([listFailing(data.pools.service, service), listDeadLetters(data.pools.service, service)]);
+    m.failing.set({ service }, failing.length);
+    m.deadLetters.set({ service }, dead.length);
   }
 
   /** Someone waits for the watermark to pass `at`: a round as soon as it is past, not after the pause (many callers, one round). */

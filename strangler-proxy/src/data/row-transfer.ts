@@ -10,6 +10,9 @@ export type TextRow = (string | null)[];
 /** A key: the text form of each key column, in key order. */
 export type Key = string[];
 
+/** A key as people write it: `7`, or `(order:7, 12)` for a composite key. */
+export const showKey = (parts: readonly string[]): string => (parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`);
+
 /** `"a"::text, "b"::text, …` for the table's mapped columns on one side. */
 export function textColumns(t: TableMapping, side: Side, alias?: string): string {
   return columnsOn(t, side)
@@ -42,10 +45,16 @@ function keyJoin(t: TableMapping, side: Side, alias: string): string {
 const keyParams = (t: TableMapping, keys: readonly Key[]): string[][] => t.key.map((_, i) => keys.map((k) => k[i]!));
 
 /**
- * The current rows for `keys` on one side; keys without a row (deleted since) come back in `absent`.
- * Read in one statement, so every row is at least as new as the moment the keys were read.
+ * The current rows for `keys` on one side; keys without a row (deleted since) come back in `absent`,
+ * and `presentKeys[i]` is the key asked for that found `present[i]`. Read in one statement, so every
+ * row is at least as new as the moment the keys were read.
  */
-export async function fetchRows(db: pg.Pool | pg.PoolClient, t: TableMapping, side: Side, keys: readonly Key[]): Promise<{ present: TextRow[]; absent: Key[] }> {
+export async function fetchRows(
+  db: pg.Pool | pg.PoolClient,
+  t: TableMapping,
+  side: Side,
+  keys: readonly Key[],
+): Promise<{ present: TextRow[]; presentKeys: Key[]; absent: Key[] }> {
   const first = keyOn(t, side)[0]!.name;
   const { rows } = await db.query<unknown[]>({
     text: `SELECT r.${ident(first)} IS NOT NULL, ${textColumns(t, side, 'r')} FROM ${keysRelation(t, 1)}
@@ -54,12 +63,15 @@ export async function fetchRows(db: pg.Pool | pg.PoolClient, t: TableMapping, si
     rowMode: 'array',
   });
   const present: TextRow[] = [];
+  const presentKeys: Key[] = [];
   const absent: Key[] = [];
   rows.forEach((r, i) => {
-    if (r[0]) present.push(r.slice(1) as TextRow);
-    else absent.push(keys[i]!);
+    if (r[0]) {
+      present.push(r.slice(1) as TextRow);
+      presentKeys.push(keys[i]!);
+    } else absent.push(keys[i]!);
   });
-  return { present, absent };
+  return { present, presentKeys, absent };
 }
 
 /** Inserts the rows, or overwrites the ones whose key exists: applying the same rows twice changes nothing. */

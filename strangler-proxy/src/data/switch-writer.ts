@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ProxyAdminClient } from '../admin/admin-client.ts';
 import { editGroup, groupState, writeRouteFile } from '../config/route-file.ts';
 import { backfill } from './backfill.ts';
+import { deadLetterRefusal, describeChange, type DeadLetterPolicy } from './dead-letters.ts';
 import { drain, drainHoldingLock, pendingBySide, prepareSync, withSyncLock, type ServiceData } from './replicate.ts';
 import { readSyncState, recordSwitch, setWriter, type SwitchRecord } from './sync-state.ts';
 import type { Side } from './table-mapping.ts';
@@ -28,6 +29,8 @@ export interface SwitchOptions {
   requestsTimeoutMs?: number;
   /** Longest wait for the changes captured before the freeze to be applied, ms (default 60 000). */
   changesTimeoutMs?: number;
+  /** When a change the other side keeps refusing during the drain becomes a dead letter (default: 3 passes, 10 s); any dead letter refuses the switch. */
+  deadLetter?: DeadLetterPolicy;
   /** Aborting it (Ctrl-C) stops before the next step and undoes what was done. */
   signal?: AbortSignal;
   /** Told before each step starts. */
@@ -52,7 +55,7 @@ const POLL_MS = 25;
  * 1. check — the group exists and matches the current writer; the proxies answer.
  * 2. freeze — the group's writes get 503 + Retry-After (a new route table, reloaded by every proxy).
  * 3. drain-requests — wait until no write routed by an older table is still running.
- * 4. drain-changes — apply every captured change to the other side: lag 0.
+ * 4. drain-changes — apply every captured change to the other side: lag 0, and no dead letter.
  * 5. switch-writer — under the sync lock, a last drain and the new writer recorded.
  * 6. flip-route — the group's mode becomes `service` (or `monolith`); still frozen.
  * 7. unfreeze — writes flow again, to the new writer.
@@ -89,6 +92,14 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
     return hash;
   };
 
+  // A dead letter is a change one side has and the other refused: switching would make the side
+  // missing it the writer. Refused at check, and again after each drain, naming them.
+  const refuseDeadLetters = async (): Promise<void> => {
+    const refusal = await deadLetterRefusal(o.data.pools.service, service);
+    if (refusal) throw new SwitchError(refusal);
+  };
+  const policy = o.deadLetter ? { deadLetter: o.deadLetter } : {};
+
   const run = async (step: SwitchStep, fn: () => Promise<string>): Promise<void> => {
     failedStep = step;
     o.signal?.throwIfAborted();
@@ -121,6 +132,7 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
       if (routedToService !== (from === 'service')) {
         throw new SwitchError(`group "${group}" is in ${g.mode} mode but the ${from} writes the rows: flip them together with this command, not by hand (switch the writer to ${routedToService ? 'service' : 'monolith'} first)`);
       }
+      await refuseDeadLetters();
       for (const proxy of o.proxies) await proxy.writes();
       return `writer ${from}; group ${group} in ${g.mode} mode; ${o.proxies.length} proxies`;
     });
@@ -152,22 +164,28 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
       const deadline = Date.now() + (o.changesTimeoutMs ?? 60_000);
       let applied = 0;
       for (;;) {
-        const r = await drain(o.data, { deadline });
+        const r = await drain(o.data, { deadline, ...policy });
         applied += r.applied + r.strays;
         if (r.done) break;
         if (Date.now() > deadline) {
           const p = await pendingBySide(o.data);
-          throw new SwitchError(`${p.monolith.changes + p.service.changes} changes still not applied after ${o.changesTimeoutMs ?? 60_000} ms (see the replicator's log)`);
+          const refused = r.failing.length ? `; refused by the other side: ${r.failing.slice(0, 3).map(describeChange).join('; ')}` : '';
+          throw new SwitchError(`${p.monolith.changes + p.service.changes} changes still not applied after ${o.changesTimeoutMs ?? 60_000} ms${refused} (see the replicator's log)`);
         }
+        // Only refused changes are left: give them a moment, not a busy loop.
+        if (r.failing.length) await sleep(POLL_MS * 4, o.signal);
         o.signal?.throwIfAborted();
       }
+      await refuseDeadLetters();
       return `applied ${applied} changes; lag 0`;
     });
 
     await run('switch-writer', () =>
       withSyncLock(o.data, async () => {
         // Nothing can be written while frozen, but a straggler may have committed since the drain.
-        const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000 });
+        const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000, ...policy });
+        await refuseDeadLetters();
+        if (last.failing.length) throw new SwitchError(`the other side refused a change while frozen: ${last.failing.slice(0, 3).map(describeChange).join('; ')}`);
         if (!last.done) throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
         await setWriter(o.data.pools.service, service, o.to);
         writerChanged = true;
@@ -231,7 +249,13 @@ export async function setWriterOffline(data: ServiceData, to: Side): Promise<{ c
   return withSyncLock(data, async () => {
     const state = await readSyncState(data.pools.service, data.mapping.service);
     const r = await drainHoldingLock(data, state.writer, { deadline: Date.now() + 60_000 });
-    if (!r.done) throw new SwitchError(`${data.mapping.service}: changes kept arriving; is something still writing its rows?`);
+    if (state.writer !== to) {
+      // The same rule as a live switch: never make the side that misses a change the writer.
+      if (r.failing.length) throw new SwitchError(`${data.mapping.service}: the other side refuses ${r.failing.slice(0, 3).map(describeChange).join('; ')}; fix that before the writer changes`);
+      const refusal = await deadLetterRefusal(data.pools.service, data.mapping.service);
+      if (refusal) throw new SwitchError(refusal);
+    }
+    if (!r.done && !r.failing.length) throw new SwitchError(`${data.mapping.service}: changes kept arriving; is something still writing its rows?`);
     if (state.writer !== to) await setWriter(data.pools.service, data.mapping.service, to);
     return { changed: state.writer !== to, applied: r.applied + r.strays };
   });

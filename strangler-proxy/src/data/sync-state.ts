@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { DEAD_LETTER_SCHEMA } from './dead-letters.ts';
 import type { Side } from './table-mapping.ts';
 import { inTransaction } from './transaction.ts';
 
@@ -55,6 +56,7 @@ export async function ensureSyncState(db: pg.Pool, service: string): Promise<Syn
     // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog: serialise them.
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('strangler-sync-state'))`);
     await client.query(SCHEMA);
+    await client.query(DEAD_LETTER_SCHEMA);
   });
   await db.query('INSERT INTO strangler_sync_state (service) VALUES ($1) ON CONFLICT DO NOTHING', [service]);
   return readSyncState(db, service);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { ServiceData } from './replicate.ts';
+import { showKey } from './row-transfer.ts';
 import { columnsOn, ident, keyOn, tableOn, type Side, type TableMapping } from './table-mapping.ts';
 
 export interface TableVerdict {
@@ -17,9 +18,6 @@ export interface TableVerdict {
 }
 
 const SAMPLE = 20;
-
-/** A key as people write it: `7`, or `(order:7, 12)` for a composite key. */
-const showKey = (parts: string[]): string => (parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`);
 
 /** Per-key row hashes of the mapped columns, in a text form both databases produce alike. */
 async function rowHashes(pool: pg.Pool, t: TableMapping, side: Side): Promise<Map<string, string>> {

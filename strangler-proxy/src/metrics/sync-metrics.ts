@@ -40,6 +40,19 @@ export class SyncMetrics {
     registers: [this.registry],
   });
 
+  readonly failing = new Gauge({
+    name: 'strangler_sync_failing_changes',
+    help: 'Changes the other side refused (a constraint, a bad value) and that are still retried, by service.',
+    labelNames: ['service'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLetters = new Gauge({
+    name: 'strangler_sync_dead_letters',
+    help: 'Changes set aside after failing again and again, waiting for an operator (strangler data dead-letters), by service.',
+    labelNames: ['service'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'strangler_sync_process_' });
   }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { inject } from 'vitest';
+import { MIGRATIONS_DIR as AUTH_MIGRATIONS } from '@strangler/auth';
 import { MIGRATIONS_DIR as LISTINGS_MIGRATIONS } from '@strangler/listings';
 import { MIGRATIONS_DIR as MONOLITH_MIGRATIONS, seedIfEmpty } from '@strangler/monolith';
 import { createDatabase, migrate } from '@strangler/service-kit';
@@ -8,7 +9,7 @@ import type {} from '@strangler/stack/testing/provided-context';
 import type { ServiceData } from '../../src/data/replicate.ts';
 import { mappingFor } from '../../src/data/table-mapping.ts';
 
-const SERVICE_MIGRATIONS: Record<string, string> = { listings: LISTINGS_MIGRATIONS };
+const SERVICE_MIGRATIONS: Record<string, string> = { listings: LISTINGS_MIGRATIONS, auth: AUTH_MIGRATIONS };
 
 export interface ServiceDatabases extends ServiceData {
   urls: { monolith: string; service: string };
