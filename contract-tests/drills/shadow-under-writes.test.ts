@@ -1,9 +1,8 @@
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyer, listing, supplier, type Actor } from '@strangler/stack/testing';
+import { startRelay } from '../src/relay.ts';
 import { ADMIN_TOKEN, startSystem, type System } from '../src/system.ts';
 
 const ADMIN_HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -104,37 +103,12 @@ const figures = (label: string, t: Traffic, r: OrdersReport): string =>
     notReported: r.fields.filter((f) => !f.reported).map((f) => `${f.template} ${f.field} ×${f.diffs}`),
   })}`;
 
-/** An HTTP relay in front of `to` that adds 1 to every `totalCents` in its JSON answers: a service with a one-field bug. */
-async function startWrongTotalsRelay(to: string): Promise<{ url: string; close(): Promise<void> }> {
-  const target = new URL(to);
-  const bump = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(bump);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'totalCents' && typeof x === 'number' ? x + 1 : bump(x)]));
-    return v;
-  };
-  const server = http.createServer((req, res) => {
-    const headers = { ...req.headers, host: target.host };
-    delete headers['accept-encoding'];
-    const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c));
-      answer.on('end', () => {
-        let body = Buffer.concat(chunks);
-        if (String(answer.headers['content-type']).includes('json') && body.length) body = Buffer.from(JSON.stringify(bump(JSON.parse(body.toString('utf8')))));
-        const { 'content-length': _length, 'transfer-encoding': _chunked, ...rest } = answer.headers;
-        res.writeHead(answer.statusCode ?? 502, { ...rest, 'content-length': body.length });
-        res.end(body);
-      });
-    });
-    out.on('error', () => res.destroy());
-    req.pipe(out);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+/** Every `totalCents` of an answer one cent off: a service with a one-field bug. */
+const bumpTotals = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(bumpTotals);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'totalCents' && typeof x === 'number' ? x + 1 : bumpTotals(x)]));
+  return v;
+};
 
 describe('shadow comparisons under write load', () => {
   it('when buyers place and cancel orders at 4/s while reading them back through the shadowed route, then a correct service has no differing field reported and the reads that raced the copy are counted stale', async () => {
@@ -158,7 +132,7 @@ describe('shadow comparisons under write load', () => {
 
   it('when the orders service answers every total one cent off under the same load, then that field, and only that one, is reported', async () => {
     const before = await ordersReport();
-    const relay = await startWrongTotalsRelay(system.services.orders.url);
+    const relay = await startRelay(system.services.orders.url, { rewriteJson: bumpTotals });
     const routes = await fs.readFile(system.routesFile, 'utf8');
     try {
       expect(routes).toContain(system.services.orders.url);
