@@ -104,6 +104,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
     const setUid = user.newUid ? uidCookie(user.newUid, clientProto(req, config.trustedProxyHops) === 'https') : undefined;
     let decision: RouteDecision = table.decide({ method, segments: norm.segments, headers: req.headers, cookies, userKey: user.key });
     const preview = previewTarget(req, table.upstreams, config.adminToken);
+    const previewing = preview !== undefined && preview !== 'ignored';
     if (preview === 'ignored') metrics.previewIgnored.inc();
     else if (preview) decision = { ...decision, target: preview, reason: `preview routing to ${preview}` };
     routeName = decision.route?.name ?? 'default';
@@ -133,15 +134,16 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       }
 
       const key = req.headers['idempotency-key'] as string | undefined;
-      let keyed: KeyedRequest | undefined;
+      /** A keyed write: the side its key's attempts may have reached is remembered, and pins its retries. */
+      let keyedWrite: KeyedRequest | undefined;
       if (key) {
         const begun = deps.idempotency.begin(user.key, key, method, norm.path + norm.query, body);
         if ('error' in begun) return reject(begun.error);
-        keyed = begun;
         res.once('close', begun.release);
+        if (write) keyedWrite = begun;
         // A retry goes to the side an earlier attempt with this key may have reached, whatever the
         // table says now: only that side's idempotency record knows whether it was applied.
-        if (begun.side && !isSafeMethod(method)) {
+        if (begun.side && write) {
           if (!table.upstreams.has(begun.side)) return reject('upstream_unreachable', { message: `The upstream "${begun.side}" that saw this Idempotency-Key's first attempt is no longer configured; the write cannot be retried safely elsewhere.` });
           decision = { ...decision, target: begun.side, reason: `Idempotency-Key first sent to ${begun.side}` };
         }
@@ -152,7 +154,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       // Shadow mode: a sample of the route's reads (and writes, when it opts in) is mirrored once
       // the monolith's answer has gone to the client; the client never waits for the copy.
       // (Not a preview: it goes where the tester asked, and compares with nothing.)
-      const shadow = decision.mode === 'shadow' && !(preview && preview !== 'ignored') ? decision.route?.shadow : undefined;
+      const shadow = decision.mode === 'shadow' && !previewing ? decision.route?.shadow : undefined;
       const slot = shadow && deps.shadow && decision.mirrorTo && (isSafeMethod(method) || shadow.writes) && Math.random() < shadow.sampleRate ? deps.shadow.admit(routeName, body.length) : undefined;
       // Released if the answer never completes (the client left, the monolith failed).
       if (slot) res.once('close', slot.cancel);
@@ -162,20 +164,20 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
         primary: decision.target,
         fallbackTo: table.defaultUpstream,
         // Preview requests go where the tester asked; a keyed retry goes where its key was seen.
-        pinned: (preview !== undefined && preview !== 'ignored') || (keyed?.side !== undefined && !isSafeMethod(method)),
+        pinned: previewing || keyedWrite?.side !== undefined,
         route: routeName,
-        reached: keyed && !isSafeMethod(method) ? keyed.reached : undefined,
+        reached: keyedWrite?.reached,
       });
       target = outcome.upstream;
 
       if (outcome.kind === 'error') {
         metrics.rejected.inc({ reason: outcome.code });
-        const unknownOutcome = keyed && !isSafeMethod(method) && (outcome.code === 'upstream_timeout' || outcome.code === 'upstream_reset');
+        const unknownOutcome = keyedWrite && (outcome.code === 'upstream_timeout' || outcome.code === 'upstream_reset');
         sendError(res, outcome.code, {
           // A new user's cookie goes with errors too: the retry of a keyed write must be theirs.
           headers: setUid ? { ...outcome.headers, 'set-cookie': setUid } : outcome.headers,
           requestId,
-          idempotencyKey: keyed && !isSafeMethod(method) ? key : undefined,
+          idempotencyKey: keyedWrite ? key : undefined,
           ...(unknownOutcome ? { message: `${PROXY_ERRORS[outcome.code].message} Retry with the same Idempotency-Key: the retry goes to the service that saw this attempt, which applies it at most once.` } : {}),
         });
       } else {
