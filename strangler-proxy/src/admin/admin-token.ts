@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /**
- * Whether `given` is the admin token, compared in constant time (row 35): both sides are hashed
+ * Whether `given` is the admin token, compared in constant time: both sides are hashed
  * first, so neither the content nor the length of the token leaks through timing.
  */
 export function isAdminToken(given: string | undefined, expected: string | undefined): boolean {

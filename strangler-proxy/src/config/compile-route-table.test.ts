@@ -20,7 +20,7 @@ function problems(text: string): string[] {
 }
 
 describe('compileRouteTable', () => {
-  it('when the table is the one in DESIGN.md (without shadow), then it compiles with defaults filled in', () => {
+  it('when listing reads go to the service and listing writes are a 10% canary, then the table compiles with defaults filled in', () => {
     const table = compileRouteTable(`${UPSTREAMS}routes:
   - name: listings-read
     match: { methods: [GET, HEAD], path: /api/listings/:id? }
@@ -119,7 +119,7 @@ routes:
     expect(table.routes.map((r) => r.name)).toEqual(['beta', 'reads', 'all']);
   });
 
-  it('when the table is the one in DESIGN.md (with shadow), then the shadow route compiles with its options and defaults', () => {
+  it('when listing reads are shadowed with a sample rate and ignored fields, then the shadow route compiles with its options and defaults', () => {
     const table = compileRouteTable(`${UPSTREAMS}routes:
   - name: listings-read
     match: { methods: [GET, HEAD], path: /api/listings/:id? }

@@ -74,18 +74,18 @@ const SINGLETON_HEADERS = [
 /**
  * The checks every request passes before routing, in order; the first that fails answers. Node's
  * parser already refuses several of these inputs; each step pins the behaviour anyway, so that a
- * Node upgrade or a parser flag cannot reopen it. Row numbers refer to shared/bad-inputs.md.
+ * Node upgrade or a parser flag cannot reopen it.
  */
 export const HARDENING_STEPS: readonly HardeningStep[] = [
-  /** Rows 10: only HTTP/1.0 and 1.1 are spoken on this listener. */
+  /** Only HTTP/1.0 and 1.1 are spoken on this listener (`HTTP/2.0` on the request line is refused). */
   { name: 'http-version', check: (req) => (req.httpVersionMajor === 1 && req.httpVersionMinor <= 1 ? undefined : { code: 'bad_request', message: `HTTP/${req.httpVersion} is not supported here`, close: true }) },
-  /** Row 16, RFC 9112 §3.2: only origin-form targets; absolute-form would let the client pick the host. */
+  /** RFC 9112 §3.2: only origin-form targets; absolute-form would let the client pick the host. */
   { name: 'origin-form', check: (req) => (req.url?.startsWith('/') ? undefined : { code: 'bad_request', message: 'the request target must be a path (origin-form)', close: true }) },
-  /** Row 25. */
+  /** A target longer than the limit gets 414 before it is parsed or routed. */
   { name: 'url-length', check: (req, c) => ((req.url?.length ?? 0) > c.limits.maxUrlBytes ? { code: 'uri_too_long', close: true } : undefined) },
-  /** Row 13: Node truncates past maxHeadersCount instead of refusing; the server keeps one extra to notice. */
+  /** Node truncates past maxHeadersCount instead of refusing; the server keeps one extra to notice. */
   { name: 'header-count', check: (req, c) => (req.rawHeaders.length / 2 > c.limits.maxHeaders ? { code: 'request_header_fields_too_large', close: true } : undefined) },
-  /** Row 14, RFC 9112 §3.2: exactly one Host in HTTP/1.1. */
+  /** RFC 9112 §3.2: exactly one Host in HTTP/1.1. */
   {
     name: 'single-host',
     check: (req) => {
@@ -107,9 +107,12 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
       return undefined;
     },
   },
-  /** Row 15, RFC 9110 §7.2: a Host we do not serve, or one that is not just a host, is never used for routing, redirects or links. */
+  /** RFC 9110 §7.2: a Host we do not serve, or one that is not just a host, is never used for routing, redirects or links. */
   { name: 'allowed-host', check: checkHosts },
-  /** Rows 1–3, 9; RFC 9112 §6.1, §6.3: one unambiguous body length. */
+  /**
+   * RFC 9112 §6.1, §6.3: one unambiguous body length — never Content-Length with Transfer-Encoding,
+   * one Content-Length with one value, chunked as the only coding, no Transfer-Encoding on HTTP/1.0.
+   */
   {
     name: 'message-framing',
     check: (req) => {
@@ -127,7 +130,7 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
       return undefined;
     },
   },
-  /** Row 7: no NUL or control characters in header values (tab is allowed). */
+  /** No NUL or control characters in header values (tab is allowed). */
   {
     name: 'header-values',
     check: (req) => {
@@ -138,7 +141,7 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
       return undefined;
     },
   },
-  /** Row 33: two keys would be merged into one by anything downstream. */
+  /** One well-formed Idempotency-Key at most: two keys would be merged into one by anything downstream. */
   {
     name: 'idempotency-key',
     check: (req) => {
@@ -148,7 +151,7 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
       return undefined;
     },
   },
-  /** Row 26: refuse by the declared length before reading a byte of the body. */
+  /** Refuse by the declared length before reading a byte of the body. */
   {
     name: 'declared-body-size',
     check: (req, c) => (Number(req.headers['content-length'] ?? 0) > c.limits.maxBodyBytes ? { code: 'payload_too_large', message: `the body must be at most ${c.limits.maxBodyBytes} bytes`, close: true } : undefined),

@@ -27,7 +27,10 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** Node's parser errors → our answer (rows 1–10, 13, 28: the parser refuses before our handler runs). */
+/**
+ * Node's parser errors → our answer. The parser refuses ambiguous framing, malformed header lines,
+ * oversized headers and slow senders before our handler runs; these codes map its refusals.
+ */
 const PARSER_ERRORS: Record<string, ProxyErrorCode> = {
   HPE_HEADER_OVERFLOW: 'request_header_fields_too_large',
   HPE_CHUNK_EXTENSIONS_OVERFLOW: 'payload_too_large',

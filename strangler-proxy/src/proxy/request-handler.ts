@@ -44,7 +44,8 @@ export interface HandlerDeps {
   draining: () => boolean;
 }
 
-/** The path prefix of the admin API; never forwarded, whatever the route table says (row 12). */
+/** The path prefix of the admin API; never forwarded, whatever the route table says;
+ * checked per request, so a second request pipelined on the same connection is routed and authorised on its own. */
 export const ADMIN_PREFIX = '__strangler';
 const PREVIEW_HEADER = 'x-strangler-preview';
 const TOKEN_HEADER = 'x-strangler-token';

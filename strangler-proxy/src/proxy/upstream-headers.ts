@@ -3,7 +3,8 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import { DRY_RUN_HEADER } from '../shadow/dry-run-mark.ts';
 import { parseHost, trustedForwardedHost } from './host-header.ts';
 
-/** RFC 9110 §7.6.1 hop-by-hop fields, plus ones this proxy owns or re-frames itself (row 19). */
+/** RFC 9110 §7.6.1 hop-by-hop fields, plus ones this proxy owns or re-frames itself
+ * (framing, Expect, the forwarding headers it rebuilds, its own preview and admin headers). */
 const DROP = new Set([
   'connection',
   'keep-alive',
@@ -34,7 +35,7 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** Names listed in Connection are hop-by-hop for this message only (row 18). */
+/** RFC 9110 §7.6.1: names listed in Connection are hop-by-hop for this message only, never forwarded. */
 function connectionTokens(req: IncomingMessage): Set<string> {
   const value = req.headers.connection;
   return new Set(value ? value.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean) : []);
@@ -42,8 +43,8 @@ function connectionTokens(req: IncomingMessage): Set<string> {
 
 /**
  * Headers for the upstream request, built on a null-prototype object from rawHeaders, so a header
- * named `__proto__` is just a header (row 20). X-Forwarded-* come from the socket unless a trusted
- * proxy stands in front (row 17).
+ * named `__proto__` is just a header and pollutes nothing. X-Forwarded-* and Forwarded come from the
+ * socket, never from the client, unless a trusted proxy stands in front.
  */
 export function upstreamHeaders(
   req: IncomingMessage,
