@@ -5,7 +5,6 @@ import type { ProxyConfig } from '../config/proxy-config.ts';
 import type { RouteTableStore } from '../config/route-table-store.ts';
 import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
-import { BreakerOpenError, NotCountedError } from '../resilience/circuit-breaker.ts';
 import type { ByteBudget } from '../resilience/byte-budget.ts';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import { failureResponse, isSafeMethod, mayFallBack, type UpstreamFailure } from '../resilience/upstream-failure.ts';
@@ -49,15 +48,6 @@ export interface HandlerDeps {
 export const ADMIN_PREFIX = '__strangler';
 const PREVIEW_HEADER = 'x-strangler-preview';
 const TOKEN_HEADER = 'x-strangler-token';
-
-/** The failure of a 5xx answer: the response is kept so it can still be delivered. */
-class AttemptFailed extends Error {
-  readonly result: AttemptResult;
-  constructor(result: AttemptResult) {
-    super('upstream attempt failed');
-    this.result = result;
-  }
-}
 
 type Outcome =
   | { kind: 'response'; result: Extract<AttemptResult, { kind: 'response' }>; upstream: string; fallback: boolean; release?: () => void }
@@ -281,7 +271,7 @@ async function attemptVia(
 ): Promise<AttemptResult> {
   const upstream = deps.upstreams.get(name);
   const done = r.write?.hold();
-  const result = await attemptThroughBreaker(deps, req, res, upstream, r);
+  const result = await attemptThroughBreaker(req, res, upstream, r);
   if (done) {
     if (result.kind === 'response') result.response.once('close', done);
     else {
@@ -292,35 +282,29 @@ async function attemptVia(
   return result;
 }
 
+/** One attempt, if the upstream's breaker admits it; its outcome is reported on the permit, never thrown. */
 async function attemptThroughBreaker(
-  deps: HandlerDeps,
   req: IncomingMessage,
   res: ServerResponse,
   upstream: ReturnType<UpstreamRegistry['get']>,
   r: { headers: ReturnType<typeof upstreamHeaders>; body: Buffer; path: string },
 ): Promise<AttemptResult> {
-  try {
-    return await upstream.breaker.run(async () => {
-      const result = await attemptUpstream(req, res, {
-        target: upstream.url,
-        agent: upstream.agent,
-        headers: r.headers,
-        path: r.path,
-        body: r.body,
-        connectTimeoutMs: upstream.spec.connectTimeoutMs,
-        timeoutMs: upstream.spec.timeoutMs,
-      });
-      // A client that went away is not the upstream's fault. (req.destroyed is no test: a request
-      // whose body has been read is destroyed by then.)
-      if (result.kind === 'failure' && (res.destroyed || req.socket.destroyed)) throw new NotCountedError('client closed the connection');
-      if (result.kind === 'failure' || (result.response.statusCode ?? 502) >= 500) throw new AttemptFailed(result);
-      return result;
-    });
-  } catch (err) {
-    if (err instanceof AttemptFailed) return err.result;
-    if (err instanceof BreakerOpenError) return { kind: 'failure', failure: { cause: 'breaker_open', sent: false, retryAfterMs: err.retryAfterMs } };
-    return { kind: 'failure', failure: { cause: 'reset', sent: true }, error: err as Error };
-  }
+  const permit = upstream.breaker.admit();
+  if (!permit.admitted) return { kind: 'failure', failure: { cause: 'breaker_open', sent: false, retryAfterMs: permit.retryAfterMs } };
+  const result = await attemptUpstream(req, res, {
+    target: upstream.url,
+    agent: upstream.agent,
+    headers: r.headers,
+    path: r.path,
+    body: r.body,
+    connectTimeoutMs: upstream.spec.connectTimeoutMs,
+    timeoutMs: upstream.spec.timeoutMs,
+  });
+  if (result.kind === 'response') permit.done((result.response.statusCode ?? 502) >= 500 ? 'failure' : 'success');
+  // A client that went away is not the upstream's fault. (req.destroyed is no test: a request
+  // whose body has been read is destroyed by then.)
+  else permit.done(res.destroyed || req.socket.destroyed ? 'not_counted' : 'failure');
+  return result;
 }
 
 /**

@@ -1,84 +1,119 @@
-import OpossumBreaker from 'opossum';
 import type { BreakerSpec } from '../config/route-table-schema.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
-/** Thrown by `run` when the breaker is open (or half-open with its one probe already out). */
-export class BreakerOpenError extends Error {
-  override readonly name = 'BreakerOpenError';
-  readonly retryAfterMs: number;
-  constructor(upstream: string, retryAfterMs: number) {
-    super(`circuit breaker of ${upstream} is open`);
-    this.retryAfterMs = retryAfterMs;
-  }
-}
+/** How an admitted call ended, for the breaker's count. */
+export type CallOutcome = 'success' | 'failure' | 'not_counted';
 
-/** A failure the breaker should not count against the upstream (the client went away, say). */
-export class NotCountedError extends Error {
-  override readonly name = 'NotCountedError';
+/** The breaker's answer to "may I call?": a permit to report the outcome on, or how long until it may. */
+export type Admission = { admitted: true; done(outcome: CallOutcome): void } | { admitted: false; retryAfterMs: number };
+
+/** Statistics buckets in the rolling window. */
+const BUCKETS = 10;
+
+interface Bucket {
+  /** Start of the bucket's slice of time, epoch ms. */
+  start: number;
+  calls: number;
+  failures: number;
 }
 
 /**
- * A circuit breaker per upstream, on opossum, behind the small interface the proxy needs. opossum's
- * own timeout is off: it would let the timed-out call run on, and its abort signal is shared by the
- * whole breaker. The caller enforces its own timeout, aborts its own request, and reports the
- * outcome here. Half-open lets exactly one probe through (opossum's pending-close flag).
+ * A circuit breaker per upstream. The caller asks before each call (`admit`) and reports how it
+ * ended on the permit, so a 5xx answer counts as a failure without being thrown and caught, and a
+ * client that went away (`not_counted`) is nobody's failure. Closed: calls pass, outcomes fill a
+ * rolling window of `rollingWindowMs` in ten buckets; once at least `volumeThreshold` calls are in
+ * it and `errorThresholdPercentage` of them failed, it opens. Open: refused for `resetTimeoutMs`,
+ * then half-open: exactly one probe passes; its success closes the breaker with a fresh window, its
+ * failure opens it again. It has no timeout of its own: the caller bounds and aborts its own call.
  */
 export class CircuitBreaker {
   readonly upstream: string;
-  readonly #breaker: OpossumBreaker<[() => Promise<unknown>], unknown>;
-  readonly #resetTimeoutMs: number;
+  readonly #spec: BreakerSpec;
+  readonly #now: () => number;
+  #state: BreakerState = 'closed';
   #openedAt = 0;
+  #probeOut = false;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #buckets: Bucket[] = [];
   readonly #listeners = new Set<(state: BreakerState) => void>();
 
-  constructor(upstream: string, spec: BreakerSpec) {
+  /** `now` is injectable for tests of the window. */
+  constructor(upstream: string, spec: BreakerSpec, now: () => number = Date.now) {
     this.upstream = upstream;
-    this.#resetTimeoutMs = spec.resetTimeoutMs;
-    this.#breaker = new OpossumBreaker((fn: () => Promise<unknown>) => fn(), {
-      timeout: false,
-      errorThresholdPercentage: spec.errorThresholdPercentage,
-      volumeThreshold: spec.volumeThreshold,
-      resetTimeout: spec.resetTimeoutMs,
-      rollingCountTimeout: spec.rollingWindowMs,
-      rollingCountBuckets: 10,
-      errorFilter: (err: unknown) => err instanceof NotCountedError,
-    });
-    this.#breaker.on('open', () => {
-      this.#openedAt = Date.now();
-      this.#emit();
-    });
-    this.#breaker.on('halfOpen', () => this.#emit());
-    this.#breaker.on('close', () => this.#emit());
+    this.#spec = spec;
+    this.#now = now;
   }
 
   get state(): BreakerState {
-    if (this.#breaker.opened) return 'open';
-    if (this.#breaker.halfOpen) return 'half-open';
-    return 'closed';
+    return this.#state;
   }
 
-  /** Runs `fn` unless the breaker is open; a rejection counts as a failure (unless NotCountedError). */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return (await this.#breaker.fire(fn)) as T;
-    } catch (err) {
-      if ((err as { code?: string }).code === 'EOPENBREAKER') {
-        throw new BreakerOpenError(this.upstream, Math.max(0, this.#openedAt + this.#resetTimeoutMs - Date.now()));
-      }
-      throw err;
+  admit(): Admission {
+    if (this.#state === 'open' || (this.#state === 'half-open' && this.#probeOut)) {
+      return { admitted: false, retryAfterMs: Math.max(0, this.#openedAt + this.#spec.resetTimeoutMs - this.#now()) };
     }
+    const probe = this.#state === 'half-open';
+    if (probe) this.#probeOut = true;
+    let reported = false;
+    return {
+      admitted: true,
+      done: (outcome) => {
+        if (reported) return;
+        reported = true;
+        if (probe) this.#probeEnded(outcome);
+        else if (outcome !== 'not_counted' && this.#state === 'closed') this.#count(outcome === 'failure');
+      },
+    };
   }
 
   onStateChange(listener: (state: BreakerState) => void): void {
     this.#listeners.add(listener);
   }
 
-  /** Stops its timers; the breaker must not be used afterwards. */
+  /** Stops its timer; the breaker must not be used afterwards. */
   shutdown(): void {
-    this.#breaker.shutdown();
+    clearTimeout(this.#timer);
   }
 
-  #emit(): void {
-    for (const l of this.#listeners) l(this.state);
+  #count(failed: boolean): void {
+    const now = this.#now();
+    const width = this.#spec.rollingWindowMs / BUCKETS;
+    const start = now - (now % width);
+    let bucket = this.#buckets.at(-1);
+    if (!bucket || bucket.start !== start) this.#buckets.push((bucket = { start, calls: 0, failures: 0 }));
+    while (this.#buckets[0]!.start <= now - this.#spec.rollingWindowMs) this.#buckets.shift();
+    bucket.calls++;
+    if (failed) bucket.failures++;
+    if (!failed) return;
+    let calls = 0;
+    let failures = 0;
+    for (const b of this.#buckets) {
+      calls += b.calls;
+      failures += b.failures;
+    }
+    if (calls >= this.#spec.volumeThreshold && (failures * 100) / calls >= this.#spec.errorThresholdPercentage) this.#open();
+  }
+
+  #probeEnded(outcome: CallOutcome): void {
+    this.#probeOut = false;
+    if (outcome === 'failure') return this.#open();
+    if (outcome === 'success') {
+      this.#buckets.length = 0;
+      this.#set('closed');
+    }
+  }
+
+  #open(): void {
+    this.#openedAt = this.#now();
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#set('half-open'), this.#spec.resetTimeoutMs);
+    this.#timer.unref();
+    this.#set('open');
+  }
+
+  #set(state: BreakerState): void {
+    this.#state = state;
+    for (const l of this.#listeners) l(state);
   }
 }
