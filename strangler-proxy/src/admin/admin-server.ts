@@ -19,7 +19,7 @@ export interface AdminDeps {
   store: RouteTableStore;
   upstreams: UpstreamRegistry;
   metrics: ProxyMetrics;
-  writes: InFlightWrites;
+  inFlightWrites: InFlightWrites;
   shadowing: Shadowing;
   adminToken: string | undefined;
   /** Host values answered beyond the probes (formatted allow-list entries, ADMIN_ALLOWED_HOSTS). */
@@ -159,7 +159,7 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
     }
     case 'GET /__strangler/writes':
       // What a writer switch polls after freezing: writes still running on an older table.
-      return json(res, 200, { version: table.version, hash: table.hash, inFlight: deps.writes.total(), onOlderTables: deps.writes.olderThan(table.version), abandonedOnOlderTables: deps.writes.countsOlderThan(table.version).abandoned });
+      return json(res, 200, { version: table.version, hash: table.hash, inFlight: deps.inFlightWrites.total(), onOlderTables: deps.inFlightWrites.olderThan(table.version), abandonedOnOlderTables: deps.inFlightWrites.countsOlderThan(table.version).abandoned });
     case 'GET /__strangler':
     case 'GET /__strangler/shadow.json': {
       const since = url.searchParams.get('since') ?? '24h';

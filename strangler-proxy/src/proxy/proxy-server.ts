@@ -68,7 +68,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   });
 
   let draining = false;
-  const writes = new InFlightWrites();
+  const inFlightWrites = new InFlightWrites();
   const shadowing = await startShadowing(config, { routes: store, metrics, log });
   const dryRunMarks = DryRunMarks.fromSecrets(config.dryRunSecret, config.adminToken);
   const deps = {
@@ -85,7 +85,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     fallbackLimit: new ConcurrencyLimit(config.limits.fallbackConcurrency),
     bodyBudget: new ByteBudget(config.limits.maxBufferedBytes),
     idempotency: new IdempotencyGuard(),
-    writes,
+    inFlightWrites,
     shadow: shadowing.mirror,
     log,
     draining: () => draining,
@@ -129,7 +129,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   const tunnels = new Set<Duplex>();
   server.on('upgrade', createUpgradeHandler(deps, tunnels));
 
-  const admin = createAdminServer({ store, upstreams, metrics, writes, shadowing, adminToken: config.adminToken, allowedHosts: config.adminAllowedHosts, log, ready: () => !draining });
+  const admin = createAdminServer({ store, upstreams, metrics, inFlightWrites, shadowing, adminToken: config.adminToken, allowedHosts: config.adminAllowedHosts, log, ready: () => !draining });
   const url = await listen(server, config.port, config.host);
   const adminUrl = await listen(admin, config.adminPort, config.adminHost);
   store.watch();

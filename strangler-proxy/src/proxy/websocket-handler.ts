@@ -3,11 +3,9 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { ProxyServer } from 'httpxy';
 import { PROXY_ERRORS, type ProxyErrorCode } from '../errors.ts';
-import { normalizePath } from '../routing/normalize-path.ts';
-import { harden } from './hardening.ts';
-import { ADMIN_PREFIX, type HandlerDeps } from './request-handler.ts';
+import { admitRequest } from './admit-request.ts';
+import type { HandlerDeps } from './handler-deps.ts';
 import { requestIdOf, upstreamHeaders } from './upstream-headers.ts';
-import { parseCookieHeader, userKeyOf } from './user-key.ts';
 
 /** Answers an upgrade request that cannot proceed, on the raw socket, and closes it. */
 function refuse(socket: Duplex, code: ProxyErrorCode): void {
@@ -17,7 +15,7 @@ function refuse(socket: Duplex, code: ProxyErrorCode): void {
 }
 
 /**
- * WebSocket upgrades: the same hardening and routing as any request, then the tunnel through
+ * WebSocket upgrades: the same admission as any request (hardening, routing, preview), then the tunnel through
  * httpxy. The tunnel is bound to its upstream when it opens, so a reload never cuts it; an open
  * breaker sends new tunnels to the default upstream. Open tunnels are tracked for shutdown.
  */
@@ -35,22 +33,17 @@ export function createUpgradeHandler(deps: HandlerDeps, tunnels: Set<Duplex>): (
 
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
-    if (deps.draining()) return refuse(socket, 'shutting_down');
-    const refused = harden(req, deps.config);
-    if (refused) return refuse(socket, refused.code);
-    const norm = normalizePath(req.url!);
-    if (!norm.ok) return refuse(socket, 'invalid_path');
-    if (norm.segments[0]?.toLowerCase() === ADMIN_PREFIX) return refuse(socket, 'not_found');
+    const admitted = admitRequest(deps, req);
+    if (!admitted.ok) return refuse(socket, admitted.code);
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(socket, 'bad_request');
 
-    const table = deps.store.current;
-    const cookies = parseCookieHeader(req.headers.cookie);
-    const decision = table.decide({ method: req.method!, segments: norm.segments, headers: req.headers, cookies, userKey: userKeyOf(cookies, deps.config.sessionCookie).key });
+    const { table, decision } = admitted;
     let upstream = deps.upstreams.get(decision.target);
-    if (upstream.breaker.state === 'open') upstream = deps.upstreams.get(table.defaultUpstream);
+    // A preview goes where the tester asked, open breaker or not.
+    if (upstream.breaker.state === 'open' && !admitted.previewing) upstream = deps.upstreams.get(table.defaultUpstream);
 
     req.headers = upstreamHeaders(req, { requestId: requestIdOf(req), bodyLength: 0, trustedProxyHops: deps.config.trustedProxyHops, upgrade: true }) as IncomingMessage['headers'];
-    req.url = norm.path + norm.query;
+    req.url = admitted.path.path + admitted.path.query;
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));
     proxy.ws(req, socket as Socket, { target: upstream.url }, head).catch(() => socket.destroy());

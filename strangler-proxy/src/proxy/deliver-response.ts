@@ -1,0 +1,35 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { responseHeaders } from './upstream-headers.ts';
+
+/**
+ * Streams the upstream's answer to the client, minus hop-by-hop headers. With `tee`, a copy of the
+ * body (up to `teeLimit` bytes; undefined past it) is handed over once it has all been sent.
+ * Returns what to let go when the request ends: an answer the client left before the end of.
+ */
+export function deliverResponse(
+  res: ServerResponse,
+  response: IncomingMessage,
+  opts: { requestId: string; setUid: string | undefined; tee?: ((body: Buffer | undefined) => void) | undefined; teeLimit: number },
+): () => void {
+  // One flat [name, value, …] list straight to writeHead: duplicates (set-cookie) stay separate,
+  // and no per-header setHeader bookkeeping on the hot path.
+  const headers = responseHeaders(response.rawHeaders);
+  if (opts.setUid) headers.push('set-cookie', opts.setUid);
+  headers.push('x-request-id', opts.requestId);
+  res.writeHead(response.statusCode ?? 502, response.statusMessage ?? '', headers);
+  response.on('error', () => res.destroy());
+  if (opts.tee) {
+    const tee = opts.tee;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= opts.teeLimit) chunks.push(c);
+    });
+    res.once('finish', () => tee(size <= opts.teeLimit ? Buffer.concat(chunks) : undefined));
+  }
+  response.pipe(res);
+  return () => {
+    if (!response.complete) response.destroy();
+  };
+}

@@ -1,0 +1,21 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * What is let go when a request ends, however it ends (answered, refused, the client gone): one
+ * list, run once, in the order it was added, when the response closes. Each phase of a request adds
+ * what it took — a write's place in flight, buffered bytes, an Idempotency-Key, a mirror slot, a
+ * fallback slot, an unread upstream answer — so nothing is released twice or forgotten.
+ */
+export class RequestEnd {
+  readonly #releases: (() => void)[] = [];
+
+  constructor(res: ServerResponse) {
+    res.once('close', () => {
+      for (const release of this.#releases) release();
+    });
+  }
+
+  add(release: () => void): void {
+    this.#releases.push(release);
+  }
+}
