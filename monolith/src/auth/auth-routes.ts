@@ -34,7 +34,8 @@ export function authRoutes(ctx: AppContext): Router {
 
   router.post('/register', async (req, res) => {
     const body = parse(RegisterBody, req.body);
-    const user = await insertUser(ctx.db, { ...body, passwordHash: await hashPassword(body.password) });
+    const passwordHash = await hashPassword(body.password);
+    const user = await insertUser(ctx.db, { ...body, passwordHash });
     if (!user) throw new ApiError('email_taken', { fields: { email: 'is already registered' } });
     startSession(res, user);
     res.status(201).json({ user });

@@ -12,7 +12,7 @@ async function mayManage(db: Queryable, req: Request, supplierId: number): Promi
   return (await supplierOwner(db, supplierId)) === req.session.sub;
 }
 
-/** /api/listings, as the monolith answers it: search, get, create, update, archive; every write dry-run aware. */
+/** /api/listings: search, get, and create, update and archive by the owning supplier or an admin. */
 export function listingRoutes(ctx: AppContext): Router {
   const router = Router();
 

@@ -19,7 +19,7 @@ const CreateBody = z.strictObject({
   certifications: z.array(text(40), { error: 'must be a list of names' }).max(10, 'at most 10').default([]),
 });
 
-/** /api/suppliers, as the monolith answers it: list, get, the caller's own, create a profile (dry-run aware). */
+/** /api/suppliers: list, get, the caller's own, and create one's supplier profile. */
 export function supplierRoutes(ctx: AppContext): Router {
   const router = Router();
 
