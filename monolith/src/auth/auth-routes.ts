@@ -1,3 +1,4 @@
+// Copied to extracted/auth/src/auth/auth-routes.ts; this copy retires with the auth group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';

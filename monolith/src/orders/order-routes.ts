@@ -1,3 +1,4 @@
+// Copied to extracted/orders/src/orders/order-routes.ts; this copy retires with the orders group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';

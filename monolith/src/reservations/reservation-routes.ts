@@ -1,3 +1,4 @@
+// Copied to extracted/listings/src/reservations/reservation-routes.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError, isDryRun, OrderItems, parse, requireRole, requireSession, type FieldErrors, type OrderItem, type Queryable, type Session } from '@strangler/service-kit';

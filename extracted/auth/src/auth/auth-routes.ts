@@ -1,3 +1,4 @@
+// Copied from monolith/src/auth/auth-routes.ts; the monolith's copy retires with the auth group's cutover. Differences: register and logout honour the dry-run header (a mirrored register keeps no user, a mirrored logout revokes nothing).
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';

@@ -1,3 +1,4 @@
+// Copied from monolith/src/reservations/reservation-routes.ts; the monolith's copy retires with the listings group's cutover. Differences: none.
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError, isDryRun, OrderItems, parse, requireRole, requireSession, type FieldErrors, type OrderItem, type Queryable, type Session } from '@strangler/service-kit';

@@ -1,3 +1,4 @@
+// Copied from monolith/src/suppliers/supplier-routes.ts; the monolith's copy retires with the listings group's cutover. Differences: creating a profile honours the dry-run header.
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';

@@ -1,3 +1,4 @@
+// Copied from monolith/src/orders/order-routes.ts; the monolith's copy retires with the orders group's cutover. Differences: one pool, ctx.db (the monolith gives its orders module a pool of its own, ctx.ordersDb).
 import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
