@@ -29,3 +29,4 @@ export { runApp } from './http/run-app.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';
 export { DRY_RUN_HEADER, dryRunMarkOf, isDryRun } from './http/dry-run.ts';
 export { callApi, callerOf, type Caller } from './http/call-api.ts';
+export { OrderItems, type OrderItem } from './schemas/order-items.ts';

@@ -1,3 +1,4 @@
+// Copied to extracted/auth/src/auth/auth-routes.ts; this copy retires with the auth group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
@@ -34,7 +35,8 @@ export function authRoutes(ctx: AppContext): Router {
 
   router.post('/register', async (req, res) => {
     const body = parse(RegisterBody, req.body);
-    const user = await insertUser(ctx.db, { ...body, passwordHash: await hashPassword(body.password) });
+    const passwordHash = await hashPassword(body.password);
+    const user = await insertUser(ctx.db, { ...body, passwordHash });
     if (!user) throw new ApiError('email_taken', { fields: { email: 'is already registered' } });
     startSession(res, user);
     res.status(201).json({ user });

@@ -1,3 +1,4 @@
+// Copied to extracted/auth/src/auth/users.ts; this copy retires with the auth group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { isoTimestamp, type Queryable, type Role } from '@strangler/service-kit';
 
 /** A user as the API shows it: never the password hash. */

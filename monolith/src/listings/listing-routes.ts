@@ -1,3 +1,4 @@
+// Copied to extracted/listings/src/listings/listing-routes.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { Router, type Request } from 'express';
 import type { AppContext } from '../app-context.ts';
 import { ApiError, idParam, limitOffset, parse, requireRole, toPage, type Queryable } from '@strangler/service-kit';

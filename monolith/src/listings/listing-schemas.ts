@@ -1,3 +1,4 @@
+// Copied to extracted/listings/src/listings/listing-schemas.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { z } from 'zod';
 import { PageQuery } from '@strangler/service-kit';
 import { CURRENCIES, LISTING_SORTS, VARIETIES } from './listings.ts';

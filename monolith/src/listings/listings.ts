@@ -1,3 +1,4 @@
+// Copied to extracted/listings/src/listings/listings.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { containsPattern, isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 
 export const VARIETIES = ['criollo', 'trinitario', 'forastero', 'nacional'] as const;

@@ -1,3 +1,4 @@
+// Copied to extracted/orders/src/orders/orders.ts; this copy retires with the orders group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 import type { Currency } from '../listings/listings.ts';
 

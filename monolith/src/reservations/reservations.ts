@@ -1,3 +1,4 @@
+// Copied to extracted/listings/src/reservations/reservations.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { isoTimestamp, type Queryable } from '@strangler/service-kit';
 import type { Currency } from '../listings/listings.ts';
 

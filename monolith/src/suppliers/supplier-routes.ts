@@ -1,3 +1,4 @@
+// Copied to extracted/listings/src/suppliers/supplier-routes.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';

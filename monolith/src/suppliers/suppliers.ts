@@ -1,3 +1,4 @@
+// Copied to extracted/listings/src/suppliers/suppliers.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { containsPattern, isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 
 /** A supplier as the API shows it. */

@@ -1,3 +1,4 @@
+// Copied from monolith/src/auth/auth-routes.ts; the monolith's copy retires with the auth group's cutover. Differences: register and logout honour the dry-run header (a mirrored register keeps no user, a mirrored logout revokes nothing).
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
@@ -23,11 +24,7 @@ const LoginBody = z.strictObject({
   password: z.string({ error: 'is required' }).min(1, 'is required').max(200, 'must be at most 200 characters'),
 });
 
-/**
- * /api/auth, as the monolith answers it: register, login, logout, me. Sessions are the shared signed
- * tokens, so a session issued here works on the monolith and the reverse. Writes are dry-run aware:
- * a mirrored register keeps no user, a mirrored logout revokes nothing.
- */
+/** /api/auth: register, login, logout, me. */
 export function authRoutes(ctx: AppContext): Router {
   const router = Router();
 

@@ -1,3 +1,4 @@
+// Copied from monolith/src/auth/users.ts; the monolith's copy retires with the auth group's cutover. Differences: none.
 import { isoTimestamp, type Queryable, type Role } from '@strangler/service-kit';
 
 /** A user as the API shows it: never the password hash. */

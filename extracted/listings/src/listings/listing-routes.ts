@@ -1,3 +1,4 @@
+// Copied from monolith/src/listings/listing-routes.ts; the monolith's copy retires with the listings group's cutover. Differences: every write honours the dry-run header (a create checks its supplier and inserts in one transaction for it).
 import { Router, type Request } from 'express';
 import type { AppContext } from '../app-context.ts';
 import { ApiError, isDryRun, idParam, limitOffset, parse, requireRole, toPage, type Queryable } from '@strangler/service-kit';
@@ -12,7 +13,7 @@ async function mayManage(db: Queryable, req: Request, supplierId: number): Promi
   return (await supplierOwner(db, supplierId)) === req.session.sub;
 }
 
-/** /api/listings, as the monolith answers it: search, get, create, update, archive; every write dry-run aware. */
+/** /api/listings: search, get, and create, update and archive by the owning supplier or an admin. */
 export function listingRoutes(ctx: AppContext): Router {
   const router = Router();
 

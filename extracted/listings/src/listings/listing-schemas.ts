@@ -1,3 +1,4 @@
+// Copied from monolith/src/listings/listing-schemas.ts; the monolith's copy retires with the listings group's cutover. Differences: none.
 import { z } from 'zod';
 import { PageQuery } from '@strangler/service-kit';
 import { CURRENCIES, LISTING_SORTS, VARIETIES } from './listings.ts';

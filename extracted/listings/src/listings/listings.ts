@@ -1,3 +1,4 @@
+// Copied from monolith/src/listings/listings.ts; the monolith's copy retires with the listings group's cutover. Differences: none.
 import { containsPattern, isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 
 export const VARIETIES = ['criollo', 'trinitario', 'forastero', 'nacional'] as const;

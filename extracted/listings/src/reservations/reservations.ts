@@ -1,3 +1,4 @@
+// Copied from monolith/src/reservations/reservations.ts; the monolith's copy retires with the listings group's cutover. Differences: none.
 import { isoTimestamp, type Queryable } from '@strangler/service-kit';
 import type { Currency } from '../listings/listings.ts';
 

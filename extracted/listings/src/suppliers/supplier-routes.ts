@@ -1,3 +1,4 @@
+// Copied from monolith/src/suppliers/supplier-routes.ts; the monolith's copy retires with the listings group's cutover. Differences: creating a profile honours the dry-run header.
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
@@ -19,7 +20,7 @@ const CreateBody = z.strictObject({
   certifications: z.array(text(40), { error: 'must be a list of names' }).max(10, 'at most 10').default([]),
 });
 
-/** /api/suppliers, as the monolith answers it: list, get, the caller's own, create a profile (dry-run aware). */
+/** /api/suppliers: list, get, the caller's own, and create one's supplier profile. */
 export function supplierRoutes(ctx: AppContext): Router {
   const router = Router();
 

@@ -1,3 +1,4 @@
+// Copied from monolith/src/suppliers/suppliers.ts; the monolith's copy retires with the listings group's cutover. Differences: none.
 import { containsPattern, isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 
 /** A supplier as the API shows it. */

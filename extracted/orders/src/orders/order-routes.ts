@@ -1,3 +1,4 @@
+// Copied from monolith/src/orders/order-routes.ts; the monolith's copy retires with the orders group's cutover. Differences: one pool, ctx.db (the monolith gives its orders module a pool of its own, ctx.ordersDb).
 import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -9,32 +10,21 @@ import {
   idParam,
   limitOffset,
   onceForKey,
+  OrderItems,
   PageQuery,
   parse,
   requireRole,
   requireSession,
   toPage,
   type Caller,
+  type OrderItem,
   type Queryable,
   type Session,
   type StoredResponse,
 } from '@strangler/service-kit';
 import { CANCELLABLE, findOrder, insertOrder, listOrdersOfBuyer, lockOrder, ORDER_STATUSES, setOrderStatus, type Order } from './orders.ts';
 
-const CreateOrderBody = z.strictObject({
-  items: z
-    .array(
-      z.strictObject({
-        listingId: z.number({ error: 'must be a listing id' }).int('must be a listing id').positive('must be a listing id'),
-        quantityKg: z.number({ error: 'must be a whole number of kg' }).int('must be a whole number of kg').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000'),
-      }),
-      { error: 'must be a list of {listingId, quantityKg}' },
-    )
-    .min(1, 'must have at least one item')
-    .max(20, 'must have at most 20 items')
-    .refine((items) => new Set(items.map((i) => i.listingId)).size === items.length, 'must not list the same listing twice'),
-});
-type Item = z.infer<typeof CreateOrderBody>['items'][number];
+const CreateOrderBody = z.strictObject({ items: OrderItems });
 
 const ListQuery = z.object({
   status: z.enum(ORDER_STATUSES, { error: `must be one of ${ORDER_STATUSES.join(', ')}` }).optional(),
@@ -55,7 +45,7 @@ export function orderRoutes(ctx: AppContext): Router {
    * Reserves the stock, then writes the order in `tx`; if writing fails, the reservation is released
    * (compensation), so a failed order never holds stock.
    */
-  const place = async (tx: Queryable, caller: Caller, buyerId: number, reservationKey: string, items: Item[]): Promise<StoredResponse> => {
+  const place = async (tx: Queryable, caller: Caller, buyerId: number, reservationKey: string, items: OrderItem[]): Promise<StoredResponse> => {
     const { currency, lines } = await ctx.stock.reserve(caller, reservationKey, items);
     try {
       const orderId = await insertOrder(tx, { buyerId, currency, reservationKey, lines });

@@ -1,3 +1,4 @@
+// Copied from monolith/src/orders/orders.ts; the monolith's copy retires with the orders group's cutover. Differences: the buyer column is buyer_id (the monolith's is buyer_user_id); Currency is declared here, as the service has no listings module.
 import { isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
 
 export type Currency = 'USD' | 'EUR';

@@ -1,3 +1,4 @@
+// Copied from monolith/src/orders/stock-client.ts; the monolith's copy retires with the orders group's cutover. Differences: Currency comes from orders.ts.
 import { callApi, type Caller } from '@strangler/service-kit';
 import type { Currency, OrderLine } from './orders.ts';
 
