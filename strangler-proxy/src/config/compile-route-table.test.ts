@@ -32,7 +32,7 @@ describe('compileRouteTable', () => {
     weight: 10
     target: listings
 `);
-    expect(table.routes.map((r) => [r.name, r.mode, r.target, r.weight])).toEqual([
+    expect(table.routes.map((r) => [r.name, r.mode, r.service, r.weight])).toEqual([
       ['listings-read', 'service', 'listings', 100],
       ['listings-write', 'canary', 'listings', 10],
     ]);
@@ -128,11 +128,11 @@ routes:
     shadow: { sampleRate: 1.0, ignore: [ "$.updatedAt", "headers.date" ] }
 `);
     const route = table.routes[0]!;
-    expect([route.mode, route.target]).toEqual(['shadow', 'listings']);
+    expect([route.mode, route.service]).toEqual(['shadow', 'listings']);
     expect(route.shadow).toMatchObject({ sampleRate: 1, writes: false, timeoutMs: 5000, noise: { sampleRate: 0.1, relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1000, minScore: 99 } });
     expect(route.shadow!.rules.ignore.map((p) => p.source)).toEqual(['$.updatedAt', 'headers.date']);
     const decision = table.decide({ method: 'GET', segments: ['api', 'listings', '7'], headers: {}, cookies: new Map(), userKey: 'u' });
-    expect(decision).toMatchObject({ mode: 'shadow', target: 'monolith', mirrorTo: 'listings' });
+    expect(decision).toMatchObject({ mode: 'shadow', upstream: 'monolith', mirrorTo: 'listings' });
     expect(decision.reason).toBe('route listings-read is shadowed: monolith answers; 100% of reads are mirrored to listings and compared');
   });
 

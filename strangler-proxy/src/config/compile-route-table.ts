@@ -79,7 +79,7 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
       headers: predicates(spec.match.headers, 'header', (n) => n.toLowerCase()),
       cookies: predicates(spec.match.cookies, 'cookie', (n) => n),
       mode: fields.mode,
-      target: fields.mode === 'monolith' ? source.default : fields.target!,
+      service: fields.target,
       weight: fields.mode === 'canary' ? fields.weight! : fields.mode === 'service' ? 100 : 0,
       frozen: fields.frozen ?? false,
       shadow: fields.mode === 'shadow' ? (shadow ?? compileShadow(ShadowSchema.parse({}), shadowAt, problem, fields.target)) : shadow,

@@ -69,7 +69,7 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
   let decision = table.decide({ method, segments: path.segments, headers: req.headers, cookies, userKey: user.key });
   const preview = previewTarget(req, table.upstreams, config.adminToken);
   if (preview === 'ignored') deps.metrics.previewIgnored.inc();
-  else if (preview) decision = { ...decision, target: preview, reason: `preview routing to ${preview}` };
+  else if (preview) decision = { ...decision, upstream: preview, reason: `preview routing to ${preview}` };
   // A writer switch is moving this route's data: a write now could land on the side giving it up.
   if (decision.route?.frozen && !isSafeMethod(method)) return { ok: false, code: 'writes_frozen', headers: { 'retry-after': '1' }, routeName: decision.route.name };
   return {

@@ -76,7 +76,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
         deps,
         { req, res, headers, body: read.body, path: admitted.path.path + admitted.path.query, method: admitted.method, write },
         {
-          primary: read.keyedWrite?.side ?? decision.target,
+          primary: read.keyedWrite?.side ?? decision.upstream,
           fallbackTo: table.defaultUpstream,
           // A preview goes where the tester asked; a keyed retry goes where its key went.
           pinned: admitted.previewing || read.keyedWrite?.side !== undefined,

@@ -38,7 +38,7 @@ export function createUpgradeHandler(deps: HandlerDeps, tunnels: Set<Duplex>): (
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(socket, 'bad_request');
 
     const { table, decision } = admitted;
-    let upstream = deps.upstreams.get(decision.target);
+    let upstream = deps.upstreams.get(decision.upstream);
     // A preview goes where the tester asked, open breaker or not.
     if (upstream.breaker.state === 'open' && !admitted.previewing) upstream = deps.upstreams.get(table.defaultUpstream);
 

@@ -17,9 +17,9 @@ export interface RouteChange {
 function handling(table: RouteTable, route: CompiledRoute | undefined, method: string): string {
   if (!route) return `default → ${table.defaultUpstream}`;
   const frozen = route.frozen && !isSafeMethod(method) ? ' (writes frozen: 503)' : '';
-  if (route.mode === 'canary') return `${route.name}: canary ${route.weight}% → ${route.target} (else ${table.defaultUpstream})${frozen}`;
-  if (route.mode === 'shadow') return `${route.name}: shadow → ${table.defaultUpstream} (mirrored ${route.shadow!.sampleRate * 100}% to ${route.target})${frozen}`;
-  return `${route.name}: ${route.mode} → ${route.target}${frozen}`;
+  if (route.mode === 'canary') return `${route.name}: canary ${route.weight}% → ${route.service} (else ${table.defaultUpstream})${frozen}`;
+  if (route.mode === 'shadow') return `${route.name}: shadow → ${table.defaultUpstream} (mirrored ${route.shadow!.sampleRate * 100}% to ${route.service})${frozen}`;
+  return `${route.name}: ${route.mode} → ${route.mode === 'monolith' ? table.defaultUpstream : route.service}${frozen}`;
 }
 
 function probes(route: CompiledRoute): { method: string; segments: string[]; shown: string; headers: Record<string, string>; conditions: string[] }[] {

@@ -19,8 +19,11 @@ export interface CompiledRoute {
   headers: readonly Predicate[];
   cookies: readonly Predicate[];
   mode: Mode;
-  /** Upstream name; for monolith mode, the default upstream; for shadow mode, where mirrors go. */
-  target: string;
+  /**
+   * The upstream the route is moving to (`target:` in the table): what serves it in service mode,
+   * the canary's side, where shadow copies go. Unset in monolith mode when the table names none.
+   */
+  service: string | undefined;
   weight: number;
   /** Writes are refused with 503 while a writer switch moves the route's data. */
   frozen: boolean;
@@ -56,7 +59,7 @@ export interface RouteDecision {
   route: CompiledRoute | undefined;
   mode: Mode | 'default';
   /** The upstream to try first. */
-  target: string;
+  upstream: string;
   /** In shadow mode: where the mirrored copy goes. */
   mirrorTo?: string;
   /** Why, in words, for `explain` and logs. */
@@ -99,19 +102,19 @@ export class RouteTable {
 
   decide(facts: RequestFacts): RouteDecision {
     const route = this.match(facts);
-    if (!route) return { route, mode: 'default', target: this.defaultUpstream, reason: `no route matches; the default upstream ${this.defaultUpstream}` };
+    if (!route) return { route, mode: 'default', upstream: this.defaultUpstream, reason: `no route matches; the default upstream ${this.defaultUpstream}` };
     switch (route.mode) {
       case 'monolith':
-        return { route, mode: 'monolith', target: this.defaultUpstream, reason: `route ${route.name} is in monolith mode` };
+        return { route, mode: 'monolith', upstream: this.defaultUpstream, reason: `route ${route.name} is in monolith mode` };
       case 'service':
-        return { route, mode: 'service', target: route.target, reason: `route ${route.name} is served by ${route.target}` };
+        return { route, mode: 'service', upstream: route.service!, reason: `route ${route.name} is served by ${route.service}` };
       case 'shadow':
         return {
           route,
           mode: 'shadow',
-          target: this.defaultUpstream,
-          mirrorTo: route.target,
-          reason: `route ${route.name} is shadowed: ${this.defaultUpstream} answers; ${Math.round(route.shadow!.sampleRate * 1000) / 10}% of ${route.shadow!.writes ? 'requests' : 'reads'} are mirrored to ${route.target} and compared`,
+          upstream: this.defaultUpstream,
+          mirrorTo: route.service!,
+          reason: `route ${route.name} is shadowed: ${this.defaultUpstream} answers; ${Math.round(route.shadow!.sampleRate * 1000) / 10}% of ${route.shadow!.writes ? 'requests' : 'reads'} are mirrored to ${route.service} and compared`,
         };
       case 'canary': {
         const bucket = canaryBucket(route.group, facts.userKey);
@@ -119,7 +122,7 @@ export class RouteTable {
         return {
           route,
           mode: 'canary',
-          target: hit ? route.target : this.defaultUpstream,
+          upstream: hit ? route.service! : this.defaultUpstream,
           bucket,
           reason: `route ${route.name} is a ${route.weight}% canary of group ${route.group}; this user's bucket ${(bucket / 100).toFixed(2)} is ${hit ? 'inside' : 'outside'} it`,
         };
