@@ -175,6 +175,29 @@ describe.each(ENVS)('%s', (envName) => {
     expect(ingress.filter((r) => r.Properties.CidrIp === '0.0.0.0/0')).toEqual([]);
   });
 
+  it('when a load balancer checks a target’s health on a port of its own (the public one, the proxy’s admin port 8081), then the target’s security group admits that load balancer there, not only on the traffic port', () => {
+    const ingress = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    const lbs = resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    const forwards = [...Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener'))];
+    const checked = Object.entries(resources(env.services, 'AWS::ElasticLoadBalancingV2::TargetGroup')).filter(([, tg]) => tg.Properties.HealthCheckPort && tg.Properties.HealthCheckPort !== 'traffic-port');
+    expect(checked.length).toBeGreaterThan(0);
+    for (const [tgId, tg] of checked) {
+      const port = Number(tg.Properties.HealthCheckPort);
+      const lbGroups = forwards
+        .filter((l) => JSON.stringify(l.Properties.DefaultActions).includes(`{"Ref":"${tgId}"}`))
+        .flatMap((l) => lbs[refOf(l.Properties.LoadBalancerArn)]!.Properties.SecurityGroups.map(getAttOf));
+      const targetGroups = Object.values(resources(env.services, 'AWS::ECS::Service'))
+        .filter((svc) => (svc.Properties.LoadBalancers ?? []).some((lb: { TargetGroupArn: unknown }) => refOf(lb.TargetGroupArn) === tgId))
+        .flatMap((svc) => svc.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups.map(getAttOf));
+      expect(lbGroups.length, tgId).toBeGreaterThan(0);
+      for (const from of lbGroups) {
+        const groupOf = (x: unknown): string | undefined => (x as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0];
+        const admitted = ingress.some((r) => targetGroups.includes(groupOf(r.GroupId)!) && groupOf(r.SourceSecurityGroupId) === from && r.FromPort <= port && port <= r.ToPort);
+        expect(admitted, `${from} → ${tgId} health checks on :${port}`).toBe(true);
+      }
+    }
+  });
+
   // The replicator, as the proxy finds it: a private DNS name, its port, its security group.
   const sync = APPS.find((a) => a.name === 'sync')!;
   const taskOf = (service: string): Resource => resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(byServiceName(env, service).Properties.TaskDefinition)]!;

@@ -77,7 +77,10 @@ export class ServicesStack extends Stack {
     publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(config.certificateArn ? 443 : 80), 'the public website');
     if (config.certificateArn) publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'redirected to HTTPS');
     acknowledge(publicSg, 'The internet-facing load balancer serves the public website; every other group admits named security groups only.', 'AwsSolutions-EC23');
-    tasksSg.addIngressRule(publicSg, ec2.Port.tcp(8080), 'the proxy, from the public load balancer');
+    const proxy = APPS.find((a) => a.name === 'proxy')!;
+    tasksSg.addIngressRule(publicSg, ec2.Port.tcp(proxy.port), 'the proxy, from the public load balancer');
+    // Its target group checks health on the admin listener's port, which CDK does not open by itself.
+    tasksSg.addIngressRule(publicSg, ec2.Port.tcp(proxy.health.port!), 'the proxy’s health checks, from the public load balancer');
     tasksSg.addIngressRule(internalSg, ec2.Port.tcpRange(3000, 8081), 'the apps, from the internal load balancer');
     internalSg.addIngressRule(tasksSg, ec2.Port.tcp(PROXY_INTERNAL_PORT), 'the proxy’s internal listener, from the apps');
     // remoteRule: the data stack's groups admit the tasks by rules that live here, so the data stack never refers back to this one.
@@ -162,7 +165,6 @@ export class ServicesStack extends Stack {
     });
 
     // The proxy: its route table starts with every group on the monolith; flips change the parameter.
-    const proxy = APPS.find((a) => a.name === 'proxy')!;
     const routes = new ssm.StringParameter(this, 'RouteTable', {
       description: 'The strangler proxy’s route table (routes.yaml)',
       // The local stack's table, every group on the monolith, the upstreams the production listeners.
