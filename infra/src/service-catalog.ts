@@ -123,6 +123,9 @@ export const APPS: readonly DeployedApp[] = [
 /** The apps behind the internal ALB with blue/green deployments: the monolith and the extracted services. */
 export const BLUE_GREEN_APPS = APPS.filter((a) => a.exposure === 'internal');
 
+/** The databases the replicator keeps in step: the monolith's and each extracted service's (`<NAME>_DATABASE_URL` each). */
+export const SYNC_DATABASES = ['monolith', ...BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map((a) => a.database!)];
+
 /** The image an app runs: apps that share a folder share one image (the proxy and the replicator). */
 export const imageOf = (a: DeployedApp): string => APPS.find((x) => x.folder === a.folder)!.name;
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createScratchDatabase, freePort, repoRoot, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
-import { APPS, commandOf, type DeployedApp } from '../src/service-catalog.ts';
+import { APPS, commandOf, SYNC_DATABASES, type DeployedApp } from '../src/service-catalog.ts';
 
 /**
  * No Docker engine runs here, so each image is tested by running what it would run, from the
@@ -14,17 +14,23 @@ import { APPS, commandOf, type DeployedApp } from '../src/service-catalog.ts';
  */
 const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
 const IMAGES = APPS.filter((a) => a.exposure !== 'none');
+const SYNC = APPS.find((a) => a.name === 'sync')!;
 
 const scratches: ScratchDatabase[] = [];
 afterAll(async () => {
   for (const s of scratches) await s.drop();
 });
 
-/** The app's settings with its catalog ports swapped for free ones. */
-async function settings(app: DeployedApp): Promise<{ env: Record<string, string>; healthUrl: string }> {
+/** The app's catalog settings with its catalog ports swapped for free ones, and the port map. */
+async function catalogSettings(app: DeployedApp): Promise<{ env: Record<string, string>; ports: Map<string, string> }> {
   const ports = new Map<string, string>();
   for (const p of [app.port, app.health.port].filter((p): p is number => p !== undefined)) ports.set(String(p), String(await freePort()));
-  const env = Object.fromEntries(Object.entries(app.env).map(([k, v]) => [k, ports.get(v) ?? v]));
+  return { env: Object.fromEntries(Object.entries(app.env).map(([k, v]) => [k, ports.get(v) ?? v])), ports };
+}
+
+/** The app's settings (its own scratch database, loopback hosts) with its catalog ports swapped for free ones. */
+async function settings(app: DeployedApp): Promise<{ env: Record<string, string>; healthUrl: string }> {
+  const { env, ports } = await catalogSettings(app);
   const scratch = await createScratchDatabase(inject('pgServerUrl'), 'entrypoint');
   scratches.push(scratch);
   const extra: Record<string, string> = app.name === 'proxy' ? { STRANGLER_DATABASE_URL: scratch.url, ROUTES_FILE: routesFile() } : { DATABASE_URL: scratch.url };
@@ -48,33 +54,75 @@ describe('the Dockerfile', () => {
   });
 });
 
+/** Runs the app's command with `env` until `healthUrl` answers 200, then `whileUp`, then SIGTERM: it must exit 0. */
+async function runUntilHealthy(app: DeployedApp, env: Record<string, string>, healthUrl: string, whileUp: () => Promise<void> = async () => {}): Promise<void> {
+  const [cmd, ...args] = commandOf(app);
+  expect(cmd).toBe('node');
+  // The image copies the app's folder (COPY ${APP} ${APP}); the entry must be inside it.
+  expect(args[0]!.startsWith(`${app.folder}/`)).toBe(true);
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env, SESSION_SECRET: 'entrypoint-test-secret-of-32-characters', API_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    let ready = false;
+    for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) {
+      ready = await fetch(healthUrl).then((r) => r.status === 200, () => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ready, output).toBe(true);
+    await whileUp();
+    child.kill('SIGTERM');
+    expect(await exited, output).toBe(0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/**
+ * An address of this machine that is not loopback: a listener bound to 127.0.0.1 refuses it, one on
+ * 0.0.0.0 answers, as a task's listener must for another task to reach it. Without a network
+ * interface, 127.0.0.2 tells the two apart just as well on Linux (a 127.0.0.1 listener refuses it).
+ */
+function nonLoopbackAddress(): string {
+  const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+  return external?.address ?? '127.0.0.2';
+}
+
 describe.each(IMAGES.map((a) => [a.name, a] as const))('the %s image', (_name, app) => {
   it('when its command runs with its settings against PostgreSQL, then its health endpoint answers 200, and SIGTERM exits 0', async () => {
-    const [cmd, ...args] = commandOf(app);
-    expect(cmd).toBe('node');
-    // The image copies the app's folder (COPY ${APP} ${APP}); the entry must be inside it.
-    expect(args[0]!.startsWith(`${app.folder}/`)).toBe(true);
     const { env, healthUrl } = await settings(app);
-    const child = spawn(process.execPath, args, {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env, SESSION_SECRET: 'entrypoint-test-secret-of-32-characters', API_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    try {
-      let ready = false;
-      for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) {
-        ready = await fetch(healthUrl).then((r) => r.status === 200, () => false);
-        if (!ready) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(ready, output).toBe(true);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    await runUntilHealthy(app, env, healthUrl);
   });
+});
+
+describe('the replicator (the proxy image’s sync command)', () => {
+  it('when it runs with the deployment’s settings against the apps’ databases, then it answers /healthz and /watermark on an address other than loopback (the proxy, another task, reaches it), and SIGTERM exits 0', async () => {
+    // Each database's own app makes its schema at start, as in the deployment, before the replicator installs capture on it.
+    const databaseUrls: Record<string, string> = {};
+    for (const database of SYNC_DATABASES) {
+      const owner = APPS.find((a) => a.database === database)!;
+      const { env, healthUrl } = await settings(owner);
+      databaseUrls[`${database.toUpperCase()}_DATABASE_URL`] = env.DATABASE_URL!;
+      await runUntilHealthy(owner, env, healthUrl);
+    }
+    // The catalog's host and port (the port swapped for a free one), not loopback: what the task runs with.
+    const { env } = await catalogSettings(SYNC);
+    expect(env.SYNC_HOST).toBe('0.0.0.0');
+    const base = `http://${nonLoopbackAddress()}:${env.SYNC_PORT}`;
+    await runUntilHealthy(SYNC, { ...env, ...databaseUrls }, `${base}/healthz`, async () => {
+      // What the proxy's shadow copies ask: has every change before this moment reached the service's copy?
+      const answer = await fetch(`${base}/watermark?service=orders&at=0&waitMs=0`);
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toMatchObject({ service: 'orders', at: 0, reached: true });
+      // A service it does not copy: the documented 404, which the proxy takes as "compare at once".
+      const unknown = await fetch(`${base}/watermark?service=nothing&at=0&waitMs=0`);
+      expect(unknown.status).toBe(404);
+    });
+  }, 90_000);
 });

@@ -4,13 +4,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { type Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { compileRouteTable } from '@strangler/proxy';
+import { compileRouteTable, loadProxyConfig, MAPPINGS } from '@strangler/proxy';
 import { buildApp, type SystemStacks } from '../src/app.ts';
 import { containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
 import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf } from '../src/service-catalog.ts';
-import { productionPort, testPort } from '../src/stacks/services-stack.ts';
+import { productionPort, SERVICE_NAMESPACE, testPort } from '../src/stacks/services-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
 type Resources = Record<string, Resource>;
@@ -173,6 +173,97 @@ describe.each(ENVS)('%s', (envName) => {
       else expect(world).toEqual([]);
     }
     expect(ingress.filter((r) => r.Properties.CidrIp === '0.0.0.0/0')).toEqual([]);
+  });
+
+  it('when a load balancer checks a target’s health on a port of its own (the public one, the proxy’s admin port 8081), then the target’s security group admits that load balancer there, not only on the traffic port', () => {
+    const ingress = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    const lbs = resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    const forwards = [...Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener'))];
+    const checked = Object.entries(resources(env.services, 'AWS::ElasticLoadBalancingV2::TargetGroup')).filter(([, tg]) => tg.Properties.HealthCheckPort && tg.Properties.HealthCheckPort !== 'traffic-port');
+    expect(checked.length).toBeGreaterThan(0);
+    for (const [tgId, tg] of checked) {
+      const port = Number(tg.Properties.HealthCheckPort);
+      const lbGroups = forwards
+        .filter((l) => JSON.stringify(l.Properties.DefaultActions).includes(`{"Ref":"${tgId}"}`))
+        .flatMap((l) => lbs[refOf(l.Properties.LoadBalancerArn)]!.Properties.SecurityGroups.map(getAttOf));
+      const targetGroups = Object.values(resources(env.services, 'AWS::ECS::Service'))
+        .filter((svc) => (svc.Properties.LoadBalancers ?? []).some((lb: { TargetGroupArn: unknown }) => refOf(lb.TargetGroupArn) === tgId))
+        .flatMap((svc) => svc.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups.map(getAttOf));
+      expect(lbGroups.length, tgId).toBeGreaterThan(0);
+      for (const from of lbGroups) {
+        const groupOf = (x: unknown): string | undefined => (x as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0];
+        const admitted = ingress.some((r) => targetGroups.includes(groupOf(r.GroupId)!) && groupOf(r.SourceSecurityGroupId) === from && r.FromPort <= port && port <= r.ToPort);
+        expect(admitted, `${from} → ${tgId} health checks on :${port}`).toBe(true);
+      }
+    }
+  });
+
+  // The replicator, as the proxy finds it: a private DNS name, its port, its security group.
+  const sync = APPS.find((a) => a.name === 'sync')!;
+  const taskOf = (service: string): Resource => resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(byServiceName(env, service).Properties.TaskDefinition)]!;
+  const appContainer = (service: string): { Environment: { Name: string; Value: unknown }[]; Secrets?: { Name: string; ValueFrom: unknown }[]; PortMappings: { ContainerPort: number }[] } =>
+    taskOf(service).Properties.ContainerDefinitions.find((c: { Name: string }) => c.Name === 'app');
+  const envOf = (service: string): Record<string, unknown> => Object.fromEntries(appContainer(service).Environment.map((e) => [e.Name, e.Value]));
+  const groupIdOf = (prefix: string): string => Object.keys(resources(env.services, 'AWS::EC2::SecurityGroup')).find((k) => k.startsWith(prefix))!;
+  const groupsOf = (service: string): string[] => byServiceName(env, service).Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups.map(getAttOf);
+
+  it('when the proxy looks the replicator up, then a private DNS namespace of the VPC holds an A record for the sync service’s task', () => {
+    const t = template(env.services);
+    t.resourceCountIs('AWS::ServiceDiscovery::PrivateDnsNamespace', 1);
+    t.hasResourceProperties('AWS::ServiceDiscovery::PrivateDnsNamespace', { Name: SERVICE_NAMESPACE, Vpc: Match.anyValue() });
+    const [namespaceId] = Object.keys(resources(env.services, 'AWS::ServiceDiscovery::PrivateDnsNamespace'));
+    t.hasResourceProperties('AWS::ServiceDiscovery::Service', {
+      Name: sync.name,
+      NamespaceId: { 'Fn::GetAtt': [namespaceId, 'Id'] },
+      DnsConfig: Match.objectLike({ DnsRecords: [{ Type: 'A', TTL: 10 }], RoutingPolicy: 'MULTIVALUE' }),
+    });
+    // ECS registers (and deregisters) the sync task's address there; nothing else is registered.
+    const discovery = Object.keys(resources(env.services, 'AWS::ServiceDiscovery::Service'));
+    expect(discovery).toHaveLength(1);
+    expect(byServiceName(env, sync.name).Properties.ServiceRegistries).toEqual([{ RegistryArn: { 'Fn::GetAtt': [discovery[0], 'Arn'] } }]);
+    for (const name of APPS.map((a) => a.name).filter((n) => n !== sync.name)) expect(byServiceName(env, name).Properties.ServiceRegistries).toBeUndefined();
+  });
+
+  it('when anything but the proxy reaches for the replicator, then its security group admits only the proxy’s, on the sync port', () => {
+    const syncSg = groupIdOf('SyncSg');
+    const proxySg = groupIdOf('ProxySg');
+    // The replicator is in its own group alone: not the app tasks' group, which the internal load balancer reaches.
+    expect(groupsOf(sync.name)).toEqual([syncSg]);
+    expect(groupsOf('proxy')).toContain(proxySg);
+    for (const name of APPS.map((a) => a.name).filter((n) => n !== 'proxy')) expect(groupsOf(name)).not.toContain(proxySg);
+    const rulesInto = (group: string): Record<string, unknown>[] => [
+      ...Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).filter((r) => JSON.stringify(r.Properties.GroupId) === JSON.stringify({ 'Fn::GetAtt': [group, 'GroupId'] })).map((r) => r.Properties),
+      ...(resources(env.services, 'AWS::EC2::SecurityGroup')[group]!.Properties.SecurityGroupIngress ?? []),
+    ];
+    expect(rulesInto(syncSg)).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: sync.port, ToPort: sync.port, SourceSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] } })]);
+    template(env.services).hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: { 'Fn::GetAtt': [syncSg, 'GroupId'] }, SourceSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] }, FromPort: sync.port, ToPort: sync.port, CidrIp: Match.absent() });
+    // It still reaches PostgreSQL: the database's group admits the replicator's (a rule kept in this stack).
+    template(env.services).hasResourceProperties('AWS::EC2::SecurityGroupIngress', { SourceSecurityGroupId: { 'Fn::GetAtt': [syncSg, 'GroupId'] }, FromPort: 5432, ToPort: 5432 });
+  });
+
+  it('when the proxy task starts, then SYNC_STATUS_URL names the replicator by its DNS name and port, and the clock margin allows for clocks of different hosts', () => {
+    const url = `http://${sync.name}.${SERVICE_NAMESPACE}:${sync.port}`;
+    template(env.services).hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: Match.arrayWith([Match.objectLike({ Name: 'app', Environment: Match.arrayWith([{ Name: 'SYNC_STATUS_URL', Value: url }]) })]),
+    });
+    // The proxy's own parser reads the task's settings (tokens standing for the load balancers' names) as meant.
+    const plain = Object.fromEntries(Object.entries(envOf('proxy')).map(([k, v]) => [k, typeof v === 'string' ? v : k === 'ALLOWED_HOSTS' ? 'alb.test' : 'postgres://u@db.test:5432/strangler']));
+    const shadow = loadProxyConfig(plain).shadow;
+    expect(shadow.syncStatusUrl).toBe(url);
+    expect(shadow.clockMarginMs).toBe(50);
+    // The replicator listens where that URL points: every interface, the port mapped.
+    expect(envOf(sync.name)).toMatchObject({ SYNC_HOST: '0.0.0.0', SYNC_PORT: String(sync.port) });
+    expect(appContainer(sync.name).PortMappings.map((p) => p.ContainerPort)).toContain(sync.port);
+    // It copies every service the proxy may ask about, so no /watermark answers 404 for one of them.
+    for (const service of Object.keys(MAPPINGS)) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
+  });
+
+  it('when the monolith and the auth service count failed logins, then both are given the one Redis (its URL and password) and the hops to the client', () => {
+    const redis = ['monolith', 'auth'].map((name) => ({ url: envOf(name).REDIS_URL, password: appContainer(name).Secrets!.find((s) => s.Name === 'REDIS_PASSWORD')?.ValueFrom, hops: envOf(name).FORWARDED_FOR_HOPS }));
+    expect(JSON.stringify(redis[0]!.url)).toContain('rediss://');
+    expect(redis[0]!.password).toBeDefined();
+    expect(redis[1]).toEqual(redis[0]);
+    expect(redis[0]!.hops).toBe('3');
   });
 
   describe.each(BLUE_GREEN_APPS.map((a, i) => [a.name, a, i] as const))('%s: ECS-native blue/green', (name, appEntry, i) => {

@@ -5,6 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { renderRouteTable, type ServiceName } from '@strangler/stack';
 import type { Construct } from 'constructs';
@@ -13,7 +14,7 @@ import { BlueGreenService } from '../constructs/blue-green-service.ts';
 import { TestGate } from '../constructs/test-gate.ts';
 import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
-import { APPS, BLUE_GREEN_APPS, commandOf, imageOf, type DeployedApp } from '../service-catalog.ts';
+import { APPS, BLUE_GREEN_APPS, commandOf, imageOf, SYNC_DATABASES, type DeployedApp } from '../service-catalog.ts';
 import { DATABASE_ADMIN, POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
 
 export interface ServicesStackProps extends StackProps {
@@ -29,6 +30,8 @@ export interface ServicesStackProps extends StackProps {
 export const productionPort = (i: number): number => 8000 + i;
 export const testPort = (i: number): number => 9000 + i;
 export const PROXY_INTERNAL_PORT = 8080;
+/** The private DNS namespace (a Route 53 private hosted zone of the VPC) the proxy finds the replicator in: `sync.strangler.internal`. */
+export const SERVICE_NAMESPACE = 'strangler.internal';
 
 /**
  * The running system: an ECS cluster (Fargate and Fargate Spot), the strangler proxy behind the
@@ -63,20 +66,33 @@ export class ServicesStack extends Stack {
         ];
 
     // Who may talk to whom: the internet to the public ALB; the ALBs to the tasks; the tasks to the
-    // internal ALB's production listeners, PostgreSQL and Redis; only the test gates to the test listeners.
+    // internal ALB's production listeners, PostgreSQL and Redis; only the test gates to the test listeners;
+    // only the proxy to the replicator (its shadow copies wait on the watermark).
     const tasksSg = new ec2.SecurityGroup(this, 'TasksSg', { vpc, description: 'The app tasks', allowAllOutbound: true });
+    const proxySg = new ec2.SecurityGroup(this, 'ProxySg', { vpc, description: 'The strangler proxy tasks (besides the app tasks group): the one group the replicator admits', allowAllOutbound: true });
+    const syncSg = new ec2.SecurityGroup(this, 'SyncSg', { vpc, description: 'The replicator', allowAllOutbound: true });
     const gatesSg = new ec2.SecurityGroup(this, 'GatesSg', { vpc, description: 'The blue/green test builds', allowAllOutbound: true });
     const publicSg = new ec2.SecurityGroup(this, 'PublicAlbSg', { vpc, description: 'The internet-facing load balancer', allowAllOutbound: true });
     const internalSg = new ec2.SecurityGroup(this, 'InternalAlbSg', { vpc, description: 'The internal load balancer', allowAllOutbound: true });
     publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(config.certificateArn ? 443 : 80), 'the public website');
     if (config.certificateArn) publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'redirected to HTTPS');
     acknowledge(publicSg, 'The internet-facing load balancer serves the public website; every other group admits named security groups only.', 'AwsSolutions-EC23');
-    tasksSg.addIngressRule(publicSg, ec2.Port.tcp(8080), 'the proxy, from the public load balancer');
-    tasksSg.addIngressRule(internalSg, ec2.Port.tcpRange(3000, 8082), 'the apps, from the internal load balancer');
+    const proxy = APPS.find((a) => a.name === 'proxy')!;
+    tasksSg.addIngressRule(publicSg, ec2.Port.tcp(proxy.port), 'the proxy, from the public load balancer');
+    // Its target group checks health on the admin listener's port, which CDK does not open by itself.
+    tasksSg.addIngressRule(publicSg, ec2.Port.tcp(proxy.health.port!), 'the proxy’s health checks, from the public load balancer');
+    tasksSg.addIngressRule(internalSg, ec2.Port.tcpRange(3000, 8081), 'the apps, from the internal load balancer');
     internalSg.addIngressRule(tasksSg, ec2.Port.tcp(PROXY_INTERNAL_PORT), 'the proxy’s internal listener, from the apps');
     // remoteRule: the data stack's groups admit the tasks by rules that live here, so the data stack never refers back to this one.
     data.databaseSecurityGroup.addIngressRule(tasksSg, ec2.Port.tcp(POSTGRES_PORT), 'the app tasks', true);
     data.redisSecurityGroup.addIngressRule(tasksSg, ec2.Port.tcp(REDIS_PORT), 'the app tasks', true);
+    const sync = APPS.find((a) => a.name === 'sync')!;
+    syncSg.addIngressRule(proxySg, ec2.Port.tcp(sync.port), 'the replicator’s watermark, from the proxy');
+    data.databaseSecurityGroup.addIngressRule(syncSg, ec2.Port.tcp(POSTGRES_PORT), 'the replicator', true);
+    // The replicator has no load balancer: the proxy finds its one task by name, sync.strangler.internal
+    // (an A record ECS keeps on the task's address), in a private hosted zone of this VPC only.
+    const namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', { name: SERVICE_NAMESPACE, vpc, description: 'Names the proxy finds the replicator by' });
+    const syncUrl = `http://${sync.name}.${SERVICE_NAMESPACE}:${sync.port}`;
 
     const accessLogs = new s3.Bucket(this, 'LoadBalancerLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -149,7 +165,6 @@ export class ServicesStack extends Stack {
     });
 
     // The proxy: its route table starts with every group on the monolith; flips change the parameter.
-    const proxy = APPS.find((a) => a.name === 'proxy')!;
     const routes = new ssm.StringParameter(this, 'RouteTable', {
       description: 'The strangler proxy’s route table (routes.yaml)',
       // The local stack's table, every group on the monolith, the upstreams the production listeners.
@@ -163,6 +178,12 @@ export class ServicesStack extends Stack {
         STRANGLER_DATABASE_URL: databaseUrl(db, 'strangler'),
         // Hosts the proxy answers (others: 421): the public name, the public ALB's, and the internal ALB's (the apps call back through it).
         ALLOWED_HOSTS: [config.domainName, this.publicAlb.loadBalancerDnsName, this.internalAlb.loadBalancerDnsName].filter(Boolean).join(','),
+        // Shadow copies wait until the replicator has applied every write the monolith's answer may reflect.
+        SYNC_STATUS_URL: syncUrl,
+        // The proxy's, the replicator's and the database's clocks are three hosts', each kept by Amazon
+        // Time Sync (NTP) within about a millisecond of true time: 50 ms covers that with room (a host
+        // resyncing after a pause), and costs a copy at most 50 ms more wait, off the request path.
+        SHADOW_CLOCK_MARGIN_MS: '50',
       },
       secrets: {
         ROUTES_YAML: ecs.Secret.fromSsmParameter(routes),
@@ -175,7 +196,7 @@ export class ServicesStack extends Stack {
       serviceName: 'proxy',
       taskDefinition: proxyTask.taskDefinition,
       desiredCount: proxy.tasks[config.name].min,
-      securityGroups: [tasksSg],
+      securityGroups: [tasksSg, proxySg],
       vpcSubnets: { subnetGroupName: 'app' },
       capacityProviderStrategies: capacity,
       circuitBreaker: { enable: true, rollback: true },
@@ -204,21 +225,21 @@ export class ServicesStack extends Stack {
     proxyScaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: publicTargets });
     services.proxy = proxyService;
 
-    // The replicator: one task, no load balancer; a password per database it keeps in step.
-    const sync = APPS.find((a) => a.name === 'sync')!;
-    const syncDatabases = ['monolith', ...BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map((a) => a.database!)];
+    // The replicator: one task, no load balancer, found by name; a password per database it keeps in step.
     const syncTask = task(sync, {
-      environment: Object.fromEntries(syncDatabases.map((d) => [`${d.toUpperCase()}_DATABASE_URL`, databaseUrl(db, d)])),
-      secrets: Object.fromEntries(syncDatabases.map((d) => [`${d.toUpperCase()}_DATABASE_PASSWORD`, ecs.Secret.fromSecretsManager(data.appDatabaseSecrets[d]!, 'password')])),
+      environment: Object.fromEntries(SYNC_DATABASES.map((d) => [`${d.toUpperCase()}_DATABASE_URL`, databaseUrl(db, d)])),
+      secrets: Object.fromEntries(SYNC_DATABASES.map((d) => [`${d.toUpperCase()}_DATABASE_PASSWORD`, ecs.Secret.fromSecretsManager(data.appDatabaseSecrets[d]!, 'password')])),
     });
     services.sync = new ecs.FargateService(this, 'SyncService', {
       cluster: this.cluster,
       serviceName: 'sync',
       taskDefinition: syncTask.taskDefinition,
       desiredCount: 1,
-      securityGroups: [tasksSg],
+      securityGroups: [syncSg],
       vpcSubnets: { subnetGroupName: 'app' },
       capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
+      // A short TTL: a replaced task's new address is seen within seconds.
+      cloudMapOptions: { cloudMapNamespace: namespace, name: sync.name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(10) },
       circuitBreaker: { enable: true, rollback: true },
       // One replicator at a time: the old one stops before the new one starts.
       minHealthyPercent: 0,

@@ -265,6 +265,17 @@ export function estimate(env: Environment, table: PriceTable, a: Assumptions): E
         add(l, 'Delivery', `${runs} builds × ${minutes} min (${arm ? 'ARM' : 'x86'} ${size})`, [[key, runs * minutes]]);
         break;
       }
+      case 'AWS::ServiceDiscovery::PrivateDnsNamespace':
+        // Cloud Map keeps the namespace's names in a Route 53 private hosted zone of its own.
+        add(l, 'Network', 'private DNS namespace (a Route 53 private hosted zone)', [['route53.hostedZoneMonth', 1]]);
+        break;
+      case 'AWS::ServiceDiscovery::Service': {
+        // One registered instance per task of the ECS services that register in it.
+        const registering = services.filter((s) => (s.resource.Properties?.ServiceRegistries ?? []).some((r: { RegistryArn: unknown }) => env.refsIn(r.RegistryArn, s.stack).some((x) => x.id === l.id)));
+        const instances = registering.reduce((n, s) => n + (a.tasks[s.resource.Properties!.ServiceName] ?? s.resource.Properties!.DesiredCount ?? 1), 0);
+        add(l, 'Network', `service discovery: ${instances} registered instance${instances === 1 ? '' : 's'} (${registering.map((s) => s.resource.Properties!.ServiceName).join(', ')})`, [['cloudmap.resourceMonth', instances]]);
+        break;
+      }
       case 'AWS::Lambda::Function': {
         // The test-gate hooks run once per deployment, polled while the journeys run; other functions (CDK's helpers) only on stack changes.
         const invocations = hooks.has(l.id) ? gateRuns * (1 + ((a.buildMinutes.GateTests ?? 0) * 60) / POLL_SECONDS) : 0;
