@@ -4,7 +4,7 @@
 // and the diagram into migration-plan.md between its markers.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CHROMIUM_PATH, launchChromium } from '@strangler/contract-tests/chromium';
+import { findChromium, launchChromium } from '@strangler/contract-tests/chromium';
 import { Command } from 'commander';
 import { DEFAULT_ASSEMBLY, Environment, GENERATED, PLAN, readAssembly, replaceBetweenMarkers, type Located } from './templates.ts';
 
@@ -162,8 +162,9 @@ export async function renderSvg(mermaidText: string): Promise<string | undefined
   } catch {
     return undefined;
   }
-  if (!fs.existsSync(CHROMIUM_PATH) || !fs.existsSync(bundle)) return undefined;
-  const browser = await launchChromium();
+  const chromium = fs.existsSync(bundle) ? await findChromium() : undefined;
+  if (!chromium) return undefined;
+  const browser = await launchChromium(chromium);
   try {
     const page = await browser.newPage();
     await page.setContent('<!doctype html><html><body></body></html>');
@@ -198,7 +199,7 @@ async function main(): Promise<void> {
     const file = path.join(GENERATED, `architecture-${opts.env}.svg`);
     fs.writeFileSync(file, svg);
     console.log(`wrote ${path.relative(process.cwd(), file)}`);
-  } else if (opts.svg) console.log('no SVG: Chromium (CHROMIUM_PATH, default /usr/bin/chromium) or the mermaid package is missing');
+  } else if (opts.svg) console.log('no SVG: no Chromium (CHROMIUM_PATH, the system\'s, or the @sparticuz/chromium package) or no mermaid package');
   if (opts.plan && fs.existsSync(PLAN)) {
     fs.writeFileSync(PLAN, replaceBetweenMarkers(fs.readFileSync(PLAN, 'utf8'), `diagram-${opts.env}`, `\`\`\`mermaid\n${text}\`\`\``));
     console.log(`updated ${path.relative(process.cwd(), PLAN)}`);
