@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,10 +23,16 @@ async function query(url: string, sql: string): Promise<unknown[]> {
   }
 }
 
+// Under the system's temporary folder, not the clone: a clone may sit where the postgres user cannot
+// enter (that case has its own test below). mkdtemp's 0700 parent is the one the server opens up.
+async function scratchDataDir(): Promise<string> {
+  return path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'embedded-test-')), 'postgres');
+}
+
 // The path a fresh machine takes: no DATABASE_URL, so the stack runs PostgreSQL from the npm package.
 describe('embedded PostgreSQL', () => {
   it('when started on an empty folder, then it initialises; restarted on the same folder, then the data is still there', async () => {
-    const dataDir = path.join(repoRoot, '.data', `embedded-test-${randomBytes(4).toString('hex')}`);
+    const dataDir = await scratchDataDir();
     const port = await freePort();
     try {
       const first = await startPostgres(undefined, { dataDir, port });
@@ -41,8 +46,7 @@ describe('embedded PostgreSQL', () => {
       await second.stop();
       await expect(fs.access(dataDir)).rejects.toThrow();
     } finally {
-      await fs.rm(dataDir, { recursive: true, force: true });
-      await fs.rm(`${dataDir}.log`, { force: true });
+      await fs.rm(path.dirname(dataDir), { recursive: true, force: true });
     }
   });
 
@@ -50,13 +54,12 @@ describe('embedded PostgreSQL', () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as net.AddressInfo;
-    const dataDir = path.join(repoRoot, '.data', `embedded-test-${randomBytes(4).toString('hex')}`);
+    const dataDir = await scratchDataDir();
     try {
       await expect(startPostgres(undefined, { dataDir, port, ephemeral: true })).rejects.toThrow(new RegExp(`port ${port}.*EMBEDDED_PG_PORT`));
     } finally {
       blocker.close();
-      await fs.rm(dataDir, { recursive: true, force: true });
-      await fs.rm(`${dataDir}.log`, { force: true });
+      await fs.rm(path.dirname(dataDir), { recursive: true, force: true });
     }
   });
 
