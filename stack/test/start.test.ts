@@ -106,7 +106,8 @@ describe('npm start (stack/src/start.ts)', () => {
       for (const db of ['monolith', 'auth', 'listings', 'orders', 'strangler']) await dropDatabase(inject('pgServerUrl'), `${prefix}${db}`);
       await fs.rm(dir, { recursive: true, force: true });
     }
-  });
+    // Its own wait for the banner is 60 s: on a loaded machine the stack takes longer than the default 20 s.
+  }, 120_000);
 });
 
 describe('npm start where the embedded PostgreSQL cannot run', () => {
