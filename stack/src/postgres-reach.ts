@@ -58,7 +58,10 @@ export async function reachableDataDir(dataDir: string, fallbackDataDir: string 
   if (!fallbackDataDir) {
     throw new EmbeddedPostgresUnavailable(`the postgres user (PostgreSQL will not run as root) cannot enter ${blocked}, on the way to the data folder ${dataDir}: set STRANGLER_DATA_DIR to a folder it can reach (e.g. under ${SHARED_STATE_DIR}), or DATABASE_URL`);
   }
-  await rootOwnedFolder(path.dirname(fallbackDataDir));
+  await rootOwnedFolder(path.dirname(fallbackDataDir)).catch((err: unknown) => {
+    if (err instanceof EmbeddedPostgresUnavailable) throw err;
+    throw new EmbeddedPostgresUnavailable(`the postgres user cannot enter ${blocked}, and making ${path.dirname(fallbackDataDir)} for its data failed (${(err as Error).message}): set STRANGLER_DATA_DIR to a folder it can reach, or DATABASE_URL`, { cause: err });
+  });
   const stillBlocked = await firstUnreachable(pathFromRoot(path.dirname(fallbackDataDir)), user);
   if (stillBlocked !== undefined) {
     throw new EmbeddedPostgresUnavailable(`the postgres user cannot enter ${blocked} (the clone's data folder) nor ${stillBlocked} (the one outside it): set STRANGLER_DATA_DIR to a folder it can reach, or DATABASE_URL`);
@@ -73,10 +76,18 @@ export async function reachableDataDir(dataDir: string, fallbackDataDir: string 
  * of the binaries and reused while its marker says the copy completed.
  */
 export async function reachableNative(nativeDir: string, sharedDir: string, user: OsUser, log: (l: string) => void): Promise<string> {
-  const needed = (dir: string): string[] => [...pathFromRoot(dir), ...['bin/postgres', 'bin/initdb', 'lib', 'share'].map((p) => path.join(dir, p))];
-  const blocked = await firstUnreachable(needed(nativeDir), user);
+  const blocked = await firstUnreachable(neededToRun(nativeDir), user);
   if (blocked === undefined) return nativeDir;
 
+  try {
+    return await copyOnce(nativeDir, sharedDir, blocked, user, log);
+  } catch (err) {
+    if (err instanceof EmbeddedPostgresUnavailable) throw err;
+    throw new EmbeddedPostgresUnavailable(`the postgres user cannot enter ${blocked}, and copying the PostgreSQL binaries to ${sharedDir} failed (${(err as Error).message}): free or fix ${sharedDir}, or set DATABASE_URL`, { cause: err });
+  }
+}
+
+async function copyOnce(nativeDir: string, sharedDir: string, blocked: string, user: OsUser, log: (l: string) => void): Promise<string> {
   const fingerprint = await treeFingerprint(nativeDir);
   const { stdout } = await execFileAsync(path.join(nativeDir, 'bin/postgres'), ['--version']);
   const version = /(\d+(?:\.\d+)*)\s*$/.exec(stdout.trim())?.[1] ?? 'unknown';
@@ -98,11 +109,16 @@ export async function reachableNative(nativeDir: string, sharedDir: string, user
     }
     log(`the postgres user cannot enter ${blocked}: copied the PostgreSQL binaries to ${target}`);
   }
-  const stillBlocked = await firstUnreachable(needed(target), user);
+  const stillBlocked = await firstUnreachable(neededToRun(target), user);
   if (stillBlocked !== undefined) {
     throw new EmbeddedPostgresUnavailable(`the postgres user cannot run the PostgreSQL binaries in ${nativeDir} nor their copy (blocked at ${stillBlocked}): run as another user, or set DATABASE_URL`);
   }
   return target;
+}
+
+/** What the server's user must enter or run: the folders down to `dir`, the two programs, their libraries and data files. */
+function neededToRun(dir: string): string[] {
+  return [...pathFromRoot(dir), ...['bin/postgres', 'bin/initdb', 'lib', 'share'].map((p) => path.join(dir, p))];
 }
 
 async function isCompleteCopy(dir: string, fingerprint: string): Promise<boolean> {
