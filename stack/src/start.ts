@@ -1,5 +1,6 @@
 // `npm start`: the whole local stack in one terminal; Ctrl-C stops it cleanly.
 import { loadStackConfig } from './config.ts';
+import { EmbeddedPostgresUnavailable } from './postgres-reach.ts';
 import { startStack } from './stack.ts';
 
 const started = Date.now();
@@ -29,6 +30,11 @@ try {
     },
   });
 } catch (err) {
+  // Found before anything started: one line saying why and what to do, no stack trace, exit 2.
+  if (err instanceof EmbeddedPostgresUnavailable) {
+    console.error(`npm start cannot run the embedded PostgreSQL: ${err.message}`);
+    process.exit(2);
+  }
   console.error(`npm start failed: ${err instanceof Error ? err.message : String(err)}`);
   await shutdown(1);
 }

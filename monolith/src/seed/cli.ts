@@ -13,7 +13,7 @@ if (unknown.length) {
 }
 
 const config = loadStackConfig();
-const server = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, port: config.embeddedPort, ifRunning: 'reuse', log: console.log });
+const server = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, fallbackDataDir: config.embeddedFallbackDataDir, port: config.embeddedPort, ifRunning: 'reuse', log: console.log });
 const name = `${config.databasePrefix}monolith`;
 await ensureDatabase(server.url, name);
 const db = createDatabase({ connectionString: databaseUrl(server.url, name) });

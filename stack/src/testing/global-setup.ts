@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
-import { repoRoot } from '../config.ts';
+import { outsideCloneDir, repoRoot } from '../config.ts';
 import { startPostgres } from '../postgres-server.ts';
 import type {} from './provided-context.ts';
 import { freePort } from '../free-port.ts';
@@ -12,8 +12,11 @@ import { freePort } from '../free-port.ts';
  * machine's), else a throwaway embedded server on a free port, deleted afterwards.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const name = `test-postgres-${randomBytes(4).toString('hex')}`;
   const server = await startPostgres(process.env.DATABASE_URL || undefined, {
-    dataDir: path.join(repoRoot, '.data', `test-postgres-${randomBytes(4).toString('hex')}`),
+    dataDir: path.join(repoRoot, '.data', name),
+    // As root in a clone the postgres user cannot enter (like /root).
+    fallbackDataDir: path.join(outsideCloneDir, name),
     port: await freePort(),
     ephemeral: true,
   });
