@@ -4,7 +4,7 @@ import type { RouteTableStore } from '../config/route-table-store.ts';
 import { sendError } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { InFlightWrites } from '../proxy/in-flight-writes.ts';
-import type { Shadowing } from '../shadow/shadowing.ts';
+import type { Shadowing } from '../shadow/start-shadowing.ts';
 import type { UpstreamRegistry } from '../proxy/upstream-registry.ts';
 import { explainRoute, describeTable } from './describe-table.ts';
 import { adminTokenOf, isAdminToken } from './admin-token.ts';

@@ -5,7 +5,7 @@ import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { ByteBudget } from '../resilience/byte-budget.ts';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
 import type { DryRunMarks } from '../shadow/dry-run-mark.ts';
-import type { ShadowMirror } from '../shadow/shadow-mirror.ts';
+import type { MirrorDispatcher } from '../shadow/mirror-dispatcher.ts';
 import type { IdempotencyGuard } from './idempotency-guard.ts';
 import type { InFlightWrites } from './in-flight-writes.ts';
 import type { UpstreamRegistry } from './upstream-registry.ts';
@@ -27,7 +27,7 @@ export interface HandlerDeps {
   /** Whether a dry-run header on a request (an app's internal call for a mirrored write) may be passed on; counts the ones refused. */
   keepDryRun: (value: string) => boolean;
   /** Mirrors shadowed routes' requests; absent when no store for the results was set up. */
-  shadow: ShadowMirror | undefined;
+  shadow: MirrorDispatcher | undefined;
   log: Logger;
   /** True once shutdown has begun: new requests get 503. */
   draining: () => boolean;

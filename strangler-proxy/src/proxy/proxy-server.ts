@@ -12,7 +12,7 @@ import { IdempotencyGuard } from './idempotency-guard.ts';
 import { DryRunMarks } from '../shadow/dry-run-mark.ts';
 import { ByteBudget } from '../resilience/byte-budget.ts';
 import { InFlightWrites } from './in-flight-writes.ts';
-import { startShadowing, type Shadowing } from '../shadow/shadowing.ts';
+import { startShadowing, type Shadowing } from '../shadow/start-shadowing.ts';
 import { createRequestHandler } from './request-handler.ts';
 import { UpstreamRegistry } from './upstream-registry.ts';
 import { createUpgradeHandler } from './websocket-handler.ts';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompiledShadow } from '../routing/route-table.ts';
-import type { MirrorJob, MirrorResult } from './mirrorer.ts';
+import type { MirrorJob, MirrorResult } from './mirror-runner.ts';
 import type { ShadowRecorder } from './shadow-recorder.ts';
 
 export interface MirrorLimits {
@@ -52,10 +52,10 @@ export interface MirrorDeps {
 /**
  * The proxy's side of shadowing. Nothing of it is on the client's path: a mirror is taken only
  * after the monolith's answer has gone to the client, and then only handed to a worker thread that
- * sends the copy, compares and redacts (`mirrorer.ts`); results come back in batches and are
+ * sends the copy, compares and redacts (`mirror-runner.ts`); results come back in batches and are
  * recorded here. A bounded number of mirrors may be in flight; the rest are dropped and counted.
  */
-export class ShadowMirror {
+export class MirrorDispatcher {
   readonly deps: MirrorDeps;
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<number, { worker: Worker; release: () => void }>();
@@ -77,7 +77,7 @@ export class ShadowMirror {
   }
 
   #spawn(): { worker: Worker; ready: Promise<void> } {
-    const w = new Worker(new URL('./mirror-worker.ts', import.meta.url), {
+    const w = new Worker(new URL('./mirror-worker-thread.ts', import.meta.url), {
       workerData: { maxSockets: this.deps.limits.maxInFlight, maxBodyBytes: this.deps.limits.maxBodyBytes, redactKeys: this.deps.redactKeys, redactValues: this.deps.redactValues },
     });
     let loaded!: () => void;

@@ -65,7 +65,7 @@ const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.
  * connection pools, a timeout per copy and a cap on the answer's size bound what a slow or broken
  * target can cost.
  */
-export class Mirrorer {
+export class MirrorRunner {
   readonly #agents = new Map<string, http.Agent>();
   readonly #rules = new Map<string, CompareRules>();
   /** Each answer's body redacted once, however many of its fields get an example. */

@@ -2,12 +2,12 @@
 // and reports back in batches, so shadow traffic costs the proxy's event loop one message per
 // mirror and a few per second.
 import { parentPort, workerData } from 'node:worker_threads';
-import { Mirrorer, type MirrorJob, type MirrorResult } from './mirrorer.ts';
+import { MirrorRunner, type MirrorJob, type MirrorResult } from './mirror-runner.ts';
 import { pathTemplate } from './path-template.ts';
 import { redactionRules } from './redact.ts';
 
 const init = workerData as { maxSockets: number; maxBodyBytes: number; redactKeys: string[]; redactValues: string[] };
-const mirrorer = new Mirrorer({ maxSockets: init.maxSockets, maxBodyBytes: init.maxBodyBytes, redaction: redactionRules(init.redactKeys, init.redactValues) });
+const mirrorer = new MirrorRunner({ maxSockets: init.maxSockets, maxBodyBytes: init.maxBodyBytes, redaction: redactionRules(init.redactKeys, init.redactValues) });
 
 let batch: MirrorResult[] = [];
 let timer: NodeJS.Timeout | undefined;

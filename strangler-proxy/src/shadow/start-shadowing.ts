@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import type { RouteTableStore } from '../config/route-table-store.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
-import { ShadowMirror } from './shadow-mirror.ts';
+import { MirrorDispatcher } from './mirror-dispatcher.ts';
 import { ShadowRecorder } from './shadow-recorder.ts';
 import { DEFAULT_SETTINGS, type RouteSettings } from './shadow-report.ts';
 import { MemoryShadowStore, PostgresShadowStore, type ShadowStore } from './shadow-store.ts';
 
 /** The shadow machinery of one proxy: where results go, how they are gathered, how copies are sent. */
 export interface Shadowing {
-  mirror: ShadowMirror;
+  mirror: MirrorDispatcher;
   recorder: ShadowRecorder;
   results: ShadowStore;
   /** A route's noise thresholds and gate, from the route table in force. */
@@ -27,7 +27,7 @@ export async function startShadowing(config: ProxyConfig, deps: { routes: RouteT
   };
   const recorder = new ShadowRecorder({ store: results, metrics: deps.metrics, log: deps.log, settingsOf, examplesPerField: s.examplesPerField, retentionMs: s.retentionDays * 24 * 3600_000 });
   recorder.start();
-  const mirror = new ShadowMirror({
+  const mirror = new MirrorDispatcher({
     recorder,
     metrics: deps.metrics,
     limits: { maxInFlight: s.maxInFlight, maxBodyBytes: s.maxBodyBytes },
