@@ -41,6 +41,10 @@ const FARGATE_MEMORY: Record<number, (m: number) => boolean> = {
   4096: (m) => m >= 8192 && m <= 30720 && m % 1024 === 0,
 };
 
+it('when the app is synthesized, then it asks for no context (the cdk CLI would look it up in the account, with AWS credentials)', () => {
+  expect(assembly.manifest.missing ?? []).toEqual([]);
+});
+
 describe.each(ENVS)('%s', (envName) => {
   const env = stacks[envName];
   const config = configs[envName];
