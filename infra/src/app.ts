@@ -1,4 +1,4 @@
-// The CDK app: every stack, for dev and prod. `npm run synth` writes infra/cdk.out.
+// The CDK app: every stack, for dev and prod. `npm run synth` (or `npx cdk synth`, through cdk.json) writes infra/cdk.out.
 // Synthesis needs no AWS account: no context lookups; accounts from DEV_ACCOUNT / PROD_ACCOUNT when set.
 import path from 'node:path';
 import { App, Tags, Validations } from 'aws-cdk-lib';
@@ -62,7 +62,8 @@ export function buildApp(opts: { outdir?: string; accounts?: { dev?: string; pro
 
 if (import.meta.main) {
   const started = performance.now();
-  const { app } = buildApp({ outdir: path.resolve(import.meta.dirname, '../cdk.out'), accounts: { dev: process.env.DEV_ACCOUNT, prod: process.env.PROD_ACCOUNT } });
+  // Under the cdk CLI (cdk.json), its output directory; run directly, infra/cdk.out either way.
+  const { app } = buildApp({ outdir: process.env.CDK_OUTDIR ?? path.resolve(import.meta.dirname, '../cdk.out'), accounts: { dev: process.env.DEV_ACCOUNT, prod: process.env.PROD_ACCOUNT } });
   const assembly = app.synth();
   console.log(`synthesized ${assembly.stacks.length} stacks into ${path.relative(process.cwd(), assembly.directory)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -41,6 +41,10 @@ const FARGATE_MEMORY: Record<number, (m: number) => boolean> = {
   4096: (m) => m >= 8192 && m <= 30720 && m % 1024 === 0,
 };
 
+it('when the app is synthesized, then it asks for no context (the cdk CLI would look it up in the account, with AWS credentials)', () => {
+  expect(assembly.manifest.missing ?? []).toEqual([]);
+});
+
 describe.each(ENVS)('%s', (envName) => {
   const env = stacks[envName];
   const config = configs[envName];
@@ -256,6 +260,19 @@ describe.each(ENVS)('%s', (envName) => {
     expect(appContainer(sync.name).PortMappings.map((p) => p.ContainerPort)).toContain(sync.port);
     // It copies every service the proxy may ask about, so no /watermark answers 404 for one of them.
     for (const service of Object.keys(MAPPINGS)) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
+  });
+
+  it('when the proxy and the replicator are built by constructs of their own, then their resources keep the logical IDs and generated names they had in the stack (a deployed stack would otherwise replace them)', () => {
+    // Logical IDs hash the construct path: these are the ones of the stack-level resources a deployed stack holds.
+    const kept = ['ProxySgDFD428A2', 'RouteTable82FB8FA6', 'proxyTask9B2CDC57', 'ProxyServiceE575189E', 'ProxyPublicTargetsBAB4A2E9', 'ProxyInternalTargetsFDE93ED5', 'InternalAlbProxyInternal10F2AB2A', 'SyncSg7ECC49C4', 'Namespace9B63B8C8', 'syncTaskB7ADBA57', 'SyncService21AC2843', 'SyncServiceCloudmapService5E0A8848'];
+    expect(kept.filter((id) => !(id in resources(env.services)))).toEqual([]);
+    expect(byServiceName(env, 'proxy')).toEqual(resources(env.services).ProxyServiceE575189E);
+    expect(byServiceName(env, sync.name)).toEqual(resources(env.services).SyncService21AC2843);
+    // Names CDK derives from the path too (a new family would be a new task definition lineage).
+    for (const name of ['proxy', sync.name]) {
+      const family = resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(byServiceName(env, name).Properties.TaskDefinition)]!.Properties.Family;
+      expect(family).toMatch(new RegExp(`^Strangler${envName}Services${name}Task[0-9A-F]{8}$`));
+    }
   });
 
   it('when the monolith and the auth service count failed logins, then both are given the one Redis (its URL and password) and the hops to the client', () => {

@@ -31,6 +31,9 @@ export interface AppTaskProps {
   logRetention: logs.RetentionDays;
 }
 
+/** What every app's task of a stack shares (image source, database, the shared settings and secrets); each app adds its own. */
+export type AppTaskBase = Omit<AppTaskProps, 'app' | 'command'>;
+
 /** The container that runs the app, and the init container that makes its database first. */
 export const APP_CONTAINER = 'app';
 export const INIT_CONTAINER = 'provision';

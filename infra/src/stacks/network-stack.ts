@@ -1,4 +1,5 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { ContextProvider, Stack, type StackProps } from 'aws-cdk-lib';
+import { ContextProvider as Provider } from 'aws-cdk-lib/cloud-assembly-schema';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -19,6 +20,10 @@ export class NetworkStack extends Stack {
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
+    // The VPC checks its zones against the account's, which the cdk CLI would look up with AWS
+    // credentials: the environment names them, so they are given here and synthesis needs no account.
+    const zones = ContextProvider.getKey(this, { provider: Provider.AVAILABILITY_ZONE_PROVIDER });
+    this.node.setContext(zones.key, props.config.availabilityZones);
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       availabilityZones: props.config.availabilityZones,
       natGateways: props.config.natGateways,

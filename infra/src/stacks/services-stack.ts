@@ -5,17 +5,18 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { renderRouteTable, type ServiceName } from '@strangler/stack';
 import type { Construct } from 'constructs';
-import { APP_CONTAINER, AppTask, databaseUrl, type DatabaseAccess } from '../constructs/app-task.ts';
+import { AppTask, type AppTaskBase } from '../constructs/app-task.ts';
 import { BlueGreenService } from '../constructs/blue-green-service.ts';
+import { ProxyService } from '../constructs/proxy-service.ts';
+import { ReplicatorService, replicatorUrl } from '../constructs/replicator-service.ts';
 import { TestGate } from '../constructs/test-gate.ts';
 import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
-import { APPS, BLUE_GREEN_APPS, commandOf, imageOf, SYNC_DATABASES, type DeployedApp } from '../service-catalog.ts';
+import { APPS, BLUE_GREEN_APPS, imageOf, type DeployedApp } from '../service-catalog.ts';
 import { DATABASE_ADMIN, POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
+
+export { SERVICE_NAMESPACE } from '../constructs/replicator-service.ts';
 
 export interface ServicesStackProps extends StackProps {
   config: EnvironmentConfig;
@@ -30,8 +31,6 @@ export interface ServicesStackProps extends StackProps {
 export const productionPort = (i: number): number => 8000 + i;
 export const testPort = (i: number): number => 9000 + i;
 export const PROXY_INTERNAL_PORT = 8080;
-/** The private DNS namespace (a Route 53 private hosted zone of the VPC) the proxy finds the replicator in: `sync.strangler.internal`. */
-export const SERVICE_NAMESPACE = 'strangler.internal';
 
 /**
  * The running system: an ECS cluster (Fargate and Fargate Spot), the strangler proxy behind the
@@ -46,6 +45,8 @@ export class ServicesStack extends Stack {
   readonly services: Readonly<Record<string, ecs.FargateService>>;
   readonly blueGreen: Readonly<Record<string, BlueGreenService>>;
   readonly gates: Readonly<Record<string, TestGate>>;
+  readonly proxy: ProxyService;
+  readonly replicator: ReplicatorService;
 
   constructor(scope: Construct, id: string, props: ServicesStackProps) {
     super(scope, id, props);
@@ -67,10 +68,8 @@ export class ServicesStack extends Stack {
 
     // Who may talk to whom: the internet to the public ALB; the ALBs to the tasks; the tasks to the
     // internal ALB's production listeners, PostgreSQL and Redis; only the test gates to the test listeners;
-    // only the proxy to the replicator (its shadow copies wait on the watermark).
+    // only the proxy to the replicator (its shadow copies wait on the watermark: the replicator's group).
     const tasksSg = new ec2.SecurityGroup(this, 'TasksSg', { vpc, description: 'The app tasks', allowAllOutbound: true });
-    const proxySg = new ec2.SecurityGroup(this, 'ProxySg', { vpc, description: 'The strangler proxy tasks (besides the app tasks group): the one group the replicator admits', allowAllOutbound: true });
-    const syncSg = new ec2.SecurityGroup(this, 'SyncSg', { vpc, description: 'The replicator', allowAllOutbound: true });
     const gatesSg = new ec2.SecurityGroup(this, 'GatesSg', { vpc, description: 'The blue/green test builds', allowAllOutbound: true });
     const publicSg = new ec2.SecurityGroup(this, 'PublicAlbSg', { vpc, description: 'The internet-facing load balancer', allowAllOutbound: true });
     const internalSg = new ec2.SecurityGroup(this, 'InternalAlbSg', { vpc, description: 'The internal load balancer', allowAllOutbound: true });
@@ -86,14 +85,8 @@ export class ServicesStack extends Stack {
     // remoteRule: the data stack's groups admit the tasks by rules that live here, so the data stack never refers back to this one.
     data.databaseSecurityGroup.addIngressRule(tasksSg, ec2.Port.tcp(POSTGRES_PORT), 'the app tasks', true);
     data.redisSecurityGroup.addIngressRule(tasksSg, ec2.Port.tcp(REDIS_PORT), 'the app tasks', true);
-    const sync = APPS.find((a) => a.name === 'sync')!;
-    syncSg.addIngressRule(proxySg, ec2.Port.tcp(sync.port), 'the replicator’s watermark, from the proxy');
-    data.databaseSecurityGroup.addIngressRule(syncSg, ec2.Port.tcp(POSTGRES_PORT), 'the replicator', true);
-    // The replicator has no load balancer: the proxy finds its one task by name, sync.strangler.internal
-    // (an A record ECS keeps on the task's address), in a private hosted zone of this VPC only.
-    const namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', { name: SERVICE_NAMESPACE, vpc, description: 'Names the proxy finds the replicator by' });
-    const syncUrl = `http://${sync.name}.${SERVICE_NAMESPACE}:${sync.port}`;
 
+    // The load balancers, their access logs in one bucket.
     const accessLogs = new s3.Bucket(this, 'LoadBalancerLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -108,48 +101,42 @@ export class ServicesStack extends Stack {
     this.publicAlb.logAccessLogs(accessLogs, 'public');
     this.internalAlb.logAccessLogs(accessLogs, 'internal');
     const internalUrl = (port: number): string => `http://${this.internalAlb.loadBalancerDnsName}:${port}`;
-
-    const db: DatabaseAccess = {
-      host: data.database.dbInstanceEndpointAddress,
-      port: POSTGRES_PORT,
-      adminSecret: data.database.secret!,
-      adminUser: DATABASE_ADMIN,
-      roleSecrets: data.appDatabaseSecrets,
-    };
-    const shared = {
-      environment: { REDIS_URL: `rediss://${data.redisEndpoint}:${REDIS_PORT}`, API_BASE_URL: internalUrl(PROXY_INTERNAL_PORT) },
-      secrets: { SESSION_SECRET: ecs.Secret.fromSecretsManager(data.sessionSecret), REDIS_PASSWORD: ecs.Secret.fromSecretsManager(data.redisAuthToken) },
-    };
-    const task = (app: DeployedApp, extra: { command?: string[]; environment?: Record<string, string>; secrets?: Record<string, ecs.Secret> } = {}): AppTask =>
-      new AppTask(this, `${app.name}Task`, {
-        app,
-        ...(extra.command ? { command: extra.command } : {}),
-        repository: props.repositories[imageOf(app)]!,
-        imageTag,
-        database: db,
-        environment: { ...shared.environment, ...extra.environment },
-        secrets: { ...shared.secrets, ...extra.secrets },
-        logRetention,
-      });
-
     // The monolith and the services: a production and a test listener each, on ports of their own.
-    const productionUrls: Record<string, string> = {};
+    const productionUrls: Record<string, string> = Object.fromEntries(BLUE_GREEN_APPS.map((app, i) => [app.name, internalUrl(productionPort(i))]));
     const listeners = BLUE_GREEN_APPS.map((app, i) => {
       const listener = (kind: string, port: number, from: ec2.ISecurityGroup): elbv2.ApplicationListener => {
         internalSg.addIngressRule(from, ec2.Port.tcp(port), `${app.name} ${kind} listener`);
         return this.internalAlb.addListener(`${app.name}${kind}`, { port, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultAction: elbv2.ListenerAction.fixedResponse(404) });
       };
-      productionUrls[app.name] = internalUrl(productionPort(i));
       return { app, production: listener('Production', productionPort(i), tasksSg), test: listener('Test', testPort(i), gatesSg) };
     });
+
+    // What every app's task shares: its image, the database, Redis, the session secret, the proxy's internal URL.
+    const shared: Omit<AppTaskBase, 'repository'> = {
+      imageTag,
+      database: {
+        host: data.database.dbInstanceEndpointAddress,
+        port: POSTGRES_PORT,
+        adminSecret: data.database.secret!,
+        adminUser: DATABASE_ADMIN,
+        roleSecrets: data.appDatabaseSecrets,
+      },
+      environment: { REDIS_URL: `rediss://${data.redisEndpoint}:${REDIS_PORT}`, API_BASE_URL: internalUrl(PROXY_INTERNAL_PORT) },
+      secrets: { SESSION_SECRET: ecs.Secret.fromSecretsManager(data.sessionSecret), REDIS_PASSWORD: ecs.Secret.fromSecretsManager(data.redisAuthToken) },
+      logRetention,
+    };
+    const taskOf = (app: DeployedApp): AppTaskBase => ({ ...shared, repository: props.repositories[imageOf(app)]! });
     const services: Record<string, ecs.FargateService> = {};
     const blueGreen: Record<string, BlueGreenService> = {};
     const gates: Record<string, TestGate> = {};
+    const sync = APPS.find((a) => a.name === 'sync')!;
+
+    // The monolith and the services, each with its test gate.
     listeners.forEach(({ app, production, test }, i) => {
       gates[app.name] = new TestGate(this, `${app.name}Gate`, { config, service: app.name, vpc, securityGroup: gatesSg, greenUrl: internalUrl(testPort(i)), productionUrls, logRetention });
       blueGreen[app.name] = new BlueGreenService(this, `${app.name}Service`, {
         app,
-        task: task(app),
+        task: new AppTask(this, `${app.name}Task`, { ...taskOf(app), app }),
         cluster: this.cluster,
         vpc,
         securityGroup: tasksSg,
@@ -164,91 +151,40 @@ export class ServicesStack extends Stack {
       services[app.name] = blueGreen[app.name]!.service;
     });
 
-    // The proxy: its route table starts with every group on the monolith; flips change the parameter.
-    const routes = new ssm.StringParameter(this, 'RouteTable', {
-      description: 'The strangler proxy’s route table (routes.yaml)',
-      // The local stack's table, every group on the monolith, the upstreams the production listeners.
-      stringValue: renderRouteTable('monolith', productionUrls as Record<'monolith' | ServiceName, string>),
-    });
-    const proxyTask = task(proxy, {
-      // The table arrives as a setting; the proxy reads (and watches) a file.
-      command: ['sh', '-c', `printf '%s' "$ROUTES_YAML" > /tmp/routes.yaml && exec ${commandOf(proxy).join(' ')}`],
-      environment: {
-        ROUTES_FILE: '/tmp/routes.yaml',
-        STRANGLER_DATABASE_URL: databaseUrl(db, 'strangler'),
-        // Hosts the proxy answers (others: 421): the public name, the public ALB's, and the internal ALB's (the apps call back through it).
-        ALLOWED_HOSTS: [config.domainName, this.publicAlb.loadBalancerDnsName, this.internalAlb.loadBalancerDnsName].filter(Boolean).join(','),
-        // Shadow copies wait until the replicator has applied every write the monolith's answer may reflect.
-        SYNC_STATUS_URL: syncUrl,
-        // The proxy's, the replicator's and the database's clocks are three hosts', each kept by Amazon
-        // Time Sync (NTP) within about a millisecond of true time: 50 ms covers that with room (a host
-        // resyncing after a pause), and costs a copy at most 50 ms more wait, off the request path.
-        SHADOW_CLOCK_MARGIN_MS: '50',
-      },
-      secrets: {
-        ROUTES_YAML: ecs.Secret.fromSsmParameter(routes),
-        ADMIN_TOKEN: ecs.Secret.fromSecretsManager(data.adminToken),
-        STRANGLER_DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(data.appDatabaseSecrets.strangler!, 'password'),
-      },
-    });
-    const proxyService = new ecs.FargateService(this, 'ProxyService', {
+    // The proxy, behind both load balancers.
+    this.proxy = new ProxyService(this, {
+      app: proxy,
+      config,
+      vpc,
       cluster: this.cluster,
-      serviceName: 'proxy',
-      taskDefinition: proxyTask.taskDefinition,
-      desiredCount: proxy.tasks[config.name].min,
-      securityGroups: [tasksSg, proxySg],
-      vpcSubnets: { subnetGroupName: 'app' },
-      capacityProviderStrategies: capacity,
-      circuitBreaker: { enable: true, rollback: true },
-      minHealthyPercent: 100,
+      capacity,
+      task: taskOf(proxy),
+      tasksSecurityGroup: tasksSg,
+      publicAlb: this.publicAlb,
+      internalAlb: this.internalAlb,
+      internalPort: PROXY_INTERNAL_PORT,
+      productionUrls,
+      syncStatusUrl: replicatorUrl(sync),
+      adminToken: data.adminToken,
+      databaseSecret: data.appDatabaseSecrets.strangler!,
     });
-    const proxyTarget = (alb: elbv2.ApplicationLoadBalancer, id: string): elbv2.ApplicationTargetGroup =>
-      new elbv2.ApplicationTargetGroup(this, id, {
-        vpc,
-        port: proxy.port,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        targetType: elbv2.TargetType.IP,
-        targets: [proxyService.loadBalancerTarget({ containerName: APP_CONTAINER, containerPort: proxy.port })],
-        healthCheck: { path: proxy.health.path, port: String(proxy.health.port), healthyThresholdCount: 2, interval: Duration.seconds(10) },
-        deregistrationDelay: Duration.seconds(30),
-      });
-    const publicTargets = proxyTarget(this.publicAlb, 'ProxyPublicTargets');
-    if (config.certificateArn) {
-      this.publicAlb.addListener('Https', { port: 443, protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [elbv2.ListenerCertificate.fromArn(config.certificateArn)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS, open: false, defaultTargetGroups: [publicTargets] });
-      this.publicAlb.addListener('Http', { port: 80, open: false, defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }) });
-    } else {
-      this.publicAlb.addListener('Http', { port: 80, open: false, defaultTargetGroups: [publicTargets] });
-    }
-    this.internalAlb.addListener('ProxyInternal', { port: PROXY_INTERNAL_PORT, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultTargetGroups: [proxyTarget(this.internalAlb, 'ProxyInternalTargets')] });
-    const proxyScaling = proxyService.autoScaleTaskCount({ minCapacity: proxy.tasks[config.name].min, maxCapacity: proxy.tasks[config.name].max });
-    proxyScaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
-    proxyScaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: publicTargets });
-    services.proxy = proxyService;
+    services.proxy = this.proxy.service;
 
-    // The replicator: one task, no load balancer, found by name; a password per database it keeps in step.
-    const syncTask = task(sync, {
-      environment: Object.fromEntries(SYNC_DATABASES.map((d) => [`${d.toUpperCase()}_DATABASE_URL`, databaseUrl(db, d)])),
-      secrets: Object.fromEntries(SYNC_DATABASES.map((d) => [`${d.toUpperCase()}_DATABASE_PASSWORD`, ecs.Secret.fromSecretsManager(data.appDatabaseSecrets[d]!, 'password')])),
-    });
-    services.sync = new ecs.FargateService(this, 'SyncService', {
+    // The replicator: reached by the proxy only, found by name.
+    this.replicator = new ReplicatorService(this, {
+      app: sync,
+      vpc,
       cluster: this.cluster,
-      serviceName: 'sync',
-      taskDefinition: syncTask.taskDefinition,
-      desiredCount: 1,
-      securityGroups: [syncSg],
-      vpcSubnets: { subnetGroupName: 'app' },
-      capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
-      // A short TTL: a replaced task's new address is seen within seconds.
-      cloudMapOptions: { cloudMapNamespace: namespace, name: sync.name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(10) },
-      circuitBreaker: { enable: true, rollback: true },
-      // One replicator at a time: the old one stops before the new one starts.
-      minHealthyPercent: 0,
-      maxHealthyPercent: 100,
+      task: taskOf(sync),
+      admit: this.proxy.securityGroup,
+      databaseSecurityGroup: data.databaseSecurityGroup,
+      databasePort: POSTGRES_PORT,
+      roleSecrets: data.appDatabaseSecrets,
     });
+    services.sync = this.replicator.service;
 
     this.services = services;
     this.blueGreen = blueGreen;
     this.gates = gates;
-
   }
 }
