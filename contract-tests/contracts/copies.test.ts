@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { format } from 'prettier';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -7,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 // so each pair must differ only in the ways listed here (and named in the service file's header).
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The repository's formatter settings, so the check formats as the code is formatted. */
+const FORMAT = JSON.parse(readFileSync(join(ROOT, '.prettierrc.json'), 'utf8')) as Record<string, unknown>;
 const THIS_FILE = 'contract-tests/contracts/copies.test.ts';
 
 /** One documented difference: `from` (a regex on the monolith's text) rewritten to the service's. */
@@ -75,28 +78,61 @@ const PAIRS: Pair[] = [
     rules: [
       importsIsDryRun('hashPassword'),
       dryRunInsert,
-      { why: 'a mirrored logout revokes nothing', from: /if \(req\.session\) await ctx\.revocations\.revoke\(/, to: 'if (req.session && !isDryRun(req)) await ctx.revocations.revoke(' },
+      {
+        why: 'a mirrored logout revokes nothing',
+        from: /if \(req\.session\) await ctx\.revocations\.revoke\(/,
+        to: 'if (req.session && !isDryRun(req)) await ctx.revocations.revoke(',
+      },
     ],
   },
-  { group: 'listings', monolith: 'monolith/src/suppliers/suppliers.ts', service: 'extracted/listings/src/suppliers/suppliers.ts', rules: [] },
-  { group: 'listings', monolith: 'monolith/src/suppliers/supplier-routes.ts', service: 'extracted/listings/src/suppliers/supplier-routes.ts', rules: [importsIsDryRun('ApiError'), dryRunInsert] },
+  {
+    group: 'listings',
+    monolith: 'monolith/src/suppliers/suppliers.ts',
+    service: 'extracted/listings/src/suppliers/suppliers.ts',
+    rules: [],
+  },
+  {
+    group: 'listings',
+    monolith: 'monolith/src/suppliers/supplier-routes.ts',
+    service: 'extracted/listings/src/suppliers/supplier-routes.ts',
+    rules: [importsIsDryRun('ApiError'), dryRunInsert],
+  },
   { group: 'listings', monolith: 'monolith/src/listings/listings.ts', service: 'extracted/listings/src/listings/listings.ts', rules: [] },
-  { group: 'listings', monolith: 'monolith/src/listings/listing-schemas.ts', service: 'extracted/listings/src/listings/listing-schemas.ts', rules: [] },
+  {
+    group: 'listings',
+    monolith: 'monolith/src/listings/listing-schemas.ts',
+    service: 'extracted/listings/src/listings/listing-schemas.ts',
+    rules: [],
+  },
   {
     group: 'listings',
     monolith: 'monolith/src/listings/listing-routes.ts',
     service: 'extracted/listings/src/listings/listing-routes.ts',
     rules: [importsIsDryRun('ApiError'), dryRunListingCreate, dryRunTransaction],
   },
-  { group: 'listings', monolith: 'monolith/src/reservations/reservations.ts', service: 'extracted/listings/src/reservations/reservations.ts', rules: [] },
-  { group: 'listings', monolith: 'monolith/src/reservations/reservation-routes.ts', service: 'extracted/listings/src/reservations/reservation-routes.ts', rules: [] },
+  {
+    group: 'listings',
+    monolith: 'monolith/src/reservations/reservations.ts',
+    service: 'extracted/listings/src/reservations/reservations.ts',
+    rules: [],
+  },
+  {
+    group: 'listings',
+    monolith: 'monolith/src/reservations/reservation-routes.ts',
+    service: 'extracted/listings/src/reservations/reservation-routes.ts',
+    rules: [],
+  },
   {
     group: 'orders',
     monolith: 'monolith/src/orders/orders.ts',
     service: 'extracted/orders/src/orders/orders.ts',
     rules: [
       { why: "the service's column is buyer_id (the monolith's is buyer_user_id)", from: /\bbuyer_user_id\b/g, to: 'buyer_id' },
-      { why: 'the service has no listings module, so it declares Currency itself', from: currencyFromListings, to: "\nexport type Currency = 'USD' | 'EUR';" },
+      {
+        why: 'the service has no listings module, so it declares Currency itself',
+        from: currencyFromListings,
+        to: "\nexport type Currency = 'USD' | 'EUR';",
+      },
     ],
   },
   {
@@ -141,9 +177,18 @@ const withoutHeader = (text: string, header: RegExp): string => {
   return header.test(first ?? '') ? rest.join('\n') : text;
 };
 
+/**
+ * The code as the check compares it: formatted by the repository's formatter, but wide enough that
+ * every statement stands on one line. The two copies may wrap differently where a documented
+ * difference makes a line longer; layout is never a difference, so it is taken out first.
+ */
+async function normalised(text: string): Promise<string> {
+  return format(text, { parser: 'typescript', ...FORMAT, printWidth: 10_000, objectWrap: 'collapse' });
+}
+
 /** Why `pair` is no longer a copy beyond its rules (a stale rule, or the first differing lines), or undefined. */
-function copyProblem(pair: Pair, monolithText: string, serviceText: string): string | undefined {
-  let rewritten = withoutHeader(monolithText, MONOLITH_HEADER);
+async function copyProblem(pair: Pair, monolithText: string, serviceText: string): Promise<string | undefined> {
+  let rewritten = await normalised(withoutHeader(monolithText, MONOLITH_HEADER));
   for (const rule of pair.rules) {
     const global = new RegExp(rule.from.source, rule.from.flags.includes('g') ? rule.from.flags : `${rule.from.flags}g`);
     if (!global.test(rewritten)) {
@@ -155,8 +200,8 @@ function copyProblem(pair: Pair, monolithText: string, serviceText: string): str
     // Two calls because replace's string and function forms are separate overloads.
     rewritten = typeof rule.to === 'string' ? rewritten.replace(rule.from, rule.to) : rewritten.replace(rule.from, rule.to);
   }
-  const expected = rewritten.split('\n');
-  const actual = withoutHeader(serviceText, SERVICE_HEADER).split('\n');
+  const expected = (await normalised(rewritten)).split('\n');
+  const actual = (await normalised(withoutHeader(serviceText, SERVICE_HEADER))).split('\n');
   const at = expected.findIndex((line, i) => line !== actual[i]);
   const first = at === -1 ? (expected.length === actual.length ? -1 : expected.length) : at;
   if (first === -1) return undefined;
@@ -167,7 +212,7 @@ function copyProblem(pair: Pair, monolithText: string, serviceText: string): str
       .join('\n') || '    (end of file)';
   return [
     `${pair.service} differs from its original ${pair.monolith} beyond the documented differences,`,
-    `first at line ${first + 2} of ${pair.service}:`,
+    `first at statement line ${first + 1} of ${pair.service} (formatted one statement a line):`,
     `  the monolith's, rewritten by this pair's rules:`,
     show(expected),
     `  the service's copy:`,
@@ -186,8 +231,8 @@ const filesUnder = (dir: string): string[] =>
 describe('copies between the monolith and the services', () => {
   it.each(PAIRS.map((pair) => [pair.service, pair] as const))(
     'when the monolith’s original of %s is rewritten by its documented rules, then the two are equal line by line',
-    (_name, pair) => {
-      const problem = copyProblem(pair, read(pair.monolith), read(pair.service));
+    async (_name, pair) => {
+      const problem = await copyProblem(pair, read(pair.monolith), read(pair.service));
       if (problem !== undefined) expect.fail(problem);
     },
   );
@@ -197,10 +242,17 @@ describe('copies between the monolith and the services', () => {
       const [serviceFirst = ''] = read(pair.service).split('\n');
       const [monolithFirst = ''] = read(pair.monolith).split('\n');
       const s = SERVICE_HEADER.exec(serviceFirst);
-      expect(s?.slice(1, 3), `${pair.service}: its first line should be "// Copied from ${pair.monolith}; the monolith's copy retires with the ${pair.group} group's cutover. Differences: …."`).toEqual([pair.monolith, pair.group]);
+      expect(
+        s?.slice(1, 3),
+        `${pair.service}: its first line should be "// Copied from ${pair.monolith}; the monolith's copy retires with the ${pair.group} group's cutover. Differences: …."`,
+      ).toEqual([pair.monolith, pair.group]);
       expect(s![3] === 'none', `${pair.service}: "Differences: none" exactly when the pair has no rules`).toBe(pair.rules.length === 0);
       const m = MONOLITH_HEADER.exec(monolithFirst);
-      expect(m?.slice(1), `${pair.monolith}: its first line should name its copy, the group and this check`).toEqual([pair.service, pair.group, THIS_FILE]);
+      expect(m?.slice(1), `${pair.monolith}: its first line should name its copy, the group and this check`).toEqual([
+        pair.service,
+        pair.group,
+        THIS_FILE,
+      ]);
     }
   });
 
@@ -224,30 +276,29 @@ describe('copies between the monolith and the services', () => {
     expect(unrecorded, `copies not recorded: add each to PAIRS in ${THIS_FILE}, with its rules`).toEqual([]);
   });
 
-  it('when one line of a copy changes beyond its rules, then the check names the file and the line, shows both sides and says how to fix it', () => {
+  it('when one line of a copy changes beyond its rules, then the check names the file and the line, shows both sides and says how to fix it', async () => {
     const pair = PAIRS.find((p) => p.service.endsWith('listing-routes.ts'))!;
-    const service = read(pair.service);
-    const lines = service.split('\n');
-    const changed = lines.findIndex((l) => l.includes("'Create your supplier profile before listing cacao.'"));
-    lines[changed] = lines[changed]!.replace('before listing cacao.', 'first.');
-    const problem = copyProblem(pair, read(pair.monolith), lines.join('\n'));
-    expect(problem).toContain(`first at line ${changed + 1} of ${pair.service}`);
+    const changedText = read(pair.service).replace("'Create your supplier profile before listing cacao.'", "'Create your supplier profile first.'");
+    const problem = await copyProblem(pair, read(pair.monolith), changedText);
+    const changed = (await normalised(withoutHeader(changedText, SERVICE_HEADER))).split('\n').findIndex((l) => l.includes('profile first.'));
+    expect(problem).toContain(`first at statement line ${changed + 1} of ${pair.service}`);
     expect(problem).toContain('before listing cacao.');
     expect(problem).toContain("profile first.'");
     expect(problem).toContain('Either bring the two copies back in line');
     expect(problem).toContain('document the new difference');
   });
 
-  it('when a line is added at the end of a copy, then the check reports it rather than passing', () => {
+  it('when a line is added at the end of a copy, then the check reports it rather than passing', async () => {
     const pair = PAIRS.find((p) => p.service.endsWith('users.ts'))!;
-    const problem = copyProblem(pair, read(pair.monolith), `${read(pair.service)}export const extra = 1;\n`);
-    expect(problem).toContain(`first at line ${read(pair.service).split('\n').length} of ${pair.service}`);
+    const problem = await copyProblem(pair, read(pair.monolith), `${read(pair.service)}export const extra = 1;\n`);
+    const lines = (await normalised(withoutHeader(read(pair.service), SERVICE_HEADER))).split('\n').length;
+    expect(problem).toContain(`first at statement line ${lines} of ${pair.service}`);
     expect(problem).toContain('export const extra = 1;');
   });
 
-  it('when a documented difference no longer occurs in the monolith, then the check calls its rule stale', () => {
+  it('when a documented difference no longer occurs in the monolith, then the check calls its rule stale', async () => {
     const pair = PAIRS.find((p) => p.service.endsWith('orders/orders.ts'))!;
-    const problem = copyProblem(pair, read(pair.monolith).replaceAll('buyer_user_id', 'buyer_id'), read(pair.service));
+    const problem = await copyProblem(pair, read(pair.monolith).replaceAll('buyer_user_id', 'buyer_id'), read(pair.service));
     expect(problem).toContain('no longer matches monolith/src/orders/orders.ts');
   });
 });
