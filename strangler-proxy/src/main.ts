@@ -1,5 +1,6 @@
 // The proxy's process entry (also the container's command): `node strangler-proxy/src/main.ts`.
-import { loadProxyConfig, ProxyConfigError } from './config/proxy-config.ts';
+import { ConfigError } from '@strangler/service-kit/env';
+import { loadProxyConfig } from './config/proxy-config.ts';
 import { RouteTableError } from './config/load-route-table.ts';
 import { createLogger } from './logger.ts';
 import { startProxy } from './proxy/proxy-server.ts';
@@ -9,7 +10,7 @@ export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] 
   try {
     config = loadProxyConfig(process.env, overrides);
   } catch (err) {
-    if (!(err instanceof ProxyConfigError)) throw err;
+    if (!(err instanceof ConfigError)) throw err;
     console.error(`strangler: ${err.message}`);
     process.exit(2);
   }

@@ -13,7 +13,7 @@ import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/ta
 import { showKey } from '../data/row-transfer.ts';
 import { verify } from '../data/verify.ts';
 import { createLogger } from '../logger.ts';
-import { withPassword } from '@strangler/service-kit';
+import { withPassword } from '@strangler/service-kit/secret-url';
 
 interface DbOptions {
   monolithDb?: string;
