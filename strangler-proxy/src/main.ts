@@ -1,5 +1,6 @@
 // The proxy's process entry (also the container's command): `node strangler-proxy/src/main.ts`.
 import { ConfigError } from '@strangler/service-kit/env';
+import { exitOnSignals } from '@strangler/service-kit/exit-on-signals';
 import { loadProxyConfig } from './config/proxy-config.ts';
 import { RouteTableError } from './config/load-route-table.ts';
 import { createLogger } from './logger.ts';
@@ -25,21 +26,7 @@ export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] 
     }
     throw err;
   }
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'draining and shutting down');
-      running.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
+  exitOnSignals(log, () => running.close());
 }
 
 if (import.meta.main) await runProxy();
