@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { inTransaction } from './transaction.ts';
 
 // COUNT(*) and SUM() are bigint (int8): parse them as numbers, our counts are far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
@@ -45,22 +46,7 @@ export function createDatabase(opts: DatabaseOptions): Database {
 
   return {
     query: (text, values) => pool.query(text, values),
-    async withTransaction(fn, opts) {
-      const client = await pool.connect();
-      // A client whose ROLLBACK failed is in an unknown state: destroy it instead of reusing it.
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(client);
-        await client.query(opts?.rollback ? 'ROLLBACK' : 'COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => (broken = true));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
-    },
+    withTransaction: (fn, opts) => inTransaction(pool, fn, opts),
     async ping(timeoutMs = 1000) {
       try {
         await Promise.race([
