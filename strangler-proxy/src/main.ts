@@ -1,9 +1,9 @@
 // The proxy's process entry (also the container's command): `node strangler-proxy/src/main.ts`.
 import { ConfigError } from '@strangler/service-kit/env';
 import { exitOnSignals } from '@strangler/service-kit/exit-on-signals';
+import { createLogger } from '@strangler/service-kit/logger';
 import { loadProxyConfig } from './config/proxy-config.ts';
 import { RouteTableError } from './config/load-route-table.ts';
-import { createLogger } from './logger.ts';
 import { startProxy } from './proxy/proxy-server.ts';
 
 export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] = {}): Promise<void> {
@@ -15,7 +15,7 @@ export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] 
     console.error(`strangler: ${err.message}`);
     process.exit(2);
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger('strangler-proxy', config.logLevel);
   let running;
   try {
     running = await startProxy(config, log);

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REDACT_PATHS } from '../src/logger.ts';
+import { REDACT_PATHS } from '@strangler/service-kit/logger';
 import { buildReport, type RouteReport } from '../src/shadow/shadow-report.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
 import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';

@@ -12,7 +12,7 @@ import { alignWriter, switchWriter, SWITCH_STEPS } from '../data/switch-writer.t
 import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/table-mapping.ts';
 import { showKey } from '../data/row-transfer.ts';
 import { verify } from '../data/verify.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger } from '@strangler/service-kit/logger';
 import { withPassword } from '@strangler/service-kit/secret-url';
 
 interface DbOptions {
@@ -138,7 +138,7 @@ export function registerDataCommands(program: Command): void {
       const names = services.length ? services : configuredServices();
       if (!names.length) usage(`name the services to keep in step (${Object.keys(MAPPINGS).join(', ')}) or set <SERVICE>_DATABASE_URL`);
       if (names.length > 1 && o.serviceDb) usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
-      const log = createLogger(process.env.LOG_LEVEL || 'info', { service: 'strangler-sync' });
+      const log = createLogger('strangler-sync', process.env.LOG_LEVEL || 'info');
       const all = names.map((s) => openService(s, o));
       if (o.alignTo) {
         const text = readRoutes(o.alignTo);
