@@ -24,6 +24,8 @@ export interface Database extends Queryable {
 
 export interface DatabaseOptions {
   connectionString: string;
+  /** Who connects, as `pg_stat_activity.application_name` shows it: the app's name (monolith, auth, listings, orders). */
+  applicationName: string;
   /** Pool size (default 10). */
   max?: number;
   /** Per-statement timeout in ms, enforced by the server (default 10 000). */
@@ -39,7 +41,7 @@ export function createDatabase(opts: DatabaseOptions): Database {
     connectionString: opts.connectionString,
     max: opts.max ?? 10,
     statement_timeout: opts.statementTimeoutMs ?? 10_000,
-    application_name: 'monolith',
+    application_name: opts.applicationName,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});

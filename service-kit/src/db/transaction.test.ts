@@ -15,7 +15,7 @@ let db: Database;
 beforeAll(async () => {
   killer = new pg.Client({ connectionString: server });
   await killer.connect();
-  db = createDatabase({ connectionString: server, max: 1 });
+  db = createDatabase({ connectionString: server, max: 1, applicationName: 'transaction-test' });
 });
 afterAll(async () => {
   await db?.close();
