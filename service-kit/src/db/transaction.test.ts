@@ -25,10 +25,12 @@ afterAll(async () => {
 /** Ends the transaction's connection from another session while a statement of it runs, so its ROLLBACK fails too. */
 async function terminatedMidTransaction(tx: { query: Database['query'] }): Promise<number> {
   const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const running = tx.query('SELECT pg_sleep(5)');
+  // Its failure is caught at once: it may come before the kill's own answer.
+  const failure = tx.query('SELECT pg_sleep(5)').then(() => undefined, (err: unknown) => err);
   await new Promise((r) => setTimeout(r, 100));
   await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-  await running;
+  const err = await failure;
+  if (err) throw err;
   return rows[0]!.pid;
 }
 
