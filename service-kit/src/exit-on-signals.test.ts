@@ -14,7 +14,8 @@ console.log('ready'); setInterval(() => {}, 1000);`;
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      if (out.includes('ready\n') && signals.length) for (const s of signals.splice(0)) child.kill(s);
+      // One at a time, 30 ms apart (stop takes 100 ms): two signals sent at once may arrive in either order.
+      if (out.includes('ready\n') && signals.length) signals.splice(0).forEach((s, i) => setTimeout(() => child.kill(s), i * 30));
     });
     child.on('exit', (code) => resolve({ code, out }));
   });
