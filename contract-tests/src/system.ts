@@ -8,7 +8,7 @@ import { startAuthService } from '@strangler/auth';
 import { startListingsService } from '@strangler/listings';
 import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
-import { alignWriter, createLogger as proxyLogger, loadProxyConfig, mappingFor, ProxyAdminClient, startProxy, startSyncServer, type Replicator, type RunningProxy, type ServiceData } from '@strangler/proxy';
+import { alignWriter, loadProxyConfig, mappingFor, ProxyAdminClient, startProxy, startSyncServer, type Replicator, type RunningProxy, type ServiceData } from '@strangler/proxy';
 import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, renderRouteTable, reservePort, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -90,7 +90,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     for (const s of SERVICES) await alignWriter(data[s], routes);
     // The replicator as `npm start` runs it, with its status listener: shadow copies wait on its
     // /watermark (one machine, one clock: no margin).
-    const sync = await startSyncServer(Object.values(data), { port: 0, host: '127.0.0.1', intervalMs: 20, log: proxyLogger('silent') });
+    const sync = await startSyncServer(Object.values(data), { port: 0, host: '127.0.0.1', intervalMs: 20, log: createLogger('strangler-sync', 'silent') });
     closers.push(() => sync.close());
     const replicator = sync.replicator;
 
@@ -101,7 +101,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     await reserved.release();
     const proxy = await startProxy(
       loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', STRANGLER_DATABASE_URL: urls.strangler, SYNC_STATUS_URL: sync.url, SHADOW_CLOCK_MARGIN_MS: '0' }),
-      proxyLogger('silent'),
+      createLogger('strangler-proxy', 'silent'),
     );
     closers.push(() => proxy.close());
 

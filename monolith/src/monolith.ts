@@ -11,6 +11,7 @@ export type RunningMonolith = RunningApp;
 /** Migrates, seeds an empty database when configured to, and starts listening. */
 export function startMonolith(config: MonolithConfig, log: Logger): Promise<RunningMonolith> {
   return startApp({
+    name: 'monolith',
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
@@ -20,7 +21,7 @@ export function startMonolith(config: MonolithConfig, log: Logger): Promise<Runn
       if (seeded) log.info(seeded, 'empty database seeded');
     },
     routes: (kit) => {
-      const ordersDb = createDatabase({ connectionString: config.databaseUrl });
+      const ordersDb = createDatabase({ connectionString: config.databaseUrl, applicationName: 'monolith' });
       // Stock is reserved through the listings API at API_BASE_URL (the proxy), else at this process.
       const stock = new StockClient(() => config.apiBaseUrl ?? kit.url());
       return { ...monolithRoutes({ ...kit, ordersDb, stock, secureCookies: config.secureCookies }), close: () => ordersDb.close() };

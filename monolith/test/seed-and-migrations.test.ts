@@ -47,7 +47,7 @@ describe('seeding a database', () => {
   let db: Database;
   beforeAll(async () => {
     scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_seed');
-    db = createDatabase({ connectionString: scratch.url });
+    db = createDatabase({ connectionString: scratch.url, applicationName: 'monolith' });
     await migrate(db, MIGRATIONS_DIR);
   });
   afterAll(async () => {
@@ -95,7 +95,7 @@ describe('migration 002 (the seams of the extraction)', () => {
   let db: Database;
   beforeAll(async () => {
     scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_seams');
-    db = createDatabase({ connectionString: scratch.url });
+    db = createDatabase({ connectionString: scratch.url, applicationName: 'monolith' });
   });
   afterAll(async () => {
     await db?.close();
@@ -141,7 +141,7 @@ describe('migrate', () => {
   let db: Database;
   beforeAll(async () => {
     scratch = await createScratchDatabase(inject('pgServerUrl'), 'monolith_migrate');
-    db = createDatabase({ connectionString: scratch.url });
+    db = createDatabase({ connectionString: scratch.url, applicationName: 'monolith' });
   });
   afterAll(async () => {
     await db?.close();

@@ -20,7 +20,8 @@ export { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, type LoginAttempt, type Lo
 export { memoryThrottleStore, redisThrottleStore, waitAfter, type CounterRef, type Pacing, type ThrottleStore } from './auth/throttle-store.ts';
 export { clientAddress, addressBucket } from './http/client-address.ts';
 export { createApiApp, BODY_LIMIT_BYTES, type ApiAppOptions } from './http/api-app.ts';
-export { serve, exitOnSignals, type Serving } from './http/serve.ts';
+export { serve, type Serving } from './http/serve.ts';
+export { exitOnSignals } from './exit-on-signals.ts';
 export { ConfigError, envReader } from './config/env.ts';
 export { loadAppConfig, loadLoginThrottleConfig, type AppConfig } from './config/app-config.ts';
 export { withPassword } from './config/secret-url.ts';

@@ -1,7 +1,9 @@
 // The proxy's process entry (also the container's command): `node strangler-proxy/src/main.ts`.
-import { loadProxyConfig, ProxyConfigError } from './config/proxy-config.ts';
+import { ConfigError } from '@strangler/service-kit/env';
+import { exitOnSignals } from '@strangler/service-kit/exit-on-signals';
+import { createLogger } from '@strangler/service-kit/logger';
+import { loadProxyConfig } from './config/proxy-config.ts';
 import { RouteTableError } from './config/load-route-table.ts';
-import { createLogger } from './logger.ts';
 import { startProxy } from './proxy/proxy-server.ts';
 
 export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] = {}): Promise<void> {
@@ -9,11 +11,11 @@ export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] 
   try {
     config = loadProxyConfig(process.env, overrides);
   } catch (err) {
-    if (!(err instanceof ProxyConfigError)) throw err;
+    if (!(err instanceof ConfigError)) throw err;
     console.error(`strangler: ${err.message}`);
     process.exit(2);
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger('strangler-proxy', config.logLevel);
   let running;
   try {
     running = await startProxy(config, log);
@@ -24,21 +26,7 @@ export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] 
     }
     throw err;
   }
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'draining and shutting down');
-      running.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
+  exitOnSignals(log, () => running.close());
 }
 
 if (import.meta.main) await runProxy();

@@ -87,6 +87,12 @@ describe('strangler start', () => {
     expect(r.err).toContain('is not a valid route table');
   });
 
+  it('when a whole-number setting is malformed, then it refuses to start, exit 2, naming the variable and its range', async () => {
+    const r = await run(['start', '--routes', path.join(dir, 'good.yaml')], { MAX_CONNECTIONS: '12.5' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('strangler: MAX_CONNECTIONS must be a whole number from 1 to 1000000, got "12.5"');
+  });
+
   it('when SIGTERM arrives, then the request in flight is answered and the process exits 0', async () => {
     upstream.behaviour = { kind: 'ok', delayMs: 500 };
     const file = path.join(dir, 'live.yaml');

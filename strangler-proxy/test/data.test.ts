@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../src/data/backfill.ts';
 import { applyBatch, drain, pendingBySide, prepareSync } from '../src/data/replicate.ts';
 import { Replicator } from '../src/data/replicator.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger } from '@strangler/service-kit/logger';
 import { SyncMetrics } from '../src/metrics/sync-metrics.ts';
 import { setWriter } from '../src/data/sync-state.ts';
 import { verify } from '../src/data/verify.ts';
@@ -138,7 +138,7 @@ describe('the replicator', () => {
 
   it('when it runs, then changes reach the other side and the metrics say so; a change refused for a while is counted, retried and applied later', async () => {
     const metrics = new SyncMetrics();
-    const replicator = new Replicator([d], { intervalMs: 20, metrics, log: createLogger('silent') });
+    const replicator = new Replicator([d], { intervalMs: 20, metrics, log: createLogger('strangler-sync', 'silent') });
     replicator.start();
     try {
       await d.pools.monolith.query('UPDATE listings SET stock_kg = 4242 WHERE id = 61');

@@ -4,7 +4,7 @@ import { isRowRefusal, listDeadLetters, listFailing, refusalOf } from '../src/da
 import { drain, pendingBySide } from '../src/data/replicate.ts';
 import { startSyncServer } from '../src/data/sync-server.ts';
 import { verify } from '../src/data/verify.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger } from '@strangler/service-kit/logger';
 import { runCli } from './support/run-cli.ts';
 import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
@@ -139,7 +139,7 @@ describe('what is kept of a refusal', () => {
 
 describe('dead letters shown', () => {
   it("when there are dead letters, then the replicator's /metrics and /status and `strangler data status` show them", async () => {
-    const sync = await startSyncServer([d], { port: 0, host: '127.0.0.1', intervalMs: 20, log: createLogger('silent') });
+    const sync = await startSyncServer([d], { port: 0, host: '127.0.0.1', intervalMs: 20, log: createLogger('strangler-sync', 'silent') });
     try {
       expect(await (await fetch(`${sync.url}/metrics`)).text()).toContain('strangler_sync_dead_letters{service="listings"} 2');
       const [status] = await (await fetch(`${sync.url}/status`)).json();

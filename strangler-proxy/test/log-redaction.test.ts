@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../src/config/proxy-config.ts';
-import { REDACT_PATHS } from '../src/logger.ts';
+import { REDACT_PATHS } from '@strangler/service-kit/logger';
 import { startProxy, type RunningProxy } from '../src/proxy/proxy-server.ts';
 import { FakeUpstream } from './support/fake-upstream.ts';
 import fs from 'node:fs/promises';
@@ -49,5 +49,12 @@ describe('logs', () => {
     const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write: (c, _e, cb) => ((out += c), cb()) }));
     log.info({ req: { headers: { authorization: 'Bearer x', cookie: 'a=b' } }, user: { password: 'p', token: 't' } }, 'x');
     expect(JSON.parse(out)).toMatchObject({ req: { headers: { authorization: '[redacted]', cookie: '[redacted]' } }, user: { password: '[redacted]', token: '[redacted]' } });
+  });
+
+  it('when the proxy’s config (its admin token) or an app’s user row (its password hash) is logged through the one logger, then both are censored', () => {
+    let out = '';
+    const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write: (c, _e, cb) => ((out += c), cb()) }));
+    log.info({ config: { adminToken: 'admin-token-0123456789', port: 8080 }, user: { email: 'a@example.com', passwordHash: 'scrypt$hash' } }, 'x');
+    expect(JSON.parse(out)).toMatchObject({ config: { adminToken: '[redacted]', port: 8080 }, user: { email: 'a@example.com', passwordHash: '[redacted]' } });
   });
 });

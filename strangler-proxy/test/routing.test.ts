@@ -77,6 +77,22 @@ describe('modes', () => {
     expect(await servedBy('/api/listings', { headers: { cookie: 'a=1; beta=yes' } })).toBe('listings');
     expect(await servedBy('/api/listings')).toBe('monolith');
   });
+
+  it('when a cookie value comes percent-encoded or quoted (as the apps set theirs) or its name repeats, then a route matches the decoded value of its first occurrence, as the app reads it', async () => {
+    proxy = await startTestProxy(
+      table(
+        { monolith: monolith.url, listings: listings.url },
+        `  - name: beta-cohort
+    match: { path: /api/*, cookies: { cohort: "early birds" } }
+    mode: service
+    target: listings`,
+      ),
+    );
+    expect(await servedBy('/api/listings', { headers: { cookie: 'cohort=early%20birds' } })).toBe('listings');
+    expect(await servedBy('/api/listings', { headers: { cookie: 'cohort="early birds"' } })).toBe('listings');
+    expect(await servedBy('/api/listings', { headers: { cookie: 'x ; cohort = early%20birds ; cohort=late' } })).toBe('listings');
+    expect(await servedBy('/api/listings', { headers: { cookie: 'cohort=late; cohort=early%20birds' } })).toBe('monolith');
+  });
 });
 
 describe('what reaches the upstream', () => {

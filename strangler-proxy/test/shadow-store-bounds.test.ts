@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
-import { REDACT_PATHS } from '../src/logger.ts';
+import { REDACT_PATHS } from '@strangler/service-kit/logger';
 import { buildReport, type RouteReport } from '../src/shadow/shadow-report.ts';
 import { PostgresShadowStore } from '../src/shadow/shadow-store.ts';
 import { JsonUpstream } from './support/json-upstream.ts';

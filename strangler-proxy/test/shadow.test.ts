@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REDACT_PATHS } from '../src/logger.ts';
+import { DRY_RUN_HEADER } from '@strangler/service-kit/dry-run';
+import { REDACT_PATHS } from '@strangler/service-kit/logger';
 import { buildReport, type RouteReport } from '../src/shadow/shadow-report.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
 import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
@@ -130,15 +131,16 @@ describe('shadow mode', () => {
     expect(service.seen.slice(s0).filter((s) => s.method === 'POST')).toHaveLength(0);
     await proxy.writeRoutes(shadowTable('sampleRate: 1, writes: true, noise: { sampleRate: 1 }'));
     await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' } });
+    // The header's name written out, not imported: an outside client forging the marker, as an attacker would.
     await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`, { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json', 'x-strangler-shadow': '0' } }));
     await report(proxy);
     const posts = service.seen.slice(s0).filter((s) => s.method === 'POST');
     expect(posts).toHaveLength(20);
-    expect(posts.every((p) => /^1\.\d+\.[\w-]{43}$/.test(String(p.headers['x-strangler-shadow'])) && p.body === '{"n":1}')).toBe(true);
+    expect(posts.every((p) => /^1\.\d+\.[\w-]{43}$/.test(String(p.headers[DRY_RUN_HEADER])) && p.body === '{"n":1}')).toBe(true);
     // The monolith got each write once, and never the client's forged marker.
     const monolithPosts = monolith.seen.slice(m0).filter((s) => s.method === 'POST');
     expect(monolithPosts).toHaveLength(40);
-    expect(monolithPosts.every((p) => p.headers['x-strangler-shadow'] === undefined)).toBe(true);
+    expect(monolithPosts.every((p) => p.headers[DRY_RUN_HEADER] === undefined)).toBe(true);
   });
 
   it('when a body is over the cap, then it is not mirrored and the drop is counted', async () => {

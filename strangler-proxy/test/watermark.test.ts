@@ -3,7 +3,7 @@ import { backfill } from '../src/data/backfill.ts';
 import { tablesOn } from '../src/data/replicate.ts';
 import { startSyncServer, type RunningSync } from '../src/data/sync-server.ts';
 import { watermarkOf, Watermarks } from '../src/data/watermark.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger } from '@strangler/service-kit/logger';
 import { serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 // The replicator's watermark: "every change committed on the writer's side before W has been
@@ -15,7 +15,7 @@ let sync: RunningSync;
 beforeAll(async () => {
   d = await serviceDatabases('listings');
   await backfill(d);
-  sync = await startSyncServer([d], { port: 0, host: '127.0.0.1', intervalMs: 60_000, log: createLogger('silent') });
+  sync = await startSyncServer([d], { port: 0, host: '127.0.0.1', intervalMs: 60_000, log: createLogger('strangler-sync', 'silent') });
   // Its loop's first round done: from now on it pauses for 60 s between rounds.
   while (sync.replicator.rounds < 2) await new Promise((r) => setTimeout(r, 10));
 });

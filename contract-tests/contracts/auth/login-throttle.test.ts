@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAuthService } from '@strangler/auth';
 import { startMonolith } from '@strangler/monolith';
-import { createLogger, DEFAULT_LOGIN_THROTTLE, type LoginThrottleConfig, type RunningApp } from '@strangler/service-kit';
+import { createLogger, DEFAULT_LOGIN_THROTTLE, DRY_RUN_HEADER, type LoginThrottleConfig, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import { HttpClient, PASSWORD, type TestResponse } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -109,10 +109,10 @@ describe('login throttling over HTTP', () => {
   it('when a mirrored login (dry run) fails, then it answers as usual and is not counted', async () => {
     const email = freshEmail();
     const client = freshClient();
-    for (let i = 0; i < 3; i++) expect((await login(service, email, WRONG, client, { 'x-strangler-shadow': '1' })).status).toBe(401);
+    for (let i = 0; i < 3; i++) expect((await login(service, email, WRONG, client, { [DRY_RUN_HEADER]: '1' })).status).toBe(401);
     expect((await login(service, email, WRONG, client)).status).toBe(401);
     expect((await login(service, email, WRONG, client)).status).toBe(401);
-    expect((await login(service, email, WRONG, client, { 'x-strangler-shadow': '1' })).status).toBe(429);
+    expect((await login(service, email, WRONG, client, { [DRY_RUN_HEADER]: '1' })).status).toBe(429);
   });
 });
 

@@ -48,6 +48,7 @@ describe('a shadowed order', () => {
     const s = await supplier(app());
     const l = await listing(s, { stockKg: 50, minOrderKg: 5 });
     const { client } = await buyer(app());
+    // The header's name written out, not imported: this is an outside client forging it, as an attacker would.
     const res = await client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 5 }] }, { 'x-strangler-shadow': '1' });
     expect(res.status).toBe(201);
     expect((await client.get(`/api/orders/${res.body.order.id}`)).status).toBe(200);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { createLogger, DEFAULT_LOGIN_THROTTLE, SessionTokens } from '@strangler/service-kit';
+import { createLogger, DEFAULT_LOGIN_THROTTLE, DRY_RUN_HEADER, SessionTokens } from '@strangler/service-kit';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import { HttpClient, PASSWORD } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -7,7 +7,7 @@ import { startAuthService } from '../src/auth-service.ts';
 import { loadConfig } from '../src/config.ts';
 
 const SECRET = 'auth-test-secret-of-at-least-32-characters';
-const DRY = { 'x-strangler-shadow': '1' };
+const DRY = { [DRY_RUN_HEADER]: '1' };
 let scratch: ScratchDatabase;
 let svc: Awaited<ReturnType<typeof startAuthService>>;
 beforeAll(async () => {

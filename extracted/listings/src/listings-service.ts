@@ -14,6 +14,7 @@ export type RunningListings = RunningApp;
 /** Migrates the listings database and serves suppliers, listings and stock reservations. */
 export function startListingsService(config: ListingsConfig, log: Logger): Promise<RunningListings> {
   return startApp({
+    name: 'listings',
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DRY_RUN_HEADER } from '@strangler/service-kit';
 import { HttpClient } from '@strangler/stack/testing';
 import { startTestListings, supplierWithListing } from './support.ts';
 
-const DRY = { 'x-strangler-shadow': '1' };
+const DRY = { [DRY_RUN_HEADER]: '1' };
 let svc: Awaited<ReturnType<typeof startTestListings>>;
 let anon: HttpClient;
 beforeAll(async () => {
@@ -11,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => svc?.drop());
 
-describe('dry-run writes (x-strangler-shadow: 1)', () => {
+describe(`dry-run writes (${DRY_RUN_HEADER}: 1)`, () => {
   it('when a listing is created in a dry run, then the answer is the real one and nothing is kept', async () => {
     const { client } = await supplierWithListing(svc);
     const before = (await client.get('/api/listings?status=all&pageSize=100')).body.total;

@@ -11,6 +11,7 @@ export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.met
 /** Migrates the orders database and serves /api/orders, reserving stock through the proxy. */
 export function startOrdersService(config: OrdersConfig, log: Logger): Promise<RunningApp> {
   return startApp({
+    name: 'orders',
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { startListingsService } from '@strangler/listings';
-import { createLogger, SessionTokens, type RunningApp } from '@strangler/service-kit';
+import { createLogger, DRY_RUN_HEADER, SessionTokens, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, freePort, type ScratchDatabase } from '@strangler/stack';
 import { HttpClient } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -9,7 +9,7 @@ import { startOrdersService } from '../src/orders-service.ts';
 
 const SECRET = 'orders-test-secret-of-at-least-32-characters';
 const tokens = new SessionTokens([SECRET]);
-const DRY = { 'x-strangler-shadow': '1' };
+const DRY = { [DRY_RUN_HEADER]: '1' };
 const scratches: ScratchDatabase[] = [];
 const apps: RunningApp[] = [];
 let listings: RunningApp;

@@ -16,7 +16,7 @@ const config = loadStackConfig();
 const server = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, fallbackDataDir: config.embeddedFallbackDataDir, port: config.embeddedPort, ifRunning: 'reuse', log: console.log });
 const name = `${config.databasePrefix}monolith`;
 await ensureDatabase(server.url, name);
-const db = createDatabase({ connectionString: databaseUrl(server.url, name) });
+const db = createDatabase({ connectionString: databaseUrl(server.url, name), applicationName: 'monolith-seed' });
 try {
   await migrate(db, MIGRATIONS_DIR);
   const counts = args.includes('--reset') ? await reseed(db) : await seedIfEmpty(db);

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { inTransaction } from './transaction.ts';
 
 // COUNT(*) and SUM() are bigint (int8): parse them as numbers, our counts are far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
@@ -23,6 +24,8 @@ export interface Database extends Queryable {
 
 export interface DatabaseOptions {
   connectionString: string;
+  /** Who connects, as `pg_stat_activity.application_name` shows it: the app's name (monolith, auth, listings, orders). */
+  applicationName: string;
   /** Pool size (default 10). */
   max?: number;
   /** Per-statement timeout in ms, enforced by the server (default 10 000). */
@@ -38,29 +41,14 @@ export function createDatabase(opts: DatabaseOptions): Database {
     connectionString: opts.connectionString,
     max: opts.max ?? 10,
     statement_timeout: opts.statementTimeoutMs ?? 10_000,
-    application_name: 'monolith',
+    application_name: opts.applicationName,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
 
   return {
     query: (text, values) => pool.query(text, values),
-    async withTransaction(fn, opts) {
-      const client = await pool.connect();
-      // A client whose ROLLBACK failed is in an unknown state: destroy it instead of reusing it.
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(client);
-        await client.query(opts?.rollback ? 'ROLLBACK' : 'COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => (broken = true));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
-    },
+    withTransaction: (fn, opts) => inTransaction(pool, fn, opts),
     async ping(timeoutMs = 1000) {
       try {
         await Promise.race([

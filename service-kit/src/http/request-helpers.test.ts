@@ -11,6 +11,12 @@ describe('parseCookies', () => {
     expect(parseCookies(undefined).size).toBe(0);
   });
 
+  it('when a pair has no "=", an empty name, or spaces around its name and value, then it is skipped or trimmed, and a repeated name still keeps its first value', () => {
+    const c = parseCookies(' novalue ;  a = x y ; =orphan; a=second;b=;b=2;;');
+    expect(Object.fromEntries(c)).toEqual({ a: 'x y', b: '' });
+    expect(parseCookies('').size).toBe(0);
+  });
+
   it('when a session cookie is made, then it is HttpOnly, Lax, and Secure only when asked', () => {
     expect(sessionCookie('s', 'v', { maxAgeSeconds: 10, secure: false })).toBe('s=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=10');
     expect(sessionCookie('s', 'v', { maxAgeSeconds: 0, secure: true })).toMatch(/; Secure$/);

@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/env.ts';
 import { createLogger } from '../logger.ts';
-import { exitOnSignals } from './serve.ts';
+import { exitOnSignals } from '../exit-on-signals.ts';
 import type { RunningApp } from './start-app.ts';
 
 /**

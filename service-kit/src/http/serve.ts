@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
-import type { Logger } from 'pino';
 import { closeGracefully } from './graceful-close.ts';
 
 export interface Serving {
@@ -25,23 +24,4 @@ export async function serve(app: Express, opts: { port: number; host: string; gr
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   return { url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`, server, close: () => closeGracefully(server, opts.graceMs) };
-}
-
-/** On SIGTERM or SIGINT (once): log, run `stop`, exit 0 — or 1 when stopping fails. */
-export function exitOnSignals(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'draining and shutting down');
-      stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
 }

@@ -38,13 +38,15 @@ export interface RunningApp {
  * Closing drains requests first, then the app's own resources, then the pool.
  */
 export async function startApp(o: {
+  /** The app's name: its sessions' application_name in PostgreSQL. */
+  name: string;
   config: AppConfig;
   migrationsDir: string;
   log: Logger;
   prepare?: (db: Database) => Promise<void>;
   routes: (kit: AppKit) => Pick<ApiAppOptions, 'api' | 'after'> & { close?: () => Promise<void> };
 }): Promise<RunningApp> {
-  const db = createDatabase({ connectionString: o.config.databaseUrl });
+  const db = createDatabase({ connectionString: o.config.databaseUrl, applicationName: o.name });
   try {
     const { applied } = await migrate(db, o.migrationsDir);
     if (applied.length) o.log.info({ applied }, 'migrations applied');

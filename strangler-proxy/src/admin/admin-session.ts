@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { parseCookieHeader } from '../proxy/user-key.ts';
+import { parseCookies } from '@strangler/service-kit/cookies';
 
 /** The cookie a login through the report page's form sets. */
 export const SESSION_COOKIE = 'strangler_admin';
@@ -32,7 +32,7 @@ export function clearedSessionCookie(): string {
 /** Whether a Cookie header holds an unexpired session made with `token` (compared in constant time). */
 export function hasSession(cookieHeader: string | undefined, token: string | undefined, nowMs: number = Date.now()): boolean {
   if (!token) return false;
-  const m = VALUE.exec(parseCookieHeader(cookieHeader).get(SESSION_COOKIE) ?? '');
+  const m = VALUE.exec(parseCookies(cookieHeader).get(SESSION_COOKIE) ?? '');
   if (!m) return false;
   const expires = Number(m[1]);
   const now = Math.floor(nowMs / 1000);

@@ -1,8 +1,8 @@
+import { parseCookies } from '@strangler/service-kit/cookies';
 import type { IncomingHttpHeaders } from 'node:http';
 import { normalizePath } from '../routing/normalize-path.ts';
 import { isSafeMethod } from '../resilience/upstream-failure.ts';
 import type { RouteTable } from '../routing/route-table.ts';
-import { parseCookieHeader } from '../proxy/user-key.ts';
 import type { UpstreamRegistry } from '../proxy/upstream-registry.ts';
 
 /** The table in force, as JSON for `/__strangler/routes`. */
@@ -34,7 +34,7 @@ export function describeTable(table: RouteTable, upstreams?: UpstreamRegistry) {
 export function explainRoute(table: RouteTable, method: string, target: string, headers: IncomingHttpHeaders, userKey: string) {
   const norm = normalizePath(target);
   if (!norm.ok) return { refused: true, reason: `the proxy answers 400: ${norm.reason}` };
-  const decision = table.decide({ method, segments: norm.segments, headers, cookies: parseCookieHeader(headers.cookie as string | undefined), userKey });
+  const decision = table.decide({ method, segments: norm.segments, headers, cookies: parseCookies(headers.cookie as string | undefined), userKey });
   return {
     method,
     path: norm.path,

@@ -1,19 +1,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import pg from 'pg';
 import { ProxyAdminClient } from '../admin/admin-client.ts';
 import { backfill, BackfillRefusedError } from '../data/backfill.ts';
 import { DeadLetterNotFoundError, describeChange, listDeadLetters, listFailing, requeueDeadLetters, resolveDeadLetter, type DeadLetter, type FailingChange } from '../data/dead-letters.ts';
 import { drain, type ServiceData } from '../data/replicate.ts';
+import { openSyncPool } from '../data/sync-pool.ts';
 import { startSyncServer } from '../data/sync-server.ts';
 import { syncStatus, type SyncStatus } from '../data/sync-status.ts';
 import { alignWriter, switchWriter, SWITCH_STEPS } from '../data/switch-writer.ts';
 import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/table-mapping.ts';
 import { showKey } from '../data/row-transfer.ts';
 import { verify } from '../data/verify.ts';
-import { createLogger } from '../logger.ts';
-import { withPassword } from '@strangler/service-kit';
+import { createLogger } from '@strangler/service-kit/logger';
+import { withPassword } from '@strangler/service-kit/secret-url';
 
 interface DbOptions {
   monolithDb?: string;
@@ -49,12 +49,7 @@ function openService(service: string, o: DbOptions): ServiceData {
   const monolith = o.monolithDb ?? fromEnv('MONOLITH_DATABASE_URL');
   const own = o.serviceDb ?? fromEnv(serviceDatabaseVariable(service));
   if (!monolith || !own) usage(`give --monolith-db and --service-db (or MONOLITH_DATABASE_URL and ${serviceDatabaseVariable(service)})`);
-  const pool = (url: string): pg.Pool => {
-    const p = new pg.Pool({ connectionString: url, max: 4 });
-    p.on('error', () => {});
-    return p;
-  };
-  return { mapping, pools: { monolith: pool(monolith), service: pool(own) } };
+  return { mapping, pools: { monolith: openSyncPool(monolith), service: openSyncPool(own) } };
 }
 
 const close = (d: ServiceData): Promise<unknown> => Promise.all([d.pools.monolith.end(), d.pools.service.end()]);
@@ -138,7 +133,7 @@ export function registerDataCommands(program: Command): void {
       const names = services.length ? services : configuredServices();
       if (!names.length) usage(`name the services to keep in step (${Object.keys(MAPPINGS).join(', ')}) or set <SERVICE>_DATABASE_URL`);
       if (names.length > 1 && o.serviceDb) usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
-      const log = createLogger(process.env.LOG_LEVEL || 'info', { service: 'strangler-sync' });
+      const log = createLogger('strangler-sync', process.env.LOG_LEVEL || 'info');
       const all = names.map((s) => openService(s, o));
       if (o.alignTo) {
         const text = readRoutes(o.alignTo);

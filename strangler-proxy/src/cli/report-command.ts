@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { compileRouteTable } from '../config/compile-route-table.ts';
 import { buildReport, DEFAULT_SETTINGS, parseSince, type RouteReport, type RouteSettings } from '../shadow/shadow-report.ts';
 import { PostgresShadowStore, type ShadowExample } from '../shadow/shadow-store.ts';
-import { withPassword } from '@strangler/service-kit';
+import { withPassword } from '@strangler/service-kit/secret-url';
 
 const pct = (r: number): string => `${(r * 100).toFixed(2)} %`;
 const clip = (v: unknown, n = 40): string => {

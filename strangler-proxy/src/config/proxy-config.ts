@@ -1,4 +1,5 @@
-import { withPassword } from '@strangler/service-kit';
+import { withPassword } from '@strangler/service-kit/secret-url';
+import { ConfigError, envReader } from '@strangler/service-kit/env';
 import { parseHostList } from '../proxy/host-header.ts';
 
 /** The proxy's own settings (the route table is separate and hot-reloadable). Every option: unit and default. */
@@ -86,16 +87,9 @@ export interface ProxyConfig {
   logLevel: string;
 }
 
-export class ProxyConfigError extends Error {
-  override readonly name = 'ProxyConfigError';
-}
-
+/** A whole number from `min` to `max`, or `fallback` when unset: the apps' reader. */
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ProxyConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return n;
+  return envReader(env).int(name, fallback, min, max);
 }
 
 /** Comma-separated regular expressions, each checked to compile. */
@@ -105,7 +99,7 @@ function patterns(env: NodeJS.ProcessEnv, name: string): string[] {
     try {
       new RegExp(p);
     } catch (err) {
-      throw new ProxyConfigError(`${name}: "${p}" is not a valid regular expression (${(err as Error).message})`);
+      throw new ConfigError(`${name}: "${p}" is not a valid regular expression (${(err as Error).message})`);
     }
   }
   return list;
@@ -119,9 +113,9 @@ function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
   try {
     url = new URL(raw);
   } catch {
-    throw new ProxyConfigError(`${name} must be a URL like http://127.0.0.1:8082`);
+    throw new ConfigError(`${name} must be a URL like http://127.0.0.1:8082`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProxyConfigError(`${name} must be an http:// or https:// URL, not ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL, not ${url.protocol}`);
   return raw.replace(/\/+$/, '');
 }
 
@@ -134,18 +128,18 @@ function hostList(env: NodeJS.ProcessEnv, name: string): string[] {
   try {
     return parseHostList(raw, name);
   } catch (err) {
-    throw new ProxyConfigError((err as Error).message);
+    throw new ConfigError((err as Error).message);
   }
 }
 
 /** The only place the proxy reads the environment; `overrides` are CLI flags, which win. */
 export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<ProxyConfig, 'routesFile' | 'port' | 'adminPort'>> = {}): ProxyConfig {
   const routesFile = overrides.routesFile ?? env.ROUTES_FILE;
-  if (!routesFile) throw new ProxyConfigError('ROUTES_FILE (or --routes) is required: the route table to serve');
+  if (!routesFile) throw new ConfigError('ROUTES_FILE (or --routes) is required: the route table to serve');
   const adminToken = env.ADMIN_TOKEN || undefined;
-  if (adminToken !== undefined && adminToken.length < 16) throw new ProxyConfigError('ADMIN_TOKEN must be at least 16 characters');
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
   const dryRunSecret = env.DRY_RUN_SECRET || undefined;
-  if (dryRunSecret !== undefined && dryRunSecret.length < 16) throw new ProxyConfigError('DRY_RUN_SECRET must be at least 16 characters');
+  if (dryRunSecret !== undefined && dryRunSecret.length < 16) throw new ConfigError('DRY_RUN_SECRET must be at least 16 characters');
   return Object.freeze({
     routesFile,
     host: env.PROXY_HOST || '127.0.0.1',

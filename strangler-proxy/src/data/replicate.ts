@@ -29,15 +29,28 @@ export async function prepareSync(data: ServiceData): Promise<SyncState> {
 export async function withSyncLock<T>(data: ServiceData, fn: () => Promise<T>): Promise<T> {
   const client = await data.pools.service.connect();
   const args = [data.mapping.service];
+  // The session sits idle while `fn` runs: losing its connection then is reported as an 'error'
+  // event, which with no listener would crash the process; the unlock then fails and says so.
+  let lost: Error | undefined;
+  const onLost = (err: Error): void => {
+    lost = err;
+  };
+  client.on('error', onLost);
+  // A session whose unlock failed may still hold the lock: destroyed, never handed to another caller.
+  let broken: Error | undefined;
   try {
     await client.query(`SELECT pg_advisory_lock(hashtext('strangler-sync'), hashtext($1))`, args);
     try {
       return await fn();
     } finally {
-      await client.query(`SELECT pg_advisory_unlock(hashtext('strangler-sync'), hashtext($1))`, args);
+      await client.query(`SELECT pg_advisory_unlock(hashtext('strangler-sync'), hashtext($1))`, args).catch((err: unknown) => {
+        broken = err instanceof Error ? err : new Error(String(err));
+        throw broken;
+      });
     }
   } finally {
-    client.release();
+    client.removeListener('error', onLost);
+    client.release(broken ?? lost);
   }
 }
 

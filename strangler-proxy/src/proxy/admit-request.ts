@@ -7,8 +7,9 @@ import { normalizePath, type NormalizedPath } from '../routing/normalize-path.ts
 import type { RouteDecision, RouteTable } from '../routing/route-table.ts';
 import { harden } from './hardening.ts';
 import type { HandlerDeps } from './handler-deps.ts';
+import { parseCookies } from '@strangler/service-kit/cookies';
 import { clientProto } from './upstream-headers.ts';
-import { parseCookieHeader, uidCookie, userKeyOf } from './user-key.ts';
+import { uidCookie, userKeyOf } from './user-key.ts';
 
 /**
  * The path prefix of the admin API; never forwarded, whatever the route table says. Checked per
@@ -64,7 +65,7 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
 
   const method = req.method!;
   const table = deps.store.current;
-  const cookies = parseCookieHeader(req.headers.cookie);
+  const cookies = parseCookies(req.headers.cookie);
   const user = userKeyOf(cookies, config.sessionCookie);
   let decision = table.decide({ method, segments: path.segments, headers: req.headers, cookies, userKey: user.key });
   const preview = previewTarget(req, table.upstreams, config.adminToken);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import type { ProxyErrorCode } from '../errors.ts';
+import { DRY_RUN_HEADER } from '../shadow/dry-run-mark.ts';
 import { isAllowedHost, parseHost, trustedForwardedHost } from './host-header.ts';
 
 export interface Rejection {
@@ -68,7 +69,7 @@ const SINGLETON_HEADERS = [
   'max-forwards',
   'x-strangler-preview',
   'x-strangler-token',
-  'x-strangler-shadow',
+  DRY_RUN_HEADER,
 ];
 
 /**

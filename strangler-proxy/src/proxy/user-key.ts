@@ -35,16 +35,3 @@ function sessionSubject(token: string | undefined): string | undefined {
 export function uidCookie(uid: string, secure: boolean): string {
   return `${UID_COOKIE}=${uid}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
-
-/** Cookie name → value; the first occurrence wins (RFC 6265 §5.4). */
-export function parseCookieHeader(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!header) return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (name && !out.has(name)) out.set(name, part.slice(eq + 1).trim());
-  }
-  return out;
-}

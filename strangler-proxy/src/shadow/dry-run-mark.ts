@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export { DRY_RUN_HEADER } from '@strangler/service-kit';
+export { DRY_RUN_HEADER } from '@strangler/service-kit/dry-run';
 
 /**
  * The dry-run marker the proxy puts on a mirrored write, `1.<expires, epoch s>.<HMAC>`. An app

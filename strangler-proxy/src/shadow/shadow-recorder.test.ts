@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../logger.ts';
+import { createLogger } from '@strangler/service-kit/logger';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ShadowRecorder, type ShadowSample } from './shadow-recorder.ts';
 import { MemoryShadowStore, type DroppedRow, type ShadowExample } from './shadow-store.ts';
@@ -28,7 +28,7 @@ describe('shadow recorder', () => {
   it('when a long-running proxy has sent its first examples of a field, then every new window still sends fresh ones', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const store = new MemoryShadowStore();
-    const recorder = new ShadowRecorder({ store, metrics: new ProxyMetrics(), log: createLogger('silent'), settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }), examplesPerField: 3, examplesWindowMs: 60_000, now: () => now });
+    const recorder = new ShadowRecorder({ store, metrics: new ProxyMetrics(), log: createLogger('strangler-proxy', 'silent'), settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }), examplesPerField: 3, examplesWindowMs: 60_000, now: () => now });
     const shown = async (): Promise<string[]> => (await store.examples({ route: 'things', field: '$.title' })).map((e) => e.request.path);
     for (let n = 0; n < 10; n++) recorder.record(differing(n));
     await recorder.flush();
@@ -58,7 +58,7 @@ describe('shadow recorder', () => {
       }
     }
     const store = new FlakyStore();
-    const recorder = new ShadowRecorder({ store, metrics: new ProxyMetrics(), log: createLogger('silent'), settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }) });
+    const recorder = new ShadowRecorder({ store, metrics: new ProxyMetrics(), log: createLogger('strangler-proxy', 'silent'), settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }) });
     for (let n = 0; n < 5; n++) recorder.record(differing(n));
     await recorder.flush();
     await recorder.flush();

@@ -235,7 +235,7 @@ export class PostgresShadowStore implements ShadowStore {
   }
 
   static async open(url: string): Promise<PostgresShadowStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'strangler-proxy' });
     pool.on('error', () => {});
     try {
       await inTransaction(pool, async (client) => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadProxyConfig } from '../../src/config/proxy-config.ts';
 import type { Logger } from 'pino';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '@strangler/service-kit/logger';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy-server.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -17,7 +17,7 @@ export interface TestProxy extends RunningProxy {
 }
 
 /** A real proxy on 127.0.0.1:0 serving `yaml`, admin on its own port 0. */
-export async function startTestProxy(yaml: string, env: Record<string, string> = {}, log: Logger = createLogger('silent')): Promise<TestProxy> {
+export async function startTestProxy(yaml: string, env: Record<string, string> = {}, log: Logger = createLogger('strangler-proxy', 'silent')): Promise<TestProxy> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-proxy-'));
   const routesFile = path.join(dir, 'routes.yaml');
   await fs.writeFile(routesFile, yaml);

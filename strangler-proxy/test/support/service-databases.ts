@@ -24,7 +24,7 @@ export async function serviceDatabases(service: string, opts: { seed?: boolean }
     [m.url, MONOLITH_MIGRATIONS],
     [s.url, SERVICE_MIGRATIONS[service]!],
   ] as const) {
-    const db = createDatabase({ connectionString: url });
+    const db = createDatabase({ connectionString: url, applicationName: 'test-setup' });
     await migrate(db, dir);
     if (dir === MONOLITH_MIGRATIONS && opts.seed !== false) await seedIfEmpty(db);
     await db.close();
