@@ -9,7 +9,16 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'api', include: ['*/test/**/*.test.ts', '*/src/**/*.test.ts', 'extracted/*/test/**/*.test.ts', 'contract-tests/contracts/**/*.test.ts', 'contract-tests/drills/**/*.test.ts'] },
+        test: {
+          name: 'api',
+          include: [
+            '*/test/**/*.test.ts',
+            '*/src/**/*.test.ts',
+            'extracted/*/test/**/*.test.ts',
+            'contract-tests/contracts/**/*.test.ts',
+            'contract-tests/drills/**/*.test.ts',
+          ],
+        },
       },
       {
         extends: true,

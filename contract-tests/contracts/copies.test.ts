@@ -278,9 +278,14 @@ describe('copies between the monolith and the services', () => {
 
   it('when one line of a copy changes beyond its rules, then the check names the file and the line, shows both sides and says how to fix it', async () => {
     const pair = PAIRS.find((p) => p.service.endsWith('listing-routes.ts'))!;
-    const changedText = read(pair.service).replace("'Create your supplier profile before listing cacao.'", "'Create your supplier profile first.'");
+    const changedText = read(pair.service).replace(
+      "'Create your supplier profile before listing cacao.'",
+      "'Create your supplier profile first.'",
+    );
     const problem = await copyProblem(pair, read(pair.monolith), changedText);
-    const changed = (await normalised(withoutHeader(changedText, SERVICE_HEADER))).split('\n').findIndex((l) => l.includes('profile first.'));
+    const changed = (await normalised(withoutHeader(changedText, SERVICE_HEADER)))
+      .split('\n')
+      .findIndex((l) => l.includes('profile first.'));
     expect(problem).toContain(`first at statement line ${changed + 1} of ${pair.service}`);
     expect(problem).toContain('before listing cacao.');
     expect(problem).toContain("profile first.'");

@@ -33,9 +33,15 @@ describe('rollback drill: auth', () => {
     const verdicts = await verify(data);
     const sides = await Promise.all(
       [data.pools.monolith, data.pools.service].map(async (pool) => {
-        const rows = (await pool.query(`SELECT id::int, lower(email) AS email FROM users WHERE email LIKE 'drill-%'`)).rows as { id: number; email: string }[];
+        const rows = (await pool.query(`SELECT id::int, lower(email) AS email FROM users WHERE email LIKE 'drill-%'`)).rows as {
+          id: number;
+          email: string;
+        }[];
         const byEmail = new Map(rows.map((r) => [r.email, r.id]));
-        return { lost: [...registered].filter(([email, u]) => byEmail.get(email) !== u.id).length, duplicated: rows.length - byEmail.size + rows.filter((r) => !registered.has(r.email)).length };
+        return {
+          lost: [...registered].filter(([email, u]) => byEmail.get(email) !== u.id).length,
+          duplicated: rows.length - byEmail.size + rows.filter((r) => !registered.has(r.email)).length,
+        };
       }),
     );
     console.log(summary(report, { monolith: sides[0], service: sides[1], checksumsEqual: verdicts.every((v) => v.equal) }));

@@ -44,18 +44,24 @@ describe('rollback drill: listings', () => {
     const verdicts = await verify(data);
     const sides = await Promise.all(
       [data.pools.monolith, data.pools.service].map(async (pool) => {
-        const rows = (await pool.query(`SELECT id::int, title, description FROM listings WHERE title LIKE 'drill %'`)).rows as { id: number; title: string; description: string }[];
+        const rows = (await pool.query(`SELECT id::int, title, description FROM listings WHERE title LIKE 'drill %'`)).rows as {
+          id: number;
+          title: string;
+          description: string;
+        }[];
         const byTitle = new Map<string, number[]>();
         for (const r of rows) byTitle.set(r.title, [...(byTitle.get(r.title) ?? []), r.id]);
         const lost = [...created].filter(([title, id]) => byTitle.get(title)?.[0] !== id).length;
-        const duplicated = [...byTitle.values()].filter((ids) => ids.length > 1).length + rows.filter((r) => r.title.startsWith('drill ') && !r.title.startsWith('drill own') && !created.has(r.title)).length;
+        const duplicated =
+          [...byTitle.values()].filter((ids) => ids.length > 1).length +
+          rows.filter((r) => r.title.startsWith('drill ') && !r.title.startsWith('drill own') && !created.has(r.title)).length;
         const staleEdits = [...lastDescription].filter(([id, d]) => rows.find((r) => r.id === id)?.description !== d).length;
         return { lost, duplicated, staleEdits };
       }),
     );
     console.log(summary(report, { monolith: sides[0], service: sides[1], checksumsEqual: verdicts.every((v) => v.equal) }));
 
-    expect(report.failures, report.failures.join("\n")).toEqual([]);
+    expect(report.failures, report.failures.join('\n')).toEqual([]);
     expect(report.writes).toBe(2_000);
     expect(report.switches.map((s) => [s.from, s.to, s.outcome])).toEqual([
       ['monolith', 'service', 'switched'],

@@ -31,8 +31,13 @@ describe('rollback drill: orders', () => {
       // worker's previous order: both reserve or release stock through the proxy.
       write: (w, seq) => {
         const previous = lastOrder[w];
-        if (seq % 5 === 4 && previous !== undefined && !cancelled.has(previous)) return buyers[w]!.client.post(`/api/orders/${previous}/cancel`);
-        return buyers[w]!.client.post('/api/orders', { items: [{ listingId: stocked.id, quantityKg: 1 + (seq % 3) }] }, { 'idempotency-key': `drill-${seq}` });
+        if (seq % 5 === 4 && previous !== undefined && !cancelled.has(previous))
+          return buyers[w]!.client.post(`/api/orders/${previous}/cancel`);
+        return buyers[w]!.client.post(
+          '/api/orders',
+          { items: [{ listingId: stocked.id, quantityKg: 1 + (seq % 3) }] },
+          { 'idempotency-key': `drill-${seq}` },
+        );
       },
       onSuccess: (w, seq, res) => {
         const order = res.body.order as { id: number; status: string; items: { quantityKg: number }[] };
@@ -67,7 +72,16 @@ describe('rollback drill: orders', () => {
     );
     const held = [...placed.values()].filter((o) => !cancelled.has(o.id)).reduce((sum, o) => sum + o.quantityKg, 0);
     const stockNow = (await new HttpClient(system.url).get(`/api/listings/${stocked.id}`)).body.listing.stockKg;
-    console.log(summary(report, { monolith: sides[0], service: sides[1], cancels: cancelled.size, stockHeldKg: held, stockOffByKg: STOCK - held - stockNow, checksumsEqual: verdicts.every((v) => v.equal) }));
+    console.log(
+      summary(report, {
+        monolith: sides[0],
+        service: sides[1],
+        cancels: cancelled.size,
+        stockHeldKg: held,
+        stockOffByKg: STOCK - held - stockNow,
+        checksumsEqual: verdicts.every((v) => v.equal),
+      }),
+    );
 
     expect(report.failures, report.failures.join('\n')).toEqual([]);
     expect(report.writes).toBe(2_000);

@@ -86,7 +86,9 @@ async function ordersReport(): Promise<OrdersReport> {
   const deadline = Date.now() + 10_000;
   while (system.proxy.shadowing.mirror.inFlight > 0 && Date.now() < deadline) await sleep(20);
   await system.proxy.shadowing.recorder.flush();
-  const body = (await (await fetch(`${system.adminUrl}/__strangler/shadow.json?route=orders`, { headers: ADMIN_HEADERS })).json()) as { routes: OrdersReport[] };
+  const body = (await (await fetch(`${system.adminUrl}/__strangler/shadow.json?route=orders`, { headers: ADMIN_HEADERS })).json()) as {
+    routes: OrdersReport[];
+  };
   return body.routes[0]!;
 }
 
@@ -106,7 +108,8 @@ const figures = (label: string, t: Traffic, r: OrdersReport): string =>
 /** Every `totalCents` of an answer one cent off: a service with a one-field bug. */
 const bumpTotals = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(bumpTotals);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'totalCents' && typeof x === 'number' ? x + 1 : bumpTotals(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'totalCents' && typeof x === 'number' ? x + 1 : bumpTotals(x)]));
   return v;
 };
 

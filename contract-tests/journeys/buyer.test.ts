@@ -12,7 +12,10 @@ describe.each(journeyPresets())('buyer journey [%s]', (preset) => {
     const { page } = j;
     await page.goto('/');
     await page.getByRole('heading', { name: 'Cacao listings' }).waitFor();
-    await page.getByRole('status').filter({ hasText: /\d+ listings found/ }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /\d+ listings found/ })
+      .waitFor();
     expect(await page.getByRole('list', { name: 'Search results' }).getByRole('listitem').count()).toBeGreaterThan(0);
 
     // Search: Piura, criollo or trinitario, orderable now.
@@ -21,7 +24,10 @@ describe.each(journeyPresets())('buyer journey [%s]', (preset) => {
     await page.getByLabel('Sort by').selectOption('price_asc');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.waitForURL(/q=Piura/);
-    await page.getByRole('status').filter({ hasText: /\d+ listings? found/ }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /\d+ listings? found/ })
+      .waitFor();
     const results = page.getByRole('list', { name: 'Search results' }).getByRole('article');
     const count = await results.count();
     expect(count).toBeGreaterThan(0);
@@ -62,7 +68,10 @@ describe.each(journeyPresets())('buyer journey [%s]', (preset) => {
     expect(await row.textContent()).toContain(title);
     expect(await row.getByRole('cell').nth(3).textContent()).toBe('Placed');
     await row.getByRole('button', { name: `Cancel order #${orderId}` }).click();
-    await page.getByRole('status').filter({ hasText: `Order #${orderId} cancelled.` }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Order #${orderId} cancelled.` })
+      .waitFor();
     expect(await row.getByRole('cell').nth(3).textContent()).toBe('Cancelled');
     expect(await row.getByRole('button').count()).toBe(0);
   });

@@ -25,7 +25,12 @@ describe('the shadow-diff report page', () => {
     // Its copy goes out once the monolith has answered: let it finish before the service is broken.
     while (system.proxy.shadowing.mirror.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
     // Changed behind the replicator's back (capture off), as a bug in the service's data would be.
-    await system.data.orders.pools.service.query(`BEGIN; SELECT set_config('strangler.applying', 'on', true); UPDATE orders SET total_cents = total_cents + 1 WHERE id = $1; COMMIT`.replace('$1', String(mine[0]!.id)));
+    await system.data.orders.pools.service.query(
+      `BEGIN; SELECT set_config('strangler.applying', 'on', true); UPDATE orders SET total_cents = total_cents + 1 WHERE id = $1; COMMIT`.replace(
+        '$1',
+        String(mine[0]!.id),
+      ),
+    );
     for (let i = 0; i < 3; i++) for (const o of mine) expect((await buyer.get(`/api/orders/${o.id}`)).status).toBe(200);
     while (system.proxy.shadowing.mirror.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
     await system.proxy.shadowing.recorder.flush();
@@ -57,7 +62,10 @@ describe('the shadow-diff report page', () => {
 
     await page.getByRole('heading', { name: `GET /api/orders/${mine[0]!.id}` }).waitFor();
     const diff = page.getByRole('table', { name: 'Differences' }).getByRole('row').filter({ hasText: '$.order.totalCents' });
-    const [monolithValue, serviceValue] = [Number(await diff.getByRole('cell').nth(1).textContent()), Number(await diff.getByRole('cell').nth(2).textContent())];
+    const [monolithValue, serviceValue] = [
+      Number(await diff.getByRole('cell').nth(1).textContent()),
+      Number(await diff.getByRole('cell').nth(2).textContent()),
+    ];
     expect(serviceValue).toBe(monolithValue + 1);
     const changed = page.getByRole('table', { name: 'Answers side by side' }).locator('td.changed');
     expect(await changed.count()).toBe(2);

@@ -64,7 +64,10 @@ describe.each(journeyPresets())('supplier journey [%s]', (preset) => {
 
     // Archive.
     await row.getByRole('button', { name: `Archive ${title}` }).click();
-    await page.getByRole('status').filter({ hasText: `Archived “${title}”.` }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Archived “${title}”.` })
+      .waitFor();
     expect(await row.getByRole('cell').nth(2).textContent()).toBe('Archived');
     expect(await row.getByRole('button').count()).toBe(0);
     const afterArchive = await page.context().request.get(`/api/listings?q=${encodeURIComponent(title)}`);

@@ -20,7 +20,7 @@ beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-package-test-'));
   server = http.createServer((_req, res) => {
     res.setHeader('content-type', 'text/html');
-    res.end('<!doctype html><button onclick="document.querySelector(\'output\').textContent = \'clicked\'">Go</button><output></output>');
+    res.end("<!doctype html><button onclick=\"document.querySelector('output').textContent = 'clicked'\">Go</button><output></output>");
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;

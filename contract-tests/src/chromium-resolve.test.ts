@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { resolveChromium, SYSTEM_PATHS, type ChromiumSources } from './chromium-resolve.ts';
 
-const PACKAGED = { executablePath: '/tmp/strangler-chromium-153.0.0/chromium', env: { LD_LIBRARY_PATH: '/tmp/strangler-chromium-153.0.0/lib', FONTCONFIG_PATH: '/tmp/strangler-chromium-153.0.0' } };
+const PACKAGED = {
+  executablePath: '/tmp/strangler-chromium-153.0.0/chromium',
+  env: { LD_LIBRARY_PATH: '/tmp/strangler-chromium-153.0.0/lib', FONTCONFIG_PATH: '/tmp/strangler-chromium-153.0.0' },
+};
 
 // The filesystem and the package are stand-ins here: this is the order alone. The real packaged
 // build is launched in chromium-package.test.ts, the system's by every journey.
@@ -27,7 +30,9 @@ describe('resolveChromium', () => {
 
   it('when CHROMIUM_PATH names no executable, then the error names the variable and the path, and nothing else is tried', async () => {
     const { s, unpacks } = sources(['/usr/bin/chromium'], { CHROMIUM_PATH: '/opt/nothing/chrome' });
-    await expect(resolveChromium(s)).rejects.toThrow(/^CHROMIUM_PATH=\/opt\/nothing\/chrome is not an executable file: point CHROMIUM_PATH at/);
+    await expect(resolveChromium(s)).rejects.toThrow(
+      /^CHROMIUM_PATH=\/opt\/nothing\/chrome is not an executable file: point CHROMIUM_PATH at/,
+    );
     expect(unpacks).toEqual([]);
   });
 
@@ -38,7 +43,9 @@ describe('resolveChromium', () => {
 
   it('when several system builds exist, then the first of the list is taken: Debian, Ubuntu, then Google', async () => {
     expect(SYSTEM_PATHS).toEqual(['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']);
-    expect((await resolveChromium(sources(['/usr/bin/google-chrome', '/usr/bin/chromium-browser']).s))?.executablePath).toBe('/usr/bin/chromium-browser');
+    expect((await resolveChromium(sources(['/usr/bin/google-chrome', '/usr/bin/chromium-browser']).s))?.executablePath).toBe(
+      '/usr/bin/chromium-browser',
+    );
     const { s, unpacks } = sources(['/usr/bin/google-chrome']);
     expect(await resolveChromium(s)).toEqual({ source: 'system', executablePath: '/usr/bin/google-chrome', env: {} });
     expect(unpacks).toEqual([]);
@@ -56,7 +63,9 @@ describe('resolveChromium', () => {
   });
 
   it('when CHROMIUM_SYSTEM_PATHS lists paths, then those replace the built-in list, in their order', async () => {
-    const { s } = sources(['/usr/bin/chromium', '/snap/bin/chromium', '/usr/local/bin/chrome'], { CHROMIUM_SYSTEM_PATHS: '/usr/local/bin/chrome:/snap/bin/chromium' });
+    const { s } = sources(['/usr/bin/chromium', '/snap/bin/chromium', '/usr/local/bin/chrome'], {
+      CHROMIUM_SYSTEM_PATHS: '/usr/local/bin/chrome:/snap/bin/chromium',
+    });
     expect((await resolveChromium(s))?.executablePath).toBe('/usr/local/bin/chrome');
   });
 

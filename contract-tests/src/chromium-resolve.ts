@@ -30,7 +30,9 @@ export async function resolveChromium(sources: Partial<ChromiumSources> = {}): P
   const explicit = env.CHROMIUM_PATH;
   if (explicit) {
     if (!isExecutable(explicit)) {
-      throw new Error(`CHROMIUM_PATH=${explicit} is not an executable file: point CHROMIUM_PATH at a Chromium binary, or unset it to use the system's Chromium or the one in ${PACKAGE}`);
+      throw new Error(
+        `CHROMIUM_PATH=${explicit} is not an executable file: point CHROMIUM_PATH at a Chromium binary, or unset it to use the system's Chromium or the one in ${PACKAGE}`,
+      );
     }
     return { source: 'CHROMIUM_PATH', executablePath: explicit, env: {} };
   }

@@ -7,7 +7,16 @@ export { resolveChromium, type ResolvedChromium } from './chromium-resolve.ts';
 // network refuses many times a second; --no-sandbox because CI runs as root. The packaged build
 // needs nothing more: the package's --single-process and --no-zygote work around AWS Lambda's
 // limits, and its other flags loosen web security, which the journeys must not.
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
 
 // Resolved once per process: the packaged build is unpacked at most once, whoever asks first.
 let resolved: Promise<ResolvedChromium | undefined> | undefined;

@@ -21,7 +21,11 @@ export interface ContractTarget {
  * One contract, run against every target: the same requests and the same assertions, whoever
  * serves them. `body` receives a getter for the running target.
  */
-export function describeTargets(title: string, body: (target: () => ContractTarget) => void, targets: TargetName[] = ['monolith', 'services']): void {
+export function describeTargets(
+  title: string,
+  body: (target: () => ContractTarget) => void,
+  targets: TargetName[] = ['monolith', 'services'],
+): void {
   for (const name of targets) {
     describe(`${title} [${name}]`, () => {
       let system: System | undefined;

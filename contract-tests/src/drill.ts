@@ -41,7 +41,8 @@ export interface DrillReport {
   writesPerSecond: number;
 }
 
-const percentile = (sorted: number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
+const percentile = (sorted: number[], p: number): number =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0;
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /**
@@ -114,7 +115,15 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
         actor: 'rollback-drill',
         reason: `drill: ${to === 'service' ? 'cut over' : 'roll back'} after ${mark} writes`,
       });
-      report.switches.push({ from: r.from, to: r.to, outcome: r.outcome, frozenMs: r.frozenMs, failedStep: r.failedStep, error: r.error, steps: r.steps });
+      report.switches.push({
+        from: r.from,
+        to: r.to,
+        outcome: r.outcome,
+        frozenMs: r.frozenMs,
+        failedStep: r.failedStep,
+        error: r.error,
+        steps: r.steps,
+      });
       if (r.frozenMs !== undefined) report.frozenMs.push(r.frozenMs);
       to = to === 'service' ? 'monolith' : 'service';
     }
@@ -136,7 +145,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
 
   report.writesPerSecond = Math.round(report.writes / ((performance.now() - started) / 1000));
   const d = delays.sort((a, b) => a - b);
-  report.delayedWrites = { count: d.length, p50: round(percentile(d, 50), 0), p99: round(percentile(d, 99), 0), max: round(d.at(-1) ?? 0, 0) };
+  report.delayedWrites = {
+    count: d.length,
+    p50: round(percentile(d, 50), 0),
+    p99: round(percentile(d, 99), 0),
+    max: round(d.at(-1) ?? 0, 0),
+  };
   const l = lags.sort((a, b) => a - b);
   report.lagSeconds = { p50: round(percentile(l, 50), 3), p99: round(percentile(l, 99), 3), max: round(l.at(-1) ?? 0, 3) };
   return report;

@@ -14,7 +14,10 @@ export interface RelayBehaviour {
  * that app, for tests that need a failure the app itself cannot be asked for. Its behaviour can be
  * changed while it runs.
  */
-export async function startRelay(to: string, behaviour: RelayBehaviour = {}): Promise<{ url: string; behaviour: RelayBehaviour; close(): Promise<void> }> {
+export async function startRelay(
+  to: string,
+  behaviour: RelayBehaviour = {},
+): Promise<{ url: string; behaviour: RelayBehaviour; close(): Promise<void> }> {
   const target = new URL(to);
   const relay = { behaviour };
   const server = http.createServer((req, res) => {
@@ -26,7 +29,8 @@ export async function startRelay(to: string, behaviour: RelayBehaviour = {}): Pr
       answer.on('end', () => {
         const b = relay.behaviour;
         let body = Buffer.concat(chunks);
-        if (b.rewriteJson && String(answer.headers['content-type']).includes('json') && body.length) body = Buffer.from(JSON.stringify(b.rewriteJson(JSON.parse(body.toString('utf8')))));
+        if (b.rewriteJson && String(answer.headers['content-type']).includes('json') && body.length)
+          body = Buffer.from(JSON.stringify(b.rewriteJson(JSON.parse(body.toString('utf8')))));
         const { 'content-length': _length, 'transfer-encoding': _chunked, ...rest } = answer.headers;
         const send = (): void => {
           if (res.destroyed) return;

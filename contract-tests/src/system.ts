@@ -8,7 +8,17 @@ import { startAuthService } from '@strangler/auth';
 import { startListingsService } from '@strangler/listings';
 import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
-import { alignWriter, loadProxyConfig, mappingFor, ProxyAdminClient, startProxy, startSyncServer, type Replicator, type RunningProxy, type ServiceData } from '@strangler/proxy';
+import {
+  alignWriter,
+  loadProxyConfig,
+  mappingFor,
+  ProxyAdminClient,
+  startProxy,
+  startSyncServer,
+  type Replicator,
+  type RunningProxy,
+  type ServiceData,
+} from '@strangler/proxy';
 import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, renderRouteTable, reservePort, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -34,7 +44,6 @@ export interface System {
   writerDb(service: ServiceName): pg.Pool;
   close(): Promise<void>;
 }
-
 
 /**
  * Scratch databases for the monolith and each service, every app on port 0, the rows of each
@@ -63,12 +72,29 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     // side, and runs a minute apart, would add up to one client's limit. The first wait is long
     // enough that a loaded machine cannot outwait it between two requests of a test.
     const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, keyPrefix: `test:${randomUUID()}:`, firstWaitSeconds: 60 };
-    const common = { port: 0, host: '127.0.0.1', sessionSecrets: [SESSION_SECRET], shutdownGraceMs: 2_000, logLevel: 'silent', redisUrl: inject('redisUrl'), loginThrottle };
+    const common = {
+      port: 0,
+      host: '127.0.0.1',
+      sessionSecrets: [SESSION_SECRET],
+      shutdownGraceMs: 2_000,
+      logLevel: 'silent',
+      redisUrl: inject('redisUrl'),
+      loginThrottle,
+    };
     // SYSTEM_LOG_LEVEL=error shows the apps' own logs when a test needs explaining.
     const silent = (name: string) => createLogger(name, process.env.SYSTEM_LOG_LEVEL ?? 'silent');
-    const urls = { monolith: await scratch('monolith'), auth: await scratch('auth'), listings: await scratch('listings'), orders: await scratch('orders'), strangler: await scratch('strangler') };
+    const urls = {
+      monolith: await scratch('monolith'),
+      auth: await scratch('auth'),
+      listings: await scratch('listings'),
+      orders: await scratch('orders'),
+      strangler: await scratch('strangler'),
+    };
 
-    const monolith = await startMonolith({ ...common, databaseUrl: urls.monolith, secureCookies: false, seedWhenEmpty: opts.seed ?? false, apiBaseUrl }, silent('monolith'));
+    const monolith = await startMonolith(
+      { ...common, databaseUrl: urls.monolith, secureCookies: false, seedWhenEmpty: opts.seed ?? false, apiBaseUrl },
+      silent('monolith'),
+    );
     closers.push(() => monolith.close());
     const services = {
       auth: await startAuthService({ ...common, databaseUrl: urls.auth, secureCookies: false }, silent('auth')),
@@ -84,13 +110,25 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
       return p;
     };
     const monolithPool = pool(urls.monolith);
-    const data = Object.fromEntries(SERVICES.map((s) => [s, { mapping: mappingFor(s), pools: { monolith: monolithPool, service: pool(urls[s]) } }])) as Record<ServiceName, ServiceData>;
-    const routes = renderRouteTable(preset, { monolith: monolith.url, auth: services.auth.url, listings: services.listings.url, orders: services.orders.url });
+    const data = Object.fromEntries(
+      SERVICES.map((s) => [s, { mapping: mappingFor(s), pools: { monolith: monolithPool, service: pool(urls[s]) } }]),
+    ) as Record<ServiceName, ServiceData>;
+    const routes = renderRouteTable(preset, {
+      monolith: monolith.url,
+      auth: services.auth.url,
+      listings: services.listings.url,
+      orders: services.orders.url,
+    });
     // As `npm start` does: each service's rows copied, its writer set as the table routes it.
     for (const s of SERVICES) await alignWriter(data[s], routes);
     // The replicator as `npm start` runs it, with its status listener: shadow copies wait on its
     // /watermark (one machine, one clock: no margin).
-    const sync = await startSyncServer(Object.values(data), { port: 0, host: '127.0.0.1', intervalMs: 20, log: createLogger('strangler-sync', 'silent') });
+    const sync = await startSyncServer(Object.values(data), {
+      port: 0,
+      host: '127.0.0.1',
+      intervalMs: 20,
+      log: createLogger('strangler-sync', 'silent'),
+    });
     closers.push(() => sync.close());
     const replicator = sync.replicator;
 
@@ -100,7 +138,16 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     await fs.writeFile(routesFile, routes);
     await reserved.release();
     const proxy = await startProxy(
-      loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: String(proxyPort), ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', STRANGLER_DATABASE_URL: urls.strangler, SYNC_STATUS_URL: sync.url, SHADOW_CLOCK_MARGIN_MS: '0' }),
+      loadProxyConfig({
+        ROUTES_FILE: routesFile,
+        PROXY_PORT: String(proxyPort),
+        ADMIN_PORT: '0',
+        ADMIN_TOKEN,
+        SHUTDOWN_GRACE_MS: '2000',
+        STRANGLER_DATABASE_URL: urls.strangler,
+        SYNC_STATUS_URL: sync.url,
+        SHADOW_CLOCK_MARGIN_MS: '0',
+      }),
       createLogger('strangler-proxy', 'silent'),
     );
     closers.push(() => proxy.close());

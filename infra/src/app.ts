@@ -27,7 +27,12 @@ export function addEnvironment(app: App, config: EnvironmentConfig): SystemStack
   const data = new DataStack(app, name('Data'), { env, config, vpc: network.vpc });
   const registry = new RegistryStack(app, name('Registry'), { env, config });
   const services = new ServicesStack(app, name('Services'), { env, config, vpc: network.vpc, data, repositories: registry.repositories });
-  const pipelines = new PipelinesStack(app, name('Pipelines'), { env, config, repositories: registry.repositories, services: services.services });
+  const pipelines = new PipelinesStack(app, name('Pipelines'), {
+    env,
+    config,
+    repositories: registry.repositories,
+    services: services.services,
+  });
   for (const stack of [network, data, registry, services, pipelines]) {
     Tags.of(stack).add('project', 'strangler');
     Tags.of(stack).add('environment', config.name);
@@ -37,16 +42,42 @@ export function addEnvironment(app: App, config: EnvironmentConfig): SystemStack
 
 /** The wildcards CDK's generated grants hold, each with why it is as narrow as AWS allows. */
 export const GENERATED_WILDCARDS: readonly WildcardAllowance[] = [
-  { finding: /^Resource::arn:<AWS::Partition>:logs:[^:]+:[^:]+:log-group:\/aws\/codebuild\/<\w+>:\*$/, reason: 'CodeBuild writes to streams it names per build, in its own project’s log group only.' },
-  { finding: /^Resource::arn:<AWS::Partition>:codebuild:[^:]+:[^:]+:report-group\/<\w+>-\*$/, reason: 'The test report groups named after the project itself.' },
-  { finding: /^Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface\/\*$/, reason: 'CodeBuild in a VPC creates its network interfaces per build (ids unknown beforehand); CDK conditions the grant on the project’s subnets.' },
-  { finding: /^Resource::<\w+PipelineArtifacts\w+\.Arn>\/\*$/, path: /Pipeline\//, reason: 'The objects of the pipeline’s own artifact bucket.' },
-  { finding: /^Resource::\*$/, path: /Pipeline\/Deploy\/Deploy-/, reason: 'CDK’s ECS deploy action: UpdateService/TagResource and the Describe/List/Register calls on *, iam:PassRole on * conditioned on ecs-tasks.amazonaws.com (the task roles are in another stack).' },
-  { finding: /^Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*$/, path: /Pipeline\//, reason: 'CDK’s read/write grant on the pipeline’s own artifact bucket and its objects (the only resources of these statements).' },
+  {
+    finding: /^Resource::arn:<AWS::Partition>:logs:[^:]+:[^:]+:log-group:\/aws\/codebuild\/<\w+>:\*$/,
+    reason: 'CodeBuild writes to streams it names per build, in its own project’s log group only.',
+  },
+  {
+    finding: /^Resource::arn:<AWS::Partition>:codebuild:[^:]+:[^:]+:report-group\/<\w+>-\*$/,
+    reason: 'The test report groups named after the project itself.',
+  },
+  {
+    finding: /^Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface\/\*$/,
+    reason:
+      'CodeBuild in a VPC creates its network interfaces per build (ids unknown beforehand); CDK conditions the grant on the project’s subnets.',
+  },
+  {
+    finding: /^Resource::<\w+PipelineArtifacts\w+\.Arn>\/\*$/,
+    path: /Pipeline\//,
+    reason: 'The objects of the pipeline’s own artifact bucket.',
+  },
+  {
+    finding: /^Resource::\*$/,
+    path: /Pipeline\/Deploy\/Deploy-/,
+    reason:
+      'CDK’s ECS deploy action: UpdateService/TagResource and the Describe/List/Register calls on *, iam:PassRole on * conditioned on ecs-tasks.amazonaws.com (the task roles are in another stack).',
+  },
+  {
+    finding: /^Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*$/,
+    path: /Pipeline\//,
+    reason: 'CDK’s read/write grant on the pipeline’s own artifact bucket and its objects (the only resources of these statements).',
+  },
 ];
 
 /** The whole app, cdk-nag's AWS Solutions checks applied (a check without a justified suppression is an error). */
-export function buildApp(opts: { outdir?: string; accounts?: { dev?: string; prod?: string } } = {}): { app: App; stacks: Record<'dev' | 'prod', SystemStacks> } {
+export function buildApp(opts: { outdir?: string; accounts?: { dev?: string; prod?: string } } = {}): {
+  app: App;
+  stacks: Record<'dev' | 'prod', SystemStacks>;
+} {
   const app = new App({
     ...(opts.outdir ? { outdir: opts.outdir } : {}),
     // Cross-stack references as CloudFormation exports: a stack in use (the data stack, above all)
@@ -63,7 +94,12 @@ export function buildApp(opts: { outdir?: string; accounts?: { dev?: string; pro
 if (import.meta.main) {
   const started = performance.now();
   // Under the cdk CLI (cdk.json), its output directory; run directly, infra/cdk.out either way.
-  const { app } = buildApp({ outdir: process.env.CDK_OUTDIR ?? path.resolve(import.meta.dirname, '../cdk.out'), accounts: { dev: process.env.DEV_ACCOUNT, prod: process.env.PROD_ACCOUNT } });
+  const { app } = buildApp({
+    outdir: process.env.CDK_OUTDIR ?? path.resolve(import.meta.dirname, '../cdk.out'),
+    accounts: { dev: process.env.DEV_ACCOUNT, prod: process.env.PROD_ACCOUNT },
+  });
   const assembly = app.synth();
-  console.log(`synthesized ${assembly.stacks.length} stacks into ${path.relative(process.cwd(), assembly.directory)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `synthesized ${assembly.stacks.length} stacks into ${path.relative(process.cwd(), assembly.directory)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 }

@@ -56,7 +56,8 @@ const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.i
 
 function statementsOf(node: CfnResource): Statement[] {
   const stack = Stack.of(node);
-  if (node instanceof iam.CfnPolicy || node instanceof iam.CfnManagedPolicy) return list((stack.resolve(node.policyDocument) as { Statement?: Statement[] }).Statement);
+  if (node instanceof iam.CfnPolicy || node instanceof iam.CfnManagedPolicy)
+    return list((stack.resolve(node.policyDocument) as { Statement?: Statement[] }).Statement);
   if (node instanceof iam.CfnRole) {
     const policies = list(stack.resolve(node.policies) as { policyDocument: { Statement?: Statement[] } }[] | undefined);
     return policies.flatMap((p) => list(p.policyDocument.Statement));
@@ -87,7 +88,11 @@ export function acknowledgeWildcards(scope: IConstruct, allowances: readonly Wil
       const allowed = allowances.find((a) => a.finding.test(finding) && (!a.path || a.path.test(node.node.path)));
       if (allowed) acknowledge(node, allowed.reason, `AwsSolutions-IAM5[${finding}]`);
       else if (finding === 'Resource::*' && scopableActionsOnStar(node).length === 0) {
-        acknowledge(node, 'Only actions AWS authorises on every resource (no resource-level permissions) are granted on *.', 'AwsSolutions-IAM5[Resource::*]');
+        acknowledge(
+          node,
+          'Only actions AWS authorises on every resource (no resource-level permissions) are granted on *.',
+          'AwsSolutions-IAM5[Resource::*]',
+        );
       }
     }
   }

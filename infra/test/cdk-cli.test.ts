@@ -28,9 +28,19 @@ const templatesIn = (dir: string): Record<string, unknown> =>
 it('when a CDK user runs cdk synth in infra with no AWS credentials, then every stack synthesizes, cdk-nag clean, into the same templates as npm run synth', async () => {
   const outdir = tmp();
   // No account, no credentials, no metadata endpoint: any lookup would fail the run.
-  const env: NodeJS.ProcessEnv = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
-  for (const name of ['DEV_ACCOUNT', 'PROD_ACCOUNT', 'AWS_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) delete env[name];
-  const failure = await promisify(execFile)(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', outdir], { cwd: infra, env }).then(
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CDK_DISABLE_CLI_TELEMETRY: 'true',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
+  for (const name of ['DEV_ACCOUNT', 'PROD_ACCOUNT', 'AWS_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'])
+    delete env[name];
+  const failure = await promisify(execFile)(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', outdir], {
+    cwd: infra,
+    env,
+  }).then(
     () => undefined,
     (e: { stderr?: string; message: string }) => e.stderr || e.message,
   );

@@ -33,8 +33,12 @@ async function settings(app: DeployedApp): Promise<{ env: Record<string, string>
   const { env, ports } = await catalogSettings(app);
   const scratch = await createScratchDatabase(inject('pgServerUrl'), 'entrypoint');
   scratches.push(scratch);
-  const extra: Record<string, string> = app.name === 'proxy' ? { STRANGLER_DATABASE_URL: scratch.url, ROUTES_FILE: routesFile() } : { DATABASE_URL: scratch.url };
-  return { env: { ...env, ...extra, HOST: '127.0.0.1', PROXY_HOST: '127.0.0.1', ADMIN_HOST: '127.0.0.1' }, healthUrl: `http://127.0.0.1:${ports.get(String(app.health.port ?? app.port))}${app.health.path}` };
+  const extra: Record<string, string> =
+    app.name === 'proxy' ? { STRANGLER_DATABASE_URL: scratch.url, ROUTES_FILE: routesFile() } : { DATABASE_URL: scratch.url };
+  return {
+    env: { ...env, ...extra, HOST: '127.0.0.1', PROXY_HOST: '127.0.0.1', ADMIN_HOST: '127.0.0.1' },
+    healthUrl: `http://127.0.0.1:${ports.get(String(app.health.port ?? app.port))}${app.health.path}`,
+  };
 }
 
 function routesFile(): string {
@@ -55,14 +59,26 @@ describe('the Dockerfile', () => {
 });
 
 /** Runs the app's command with `env` until `healthUrl` answers 200, then `whileUp`, then SIGTERM: it must exit 0. */
-async function runUntilHealthy(app: DeployedApp, env: Record<string, string>, healthUrl: string, whileUp: () => Promise<void> = async () => {}): Promise<void> {
+async function runUntilHealthy(
+  app: DeployedApp,
+  env: Record<string, string>,
+  healthUrl: string,
+  whileUp: () => Promise<void> = async () => {},
+): Promise<void> {
   const [cmd, ...args] = commandOf(app);
   expect(cmd).toBe('node');
   // The image copies the app's folder (COPY ${APP} ${APP}); the entry must be inside it.
   expect(args[0]!.startsWith(`${app.folder}/`)).toBe(true);
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env, SESSION_SECRET: 'entrypoint-test-secret-of-32-characters', API_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      ...env,
+      SESSION_SECRET: 'entrypoint-test-secret-of-32-characters',
+      API_BASE_URL: 'http://127.0.0.1:9',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -72,7 +88,10 @@ async function runUntilHealthy(app: DeployedApp, env: Record<string, string>, he
   try {
     let ready = false;
     for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) {
-      ready = await fetch(healthUrl).then((r) => r.status === 200, () => false);
+      ready = await fetch(healthUrl).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (!ready) await new Promise((r) => setTimeout(r, 100));
     }
     expect(ready, output).toBe(true);
@@ -90,7 +109,9 @@ async function runUntilHealthy(app: DeployedApp, env: Record<string, string>, he
  * interface, 127.0.0.2 tells the two apart just as well on Linux (a 127.0.0.1 listener refuses it).
  */
 function nonLoopbackAddress(): string {
-  const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
   return external?.address ?? '127.0.0.2';
 }
 

@@ -49,13 +49,16 @@ describe('test gate hook', () => {
     expect(polled).toEqual(['tests:1', 'tests:1', 'tests:1']);
   });
 
-  it.each(['FAILED', 'FAULT', 'STOPPED', 'TIMED_OUT'] as const)('a build that ends %s fails the deployment (ECS rolls back; production never moved)', async (end) => {
-    const { runs, started } = fakeRuns(['IN_PROGRESS', end]);
-    const answers = await drive(createHook(runs), event());
-    expect(answers.map((a) => a.hookStatus)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'FAILED']);
-    expect(answers.at(-1)!.reason).toBe(`test build tests:1 ended ${end}`);
-    expect(started).toHaveLength(1);
-  });
+  it.each(['FAILED', 'FAULT', 'STOPPED', 'TIMED_OUT'] as const)(
+    'a build that ends %s fails the deployment (ECS rolls back; production never moved)',
+    async (end) => {
+      const { runs, started } = fakeRuns(['IN_PROGRESS', end]);
+      const answers = await drive(createHook(runs), event());
+      expect(answers.map((a) => a.hookStatus)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'FAILED']);
+      expect(answers.at(-1)!.reason).toBe(`test build tests:1 ended ${end}`);
+      expect(started).toHaveLength(1);
+    },
+  );
 
   it('passes the very first deployment: no revision serves production yet, so nothing is started', async () => {
     for (const weights of [undefined, {}, { [GREEN]: 0 }, { [GREEN]: 100 }]) {

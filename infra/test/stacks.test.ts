@@ -51,7 +51,9 @@ describe.each(ENVS)('%s', (envName) => {
   const all = Object.values(env) as Stack[];
 
   it('synthesizes every stack with no error or warning annotation', () => {
-    expect(all.map((s) => s.stackName)).toEqual(['Network', 'Data', 'Registry', 'Services', 'Pipelines'].map((n) => `Strangler-${envName}-${n}`));
+    expect(all.map((s) => s.stackName)).toEqual(
+      ['Network', 'Data', 'Registry', 'Services', 'Pipelines'].map((n) => `Strangler-${envName}-${n}`),
+    );
     for (const stack of all) {
       expect(Object.keys(resources(stack)).length).toBeGreaterThan(0);
       const messages = assembly.getStackArtifact(stack.artifactId).messages.filter((m) => m.level === 'error' || m.level === 'warning');
@@ -62,7 +64,9 @@ describe.each(ENVS)('%s', (envName) => {
   it('network: two AZs, one NAT in dev and one per AZ in prod, endpoints for ECR, S3 and CloudWatch Logs', () => {
     const t = template(env.network);
     t.resourceCountIs('AWS::EC2::NatGateway', envName === 'prod' ? 2 : 1);
-    expect(new Set(Object.values(resources(env.network, 'AWS::EC2::Subnet')).map((s) => s.Properties.AvailabilityZone))).toEqual(new Set(config.availabilityZones));
+    expect(new Set(Object.values(resources(env.network, 'AWS::EC2::Subnet')).map((s) => s.Properties.AvailabilityZone))).toEqual(
+      new Set(config.availabilityZones),
+    );
     const endpoints = JSON.stringify(Object.values(resources(env.network, 'AWS::EC2::VPCEndpoint')).map((e) => e.Properties.ServiceName));
     for (const service of ['ecr.api', 'ecr.dkr', 'logs', 's3']) expect(endpoints).toContain(`.${service}`);
   });
@@ -107,26 +111,42 @@ describe.each(ENVS)('%s', (envName) => {
 
   it('cluster: Fargate and Fargate Spot, Container Insights', () => {
     const t = template(env.services);
-    t.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', { CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']) });
+    t.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', {
+      CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']),
+    });
     t.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
   });
 
   it('load balancers: the proxy behind the internet-facing one, autoscaled on CPU and on requests per target; the apps behind the internal one', () => {
     const lbs = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer'));
     expect(lbs.map((l) => l.Properties.Scheme).sort()).toEqual(['internal', 'internet-facing']);
-    for (const lb of lbs) expect(lb.Properties.LoadBalancerAttributes).toEqual(expect.arrayContaining([{ Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' }, { Key: 'access_logs.s3.enabled', Value: 'true' }]));
+    for (const lb of lbs)
+      expect(lb.Properties.LoadBalancerAttributes).toEqual(
+        expect.arrayContaining([
+          { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+          { Key: 'access_logs.s3.enabled', Value: 'true' },
+        ]),
+      );
     const proxy = byServiceName(env, 'proxy');
     expect(proxy.Properties.DesiredCount).toBeGreaterThanOrEqual(2);
     // The proxy answers the names it is reached by (others get 421): both load balancers', and the public domain.
     const task = resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(proxy.Properties.TaskDefinition)]!;
-    const hosts = JSON.stringify(task.Properties.ContainerDefinitions[0].Environment.find((e: { Name: string }) => e.Name === 'ALLOWED_HOSTS').Value);
+    const hosts = JSON.stringify(
+      task.Properties.ContainerDefinitions[0].Environment.find((e: { Name: string }) => e.Name === 'ALLOWED_HOSTS').Value,
+    );
     const albs = Object.entries(resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer')).map(([id]) => id);
     for (const alb of albs) expect(hosts).toContain(`"Fn::GetAtt":["${alb}","DNSName"]`);
     if (config.domainName) expect(hosts).toContain(config.domainName);
-    const metrics = Object.values(resources(env.services, 'AWS::ApplicationAutoScaling::ScalingPolicy')).filter((p) => JSON.stringify(p.Properties.ScalingTargetId).includes('ProxyService'));
-    expect(metrics.map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType).sort()).toEqual(['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']);
+    const metrics = Object.values(resources(env.services, 'AWS::ApplicationAutoScaling::ScalingPolicy')).filter((p) =>
+      JSON.stringify(p.Properties.ScalingTargetId).includes('ProxyService'),
+    );
+    expect(
+      metrics.map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType).sort(),
+    ).toEqual(['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']);
     // prod serves HTTPS and redirects HTTP; dev (no certificate) serves HTTP.
-    const publicListeners = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener')).filter((l) => [80, 443].includes(l.Properties.Port));
+    const publicListeners = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener')).filter((l) =>
+      [80, 443].includes(l.Properties.Port),
+    );
     if (envName === 'prod') {
       expect(publicListeners.find((l) => l.Properties.Port === 443)!.Properties.Protocol).toBe('HTTPS');
       expect(publicListeners.find((l) => l.Properties.Port === 80)!.Properties.DefaultActions[0].Type).toBe('redirect');
@@ -138,7 +158,10 @@ describe.each(ENVS)('%s', (envName) => {
     expect(rules).toHaveLength(BLUE_GREEN_APPS.length * 2);
     const perListener = new Map<string, number[]>();
     for (const rule of rules) {
-      perListener.set(refOf(rule.Properties.ListenerArn), [...(perListener.get(refOf(rule.Properties.ListenerArn)) ?? []), rule.Properties.Priority]);
+      perListener.set(refOf(rule.Properties.ListenerArn), [
+        ...(perListener.get(refOf(rule.Properties.ListenerArn)) ?? []),
+        rule.Properties.Priority,
+      ]);
       expect(rule.Properties.Actions.map((a: { Type: string }) => a.Type)).toEqual(['forward']);
     }
     for (const priorities of perListener.values()) expect(new Set(priorities).size).toBe(priorities.length);
@@ -155,7 +178,9 @@ describe.each(ENVS)('%s', (envName) => {
     const text = parts.map((p) => (typeof p === 'string' ? p : 'internal.alb.test')).join(sep);
     const table = compileRouteTable(text);
     expect(text).toMatch(/^version: 1$/m);
-    expect([...text.matchAll(/mode: (\w+)/g)].map((m) => m[1])).toEqual(BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map(() => 'monolith'));
+    expect([...text.matchAll(/mode: (\w+)/g)].map((m) => m[1])).toEqual(
+      BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map(() => 'monolith'),
+    );
     BLUE_GREEN_APPS.forEach((a, i) => expect(text).toContain(`${a.name}: { url: "http://internal.alb.test:${productionPort(i)}"`));
     expect(table).toBeDefined();
   });
@@ -173,7 +198,8 @@ describe.each(ENVS)('%s', (envName) => {
     // Only the public load balancer's group takes traffic from anywhere, on 80/443 only.
     for (const [id, sg] of Object.entries(groups)) {
       const world = (sg.Properties.SecurityGroupIngress ?? []).filter((r: { CidrIp?: string }) => r.CidrIp === '0.0.0.0/0');
-      if (id.startsWith('PublicAlbSg')) expect(world.map((r: { FromPort: number }) => r.FromPort).sort()).toEqual(envName === 'prod' ? [443, 80] : [80]);
+      if (id.startsWith('PublicAlbSg'))
+        expect(world.map((r: { FromPort: number }) => r.FromPort).sort()).toEqual(envName === 'prod' ? [443, 80] : [80]);
       else expect(world).toEqual([]);
     }
     expect(ingress.filter((r) => r.Properties.CidrIp === '0.0.0.0/0')).toEqual([]);
@@ -183,7 +209,9 @@ describe.each(ENVS)('%s', (envName) => {
     const ingress = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
     const lbs = resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
     const forwards = [...Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::Listener'))];
-    const checked = Object.entries(resources(env.services, 'AWS::ElasticLoadBalancingV2::TargetGroup')).filter(([, tg]) => tg.Properties.HealthCheckPort && tg.Properties.HealthCheckPort !== 'traffic-port');
+    const checked = Object.entries(resources(env.services, 'AWS::ElasticLoadBalancingV2::TargetGroup')).filter(
+      ([, tg]) => tg.Properties.HealthCheckPort && tg.Properties.HealthCheckPort !== 'traffic-port',
+    );
     expect(checked.length).toBeGreaterThan(0);
     for (const [tgId, tg] of checked) {
       const port = Number(tg.Properties.HealthCheckPort);
@@ -196,7 +224,13 @@ describe.each(ENVS)('%s', (envName) => {
       expect(lbGroups.length, tgId).toBeGreaterThan(0);
       for (const from of lbGroups) {
         const groupOf = (x: unknown): string | undefined => (x as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0];
-        const admitted = ingress.some((r) => targetGroups.includes(groupOf(r.GroupId)!) && groupOf(r.SourceSecurityGroupId) === from && r.FromPort <= port && port <= r.ToPort);
+        const admitted = ingress.some(
+          (r) =>
+            targetGroups.includes(groupOf(r.GroupId)!) &&
+            groupOf(r.SourceSecurityGroupId) === from &&
+            r.FromPort <= port &&
+            port <= r.ToPort,
+        );
         expect(admitted, `${from} → ${tgId} health checks on :${port}`).toBe(true);
       }
     }
@@ -204,12 +238,21 @@ describe.each(ENVS)('%s', (envName) => {
 
   // The replicator, as the proxy finds it: a private DNS name, its port, its security group.
   const sync = APPS.find((a) => a.name === 'sync')!;
-  const taskOf = (service: string): Resource => resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(byServiceName(env, service).Properties.TaskDefinition)]!;
-  const appContainer = (service: string): { Environment: { Name: string; Value: unknown }[]; Secrets?: { Name: string; ValueFrom: unknown }[]; PortMappings: { ContainerPort: number }[] } =>
-    taskOf(service).Properties.ContainerDefinitions.find((c: { Name: string }) => c.Name === 'app');
-  const envOf = (service: string): Record<string, unknown> => Object.fromEntries(appContainer(service).Environment.map((e) => [e.Name, e.Value]));
-  const groupIdOf = (prefix: string): string => Object.keys(resources(env.services, 'AWS::EC2::SecurityGroup')).find((k) => k.startsWith(prefix))!;
-  const groupsOf = (service: string): string[] => byServiceName(env, service).Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups.map(getAttOf);
+  const taskOf = (service: string): Resource =>
+    resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(byServiceName(env, service).Properties.TaskDefinition)]!;
+  const appContainer = (
+    service: string,
+  ): {
+    Environment: { Name: string; Value: unknown }[];
+    Secrets?: { Name: string; ValueFrom: unknown }[];
+    PortMappings: { ContainerPort: number }[];
+  } => taskOf(service).Properties.ContainerDefinitions.find((c: { Name: string }) => c.Name === 'app');
+  const envOf = (service: string): Record<string, unknown> =>
+    Object.fromEntries(appContainer(service).Environment.map((e) => [e.Name, e.Value]));
+  const groupIdOf = (prefix: string): string =>
+    Object.keys(resources(env.services, 'AWS::EC2::SecurityGroup')).find((k) => k.startsWith(prefix))!;
+  const groupsOf = (service: string): string[] =>
+    byServiceName(env, service).Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups.map(getAttOf);
 
   it('when the proxy looks the replicator up, then a private DNS namespace of the VPC holds an A record for the sync service’s task', () => {
     const t = template(env.services);
@@ -225,7 +268,8 @@ describe.each(ENVS)('%s', (envName) => {
     const discovery = Object.keys(resources(env.services, 'AWS::ServiceDiscovery::Service'));
     expect(discovery).toHaveLength(1);
     expect(byServiceName(env, sync.name).Properties.ServiceRegistries).toEqual([{ RegistryArn: { 'Fn::GetAtt': [discovery[0], 'Arn'] } }]);
-    for (const name of APPS.map((a) => a.name).filter((n) => n !== sync.name)) expect(byServiceName(env, name).Properties.ServiceRegistries).toBeUndefined();
+    for (const name of APPS.map((a) => a.name).filter((n) => n !== sync.name))
+      expect(byServiceName(env, name).Properties.ServiceRegistries).toBeUndefined();
   });
 
   it('when anything but the proxy reaches for the replicator, then its security group admits only the proxy’s, on the sync port', () => {
@@ -236,22 +280,48 @@ describe.each(ENVS)('%s', (envName) => {
     expect(groupsOf('proxy')).toContain(proxySg);
     for (const name of APPS.map((a) => a.name).filter((n) => n !== 'proxy')) expect(groupsOf(name)).not.toContain(proxySg);
     const rulesInto = (group: string): Record<string, unknown>[] => [
-      ...Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).filter((r) => JSON.stringify(r.Properties.GroupId) === JSON.stringify({ 'Fn::GetAtt': [group, 'GroupId'] })).map((r) => r.Properties),
+      ...Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress'))
+        .filter((r) => JSON.stringify(r.Properties.GroupId) === JSON.stringify({ 'Fn::GetAtt': [group, 'GroupId'] }))
+        .map((r) => r.Properties),
       ...(resources(env.services, 'AWS::EC2::SecurityGroup')[group]!.Properties.SecurityGroupIngress ?? []),
     ];
-    expect(rulesInto(syncSg)).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: sync.port, ToPort: sync.port, SourceSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] } })]);
-    template(env.services).hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: { 'Fn::GetAtt': [syncSg, 'GroupId'] }, SourceSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] }, FromPort: sync.port, ToPort: sync.port, CidrIp: Match.absent() });
+    expect(rulesInto(syncSg)).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: sync.port,
+        ToPort: sync.port,
+        SourceSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] },
+      }),
+    ]);
+    template(env.services).hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [syncSg, 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] },
+      FromPort: sync.port,
+      ToPort: sync.port,
+      CidrIp: Match.absent(),
+    });
     // It still reaches PostgreSQL: the database's group admits the replicator's (a rule kept in this stack).
-    template(env.services).hasResourceProperties('AWS::EC2::SecurityGroupIngress', { SourceSecurityGroupId: { 'Fn::GetAtt': [syncSg, 'GroupId'] }, FromPort: 5432, ToPort: 5432 });
+    template(env.services).hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      SourceSecurityGroupId: { 'Fn::GetAtt': [syncSg, 'GroupId'] },
+      FromPort: 5432,
+      ToPort: 5432,
+    });
   });
 
   it('when the proxy task starts, then SYNC_STATUS_URL names the replicator by its DNS name and port, and the clock margin allows for clocks of different hosts', () => {
     const url = `http://${sync.name}.${SERVICE_NAMESPACE}:${sync.port}`;
     template(env.services).hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: Match.arrayWith([Match.objectLike({ Name: 'app', Environment: Match.arrayWith([{ Name: 'SYNC_STATUS_URL', Value: url }]) })]),
+      ContainerDefinitions: Match.arrayWith([
+        Match.objectLike({ Name: 'app', Environment: Match.arrayWith([{ Name: 'SYNC_STATUS_URL', Value: url }]) }),
+      ]),
     });
     // The proxy's own parser reads the task's settings (tokens standing for the load balancers' names) as meant.
-    const plain = Object.fromEntries(Object.entries(envOf('proxy')).map(([k, v]) => [k, typeof v === 'string' ? v : k === 'ALLOWED_HOSTS' ? 'alb.test' : 'postgres://u@db.test:5432/strangler']));
+    const plain = Object.fromEntries(
+      Object.entries(envOf('proxy')).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? v : k === 'ALLOWED_HOSTS' ? 'alb.test' : 'postgres://u@db.test:5432/strangler',
+      ]),
+    );
     const shadow = loadProxyConfig(plain).shadow;
     expect(shadow.syncStatusUrl).toBe(url);
     expect(shadow.clockMarginMs).toBe(50);
@@ -264,19 +334,37 @@ describe.each(ENVS)('%s', (envName) => {
 
   it('when the proxy and the replicator are built by constructs of their own, then their resources keep the logical IDs and generated names they had in the stack (a deployed stack would otherwise replace them)', () => {
     // Logical IDs hash the construct path: these are the ones of the stack-level resources a deployed stack holds.
-    const kept = ['ProxySgDFD428A2', 'RouteTable82FB8FA6', 'proxyTask9B2CDC57', 'ProxyServiceE575189E', 'ProxyPublicTargetsBAB4A2E9', 'ProxyInternalTargetsFDE93ED5', 'InternalAlbProxyInternal10F2AB2A', 'SyncSg7ECC49C4', 'Namespace9B63B8C8', 'syncTaskB7ADBA57', 'SyncService21AC2843', 'SyncServiceCloudmapService5E0A8848'];
+    const kept = [
+      'ProxySgDFD428A2',
+      'RouteTable82FB8FA6',
+      'proxyTask9B2CDC57',
+      'ProxyServiceE575189E',
+      'ProxyPublicTargetsBAB4A2E9',
+      'ProxyInternalTargetsFDE93ED5',
+      'InternalAlbProxyInternal10F2AB2A',
+      'SyncSg7ECC49C4',
+      'Namespace9B63B8C8',
+      'syncTaskB7ADBA57',
+      'SyncService21AC2843',
+      'SyncServiceCloudmapService5E0A8848',
+    ];
     expect(kept.filter((id) => !(id in resources(env.services)))).toEqual([]);
     expect(byServiceName(env, 'proxy')).toEqual(resources(env.services).ProxyServiceE575189E);
     expect(byServiceName(env, sync.name)).toEqual(resources(env.services).SyncService21AC2843);
     // Names CDK derives from the path too (a new family would be a new task definition lineage).
     for (const name of ['proxy', sync.name]) {
-      const family = resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(byServiceName(env, name).Properties.TaskDefinition)]!.Properties.Family;
+      const family = resources(env.services, 'AWS::ECS::TaskDefinition')[refOf(byServiceName(env, name).Properties.TaskDefinition)]!
+        .Properties.Family;
       expect(family).toMatch(new RegExp(`^Strangler${envName}Services${name}Task[0-9A-F]{8}$`));
     }
   });
 
   it('when the monolith and the auth service count failed logins, then both are given the one Redis (its URL and password) and the hops to the client', () => {
-    const redis = ['monolith', 'auth'].map((name) => ({ url: envOf(name).REDIS_URL, password: appContainer(name).Secrets!.find((s) => s.Name === 'REDIS_PASSWORD')?.ValueFrom, hops: envOf(name).FORWARDED_FOR_HOPS }));
+    const redis = ['monolith', 'auth'].map((name) => ({
+      url: envOf(name).REDIS_URL,
+      password: appContainer(name).Secrets!.find((s) => s.Name === 'REDIS_PASSWORD')?.ValueFrom,
+      hops: envOf(name).FORWARDED_FOR_HOPS,
+    }));
     expect(JSON.stringify(redis[0]!.url)).toContain('rediss://');
     expect(redis[0]!.password).toBeDefined();
     expect(redis[1]).toEqual(redis[0]);
@@ -296,7 +384,10 @@ describe.each(ENVS)('%s', (envName) => {
       const alarms = resources(env.services, 'AWS::CloudWatch::Alarm');
       const metrics = deployment.Alarms.AlarmNames.map((n: unknown) => alarms[refOf(n)]!.Properties.MetricName).sort();
       expect(metrics).toEqual(['HTTPCode_Target_5XX_Count', 'HTTPCode_Target_5XX_Count', 'UnHealthyHostCount', 'UnHealthyHostCount']);
-      expect(service.Properties.CapacityProviderStrategy.map((c: { CapacityProvider: string }) => c.CapacityProvider).sort()).toEqual(['FARGATE', 'FARGATE_SPOT']);
+      expect(service.Properties.CapacityProviderStrategy.map((c: { CapacityProvider: string }) => c.CapacityProvider).sort()).toEqual([
+        'FARGATE',
+        'FARGATE_SPOT',
+      ]);
     });
 
     it('blue and green target groups, the production rule on its production listener, the test rule on its test listener', () => {
@@ -321,17 +412,26 @@ describe.each(ENVS)('%s', (envName) => {
       const hookRef = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].HookTargetArn);
       const invokeRole = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].RoleArn);
       expect(roles[invokeRole]!.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'ecs.amazonaws.com' });
-      const statementsOf = (role: string) => Object.values(policies).filter((p) => p.Properties.Roles.some((r: unknown) => refOf(r) === role)).flatMap((p) => p.Properties.PolicyDocument.Statement);
-      expect(statementsOf(invokeRole)).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { 'Fn::GetAtt': [hookRef, 'Arn'] } }]);
+      const statementsOf = (role: string) =>
+        Object.values(policies)
+          .filter((p) => p.Properties.Roles.some((r: unknown) => refOf(r) === role))
+          .flatMap((p) => p.Properties.PolicyDocument.Statement);
+      expect(statementsOf(invokeRole)).toEqual([
+        { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { 'Fn::GetAtt': [hookRef, 'Arn'] } },
+      ]);
       const fn = resources(env.services, 'AWS::Lambda::Function')[hookRef]!;
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
       const project = Object.keys(resources(env.services, 'AWS::CodeBuild::Project')).find((k) => k.startsWith(`${name}GateTests`))!;
-      expect(statementsOf(getAttOf(fn.Properties.Role))).toEqual([{ Action: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [project, 'Arn'] } }]);
+      expect(statementsOf(getAttOf(fn.Properties.Role))).toEqual([
+        { Action: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [project, 'Arn'] } },
+      ]);
       expect(fn.Properties.Environment.Variables.PROJECT_NAME).toEqual({ Ref: project });
     });
 
     it('the test gate runs the journeys through a proxy that routes this service to the green revision’s test listener', () => {
-      const project = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) => k.startsWith(`${name}GateTests`))![1];
+      const project = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) =>
+        k.startsWith(`${name}GateTests`),
+      )![1];
       const spec = JSON.stringify(project.Properties.Source.BuildSpec);
       expect(spec).toContain(`target: ${name}-green`);
       expect(spec).toContain(`:${testPort(i)}`);
@@ -358,7 +458,8 @@ describe.each(ENVS)('%s', (envName) => {
           expect(JSON.stringify(e.Value)).not.toMatch(/\/\/[^/@"]+:[^/@"]+@/);
         }
         // A secret is a reference to Secrets Manager or a parameter, never a literal value.
-        for (const s of c.Secrets ?? []) expect(typeof s.ValueFrom === 'object' || /^arn:aws:(secretsmanager|ssm):/.test(s.ValueFrom)).toBe(true);
+        for (const s of c.Secrets ?? [])
+          expect(typeof s.ValueFrom === 'object' || /^arn:aws:(secretsmanager|ssm):/.test(s.ValueFrom)).toBe(true);
       }
       const app = p.ContainerDefinitions.find((c: { Name: string }) => c.Name === 'app');
       expect(app.User ?? null).toBeNull(); // the image's own non-root user (Dockerfile USER node)
@@ -411,7 +512,13 @@ describe('cdk-nag (AwsSolutions)', () => {
   });
 
   it('every acknowledgement says why', () => {
-    const reasons = app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).flatMap((m) => Object.values(m.data as Record<string, string>)));
+    const reasons = app.node
+      .findAll()
+      .flatMap((c) =>
+        c.node.metadata
+          .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+          .flatMap((m) => Object.values(m.data as Record<string, string>)),
+      );
     expect(reasons.length).toBeGreaterThan(10);
     for (const reason of reasons) expect(reason.length).toBeGreaterThan(30);
   });
@@ -422,13 +529,20 @@ describe('listeners and listener rules snapshot (a routing change must be delibe
     const rules = Object.fromEntries(
       ENVS.map((e) => [
         e,
-        Object.entries({ ...resources(stacks[e].services, 'AWS::ElasticLoadBalancingV2::Listener'), ...resources(stacks[e].services, 'AWS::ElasticLoadBalancingV2::ListenerRule') })
+        Object.entries({
+          ...resources(stacks[e].services, 'AWS::ElasticLoadBalancingV2::Listener'),
+          ...resources(stacks[e].services, 'AWS::ElasticLoadBalancingV2::ListenerRule'),
+        })
           .sort(([a], [b]) => a.localeCompare(b))
           .map(([id, r]) => ({ id, type: r.Type.split('::').at(-1), ...r.Properties, Tags: undefined })),
       ]),
     );
     // Logical ids carry construct-path hashes and assets content hashes: keep the readable part.
-    const normalised = JSON.parse(JSON.stringify(rules).replace(/[0-9a-f]{64}/g, '<asset-hash>').replace(/([A-Za-z]+)[0-9A-F]{8}\b/g, '$1<hash>'));
+    const normalised = JSON.parse(
+      JSON.stringify(rules)
+        .replace(/[0-9a-f]{64}/g, '<asset-hash>')
+        .replace(/([A-Za-z]+)[0-9A-F]{8}\b/g, '$1<hash>'),
+    );
     expect(normalised).toMatchSnapshot();
   });
 });

@@ -55,7 +55,8 @@ describe('diagram', () => {
     const svg = await renderSvg(text);
     expect(svg?.slice(0, 200)).toMatch(/^<svg[^>]+id="architecture"/);
     const words = svg!.replace(/<style>.*?<\/style>/s, '').replace(/<[^>]+>/g, '');
-    for (const text of ['auth test gate', 'Public ALB', 'RDS postgres 17', 'strangler-prod-orde']) expect(words.includes(text), text).toBe(true);
+    for (const text of ['auth test gate', 'Public ALB', 'RDS postgres 17', 'strangler-prod-orde'])
+      expect(words.includes(text), text).toBe(true);
   }, 60_000);
 
   it('is what migration-plan.md shows', () => {
@@ -79,7 +80,9 @@ describe('cost', () => {
     for (const e of estimates) {
       const sum = e.lines.reduce((s, l) => s + cents(l.usd), 0);
       expect(Math.abs(sum - cents(e.total))).toBeLessThanOrEqual(1);
-      expect(Math.abs(Object.values(byCategory(e)).reduce((s, c) => s + cents(c), 0) - cents(e.total))).toBeLessThanOrEqual(Object.keys(byCategory(e)).length);
+      expect(Math.abs(Object.values(byCategory(e)).reduce((s, c) => s + cents(c), 0) - cents(e.total))).toBeLessThanOrEqual(
+        Object.keys(byCategory(e)).length,
+      );
       for (const l of e.lines) for (const k of l.prices) expect(table.prices[k], k).toBeDefined();
       expect(e.total).toBeGreaterThan(0);
     }
@@ -92,15 +95,25 @@ describe('cost', () => {
     const prod = estimates.find((e) => e.environment === 'prod')!;
     const h = prod.assumptions.hoursPerMonth;
     const db = prod.lines.find((l) => l.type === 'AWS::RDS::DBInstance')!;
-    expect(db.usd).toBeCloseTo(2 * h * table.prices['rds.postgres.db.m7g.large.hour']!.usd + 2 * 100 * table.prices['rds.gp3.gbMonth']!.usd, 2);
+    expect(db.usd).toBeCloseTo(
+      2 * h * table.prices['rds.postgres.db.m7g.large.hour']!.usd + 2 * 100 * table.prices['rds.gp3.gbMonth']!.usd,
+      2,
+    );
     const nats = prod.lines.filter((l) => l.type === 'AWS::EC2::NatGateway');
     expect(nats).toHaveLength(2);
-    expect(nats.reduce((s, l) => s + l.usd, 0)).toBeCloseTo(2 * h * table.prices['nat.hour']!.usd + prod.assumptions.natGbPerMonth * table.prices['nat.gb']!.usd, 1);
+    expect(nats.reduce((s, l) => s + l.usd, 0)).toBeCloseTo(
+      2 * h * table.prices['nat.hour']!.usd + prod.assumptions.natGbPerMonth * table.prices['nat.gb']!.usd,
+      1,
+    );
   });
 
   it('an overridden assumption moves the total by exactly its price', () => {
     const base = estimates.find((e) => e.environment === 'prod')!;
-    const more = estimate(new Environment(templates, 'prod'), table, readAssumptions('prod', { sets: ['prod.natGbPerMonth=300', 'dev.natGbPerMonth=9999'] }));
+    const more = estimate(
+      new Environment(templates, 'prod'),
+      table,
+      readAssumptions('prod', { sets: ['prod.natGbPerMonth=300', 'dev.natGbPerMonth=9999'] }),
+    );
     expect(cents(more.total - base.total)).toBe(cents(100 * table.prices['nat.gb']!.usd));
     const proxy = estimate(new Environment(templates, 'prod'), table, readAssumptions('prod', { sets: ['tasks.proxy=6'] }));
     expect(proxy.lines.find((l) => l.quantity.startsWith('proxy: '))!.quantity).toMatch(/^proxy: 6 × 0.5 vCPU \/ 1 GB/);
@@ -115,7 +128,9 @@ describe('cost', () => {
   });
 
   it('lists a resource type it does not know as unpriced instead of skipping it', () => {
-    const odd: Record<string, CfnTemplate> = { 'Strangler-x-Odd': { Resources: { Q: { Type: 'AWS::SQS::Queue', Properties: {} }, R: { Type: 'AWS::IAM::Role', Properties: {} } } } };
+    const odd: Record<string, CfnTemplate> = {
+      'Strangler-x-Odd': { Resources: { Q: { Type: 'AWS::SQS::Queue', Properties: {} }, R: { Type: 'AWS::IAM::Role', Properties: {} } } },
+    };
     const e = estimate(new Environment(odd, 'x'), table, readAssumptions('dev'));
     expect(e.unpriced).toEqual({ 'AWS::SQS::Queue': 1 });
     expect(e.free).toEqual({ 'AWS::IAM::Role': 1 });
@@ -139,7 +154,9 @@ describe('cost', () => {
 
 describe('markers', () => {
   it('replaces only what lies between them, and says when they are missing', () => {
-    expect(replaceBetweenMarkers('a\n<!-- x:start -->\nold\n<!-- x:end -->\nb', 'x', 'new')).toBe('a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb');
+    expect(replaceBetweenMarkers('a\n<!-- x:start -->\nold\n<!-- x:end -->\nb', 'x', 'new')).toBe(
+      'a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb',
+    );
     expect(() => replaceBetweenMarkers('nothing', 'x', 'new')).toThrow('markers <!-- x:start --> … <!-- x:end --> not found');
   });
 });

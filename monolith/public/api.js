@@ -21,7 +21,9 @@ export async function api(path, { method = 'GET', body, headers = {} } = {}) {
   try {
     res = await fetch(path, init);
   } catch {
-    throw new ApiError(0, { error: { code: 'network_error', message: 'The server could not be reached; check your connection and try again.' } });
+    throw new ApiError(0, {
+      error: { code: 'network_error', message: 'The server could not be reached; check your connection and try again.' },
+    });
   }
   if (res.status === 204) return undefined;
   const data = await res.json().catch(() => undefined);

@@ -39,7 +39,10 @@ function card(listing) {
       'article',
       { class: 'card', 'aria-labelledby': `listing-${listing.id}` },
       el('h2', { id: `listing-${listing.id}` }, el('a', { href: `/listings/${listing.id}`, text: listing.title })),
-      el('p', { class: 'meta', text: `${listing.originRegion}, ${listing.originCountry} · ${capitalise(listing.variety)} · ${listing.grade}` }),
+      el('p', {
+        class: 'meta',
+        text: `${listing.originRegion}, ${listing.originCountry} · ${capitalise(listing.variety)} · ${listing.grade}`,
+      }),
       el('p', { class: 'price', text: `${money(listing.pricePerKgCents, listing.currency)} per kg` }),
       el('p', { class: 'stock', text: listing.stockKg >= listing.minOrderKg ? `${kg(listing.stockKg)} available` : 'Out of stock' }),
       el('p', { class: 'supplier', text: listing.supplier.name }),

@@ -53,7 +53,10 @@ async function load() {
     await showListings(supplier, saved ? 'Listing saved.' : undefined);
   } catch (err) {
     if (err.status === 401) {
-      status.replaceChildren(el('a', { href: loginHref(), text: 'Log in' }), document.createTextNode(' as a supplier to manage your listings.'));
+      status.replaceChildren(
+        el('a', { href: loginHref(), text: 'Log in' }),
+        document.createTextNode(' as a supplier to manage your listings.'),
+      );
     } else if (err.code === 'supplier_not_found') {
       setup.hidden = false;
     } else {
@@ -66,7 +69,10 @@ profileForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   clearError(error);
   const data = new FormData(profileForm);
-  const certifications = String(data.get('certifications') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const certifications = String(data.get('certifications') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   try {
     const { supplier } = await api('/api/suppliers', {
       method: 'POST',

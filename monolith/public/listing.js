@@ -76,7 +76,10 @@ try {
             body: { items: [{ listingId: listing.id, quantityKg: Number(quantity.value) }] },
           });
           idempotencyKey = crypto.randomUUID();
-          result.replaceChildren(document.createTextNode(`Order #${order.id} placed. `), el('a', { href: '/orders', text: 'View my orders' }));
+          result.replaceChildren(
+            document.createTextNode(`Order #${order.id} placed. `),
+            el('a', { href: '/orders', text: 'View my orders' }),
+          );
         } catch (err) {
           showError(orderError, err);
         } finally {

@@ -19,7 +19,10 @@ describe('the one error shape', () => {
   });
 
   it('when a write is not JSON, then 415, also for an empty form post', async () => {
-    const form = await anon.request('POST', '/api/auth/login', { body: 'email=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await anon.request('POST', '/api/auth/login', {
+      body: 'email=a&password=b',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(form.status).toBe(415);
     expect(form.body.error.code).toBe('unsupported_media_type');
     const { client } = await buyer(app);

@@ -84,7 +84,9 @@ describe('monolith/src/server.ts', () => {
     let answer = '';
     socket.on('data', (d) => (answer += d));
     const closed = new Promise((r) => socket.once('close', r));
-    socket.write(`POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    socket.write(
+      `POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
     await new Promise((r) => setTimeout(r, 100));
     p.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));

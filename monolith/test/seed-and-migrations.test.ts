@@ -68,7 +68,9 @@ describe('seeding a database', () => {
     await reseed(db);
     const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM orders');
     expect(rows[0]!.n).toBe(600);
-    const next = await db.query<{ id: number }>(`INSERT INTO users (email, name, role, password_hash) VALUES ('after@seed.example', 'After', 'buyer', 'x') RETURNING id::int AS id`);
+    const next = await db.query<{ id: number }>(
+      `INSERT INTO users (email, name, role, password_hash) VALUES ('after@seed.example', 'After', 'buyer', 'x') RETURNING id::int AS id`,
+    );
     expect(next.rows[0]!.id).toBe(73);
   });
 });
@@ -118,13 +120,17 @@ describe('migration 002 (the seams of the extraction)', () => {
       { id: 2, reservation_key: null },
       { id: 3, reservation_key: 'order:3' },
     ]);
-    const held = await db.query(`SELECT reservation_key, listing_id::int, quantity_kg, unit_price_cents, currency FROM stock_reservation_items ORDER BY 1, 2`);
+    const held = await db.query(
+      `SELECT reservation_key, listing_id::int, quantity_kg, unit_price_cents, currency FROM stock_reservation_items ORDER BY 1, 2`,
+    );
     expect(held.rows).toEqual([
       { reservation_key: 'order:1', listing_id: 1, quantity_kg: 10, unit_price_cents: 1200, currency: 'EUR' },
       { reservation_key: 'order:1', listing_id: 2, quantity_kg: 20, unit_price_cents: 900, currency: 'EUR' },
       { reservation_key: 'order:3', listing_id: 2, quantity_kg: 10, unit_price_cents: 900, currency: 'EUR' },
     ]);
-    expect((await db.query(`SELECT owner_user_id::int, status FROM stock_reservations WHERE key = 'order:1'`)).rows).toEqual([{ owner_user_id: 1, status: 'reserved' }]);
+    expect((await db.query(`SELECT owner_user_id::int, status FROM stock_reservations WHERE key = 'order:1'`)).rows).toEqual([
+      { owner_user_id: 1, status: 'reserved' },
+    ]);
   });
 
   it("when the monolith's ids reach 999 999 999, then it refuses the next one rather than enter the services' range", async () => {

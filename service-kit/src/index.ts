@@ -16,8 +16,21 @@ export { SessionTokens, type Session, type Role } from './auth/session-token.ts'
 export { sessionMiddleware, requireSession, requireRole, SESSION_COOKIE } from './auth/session-middleware.ts';
 export { createRevocations, postgresRevocations, redisRevocations, type SessionRevocations } from './auth/revocations.ts';
 export { hashPassword, verifyPassword, dummyHash } from './auth/passwords.ts';
-export { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, type LoginAttempt, type LoginThrottle, type LoginThrottleConfig } from './auth/login-throttle.ts';
-export { memoryThrottleStore, redisThrottleStore, waitAfter, type CounterRef, type Pacing, type ThrottleStore } from './auth/throttle-store.ts';
+export {
+  createLoginThrottle,
+  DEFAULT_LOGIN_THROTTLE,
+  type LoginAttempt,
+  type LoginThrottle,
+  type LoginThrottleConfig,
+} from './auth/login-throttle.ts';
+export {
+  memoryThrottleStore,
+  redisThrottleStore,
+  waitAfter,
+  type CounterRef,
+  type Pacing,
+  type ThrottleStore,
+} from './auth/throttle-store.ts';
 export { clientAddress, addressBucket } from './http/client-address.ts';
 export { createApiApp, BODY_LIMIT_BYTES, type ApiAppOptions } from './http/api-app.ts';
 export { serve, type Serving } from './http/serve.ts';

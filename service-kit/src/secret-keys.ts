@@ -42,7 +42,15 @@ export const SECRET_KEY_WORDS: readonly string[] = [
 export const SECRET_QUERY_KEYS: readonly string[] = ['code'];
 
 /** Header names whose values are secrets (each also matches SECRET_KEY_WORDS); the loggers hide them by name. */
-export const SECRET_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token', 'x-strangler-token'];
+export const SECRET_HEADERS: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'x-auth-token',
+  'x-strangler-token',
+];
 
 const PHRASES = SECRET_KEY_WORDS.map((p) => p.split(' '));
 const QUERY_PHRASES = SECRET_QUERY_KEYS.map((p) => p.split(' '));
@@ -81,6 +89,8 @@ export function isSecretName(name: string, opts: { query?: boolean } = {}): bool
  */
 export function secretLogPaths(): string[] {
   const headers = SECRET_HEADERS.flatMap((h) => ['req.headers', 'res.headers', 'headers'].map((at) => `${at}["${h}"]`));
-  const forms = new Set(PHRASES.flatMap((p) => [p.map((w, i) => (i ? w[0]!.toUpperCase() + w.slice(1) : w)).join(''), p.join('_'), p.join('')]));
+  const forms = new Set(
+    PHRASES.flatMap((p) => [p.map((w, i) => (i ? w[0]!.toUpperCase() + w.slice(1) : w)).join(''), p.join('_'), p.join('')]),
+  );
   return [...headers, ...[...forms].flatMap((f) => [f, `*.${f}`])];
 }

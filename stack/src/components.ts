@@ -45,7 +45,10 @@ const DEFAULT_PRESET: Preset = 'mixed';
 async function renderRoutes(config: StackConfig): Promise<void> {
   if (fs.existsSync(config.routesFile) && !config.preset) return;
   await fs.promises.mkdir(path.dirname(config.routesFile), { recursive: true });
-  const urls = { monolith: local(config.monolithPort), ...Object.fromEntries(SERVICES.map((s) => [s, local(config.servicePorts[s])])) } as Record<'monolith' | ServiceName, string>;
+  const urls = {
+    monolith: local(config.monolithPort),
+    ...Object.fromEntries(SERVICES.map((s) => [s, local(config.servicePorts[s])])),
+  } as Record<'monolith' | ServiceName, string>;
   await fs.promises.writeFile(config.routesFile, renderRouteTable(config.preset ?? DEFAULT_PRESET, urls));
 }
 
@@ -80,7 +83,11 @@ async function writeStackFile(serverUrl: string, config: StackConfig): Promise<v
 /** The components, in start order: the monolith, the services, the replicator, and the proxy in front of them last. */
 export function components(config: StackConfig): Component[] {
   const proxyUrl = local(config.proxyPort);
-  const common = { SESSION_SECRET: config.sessionSecret, LOG_LEVEL: config.logLevel, ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}) };
+  const common = {
+    SESSION_SECRET: config.sessionSecret,
+    LOG_LEVEL: config.logLevel,
+    ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
+  };
   const service = (name: ServiceName): Component => ({
     name,
     database: `${config.databasePrefix}${name}`,
@@ -148,7 +155,11 @@ export function components(config: StackConfig): Component[] {
         `Replicator:   ${local(config.syncPort)}/status   (npm run strangler -- data status)`,
         `Shadow diffs: npm run strangler -- report   (or the admin page above)`,
         `Flip a group: npm run strangler -- data switch orders --to service --reason "…"   (freezes its writes, moves the data's writer, flips, unfreezes)`,
-        ...(config.redisUrl ? [] : ['Note: REDIS_URL is not set, so each app keeps its own logout list: a logout on one side does not end the session on the other.']),
+        ...(config.redisUrl
+          ? []
+          : [
+              'Note: REDIS_URL is not set, so each app keeps its own logout list: a logout on one side does not end the session on the other.',
+            ]),
         'Demo logins:',
         ...demoLogins(),
       ],

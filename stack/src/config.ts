@@ -102,7 +102,10 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     adminPort: port('ADMIN_PORT', env.ADMIN_PORT, 8081),
     adminToken: env.ADMIN_TOKEN || LOCAL_ADMIN_TOKEN,
     routesFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ?? '.data/routes.yaml'),
-    stackFile: path.resolve(repoRoot, env.STRANGLER_ROUTES ? path.join(path.dirname(env.STRANGLER_ROUTES), 'stack.json') : '.data/stack.json'),
+    stackFile: path.resolve(
+      repoRoot,
+      env.STRANGLER_ROUTES ? path.join(path.dirname(env.STRANGLER_ROUTES), 'stack.json') : '.data/stack.json',
+    ),
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
     sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
     redisUrl: env.REDIS_URL || undefined,

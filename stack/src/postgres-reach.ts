@@ -35,7 +35,10 @@ export async function firstUnreachable(paths: string[], user: OsUser): Promise<s
   } catch (err) {
     const blocked = (err as { stdout?: string }).stdout;
     if (blocked) return blocked;
-    throw new EmbeddedPostgresUnavailable(`cannot check what the postgres user can reach (${(err as Error).message}); set DATABASE_URL to use another server`, { cause: err });
+    throw new EmbeddedPostgresUnavailable(
+      `cannot check what the postgres user can reach (${(err as Error).message}); set DATABASE_URL to use another server`,
+      { cause: err },
+    );
   }
 }
 
@@ -52,21 +55,35 @@ function pathFromRoot(target: string): string[] {
  * `dataDir` when `user` can enter its parent; else `fallbackDataDir` (a folder outside the clone
  * that persists between runs), or an EmbeddedPostgresUnavailable when there is none.
  */
-export async function reachableDataDir(dataDir: string, fallbackDataDir: string | undefined, user: OsUser, log: (l: string) => void): Promise<string> {
+export async function reachableDataDir(
+  dataDir: string,
+  fallbackDataDir: string | undefined,
+  user: OsUser,
+  log: (l: string) => void,
+): Promise<string> {
   const blocked = await firstUnreachable(pathFromRoot(path.dirname(dataDir)), user);
   if (blocked === undefined) return dataDir;
   if (!fallbackDataDir) {
-    throw new EmbeddedPostgresUnavailable(`the postgres user (PostgreSQL will not run as root) cannot enter ${blocked}, on the way to the data folder ${dataDir}: set STRANGLER_DATA_DIR to a folder it can reach (e.g. under ${SHARED_STATE_DIR}), or DATABASE_URL`);
+    throw new EmbeddedPostgresUnavailable(
+      `the postgres user (PostgreSQL will not run as root) cannot enter ${blocked}, on the way to the data folder ${dataDir}: set STRANGLER_DATA_DIR to a folder it can reach (e.g. under ${SHARED_STATE_DIR}), or DATABASE_URL`,
+    );
   }
   await rootOwnedFolder(path.dirname(fallbackDataDir)).catch((err: unknown) => {
     if (err instanceof EmbeddedPostgresUnavailable) throw err;
-    throw new EmbeddedPostgresUnavailable(`the postgres user cannot enter ${blocked}, and making ${path.dirname(fallbackDataDir)} for its data failed (${(err as Error).message}): set STRANGLER_DATA_DIR to a folder it can reach, or DATABASE_URL`, { cause: err });
+    throw new EmbeddedPostgresUnavailable(
+      `the postgres user cannot enter ${blocked}, and making ${path.dirname(fallbackDataDir)} for its data failed (${(err as Error).message}): set STRANGLER_DATA_DIR to a folder it can reach, or DATABASE_URL`,
+      { cause: err },
+    );
   });
   const stillBlocked = await firstUnreachable(pathFromRoot(path.dirname(fallbackDataDir)), user);
   if (stillBlocked !== undefined) {
-    throw new EmbeddedPostgresUnavailable(`the postgres user cannot enter ${blocked} (the clone's data folder) nor ${stillBlocked} (the one outside it): set STRANGLER_DATA_DIR to a folder it can reach, or DATABASE_URL`);
+    throw new EmbeddedPostgresUnavailable(
+      `the postgres user cannot enter ${blocked} (the clone's data folder) nor ${stillBlocked} (the one outside it): set STRANGLER_DATA_DIR to a folder it can reach, or DATABASE_URL`,
+    );
   }
-  log(`the postgres user (PostgreSQL will not run as root) cannot enter ${blocked}: keeping its data in ${fallbackDataDir} instead of ${dataDir}`);
+  log(
+    `the postgres user (PostgreSQL will not run as root) cannot enter ${blocked}: keeping its data in ${fallbackDataDir} instead of ${dataDir}`,
+  );
   return fallbackDataDir;
 }
 
@@ -83,7 +100,10 @@ export async function reachableNative(nativeDir: string, sharedDir: string, user
     return await copyOnce(nativeDir, sharedDir, blocked, user, log);
   } catch (err) {
     if (err instanceof EmbeddedPostgresUnavailable) throw err;
-    throw new EmbeddedPostgresUnavailable(`the postgres user cannot enter ${blocked}, and copying the PostgreSQL binaries to ${sharedDir} failed (${(err as Error).message}): free or fix ${sharedDir}, or set DATABASE_URL`, { cause: err });
+    throw new EmbeddedPostgresUnavailable(
+      `the postgres user cannot enter ${blocked}, and copying the PostgreSQL binaries to ${sharedDir} failed (${(err as Error).message}): free or fix ${sharedDir}, or set DATABASE_URL`,
+      { cause: err },
+    );
   }
 }
 
@@ -111,7 +131,9 @@ async function copyOnce(nativeDir: string, sharedDir: string, blocked: string, u
   }
   const stillBlocked = await firstUnreachable(neededToRun(target), user);
   if (stillBlocked !== undefined) {
-    throw new EmbeddedPostgresUnavailable(`the postgres user cannot run the PostgreSQL binaries in ${nativeDir} nor their copy (blocked at ${stillBlocked}): run as another user, or set DATABASE_URL`);
+    throw new EmbeddedPostgresUnavailable(
+      `the postgres user cannot run the PostgreSQL binaries in ${nativeDir} nor their copy (blocked at ${stillBlocked}): run as another user, or set DATABASE_URL`,
+    );
   }
   return target;
 }
@@ -158,7 +180,9 @@ async function rootOwnedFolder(dir: string): Promise<void> {
   if (firstMade !== undefined) for (let p = dir; p.length >= firstMade.length; p = path.dirname(p)) await fs.chmod(p, 0o755);
   const st = await fs.stat(dir);
   if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
-    throw new EmbeddedPostgresUnavailable(`${dir} must be owned by root and writable by root alone (it is uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}): fix or remove it, or set DATABASE_URL`);
+    throw new EmbeddedPostgresUnavailable(
+      `${dir} must be owned by root and writable by root alone (it is uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}): fix or remove it, or set DATABASE_URL`,
+    );
   }
   if ((st.mode & 0o005) !== 0o005) await fs.chmod(dir, 0o755);
 }

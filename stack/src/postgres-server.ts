@@ -103,7 +103,10 @@ async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresServer> {
   } catch (err) {
     child.kill('SIGKILL');
     const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
-    throw new Error(`embedded PostgreSQL did not start on port ${opts.port} (is the port taken? set EMBEDDED_PG_PORT): ${(err as Error).message}\n${tail}`, { cause: err });
+    throw new Error(
+      `embedded PostgreSQL did not start on port ${opts.port} (is the port taken? set EMBEDDED_PG_PORT): ${(err as Error).message}\n${tail}`,
+      { cause: err },
+    );
   }
   log(`embedded PostgreSQL ready at ${redactUrl(url)} (data: ${dataDir}, log: ${logFile})`);
 
@@ -136,7 +139,9 @@ async function installedNativeDir(): Promise<string> {
   try {
     entry = fromLibrary.resolve(platformPackage);
   } catch {
-    throw new EmbeddedPostgresUnavailable(`no PostgreSQL binaries for ${os.platform()}-${os.arch()}: ${platformPackage} is not installed (set DATABASE_URL to use another server)`);
+    throw new EmbeddedPostgresUnavailable(
+      `no PostgreSQL binaries for ${os.platform()}-${os.arch()}: ${platformPackage} is not installed (set DATABASE_URL to use another server)`,
+    );
   }
   const { initdb } = (await import(entry)) as { initdb: string };
   return path.resolve(path.dirname(initdb), '..');
@@ -155,7 +160,10 @@ async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
       return { uid: id('-u'), gid: id('-g') };
     } catch (err) {
       const why = ((err as { stderr?: string }).stderr?.trim() || (err as Error).message).split('\n')[0];
-      throw new EmbeddedPostgresUnavailable(`PostgreSQL will not run as root, and there is no postgres user to run it as (creating one failed: ${why}): create one (useradd --system postgres), run npm start as another user, or set DATABASE_URL`, { cause: err });
+      throw new EmbeddedPostgresUnavailable(
+        `PostgreSQL will not run as root, and there is no postgres user to run it as (creating one failed: ${why}): create one (useradd --system postgres), run npm start as another user, or set DATABASE_URL`,
+        { cause: err },
+      );
     }
   }
 }
@@ -170,13 +178,19 @@ async function initialise(initdb: string, dataDir: string, ids: { uid?: number; 
       await fs.chown(dataDir, ids.uid, ids.gid!);
       await fs.chown(pwfile, ids.uid, ids.gid!);
     }
-    await execFileAsync(initdb, ['-D', dataDir, '-U', EMBEDDED_USER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], {
-      ...ids,
-      env: { ...process.env, LC_MESSAGES: 'C' },
-    });
+    await execFileAsync(
+      initdb,
+      ['-D', dataDir, '-U', EMBEDDED_USER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+      {
+        ...ids,
+        env: { ...process.env, LC_MESSAGES: 'C' },
+      },
+    );
   } catch (err) {
     await fs.rm(dataDir, { recursive: true, force: true });
-    throw new Error(`initdb failed for ${dataDir}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
+    throw new Error(`initdb failed for ${dataDir}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, {
+      cause: err,
+    });
   } finally {
     await fs.rm(pwfile, { force: true });
   }
@@ -204,7 +218,10 @@ async function waitForServer(url: string, exited: Promise<void>, timeoutMs = 30_
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(() => true, () => false);
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 // mkdtemp and umask can leave a parent the postgres user cannot enter.

@@ -27,7 +27,12 @@ export async function startStack(
   // Before anything starts (the database included): a port in use means another stack is running,
   // and would let another process answer a component's health check.
   for (const c of list) for (const url of new Set([c.url, c.readyUrl])) await assertPortFree(url, c.name);
-  const postgres = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, fallbackDataDir: config.embeddedFallbackDataDir, port: config.embeddedPort, log: (l) => opts.log(`[postgres] ${l}`) });
+  const postgres = await startPostgres(config.databaseUrl, {
+    dataDir: config.embeddedDataDir,
+    fallbackDataDir: config.embeddedFallbackDataDir,
+    port: config.embeddedPort,
+    log: (l) => opts.log(`[postgres] ${l}`),
+  });
   const group = new ProcessGroup({ log: opts.log, onUnexpectedExit: opts.onUnexpectedExit });
   const stop = async (): Promise<void> => {
     await group.stop();
@@ -39,7 +44,13 @@ export async function startStack(
     for (const c of list) {
       if (c.database) await ensureDatabase(postgres.url, c.database);
       await c.prepare?.({ serverUrl: postgres.url });
-      await group.start({ name: c.name, script: path.join(repoRoot, c.script), ...(c.args ? { args: c.args } : {}), env: c.env({ serverUrl: postgres.url, config }), readyUrl: c.readyUrl });
+      await group.start({
+        name: c.name,
+        script: path.join(repoRoot, c.script),
+        ...(c.args ? { args: c.args } : {}),
+        env: c.env({ serverUrl: postgres.url, config }),
+        readyUrl: c.readyUrl,
+      });
       urls[c.name] = c.url;
       banner.push(...(c.banner?.() ?? []));
     }
@@ -60,5 +71,8 @@ async function assertPortFree(url: string, name: string): Promise<void> {
     });
     socket.once('error', () => resolve(false));
   });
-  if (inUse) throw new Error(`port ${port} (for ${name}) is already in use — is another \`npm start\` running? Stop it, or choose other ports (see README)`);
+  if (inUse)
+    throw new Error(
+      `port ${port} (for ${name}) is already in use — is another \`npm start\` running? Stop it, or choose other ports (see README)`,
+    );
 }

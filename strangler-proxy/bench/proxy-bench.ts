@@ -5,7 +5,20 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { autocannon, CONNECTIONS, cpuMicros, firstLine, here, root, rssMiB, SECONDS, start, stopAll, waitFor, type Result } from './bench-tools.ts';
+import {
+  autocannon,
+  CONNECTIONS,
+  cpuMicros,
+  firstLine,
+  here,
+  root,
+  rssMiB,
+  SECONDS,
+  start,
+  stopAll,
+  waitFor,
+  type Result,
+} from './bench-tools.ts';
 
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1500);
 // The upstream gets the same CPU whichever front is measured; the load generator runs in its own process.
@@ -16,7 +29,10 @@ async function main(): Promise<void> {
   const upstreamUrl = `http://127.0.0.1:${await firstLine(upstream)}`;
 
   const routes = path.join(tmp, 'routes.yaml');
-  fs.writeFileSync(routes, `version: 1\nupstreams:\n  monolith: { url: "${upstreamUrl}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`);
+  fs.writeFileSync(
+    routes,
+    `version: 1\nupstreams:\n  monolith: { url: "${upstreamUrl}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`,
+  );
   const proxyPort = 18080;
   const proxy = start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], {
     ROUTES_FILE: routes,
@@ -69,7 +85,9 @@ async function main(): Promise<void> {
   console.log(`ratio strangler/direct throughput: ${(s.strangler!.rps / s.direct!.rps).toFixed(2)}`);
   if (s.nginx) console.log(`ratio strangler/nginx throughput:  ${(s.strangler!.rps / s.nginx.rps).toFixed(2)}  (target ≥ 0.30)`);
   else console.log('nginx not installed (apt-get install -y nginx): no reference ratio this run');
-  console.log(`added p99 at ${FIXED_RATE} rps (strangler − direct): ${(fixed.strangler!.p99 - fixed.direct!.p99).toFixed(2)} ms  (target ≤ 2 ms)`);
+  console.log(
+    `added p99 at ${FIXED_RATE} rps (strangler − direct): ${(fixed.strangler!.p99 - fixed.direct!.p99).toFixed(2)} ms  (target ≤ 2 ms)`,
+  );
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -46,20 +46,35 @@ async function main(): Promise<void> {
   const routes = path.join(tmp, 'routes.yaml');
   const admin = 'http://127.0.0.1:18181';
   const proxyUrl = 'http://127.0.0.1:18180';
-  console.log(`shadow cost; ${CONNECTIONS} connections; ${SECONDS} s per saturation run; ${os.cpus().length} cores; Node ${process.version}`);
+  console.log(
+    `shadow cost; ${CONNECTIONS} connections; ${SECONDS} s per saturation run; ${os.cpus().length} cores; Node ${process.version}`,
+  );
   for (const size of [1024, 50 * 1024]) {
     const [monolith, target] = [await upstream(size), await upstream(size)];
     fs.writeFileSync(routes, table(monolith, target, false));
-    const proxy = start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], { ROUTES_FILE: routes, PROXY_PORT: '18180', ADMIN_PORT: '18181', ADMIN_TOKEN, LOG_LEVEL: 'warn' });
+    const proxy = start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], {
+      ROUTES_FILE: routes,
+      PROXY_PORT: '18180',
+      ADMIN_PORT: '18181',
+      ADMIN_TOKEN,
+      LOG_LEVEL: 'warn',
+    });
     await waitFor(`${proxyUrl}/api/x`);
     const runs: Record<string, { sat: Result; fixed: Result; cpu: number; mirrored: number; dropped: number }> = {};
     for (const mode of ['off', 'on'] as const) {
       await serve(routes, table(monolith, target, mode === 'on'), admin);
       await autocannon(`${proxyUrl}/api/listings/1`, { seconds: 2 });
-      const [mirroredBefore, droppedBefore, cpuBefore] = [await counter(admin, 'mirrored'), await counter(admin, 'dropped_queue_full'), cpuMicros(proxy.pid!)];
+      const [mirroredBefore, droppedBefore, cpuBefore] = [
+        await counter(admin, 'mirrored'),
+        await counter(admin, 'dropped_queue_full'),
+        cpuMicros(proxy.pid!),
+      ];
       const sat = await autocannon(`${proxyUrl}/api/listings/1`);
       const cpu = (cpuMicros(proxy.pid!) - cpuBefore) / sat.requests;
-      const [mirrored, dropped] = [(await counter(admin, 'mirrored')) - mirroredBefore, (await counter(admin, 'dropped_queue_full')) - droppedBefore];
+      const [mirrored, dropped] = [
+        (await counter(admin, 'mirrored')) - mirroredBefore,
+        (await counter(admin, 'dropped_queue_full')) - droppedBefore,
+      ];
       const fixed = await autocannon(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
       runs[mode] = { sat, fixed, cpu, mirrored, dropped };
       console.log(
@@ -70,7 +85,9 @@ async function main(): Promise<void> {
     }
     const cost = 1 - runs.on!.sat.rps / runs.off!.sat.rps;
     const target_ = size === 1024 ? 0.2 : 0.35;
-    console.log(`${String(size / 1024).padStart(3)} KB throughput cost of shadowing everything: ${(cost * 100).toFixed(1)} %  (target ≤ ${target_ * 100} %: ${cost <= target_ ? 'met' : 'NOT met'})`);
+    console.log(
+      `${String(size / 1024).padStart(3)} KB throughput cost of shadowing everything: ${(cost * 100).toFixed(1)} %  (target ≤ ${target_ * 100} %: ${cost <= target_ ? 'met' : 'NOT met'})`,
+    );
     stopAll();
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -81,7 +98,13 @@ async function main(): Promise<void> {
   const slow = await upstream(1024, 'delay=5000');
   const broken = await upstream(1024, 'reset');
   fs.writeFileSync(routes, table(monolith, healthy, false));
-  start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], { ROUTES_FILE: routes, PROXY_PORT: '18180', ADMIN_PORT: '18181', ADMIN_TOKEN, LOG_LEVEL: 'warn' });
+  start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], {
+    ROUTES_FILE: routes,
+    PROXY_PORT: '18180',
+    ADMIN_PORT: '18181',
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'warn',
+  });
   await waitFor(`${proxyUrl}/api/x`);
   // Three rounds, interleaved, so drift of this shared machine hits every mode alike; medians compared.
   const p99: Record<string, number[]> = { off: [], 'slow 5 s': [], resetting: [] };
@@ -95,14 +118,18 @@ async function main(): Promise<void> {
       await autocannon(`${proxyUrl}/api/listings/1`, { seconds: 1, rate: FIXED_RATE, connections: 16 });
       const r = await autocannon(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
       p99[name]!.push(r.p99);
-      console.log(`round ${round + 1}: target ${name.padEnd(10)} at ${FIXED_RATE} rps: p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`);
+      console.log(
+        `round ${round + 1}: target ${name.padEnd(10)} at ${FIXED_RATE} rps: p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`,
+      );
     }
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const base = median(p99.off!);
   for (const name of ['slow 5 s', 'resetting']) {
     const m = median(p99[name]!);
-    console.log(`primary p99 with a ${name} target: median ${m} ms vs ${base} ms with shadow off: ${(((m - base) / base) * 100).toFixed(1)} %  (target ≤ 5 %; autocannon reports whole ms)`);
+    console.log(
+      `primary p99 with a ${name} target: median ${m} ms vs ${base} ms with shadow off: ${(((m - base) / base) * 100).toFixed(1)} %  (target ≤ 5 %; autocannon reports whole ms)`,
+    );
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }

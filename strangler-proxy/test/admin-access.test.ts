@@ -40,7 +40,12 @@ async function login(token: string, headers: Record<string, string> = {}): Promi
 
 describe('admin listener: who may read it', () => {
   it('when the routes, the report, its JSON or the writes are read without the admin token, then 401 unauthorized says how to authenticate', async () => {
-    for (const path of ['/__strangler/routes', '/__strangler/shadow.json', '/__strangler/writes', '/__strangler/explain?method=GET&path=/a']) {
+    for (const path of [
+      '/__strangler/routes',
+      '/__strangler/shadow.json',
+      '/__strangler/writes',
+      '/__strangler/explain?method=GET&path=/a',
+    ]) {
       const res = await get(path);
       expect(res.status, path).toBe(401);
       const body = (await res.json()) as { error: { code: string; message: string } };
@@ -99,7 +104,12 @@ describe('admin listener: who may read it', () => {
     const good = (await login(ADMIN_TOKEN)).headers.getSetCookie()[0]!.split(';')[0]!;
     const [name, value] = good.split('=') as [string, string];
     const [v, expires, mac] = value.split('.') as [string, string, string];
-    for (const forged of [`${name}=${ADMIN_TOKEN}`, `${name}=${v}.${Number(expires) + 1_000_000}.${mac}`, `${name}=${v}.${expires}.${mac.slice(0, -2)}AA`, `${name}=${v}.${Math.floor(Date.now() / 1000) - 10}.${mac}`]) {
+    for (const forged of [
+      `${name}=${ADMIN_TOKEN}`,
+      `${name}=${v}.${Number(expires) + 1_000_000}.${mac}`,
+      `${name}=${v}.${expires}.${mac.slice(0, -2)}AA`,
+      `${name}=${v}.${Math.floor(Date.now() / 1000) - 10}.${mac}`,
+    ]) {
       expect((await get('/__strangler/shadow.json', { cookie: forged })).status, forged).toBe(401);
     }
   });
@@ -111,17 +121,31 @@ describe('admin listener: who may read it', () => {
       expect(res.headers.getSetCookie()).toEqual([]);
     }
     // No Origin, but the fetch metadata says another site sent it.
-    const { text } = await raw(`POST /__strangler/login HTTP/1.1\r\nHost: ADMIN\r\nSec-Fetch-Site: cross-site\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${6 + ADMIN_TOKEN.length}\r\n\r\ntoken=${ADMIN_TOKEN}`);
+    const { text } = await raw(
+      `POST /__strangler/login HTTP/1.1\r\nHost: ADMIN\r\nSec-Fetch-Site: cross-site\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${6 + ADMIN_TOKEN.length}\r\n\r\ntoken=${ADMIN_TOKEN}`,
+    );
     expect(statusOf(text)).toBe(403);
     expect(text).not.toMatch(/set-cookie/i);
   });
 
   it('when the log-out form is posted, then the session cookie is cleared; from another origin, 403', async () => {
-    const out = await fetch(`${proxy.adminUrl}/__strangler/logout`, { method: 'POST', redirect: 'manual', headers: { origin: proxy.adminUrl } });
+    const out = await fetch(`${proxy.adminUrl}/__strangler/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: proxy.adminUrl },
+    });
     expect(out.status).toBe(303);
     expect(out.headers.get('location')).toBe('/__strangler/login');
     expect(out.headers.getSetCookie()[0]).toMatch(/^strangler_admin=; Max-Age=0; Path=\/__strangler/);
-    expect((await fetch(`${proxy.adminUrl}/__strangler/logout`, { method: 'POST', redirect: 'manual', headers: { origin: 'http://evil.example' } })).status).toBe(403);
+    expect(
+      (
+        await fetch(`${proxy.adminUrl}/__strangler/logout`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { origin: 'http://evil.example' },
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it('when the login form names a next page off the admin pages, then it goes to the report instead (no open redirect)', async () => {
@@ -159,7 +183,15 @@ describe('admin listener: Host', () => {
   it('when ADMIN_ALLOWED_HOSTS names the admin host, then that name is served and loopback names no longer are', async () => {
     const other = await startTestProxy(table({ monolith: upstream.url }, ''), { ADMIN_ALLOWED_HOSTS: 'strangler-admin.internal' });
     try {
-      const ask = async (host: string) => statusOf((await rawRequest(other.adminUrl, `GET /__strangler/routes HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n\r\n`)).text);
+      const ask = async (host: string) =>
+        statusOf(
+          (
+            await rawRequest(
+              other.adminUrl,
+              `GET /__strangler/routes HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n\r\n`,
+            )
+          ).text,
+        );
       expect(await ask('strangler-admin.internal:8081')).toBe(200);
       expect(await ask('localhost')).toBe(421);
     } finally {

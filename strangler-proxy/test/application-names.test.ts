@@ -26,24 +26,48 @@ async function namesOn(url: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const { rows } = await c.query<{ name: string }>('SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY 1');
+    const { rows } = await c.query<{ name: string }>(
+      'SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY 1',
+    );
     return rows.map((r) => r.name);
   } finally {
     await c.end();
   }
 }
 
-const ownName = async (app: RunningApp): Promise<string> => (await app.db.query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()')).rows[0]!.name;
+const ownName = async (app: RunningApp): Promise<string> =>
+  (await app.db.query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()')).rows[0]!
+    .name;
 
 describe('who is connected', () => {
   it('when each app connects its pool, then PostgreSQL shows its own name (monolith, auth, listings, orders), not one name for all', async () => {
-    const common = { port: 0, host: '127.0.0.1', sessionSecrets: ['application-names-test-secret-32-chars!!'], shutdownGraceMs: 1000, logLevel: 'silent', redisUrl: undefined, loginThrottle: DEFAULT_LOGIN_THROTTLE };
+    const common = {
+      port: 0,
+      host: '127.0.0.1',
+      sessionSecrets: ['application-names-test-secret-32-chars!!'],
+      shutdownGraceMs: 1000,
+      logLevel: 'silent',
+      redisUrl: undefined,
+      loginThrottle: DEFAULT_LOGIN_THROTTLE,
+    };
     const log = createLogger('test', 'silent');
     const apps: Record<string, RunningApp> = {
-      monolith: await startMonolith({ ...common, databaseUrl: (await scratch('names_monolith')).url, secureCookies: false, seedWhenEmpty: false, apiBaseUrl: undefined }, log),
+      monolith: await startMonolith(
+        {
+          ...common,
+          databaseUrl: (await scratch('names_monolith')).url,
+          secureCookies: false,
+          seedWhenEmpty: false,
+          apiBaseUrl: undefined,
+        },
+        log,
+      ),
       auth: await startAuthService({ ...common, databaseUrl: (await scratch('names_auth')).url, secureCookies: false }, log),
       listings: await startListingsService({ ...common, databaseUrl: (await scratch('names_listings')).url }, log),
-      orders: await startOrdersService({ ...common, databaseUrl: (await scratch('names_orders')).url, apiBaseUrl: 'http://127.0.0.1:9' }, log),
+      orders: await startOrdersService(
+        { ...common, databaseUrl: (await scratch('names_orders')).url, apiBaseUrl: 'http://127.0.0.1:9' },
+        log,
+      ),
     };
     for (const app of Object.values(apps)) closers.push(() => app.close());
     const seen: Record<string, string> = {};

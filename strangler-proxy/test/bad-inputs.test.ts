@@ -19,7 +19,12 @@ let host: string;
 
 beforeAll(async () => {
   upstream = await new FakeUpstream('monolith').start();
-  proxy = await startTestProxy(table({ monolith: upstream.url }, ''), { MAX_BODY_BYTES: '1024', MAX_URL_BYTES: '2048', HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '1500' });
+  proxy = await startTestProxy(table({ monolith: upstream.url }, ''), {
+    MAX_BODY_BYTES: '1024',
+    MAX_URL_BYTES: '2048',
+    HEADERS_TIMEOUT_MS: '1000',
+    REQUEST_TIMEOUT_MS: '1500',
+  });
   host = new URL(proxy.url).host;
 });
 afterAll(async () => {
@@ -34,7 +39,11 @@ beforeEach(() => {
 const req = (head: string, body = ''): string => `${head.replace(/HOST/g, host)}\r\n\r\n${body}`;
 const send = (payload: Parameters<typeof rawRequest>[1], opts?: Parameters<typeof rawRequest>[2]) => rawRequest(proxy.url, payload, opts);
 
-async function expectStatus(payload: string | string[], status: number | number[], opts?: Parameters<typeof rawRequest>[2]): Promise<string> {
+async function expectStatus(
+  payload: string | string[],
+  status: number | number[],
+  opts?: Parameters<typeof rawRequest>[2],
+): Promise<string> {
   const { text } = await send(payload, opts);
   expect([status].flat(), text.slice(0, 200)).toContain(statusOf(text));
   return text;
@@ -48,7 +57,12 @@ async function stillServing(): Promise<void> {
 
 describe('hostile and malformed requests over raw sockets', () => {
   it('when Content-Length and Transfer-Encoding are both sent, then 400, closed, the upstream sees nothing', async () => {
-    const { text, closed } = await send(req('POST /a HTTP/1.1\r\nHost: HOST\r\nContent-Length: 5\r\nTransfer-Encoding: chunked', '0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const { text, closed } = await send(
+      req(
+        'POST /a HTTP/1.1\r\nHost: HOST\r\nContent-Length: 5\r\nTransfer-Encoding: chunked',
+        '0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+      ),
+    );
     expect(statusOf(text)).toBe(400);
     expect(closed).toBe(true);
     expect(upstream.count()).toBe(before);
@@ -92,8 +106,14 @@ describe('hostile and malformed requests over raw sockets', () => {
   });
 
   it('when a chunk size overflows or a chunk extension is 20 KB, then 400 or 413', async () => {
-    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked', 'ffffffffffffffffffff\r\nabc\r\n0\r\n\r\n'), [400, 413]);
-    await expectStatus(req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked', `1;ext=${'x'.repeat(20_000)}\r\na\r\n0\r\n\r\n`), [400, 413]);
+    await expectStatus(
+      req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked', 'ffffffffffffffffffff\r\nabc\r\n0\r\n\r\n'),
+      [400, 413],
+    );
+    await expectStatus(
+      req('POST /a HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked', `1;ext=${'x'.repeat(20_000)}\r\na\r\n0\r\n\r\n`),
+      [400, 413],
+    );
     expect(upstream.count()).toBe(before);
   });
 
@@ -108,7 +128,9 @@ describe('hostile and malformed requests over raw sockets', () => {
   });
 
   it('when DELETE or OPTIONS carries a body without Content-Length, then one framed request reaches the upstream, never a second', async () => {
-    const { text } = await send(req('DELETE /api/items/1 HTTP/1.1\r\nHost: HOST', 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'), { responses: 2 });
+    const { text } = await send(req('DELETE /api/items/1 HTTP/1.1\r\nHost: HOST', 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'), {
+      responses: 2,
+    });
     expect(statusOf(text)).toBe(200);
     const { text: opts } = await send(req('OPTIONS /api/items HTTP/1.1\r\nHost: HOST', '{"a":1}'));
     expect(statusOf(opts)).toBe(200);
@@ -118,7 +140,10 @@ describe('hostile and malformed requests over raw sockets', () => {
   });
 
   it('when two requests are pipelined and the second asks for an admin path, then each is routed on its own', async () => {
-    const { text } = await send(req('GET /first HTTP/1.1\r\nHost: HOST') + req('POST /__strangler/reload HTTP/1.1\r\nHost: HOST\r\nContent-Length: 0'), { responses: 2 });
+    const { text } = await send(
+      req('GET /first HTTP/1.1\r\nHost: HOST') + req('POST /__strangler/reload HTTP/1.1\r\nHost: HOST\r\nContent-Length: 0'),
+      { responses: 2 },
+    );
     const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
     expect(statuses).toEqual([200, 404]);
     expect(upstream.seen.slice(before).map((s) => s.url)).toEqual(['/first']);
@@ -148,7 +173,12 @@ describe('hostile and malformed requests over raw sockets', () => {
   });
 
   it('when the client sends X-Forwarded-* and Forwarded, then they are replaced from the socket', async () => {
-    await expectStatus(req('GET /xff HTTP/1.1\r\nHost: HOST\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6'), 200);
+    await expectStatus(
+      req(
+        'GET /xff HTTP/1.1\r\nHost: HOST\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6',
+      ),
+      200,
+    );
     const seen = upstream.seen.at(-1)!;
     expect(seen.headers).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'x-forwarded-host': host, 'x-forwarded-proto': 'http' });
     expect(seen.headers.forwarded).toBeUndefined();
@@ -160,10 +190,19 @@ describe('hostile and malformed requests over raw sockets', () => {
   });
 
   it('when Keep-Alive, TE, Trailer, Proxy-Authorization, Proxy-Connection or a non-WebSocket Upgrade is sent, then it is removed and a Trailer never crashes', async () => {
-    await expectStatus(req('GET /hop HTTP/1.1\r\nHost: HOST\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c'), 200);
+    await expectStatus(
+      req(
+        'GET /hop HTTP/1.1\r\nHost: HOST\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c',
+      ),
+      200,
+    );
     const h = upstream.seen.at(-1)!.headers;
-    for (const name of ['keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade']) expect(h[name], name).toBeUndefined();
-    await expectStatus(req('POST /trailer HTTP/1.1\r\nHost: HOST\r\nTrailer: X-T\r\nTransfer-Encoding: chunked', '3\r\nabc\r\n0\r\nX-T: v\r\n\r\n'), 200);
+    for (const name of ['keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade'])
+      expect(h[name], name).toBeUndefined();
+    await expectStatus(
+      req('POST /trailer HTTP/1.1\r\nHost: HOST\r\nTrailer: X-T\r\nTransfer-Encoding: chunked', '3\r\nabc\r\n0\r\nX-T: v\r\n\r\n'),
+      200,
+    );
     await stillServing();
   });
 
@@ -182,7 +221,15 @@ describe('hostile and malformed requests over raw sockets', () => {
   });
 
   it('when the path holds ..%2f, %2f in a segment, \\, %00, %252e, %c0%ae or ..;/, then 400', async () => {
-    for (const p of ['/api/..%2fadmin', '/api/a%2fb', '/api/a\\b', '/api/a%00b', '/api/%252e%252e/admin', '/api/%c0%ae%c0%ae/admin', '/api/..;/admin']) {
+    for (const p of [
+      '/api/..%2fadmin',
+      '/api/a%2fb',
+      '/api/a\\b',
+      '/api/a%00b',
+      '/api/%252e%252e/admin',
+      '/api/%c0%ae%c0%ae/admin',
+      '/api/..;/admin',
+    ]) {
       await expectStatus(req(`GET ${p} HTTP/1.1\r\nHost: HOST`), 400);
     }
     expect(upstream.count()).toBe(before);
@@ -198,10 +245,15 @@ describe('hostile and malformed requests over raw sockets', () => {
 
   it('when the path is /API/Listings, then it is routed as the upstream reads it (case-insensitive), no bypass', async () => {
     const listings = await new FakeUpstream('listings').start();
-    const p = await startTestProxy(table({ monolith: upstream.url, listings: listings.url }, `  - name: listings
+    const p = await startTestProxy(
+      table(
+        { monolith: upstream.url, listings: listings.url },
+        `  - name: listings
     match: { path: /api/listings/* }
     mode: service
-    target: listings`));
+    target: listings`,
+      ),
+    );
     try {
       const { text } = await rawRequest(p.url, `GET /API/Listings HTTP/1.1\r\nHost: ${new URL(p.url).host}\r\n\r\n`);
       expect(statusOf(text)).toBe(200);
@@ -226,7 +278,10 @@ describe('hostile and malformed requests over raw sockets', () => {
 
   it('when a chunked body crosses the limit, then 413 at once and the upstream is never called', async () => {
     const chunk = `400\r\n${'a'.repeat(1024)}\r\n`;
-    const { text } = await send([req('POST /big HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked'), chunk, chunk], { waitMs: 1000, gapMs: 50 });
+    const { text } = await send([req('POST /big HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked'), chunk, chunk], {
+      waitMs: 1000,
+      gapMs: 50,
+    });
     expect(statusOf(text)).toBe(413);
     expect(upstream.count()).toBe(before);
   });
@@ -257,7 +312,10 @@ describe('hostile and malformed requests over raw sockets', () => {
   });
 
   it('when Expect: 100-continue is sent, then it is handled and the body forwarded without Expect', async () => {
-    const { text } = await send([req('POST /expect HTTP/1.1\r\nHost: HOST\r\nContent-Length: 3\r\nExpect: 100-continue'), 'abc'], { gapMs: 100, waitMs: 800 });
+    const { text } = await send([req('POST /expect HTTP/1.1\r\nHost: HOST\r\nContent-Length: 3\r\nExpect: 100-continue'), 'abc'], {
+      gapMs: 100,
+      waitMs: 800,
+    });
     expect(text).toMatch(/HTTP\/1\.1 200/);
     expect(upstream.seen.at(-1)!.body).toBe('abc');
     expect(upstream.seen.at(-1)!.headers.expect).toBeUndefined();
@@ -265,20 +323,35 @@ describe('hostile and malformed requests over raw sockets', () => {
 
   it('when a multipart body holds CRLF inside a field, then it is forwarded byte for byte', async () => {
     const body = '--b\r\nContent-Disposition: form-data; name="f"\r\n\r\nline1\r\nline2\r\n--b--\r\n';
-    await expectStatus(req(`POST /multipart HTTP/1.1\r\nHost: HOST\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: ${body.length}`, body), 200);
+    await expectStatus(
+      req(
+        `POST /multipart HTTP/1.1\r\nHost: HOST\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: ${body.length}`,
+        body,
+      ),
+      200,
+    );
     expect(upstream.seen.at(-1)!.body).toBe(body);
   });
 
   it('when two Idempotency-Key headers are sent, then 400; the same key with another body, 422; the same key in flight, 409', async () => {
     await expectStatus(req('POST /pay HTTP/1.1\r\nHost: HOST\r\nIdempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 2', '{}'), 400);
     const cookie = 'strangler_uid=11111111-1111-4111-8111-111111111111';
-    await expectStatus(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k1\r\nContent-Length: 7`, '{"a":1}'), 200);
-    await expectStatus(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k1\r\nContent-Length: 7`, '{"a":2}'), 422);
+    await expectStatus(
+      req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k1\r\nContent-Length: 7`, '{"a":1}'),
+      200,
+    );
+    await expectStatus(
+      req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k1\r\nContent-Length: 7`, '{"a":2}'),
+      422,
+    );
     upstream.behaviour = { kind: 'ok', delayMs: 300 };
     try {
       const first = send(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k2\r\nContent-Length: 2`, '{}'));
       await new Promise((r) => setTimeout(r, 100));
-      await expectStatus(req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k2\r\nContent-Length: 2`, '{}'), 409);
+      await expectStatus(
+        req(`POST /pay HTTP/1.1\r\nHost: HOST\r\nCookie: ${cookie}\r\nIdempotency-Key: k2\r\nContent-Length: 2`, '{}'),
+        409,
+      );
       expect(statusOf((await first).text)).toBe(200);
     } finally {
       upstream.behaviour = { kind: 'ok' };
@@ -292,7 +365,10 @@ describe('hostile and malformed requests over raw sockets', () => {
 
   it('when an admin endpoint is called without a token or with a wrong one, then 401', async () => {
     for (const auth of ['', 'Authorization: Bearer wrong\r\n', 'X-Strangler-Token: wrong\r\n']) {
-      const { text } = await rawRequest(proxy.adminUrl, `POST /__strangler/reload HTTP/1.1\r\nHost: localhost\r\n${auth}Content-Length: 0\r\n\r\n`);
+      const { text } = await rawRequest(
+        proxy.adminUrl,
+        `POST /__strangler/reload HTTP/1.1\r\nHost: localhost\r\n${auth}Content-Length: 0\r\n\r\n`,
+      );
       expect(statusOf(text)).toBe(401);
     }
   });
@@ -300,7 +376,22 @@ describe('hostile and malformed requests over raw sockets', () => {
 
 describe('Host and X-Forwarded-Host parsed as RFC 9110 §7.2 reads them, over raw sockets', () => {
   it('when the Host has userinfo, a path, a space, a bad port or a bad IP literal after an allowed name, then 400 invalid_host and nothing forwarded', async () => {
-    for (const bad of ['localhost:80@evil.example', 'localhost@evil.example', 'localhost:80/evil', 'localhost:80 evil', 'localhost:', 'localhost:65536', 'localhost:-1', 'localhost:80:81', '[::1', '[::1]x', '[::1]:80@evil.example', '127.0.0.1:80?x', 'localhost#x', '127.1']) {
+    for (const bad of [
+      'localhost:80@evil.example',
+      'localhost@evil.example',
+      'localhost:80/evil',
+      'localhost:80 evil',
+      'localhost:',
+      'localhost:65536',
+      'localhost:-1',
+      'localhost:80:81',
+      '[::1',
+      '[::1]x',
+      '[::1]:80@evil.example',
+      '127.0.0.1:80?x',
+      'localhost#x',
+      '127.1',
+    ]) {
       const text = await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${bad}`), 400);
       expect(text, bad).toContain('"code":"invalid_host"');
     }
@@ -310,12 +401,17 @@ describe('Host and X-Forwarded-Host parsed as RFC 9110 §7.2 reads them, over ra
 
   it('when the Host is an allowed name in another spelling (case, port, IPv6 literal), then it is served; a well-formed name not allowed stays 421', async () => {
     // (Not all capitals: req() would read HOST as the placeholder.)
-    for (const good of ['LocalHost', 'localhost:0', 'localhost:65535', '127.0.0.1:8080', '[::1]:8080', '[0:0:0:0:0:0:0:1]']) await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${good}`), 200);
-    for (const notOurs of ['evil.example', 'evil.example:8080', '[::2]', '10.0.0.1']) await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${notOurs}`), 421);
+    for (const good of ['LocalHost', 'localhost:0', 'localhost:65535', '127.0.0.1:8080', '[::1]:8080', '[0:0:0:0:0:0:0:1]'])
+      await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${good}`), 200);
+    for (const notOurs of ['evil.example', 'evil.example:8080', '[::2]', '10.0.0.1'])
+      await expectStatus(req(`GET /a HTTP/1.1\r\nHost: ${notOurs}`), 421);
   });
 
   it('when a trusted hop forwards an X-Forwarded-Host that is malformed or not allowed, then 400 or 421 and nothing forwarded; an allowed one is passed on alone', async () => {
-    const p = await startTestProxy(table({ monolith: upstream.url }, ''), { TRUSTED_PROXY_HOPS: '1', ALLOWED_HOSTS: 'localhost,127.0.0.1,shop.example' });
+    const p = await startTestProxy(table({ monolith: upstream.url }, ''), {
+      TRUSTED_PROXY_HOPS: '1',
+      ALLOWED_HOSTS: 'localhost,127.0.0.1,shop.example',
+    });
     try {
       const ph = new URL(p.url).host;
       const ask = (xfh: string) => rawRequest(p.url, `GET /xfh HTTP/1.1\r\nHost: ${ph}\r\nX-Forwarded-Host: ${xfh}\r\n\r\n`);
@@ -333,7 +429,16 @@ describe('Host and X-Forwarded-Host parsed as RFC 9110 §7.2 reads them, over ra
   });
 
   it('when a header that may occur once (Authorization, Content-Type, Origin, …) is sent twice, then 400 naming it and nothing forwarded, rather than the two joined into one', async () => {
-    for (const name of ['Authorization', 'Content-Type', 'Proxy-Authorization', 'Origin', 'Referer', 'Range', 'If-Modified-Since', 'X-Strangler-Token']) {
+    for (const name of [
+      'Authorization',
+      'Content-Type',
+      'Proxy-Authorization',
+      'Origin',
+      'Referer',
+      'Range',
+      'If-Modified-Since',
+      'X-Strangler-Token',
+    ]) {
       const text = await expectStatus(req(`GET /dup HTTP/1.1\r\nHost: HOST\r\n${name}: a\r\n${name}: b`), 400);
       expect(text, name).toContain(name.toLowerCase());
     }

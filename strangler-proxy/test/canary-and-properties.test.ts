@@ -11,11 +11,14 @@ let proxy: TestProxy;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 const canary = (weight: number) =>
-  table({ monolith: monolith.url, service: service.url }, `  - name: listings
+  table(
+    { monolith: monolith.url, service: service.url },
+    `  - name: listings
     match: { path: /api/listings/* }
     mode: canary
     target: service
-    weight: ${weight}`);
+    weight: ${weight}`,
+  );
 
 beforeAll(async () => {
   [monolith, service] = await Promise.all([new FakeUpstream('monolith').start(), new FakeUpstream('service').start()]);
@@ -39,7 +42,8 @@ function side(cookie: string): Promise<string> {
 }
 
 const uid = (i: number): string => `strangler_uid=00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-const session = (sub: number): string => `cacao_session=v1.${Buffer.from(JSON.stringify({ sid: 'x', sub, role: 'buyer', iat: 1, exp: 2 })).toString('base64url')}.sig`;
+const session = (sub: number): string =>
+  `cacao_session=v1.${Buffer.from(JSON.stringify({ sid: 'x', sub, role: 'buyer', iat: 1, exp: 2 })).toString('base64url')}.sig`;
 
 async function sides(cookies: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -89,7 +93,9 @@ describe('property: whatever the path, the upstream host is the configured one',
       fc.asyncProperty(fc.array(segment, { maxLength: 6 }), async (segs) => {
         const target = `/${segs.join('/')}`;
         const seenBefore = monolith.seen.length + service.seen.length;
-        const { text } = await rawRequest(proxy.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, { waitMs: 2000 });
+        const { text } = await rawRequest(proxy.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, {
+          waitMs: 2000,
+        });
         const status = statusOf(text);
         const arrived = [...monolith.seen, ...service.seen].slice(seenBefore);
         if (status === 400) {

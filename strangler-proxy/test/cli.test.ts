@@ -22,7 +22,10 @@ beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-cli-'));
   await fs.writeFile(path.join(dir, 'good.yaml'), GOOD);
   await fs.writeFile(path.join(dir, 'canary.yaml'), GOOD.replace('mode: service', 'mode: canary\n    weight: 10'));
-  await fs.writeFile(path.join(dir, 'bad.yaml'), GOOD.replace('target: listings', 'target: nowhere').replace('/api/listings/:id?', '/api/*/x'));
+  await fs.writeFile(
+    path.join(dir, 'bad.yaml'),
+    GOOD.replace('target: listings', 'target: nowhere').replace('/api/listings/:id?', '/api/*/x'),
+  );
 });
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
@@ -70,7 +73,9 @@ describe('strangler routes diff', () => {
     expect(r.out).toContain('listings-read: service → listings');
     expect(r.out).toContain('listings-read: canary 10% → listings (else monolith)');
     expect(r.out).toContain('2 kind(s) of request change handling');
-    expect((await run(['routes', 'diff', path.join(dir, 'good.yaml'), path.join(dir, 'good.yaml')])).out).toContain('no request changes handling');
+    expect((await run(['routes', 'diff', path.join(dir, 'good.yaml'), path.join(dir, 'good.yaml')])).out).toContain(
+      'no request changes handling',
+    );
   });
 });
 
@@ -97,7 +102,9 @@ describe('strangler start', () => {
     upstream.behaviour = { kind: 'ok', delayMs: 500 };
     const file = path.join(dir, 'live.yaml');
     await fs.writeFile(file, table({ monolith: upstream.url }, ''));
-    const child = spawn(process.execPath, [CLI, 'start', '--routes', file, '--port', '0', '--admin-port', '0'], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, [CLI, 'start', '--routes', file, '--port', '0', '--admin-port', '0'], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info' },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

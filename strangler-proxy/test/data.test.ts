@@ -62,14 +62,18 @@ describe('change capture and replication', () => {
     const { rows } = await d.pools.monolith.query(NEW_LISTING, ['Captured insert']);
     await d.pools.monolith.query(`UPDATE listings SET stock_kg = stock_kg + 5 WHERE id IN (7, 8)`);
     await d.pools.monolith.query(`UPDATE suppliers SET name = name || ' (renamed)' WHERE id = 3`);
-    await d.pools.monolith.query(`INSERT INTO stock_reservations (key, owner_user_id) VALUES ('captured', 1); INSERT INTO stock_reservation_items VALUES ('captured', 9, 'x', 1, 100, 'USD')`);
+    await d.pools.monolith.query(
+      `INSERT INTO stock_reservations (key, owner_user_id) VALUES ('captured', 1); INSERT INTO stock_reservation_items VALUES ('captured', 9, 'x', 1, 100, 'USD')`,
+    );
     expect((await pendingBySide(d)).monolith.changes).toBe(6);
     const r = await drain(d);
     expect([r.applied, r.strays, r.done]).toEqual([6, 0, true]);
     expect(await count(d.pools.service, 'SELECT count(*) FROM listings WHERE id = $1', [rows[0].id])).toBe(1);
     expect((await verify(d)).every((v) => v.equal)).toBe(true);
     expect(await pendingBySide(d)).toMatchObject({ monolith: { changes: 0 }, service: { changes: 0 } });
-    await d.pools.monolith.query(`DELETE FROM stock_reservation_items WHERE reservation_key = 'captured'; DELETE FROM stock_reservations WHERE key = 'captured'`);
+    await d.pools.monolith.query(
+      `DELETE FROM stock_reservation_items WHERE reservation_key = 'captured'; DELETE FROM stock_reservations WHERE key = 'captured'`,
+    );
     await drain(d);
     expect(await count(d.pools.service, `SELECT count(*) FROM stock_reservations WHERE key = 'captured'`)).toBe(0);
     expect((await verify(d)).every((v) => v.equal)).toBe(true);
@@ -80,7 +84,8 @@ describe('change capture and replication', () => {
     const outbox = (await d.pools.monolith.query('SELECT table_name, key FROM strangler_outbox ORDER BY id')).rows;
     expect(await applyBatch(d, 'monolith')).toBe(10);
     // The same changes, captured again as if their removal had been lost.
-    for (const o of outbox) await d.pools.monolith.query('INSERT INTO strangler_outbox (table_name, key) VALUES ($1, $2)', [o.table_name, o.key]);
+    for (const o of outbox)
+      await d.pools.monolith.query('INSERT INTO strangler_outbox (table_name, key) VALUES ($1, $2)', [o.table_name, o.key]);
     const before = await verify(d);
     expect(await applyBatch(d, 'monolith')).toBe(10);
     const after = await verify(d);
@@ -89,7 +94,9 @@ describe('change capture and replication', () => {
   });
 
   it('when the same rows change many times while replication runs, then both sides end equal', async () => {
-    const writes = Array.from({ length: 200 }, (_, i) => d.pools.monolith.query('UPDATE listings SET stock_kg = stock_kg + 1 WHERE id = $1', [30 + (i % 5)]));
+    const writes = Array.from({ length: 200 }, (_, i) =>
+      d.pools.monolith.query('UPDATE listings SET stock_kg = stock_kg + 1 WHERE id = $1', [30 + (i % 5)]),
+    );
     const copier = (async () => {
       for (let i = 0; i < 20; i++) await drain(d, { batchSize: 7, maxBatches: 3 });
     })();
@@ -113,7 +120,9 @@ describe('change capture and replication', () => {
 
   it('when a change cannot be applied yet, then it stays in the outbox and is applied once it can', async () => {
     // A listing whose supplier exists only in the monolith's copy: the service's foreign key refuses it.
-    await d.pools.monolith.query(`INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (900, 1, 'Late', 'Peru', 'Piura')`);
+    await d.pools.monolith.query(
+      `INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (900, 1, 'Late', 'Peru', 'Piura')`,
+    );
     await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'suppliers'`);
     const { rows } = await d.pools.monolith.query(NEW_LISTING.replace('VALUES (1,', 'VALUES (900,'), ['Orphan for now']);
     const stuck = await drain(d);
@@ -143,14 +152,18 @@ describe('the replicator', () => {
     try {
       await d.pools.monolith.query('UPDATE listings SET stock_kg = 4242 WHERE id = 61');
       await until(async () => (await count(d.pools.service, 'SELECT stock_kg FROM listings WHERE id = 61')) === 4242);
-      await until(async () => (await metrics.registry.metrics()).includes('strangler_sync_pending_changes{service="listings",side="monolith"} 0'));
+      await until(async () =>
+        (await metrics.registry.metrics()).includes('strangler_sync_pending_changes{service="listings",side="monolith"} 0'),
+      );
       const text = await metrics.registry.metrics();
       expect(text).toMatch(/strangler_sync_applied_changes_total\{service="listings"\} [1-9]/);
       expect(text).toContain('strangler_sync_writer{service="listings",writer="monolith"} 1');
       expect(text).toMatch(/strangler_sync_lag_seconds\{service="listings"\} 0/);
 
       // A listing whose supplier the service has not got yet: refused by its foreign key, then fine.
-      await d.pools.monolith.query(`INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (901, 90901, 'Later', 'Peru', 'Piura')`);
+      await d.pools.monolith.query(
+        `INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (901, 90901, 'Later', 'Peru', 'Piura')`,
+      );
       await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'suppliers'`);
       await d.pools.monolith.query(NEW_LISTING.replace('VALUES (1,', 'VALUES (901,'), ['Waits for its supplier']);
       await until(async () => (await metrics.registry.metrics()).includes('strangler_sync_failing_changes{service="listings"} 1'));
@@ -185,16 +198,26 @@ describe('strangler data verify, status and backfill (the CLI)', () => {
     const r = await cli(['data', 'status', '--json'], { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service });
     expect(r.code).toBe(0);
     const [status] = JSON.parse(r.out);
-    expect(status).toMatchObject({ service: 'listings', writer: 'monolith', pending: { monolith: { changes: 1 }, service: { changes: 0 } } });
+    expect(status).toMatchObject({
+      service: 'listings',
+      writer: 'monolith',
+      pending: { monolith: { changes: 1 }, service: { changes: 0 } },
+    });
     expect(status.lagSeconds).toBeGreaterThan(0);
-    const text = await cli(['data', 'status', 'listings'], { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service });
+    const text = await cli(['data', 'status', 'listings'], {
+      MONOLITH_DATABASE_URL: d.urls.monolith,
+      LISTINGS_DATABASE_URL: d.urls.service,
+    });
     expect(text.out).toMatch(/listings: the monolith writes; lag \d+\.\d{3} s/);
   });
 
   it('when the service or a URL is unknown, then exit 2 saying what to give; a database that is not there, exit 1 in one line', async () => {
     expect((await cli(['data', 'verify', 'payments', '--monolith-db', 'x', '--service-db', 'y'])).code).toBe(2);
     const gone = await cli(['data', 'verify', 'listings', '--monolith-db', `${d.urls.monolith}_gone`, '--service-db', d.urls.service]);
-    expect([gone.code, gone.err.trim()]).toEqual([1, expect.stringMatching(/^strangler: a database refused or could not be reached: database "\S+_gone" does not exist \(3D000\)$/)]);
+    expect([gone.code, gone.err.trim()]).toEqual([
+      1,
+      expect.stringMatching(/^strangler: a database refused or could not be reached: database "\S+_gone" does not exist \(3D000\)$/),
+    ]);
     const missing = await cli(['data', 'backfill', 'listings']);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('give --monolith-db and --service-db (or MONOLITH_DATABASE_URL and LISTINGS_DATABASE_URL)');

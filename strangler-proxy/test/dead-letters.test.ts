@@ -87,7 +87,7 @@ describe('a change the other side refuses', () => {
     expect(await count(d.pools.service, 'SELECT count(*) FROM strangler_apply_failures')).toBe(0);
   });
 
-  it('when a parent has not arrived yet, then its child is retried pass after pass but not set aside before the policy\'s time, and it lands once the parent does', async () => {
+  it("when a parent has not arrived yet, then its child is retried pass after pass but not set aside before the policy's time, and it lands once the parent does", async () => {
     await d.pools.monolith.query(UNCAPTURED_SUPPLIER(961));
     const listing = (await d.pools.monolith.query(LISTING, [961, 'Waits for its supplier'])).rows[0].id as string;
     let r = await drain(d);
@@ -123,17 +123,34 @@ describe('a change the other side refuses (auth: one email, case aside, register
       ['monolith', '23505', 'duplicate key value violates unique constraint "users_email_unique"'],
       ['service', '23505', 'duplicate key value violates unique constraint "users_email_unique"'],
     ]);
-    expect(JSON.stringify((await auth.pools.service.query('SELECT * FROM strangler_apply_failures')).rows).toLowerCase()).not.toContain('twin.sister');
+    expect(JSON.stringify((await auth.pools.service.query('SELECT * FROM strangler_apply_failures')).rows).toLowerCase()).not.toContain(
+      'twin.sister',
+    );
   });
 });
 
 describe('what is kept of a refusal', () => {
   it('when a bad value is refused, then the kept message says what was wrong without quoting the value; a constraint keeps its name; other errors fail the round', () => {
-    expect(refusalOf({ code: '22P02', message: 'invalid input syntax for type bigint: "ana@example.com"' })).toEqual({ code: '22P02', message: 'invalid input syntax for type bigint' });
-    expect(refusalOf({ code: '22003', message: 'value "123456789012" is out of range for type integer' })).toEqual({ code: '22003', message: 'value "…" is out of range for type integer' });
-    const unique = { code: '23505', message: 'duplicate key value violates unique constraint "users_email_unique"', detail: 'Key (lower(email))=(ana@example.com) already exists.' };
+    expect(refusalOf({ code: '22P02', message: 'invalid input syntax for type bigint: "ana@example.com"' })).toEqual({
+      code: '22P02',
+      message: 'invalid input syntax for type bigint',
+    });
+    expect(refusalOf({ code: '22003', message: 'value "123456789012" is out of range for type integer' })).toEqual({
+      code: '22003',
+      message: 'value "…" is out of range for type integer',
+    });
+    const unique = {
+      code: '23505',
+      message: 'duplicate key value violates unique constraint "users_email_unique"',
+      detail: 'Key (lower(email))=(ana@example.com) already exists.',
+    };
     expect(refusalOf(unique)).toEqual({ code: '23505', message: 'duplicate key value violates unique constraint "users_email_unique"' });
-    expect([isRowRefusal(unique), isRowRefusal({ code: '40P01' }), isRowRefusal({ code: '42703' }), isRowRefusal(new Error('ECONNREFUSED'))]).toEqual([true, false, false, false]);
+    expect([
+      isRowRefusal(unique),
+      isRowRefusal({ code: '40P01' }),
+      isRowRefusal({ code: '42703' }),
+      isRowRefusal(new Error('ECONNREFUSED')),
+    ]).toEqual([true, false, false, false]);
   });
 });
 
@@ -156,24 +173,37 @@ describe('dead letters shown', () => {
     expect(JSON.parse(json.out)[0].deadLetters).toHaveLength(2);
     const text = await runCli(['data', 'status', 'listings'], env);
     expect(text.out).toContain('dead      2 dead letters');
-    expect(text.out).toMatch(new RegExp(`#\\d+ suppliers ${onService} from the service: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`));
+    expect(text.out).toMatch(
+      new RegExp(
+        `#\\d+ suppliers ${onService} from the service: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`,
+      ),
+    );
   }, 60_000);
 });
 
 describe('strangler data dead-letters (the CLI)', () => {
-  const env = (): Record<string, string> => ({ MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service, USER: 'ana' });
+  const env = (): Record<string, string> => ({
+    MONOLITH_DATABASE_URL: d.urls.monolith,
+    LISTINGS_DATABASE_URL: d.urls.service,
+    USER: 'ana',
+  });
   const cli = (...args: string[]): ReturnType<typeof runCli> => runCli(['data', 'dead-letters', 'listings', ...args], env());
 
   it("when the operator keeps the writer's profile, deletes the stray and retries, then both sides hold the writer's profile and no dead letter is left", async () => {
     const list = await cli();
     expect(list.code, list.err).toBe(0);
     expect(list.out).toContain('listings: 2 dead letters');
-    expect(list.out).toContain(`suppliers ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`);
+    expect(list.out).toContain(
+      `suppliers ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`,
+    );
     const [writers, stray] = JSON.parse((await cli('--json')).out).deadLetters as { id: number }[];
 
     // The stray still holds the owner: the writer's profile is refused again.
     const early = await cli('--retry', String(writers!.id));
-    expect([early.code, early.out.trim()]).toEqual([1, `#${writers!.id} suppliers ${onMonolith} from the monolith: still refused: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key" (back in the outbox: retried, and set aside again if it keeps failing)`]);
+    expect([early.code, early.out.trim()]).toEqual([
+      1,
+      `#${writers!.id} suppliers ${onMonolith} from the monolith: still refused: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key" (back in the outbox: retried, and set aside again if it keeps failing)`,
+    ]);
 
     await d.pools.service.query('DELETE FROM suppliers WHERE id = $1', [onService]);
     const all = await cli('--retry', '--all');
@@ -206,7 +236,11 @@ describe('strangler data dead-letters (the CLI)', () => {
       `resolved #${letters[0]!.id} (suppliers ${m} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key") by ana: merged into the existing profile by hand`,
     ]);
     expect(await listDeadLetters(d.pools.service, 'listings')).toEqual([]);
-    const log = (await d.pools.service.query(`SELECT dead_letter_id::int AS letter, action, actor, reason FROM strangler_dead_letter_log ORDER BY strangler_dead_letter_log.id DESC LIMIT 2`)).rows;
+    const log = (
+      await d.pools.service.query(
+        `SELECT dead_letter_id::int AS letter, action, actor, reason FROM strangler_dead_letter_log ORDER BY strangler_dead_letter_log.id DESC LIMIT 2`,
+      )
+    ).rows;
     expect(log).toEqual([
       { letter: letters[0]!.id, action: 'resolved', actor: 'ana', reason: 'merged into the existing profile by hand' },
       { letter: letters[1]!.id, action: 'applied', actor: 'replicator', reason: 'a later copy of the row was applied' },
@@ -222,9 +256,15 @@ describe('strangler data dead-letters (the CLI)', () => {
       cli('--retry', '999'),
     ]);
     expect([noReason.code, noReason.err.trim()]).toEqual([2, 'give --reason: why the dead letter can be dropped (recorded with it)']);
-    expect([notANumber.code, notANumber.err.trim()]).toEqual([2, '--retry takes a dead letter\'s number (as listed by `strangler data dead-letters listings`), not "abc"']);
+    expect([notANumber.code, notANumber.err.trim()]).toEqual([
+      2,
+      '--retry takes a dead letter\'s number (as listed by `strangler data dead-letters listings`), not "abc"',
+    ]);
     expect([both.code, both.err.trim()]).toEqual([2, 'give --retry or --resolve, not both']);
-    expect([unknown.code, unknown.err.trim()]).toEqual([1, 'listings has no dead letter #999 (see `strangler data dead-letters listings`)']);
+    expect([unknown.code, unknown.err.trim()]).toEqual([
+      1,
+      'listings has no dead letter #999 (see `strangler data dead-letters listings`)',
+    ]);
     expect(unknownRetry.code).toBe(1);
   }, 60_000);
 });

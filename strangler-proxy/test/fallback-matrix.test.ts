@@ -47,7 +47,10 @@ afterAll(async () => {
 
 async function proxyFor(failure: Failure): Promise<TestProxy> {
   const url = failure === 'refused' ? refusedUrl : failure === 'connect timeout' ? blackhole.url : service.url;
-  const breaker = failure === 'breaker open' ? 'breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 60000 }' : 'breaker: { volumeThreshold: 1000 }';
+  const breaker =
+    failure === 'breaker open'
+      ? 'breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 60000 }'
+      : 'breaker: { volumeThreshold: 1000 }';
   const behaviour: Record<Failure, Behaviour> = {
     'breaker open': { kind: 'status', status: 500 },
     refused: { kind: 'ok' },
@@ -125,16 +128,23 @@ describe('a keyed write that may have reached the target', () => {
     slow.commitAbandoned = true;
     slow.behaviour = { kind: 'ok', delayMs: 400, status: 201 };
     const routesIn = (mode: string): string =>
-      table({ monolith: mono.url, service: { url: slow.url, extra: 'timeoutMs: 200, breaker: { volumeThreshold: 1000 }' } }, `  - name: orders
+      table(
+        { monolith: mono.url, service: { url: slow.url, extra: 'timeoutMs: 200, breaker: { volumeThreshold: 1000 }' } },
+        `  - name: orders
     match: { path: /api/orders/* }
     mode: ${mode}
-    target: service`);
+    target: service`,
+      );
     const proxy = await startTestProxy(routesIn('service'));
     try {
       // As a browser would: the proxy's user cookie from the first answer goes with the retry.
       let cookie = '';
       const send = async (): Promise<Response> => {
-        const res = await fetch(`${proxy.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1', cookie }, body: '{"listing":7}' });
+        const res = await fetch(`${proxy.url}/api/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1', cookie },
+          body: '{"listing":7}',
+        });
         cookie ||= (res.headers.get('set-cookie') ?? '').split(';')[0]!;
         return res;
       };
@@ -168,15 +178,22 @@ describe('a keyed write that may have reached the target', () => {
     const mono = await new FakeUpstream('monolith').start();
     const back = await new FakeUpstream('service').start();
     const routes = (url: string): string =>
-      table({ monolith: mono.url, service: { url, extra: 'breaker: { volumeThreshold: 1000 }' } }, `  - name: orders
+      table(
+        { monolith: mono.url, service: { url, extra: 'breaker: { volumeThreshold: 1000 }' } },
+        `  - name: orders
     match: { path: /api/orders/* }
     mode: service
-    target: service`);
+    target: service`,
+      );
     const proxy = await startTestProxy(routes(refusedUrl));
     try {
       let cookie = '';
       const send = async (): Promise<Response> => {
-        const res = await fetch(`${proxy.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'order-2', cookie }, body: '{"listing":8}' });
+        const res = await fetch(`${proxy.url}/api/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'order-2', cookie },
+          body: '{"listing":8}',
+        });
         cookie ||= (res.headers.get('set-cookie') ?? '').split(';')[0]!;
         return res;
       };
@@ -200,10 +217,13 @@ describe('the fallback concurrency cap', () => {
   it('when more requests fall back at once than the cap, then the overflow gets 503 with Retry-After, fast', async () => {
     monolith.behaviour = { kind: 'ok', delayMs: 300 };
     const proxy = await startTestProxy(
-      table({ monolith: monolith.url, service: { url: refusedUrl, extra: 'breaker: { volumeThreshold: 1000 }' } }, `  - name: r
+      table(
+        { monolith: monolith.url, service: { url: refusedUrl, extra: 'breaker: { volumeThreshold: 1000 }' } },
+        `  - name: r
     match: { path: /api/* }
     mode: service
-    target: service`),
+    target: service`,
+      ),
       { FALLBACK_CONCURRENCY: '3' },
     );
     try {
@@ -231,7 +251,12 @@ describe('the fallback concurrency cap', () => {
 
 describe('the default upstream itself failing', () => {
   it('when the monolith refuses, then 502 upstream_unreachable, and an open breaker gives 503 with Retry-After', async () => {
-    const proxy = await startTestProxy(table({ monolith: { url: refusedUrl, extra: 'breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 30000 }' } }, ''));
+    const proxy = await startTestProxy(
+      table(
+        { monolith: { url: refusedUrl, extra: 'breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 30000 }' } },
+        '',
+      ),
+    );
     try {
       const first = await fetch(`${proxy.url}/x`);
       expect(first.status).toBe(502);

@@ -131,7 +131,9 @@ async function startEchoSocketServer(name: string): Promise<{ url: string; close
   const server = http.createServer((_req, res) => res.end('not a websocket'));
   server.on('upgrade', (req, socket) => {
     const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Served-By: ${name}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Served-By: ${name}\r\n\r\n`,
+    );
     socket.on('data', (d) => socket.write(d));
     // http.Server sockets are half-open: close ours when the proxy closes its side.
     socket.on('end', () => socket.end());
@@ -156,7 +158,9 @@ describe('WebSocket upgrades', () => {
       const socket = net.connect(Number(port), '127.0.0.1');
       let text = '';
       socket.on('data', (d) => (text += d));
-      socket.write(`GET /api/live HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+      socket.write(
+        `GET /api/live HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      );
       const waitFor = async (s: string): Promise<void> => {
         const deadline = Date.now() + 3000;
         while (!text.includes(s)) {

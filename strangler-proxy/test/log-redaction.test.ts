@@ -38,7 +38,13 @@ describe('logs', () => {
 
   it('when requests carry secrets in headers, cookies and the query, then no log line holds them', async () => {
     for (let i = 0; i < 20; i++) {
-      await (await fetch(`${proxy.url}/api/login?token=query-token-xyz&code=oauth-code-123`, { method: 'POST', headers: { authorization: SECRETS[0]!, cookie: SECRETS[1]!, 'content-type': 'application/json' }, body: JSON.stringify({ password: 'hunter2-password' }) })).arrayBuffer();
+      await (
+        await fetch(`${proxy.url}/api/login?token=query-token-xyz&code=oauth-code-123`, {
+          method: 'POST',
+          headers: { authorization: SECRETS[0]!, cookie: SECRETS[1]!, 'content-type': 'application/json' },
+          body: JSON.stringify({ password: 'hunter2-password' }),
+        })
+      ).arrayBuffer();
     }
     expect(lines).toContain('"msg":"request"');
     for (const secret of SECRETS) expect(lines).not.toContain(secret);
@@ -48,13 +54,22 @@ describe('logs', () => {
     let out = '';
     const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write: (c, _e, cb) => ((out += c), cb()) }));
     log.info({ req: { headers: { authorization: 'Bearer x', cookie: 'a=b' } }, user: { password: 'p', token: 't' } }, 'x');
-    expect(JSON.parse(out)).toMatchObject({ req: { headers: { authorization: '[redacted]', cookie: '[redacted]' } }, user: { password: '[redacted]', token: '[redacted]' } });
+    expect(JSON.parse(out)).toMatchObject({
+      req: { headers: { authorization: '[redacted]', cookie: '[redacted]' } },
+      user: { password: '[redacted]', token: '[redacted]' },
+    });
   });
 
   it('when the proxy’s config (its admin token) or an app’s user row (its password hash) is logged through the one logger, then both are censored', () => {
     let out = '';
     const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write: (c, _e, cb) => ((out += c), cb()) }));
-    log.info({ config: { adminToken: 'admin-token-0123456789', port: 8080 }, user: { email: 'a@example.com', passwordHash: 'scrypt$hash' } }, 'x');
-    expect(JSON.parse(out)).toMatchObject({ config: { adminToken: '[redacted]', port: 8080 }, user: { email: 'a@example.com', passwordHash: '[redacted]' } });
+    log.info(
+      { config: { adminToken: 'admin-token-0123456789', port: 8080 }, user: { email: 'a@example.com', passwordHash: 'scrypt$hash' } },
+      'x',
+    );
+    expect(JSON.parse(out)).toMatchObject({
+      config: { adminToken: '[redacted]', port: 8080 },
+      user: { email: 'a@example.com', passwordHash: '[redacted]' },
+    });
   });
 });

@@ -16,7 +16,11 @@ const BODY = 100 * 1024;
 
 beforeAll(async () => {
   upstream = await new FakeUpstream('monolith').start();
-  proxy = await startTestProxy(table({ monolith: upstream.url }, ''), { MAX_BODY_BYTES: String(BODY), MAX_BUFFERED_BYTES: String(10 * BODY), MAX_CONNECTIONS: '40' });
+  proxy = await startTestProxy(table({ monolith: upstream.url }, ''), {
+    MAX_BODY_BYTES: String(BODY),
+    MAX_BUFFERED_BYTES: String(10 * BODY),
+    MAX_CONNECTIONS: '40',
+  });
 });
 afterAll(async () => {
   await proxy?.close();
@@ -33,7 +37,11 @@ function slowUpload(length: number, sent: number): { socket: net.Socket; answer:
     socket.on('close', () => resolve(text));
     socket.on('error', () => resolve(text));
   });
-  socket.on('connect', () => socket.write(`POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\n\r\n${'x'.repeat(sent)}`));
+  socket.on('connect', () =>
+    socket.write(
+      `POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\n\r\n${'x'.repeat(sent)}`,
+    ),
+  );
   return { socket, answer };
 }
 
@@ -53,7 +61,11 @@ describe('the buffered-bytes budget', () => {
     for (const h of holders) h.socket.destroy();
     // Their bytes go back to the budget once they leave: a new upload fits again.
     await new Promise((r) => setTimeout(r, 200));
-    const res = await fetch(`${proxy.url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'x'.repeat(BODY - 1) });
+    const res = await fetch(`${proxy.url}/upload`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: 'x'.repeat(BODY - 1),
+    });
     expect(res.status).toBe(200);
     expect(upstream.seen.filter((s) => s.url === '/upload')).toHaveLength(1);
   });
@@ -82,17 +94,21 @@ describe('the buffered-bytes budget', () => {
   it('when more connections are open than MAX_CONNECTIONS, then the extra ones are closed without being read', async () => {
     const { port } = new URL(proxy.url);
     const sockets = await Promise.all(
-      Array.from({ length: 45 }, () => new Promise<net.Socket>((resolve) => {
-        const s = net.connect(Number(port), '127.0.0.1', () => resolve(s));
-        s.on('error', () => {});
-      })),
+      Array.from(
+        { length: 45 },
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(Number(port), '127.0.0.1', () => resolve(s));
+            s.on('error', () => {});
+          }),
+      ),
     );
     await new Promise((r) => setTimeout(r, 300));
     expect(sockets.filter((s) => s.destroyed || s.readableEnded).length).toBeGreaterThanOrEqual(5);
     for (const s of sockets) s.destroy();
   });
 
-  it('when nothing is configured, then the body limit is the apps\' own (100 KiB), with a budget and a connection cap', () => {
+  it("when nothing is configured, then the body limit is the apps' own (100 KiB), with a budget and a connection cap", () => {
     const c = loadProxyConfig({ ROUTES_FILE: 'x.yaml' });
     expect(c.limits.maxBodyBytes).toBe(100 * 1024);
     expect(c.limits.maxBufferedBytes).toBe(64 * 1024 * 1024);

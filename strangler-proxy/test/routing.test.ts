@@ -8,7 +8,11 @@ let orders: FakeUpstream;
 let proxy: TestProxy | undefined;
 
 beforeAll(async () => {
-  [monolith, listings, orders] = await Promise.all([new FakeUpstream('monolith').start(), new FakeUpstream('listings').start(), new FakeUpstream('orders').start()]);
+  [monolith, listings, orders] = await Promise.all([
+    new FakeUpstream('monolith').start(),
+    new FakeUpstream('listings').start(),
+    new FakeUpstream('orders').start(),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([monolith, listings, orders].map((u) => u?.close()));
@@ -99,7 +103,13 @@ describe('what reaches the upstream', () => {
   it('when forwarded, then the path is normalised, the Host kept, X-Forwarded-* come from the socket, and a request id is set', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
     const res = await fetch(`${proxy.url}/api/./x/../listings?q=a%20b`, {
-      headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'for=6.6.6.6', 'x-request-id': 'trace-123' },
+      headers: {
+        'x-forwarded-for': '6.6.6.6',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'https',
+        forwarded: 'for=6.6.6.6',
+        'x-request-id': 'trace-123',
+      },
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('trace-123');
@@ -114,17 +124,25 @@ describe('what reaches the upstream', () => {
   });
 
   it('when a trusted proxy hop stands in front, then its X-Forwarded-* are kept and the socket appended', async () => {
-    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1', ALLOWED_HOSTS: '127.0.0.1,cacao.example' });
-    await fetch(`${proxy.url}/x`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'cacao.example' } });
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), {
+      TRUSTED_PROXY_HOPS: '1',
+      ALLOWED_HOSTS: '127.0.0.1,cacao.example',
+    });
+    await fetch(`${proxy.url}/x`, {
+      headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'cacao.example' },
+    });
     const seen = monolith.seen.at(-1)!;
     expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
     expect(seen.headers['x-forwarded-proto']).toBe('https');
     expect(seen.headers['x-forwarded-host']).toBe('cacao.example');
   });
 
-  it('when the upstream\'s response names a header in Connection, then that header stays between the upstream and the proxy', async () => {
+  it("when the upstream's response names a header in Connection, then that header stays between the upstream and the proxy", async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
-    monolith.behaviour = { kind: 'ok', headers: { connection: 'keep-alive, X-Internal-Trace', 'x-internal-trace': 'node-7 10.0.3.4', 'x-public': 'yes' } };
+    monolith.behaviour = {
+      kind: 'ok',
+      headers: { connection: 'keep-alive, X-Internal-Trace', 'x-internal-trace': 'node-7 10.0.3.4', 'x-public': 'yes' },
+    };
     try {
       const res = await fetch(`${proxy.url}/x`);
       await res.arrayBuffer();
@@ -182,23 +200,30 @@ describe('route groups', () => {
 
 describe('frozen groups (a writer switch in progress)', () => {
   const frozenTable = (frozen: boolean): string =>
-    table({ monolith: monolith.url, listings: listings.url }, '  - name: listings\n    group: listings\n    match: { path: /api/listings/* }', 'monolith').replace(
-      'routes:',
-      `groups:\n  listings: { mode: service, target: listings${frozen ? ', frozen: true' : ''} }\nroutes:`,
-    );
+    table(
+      { monolith: monolith.url, listings: listings.url },
+      '  - name: listings\n    group: listings\n    match: { path: /api/listings/* }',
+      'monolith',
+    ).replace('routes:', `groups:\n  listings: { mode: service, target: listings${frozen ? ', frozen: true' : ''} }\nroutes:`);
 
   it('when a group is frozen, then its writes get 503 writes_frozen with Retry-After and reach no upstream; reads pass', async () => {
     proxy = await startTestProxy(frozenTable(true));
     const [before, monolithBefore] = [listings.count(), monolith.count()];
     for (const method of ['POST', 'PATCH', 'PUT', 'DELETE']) {
-      const res = await fetch(`${proxy.url}/api/listings/7`, { method, body: method === 'DELETE' ? null : '{}', headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${proxy.url}/api/listings/7`, {
+        method,
+        body: method === 'DELETE' ? null : '{}',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status, method).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
       expect((await res.json()).error.code).toBe('writes_frozen');
     }
     expect([listings.count(), monolith.count()]).toEqual([before, monolithBefore]);
     expect(await servedBy('/api/listings/7')).toBe('listings');
-    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/listings/7`, { headers: ADMIN_AUTH })).json();
+    const explain = await (
+      await fetch(`${proxy.adminUrl}/__strangler/explain?method=POST&path=/api/listings/7`, { headers: ADMIN_AUTH })
+    ).json();
     expect(explain.reason).toMatch(/writes are frozen \(503\) while its data moves/);
     expect((await (await fetch(`${proxy.adminUrl}/__strangler/routes`, { headers: ADMIN_AUTH })).json()).routes[0].frozen).toBe(true);
   });
@@ -210,7 +235,9 @@ describe('frozen groups (a writer switch in progress)', () => {
       const slow = fetch(`${proxy.url}/api/listings/7`, { method: 'PATCH', body: '{}' });
       await new Promise((r) => setTimeout(r, 100));
       await proxy.writeRoutes(frozenTable(true));
-      const reload = await (await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+      const reload = await (
+        await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      ).json();
       const during = await (await fetch(`${proxy.adminUrl}/__strangler/writes`, { headers: ADMIN_AUTH })).json();
       expect(during).toMatchObject({ hash: reload.hash, inFlight: 1, onOlderTables: 1 });
       expect((await slow).status).toBe(200);
@@ -222,14 +249,18 @@ describe('frozen groups (a writer switch in progress)', () => {
   });
 
   it('when a route inside a group sets frozen itself, then the table is refused', async () => {
-    await expect(startTestProxy(frozenTable(false).replace('    group: listings\n', '    group: listings\n    frozen: true\n'))).rejects.toThrow(/set mode, target, weight and frozen on the group/);
+    await expect(
+      startTestProxy(frozenTable(false).replace('    group: listings\n', '    group: listings\n    frozen: true\n')),
+    ).rejects.toThrow(/set mode, target, weight and frozen on the group/);
   });
 });
 
 describe('preview routing', () => {
   it('when the preview header comes with the admin token, then the request goes to that upstream', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url, listings: listings.url }, ''));
-    expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings', 'x-strangler-token': ADMIN_TOKEN } })).toBe('listings');
+    expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings', 'x-strangler-token': ADMIN_TOKEN } })).toBe(
+      'listings',
+    );
     expect(listings.seen.at(-1)!.headers['x-strangler-token']).toBeUndefined();
     expect(listings.seen.at(-1)!.headers['x-strangler-preview']).toBeUndefined();
   });
@@ -237,7 +268,9 @@ describe('preview routing', () => {
   it('when the token is missing or wrong, then the header is ignored, counted and not passed on', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url, listings: listings.url }, ''));
     expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings' } })).toBe('monolith');
-    expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings', 'x-strangler-token': 'wrong-token-wrong-token' } })).toBe('monolith');
+    expect(
+      await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings', 'x-strangler-token': 'wrong-token-wrong-token' } }),
+    ).toBe('monolith');
     expect(monolith.seen.at(-1)!.headers['x-strangler-preview']).toBeUndefined();
     const metrics = await (await fetch(`${proxy.adminUrl}/__strangler/metrics`)).text();
     expect(metrics).toMatch(/^strangler_preview_ignored_total 2$/m);
@@ -267,8 +300,13 @@ describe('admin', () => {
       ),
     );
     const routes = await (await fetch(`${proxy.adminUrl}/__strangler/routes`, { headers: ADMIN_AUTH })).json();
-    expect(routes).toMatchObject({ default: 'monolith', routes: [{ name: 'listings-read', mode: 'canary', weight: 25, path: '/api/listings/:id?', line: 6 }] });
-    const explain = await (await fetch(`${proxy.adminUrl}/__strangler/explain?method=GET&path=/api/listings/9&user=alice`, { headers: ADMIN_AUTH })).json();
+    expect(routes).toMatchObject({
+      default: 'monolith',
+      routes: [{ name: 'listings-read', mode: 'canary', weight: 25, path: '/api/listings/:id?', line: 6 }],
+    });
+    const explain = await (
+      await fetch(`${proxy.adminUrl}/__strangler/explain?method=GET&path=/api/listings/9&user=alice`, { headers: ADMIN_AUTH })
+    ).json();
     expect(explain).toMatchObject({ route: { name: 'listings-read', line: 6 }, mode: 'canary' });
     expect(explain.fallback).toBe(explain.target === 'listings' ? 'monolith' : null);
     expect(explain.reason).toMatch(/25% canary of group listings-read; this user's bucket \d+\.\d\d is (inside|outside) it/);
@@ -281,7 +319,9 @@ describe('admin', () => {
   it('when a state-changing admin call has no token or a wrong one, then 401', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
     expect((await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST' })).status).toBe(401);
-    expect((await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect(
+      (await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: 'Bearer nope' } })).status,
+    ).toBe(401);
     const ok = await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ reloaded: false });

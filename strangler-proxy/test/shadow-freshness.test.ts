@@ -20,7 +20,8 @@ class FakeReplicator {
       res.end(JSON.stringify(body));
     };
     if (this.mode === 'unreplicated') return send(404, { error: { code: 'not_found', message: 'not replicated' } });
-    if (this.mode === 'late') return void setTimeout(() => send(200, { service: q.get('service'), at, watermark: at - 5_000, reached: false }), waitMs);
+    if (this.mode === 'late')
+      return void setTimeout(() => send(200, { service: q.get('service'), at, watermark: at - 5_000, reached: false }), waitMs);
     send(200, { service: q.get('service'), at, watermark: at, reached: true });
   });
 
@@ -42,7 +43,11 @@ let replicator: FakeReplicator;
 let proxy: TestProxy | undefined;
 
 beforeAll(async () => {
-  [monolith, service, replicator] = await Promise.all([new JsonUpstream('monolith').start(), new JsonUpstream('service').start(), new FakeReplicator().start()]);
+  [monolith, service, replicator] = await Promise.all([
+    new JsonUpstream('monolith').start(),
+    new JsonUpstream('service').start(),
+    new FakeReplicator().start(),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([monolith?.close(), service?.close(), replicator?.close()]);
@@ -133,7 +138,9 @@ describe('shadow copies and the replicator’s watermark', () => {
     service.behaviour = { transform: bumpTitle };
     proxy = await start('writes: true, freshness: { waitMs: 100, retries: 2 }');
     const post = async (): Promise<void> => {
-      expect((await fetch(`${proxy!.url}/api/things/1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+      expect(
+        (await fetch(`${proxy!.url}/api/things/1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status,
+      ).toBe(200);
     };
     await post();
     await post();

@@ -71,7 +71,8 @@ const metric = async (p: TestProxy, pattern: RegExp): Promise<number> => Number(
 const letters = (n: number): string => (n < 26 ? '' : letters(Math.floor(n / 26) - 1)) + String.fromCharCode(97 + (n % 26));
 
 /** `n` random letters: PostgreSQL cannot compress them below its index row limit, as it would `'a'.repeat(n)`. */
-const randomLetters = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+const randomLetters = (n: number): string =>
+  Array.from({ length: n }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
 
 describe('shadow results that a long path cannot stop', () => {
   it('when one mirrored request has a 3 000-letter path segment, then the results of every request are still stored, under the route’s own template', async () => {
@@ -93,8 +94,14 @@ describe('shadow results that a long path cannot stop', () => {
     const long = randomLetters(3000);
     // Fields short enough to count, but 20 of them together too long for one signature row's index entry.
     const wide = Object.fromEntries(Array.from({ length: 20 }, () => [randomLetters(180), 1]));
-    proxy = await startTestProxy(shadowTable('long-field'), { STRANGLER_DATABASE_URL: db.url, SHADOW_MAX_IN_FLIGHT: '10000' }, pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink));
-    service.behaviour = { transform: (d, path) => ({ ...d, title: `${String(d.title)}!`, ...(path.endsWith('/5') ? { [long]: 1, ...wide } : {}) }) };
+    proxy = await startTestProxy(
+      shadowTable('long-field'),
+      { STRANGLER_DATABASE_URL: db.url, SHADOW_MAX_IN_FLIGHT: '10000' },
+      pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink),
+    );
+    service.behaviour = {
+      transform: (d, path) => ({ ...d, title: `${String(d.title)}!`, ...(path.endsWith('/5') ? { [long]: 1, ...wide } : {}) }),
+    };
     await load(Array.from({ length: 20 }, (_, i) => `/api/things/${i}`));
     const r = await report(proxy, 'long-field');
     expect(r?.samples).toBe(20);
@@ -129,8 +136,21 @@ describe('shadow results that a long path cannot stop', () => {
   it('when a batch holds a row PostgreSQL cannot index, then the store keeps the other rows and says which was left out', async () => {
     const store = await PostgresShadowStore.open(db.url);
     try {
-      const row = (template: string) => ({ route: 'direct', template, samples: 1, matches: 1, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0 });
-      const dropped = await store.add(new Date(), { routes: [row('/ok'), row(`/${randomLetters(3000)}`)], fields: [], signatures: [], latency: [] });
+      const row = (template: string) => ({
+        route: 'direct',
+        template,
+        samples: 1,
+        matches: 1,
+        monolithErrors: 0,
+        serviceErrors: 0,
+        noiseSamples: 0,
+      });
+      const dropped = await store.add(new Date(), {
+        routes: [row('/ok'), row(`/${randomLetters(3000)}`)],
+        fields: [],
+        signatures: [],
+        latency: [],
+      });
       expect(dropped).toEqual([{ table: 'shadow_route_counts', code: '54000' }]);
       expect((await store.counters({ route: 'direct' })).routes.map((x) => x.template)).toEqual(['/ok']);
     } finally {

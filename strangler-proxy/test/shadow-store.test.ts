@@ -47,11 +47,19 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
     const [things] = JSON.parse(json.out).routes;
     expect(things).toMatchObject({ route: 'things', samples: 200, adjustedMismatchRate: 1 });
     expect(things.fields.filter((f: { reported: boolean }) => f.reported).map((f: { field: string }) => f.field)).toEqual(['$.title']);
-    expect(things.examples.find((e: { field: string }) => e.field === '$.title').differences[0]).toMatchObject({ path: '$.title', a: expect.stringMatching(/^Thing \d+$/), b: expect.stringMatching(/^Thing \d+!$/) });
+    expect(things.examples.find((e: { field: string }) => e.field === '$.title').differences[0]).toMatchObject({
+      path: '$.title',
+      a: expect.stringMatching(/^Thing \d+$/),
+      b: expect.stringMatching(/^Thing \d+!$/),
+    });
     const text = await runCli(['report', 'things'], { STRANGLER_DATABASE_URL: db.url });
-    expect(text.out).toMatch(/^route\s+samples\s+stale\s+match\s+mismatch\*\s+monolith p50\/p99\s+service p50\/p99\s+errors m\/s\s+readiness$/m);
+    expect(text.out).toMatch(
+      /^route\s+samples\s+stale\s+match\s+mismatch\*\s+monolith p50\/p99\s+service p50\/p99\s+errors m\/s\s+readiness$/m,
+    );
     expect(text.out).toMatch(/^things\s+200\s+0\s+0\.00 %\s+100\.00 %/m);
-    expect(text.out).toMatch(/\$\.title {2}\/api\/things\/:id {2}100\.00 % of samples \(noise 0\.00 %\) {2}e\.g\. GET \/api\/things\/\d+: "Thing \d+" → "Thing \d+!"/);
+    expect(text.out).toMatch(
+      /\$\.title {2}\/api\/things\/:id {2}100\.00 % of samples \(noise 0\.00 %\) {2}e\.g\. GET \/api\/things\/\d+: "Thing \d+" → "Thing \d+!"/,
+    );
     expect(text.out).toContain('noise: $.requestId, $.servedAt');
     const page = await (await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json();
     expect(page).toMatchObject({ store: 'postgres', routes: [{ route: 'things', samples: 200 }] });
@@ -60,7 +68,12 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
   it('when asked --since, then older minutes are left out; pruning forgets them', async () => {
     const store = await PostgresShadowStore.open(db.url);
     try {
-      await store.add(new Date(Date.now() - 2 * 3600_000), { routes: [{ route: 'old', template: '/x', samples: 5, matches: 5, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0 }], fields: [], signatures: [], latency: [] });
+      await store.add(new Date(Date.now() - 2 * 3600_000), {
+        routes: [{ route: 'old', template: '/x', samples: 5, matches: 5, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0 }],
+        fields: [],
+        signatures: [],
+        latency: [],
+      });
       const recent = JSON.parse((await runCli(['report', '--json', '--since', '1h'], { STRANGLER_DATABASE_URL: db.url })).out);
       expect(recent.routes.map((r: { route: string }) => r.route)).toEqual(['things']);
       const all = JSON.parse((await runCli(['report', '--json', '--since', '3h'], { STRANGLER_DATABASE_URL: db.url })).out);

@@ -47,7 +47,8 @@ async function load(n: number, concurrency: number, request: (i: number) => Prom
         const i = next++;
         const res = await request(i);
         const body = await res.text();
-        if (res.status !== 200 || res.headers.get('x-served-by') !== 'monolith' || !body.includes('"title"')) throw new Error(`request ${i}: ${res.status} ${body.slice(0, 100)}`);
+        if (res.status !== 200 || res.headers.get('x-served-by') !== 'monolith' || !body.includes('"title"'))
+          throw new Error(`request ${i}: ${res.status} ${body.slice(0, 100)}`);
       }
     }),
   );
@@ -85,7 +86,10 @@ describe('shadow mode', () => {
 
   it('when the service has a one-field bug on some paths, then every affected request is caught and the field named by its path', async () => {
     proxy = await startTestProxy(shadowTable('sampleRate: 1'), { SHADOW_MAX_IN_FLIGHT: '10000' });
-    service.behaviour = { transform: (d) => (Number(d.id) % 3 === 0 ? { ...d, price: { ...(d.price as object), cents: Number((d.price as { cents: number }).cents) + 1 } } : d) };
+    service.behaviour = {
+      transform: (d) =>
+        Number(d.id) % 3 === 0 ? { ...d, price: { ...(d.price as object), cents: Number((d.price as { cents: number }).cents) + 1 } } : d,
+    };
     await load(600, 16, (i) => fetch(`${proxy!.url}/api/things/${i}`));
     const r = await report(proxy);
     const bug = r.fields.find((f) => f.field === '$.price.cents')!;
@@ -93,7 +97,13 @@ describe('shadow mode', () => {
     expect(r.fields.filter((f) => f.reported).map((f) => f.field)).toEqual(['$.price.cents']);
     expect(r.adjustedMismatchRate).toBeCloseTo(200 / 600, 6);
     const [example] = await proxy.shadowing.results.examples({ route: 'things', field: '$.price.cents' });
-    expect(example!.differences).toContainEqual(expect.objectContaining({ path: '$.price.cents', kind: 'changed', b: (example!.differences.find((d) => d.path === '$.price.cents')!.a as number) + 1 }));
+    expect(example!.differences).toContainEqual(
+      expect.objectContaining({
+        path: '$.price.cents',
+        kind: 'changed',
+        b: (example!.differences.find((d) => d.path === '$.price.cents')!.a as number) + 1,
+      }),
+    );
   });
 
   it('when the target is 5 s slow, then every answer is the monolith’s, complete, while the copies are still pending; they time out, are counted, and leave no socket open', async () => {
@@ -126,13 +136,24 @@ describe('shadow mode', () => {
   it('when a route does not opt in to writes, then none is mirrored; when it does, each goes with the dry-run header, and never twice to the monolith', async () => {
     proxy = await startTestProxy(shadowTable('sampleRate: 1, noise: { sampleRate: 1 }'));
     const [m0, s0] = [monolith.seen.length, service.seen.length];
-    await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }));
+    await load(20, 4, (i) =>
+      fetch(`${proxy!.url}/api/things/${i}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }),
+    );
     await report(proxy);
     expect(service.seen.slice(s0).filter((s) => s.method === 'POST')).toHaveLength(0);
     await proxy.writeRoutes(shadowTable('sampleRate: 1, writes: true, noise: { sampleRate: 1 }'));
-    await fetch(`${proxy.adminUrl}/__strangler/reload`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' } });
+    await fetch(`${proxy.adminUrl}/__strangler/reload`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-admin-token-0123456789' },
+    });
     // The header's name written out, not imported: an outside client forging the marker, as an attacker would.
-    await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`, { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json', 'x-strangler-shadow': '0' } }));
+    await load(20, 4, (i) =>
+      fetch(`${proxy!.url}/api/things/${i}`, {
+        method: 'POST',
+        body: '{"n":1}',
+        headers: { 'content-type': 'application/json', 'x-strangler-shadow': '0' },
+      }),
+    );
     await report(proxy);
     const posts = service.seen.slice(s0).filter((s) => s.method === 'POST');
     expect(posts).toHaveLength(20);
@@ -163,7 +184,10 @@ describe('shadow mode', () => {
   it('when the answers are large and differ in one place, then the comparison (on the mirror worker) finds that place in each', async () => {
     proxy = await startTestProxy(shadowTable('sampleRate: 1, ignore: ["$.servedAt", "$.requestId"]'));
     monolith.behaviour = { padToBytes: 50_000 };
-    service.behaviour = { padToBytes: 50_000, transform: (d) => ({ ...d, items: (d.items as object[]).map((x, i) => (i === 7 ? { ...x, text: 'changed' } : x)) }) };
+    service.behaviour = {
+      padToBytes: 50_000,
+      transform: (d) => ({ ...d, items: (d.items as object[]).map((x, i) => (i === 7 ? { ...x, text: 'changed' } : x)) }),
+    };
     await load(20, 4, (i) => fetch(`${proxy!.url}/api/things/${i}`));
     const r = await report(proxy);
     expect(r.fields.filter((f) => f.reported).map((f) => [f.field, f.diffs])).toEqual([['$.items[*].text', 20]]);
@@ -178,15 +202,30 @@ describe('shadow mode', () => {
         cb();
       },
     });
-    proxy = await startTestProxy(shadowTable('sampleRate: 1, writes: true, headers: [content-type, set-cookie]'), { SHADOW_MAX_IN_FLIGHT: '10000' }, pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink));
+    proxy = await startTestProxy(
+      shadowTable('sampleRate: 1, writes: true, headers: [content-type, set-cookie]'),
+      { SHADOW_MAX_IN_FLIGHT: '10000' },
+      pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink),
+    );
     const planted = (i: number): string => `SECRET-${i}-x9q`;
-    service.behaviour = { transform: (d) => ({ ...d, token: `SECRET-svc-${d.id}-x9q`, note: 'card 4111 1111 1111 1111', session: `v1.${'A'.repeat(20)}.${'B'.repeat(20)}` }) };
+    service.behaviour = {
+      transform: (d) => ({
+        ...d,
+        token: `SECRET-svc-${d.id}-x9q`,
+        note: 'card 4111 1111 1111 1111',
+        session: `v1.${'A'.repeat(20)}.${'B'.repeat(20)}`,
+      }),
+    };
     monolith.behaviour = { transform: (d) => ({ ...d, token: `SECRET-mono-${d.id}-x9q` }) };
     await load(1_000, 16, (i) =>
       fetch(`${proxy!.url}/api/things/${i}?token=${planted(i)}&page=2`, {
         method: i % 2 ? 'POST' : 'GET',
         body: i % 2 ? JSON.stringify({ email: 'a@b.example', password: planted(i), nested: { apiKey: planted(i) } }) : null,
-        headers: { authorization: `Bearer ${planted(i)}`, cookie: `cacao_session=v1.${planted(i)}.sig${'c'.repeat(20)}; other=${planted(i)}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${planted(i)}`,
+          cookie: `cacao_session=v1.${planted(i)}.sig${'c'.repeat(20)}; other=${planted(i)}`,
+          'content-type': 'application/json',
+        },
       }),
     );
     const r = await report(proxy);
@@ -194,9 +233,18 @@ describe('shadow mode', () => {
     expect(r.fields.find((f) => f.field === '$.token')).toMatchObject({ reported: true });
     const stored = JSON.stringify(await proxy.shadowing.results.examples({ route: 'things', limit: 1000 }));
     expect(stored).toContain('[redacted]');
-    const pages = [await (await fetch(`${proxy.adminUrl}/__strangler/`, { headers: ADMIN_AUTH })).text(), await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things`, { headers: ADMIN_AUTH })).text(), JSON.stringify(await (await fetch(`${proxy.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json())];
-    for (const e of await proxy.shadowing.results.examples({ route: 'things', limit: 1000 })) pages.push(await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things/examples/${e.id}`, { headers: ADMIN_AUTH })).text());
-    for (const [what, text] of [['stored examples', stored], ['logs', logs], ['report pages', pages.join('\n')]] as const) {
+    const pages = [
+      await (await fetch(`${proxy.adminUrl}/__strangler/`, { headers: ADMIN_AUTH })).text(),
+      await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things`, { headers: ADMIN_AUTH })).text(),
+      JSON.stringify(await (await fetch(`${proxy.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json()),
+    ];
+    for (const e of await proxy.shadowing.results.examples({ route: 'things', limit: 1000 }))
+      pages.push(await (await fetch(`${proxy.adminUrl}/__strangler/shadow/things/examples/${e.id}`, { headers: ADMIN_AUTH })).text());
+    for (const [what, text] of [
+      ['stored examples', stored],
+      ['logs', logs],
+      ['report pages', pages.join('\n')],
+    ] as const) {
       expect(text, what).not.toMatch(/SECRET-|x9q|4111 1111|AAAAAAAAAAAAAAAAAAAA/);
     }
   }, 30_000);

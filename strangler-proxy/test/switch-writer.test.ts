@@ -78,20 +78,35 @@ describe('strangler data switch (the writer switch state machine)', () => {
     expect(text).toContain('# the listings group moves with its data');
     expect(text).toContain('listings: { mode: service, target: listings }');
     expect(await served()).toMatchObject({ mode: 'service', frozen: false, hash: r.routesHash });
-    const audit = (await d.pools.service.query(`SELECT from_writer, to_writer, actor, reason, outcome FROM strangler_switches ORDER BY id DESC LIMIT 1`)).rows[0];
-    expect(audit).toEqual({ from_writer: 'monolith', to_writer: 'service', actor: 'test', reason: 'switch-writer test', outcome: 'switched' });
+    const audit = (
+      await d.pools.service.query(`SELECT from_writer, to_writer, actor, reason, outcome FROM strangler_switches ORDER BY id DESC LIMIT 1`)
+    ).rows[0];
+    expect(audit).toEqual({
+      from_writer: 'monolith',
+      to_writer: 'service',
+      actor: 'test',
+      reason: 'switch-writer test',
+      outcome: 'switched',
+    });
   });
 
-  it.each(SWITCH_STEPS)('when aborted before %s, then what was done is undone: the monolith writes, the original table is served unfrozen', async (step) => {
-    const abort = new AbortController();
-    const r = await switchWriter(options({ signal: abort.signal, onStep: (s) => void (s === step && abort.abort(new Error('operator pressed Ctrl-C'))) }));
-    expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', step, []]);
-    expect(r.error).toBe(`aborted before ${step}`);
-    expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
-    expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
-    expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
-    expect((await d.pools.service.query(`SELECT outcome, failed_step FROM strangler_switches ORDER BY id DESC LIMIT 1`)).rows[0]).toEqual({ outcome: 'aborted', failed_step: step });
-  });
+  it.each(SWITCH_STEPS)(
+    'when aborted before %s, then what was done is undone: the monolith writes, the original table is served unfrozen',
+    async (step) => {
+      const abort = new AbortController();
+      const r = await switchWriter(
+        options({ signal: abort.signal, onStep: (s) => void (s === step && abort.abort(new Error('operator pressed Ctrl-C'))) }),
+      );
+      expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', step, []]);
+      expect(r.error).toBe(`aborted before ${step}`);
+      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
+      expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
+      expect((await d.pools.service.query(`SELECT outcome, failed_step FROM strangler_switches ORDER BY id DESC LIMIT 1`)).rows[0]).toEqual(
+        { outcome: 'aborted', failed_step: step },
+      );
+    },
+  );
 
   it('when a write routed before the freeze is still running at the deadline, then it aborts at drain-requests and undoes the freeze', async () => {
     monolith.behaviour = { kind: 'ok', delayMs: 1_500 };
@@ -106,18 +121,25 @@ describe('strangler data switch (the writer switch state machine)', () => {
 
   it('when a captured change cannot be applied before the deadline, then it aborts at drain-changes and the monolith keeps writing', async () => {
     // A listing whose supplier the service has never seen: its foreign key refuses the copy.
-    await d.pools.monolith.query(`INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (77, 1, 'Unseen', 'Peru', 'Piura')`);
+    await d.pools.monolith.query(
+      `INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (77, 1, 'Unseen', 'Peru', 'Piura')`,
+    );
     await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'suppliers'`);
-    await d.pools.monolith.query(`INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
+    await d.pools.monolith
+      .query(`INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
       VALUES (77, 'Blocked', 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 1, 1, '2026-01-01')`);
     try {
       const r = await switchWriter(options({ changesTimeoutMs: 300 }));
       expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-changes']);
-      expect(r.error).toMatch(/changes still not applied after 300 ms; refused by the other side: listings \d+ from the monolith: 23503 insert or update on table "listings" violates foreign key constraint/);
+      expect(r.error).toMatch(
+        /changes still not applied after 300 ms; refused by the other side: listings \d+ from the monolith: 23503 insert or update on table "listings" violates foreign key constraint/,
+      );
       expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
       expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
     } finally {
-      await d.pools.monolith.query(`DELETE FROM strangler_outbox; DELETE FROM listings WHERE supplier_id = 77; DELETE FROM suppliers WHERE id = 77; DELETE FROM strangler_outbox`);
+      await d.pools.monolith.query(
+        `DELETE FROM strangler_outbox; DELETE FROM listings WHERE supplier_id = 77; DELETE FROM suppliers WHERE id = 77; DELETE FROM strangler_outbox`,
+      );
     }
   });
 
@@ -129,7 +151,9 @@ describe('strangler data switch (the writer switch state machine)', () => {
     };
     afterEach(async () => {
       for (const pool of [d.pools.monolith, d.pools.service]) {
-        await pool.query(`BEGIN; SELECT set_config('strangler.applying', 'on', true); DELETE FROM suppliers WHERE owner_user_id = ${OWNER}; DELETE FROM strangler_outbox; COMMIT`);
+        await pool.query(
+          `BEGIN; SELECT set_config('strangler.applying', 'on', true); DELETE FROM suppliers WHERE owner_user_id = ${OWNER}; DELETE FROM strangler_outbox; COMMIT`,
+        );
       }
       await d.pools.service.query('DELETE FROM strangler_dead_letters; DELETE FROM strangler_apply_failures');
     });
@@ -140,9 +164,13 @@ describe('strangler data switch (the writer switch state machine)', () => {
       const r = await switchWriter(options());
       expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', 'check', []]);
       expect(r.error).toMatch(/^listings has 2 dead letters \(changes the other side refused; the sides differ until each is handled\)/);
-      expect(r.error).toContain(`suppliers ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`);
+      expect(r.error).toContain(
+        `suppliers ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`,
+      );
       expect(r.error).toContain(`suppliers ${onService} from the service: 23505`);
-      expect(r.error).toContain('See `strangler data dead-letters listings`, then fix the row and --retry ID, or --resolve ID --reason "…"');
+      expect(r.error).toContain(
+        'See `strangler data dead-letters listings`, then fix the row and --retry ID, or --resolve ID --reason "…"',
+      );
       expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
       expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
       expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
@@ -163,7 +191,9 @@ describe('strangler data switch (the writer switch state machine)', () => {
     const noGroup = await switchWriter(options({ group: 'payments' }));
     expect([noGroup.outcome, noGroup.failedStep]).toEqual(['aborted', 'check']);
     expect(noGroup.error).toMatch(/has no group "payments": put the service's routes in one group/);
-    expect((await switchWriter(options({ to: 'monolith' }))).error).toMatch(/the monolith already writes the listings rows; nothing to switch/);
+    expect((await switchWriter(options({ to: 'monolith' }))).error).toMatch(
+      /the monolith already writes the listings rows; nothing to switch/,
+    );
     await proxy.writeRoutes(original.replace('target: listings }', 'target: listings, frozen: true }'));
     expect((await switchWriter(options())).error).toMatch(/group "listings" is already frozen/);
     await proxy.writeRoutes(original.replace('mode: monolith', 'mode: service'));
@@ -179,7 +209,14 @@ describe('strangler data switch (the writer switch state machine)', () => {
   });
 
   it('when run from the CLI, then it prints each step and exits 0; the way back too; a usage problem exits 2', async () => {
-    const env = { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service, ROUTES_FILE: proxy.routesFile, PROXY_ADMIN_URLS: proxy.adminUrl, ADMIN_TOKEN, USER: 'ana' };
+    const env = {
+      MONOLITH_DATABASE_URL: d.urls.monolith,
+      LISTINGS_DATABASE_URL: d.urls.service,
+      ROUTES_FILE: proxy.routesFile,
+      PROXY_ADMIN_URLS: proxy.adminUrl,
+      ADMIN_TOKEN,
+      USER: 'ana',
+    };
     const there = await runCli(['data', 'switch', 'listings', '--to', 'service', '--reason', 'contracts green'], env);
     expect(there.code, there.err).toBe(0);
     expect(there.out).toMatch(/ok {3}freeze\s+\d+ ms/);

@@ -8,7 +8,16 @@ import { describe, expect, it } from 'vitest';
  */
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CATALOGUE = path.join(ROOT, 'strangler-proxy/THREATS.md');
-const GROUPS = ['Framing and smuggling', 'Header abuse', 'Host and forwarding', 'Path tricks', 'Size and slowness', 'Writes and idempotency', 'Admin surface', 'Secrets in logs and reports'];
+const GROUPS = [
+  'Framing and smuggling',
+  'Header abuse',
+  'Host and forwarding',
+  'Path tricks',
+  'Size and slowness',
+  'Writes and idempotency',
+  'Admin surface',
+  'Secrets in logs and reports',
+];
 
 interface Row {
   id: string;
@@ -30,11 +39,16 @@ function parseCatalogue(text: string): { rows: Row[]; groups: string[]; problems
     const heading = /^## (.+)$/.exec(raw);
     if (heading) groups.push((group = heading[1]!.trim()));
     if (!/^\| T\d+ \|/.test(raw)) return;
-    const cells = raw.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = raw
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     const code = (c: string | undefined): string | undefined => /^`([^`]+)`$/.exec(c ?? '')?.[1];
     const [id, attack, answer, file, test] = [cells[0]!, cells[1] ?? '', cells[2] ?? '', code(cells[3]), code(cells[4])];
     if (cells.length !== 5 || !attack || !answer || !file || !test) {
-      problems.push(`THREATS.md line ${i + 1} (${id}): a row needs five cells — id, attack, answer, \`file\`, \`test title\` (a "|" inside a cell splits it)`);
+      problems.push(
+        `THREATS.md line ${i + 1} (${id}): a row needs five cells — id, attack, answer, \`file\`, \`test title\` (a "|" inside a cell splits it)`,
+      );
       return;
     }
     rows.push({ id, group, attack, answer, file, test, line: i + 1 });
@@ -64,7 +78,8 @@ function missingCitations(rows: readonly Row[], read: (file: string) => string |
     }
     const titles = titlesOf.get(r.file);
     if (!titles) problems.push(`${r.id} (line ${r.line}): ${r.file} does not exist (paths are relative to the repository root)`);
-    else if (!titles.has(r.test)) problems.push(`${r.id} (line ${r.line}): no test titled "${r.test}" in ${r.file}; cite the title exactly as the source writes it`);
+    else if (!titles.has(r.test))
+      problems.push(`${r.id} (line ${r.line}): no test titled "${r.test}" in ${r.file}; cite the title exactly as the source writes it`);
   }
   return problems;
 }
@@ -92,7 +107,9 @@ describe('the threat catalogue (THREATS.md)', () => {
   it('when a cited test is renamed or its file moved, then the check names the row and what is missing', () => {
     const row = rows.find((r) => r.id === 'T1')!;
     const renamed = missingCitations([{ ...row, test: `${row.test} (renamed)` }], readFromRepo);
-    expect(renamed).toEqual([expect.stringMatching(/^T1 \(line \d+\): no test titled ".+ \(renamed\)" in strangler-proxy\/test\/bad-inputs\.test\.ts/)]);
+    expect(renamed).toEqual([
+      expect.stringMatching(/^T1 \(line \d+\): no test titled ".+ \(renamed\)" in strangler-proxy\/test\/bad-inputs\.test\.ts/),
+    ]);
     const moved = missingCitations([{ ...row, file: 'strangler-proxy/test/nowhere.test.ts' }], readFromRepo);
     expect(moved).toEqual([expect.stringMatching(/^T1 \(line \d+\): strangler-proxy\/test\/nowhere\.test\.ts does not exist/)]);
   });
@@ -101,11 +118,16 @@ describe('the threat catalogue (THREATS.md)', () => {
     const source = [
       "it('when a plain test, then found', () => {});",
       "it.each([['a', 'b'], ['c', 'd']])('when %s, then %s', () => {});",
-      "test(\"when double quotes, then found\", () => {});",
+      'test("when double quotes, then found", () => {});',
       "it('when an escaped \\'quote\\', then kept as written', () => {});",
       "expect(/x/.test('not a title')).toBe(true);",
       "describe('not a test either', () => {});",
     ].join('\n');
-    expect([...testTitles(source)]).toEqual(['when a plain test, then found', 'when %s, then %s', 'when double quotes, then found', "when an escaped \\'quote\\', then kept as written"]);
+    expect([...testTitles(source)]).toEqual([
+      'when a plain test, then found',
+      'when %s, then %s',
+      'when double quotes, then found',
+      "when an escaped \\'quote\\', then kept as written",
+    ]);
   });
 });

@@ -22,7 +22,10 @@ afterAll(async () => {
 async function terminatedMidTransaction(client: pg.PoolClient): Promise<void> {
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   // Its failure is caught at once: it may come before the kill's own answer.
-  const failure = client.query('SELECT pg_sleep(5)').then(() => undefined, (err: unknown) => err);
+  const failure = client.query('SELECT pg_sleep(5)').then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   await new Promise((r) => setTimeout(r, 100));
   await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
   const err = await failure;
@@ -30,7 +33,10 @@ async function terminatedMidTransaction(client: pg.PoolClient): Promise<void> {
 }
 
 describe('inTransaction', () => {
-  for (const [name, run] of [['inTransaction', inTransaction], ['inCopyTransaction', inCopyTransaction]] as const) {
+  for (const [name, run] of [
+    ['inTransaction', inTransaction],
+    ['inCopyTransaction', inCopyTransaction],
+  ] as const) {
     it(`when ROLLBACK itself fails (${name}), then the client is destroyed, not returned to the pool, and the process does not crash on the lost connection`, async () => {
       released.length = 0;
       await expect(run(pool, terminatedMidTransaction)).rejects.toThrow(/terminating connection/);
@@ -43,7 +49,10 @@ describe('inTransaction', () => {
   }
 
   it('when a copy transaction commits, then its writes were made with the applying flag on, and the flag does not outlive it', async () => {
-    const inside = await inCopyTransaction(pool, async (c) => (await c.query<{ v: string }>(`SELECT current_setting('strangler.applying', true) AS v`)).rows[0]!.v);
+    const inside = await inCopyTransaction(
+      pool,
+      async (c) => (await c.query<{ v: string }>(`SELECT current_setting('strangler.applying', true) AS v`)).rows[0]!.v,
+    );
     expect(inside).toBe('on');
     const after = (await pool.query<{ v: string | null }>(`SELECT current_setting('strangler.applying', true) AS v`)).rows[0]!.v;
     expect(after === null || after === '').toBe(true);

@@ -33,7 +33,8 @@ const renameSupplier = async (name: string): Promise<number> => {
   await d.pools.monolith.query('UPDATE suppliers SET name = $1 WHERE id = 1', [name]);
   return Date.now();
 };
-const serviceName = async (): Promise<string> => (await d.pools.service.query<{ name: string }>('SELECT name FROM suppliers WHERE id = 1')).rows[0]!.name;
+const serviceName = async (): Promise<string> =>
+  (await d.pools.service.query<{ name: string }>('SELECT name FROM suppliers WHERE id = 1')).rows[0]!.name;
 
 describe('the replicator’s watermark', () => {
   it('when a change has been committed on the writer’s side, then /watermark passes that moment only once the change is in the service’s database', async () => {
@@ -68,7 +69,9 @@ describe('the replicator’s watermark', () => {
 
   it('when a change is still in the outbox, then the watermark stops before its capture, whatever the time', async () => {
     await renameSupplier('Finca watermark three');
-    const { rows } = await d.pools.monolith.query<{ at: number }>(`SELECT (extract(epoch FROM min(captured_at)) * 1000)::float8 AS at FROM strangler_outbox`);
+    const { rows } = await d.pools.monolith.query<{ at: number }>(
+      `SELECT (extract(epoch FROM min(captured_at)) * 1000)::float8 AS at FROM strangler_outbox`,
+    );
     const w = await watermarkOf(d.pools.monolith, tablesOn(d, 'monolith'));
     expect(w).toBeLessThan(rows[0]!.at);
     await sync.replicator.round();

@@ -16,10 +16,13 @@ beforeAll(async () => {
   slow.commitAbandoned = true;
   slow.behaviour = { kind: 'ok', delayMs: 500, status: 201 };
   proxy = await startTestProxy(
-    table({ monolith: monolith.url, orders: { url: slow.url, extra: 'timeoutMs: 300, breaker: { volumeThreshold: 1000 }' } }, `  - name: orders
+    table(
+      { monolith: monolith.url, orders: { url: slow.url, extra: 'timeoutMs: 300, breaker: { volumeThreshold: 1000 }' } },
+      `  - name: orders
     match: { path: /api/orders/* }
     mode: service
-    target: orders`),
+    target: orders`,
+    ),
   );
 });
 afterAll(async () => {
@@ -28,10 +31,12 @@ afterAll(async () => {
 });
 
 const writesInFlight = async (): Promise<{ inFlight: number }> =>
-  (await fetch(`${proxy.adminUrl}/__strangler/writes`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json() as Promise<{ inFlight: number }>;
+  (await fetch(`${proxy.adminUrl}/__strangler/writes`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json() as Promise<{
+    inFlight: number;
+  }>;
 
 describe('writes in flight, as a writer switch sees them', () => {
-  it('when a write\'s client got 504 while the upstream still works on it, then the proxy counts the write in flight until the upstream\'s timeout has passed', async () => {
+  it("when a write's client got 504 while the upstream still works on it, then the proxy counts the write in flight until the upstream's timeout has passed", async () => {
     const started = performance.now();
     const res = await fetch(`${proxy.url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(504);

@@ -29,20 +29,34 @@ describeTargets('auth', (target) => {
 
     it('when the email is taken in another case, then 409 email_taken', async () => {
       const { user } = await buyer(app);
-      const res = await new HttpClient(app.url).post('/api/auth/register', { email: user.email.toUpperCase(), password: PASSWORD, name: 'Twin' });
+      const res = await new HttpClient(app.url).post('/api/auth/register', {
+        email: user.email.toUpperCase(),
+        password: PASSWORD,
+        name: 'Twin',
+      });
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('email_taken');
     });
 
     it('when fields are invalid, then 400 names each of them', async () => {
-      const res = await new HttpClient(app.url).post('/api/auth/register', { email: 'not-an-email', password: 'short', role: 'admin', extra: 1 });
+      const res = await new HttpClient(app.url).post('/api/auth/register', {
+        email: 'not-an-email',
+        password: 'short',
+        role: 'admin',
+        extra: 1,
+      });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('validation_failed');
       expect(Object.keys(res.body.error.fields).sort()).toEqual(['email', 'extra', 'name', 'password', 'role']);
     });
 
     it('when someone asks to register as an admin, then it is refused', async () => {
-      const res = await new HttpClient(app.url).post('/api/auth/register', { email: `a${Date.now()}@test.example`, password: PASSWORD, name: 'Sneaky', role: 'admin' });
+      const res = await new HttpClient(app.url).post('/api/auth/register', {
+        email: `a${Date.now()}@test.example`,
+        password: PASSWORD,
+        name: 'Sneaky',
+        role: 'admin',
+      });
       expect(res.status).toBe(400);
       expect(res.body.error.fields.role).toBeDefined();
     });

@@ -13,7 +13,15 @@ import type {} from '@strangler/stack/testing/provided-context';
 // limits so that few scrypt runs show each rule. Requests go to the apps directly, carrying the
 // X-Forwarded-For the strangler proxy would append (its last entry is the client).
 const SECRET = 'throttle-test-secret-of-at-least-32-characters';
-const THROTTLE: LoginThrottleConfig = { ...DEFAULT_LOGIN_THROTTLE, accountFailures: 2, clientFailures: 3, firstWaitSeconds: 2, maxWaitSeconds: 60, windowSeconds: 60, keyPrefix: `test:${randomUUID()}:` };
+const THROTTLE: LoginThrottleConfig = {
+  ...DEFAULT_LOGIN_THROTTLE,
+  accountFailures: 2,
+  clientFailures: 3,
+  firstWaitSeconds: 2,
+  maxWaitSeconds: 60,
+  windowSeconds: 60,
+  keyPrefix: `test:${randomUUID()}:`,
+};
 const WRONG = 'wrong-wrong-wrong';
 
 let next = 0;
@@ -21,7 +29,13 @@ let next = 0;
 const freshClient = (): string => `198.51.100.${++next}`;
 const freshEmail = (): string => `nobody-${randomUUID()}@test.example`;
 
-function login(app: RunningApp, email: string, password: string, client: string, headers: Record<string, string> = {}): Promise<TestResponse> {
+function login(
+  app: RunningApp,
+  email: string,
+  password: string,
+  client: string,
+  headers: Record<string, string> = {},
+): Promise<TestResponse> {
   return new HttpClient(app.url).post('/api/auth/login', { email, password }, { 'x-forwarded-for': client, ...headers });
 }
 
@@ -32,8 +46,21 @@ const apps: RunningApp[] = [];
 async function start(kind: 'monolith' | 'auth', redisUrl: string, log = createLogger(kind, 'silent')): Promise<RunningApp> {
   const scratch = await createScratchDatabase(inject('pgServerUrl'), `throttle_${kind}`);
   scratches.push(scratch);
-  const common = { databaseUrl: scratch.url, port: 0, host: '127.0.0.1', sessionSecrets: [SECRET], shutdownGraceMs: 1000, logLevel: 'silent', redisUrl, loginThrottle: THROTTLE, secureCookies: false };
-  const app = kind === 'monolith' ? await startMonolith({ ...common, seedWhenEmpty: false, apiBaseUrl: undefined }, log) : await startAuthService(common, log);
+  const common = {
+    databaseUrl: scratch.url,
+    port: 0,
+    host: '127.0.0.1',
+    sessionSecrets: [SECRET],
+    shutdownGraceMs: 1000,
+    logLevel: 'silent',
+    redisUrl,
+    loginThrottle: THROTTLE,
+    secureCookies: false,
+  };
+  const app =
+    kind === 'monolith'
+      ? await startMonolith({ ...common, seedWhenEmpty: false, apiBaseUrl: undefined }, log)
+      : await startAuthService(common, log);
   apps.push(app);
   return app;
 }
@@ -102,7 +129,12 @@ describe('login throttling over HTTP', () => {
     for (const app of [monolith, service]) {
       const res = await login(app, email, WRONG, freshClient());
       expect(res.status).toBe(429);
-      expect(res.body).toEqual({ error: { code: 'too_many_attempts', message: 'Too many failed logins; try again once the Retry-After delay (in seconds) has passed.' } });
+      expect(res.body).toEqual({
+        error: {
+          code: 'too_many_attempts',
+          message: 'Too many failed logins; try again once the Retry-After delay (in seconds) has passed.',
+        },
+      });
     }
   });
 

@@ -19,10 +19,44 @@ describeTargets('listing search', (target) => {
     const add = async (key: string, owner: Actor, fields: Record<string, unknown>) => {
       ids[key] = (await listing(owner, fields)).id;
     };
-    await add('piuraCriollo', peru, { title: 'Piura white criollo', originRegion: 'Piura', variety: 'criollo', pricePerKgCents: 2000, stockKg: 500, minOrderKg: 10, harvestDate: '2026-05-01' });
-    await add('cuscoTrinitario', peru, { title: 'Cusco trinitario', originRegion: 'Cusco', variety: 'trinitario', pricePerKgCents: 900, stockKg: 5, minOrderKg: 10, harvestDate: '2026-01-10', description: 'Notes of 100% red fruit' });
-    await add('ashanti', ghana, { title: 'Ashanti bulk', originCountry: 'Ghana', originRegion: 'Ashanti', variety: 'forastero', pricePerKgCents: 350, stockKg: 10_000, minOrderKg: 100, harvestDate: '2025-11-20' });
-    await add('archived', ghana, { title: 'Old Ashanti lot', originCountry: 'Ghana', originRegion: 'Ashanti', variety: 'forastero', pricePerKgCents: 300, stockKg: 100, minOrderKg: 10 });
+    await add('piuraCriollo', peru, {
+      title: 'Piura white criollo',
+      originRegion: 'Piura',
+      variety: 'criollo',
+      pricePerKgCents: 2000,
+      stockKg: 500,
+      minOrderKg: 10,
+      harvestDate: '2026-05-01',
+    });
+    await add('cuscoTrinitario', peru, {
+      title: 'Cusco trinitario',
+      originRegion: 'Cusco',
+      variety: 'trinitario',
+      pricePerKgCents: 900,
+      stockKg: 5,
+      minOrderKg: 10,
+      harvestDate: '2026-01-10',
+      description: 'Notes of 100% red fruit',
+    });
+    await add('ashanti', ghana, {
+      title: 'Ashanti bulk',
+      originCountry: 'Ghana',
+      originRegion: 'Ashanti',
+      variety: 'forastero',
+      pricePerKgCents: 350,
+      stockKg: 10_000,
+      minOrderKg: 100,
+      harvestDate: '2025-11-20',
+    });
+    await add('archived', ghana, {
+      title: 'Old Ashanti lot',
+      originCountry: 'Ghana',
+      originRegion: 'Ashanti',
+      variety: 'forastero',
+      pricePerKgCents: 300,
+      stockKg: 100,
+      minOrderKg: 10,
+    });
     await ghana.client.post(`/api/listings/${ids.archived}/archive`);
   });
 
@@ -97,7 +131,7 @@ describeTargets('listing search', (target) => {
       expect(await titles(`supplierId=${ghana.supplier.id}&status=archived`, ghana.client)).toEqual([ids.archived]);
     });
 
-    it("when anyone else asks for archived listings, then 401 or 403", async () => {
+    it('when anyone else asks for archived listings, then 401 or 403', async () => {
       expect((await anon.get(`/api/listings?supplierId=${ghana.supplier.id}&status=all`)).status).toBe(401);
       expect((await peru.client.get(`/api/listings?supplierId=${ghana.supplier.id}&status=all`)).status).toBe(403);
       expect((await (await buyer(app)).client.get('/api/listings?status=archived')).status).toBe(403);

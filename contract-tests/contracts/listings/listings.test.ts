@@ -32,10 +32,26 @@ describeTargets('listings', (target) => {
       const s = await supplier(app);
       const res = await s.client.post(
         '/api/listings',
-        listingBody({ variety: 'robusta', pricePerKgCents: 12.5, stockKg: -1, minOrderKg: 0, harvestDate: '2999-01-01', currency: 'GBP', title: 'ab' }),
+        listingBody({
+          variety: 'robusta',
+          pricePerKgCents: 12.5,
+          stockKg: -1,
+          minOrderKg: 0,
+          harvestDate: '2999-01-01',
+          currency: 'GBP',
+          title: 'ab',
+        }),
       );
       expect(res.status).toBe(400);
-      expect(Object.keys(res.body.error.fields).sort()).toEqual(['currency', 'harvestDate', 'minOrderKg', 'pricePerKgCents', 'stockKg', 'title', 'variety']);
+      expect(Object.keys(res.body.error.fields).sort()).toEqual([
+        'currency',
+        'harvestDate',
+        'minOrderKg',
+        'pricePerKgCents',
+        'stockKg',
+        'title',
+        'variety',
+      ]);
     });
 
     it('when the harvest date is not a real date, then 400', async () => {
@@ -68,7 +84,9 @@ describeTargets('listings', (target) => {
     it('when an admin creates one, then the supplier must be named and exist', async () => {
       const ad = await admin(app);
       const s = await supplier(app);
-      expect((await ad.client.post('/api/listings', listingBody())).body.error.fields).toEqual({ supplierId: 'is required when an admin creates a listing' });
+      expect((await ad.client.post('/api/listings', listingBody())).body.error.fields).toEqual({
+        supplierId: 'is required when an admin creates a listing',
+      });
       expect((await ad.client.post('/api/listings', listingBody({ supplierId: 99_999_999 }))).status).toBe(400);
       const ok = await ad.client.post('/api/listings', listingBody({ supplierId: s.supplier.id }));
       expect(ok.status).toBe(201);
@@ -117,7 +135,9 @@ describeTargets('listings', (target) => {
       const s = await supplier(app);
       const l = await listing(s);
       expect((await s.client.patch(`/api/listings/${l.id}`, {})).body.error.fields).toEqual({ _: 'send at least one field to change' });
-      expect((await s.client.patch(`/api/listings/${l.id}`, { status: 'active' })).body.error.fields).toMatchObject({ status: 'is not a known field; remove it' });
+      expect((await s.client.patch(`/api/listings/${l.id}`, { status: 'active' })).body.error.fields).toMatchObject({
+        status: 'is not a known field; remove it',
+      });
       expect((await s.client.patch(`/api/listings/${l.id}`, { supplierId: 1 })).status).toBe(400);
     });
 

@@ -50,8 +50,12 @@ describeTargets('reservations', (target) => {
       const { listing } = await supplierWithListing({ stockKg: 100 });
       const client = await aBuyer();
       await client.post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 10 }] });
-      expect((await client.post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 20 }] })).status).toBe(422);
-      expect((await (await aBuyer()).post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 10 }] })).status).toBe(422);
+      expect((await client.post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 20 }] })).status).toBe(
+        422,
+      );
+      expect(
+        (await (await aBuyer()).post('/api/reservations', { key: 'order-2', items: [{ listingId: listing.id, quantityKg: 10 }] })).status,
+      ).toBe(422);
       expect(await stockOf(listing.id)).toBe(90);
     });
 
@@ -60,29 +64,58 @@ describeTargets('reservations', (target) => {
       const { listing: plenty } = await supplierWithListing({ stockKg: 100 });
       const client = await aBuyer();
       const reserve = (key: string, quantityKg: number, listingId = listing.id) =>
-        client.post('/api/reservations', { key, items: [{ listingId: plenty.id, quantityKg: 10 }, { listingId, quantityKg }] });
+        client.post('/api/reservations', {
+          key,
+          items: [
+            { listingId: plenty.id, quantityKg: 10 },
+            { listingId, quantityKg },
+          ],
+        });
       const short = await reserve('k-short', 20);
       expect(short.status).toBe(409);
-      expect(short.body.error).toMatchObject({ code: 'insufficient_stock', message: `Only 15 kg of listing ${listing.id} left; lower the quantity.` });
-      expect((await reserve('k-min', 5)).body.error.fields).toEqual({ 'items.1.quantityKg': 'must be at least the minimum order of 10 kg' });
-      expect((await reserve('k-missing', 10, 99_999)).body.error).toMatchObject({ code: 'listing_not_found', message: 'Listing 99999 does not exist.' });
+      expect(short.body.error).toMatchObject({
+        code: 'insufficient_stock',
+        message: `Only 15 kg of listing ${listing.id} left; lower the quantity.`,
+      });
+      expect((await reserve('k-min', 5)).body.error.fields).toEqual({
+        'items.1.quantityKg': 'must be at least the minimum order of 10 kg',
+      });
+      expect((await reserve('k-missing', 10, 99_999)).body.error).toMatchObject({
+        code: 'listing_not_found',
+        message: 'Listing 99999 does not exist.',
+      });
       await owner.post(`/api/listings/${listing.id}/archive`);
       expect((await reserve('k-archived', 10)).body.error.code).toBe('listing_archived');
-      expect((await (await supplier(app)).client.post('/api/reservations', { key: 'k-role', items: [{ listingId: plenty.id, quantityKg: 10 }] })).status).toBe(403);
+      expect(
+        (await (await supplier(app)).client.post('/api/reservations', { key: 'k-role', items: [{ listingId: plenty.id, quantityKg: 10 }] }))
+          .status,
+      ).toBe(403);
       expect([await stockOf(plenty.id), (await owner.get(`/api/listings/${listing.id}`)).body.listing.stockKg]).toEqual([100, 15]);
     });
 
     it('when items are priced in two currencies, then 400 on items', async () => {
       const { listing: usd } = await supplierWithListing();
       const { listing: eur } = await supplierWithListing({ currency: 'EUR' });
-      const res = await (await aBuyer()).post('/api/reservations', { key: 'k-mixed', items: [{ listingId: usd.id, quantityKg: 10 }, { listingId: eur.id, quantityKg: 10 }] });
+      const res = await (
+        await aBuyer()
+      ).post('/api/reservations', {
+        key: 'k-mixed',
+        items: [
+          { listingId: usd.id, quantityKg: 10 },
+          { listingId: eur.id, quantityKg: 10 },
+        ],
+      });
       expect(res.status).toBe(400);
       expect(res.body.error.fields.items).toMatch(/same currency/);
     });
 
     it('when many buyers race for the last stock, then exactly as many reservations succeed as the stock allows', async () => {
       const { listing } = await supplierWithListing({ stockKg: 50, minOrderKg: 10 });
-      const results = await Promise.all(Array.from({ length: 8 }, async (_, i) => (await aBuyer()).post('/api/reservations', { key: `race-${i}`, items: [{ listingId: listing.id, quantityKg: 10 }] })));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) =>
+          (await aBuyer()).post('/api/reservations', { key: `race-${i}`, items: [{ listingId: listing.id, quantityKg: 10 }] }),
+        ),
+      );
       expect(results.filter((r) => r.status === 201)).toHaveLength(5);
       expect(results.filter((r) => r.status === 409)).toHaveLength(3);
       expect(await stockOf(listing.id)).toBe(0);

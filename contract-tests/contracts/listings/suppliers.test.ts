@@ -14,9 +14,20 @@ describeTargets('suppliers', (target) => {
   describe('POST /api/suppliers', () => {
     it('when a supplier account creates its profile, then 201; a second one is 409', async () => {
       const s = await buyer(app, 'supplier');
-      const res = await s.client.post('/api/suppliers', { name: 'Finca Aurora', country: 'Ecuador', region: 'Manabí', certifications: ['Organic', 'Fairtrade'] });
+      const res = await s.client.post('/api/suppliers', {
+        name: 'Finca Aurora',
+        country: 'Ecuador',
+        region: 'Manabí',
+        certifications: ['Organic', 'Fairtrade'],
+      });
       expect(res.status).toBe(201);
-      expect(res.body.supplier).toMatchObject({ name: 'Finca Aurora', country: 'Ecuador', region: 'Manabí', certifications: ['Organic', 'Fairtrade'], rating: null });
+      expect(res.body.supplier).toMatchObject({
+        name: 'Finca Aurora',
+        country: 'Ecuador',
+        region: 'Manabí',
+        certifications: ['Organic', 'Fairtrade'],
+        rating: null,
+      });
       expect((await s.client.get('/api/suppliers/mine')).body.supplier).toEqual(res.body.supplier);
       const again = await s.client.post('/api/suppliers', { name: 'Finca Aurora II', country: 'Ecuador', region: 'Manabí' });
       expect(again.status).toBe(409);

@@ -21,7 +21,12 @@ describeTargets('orders', (target) => {
       const a = await listing(s, { stockKg: 100, minOrderKg: 10, pricePerKgCents: 1500 });
       const b = await listing(s, { stockKg: 50, minOrderKg: 5, pricePerKgCents: 800 });
       const { client, user } = await buyer(app);
-      const res = await client.post('/api/orders', { items: [{ listingId: a.id, quantityKg: 20 }, { listingId: b.id, quantityKg: 5 }] });
+      const res = await client.post('/api/orders', {
+        items: [
+          { listingId: a.id, quantityKg: 20 },
+          { listingId: b.id, quantityKg: 5 },
+        ],
+      });
       expect(res.status).toBe(201);
       expect(res.headers.get('location')).toBe(`/api/orders/${res.body.order.id}`);
       expect(res.body.order).toMatchObject({
@@ -46,7 +51,12 @@ describeTargets('orders', (target) => {
       const plenty = await listing(s, { stockKg: 100 });
       const scarce = await listing(s, { stockKg: 15 });
       const { client } = await buyer(app);
-      const res = await client.post('/api/orders', { items: [{ listingId: plenty.id, quantityKg: 10 }, { listingId: scarce.id, quantityKg: 20 }] });
+      const res = await client.post('/api/orders', {
+        items: [
+          { listingId: plenty.id, quantityKg: 10 },
+          { listingId: scarce.id, quantityKg: 20 },
+        ],
+      });
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('insufficient_stock');
       expect(res.body.error.message).toContain('Only 15 kg');
@@ -84,10 +94,24 @@ describeTargets('orders', (target) => {
         'items.0.listingId': 'must be a listing id',
         'items.0.quantityKg': 'must be a whole number of kg',
       });
-      expect((await client.post('/api/orders', { items: [{ listingId: usd.id, quantityKg: 10 }, { listingId: usd.id, quantityKg: 10 }] })).body.error.fields).toEqual({
+      expect(
+        (
+          await client.post('/api/orders', {
+            items: [
+              { listingId: usd.id, quantityKg: 10 },
+              { listingId: usd.id, quantityKg: 10 },
+            ],
+          })
+        ).body.error.fields,
+      ).toEqual({
         items: 'must not list the same listing twice',
       });
-      const mixed = await client.post('/api/orders', { items: [{ listingId: usd.id, quantityKg: 10 }, { listingId: eur.id, quantityKg: 10 }] });
+      const mixed = await client.post('/api/orders', {
+        items: [
+          { listingId: usd.id, quantityKg: 10 },
+          { listingId: eur.id, quantityKg: 10 },
+        ],
+      });
       expect(mixed.status).toBe(400);
       expect(mixed.body.error.fields.items).toMatch(/same currency/);
       expect(await stockOf(usd.id)).toBe(500);
@@ -137,12 +161,18 @@ describeTargets('orders', (target) => {
       const l = await listing(await supplier(app), { stockKg: 100 });
       const { client } = await buyer(app);
       const body = { items: [{ listingId: l.id, quantityKg: 10 }] };
-      const results = await Promise.all(Array.from({ length: 5 }, () => client.post('/api/orders', body, { 'idempotency-key': 'same-key-concurrent' })));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => client.post('/api/orders', body, { 'idempotency-key': 'same-key-concurrent' })),
+      );
       const placed = results.filter((r) => r.status === 201);
       expect(placed).toHaveLength(1);
       for (const r of results.filter((x) => x.status !== 201)) expect(r.body.error.code).toBe('idempotency_key_in_flight');
       const retry = await client.post('/api/orders', body, { 'idempotency-key': 'same-key-concurrent' });
-      expect([retry.status, retry.body.order.id, retry.headers.get('idempotent-replayed')]).toEqual([201, placed[0]!.body.order.id, 'true']);
+      expect([retry.status, retry.body.order.id, retry.headers.get('idempotent-replayed')]).toEqual([
+        201,
+        placed[0]!.body.order.id,
+        'true',
+      ]);
       expect(await stockOf(l.id)).toBe(90);
     });
 
@@ -153,7 +183,9 @@ describeTargets('orders', (target) => {
       const reused = await client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 20 }] }, { 'idempotency-key': 'k-1' });
       expect(reused.status).toBe(422);
       expect(reused.body.error.code).toBe('idempotency_key_reused');
-      const other = await (await buyer(app)).client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 10 }] }, { 'idempotency-key': 'k-1' });
+      const other = await (
+        await buyer(app)
+      ).client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 10 }] }, { 'idempotency-key': 'k-1' });
       expect(other.status).toBe(201);
       expect(await stockOf(l.id)).toBe(80);
     });
@@ -185,7 +217,8 @@ describeTargets('orders', (target) => {
       const me = await buyer(app);
       const other = await buyer(app);
       const ids: number[] = [];
-      for (let i = 0; i < 3; i++) ids.push((await me.client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 10 }] })).body.order.id);
+      for (let i = 0; i < 3; i++)
+        ids.push((await me.client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 10 }] })).body.order.id);
       await other.client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 10 }] });
       await me.client.post(`/api/orders/${ids[0]}/cancel`);
       const all = await me.client.get('/api/orders');
@@ -236,7 +269,7 @@ describeTargets('orders', (target) => {
       expect(await stockOf(l.id)).toBe(90);
     });
 
-    it("when someone else cancels, then 404; when two cancels race, then stock comes back once", async () => {
+    it('when someone else cancels, then 404; when two cancels race, then stock comes back once', async () => {
       const l = await listing(await supplier(app), { stockKg: 100 });
       const { client } = await buyer(app);
       const order = (await client.post('/api/orders', { items: [{ listingId: l.id, quantityKg: 10 }] })).body.order;

@@ -14,7 +14,10 @@ let sys: System;
 beforeAll(async () => {
   sys = await startSystem('mixed');
   const text = await fs.readFile(sys.routesFile, 'utf8');
-  const shadowed = text.replace(/orders: \{ mode: shadow, target: orders \}/, 'orders: { mode: shadow, target: orders, shadow: { writes: true } }');
+  const shadowed = text.replace(
+    /orders: \{ mode: shadow, target: orders \}/,
+    'orders: { mode: shadow, target: orders, shadow: { writes: true } }',
+  );
   expect(shadowed).not.toBe(text);
   await fs.writeFile(sys.routesFile, shadowed);
   await sys.admin.reload();
@@ -34,7 +37,14 @@ describe('a shadowed order', () => {
     expect(res.status).toBe(201);
     // The mirror ran, and reached the orders service's answer.
     await expect
-      .poll(async () => (await sys.proxy.shadowing.results.counters({ route: 'orders', since: new Date(Date.now() - 60_000) })).routes.reduce((n, r) => n + r.samples, 0), { timeout: 10_000 })
+      .poll(
+        async () =>
+          (await sys.proxy.shadowing.results.counters({ route: 'orders', since: new Date(Date.now() - 60_000) })).routes.reduce(
+            (n, r) => n + r.samples,
+            0,
+          ),
+        { timeout: 10_000 },
+      )
       .toBeGreaterThan(0);
     const held = await sys.data.listings.pools.service.query(
       'SELECT count(*)::int AS n FROM stock_reservation_items WHERE listing_id = $1',

@@ -9,5 +9,11 @@ export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.met
 
 /** Migrates the auth database and serves register, login, logout and me. */
 export function startAuthService(config: AuthConfig, log: Logger): Promise<RunningApp> {
-  return startApp({ name: 'auth', config, migrationsDir: MIGRATIONS_DIR, log, routes: (kit) => ({ api: { '/auth': authRoutes({ ...kit, secureCookies: config.secureCookies }) } }) });
+  return startApp({
+    name: 'auth',
+    config,
+    migrationsDir: MIGRATIONS_DIR,
+    log,
+    routes: (kit) => ({ api: { '/auth': authRoutes({ ...kit, secureCookies: config.secureCookies }) } }),
+  });
 }

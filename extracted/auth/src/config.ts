@@ -7,5 +7,8 @@ export interface AuthConfig extends AppConfig {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
-  return Object.freeze({ ...loadAppConfig(env, { defaultPort: 3101, database: 'auth' }), secureCookies: envReader(env).bool('SECURE_COOKIES', false) });
+  return Object.freeze({
+    ...loadAppConfig(env, { defaultPort: 3101, database: 'auth' }),
+    secureCookies: envReader(env).bool('SECURE_COOKIES', false),
+  });
 }

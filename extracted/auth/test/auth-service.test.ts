@@ -13,7 +13,16 @@ let svc: Awaited<ReturnType<typeof startAuthService>>;
 beforeAll(async () => {
   scratch = await createScratchDatabase(inject('pgServerUrl'), 'auth_test');
   svc = await startAuthService(
-    { databaseUrl: scratch.url, port: 0, host: '127.0.0.1', sessionSecrets: [SECRET], shutdownGraceMs: 1000, logLevel: 'silent', redisUrl: undefined, secureCookies: false },
+    {
+      databaseUrl: scratch.url,
+      port: 0,
+      host: '127.0.0.1',
+      sessionSecrets: [SECRET],
+      shutdownGraceMs: 1000,
+      logLevel: 'silent',
+      redisUrl: undefined,
+      secureCookies: false,
+    },
     createLogger('auth', 'silent'),
   );
 });
@@ -33,7 +42,11 @@ describe('the auth service', () => {
   });
 
   it('when a register is a dry run, then it answers as usual and keeps no user', async () => {
-    const res = await new HttpClient(svc.url).post('/api/auth/register', { email: 'dry@test.example', password: PASSWORD, name: 'Dry' }, DRY);
+    const res = await new HttpClient(svc.url).post(
+      '/api/auth/register',
+      { email: 'dry@test.example', password: PASSWORD, name: 'Dry' },
+      DRY,
+    );
     expect(res.status).toBe(201);
     expect(res.body.user.email).toBe('dry@test.example');
     expect((await svc.db.query(`SELECT 1 FROM users WHERE email = 'dry@test.example'`)).rowCount).toBe(0);
@@ -56,13 +69,20 @@ describe('the auth service', () => {
   it('when the login throttle is configured, then its settings are read, the defaults fill the rest, and a bad value names its variable', () => {
     const base = { DATABASE_URL: 'postgres://x/auth', SESSION_SECRET: SECRET };
     expect(loadConfig(base).loginThrottle).toEqual(DEFAULT_LOGIN_THROTTLE);
-    expect(loadConfig({ ...base, LOGIN_THROTTLE_ACCOUNT_FAILURES: '3', FORWARDED_FOR_HOPS: '3', LOGIN_THROTTLE_MAX_WAIT_SECONDS: '60' }).loginThrottle).toMatchObject({
+    expect(
+      loadConfig({ ...base, LOGIN_THROTTLE_ACCOUNT_FAILURES: '3', FORWARDED_FOR_HOPS: '3', LOGIN_THROTTLE_MAX_WAIT_SECONDS: '60' })
+        .loginThrottle,
+    ).toMatchObject({
       accountFailures: 3,
       forwardedForHops: 3,
       maxWaitSeconds: 60,
       clientFailures: 20,
     });
-    expect(() => loadConfig({ ...base, LOGIN_THROTTLE_CLIENT_FAILURES: '0' })).toThrow(/LOGIN_THROTTLE_CLIENT_FAILURES must be a whole number from 1/);
-    expect(() => loadConfig({ ...base, LOGIN_THROTTLE_FIRST_WAIT_SECONDS: '120', LOGIN_THROTTLE_MAX_WAIT_SECONDS: '60' })).toThrow(/LOGIN_THROTTLE_FIRST_WAIT_SECONDS \(120\) must not exceed/);
+    expect(() => loadConfig({ ...base, LOGIN_THROTTLE_CLIENT_FAILURES: '0' })).toThrow(
+      /LOGIN_THROTTLE_CLIENT_FAILURES must be a whole number from 1/,
+    );
+    expect(() => loadConfig({ ...base, LOGIN_THROTTLE_FIRST_WAIT_SECONDS: '120', LOGIN_THROTTLE_MAX_WAIT_SECONDS: '60' })).toThrow(
+      /LOGIN_THROTTLE_FIRST_WAIT_SECONDS \(120\) must not exceed/,
+    );
   });
 });

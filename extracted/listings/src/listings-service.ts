@@ -18,6 +18,8 @@ export function startListingsService(config: ListingsConfig, log: Logger): Promi
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
-    routes: (ctx) => ({ api: { '/suppliers': supplierRoutes(ctx), '/listings': listingRoutes(ctx), '/reservations': reservationRoutes(ctx) } }),
+    routes: (ctx) => ({
+      api: { '/suppliers': supplierRoutes(ctx), '/listings': listingRoutes(ctx), '/reservations': reservationRoutes(ctx) },
+    }),
   });
 }

@@ -16,7 +16,22 @@ describe(`dry-run writes (${DRY_RUN_HEADER}: 1)`, () => {
   it('when a listing is created in a dry run, then the answer is the real one and nothing is kept', async () => {
     const { client } = await supplierWithListing(svc);
     const before = (await client.get('/api/listings?status=all&pageSize=100')).body.total;
-    const res = await client.post('/api/listings', { title: 'Dry criollo', originCountry: 'Peru', originRegion: 'Piura', variety: 'criollo', grade: 'A', pricePerKgCents: 100, currency: 'USD', stockKg: 1, minOrderKg: 1, harvestDate: '2026-01-01' }, DRY);
+    const res = await client.post(
+      '/api/listings',
+      {
+        title: 'Dry criollo',
+        originCountry: 'Peru',
+        originRegion: 'Piura',
+        variety: 'criollo',
+        grade: 'A',
+        pricePerKgCents: 100,
+        currency: 'USD',
+        stockKg: 1,
+        minOrderKg: 1,
+        harvestDate: '2026-01-01',
+      },
+      DRY,
+    );
     expect(res.status).toBe(201);
     expect(res.body.listing).toMatchObject({ title: 'Dry criollo', status: 'active' });
     expect((await anon.get(`/api/listings/${res.body.listing.id}`)).status).toBe(404);
@@ -44,7 +59,9 @@ describe(`dry-run writes (${DRY_RUN_HEADER}: 1)`, () => {
     expect((await client.post('/api/suppliers', { name: 'Dry Finca', country: 'Peru', region: 'Piura' }, DRY)).status).toBe(201);
     expect((await client.get('/api/suppliers/mine')).status).toBe(404);
     const { listing } = await supplierWithListing(svc);
-    const reserved = await svc.as('buyer').post('/api/reservations', { key: 'dry-1', items: [{ listingId: listing.id, quantityKg: 10 }] }, DRY);
+    const reserved = await svc
+      .as('buyer')
+      .post('/api/reservations', { key: 'dry-1', items: [{ listingId: listing.id, quantityKg: 10 }] }, DRY);
     expect(reserved.status).toBe(201);
     expect((await anon.get(`/api/listings/${listing.id}`)).body.listing.stockKg).toBe(listing.stockKg);
   });

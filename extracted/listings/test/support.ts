@@ -13,7 +13,15 @@ let nextUser = 1;
 export async function startTestListings(): Promise<RunningListings & { as(role: Role): HttpClient; drop(): Promise<void> }> {
   const scratch = await createScratchDatabase(inject('pgServerUrl'), 'listings_test');
   const running = await startListingsService(
-    { databaseUrl: scratch.url, port: 0, host: '127.0.0.1', sessionSecrets: [SECRET], shutdownGraceMs: 1000, logLevel: 'silent', redisUrl: undefined },
+    {
+      databaseUrl: scratch.url,
+      port: 0,
+      host: '127.0.0.1',
+      sessionSecrets: [SECRET],
+      shutdownGraceMs: 1000,
+      logLevel: 'silent',
+      redisUrl: undefined,
+    },
     createLogger('listings', 'silent'),
   );
   return {

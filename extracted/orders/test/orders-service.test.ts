@@ -29,9 +29,15 @@ const as = (url: string, role: 'buyer' | 'supplier', id = nextUser++): HttpClien
 };
 
 beforeAll(async () => {
-  listings = await startListingsService({ ...common, databaseUrl: await scratch('orders_test_listings') }, createLogger('listings', 'silent'));
+  listings = await startListingsService(
+    { ...common, databaseUrl: await scratch('orders_test_listings') },
+    createLogger('listings', 'silent'),
+  );
   // No proxy here: the listings service itself stands where the proxy would.
-  orders = await startOrdersService({ ...common, databaseUrl: await scratch('orders_test'), apiBaseUrl: listings.url }, createLogger('orders', 'silent'));
+  orders = await startOrdersService(
+    { ...common, databaseUrl: await scratch('orders_test'), apiBaseUrl: listings.url },
+    createLogger('orders', 'silent'),
+  );
   apps.push(orders, listings);
 });
 afterAll(async () => {
@@ -42,7 +48,18 @@ afterAll(async () => {
 async function aListing(stockKg = 100): Promise<number> {
   const s = as(listings.url, 'supplier');
   await s.post('/api/suppliers', { name: `Finca ${nextUser}`, country: 'Peru', region: 'Piura' });
-  const res = await s.post('/api/listings', { title: 'Piura', originCountry: 'Peru', originRegion: 'Piura', variety: 'criollo', grade: 'A', pricePerKgCents: 1000, currency: 'USD', stockKg, minOrderKg: 10, harvestDate: '2026-01-01' });
+  const res = await s.post('/api/listings', {
+    title: 'Piura',
+    originCountry: 'Peru',
+    originRegion: 'Piura',
+    variety: 'criollo',
+    grade: 'A',
+    pricePerKgCents: 1000,
+    currency: 'USD',
+    stockKg,
+    minOrderKg: 10,
+    harvestDate: '2026-01-01',
+  });
   return res.body.listing.id;
 }
 const stockOf = async (id: number): Promise<number> => (await new HttpClient(listings.url).get(`/api/listings/${id}`)).body.listing.stockKg;
@@ -68,7 +85,10 @@ describe('the orders service', () => {
 
   it('when the listings side cannot be reached, then 503 service_unavailable with Retry-After, and nothing is kept', async () => {
     const port = await freePort();
-    const cut = await startOrdersService({ ...common, databaseUrl: await scratch('orders_test_cut'), apiBaseUrl: `http://127.0.0.1:${port}` }, createLogger('orders', 'silent'));
+    const cut = await startOrdersService(
+      { ...common, databaseUrl: await scratch('orders_test_cut'), apiBaseUrl: `http://127.0.0.1:${port}` },
+      createLogger('orders', 'silent'),
+    );
     apps.unshift(cut);
     const buyer = as(cut.url, 'buyer');
     const res = await buyer.post('/api/orders', { items: [{ listingId: 1, quantityKg: 10 }] });
@@ -79,6 +99,8 @@ describe('the orders service', () => {
   });
 
   it('when API_BASE_URL is missing, then the configuration error says what it is for', () => {
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://x/orders', SESSION_SECRET: SECRET })).toThrow(/API_BASE_URL is required: the strangler proxy/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://x/orders', SESSION_SECRET: SECRET })).toThrow(
+      /API_BASE_URL is required: the strangler proxy/,
+    );
   });
 });

@@ -42,7 +42,8 @@ export const INIT_CONTAINER = 'provision';
 export const containersOf = (app: DeployedApp): string[] => [APP_CONTAINER, ...(app.database ? [INIT_CONTAINER] : [])];
 
 /** `postgres://user@host:port/db`: the password comes apart, as DATABASE_PASSWORD (service-kit joins them). */
-export const databaseUrl = (db: DatabaseAccess, name: string, user = name): string => `postgres://${user}@${db.host}:${db.port}/${name}?sslmode=no-verify`;
+export const databaseUrl = (db: DatabaseAccess, name: string, user = name): string =>
+  `postgres://${user}@${db.host}:${db.port}/${name}?sslmode=no-verify`;
 
 /**
  * An app's Fargate task definition: ARM64, the catalog's size, logs kept for the environment's
@@ -61,7 +62,11 @@ export class AppTask extends Construct {
       memoryLimitMiB: app.memoryMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
-    acknowledge(this.taskDefinition, 'Plain settings (ports, hosts, URLs without passwords) are environment variables; every secret is passed as a secret.', 'AwsSolutions-ECS2');
+    acknowledge(
+      this.taskDefinition,
+      'Plain settings (ports, hosts, URLs without passwords) are environment variables; every secret is passed as a secret.',
+      'AwsSolutions-ECS2',
+    );
     const image = ecs.ContainerImage.fromEcrRepository(props.repository, props.imageTag);
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
     const logging = (prefix: string): ecs.LogDriver => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
@@ -80,7 +85,12 @@ export class AppTask extends Construct {
       logging: logging(app.name),
       portMappings: [{ containerPort: app.port }, ...(app.health.port ? [{ containerPort: app.health.port }] : [])],
       healthCheck: {
-        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${app.health.port ?? app.port}${app.health.path}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+        command: [
+          'CMD',
+          'node',
+          '-e',
+          `fetch('http://127.0.0.1:${app.health.port ?? app.port}${app.health.path}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+        ],
       },
       readonlyRootFilesystem: false,
     });
@@ -90,7 +100,11 @@ export class AppTask extends Construct {
         image,
         essential: false,
         command: ['node', 'service-kit/src/db/provision.ts'],
-        environment: { ADMIN_DATABASE_URL: databaseUrl(db, 'postgres', db.adminUser), DATABASE_NAME: app.database, DATABASE_USER: app.database },
+        environment: {
+          ADMIN_DATABASE_URL: databaseUrl(db, 'postgres', db.adminUser),
+          DATABASE_NAME: app.database,
+          DATABASE_USER: app.database,
+        },
         secrets: {
           ADMIN_DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(db.adminSecret, 'password'),
           DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(db.roleSecrets[app.database]!, 'password'),

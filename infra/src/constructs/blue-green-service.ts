@@ -118,7 +118,11 @@ export class BlueGreenService extends Construct {
         }),
       })
       .attachToApplicationTargetGroup(this.blue);
-    acknowledge(this.service, 'The role ECS assumes to move listener rules between blue and green: AWS’s managed policy for exactly that, kept current by AWS as the feature grows.', 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]');
+    acknowledge(
+      this.service,
+      'The role ECS assumes to move listener rules between blue and green: AWS’s managed policy for exactly that, kept current by AWS as the feature grows.',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]',
+    );
     const scaling = this.service.autoScaleTaskCount({ minCapacity: props.desiredCount, maxCapacity: props.maxCount });
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
   }

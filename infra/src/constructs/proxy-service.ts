@@ -56,7 +56,11 @@ export class ProxyService {
 
   constructor(scope: Construct, props: ProxyServiceProps) {
     const { app, config, vpc, task: base } = props;
-    this.securityGroup = new ec2.SecurityGroup(scope, 'ProxySg', { vpc, description: 'The strangler proxy tasks (besides the app tasks group): the one group the replicator admits', allowAllOutbound: true });
+    this.securityGroup = new ec2.SecurityGroup(scope, 'ProxySg', {
+      vpc,
+      description: 'The strangler proxy tasks (besides the app tasks group): the one group the replicator admits',
+      allowAllOutbound: true,
+    });
 
     // Its route table starts with every group on the monolith; flips change the parameter.
     this.routes = new ssm.StringParameter(scope, 'RouteTable', {
@@ -74,7 +78,9 @@ export class ProxyService {
         ROUTES_FILE: '/tmp/routes.yaml',
         STRANGLER_DATABASE_URL: databaseUrl(base.database, 'strangler'),
         // Hosts the proxy answers (others: 421): the public name, the public ALB's, and the internal ALB's (the apps call back through it).
-        ALLOWED_HOSTS: [config.domainName, props.publicAlb.loadBalancerDnsName, props.internalAlb.loadBalancerDnsName].filter(Boolean).join(','),
+        ALLOWED_HOSTS: [config.domainName, props.publicAlb.loadBalancerDnsName, props.internalAlb.loadBalancerDnsName]
+          .filter(Boolean)
+          .join(','),
         // Shadow copies wait until the replicator has applied every write the monolith's answer may reflect.
         SYNC_STATUS_URL: props.syncStatusUrl,
         // The proxy's, the replicator's and the database's clocks are three hosts', each kept by Amazon
@@ -113,13 +119,29 @@ export class ProxyService {
       });
     this.publicTargets = targets('ProxyPublicTargets');
     if (config.certificateArn) {
-      props.publicAlb.addListener('Https', { port: 443, protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [elbv2.ListenerCertificate.fromArn(config.certificateArn)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS, open: false, defaultTargetGroups: [this.publicTargets] });
-      props.publicAlb.addListener('Http', { port: 80, open: false, defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }) });
+      props.publicAlb.addListener('Https', {
+        port: 443,
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        certificates: [elbv2.ListenerCertificate.fromArn(config.certificateArn)],
+        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+        open: false,
+        defaultTargetGroups: [this.publicTargets],
+      });
+      props.publicAlb.addListener('Http', {
+        port: 80,
+        open: false,
+        defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+      });
     } else {
       props.publicAlb.addListener('Http', { port: 80, open: false, defaultTargetGroups: [this.publicTargets] });
     }
     this.internalTargets = targets('ProxyInternalTargets');
-    props.internalAlb.addListener('ProxyInternal', { port: props.internalPort, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultTargetGroups: [this.internalTargets] });
+    props.internalAlb.addListener('ProxyInternal', {
+      port: props.internalPort,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+      defaultTargetGroups: [this.internalTargets],
+    });
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: app.tasks[config.name].min, maxCapacity: app.tasks[config.name].max });
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });

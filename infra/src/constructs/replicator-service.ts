@@ -55,14 +55,29 @@ export class ReplicatorService {
     // remoteRule: the database's group admits the replicator by a rule that lives here, so the data stack never refers back to this one.
     props.databaseSecurityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(props.databasePort), 'the replicator', true);
     // No load balancer: the proxy finds the one task by name, in a private hosted zone of this VPC only.
-    this.namespace = new servicediscovery.PrivateDnsNamespace(scope, 'Namespace', { name: SERVICE_NAMESPACE, vpc, description: 'Names the proxy finds the replicator by' });
+    this.namespace = new servicediscovery.PrivateDnsNamespace(scope, 'Namespace', {
+      name: SERVICE_NAMESPACE,
+      vpc,
+      description: 'Names the proxy finds the replicator by',
+    });
 
     // A URL and a password per database it keeps in step.
     this.task = new AppTask(scope, `${app.name}Task`, {
       ...base,
       app,
-      environment: { ...base.environment, ...Object.fromEntries(SYNC_DATABASES.map((d) => [`${d.toUpperCase()}_DATABASE_URL`, databaseUrl(base.database, d)])) },
-      secrets: { ...base.secrets, ...Object.fromEntries(SYNC_DATABASES.map((d) => [`${d.toUpperCase()}_DATABASE_PASSWORD`, ecs.Secret.fromSecretsManager(props.roleSecrets[d]!, 'password')])) },
+      environment: {
+        ...base.environment,
+        ...Object.fromEntries(SYNC_DATABASES.map((d) => [`${d.toUpperCase()}_DATABASE_URL`, databaseUrl(base.database, d)])),
+      },
+      secrets: {
+        ...base.secrets,
+        ...Object.fromEntries(
+          SYNC_DATABASES.map((d) => [
+            `${d.toUpperCase()}_DATABASE_PASSWORD`,
+            ecs.Secret.fromSecretsManager(props.roleSecrets[d]!, 'password'),
+          ]),
+        ),
+      },
     });
     this.service = new ecs.FargateService(scope, 'SyncService', {
       cluster: props.cluster,
@@ -73,7 +88,12 @@ export class ReplicatorService {
       vpcSubnets: { subnetGroupName: 'app' },
       capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
       // A short TTL: a replaced task's new address is seen within seconds.
-      cloudMapOptions: { cloudMapNamespace: this.namespace, name: app.name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(10) },
+      cloudMapOptions: {
+        cloudMapNamespace: this.namespace,
+        name: app.name,
+        dnsRecordType: servicediscovery.DnsRecordType.A,
+        dnsTtl: Duration.seconds(10),
+      },
       circuitBreaker: { enable: true, rollback: true },
       // One replicator at a time: the old one stops before the new one starts.
       minHealthyPercent: 0,

@@ -23,7 +23,9 @@ export interface ServicePipelineProps {
 }
 
 /** The paths a push must touch to run this pipeline: the image's folder, and what it shares. */
-export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [...new Set([...apps.map((a) => `${a.folder}/**`), ...SHARED_PATHS])];
+export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [
+  ...new Set([...apps.map((a) => `${a.folder}/**`), ...SHARED_PATHS]),
+];
 
 /** The image definitions file the deploy action of an app reads. */
 export const imageFileOf = (app: DeployedApp): string => `imagedefinitions-${app.name}.json`;
@@ -55,10 +57,20 @@ export class ServicePipeline extends Construct {
       triggerOnPush: false,
     });
     const logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: props.logRetention });
-    const project = (id: string, spec: object, opts: { privileged?: boolean; env?: Record<string, string> } = {}): codebuild.PipelineProject =>
+    const project = (
+      id: string,
+      spec: object,
+      opts: { privileged?: boolean; env?: Record<string, string> } = {},
+    ): codebuild.PipelineProject =>
       new codebuild.PipelineProject(this, id, {
-        environment: { buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0, computeType: codebuild.ComputeType.MEDIUM, privileged: opts.privileged ?? false },
-        environmentVariables: Object.fromEntries(Object.entries({ SERVICE: image, APP: folder, ...opts.env }).map(([k, value]) => [k, { value }])),
+        environment: {
+          buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+          computeType: codebuild.ComputeType.MEDIUM,
+          privileged: opts.privileged ?? false,
+        },
+        environmentVariables: Object.fromEntries(
+          Object.entries({ SERVICE: image, APP: folder, ...opts.env }).map(([k, value]) => [k, { value }]),
+        ),
         buildSpec: codebuild.BuildSpec.fromObject(spec),
         timeout: Duration.minutes(30),
         logging: { cloudWatch: { logGroup } },
@@ -66,10 +78,19 @@ export class ServicePipeline extends Construct {
     const test = project('BuildAndTest', {
       version: '0.2',
       phases: {
-        install: { 'runtime-versions': { nodejs: 22 }, commands: ['dnf install -y -q redis6 && redis6-server --daemonize yes', 'npm ci --no-audit --no-fund'] },
+        install: {
+          'runtime-versions': { nodejs: 22 },
+          commands: ['dnf install -y -q redis6 && redis6-server --daemonize yes', 'npm ci --no-audit --no-fund'],
+        },
         // Types and lint for everything (a shared change can break any image); the image's own tests
         // and every contract suite, monolith against services (PostgreSQL: the tests' embedded one).
-        build: { commands: ['npm run typecheck', 'npm run lint', 'REDIS_URL=redis://127.0.0.1:6379 npx vitest run --project api "$APP" contract-tests/contracts'] },
+        build: {
+          commands: [
+            'npm run typecheck',
+            'npm run lint',
+            'REDIS_URL=redis://127.0.0.1:6379 npx vitest run --project api "$APP" contract-tests/contracts',
+          ],
+        },
       },
     });
     const build = project(
@@ -77,10 +98,25 @@ export class ServicePipeline extends Construct {
       {
         version: '0.2',
         phases: {
-          pre_build: { commands: ['aws ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"', 'TAG=${CODEBUILD_RESOLVED_SOURCE_VERSION}'] },
-          build: { commands: ['docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" -t "$REPOSITORY_URI:$TAG" .', 'docker push "$REPOSITORY_URI:$TAG"'] },
+          pre_build: {
+            commands: [
+              'aws ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
+              'TAG=${CODEBUILD_RESOLVED_SOURCE_VERSION}',
+            ],
+          },
+          build: {
+            commands: [
+              'docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" -t "$REPOSITORY_URI:$TAG" .',
+              'docker push "$REPOSITORY_URI:$TAG"',
+            ],
+          },
           // One file per app: its containers that run the image (the init container too, so it never lags).
-          post_build: { commands: props.deploys.map((d) => `echo '${JSON.stringify(containersOf(d.app).map((name) => ({ name, imageUri: '__IMAGE__' })))}' | sed "s|__IMAGE__|$REPOSITORY_URI:$TAG|g" > ${imageFileOf(d.app)}`) },
+          post_build: {
+            commands: props.deploys.map(
+              (d) =>
+                `echo '${JSON.stringify(containersOf(d.app).map((name) => ({ name, imageUri: '__IMAGE__' })))}' | sed "s|__IMAGE__|$REPOSITORY_URI:$TAG|g" > ${imageFileOf(d.app)}`,
+            ),
+          },
         },
         artifacts: { files: props.deploys.map((d) => imageFileOf(d.app)) },
       },
@@ -102,28 +138,59 @@ export class ServicePipeline extends Construct {
       executionMode: codepipeline.ExecutionMode.QUEUED,
       artifactBucket: artifacts,
       restartExecutionOnUpdate: false,
-      variables: [new codepipeline.Variable({ variableName: 'SERVICE', defaultValue: image, description: 'The image this pipeline builds and deploys' })],
+      variables: [
+        new codepipeline.Variable({
+          variableName: 'SERVICE',
+          defaultValue: image,
+          description: 'The image this pipeline builds and deploys',
+        }),
+      ],
       triggers: [
         {
           providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
-          gitConfiguration: { sourceAction, pushFilter: [{ branchesIncludes: [config.source.branch], filePathsIncludes: triggerPaths(props.deploys.map((d) => d.app)) }] },
+          gitConfiguration: {
+            sourceAction,
+            pushFilter: [{ branchesIncludes: [config.source.branch], filePathsIncludes: triggerPaths(props.deploys.map((d) => d.app)) }],
+          },
         },
       ],
       stages: [
         { stageName: 'Source', actions: [sourceAction] },
         { stageName: 'BuildAndTest', actions: [new actions.CodeBuildAction({ actionName: 'BuildAndTest', project: test, input: source })] },
-        { stageName: 'Image', actions: [new actions.CodeBuildAction({ actionName: 'Image', project: build, input: source, outputs: [built] })] },
+        {
+          stageName: 'Image',
+          actions: [new actions.CodeBuildAction({ actionName: 'Image', project: build, input: source, outputs: [built] })],
+        },
         {
           stageName: 'Deploy',
           actions: props.deploys.map(
-            (d) => new actions.EcsDeployAction({ actionName: `Deploy-${d.app.name}`, service: d.service, imageFile: built.atPath(imageFileOf(d.app)), deploymentTimeout: Duration.minutes(60) }),
+            (d) =>
+              new actions.EcsDeployAction({
+                actionName: `Deploy-${d.app.name}`,
+                service: d.service,
+                imageFile: built.atPath(imageFileOf(d.app)),
+                deploymentTimeout: Duration.minutes(60),
+              }),
           ),
         },
       ],
     });
 
-    for (const p of [test, build]) acknowledge(p, 'Build artifacts are the image definitions and test logs; the artifact bucket’s S3-managed encryption covers them.', 'AwsSolutions-CB4');
-    acknowledge(build, 'Building and pushing the image needs Docker (privileged mode); it builds only this repository’s Dockerfile.', 'AwsSolutions-CB3');
-    acknowledge(artifacts, 'Holds 30 days of build artifacts, written and read by this pipeline’s roles only; access logging of it is left to CloudTrail data events.', 'AwsSolutions-S1');
+    for (const p of [test, build])
+      acknowledge(
+        p,
+        'Build artifacts are the image definitions and test logs; the artifact bucket’s S3-managed encryption covers them.',
+        'AwsSolutions-CB4',
+      );
+    acknowledge(
+      build,
+      'Building and pushing the image needs Docker (privileged mode); it builds only this repository’s Dockerfile.',
+      'AwsSolutions-CB3',
+    );
+    acknowledge(
+      artifacts,
+      'Holds 30 days of build artifacts, written and read by this pipeline’s roles only; access logging of it is left to CloudTrail data events.',
+      'AwsSolutions-S1',
+    );
   }
 }

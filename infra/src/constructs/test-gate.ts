@@ -17,7 +17,9 @@ const HANDLER_SOURCE = path.resolve(import.meta.dirname, '../test-gate/hook-hand
 
 /** The hook's code as the Lambda runtime runs it: the TypeScript source with its types stripped. */
 function hookAsset(): string {
-  const js = ts.transpileModule(fs.readFileSync(HANDLER_SOURCE, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const js = ts.transpileModule(fs.readFileSync(HANDLER_SOURCE, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'test-gate-'));
   fs.writeFileSync(path.join(dir, 'index.mjs'), js);
   return dir;
@@ -56,18 +58,30 @@ export class TestGate extends Construct {
       .join('\\n');
     this.project = new codebuild.Project(this, 'Tests', {
       description: `Journeys against the green revision of ${props.service} (blue/green test gate)`,
-      source: codebuild.Source.gitHub({ owner: props.config.source.owner, repo: props.config.source.repository, branchOrRef: props.config.source.branch }),
+      source: codebuild.Source.gitHub({
+        owner: props.config.source.owner,
+        repo: props.config.source.repository,
+        branchOrRef: props.config.source.branch,
+      }),
       vpc: props.vpc,
       subnetSelection: { subnetGroupName: 'app' },
       securityGroups: [props.securityGroup],
-      environment: { buildImage: codebuild.LinuxBuildImage.fromDockerRegistry('public.ecr.aws/docker/library/node:24-bookworm'), computeType: codebuild.ComputeType.MEDIUM },
+      environment: {
+        buildImage: codebuild.LinuxBuildImage.fromDockerRegistry('public.ecr.aws/docker/library/node:24-bookworm'),
+        computeType: codebuild.ComputeType.MEDIUM,
+      },
       timeout: Duration.minutes(30),
       logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention }) } },
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
         env: { variables: { SERVICE: props.service } },
         phases: {
-          install: { commands: ['apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null', 'npm ci --no-audit --no-fund'] },
+          install: {
+            commands: [
+              'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null',
+              'npm ci --no-audit --no-fund',
+            ],
+          },
           build: {
             commands: [
               // A proxy of the gate's own: this service's group to green, the rest to production.
@@ -80,7 +94,11 @@ export class TestGate extends Construct {
       }),
     });
 
-    acknowledge(this.project, 'The gate needs Node 24 and Debian’s Chromium, which no CodeBuild-provided image carries; it runs Docker’s official Node image, pinned by tag.', 'AwsSolutions-CB5');
+    acknowledge(
+      this.project,
+      'The gate needs Node 24 and Debian’s Chromium, which no CodeBuild-provided image carries; it runs Docker’s official Node image, pinned by tag.',
+      'AwsSolutions-CB5',
+    );
 
     this.hook = new lambda.Function(this, 'Hook', {
       description: `POST_TEST_TRAFFIC_SHIFT gate of ${props.service}: runs the journeys, fails the deployment on a red run`,
@@ -93,14 +111,30 @@ export class TestGate extends Construct {
       logGroup: new logs.LogGroup(this, 'HookLogs', { retention: props.logRetention }),
     });
     // Least privilege: start and read this project's builds, nothing else.
-    this.hook.addToRolePolicy(new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], resources: [this.project.projectArn] }));
+    this.hook.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], resources: [this.project.projectArn] }),
+    );
     // The role ECS assumes to call the hook: invoke this function, no version or alias wildcard
     // (CDK's default role would grant `<function>:*`).
-    this.invokeRole = new iam.Role(this, 'InvokeRole', { assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'), description: `ECS calls the ${props.service} test gate` });
+    this.invokeRole = new iam.Role(this, 'InvokeRole', {
+      assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
+      description: `ECS calls the ${props.service} test gate`,
+    });
     this.invokeRole.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.hook.functionArn] }));
-    this.target = new ecs.DeploymentLifecycleLambdaTarget(this.hook, 'PostTestTrafficShift', { lifecycleStages: [ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT], role: this.invokeRole });
+    this.target = new ecs.DeploymentLifecycleLambdaTarget(this.hook, 'PostTestTrafficShift', {
+      lifecycleStages: [ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT],
+      role: this.invokeRole,
+    });
 
-    acknowledge(this.hook, 'AWSLambdaBasicExecutionRole only lets the hook write its own logs.', 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]');
-    acknowledge(this.project, 'The build reads this repository and writes nothing but its logs; the default (AWS-managed) encryption of its artifacts is enough.', 'AwsSolutions-CB4');
+    acknowledge(
+      this.hook,
+      'AWSLambdaBasicExecutionRole only lets the hook write its own logs.',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    );
+    acknowledge(
+      this.project,
+      'The build reads this repository and writes nothing but its logs; the default (AWS-managed) encryption of its artifacts is enough.',
+      'AwsSolutions-CB4',
+    );
   }
 }

@@ -43,7 +43,11 @@ export class DataStack extends Stack {
     const prod = config.name === 'prod';
     const isolated = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
 
-    this.databaseSecurityGroup = new ec2.SecurityGroup(this, 'DatabaseSg', { vpc, description: 'PostgreSQL: reachable from the app tasks only', allowAllOutbound: false });
+    this.databaseSecurityGroup = new ec2.SecurityGroup(this, 'DatabaseSg', {
+      vpc,
+      description: 'PostgreSQL: reachable from the app tasks only',
+      allowAllOutbound: false,
+    });
     this.database = new rds.DatabaseInstance(this, 'Postgres', {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 }),
       instanceType: new ec2.InstanceType(config.database.instanceType),
@@ -66,12 +70,19 @@ export class DataStack extends Stack {
       removalPolicy: prod ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
     });
 
-    this.redisSecurityGroup = new ec2.SecurityGroup(this, 'RedisSg', { vpc, description: 'Redis: reachable from the app tasks only', allowAllOutbound: false });
+    this.redisSecurityGroup = new ec2.SecurityGroup(this, 'RedisSg', {
+      vpc,
+      description: 'Redis: reachable from the app tasks only',
+      allowAllOutbound: false,
+    });
     this.redisAuthToken = new secretsmanager.Secret(this, 'RedisAuthToken', {
       description: 'Redis AUTH token (shared by the apps)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
-    const subnets = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', { description: 'Redis in the isolated subnets', subnetIds: vpc.selectSubnets(isolated).subnetIds });
+    const subnets = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', {
+      description: 'Redis in the isolated subnets',
+      subnetIds: vpc.selectSubnets(isolated).subnetIds,
+    });
     const failover = config.redis.replicas > 0;
     const redis = new elasticache.CfnReplicationGroup(this, 'Redis', {
       replicationGroupDescription: 'strangler: the proxy’s shared state and session revocations',
@@ -97,19 +108,42 @@ export class DataStack extends Stack {
       if (!app.database || secrets[app.database]) continue;
       secrets[app.database] = new secretsmanager.Secret(this, `${app.database}DbCredentials`, {
         description: `PostgreSQL role of the ${app.database} database`,
-        generateSecretString: { secretStringTemplate: JSON.stringify({ username: app.database }), generateStringKey: 'password', passwordLength: 32, excludePunctuation: true },
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ username: app.database }),
+          generateStringKey: 'password',
+          passwordLength: 32,
+          excludePunctuation: true,
+        },
       });
     }
     this.appDatabaseSecrets = secrets;
-    this.sessionSecret = new secretsmanager.Secret(this, 'SessionSecret', { description: 'Keys that sign session tokens (every app)', generateSecretString: { passwordLength: 48, excludePunctuation: true } });
-    this.adminToken = new secretsmanager.Secret(this, 'AdminToken', { description: 'The strangler proxy’s admin token', generateSecretString: { passwordLength: 40, excludePunctuation: true } });
+    this.sessionSecret = new secretsmanager.Secret(this, 'SessionSecret', {
+      description: 'Keys that sign session tokens (every app)',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    this.adminToken = new secretsmanager.Secret(this, 'AdminToken', {
+      description: 'The strangler proxy’s admin token',
+      generateSecretString: { passwordLength: 40, excludePunctuation: true },
+    });
 
     // this.database: its generated admin secret is its child.
     for (const secret of [this.database, this.redisAuthToken, this.sessionSecret, this.adminToken, ...Object.values(secrets)]) {
-      acknowledge(secret, 'Read by the tasks at start; rotating it needs the init container to re-provision the role (or Redis/session keys rolled in step), which a redeploy does. Automatic rotation is an open decision (migration-plan.md).', 'AwsSolutions-SMG4');
+      acknowledge(
+        secret,
+        'Read by the tasks at start; rotating it needs the init container to re-provision the role (or Redis/session keys rolled in step), which a redeploy does. Automatic rotation is an open decision (migration-plan.md).',
+        'AwsSolutions-SMG4',
+      );
     }
-    acknowledge(this.database, 'The apps authenticate with per-app roles and passwords from Secrets Manager; IAM database authentication would need token refresh in every app.', 'AwsSolutions-RDS6');
-    acknowledge(this.database, 'The standard port keeps every PostgreSQL tool working; only the app tasks’ security group may reach it, from private subnets.', 'AwsSolutions-RDS11');
+    acknowledge(
+      this.database,
+      'The apps authenticate with per-app roles and passwords from Secrets Manager; IAM database authentication would need token refresh in every app.',
+      'AwsSolutions-RDS6',
+    );
+    acknowledge(
+      this.database,
+      'The standard port keeps every PostgreSQL tool working; only the app tasks’ security group may reach it, from private subnets.',
+      'AwsSolutions-RDS11',
+    );
     if (!prod) {
       acknowledge(this.database, 'dev runs single-AZ to halve its cost; prod is Multi-AZ.', 'AwsSolutions-RDS3');
       acknowledge(this.database, 'dev is disposable; prod has deletion protection.', 'AwsSolutions-RDS10');

@@ -34,7 +34,9 @@ export class NetworkStack extends Stack {
       ],
       flowLogs: {
         all: {
-          destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogs', { retention: props.config.logRetentionDays as logs.RetentionDays })),
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(this, 'FlowLogs', { retention: props.config.logRetentionDays as logs.RetentionDays }),
+          ),
           trafficType: ec2.FlowLogTrafficType.REJECT,
         },
       },
@@ -45,8 +47,16 @@ export class NetworkStack extends Stack {
       ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
       ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
     ] as const) {
-      const endpoint = this.vpc.addInterfaceEndpoint(id, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, privateDnsEnabled: true });
-      acknowledge(endpoint, 'The endpoint admits 443 from the VPC’s own CIDR only; the rule cannot resolve that CIDR (an attribute of the VPC) and so cannot check it.', 'AwsSolutions-EC23');
+      const endpoint = this.vpc.addInterfaceEndpoint(id, {
+        service,
+        subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        privateDnsEnabled: true,
+      });
+      acknowledge(
+        endpoint,
+        'The endpoint admits 443 from the VPC’s own CIDR only; the rule cannot resolve that CIDR (an attribute of the VPC) and so cannot check it.',
+        'AwsSolutions-EC23',
+      );
     }
   }
 }

@@ -26,8 +26,18 @@ export class RegistryStack extends Stack {
         encryption: ecr.RepositoryEncryption.AES_256,
         removalPolicy: RemovalPolicy.RETAIN,
         lifecycleRules: [
-          { description: 'untagged layers of failed builds', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(7), rulePriority: 1 },
-          { description: 'keep the last 50 builds (rollbacks go back that far)', tagStatus: ecr.TagStatus.ANY, maxImageCount: 50, rulePriority: 2 },
+          {
+            description: 'untagged layers of failed builds',
+            tagStatus: ecr.TagStatus.UNTAGGED,
+            maxImageAge: Duration.days(7),
+            rulePriority: 1,
+          },
+          {
+            description: 'keep the last 50 builds (rollbacks go back that far)',
+            tagStatus: ecr.TagStatus.ANY,
+            maxImageCount: 50,
+            rulePriority: 2,
+          },
         ],
       });
     }

@@ -55,7 +55,11 @@ export class ServicesStack extends Stack {
     const logRetention = config.logRetentionDays as logs.RetentionDays;
     const imageTag = props.imageTag ?? 'bootstrap';
 
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc, enableFargateCapacityProviders: true, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      enableFargateCapacityProviders: true,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
     const capacity: ecs.CapacityProviderStrategy[] = prod
       ? [
           { capacityProvider: 'FARGATE', base: 2, weight: 3 },
@@ -71,11 +75,23 @@ export class ServicesStack extends Stack {
     // only the proxy to the replicator (its shadow copies wait on the watermark: the replicator's group).
     const tasksSg = new ec2.SecurityGroup(this, 'TasksSg', { vpc, description: 'The app tasks', allowAllOutbound: true });
     const gatesSg = new ec2.SecurityGroup(this, 'GatesSg', { vpc, description: 'The blue/green test builds', allowAllOutbound: true });
-    const publicSg = new ec2.SecurityGroup(this, 'PublicAlbSg', { vpc, description: 'The internet-facing load balancer', allowAllOutbound: true });
-    const internalSg = new ec2.SecurityGroup(this, 'InternalAlbSg', { vpc, description: 'The internal load balancer', allowAllOutbound: true });
+    const publicSg = new ec2.SecurityGroup(this, 'PublicAlbSg', {
+      vpc,
+      description: 'The internet-facing load balancer',
+      allowAllOutbound: true,
+    });
+    const internalSg = new ec2.SecurityGroup(this, 'InternalAlbSg', {
+      vpc,
+      description: 'The internal load balancer',
+      allowAllOutbound: true,
+    });
     publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(config.certificateArn ? 443 : 80), 'the public website');
     if (config.certificateArn) publicSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'redirected to HTTPS');
-    acknowledge(publicSg, 'The internet-facing load balancer serves the public website; every other group admits named security groups only.', 'AwsSolutions-EC23');
+    acknowledge(
+      publicSg,
+      'The internet-facing load balancer serves the public website; every other group admits named security groups only.',
+      'AwsSolutions-EC23',
+    );
     const proxy = APPS.find((a) => a.name === 'proxy')!;
     tasksSg.addIngressRule(publicSg, ec2.Port.tcp(proxy.port), 'the proxy, from the public load balancer');
     // Its target group checks health on the admin listener's port, which CDK does not open by itself.
@@ -95,18 +111,41 @@ export class ServicesStack extends Stack {
       removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       autoDeleteObjects: !prod,
     });
-    acknowledge(accessLogs, 'This bucket receives the load balancers’ access logs; logging access to it would log the log writes.', 'AwsSolutions-S1');
-    this.publicAlb = new elbv2.ApplicationLoadBalancer(this, 'PublicAlb', { vpc, internetFacing: true, securityGroup: publicSg, vpcSubnets: { subnetGroupName: 'public' }, dropInvalidHeaderFields: true });
-    this.internalAlb = new elbv2.ApplicationLoadBalancer(this, 'InternalAlb', { vpc, internetFacing: false, securityGroup: internalSg, vpcSubnets: { subnetGroupName: 'app' }, dropInvalidHeaderFields: true });
+    acknowledge(
+      accessLogs,
+      'This bucket receives the load balancers’ access logs; logging access to it would log the log writes.',
+      'AwsSolutions-S1',
+    );
+    this.publicAlb = new elbv2.ApplicationLoadBalancer(this, 'PublicAlb', {
+      vpc,
+      internetFacing: true,
+      securityGroup: publicSg,
+      vpcSubnets: { subnetGroupName: 'public' },
+      dropInvalidHeaderFields: true,
+    });
+    this.internalAlb = new elbv2.ApplicationLoadBalancer(this, 'InternalAlb', {
+      vpc,
+      internetFacing: false,
+      securityGroup: internalSg,
+      vpcSubnets: { subnetGroupName: 'app' },
+      dropInvalidHeaderFields: true,
+    });
     this.publicAlb.logAccessLogs(accessLogs, 'public');
     this.internalAlb.logAccessLogs(accessLogs, 'internal');
     const internalUrl = (port: number): string => `http://${this.internalAlb.loadBalancerDnsName}:${port}`;
     // The monolith and the services: a production and a test listener each, on ports of their own.
-    const productionUrls: Record<string, string> = Object.fromEntries(BLUE_GREEN_APPS.map((app, i) => [app.name, internalUrl(productionPort(i))]));
+    const productionUrls: Record<string, string> = Object.fromEntries(
+      BLUE_GREEN_APPS.map((app, i) => [app.name, internalUrl(productionPort(i))]),
+    );
     const listeners = BLUE_GREEN_APPS.map((app, i) => {
       const listener = (kind: string, port: number, from: ec2.ISecurityGroup): elbv2.ApplicationListener => {
         internalSg.addIngressRule(from, ec2.Port.tcp(port), `${app.name} ${kind} listener`);
-        return this.internalAlb.addListener(`${app.name}${kind}`, { port, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultAction: elbv2.ListenerAction.fixedResponse(404) });
+        return this.internalAlb.addListener(`${app.name}${kind}`, {
+          port,
+          protocol: elbv2.ApplicationProtocol.HTTP,
+          open: false,
+          defaultAction: elbv2.ListenerAction.fixedResponse(404),
+        });
       };
       return { app, production: listener('Production', productionPort(i), tasksSg), test: listener('Test', testPort(i), gatesSg) };
     });
@@ -122,7 +161,10 @@ export class ServicesStack extends Stack {
         roleSecrets: data.appDatabaseSecrets,
       },
       environment: { REDIS_URL: `rediss://${data.redisEndpoint}:${REDIS_PORT}`, API_BASE_URL: internalUrl(PROXY_INTERNAL_PORT) },
-      secrets: { SESSION_SECRET: ecs.Secret.fromSecretsManager(data.sessionSecret), REDIS_PASSWORD: ecs.Secret.fromSecretsManager(data.redisAuthToken) },
+      secrets: {
+        SESSION_SECRET: ecs.Secret.fromSecretsManager(data.sessionSecret),
+        REDIS_PASSWORD: ecs.Secret.fromSecretsManager(data.redisAuthToken),
+      },
       logRetention,
     };
     const taskOf = (app: DeployedApp): AppTaskBase => ({ ...shared, repository: props.repositories[imageOf(app)]! });
@@ -133,7 +175,15 @@ export class ServicesStack extends Stack {
 
     // The monolith and the services, each with its test gate.
     listeners.forEach(({ app, production, test }, i) => {
-      gates[app.name] = new TestGate(this, `${app.name}Gate`, { config, service: app.name, vpc, securityGroup: gatesSg, greenUrl: internalUrl(testPort(i)), productionUrls, logRetention });
+      gates[app.name] = new TestGate(this, `${app.name}Gate`, {
+        config,
+        service: app.name,
+        vpc,
+        securityGroup: gatesSg,
+        greenUrl: internalUrl(testPort(i)),
+        productionUrls,
+        logRetention,
+      });
       blueGreen[app.name] = new BlueGreenService(this, `${app.name}Service`, {
         app,
         task: new AppTask(this, `${app.name}Task`, { ...taskOf(app), app }),

@@ -41,7 +41,9 @@ export const POLL_SECONDS = 30;
  */
 export function createHook(runs: TestRuns) {
   return async (event: HookEvent): Promise<HookResult> => {
-    const serving = Object.entries(event.productionTrafficWeights ?? {}).filter(([arn, weight]) => weight > 0 && arn !== event.targetServiceRevisionArn);
+    const serving = Object.entries(event.productionTrafficWeights ?? {}).filter(
+      ([arn, weight]) => weight > 0 && arn !== event.targetServiceRevisionArn,
+    );
     if (!serving.length) return { hookStatus: 'SUCCEEDED', reason: 'first deployment: no revision serves production yet' };
     const buildId = event.hookDetails?.buildId;
     if (!buildId) {
@@ -66,7 +68,12 @@ function codeBuildRuns(projectName: string): TestRuns {
   return {
     async start(variables) {
       const { CodeBuildClient, StartBuildCommand } = await sdk;
-      const out = await new CodeBuildClient().send(new StartBuildCommand({ projectName, environmentVariablesOverride: Object.entries(variables).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })) }));
+      const out = await new CodeBuildClient().send(
+        new StartBuildCommand({
+          projectName,
+          environmentVariablesOverride: Object.entries(variables).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
+        }),
+      );
       return out.build!.id!;
     },
     async status(buildId) {

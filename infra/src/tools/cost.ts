@@ -72,11 +72,14 @@ export interface Estimate {
   assumptions: Assumptions;
 }
 
-export const readPriceTable = (file = path.join(PRICING_DIR, 'us-east-1.json')): PriceTable => JSON.parse(fs.readFileSync(file, 'utf8')) as PriceTable;
+export const readPriceTable = (file = path.join(PRICING_DIR, 'us-east-1.json')): PriceTable =>
+  JSON.parse(fs.readFileSync(file, 'utf8')) as PriceTable;
 
 /** The assumptions of an environment: the file's, then `--assumptions` files, then `--set` overrides (`env.path=value` or `path=value`). */
 export function readAssumptions(env: string, opts: { files?: string[]; sets?: string[] } = {}): Assumptions {
-  const layers = [path.join(PRICING_DIR, 'assumptions.json'), ...(opts.files ?? [])].map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>);
+  const layers = [path.join(PRICING_DIR, 'assumptions.json'), ...(opts.files ?? [])].map(
+    (f) => JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>,
+  );
   const merged: Record<string, unknown> = {};
   const merge = (into: Record<string, unknown>, from: Record<string, unknown>): void => {
     for (const [k, v] of Object.entries(from)) {
@@ -85,7 +88,8 @@ export function readAssumptions(env: string, opts: { files?: string[]; sets?: st
     }
   };
   for (const layer of layers) if (layer[env]) merge(merged, layer[env] as Record<string, unknown>);
-  if (!Object.keys(merged).length) throw new Error(`no assumptions for environment "${env}" in ${path.join(PRICING_DIR, 'assumptions.json')}`);
+  if (!Object.keys(merged).length)
+    throw new Error(`no assumptions for environment "${env}" in ${path.join(PRICING_DIR, 'assumptions.json')}`);
   for (const set of opts.sets ?? []) {
     const eq = set.indexOf('=');
     if (eq < 0) throw new Error(`--set ${set}: expected path=value, e.g. prod.natGbPerMonth=500`);
@@ -102,7 +106,8 @@ export function readAssumptions(env: string, opts: { files?: string[]; sets?: st
       at = at[k] as Record<string, unknown>;
     }
     const last = keys.at(-1)!;
-    if (!(last in at) && keys.length === 1) throw new Error(`--set ${set}: unknown assumption "${last}" (known: ${Object.keys(merged).join(', ')})`);
+    if (!(last in at) && keys.length === 1)
+      throw new Error(`--set ${set}: unknown assumption "${last}" (known: ${Object.keys(merged).join(', ')})`);
     at[last] = value;
   }
   return merged as unknown as Assumptions;
@@ -122,7 +127,14 @@ export function estimate(env: Environment, table: PriceTable, a: Assumptions): E
   };
   const add = (l: Located | string, category: string, quantity: string, parts: [string, number][]): void => {
     const usd = parts.reduce((sum, [key, amount]) => sum + amount * price(key), 0);
-    lines.push({ category, resource: typeof l === 'string' ? l : `${l.stack.replace(/^Strangler-[^-]+-/, '')}/${l.id}`, type: typeof l === 'string' ? '-' : l.resource.Type, quantity, usd: round(usd), prices: parts.map(([k]) => k) });
+    lines.push({
+      category,
+      resource: typeof l === 'string' ? l : `${l.stack.replace(/^Strangler-[^-]+-/, '')}/${l.id}`,
+      type: typeof l === 'string' ? '-' : l.resource.Type,
+      quantity,
+      usd: round(usd),
+      prices: parts.map(([k]) => k),
+    });
   };
   const h = a.hoursPerMonth;
   const services = env.all('AWS::ECS::Service');
@@ -131,7 +143,13 @@ export function estimate(env: Environment, table: PriceTable, a: Assumptions): E
   const nats = env.all('AWS::EC2::NatGateway');
   const logGroups = env.all('AWS::Logs::LogGroup');
   const secrets = env.all('AWS::SecretsManager::Secret');
-  const hooks = new Set(services.flatMap((s) => (s.resource.Properties?.DeploymentConfiguration?.LifecycleHooks ?? []).flatMap((hk: { HookTargetArn: unknown }) => env.refsIn(hk.HookTargetArn, s.stack).map((f) => f.id))));
+  const hooks = new Set(
+    services.flatMap((s) =>
+      (s.resource.Properties?.DeploymentConfiguration?.LifecycleHooks ?? []).flatMap((hk: { HookTargetArn: unknown }) =>
+        env.refsIn(hk.HookTargetArn, s.stack).map((f) => f.id),
+      ),
+    ),
+  );
 
   for (const l of env.all()) {
     const p = l.resource.Properties ?? {};
@@ -143,24 +161,39 @@ export function estimate(env: Environment, table: PriceTable, a: Assumptions): E
         if (task.RuntimePlatform?.CpuArchitecture !== 'ARM64') throw new Error(`${l.id}: only ARM64 Fargate is in the price table`);
         const tasks = a.tasks[p.ServiceName] ?? p.DesiredCount ?? 1;
         // The capacity provider strategy: `base` tasks on the first provider, the rest by weight.
-        const strategy: { CapacityProvider: string; Base?: number; Weight?: number }[] = p.CapacityProviderStrategy ?? [{ CapacityProvider: 'FARGATE', Weight: 1 }];
-        const base = Math.min(tasks, strategy.reduce((s, x) => s + (x.Base ?? 0), 0));
+        const strategy: { CapacityProvider: string; Base?: number; Weight?: number }[] = p.CapacityProviderStrategy ?? [
+          { CapacityProvider: 'FARGATE', Weight: 1 },
+        ];
+        const base = Math.min(
+          tasks,
+          strategy.reduce((s, x) => s + (x.Base ?? 0), 0),
+        );
         const weights = strategy.reduce((s, x) => s + (x.Weight ?? 0), 0) || 1;
         const spotShare = strategy.filter((x) => x.CapacityProvider === 'FARGATE_SPOT').reduce((s, x) => s + (x.Weight ?? 0), 0) / weights;
         const spot = (tasks - base) * spotShare;
         const onDemand = tasks - spot;
         const discount = price('fargate.spot.discount');
         const hours = (n: number): number => n * h;
-        add(l, 'Compute (Fargate)', `${p.ServiceName}: ${tasks} × ${vcpu} vCPU / ${gb} GB (${+onDemand.toFixed(2)} on-demand, ${+spot.toFixed(2)} Spot)`, [
-          ['fargate.arm.vcpuHour', hours(onDemand + spot * (1 - discount)) * vcpu],
-          ['fargate.arm.gbHour', hours(onDemand + spot * (1 - discount)) * gb],
-        ]);
+        add(
+          l,
+          'Compute (Fargate)',
+          `${p.ServiceName}: ${tasks} × ${vcpu} vCPU / ${gb} GB (${+onDemand.toFixed(2)} on-demand, ${+spot.toFixed(2)} Spot)`,
+          [
+            ['fargate.arm.vcpuHour', hours(onDemand + spot * (1 - discount)) * vcpu],
+            ['fargate.arm.gbHour', hours(onDemand + spot * (1 - discount)) * gb],
+          ],
+        );
         break;
       }
       case 'AWS::ECS::Cluster': {
-        const insights = (p.ClusterSettings ?? []).some((s: { Name: string; Value: string }) => s.Name === 'containerInsights' && s.Value !== 'disabled');
+        const insights = (p.ClusterSettings ?? []).some(
+          (s: { Name: string; Value: string }) => s.Name === 'containerInsights' && s.Value !== 'disabled',
+        );
         const count = services.filter((s) => env.refsIn(s.resource.Properties?.Cluster, s.stack).some((c) => c.id === l.id)).length;
-        if (insights) add(l, 'Monitoring', `Container Insights: ${count} services × ${a.metricsPerService} metrics`, [['cloudwatch.metricMonth', count * a.metricsPerService]]);
+        if (insights)
+          add(l, 'Monitoring', `Container Insights: ${count} services × ${a.metricsPerService} metrics`, [
+            ['cloudwatch.metricMonth', count * a.metricsPerService],
+          ]);
         else add(l, 'Monitoring', 'cluster (no Container Insights)', []);
         break;
       }
@@ -248,14 +281,18 @@ export function estimate(env: Environment, table: PriceTable, a: Assumptions): E
         const stages: { Name: string; Actions: unknown[] }[] = p.Stages ?? [];
         const deploys = stages.at(-1)?.Actions.length ?? 0;
         const minutes = a.sourceMinutes + (a.buildMinutes.BuildAndTest ?? 0) + (a.buildMinutes.Image ?? 0) + deploys * a.deployMinutes;
-        add(l, 'Delivery', `${a.pushesPerMonthPerPipeline} runs × ${minutes} action minutes`, [['codepipeline.v2.actionMinute', a.pushesPerMonthPerPipeline * minutes]]);
+        add(l, 'Delivery', `${a.pushesPerMonthPerPipeline} runs × ${minutes} action minutes`, [
+          ['codepipeline.v2.actionMinute', a.pushesPerMonthPerPipeline * minutes],
+        ]);
         break;
       }
       case 'AWS::CodeBuild::Project': {
         const kind = Object.keys(a.buildMinutes).find((k) => l.id.includes(k)) ?? 'default';
         const minutes = a.buildMinutes[kind] ?? 0;
         const arm = p.Environment?.Type === 'ARM_CONTAINER';
-        const size = String(p.Environment?.ComputeType ?? '').replace('BUILD_GENERAL1_', '').toLowerCase();
+        const size = String(p.Environment?.ComputeType ?? '')
+          .replace('BUILD_GENERAL1_', '')
+          .toLowerCase();
         const key = `codebuild.${arm ? 'arm1' : 'general1'}.${size}.minute`;
         if (!table.prices[key]) {
           unpriced[`${l.resource.Type} (${key})`] = (unpriced[`${l.resource.Type} (${key})`] ?? 0) + 1;
@@ -271,19 +308,36 @@ export function estimate(env: Environment, table: PriceTable, a: Assumptions): E
         break;
       case 'AWS::ServiceDiscovery::Service': {
         // One registered instance per task of the ECS services that register in it.
-        const registering = services.filter((s) => (s.resource.Properties?.ServiceRegistries ?? []).some((r: { RegistryArn: unknown }) => env.refsIn(r.RegistryArn, s.stack).some((x) => x.id === l.id)));
-        const instances = registering.reduce((n, s) => n + (a.tasks[s.resource.Properties!.ServiceName] ?? s.resource.Properties!.DesiredCount ?? 1), 0);
-        add(l, 'Network', `service discovery: ${instances} registered instance${instances === 1 ? '' : 's'} (${registering.map((s) => s.resource.Properties!.ServiceName).join(', ')})`, [['cloudmap.resourceMonth', instances]]);
+        const registering = services.filter((s) =>
+          (s.resource.Properties?.ServiceRegistries ?? []).some((r: { RegistryArn: unknown }) =>
+            env.refsIn(r.RegistryArn, s.stack).some((x) => x.id === l.id),
+          ),
+        );
+        const instances = registering.reduce(
+          (n, s) => n + (a.tasks[s.resource.Properties!.ServiceName] ?? s.resource.Properties!.DesiredCount ?? 1),
+          0,
+        );
+        add(
+          l,
+          'Network',
+          `service discovery: ${instances} registered instance${instances === 1 ? '' : 's'} (${registering.map((s) => s.resource.Properties!.ServiceName).join(', ')})`,
+          [['cloudmap.resourceMonth', instances]],
+        );
         break;
       }
       case 'AWS::Lambda::Function': {
         // The test-gate hooks run once per deployment, polled while the journeys run; other functions (CDK's helpers) only on stack changes.
         const invocations = hooks.has(l.id) ? gateRuns * (1 + ((a.buildMinutes.GateTests ?? 0) * 60) / POLL_SECONDS) : 0;
         const gbSeconds = invocations * ((p.MemorySize ?? 128) / 1024) * a.lambdaSecondsPerInvocation;
-        add(l, 'Delivery', hooks.has(l.id) ? `test-gate hook, ${Math.round(invocations)} invocations` : 'helper, runs on stack changes only', [
-          ['lambda.arm.gbSecond', gbSeconds],
-          ['lambda.perMillionRequests', invocations / 1e6],
-        ]);
+        add(
+          l,
+          'Delivery',
+          hooks.has(l.id) ? `test-gate hook, ${Math.round(invocations)} invocations` : 'helper, runs on stack changes only',
+          [
+            ['lambda.arm.gbSecond', gbSeconds],
+            ['lambda.perMillionRequests', invocations / 1e6],
+          ],
+        );
         break;
       }
       default:
@@ -303,7 +357,9 @@ export const byCategory = (e: Estimate): Record<string, number> =>
 
 /** The prices an estimate used that the table marks uncertain. */
 const uncertainUsed = (estimates: Estimate[], table: PriceTable): [string, Price][] =>
-  [...new Set(estimates.flatMap((e) => e.lines.flatMap((l) => l.prices)))].filter((k) => table.prices[k]?.uncertain).map((k) => [k, table.prices[k]!]);
+  [...new Set(estimates.flatMap((e) => e.lines.flatMap((l) => l.prices)))]
+    .filter((k) => table.prices[k]?.uncertain)
+    .map((k) => [k, table.prices[k]!]);
 
 /** The text report: every line, per environment, then totals. */
 export function formatText(estimates: Estimate[], table: PriceTable): string {
@@ -319,8 +375,20 @@ export function formatText(estimates: Estimate[], table: PriceTable): string {
       }
       out.push(`    ${'subtotal'.padEnd(width)}  ${usd(byCategory(e)[category]!).padStart(10)}`);
     }
-    out.push(`  free: ${Object.entries(e.free).map(([t, n]) => `${t} ×${n}`).join(', ')}`);
-    out.push(`  unpriced: ${Object.keys(e.unpriced).length ? Object.entries(e.unpriced).map(([t, n]) => `${t} ×${n}`).join(', ') : 'none'}`);
+    out.push(
+      `  free: ${Object.entries(e.free)
+        .map(([t, n]) => `${t} ×${n}`)
+        .join(', ')}`,
+    );
+    out.push(
+      `  unpriced: ${
+        Object.keys(e.unpriced).length
+          ? Object.entries(e.unpriced)
+              .map(([t, n]) => `${t} ×${n}`)
+              .join(', ')
+          : 'none'
+      }`,
+    );
     out.push(`  TOTAL ${e.environment}: ${usd(e.total)} per month`);
   }
   const uncertain = uncertainUsed(estimates, table);
@@ -331,11 +399,15 @@ export function formatText(estimates: Estimate[], table: PriceTable): string {
 /** The table migration-plan.md embeds: categories × environments, uncertain prices, assumptions. */
 export function formatMarkdown(estimates: Estimate[], table: PriceTable): string {
   const categories = [...new Set(estimates.flatMap((e) => Object.keys(byCategory(e))))];
-  const uncertainCategories = new Set(estimates.flatMap((e) => e.lines.filter((l) => l.prices.some((k) => table.prices[k]?.uncertain)).map((l) => l.category)));
+  const uncertainCategories = new Set(
+    estimates.flatMap((e) => e.lines.filter((l) => l.prices.some((k) => table.prices[k]?.uncertain)).map((l) => l.category)),
+  );
   const rows = [
     `| Monthly, ${table.currency} (${table.region}, prices ${table.version}) | ${estimates.map((e) => e.environment).join(' | ')} |`,
     `|---|${estimates.map(() => '---:').join('|')}|`,
-    ...categories.map((c) => `| ${c}${uncertainCategories.has(c) ? ' *' : ''} | ${estimates.map((e) => usd(byCategory(e)[c] ?? 0)).join(' | ')} |`),
+    ...categories.map(
+      (c) => `| ${c}${uncertainCategories.has(c) ? ' *' : ''} | ${estimates.map((e) => usd(byCategory(e)[c] ?? 0)).join(' | ')} |`,
+    ),
     `| **Total** | ${estimates.map((e) => `**${usd(e.total)}**`).join(' | ')} |`,
   ];
   const uncertain = uncertainUsed(estimates, table).map(([k, p]) => `- \`${k}\` ($${p.usd} per ${p.unit}): ${p.uncertain}`);
@@ -352,7 +424,9 @@ export function formatMarkdown(estimates: Estimate[], table: PriceTable): string
     ...rows,
     '',
     uncertain.length ? `\\* includes uncertain prices:\n${uncertain.join('\n')}` : '',
-    unpriced.length ? `\nUnpriced (not in the table): ${unpriced.join(', ')}` : '\nEvery resource type is priced or listed as free in the table.',
+    unpriced.length
+      ? `\nUnpriced (not in the table): ${unpriced.join(', ')}`
+      : '\nEvery resource type is priced or listed as free in the table.',
     '',
     ...assumptions,
     '',
@@ -363,7 +437,9 @@ export function formatMarkdown(estimates: Estimate[], table: PriceTable): string
 async function main(): Promise<void> {
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   const opts = new Command('cost')
-    .description('Estimate the monthly cost of each environment from the synthesized templates (run `npm run synth` first, or use `npm run cost`).')
+    .description(
+      'Estimate the monthly cost of each environment from the synthesized templates (run `npm run synth` first, or use `npm run cost`).',
+    )
     .option('--env <name>', 'one environment (repeatable; default: every one synthesized)', collect)
     .option('--assembly <dir>', 'the cloud assembly to read', DEFAULT_ASSEMBLY)
     .option('--prices <file>', 'another price table')
@@ -374,11 +450,22 @@ async function main(): Promise<void> {
     .option('--no-plan', 'leave migration-plan.md as it is')
     .showHelpAfterError()
     .parse()
-    .opts<{ env?: string[]; assembly: string; prices?: string; assumptions?: string[]; set?: string[]; json?: boolean; markdown?: boolean; plan: boolean }>();
+    .opts<{
+      env?: string[];
+      assembly: string;
+      prices?: string;
+      assumptions?: string[];
+      set?: string[];
+      json?: boolean;
+      markdown?: boolean;
+      plan: boolean;
+    }>();
   const templates = readAssembly(opts.assembly);
   const table = readPriceTable(opts.prices);
   const envs = opts.env ?? environmentsOf(templates);
-  const estimates = envs.map((name) => estimate(new Environment(templates, name), table, readAssumptions(name, { files: opts.assumptions ?? [], sets: opts.set ?? [] })));
+  const estimates = envs.map((name) =>
+    estimate(new Environment(templates, name), table, readAssumptions(name, { files: opts.assumptions ?? [], sets: opts.set ?? [] })),
+  );
   if (opts.json) console.log(JSON.stringify({ priceTable: table.version, estimates }, null, 2));
   else if (opts.markdown) console.log(formatMarkdown(estimates, table));
   else console.log(formatText(estimates, table));

@@ -31,7 +31,9 @@ export const PLAN = path.resolve(import.meta.dirname, '../../../migration-plan.m
 export function readAssembly(dir = DEFAULT_ASSEMBLY): Record<string, CfnTemplate> {
   const manifestFile = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestFile)) throw new Error(`no cloud assembly at ${dir}: run \`npm run synth\` first`);
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as { artifacts: Record<string, { type: string; properties?: { templateFile?: string } }> };
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as {
+    artifacts: Record<string, { type: string; properties?: { templateFile?: string } }>;
+  };
   const out: Record<string, CfnTemplate> = {};
   for (const [name, artifact] of Object.entries(manifest.artifacts)) {
     if (artifact.type !== 'aws:cloudformation:stack' || !artifact.properties?.templateFile) continue;
@@ -41,7 +43,9 @@ export function readAssembly(dir = DEFAULT_ASSEMBLY): Record<string, CfnTemplate
 }
 
 /** The environments present: `Strangler-<env>-<Stack>` → `<env>`. */
-export const environmentsOf = (templates: Record<string, CfnTemplate>): string[] => [...new Set(Object.keys(templates).map((n) => n.split('-')[1]!))];
+export const environmentsOf = (templates: Record<string, CfnTemplate>): string[] => [
+  ...new Set(Object.keys(templates).map((n) => n.split('-')[1]!)),
+];
 
 /** One environment's stacks, and a resolver of references between their resources. */
 export class Environment {
@@ -52,7 +56,8 @@ export class Environment {
   constructor(templates: Record<string, CfnTemplate>, name: string) {
     this.name = name;
     this.stacks = Object.fromEntries(Object.entries(templates).filter(([stack]) => stack.startsWith(`Strangler-${name}-`)));
-    if (!Object.keys(this.stacks).length) throw new Error(`no stacks for environment "${name}" (have: ${environmentsOf(templates).join(', ')})`);
+    if (!Object.keys(this.stacks).length)
+      throw new Error(`no stacks for environment "${name}" (have: ${environmentsOf(templates).join(', ')})`);
     for (const [stack, t] of Object.entries(this.stacks)) {
       for (const output of Object.values(t.Outputs ?? {})) {
         if (!output.Export) continue;

@@ -97,7 +97,9 @@ export function listListings(db: Queryable, f: ListingFilter): Promise<{ items: 
   if (f.status !== 'all') where.push(`l.status = ${param(f.status)}`);
   for (const word of (f.q ?? '').split(/\s+/).filter(Boolean).slice(0, 8)) {
     const p = param(containsPattern(word));
-    where.push(`(l.title ILIKE ${p} OR l.description ILIKE ${p} OR l.origin_country ILIKE ${p} OR l.origin_region ILIKE ${p} OR s.name ILIKE ${p})`);
+    where.push(
+      `(l.title ILIKE ${p} OR l.description ILIKE ${p} OR l.origin_country ILIKE ${p} OR l.origin_region ILIKE ${p} OR s.name ILIKE ${p})`,
+    );
   }
   if (f.origin) {
     const p = param(f.origin);
@@ -108,7 +110,15 @@ export function listListings(db: Queryable, f: ListingFilter): Promise<{ items: 
   if (f.maxPriceCents !== undefined) where.push(`l.price_per_kg_cents <= ${param(f.maxPriceCents)}`);
   if (f.inStock) where.push('l.stock_kg >= l.min_order_kg');
   if (f.supplierId !== undefined) where.push(`l.supplier_id = ${param(f.supplierId)}`);
-  return pagedQuery<Listing>(db, { select: COLUMNS, from: FROM, where, values, orderBy: ORDER_BY[f.sort], limit: f.limit, offset: f.offset });
+  return pagedQuery<Listing>(db, {
+    select: COLUMNS,
+    from: FROM,
+    where,
+    values,
+    orderBy: ORDER_BY[f.sort],
+    limit: f.limit,
+    offset: f.offset,
+  });
 }
 
 export async function insertListing(db: Queryable, supplierId: number, fields: ListingFields): Promise<Listing> {

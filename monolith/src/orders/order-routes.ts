@@ -32,7 +32,8 @@ const ListQuery = z.object({
 });
 
 /** The reservation key of a keyed order: the same for every retry of it, so the stock is held once. */
-const reservationKeyFor = (buyerId: number, idempotencyKey: string): string => `order:${buyerId}:${createHash('sha256').update(idempotencyKey).digest('base64url')}`;
+const reservationKeyFor = (buyerId: number, idempotencyKey: string): string =>
+  `order:${buyerId}:${createHash('sha256').update(idempotencyKey).digest('base64url')}`;
 
 /**
  * /api/orders: place (stock reserved through the listings API, idempotent by key), list mine, get,
@@ -45,13 +46,21 @@ export function orderRoutes(ctx: AppContext): Router {
    * Reserves the stock, then writes the order in `tx`; if writing fails, the reservation is released
    * (compensation), so a failed order never holds stock.
    */
-  const place = async (tx: Queryable, caller: Caller, buyerId: number, reservationKey: string, items: OrderItem[]): Promise<StoredResponse> => {
+  const place = async (
+    tx: Queryable,
+    caller: Caller,
+    buyerId: number,
+    reservationKey: string,
+    items: OrderItem[],
+  ): Promise<StoredResponse> => {
     const { currency, lines } = await ctx.stock.reserve(caller, reservationKey, items);
     try {
       const orderId = await insertOrder(tx, { buyerId, currency, reservationKey, lines });
       return { status: 201, body: { order: (await findOrder(tx, orderId))! } };
     } catch (err) {
-      await ctx.stock.release(caller, reservationKey).catch((e: unknown) => ctx.log.error({ err: e, reservationKey }, 'releasing the stock of a failed order failed'));
+      await ctx.stock
+        .release(caller, reservationKey)
+        .catch((e: unknown) => ctx.log.error({ err: e, reservationKey }, 'releasing the stock of a failed order failed'));
       throw err;
     }
   };
@@ -67,7 +76,9 @@ export function orderRoutes(ctx: AppContext): Router {
     const result = await ctx.ordersDb.withTransaction(
       (tx) =>
         key
-          ? onceForKey(tx, session.sub, key, req.body, () => place(tx, caller, session.sub, reservationKeyFor(session.sub, key), body.items))
+          ? onceForKey(tx, session.sub, key, req.body, () =>
+              place(tx, caller, session.sub, reservationKeyFor(session.sub, key), body.items),
+            )
           : place(tx, caller, session.sub, `order:${randomUUID()}`, body.items).then((r) => ({ ...r, replayed: false })),
       { rollback: caller.dryRun },
     );
@@ -102,7 +113,9 @@ export function orderRoutes(ctx: AppContext): Router {
         const row = id === undefined ? undefined : await lockOrder(tx, id);
         if (!row || !mayAccess(session, row.buyerId)) throw new ApiError('order_not_found');
         if (!CANCELLABLE.includes(row.status)) {
-          throw new ApiError('order_not_cancellable', { message: `This order is ${row.status}; only placed or confirmed orders can be cancelled.` });
+          throw new ApiError('order_not_cancellable', {
+            message: `This order is ${row.status}; only placed or confirmed orders can be cancelled.`,
+          });
         }
         // Released while the order row is locked: if the release fails, the order stays as it was and
         // the cancel can be retried (a release is idempotent, so a retry after a lost commit is harmless).

@@ -19,8 +19,15 @@ export class StockClient {
   }
 
   /** Takes the stock of every item under `key` (idempotent); the lines in the order asked, priced now. */
-  async reserve(caller: Caller, key: string, items: { listingId: number; quantityKg: number }[]): Promise<{ currency: Currency; lines: OrderLine[] }> {
-    const { body } = await callApi<{ reservation: { items: ReservedItem[] } }>(this.#baseUrl(), 'POST', '/api/reservations', caller, { body: { key, items }, what: 'Stock' });
+  async reserve(
+    caller: Caller,
+    key: string,
+    items: { listingId: number; quantityKg: number }[],
+  ): Promise<{ currency: Currency; lines: OrderLine[] }> {
+    const { body } = await callApi<{ reservation: { items: ReservedItem[] } }>(this.#baseUrl(), 'POST', '/api/reservations', caller, {
+      body: { key, items },
+      what: 'Stock',
+    });
     const reserved = new Map(body.reservation.items.map((i) => [i.listingId, i]));
     const lines = items.map((i) => {
       const { currency: _c, ...line } = reserved.get(i.listingId)!;

@@ -2,7 +2,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router, type Response } from 'express';
 import { layout, type PageSpec } from './layout.ts';
-import { browsePage, dashboardPage, listingFormPage, listingPage, loginPage, notFoundPage, ordersPage, registerPage } from './page-shells.ts';
+import {
+  browsePage,
+  dashboardPage,
+  listingFormPage,
+  listingPage,
+  loginPage,
+  notFoundPage,
+  ordersPage,
+  registerPage,
+} from './page-shells.ts';
 
 /** The browser scripts and stylesheet: plain files, no build step. */
 export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');

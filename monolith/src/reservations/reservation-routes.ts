@@ -1,10 +1,29 @@
 // Copied to extracted/listings/src/reservations/reservation-routes.ts; this copy retires with the listings group's cutover (keep the two alike: contract-tests/contracts/copies.test.ts).
 import { Router } from 'express';
 import { z } from 'zod';
-import { ApiError, isDryRun, OrderItems, parse, requireRole, requireSession, type FieldErrors, type OrderItem, type Queryable, type Session } from '@strangler/service-kit';
+import {
+  ApiError,
+  isDryRun,
+  OrderItems,
+  parse,
+  requireRole,
+  requireSession,
+  type FieldErrors,
+  type OrderItem,
+  type Queryable,
+  type Session,
+} from '@strangler/service-kit';
 import type { AppContext } from '../app-context.ts';
 import { adjustStock, lockListingsForStock } from '../listings/listings.ts';
-import { findReservation, lockReservation, markReleased, saveReservation, view, type ReservationItem, type StoredReservation } from './reservations.ts';
+import {
+  findReservation,
+  lockReservation,
+  markReleased,
+  saveReservation,
+  view,
+  type ReservationItem,
+  type StoredReservation,
+} from './reservations.ts';
 
 const ReserveBody = z.strictObject({
   key: z.string({ error: 'is required' }).regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters'),
@@ -27,7 +46,10 @@ const sameItems = (r: StoredReservation, items: OrderItem[]): boolean =>
  * quantities first, then existence, archive and stock item by item, then currency), and takes the stock.
  */
 async function takeStock(tx: Queryable, items: OrderItem[]): Promise<ReservationItem[]> {
-  const listings = await lockListingsForStock(tx, items.map((i) => i.listingId));
+  const listings = await lockListingsForStock(
+    tx,
+    items.map((i) => i.listingId),
+  );
   const fields: FieldErrors = {};
   items.forEach((item, i) => {
     const listing = listings.get(item.listingId);
@@ -39,11 +61,20 @@ async function takeStock(tx: Queryable, items: OrderItem[]): Promise<Reservation
   const lines = items.map((item) => {
     const listing = listings.get(item.listingId);
     if (!listing) throw new ApiError('listing_not_found', { message: `Listing ${item.listingId} does not exist.` });
-    if (listing.status !== 'active') throw new ApiError('listing_archived', { message: `Listing ${item.listingId} is archived and can no longer be ordered.` });
+    if (listing.status !== 'active')
+      throw new ApiError('listing_archived', { message: `Listing ${item.listingId} is archived and can no longer be ordered.` });
     if (listing.stockKg < item.quantityKg) {
-      throw new ApiError('insufficient_stock', { message: `Only ${listing.stockKg} kg of listing ${listing.id} left; lower the quantity.` });
+      throw new ApiError('insufficient_stock', {
+        message: `Only ${listing.stockKg} kg of listing ${listing.id} left; lower the quantity.`,
+      });
     }
-    return { listingId: listing.id, title: listing.title, quantityKg: item.quantityKg, unitPriceCents: listing.pricePerKgCents, currency: listing.currency };
+    return {
+      listingId: listing.id,
+      title: listing.title,
+      quantityKg: item.quantityKg,
+      unitPriceCents: listing.pricePerKgCents,
+      currency: listing.currency,
+    };
   });
   if (new Set(lines.map((l) => l.currency)).size > 1) {
     throw new ApiError('validation_failed', { fields: { items: 'must all be priced in the same currency; place one order per currency' } });
@@ -72,7 +103,10 @@ export function reservationRoutes(ctx: AppContext): Router {
           if (existing.status === 'reserved') return { status: 200, reservation: existing };
         }
         const items = await takeStock(tx, body.items);
-        return { status: existing ? 200 : 201, reservation: await saveReservation(tx, { key: body.key, ownerUserId: existing?.ownerUserId ?? session.sub, items }) };
+        return {
+          status: existing ? 200 : 201,
+          reservation: await saveReservation(tx, { key: body.key, ownerUserId: existing?.ownerUserId ?? session.sub, items }),
+        };
       },
       { rollback: isDryRun(req) },
     );
@@ -94,7 +128,10 @@ export function reservationRoutes(ctx: AppContext): Router {
         if (!r || !mayManage(session, r)) throw notFound();
         if (r.status === 'released') return r;
         // The listing rows in id order, as reserving locks them, so the two never deadlock.
-        await lockListingsForStock(tx, r.items.map((i) => i.listingId));
+        await lockListingsForStock(
+          tx,
+          r.items.map((i) => i.listingId),
+        );
         for (const item of r.items) await adjustStock(tx, item.listingId, item.quantityKg);
         return markReleased(tx, r.key);
       },

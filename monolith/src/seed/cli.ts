@@ -13,14 +13,22 @@ if (unknown.length) {
 }
 
 const config = loadStackConfig();
-const server = await startPostgres(config.databaseUrl, { dataDir: config.embeddedDataDir, fallbackDataDir: config.embeddedFallbackDataDir, port: config.embeddedPort, ifRunning: 'reuse', log: console.log });
+const server = await startPostgres(config.databaseUrl, {
+  dataDir: config.embeddedDataDir,
+  fallbackDataDir: config.embeddedFallbackDataDir,
+  port: config.embeddedPort,
+  ifRunning: 'reuse',
+  log: console.log,
+});
 const name = `${config.databasePrefix}monolith`;
 await ensureDatabase(server.url, name);
 const db = createDatabase({ connectionString: databaseUrl(server.url, name), applicationName: 'monolith-seed' });
 try {
   await migrate(db, MIGRATIONS_DIR);
   const counts = args.includes('--reset') ? await reseed(db) : await seedIfEmpty(db);
-  console.log(counts ? `seeded ${name}: ${JSON.stringify(counts)}` : `${name} already has data; run \`npm run seed -- --reset\` to replace it`);
+  console.log(
+    counts ? `seeded ${name}: ${JSON.stringify(counts)}` : `${name} already has data; run \`npm run seed -- --reset\` to replace it`,
+  );
 } finally {
   await db.close();
   await server.stop();

@@ -9,7 +9,8 @@ import demoAccounts from '../../demo-accounts.json' with { type: 'json' };
  * The documented demo accounts (README.md), local development only. A JSON file, so that `npm start`
  * can print them without importing the app.
  */
-export const DEMO_ACCOUNTS: Readonly<Record<'buyer' | 'supplier' | 'admin', { email: string; password: string; name: string }>> = demoAccounts;
+export const DEMO_ACCOUNTS: Readonly<Record<'buyer' | 'supplier' | 'admin', { email: string; password: string; name: string }>> =
+  demoAccounts;
 
 /** The password of every other seeded user, so load tests can log in as many users. */
 export const SEED_USER_PASSWORD = 'cacao-seed-user';
@@ -36,14 +37,98 @@ const ORIGINS: { country: string; regions: string[]; varieties: Variety[] }[] = 
   { country: 'Trinidad and Tobago', regions: ['Trinidad'], varieties: ['trinitario'] },
 ];
 
-const SUPPLIER_PATTERNS = ['Cooperativa {r}', 'Finca {n}', 'Hacienda {n}', '{r} Cacao Growers', 'Asociación {n}', '{n} Estate', '{r} Fermentary', 'Casa {n}'];
-const NAMES = ['Esperanza', 'La Fortuna', 'San José', 'El Paraíso', 'Santa Rosa', 'Los Andes', 'Akwaba', 'Nyame', 'Mirador', 'Tres Ríos', 'Bella Vista', 'Kakao', 'Del Sol', 'Aurora', 'Palmira', 'La Joya', 'Ozolua', 'Monte Verde'];
+const SUPPLIER_PATTERNS = [
+  'Cooperativa {r}',
+  'Finca {n}',
+  'Hacienda {n}',
+  '{r} Cacao Growers',
+  'Asociación {n}',
+  '{n} Estate',
+  '{r} Fermentary',
+  'Casa {n}',
+];
+const NAMES = [
+  'Esperanza',
+  'La Fortuna',
+  'San José',
+  'El Paraíso',
+  'Santa Rosa',
+  'Los Andes',
+  'Akwaba',
+  'Nyame',
+  'Mirador',
+  'Tres Ríos',
+  'Bella Vista',
+  'Kakao',
+  'Del Sol',
+  'Aurora',
+  'Palmira',
+  'La Joya',
+  'Ozolua',
+  'Monte Verde',
+];
 const CERTIFICATIONS = ['Organic', 'Fairtrade', 'Rainforest Alliance', 'Direct Trade', 'Heirloom Cacao Preservation'];
 const GRADES = ['Fine flavour', 'Grade I', 'Grade II', 'Premium', 'Specialty', 'Bulk'];
-const PROCESSES = ['Box-fermented 6 days', 'Heap-fermented 5 days', 'Tray-fermented 7 days', 'Sun-dried on raised beds', 'Slow-dried under shade'];
-const NOTES = ['red fruit', 'caramel', 'floral jasmine', 'roasted nuts', 'citrus zest', 'molasses', 'dried fig', 'honey', 'earthy spice', 'malted grain', 'blackberry', 'brown butter'];
-const FIRST = ['Ana', 'Luis', 'Kwame', 'Amara', 'Sofía', 'Mateo', 'Chidi', 'Elena', 'Tomás', 'Yaw', 'Lucía', 'Rafael', 'Ama', 'Diego', 'Mai', 'Nadia', 'Omar', 'Priya', 'Jonas', 'Ines'];
-const LAST = ['García', 'Mensah', 'Okafor', 'Quispe', 'Nguyen', 'Rossi', 'Boateng', 'Silva', 'Müller', 'Herrera', 'Diallo', 'Costa', 'Ramírez', 'Kowalski', 'Ito'];
+const PROCESSES = [
+  'Box-fermented 6 days',
+  'Heap-fermented 5 days',
+  'Tray-fermented 7 days',
+  'Sun-dried on raised beds',
+  'Slow-dried under shade',
+];
+const NOTES = [
+  'red fruit',
+  'caramel',
+  'floral jasmine',
+  'roasted nuts',
+  'citrus zest',
+  'molasses',
+  'dried fig',
+  'honey',
+  'earthy spice',
+  'malted grain',
+  'blackberry',
+  'brown butter',
+];
+const FIRST = [
+  'Ana',
+  'Luis',
+  'Kwame',
+  'Amara',
+  'Sofía',
+  'Mateo',
+  'Chidi',
+  'Elena',
+  'Tomás',
+  'Yaw',
+  'Lucía',
+  'Rafael',
+  'Ama',
+  'Diego',
+  'Mai',
+  'Nadia',
+  'Omar',
+  'Priya',
+  'Jonas',
+  'Ines',
+];
+const LAST = [
+  'García',
+  'Mensah',
+  'Okafor',
+  'Quispe',
+  'Nguyen',
+  'Rossi',
+  'Boateng',
+  'Silva',
+  'Müller',
+  'Herrera',
+  'Diallo',
+  'Costa',
+  'Ramírez',
+  'Kowalski',
+  'Ito',
+];
 
 export interface SeedUser {
   id: number;
@@ -79,7 +164,13 @@ export interface SeedData {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-const slug = (s: string): string => s.normalize('NFD').replace(/[^\w\s-]/g, '').trim().toLowerCase().replace(/[\s_]+/g, '.');
+const slug = (s: string): string =>
+  s
+    .normalize('NFD')
+    .replace(/[^\w\s-]/g, '')
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_]+/g, '.');
 
 /** The whole seed, computed from a fixed seed: 72 users, 40 suppliers, 360 listings, 600 orders. */
 export function generateSeedData(seed = 20_260_930): SeedData {
@@ -106,7 +197,12 @@ export function generateSeedData(seed = 20_260_930): SeedData {
     const owner =
       i === 0
         ? demoSupplier
-        : addUser({ email: `${slug(name)}@growers.example`, name: `${rnd.pick(FIRST)} ${rnd.pick(LAST)}`, role: 'supplier', password: SEED_USER_PASSWORD });
+        : addUser({
+            email: `${slug(name)}@growers.example`,
+            name: `${rnd.pick(FIRST)} ${rnd.pick(LAST)}`,
+            role: 'supplier',
+            password: SEED_USER_PASSWORD,
+          });
     suppliers.push({
       id: i + 1,
       ownerUserId: owner.id,
@@ -123,7 +219,14 @@ export function generateSeedData(seed = 20_260_930): SeedData {
   while (users.length < 72) {
     const first = rnd.pick(FIRST);
     const last = rnd.pick(LAST);
-    buyers.push(addUser({ email: `${slug(first)}.${slug(last)}.${users.length + 1}@roasters.example`, name: `${first} ${last}`, role: 'buyer', password: SEED_USER_PASSWORD }));
+    buyers.push(
+      addUser({
+        email: `${slug(first)}.${slug(last)}.${users.length + 1}@roasters.example`,
+        name: `${first} ${last}`,
+        role: 'buyer',
+        password: SEED_USER_PASSWORD,
+      }),
+    );
   }
 
   const listings: SeedListing[] = [];
@@ -163,7 +266,13 @@ export function generateSeedData(seed = 20_260_930): SeedData {
     const pool = listings.filter((l) => l.currency === currency);
     const createdAtMs = ANCHOR - rnd.int(1, 540) * DAY + rnd.int(0, DAY - 1);
     const ageDays = (ANCHOR - createdAtMs) / DAY;
-    const status: OrderStatus = rnd.chance(0.1) ? 'cancelled' : ageDays > 30 ? 'shipped' : ageDays > 7 ? rnd.pick(['confirmed', 'shipped'] as const) : rnd.pick(['placed', 'confirmed'] as const);
+    const status: OrderStatus = rnd.chance(0.1)
+      ? 'cancelled'
+      : ageDays > 30
+        ? 'shipped'
+        : ageDays > 7
+          ? rnd.pick(['confirmed', 'shipped'] as const)
+          : rnd.pick(['placed', 'confirmed'] as const);
     orders.push({
       id: i + 1,
       buyerUserId: buyer.id,

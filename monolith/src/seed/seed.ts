@@ -45,7 +45,14 @@ async function insertSeed(tx: Queryable, data: SeedData, hashes: Map<string, str
     `INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
      SELECT id, email, name, role, hash, created, created FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
        AS t(id, email, name, role, hash, created)`,
-    [col(users, 'id'), col(users, 'email'), col(users, 'name'), col(users, 'role'), users.map((u) => hashes.get(u.password)), col(users, 'createdAt')],
+    [
+      col(users, 'id'),
+      col(users, 'email'),
+      col(users, 'name'),
+      col(users, 'role'),
+      users.map((u) => hashes.get(u.password)),
+      col(users, 'createdAt'),
+    ],
   );
   await tx.query(
     `INSERT INTO suppliers (id, owner_user_id, name, country, region, certifications, rating, created_at, updated_at)
@@ -112,7 +119,14 @@ async function insertSeed(tx: Queryable, data: SeedData, hashes: Map<string, str
   await tx.query(
     `INSERT INTO stock_reservation_items (reservation_key, listing_id, title, quantity_kg, unit_price_cents, currency)
      SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::int[], $6::text[])`,
-    [col(held, 'key'), col(held, 'listingId'), col(held, 'title'), col(held, 'quantityKg'), col(held, 'unitPriceCents'), col(held, 'currency')],
+    [
+      col(held, 'key'),
+      col(held, 'listingId'),
+      col(held, 'title'),
+      col(held, 'quantityKg'),
+      col(held, 'unitPriceCents'),
+      col(held, 'currency'),
+    ],
   );
   const items = orders.flatMap((o) => o.items.map((i) => ({ orderId: o.id, ...i })));
   await tx.query(

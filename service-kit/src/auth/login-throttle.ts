@@ -79,7 +79,13 @@ export interface LoginThrottle {
 const REDIS_RETRY_MS = 5_000;
 
 /** The login throttle of one app: Redis when `redisUrl` is set (failing open to the process's counters), else the process's counters. */
-export function createLoginThrottle(o: { config: LoginThrottleConfig; redisUrl: string | undefined; log: Logger; memoryEntries?: number; commandTimeoutMs?: number }): LoginThrottle {
+export function createLoginThrottle(o: {
+  config: LoginThrottleConfig;
+  redisUrl: string | undefined;
+  log: Logger;
+  memoryEntries?: number;
+  commandTimeoutMs?: number;
+}): LoginThrottle {
   const c = o.config;
   const pacing: Pacing = { firstWaitMs: c.firstWaitSeconds * 1000, maxWaitMs: c.maxWaitSeconds * 1000, windowMs: c.windowSeconds * 1000 };
   const memory = memoryThrottleStore(pacing, o.memoryEntries);
@@ -105,7 +111,10 @@ export function createLoginThrottle(o: { config: LoginThrottleConfig; redisUrl: 
       // One line per outage, not per login: a flood of guesses must not become a flood of logs.
       if (!redisDown) {
         redisDown = true;
-        o.log.warn({ err: (err as Error).message, redisErrors }, 'login throttle: Redis unreachable; failing open to this process\u2019s own counters');
+        o.log.warn(
+          { err: (err as Error).message, redisErrors },
+          'login throttle: Redis unreachable; failing open to this process\u2019s own counters',
+        );
       }
       return op(memory);
     }
@@ -114,7 +123,10 @@ export function createLoginThrottle(o: { config: LoginThrottleConfig; redisUrl: 
   return {
     async begin(req, email) {
       // Hashed: the counters need no readable email in Redis.
-      const account: CounterRef = { key: `${c.keyPrefix}{login}:account:${createHash('sha256').update(email.trim().toLowerCase()).digest('hex')}`, limit: c.accountFailures };
+      const account: CounterRef = {
+        key: `${c.keyPrefix}{login}:account:${createHash('sha256').update(email.trim().toLowerCase()).digest('hex')}`,
+        limit: c.accountFailures,
+      };
       const client: CounterRef = { key: `${c.keyPrefix}{login}:client:${clientAddress(req, c.forwardedForHops)}`, limit: c.clientFailures };
       const dryRun = isDryRun(req);
       const waitMs = await run((s) => s.take([account, client], Date.now(), !dryRun));

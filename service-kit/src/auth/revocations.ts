@@ -15,7 +15,10 @@ export interface SessionRevocations {
 export function postgresRevocations(db: Queryable): SessionRevocations {
   return {
     async revoke(sessionId, expiresAt) {
-      await db.query('INSERT INTO revoked_sessions (session_id, expires_at) VALUES ($1, $2) ON CONFLICT (session_id) DO NOTHING', [sessionId, expiresAt]);
+      await db.query('INSERT INTO revoked_sessions (session_id, expires_at) VALUES ($1, $2) ON CONFLICT (session_id) DO NOTHING', [
+        sessionId,
+        expiresAt,
+      ]);
       // Expired entries can never match a valid token again; trimming here keeps the table small.
       await db.query('DELETE FROM revoked_sessions WHERE expires_at < now()');
     },

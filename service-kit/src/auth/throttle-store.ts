@@ -150,7 +150,12 @@ return 0
  */
 export function redisThrottleStore(url: string, p: Pacing, opts: { commandTimeoutMs?: number } = {}): ThrottleStore {
   // lazyConnect: an app that never serves a login never opens this connection.
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: opts.commandTimeoutMs ?? 500 });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    commandTimeout: opts.commandTimeoutMs ?? 500,
+  });
   // Connection errors surface on the commands; do not crash on the event.
   redis.on('error', () => {});
   const pacing = [p.firstWaitMs, p.maxWaitMs, p.windowMs];

@@ -2,7 +2,8 @@ import { DEFAULT_LOGIN_THROTTLE, type LoginThrottleConfig } from '../auth/login-
 import { ConfigError, envReader } from './env.ts';
 import { withPassword } from './secret-url.ts';
 
-const optionalUrl = (url: string | undefined, password: string | undefined): string | undefined => (url ? withPassword(url, password) : undefined);
+const optionalUrl = (url: string | undefined, password: string | undefined): string | undefined =>
+  url ? withPassword(url, password) : undefined;
 
 /** What every app (the monolith and each service) reads from its environment. */
 export interface AppConfig {
@@ -28,7 +29,10 @@ export interface AppConfig {
 export function loadAppConfig(env: NodeJS.ProcessEnv, opts: { defaultPort: number; database: string }): AppConfig {
   const e = envReader(env);
   return {
-    databaseUrl: withPassword(e.required('DATABASE_URL', `the PostgreSQL URL of the ${opts.database} database`), e.optional('DATABASE_PASSWORD')),
+    databaseUrl: withPassword(
+      e.required('DATABASE_URL', `the PostgreSQL URL of the ${opts.database} database`),
+      e.optional('DATABASE_PASSWORD'),
+    ),
     port: e.int('PORT', opts.defaultPort, 0, 65535),
     host: e.string('HOST', '127.0.0.1'),
     sessionSecrets: e.sessionSecrets(),
@@ -53,7 +57,9 @@ export function loadLoginThrottleConfig(env: NodeJS.ProcessEnv): LoginThrottleCo
     keyPrefix: e.string('LOGIN_THROTTLE_KEY_PREFIX', d.keyPrefix),
   };
   if (config.firstWaitSeconds > config.maxWaitSeconds) {
-    throw new ConfigError(`LOGIN_THROTTLE_FIRST_WAIT_SECONDS (${config.firstWaitSeconds}) must not exceed LOGIN_THROTTLE_MAX_WAIT_SECONDS (${config.maxWaitSeconds})`);
+    throw new ConfigError(
+      `LOGIN_THROTTLE_FIRST_WAIT_SECONDS (${config.firstWaitSeconds}) must not exceed LOGIN_THROTTLE_MAX_WAIT_SECONDS (${config.maxWaitSeconds})`,
+    );
   }
   return config;
 }

@@ -21,7 +21,8 @@ export function envReader(env: NodeJS.ProcessEnv) {
       const raw = env[name];
       if (raw === undefined || raw === '') return fallback;
       const n = Number(raw);
-      if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      if (!Number.isInteger(n) || n < min || n > max)
+        throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
       return n;
     },
     bool(name: string, fallback: boolean): boolean {
@@ -33,7 +34,10 @@ export function envReader(env: NodeJS.ProcessEnv) {
     },
     /** SESSION_SECRET: comma-separated keys of ≥ 32 characters; the first signs, all verify. */
     sessionSecrets(): string[] {
-      const secrets = (env.SESSION_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const secrets = (env.SESSION_SECRET ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (!secrets.length || secrets.some((s) => s.length < 32)) {
         throw new ConfigError('SESSION_SECRET is required: one or more comma-separated keys of at least 32 characters');
       }

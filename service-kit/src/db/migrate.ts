@@ -21,7 +21,8 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
     migrations.push({ version: Number(m[1]), name: m[2]!, sql, checksum: createHash('sha256').update(sql).digest('hex') });
   }
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration versions must run 001, 002, … without gaps; found ${m.version} at position ${i + 1}`);
+    if (m.version !== i + 1)
+      throw new Error(`migration versions must run 001, 002, … without gaps; found ${m.version} at position ${i + 1}`);
   });
   return migrations;
 }

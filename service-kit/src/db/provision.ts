@@ -21,7 +21,10 @@ export interface ProvisionRequest {
  * is not an error.
  */
 export async function provision(r: ProvisionRequest): Promise<{ createdRole: boolean; createdDatabase: boolean }> {
-  for (const [what, v] of [['DATABASE_NAME', r.database], ['DATABASE_USER', r.user]] as const) {
+  for (const [what, v] of [
+    ['DATABASE_NAME', r.database],
+    ['DATABASE_USER', r.user],
+  ] as const) {
     if (!NAME.test(v)) throw new ConfigError(`${what} must be lowercase letters, digits and _, starting with a letter or _ (got "${v}")`);
   }
   const client = new pg.Client({ connectionString: r.adminUrl });
@@ -30,7 +33,10 @@ export async function provision(r: ProvisionRequest): Promise<{ createdRole: boo
     await client.query(`SELECT pg_advisory_lock(hashtext('strangler-provision'))`);
     const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [r.user]);
     // DDL takes no parameters: the statement is built by the server itself, quoting both safely.
-    const { rows } = await client.query<{ sql: string }>(`SELECT format('%s ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text, $3::text) AS sql`, [role.rowCount ? 'ALTER' : 'CREATE', r.user, r.password]);
+    const { rows } = await client.query<{ sql: string }>(
+      `SELECT format('%s ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text, $3::text) AS sql`,
+      [role.rowCount ? 'ALTER' : 'CREATE', r.user, r.password],
+    );
     await client.query(rows[0]!.sql);
     const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [r.database]);
     if (!db.rowCount) {
@@ -49,12 +55,17 @@ if (import.meta.main) {
   try {
     const e = envReader(process.env);
     const result = await provision({
-      adminUrl: withPassword(e.required('ADMIN_DATABASE_URL', 'a PostgreSQL URL of a role that may create roles and databases'), e.optional('ADMIN_DATABASE_PASSWORD')),
+      adminUrl: withPassword(
+        e.required('ADMIN_DATABASE_URL', 'a PostgreSQL URL of a role that may create roles and databases'),
+        e.optional('ADMIN_DATABASE_PASSWORD'),
+      ),
       database: e.required('DATABASE_NAME', "the app's database"),
       user: e.required('DATABASE_USER', "the app's role"),
       password: e.required('DATABASE_PASSWORD', "the app's role's password"),
     });
-    console.log(`database ${process.env.DATABASE_NAME}: ${result.createdDatabase ? 'created' : 'exists'}; role ${process.env.DATABASE_USER}: ${result.createdRole ? 'created' : 'password set'}`);
+    console.log(
+      `database ${process.env.DATABASE_NAME}: ${result.createdDatabase ? 'created' : 'exists'}; role ${process.env.DATABASE_USER}: ${result.createdRole ? 'created' : 'password set'}`,
+    );
   } catch (err) {
     console.error(`provision: ${err instanceof ConfigError ? err.message : `the server refused: ${(err as Error).message}`}`);
     process.exit(err instanceof ConfigError ? 2 : 1);

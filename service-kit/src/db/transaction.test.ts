@@ -26,7 +26,10 @@ afterAll(async () => {
 async function terminatedMidTransaction(tx: { query: Database['query'] }): Promise<number> {
   const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   // Its failure is caught at once: it may come before the kill's own answer.
-  const failure = tx.query('SELECT pg_sleep(5)').then(() => undefined, (err: unknown) => err);
+  const failure = tx.query('SELECT pg_sleep(5)').then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   await new Promise((r) => setTimeout(r, 100));
   await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
   const err = await failure;

@@ -4,7 +4,11 @@ import type pg from 'pg';
  * Runs `fn` in one transaction on one client of `pool`: COMMIT when it resolves, ROLLBACK when it
  * throws (or, with `rollback: true`, always: a dry run that answers what would have been).
  */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts?: { rollback?: boolean }): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  opts?: { rollback?: boolean },
+): Promise<T> {
   const client = await pool.connect();
   // A connection lost while the client is checked out is reported as an 'error' event on it, which
   // with no listener would crash the process; the statement in flight fails with it anyway.

@@ -28,13 +28,23 @@ const isKnownCode = (code: unknown): code is ErrorCode => typeof code === 'strin
  * timeout, a 5xx, a frozen route) becomes 503 service_unavailable with Retry-After, so the client
  * retries rather than gives up.
  */
-export async function callApi<T>(baseUrl: string, method: string, path: string, caller: Caller, opts: { body?: unknown; timeoutMs?: number; what: string }): Promise<{ status: number; body: T }> {
+export async function callApi<T>(
+  baseUrl: string,
+  method: string,
+  path: string,
+  caller: Caller,
+  opts: { body?: unknown; timeoutMs?: number; what: string },
+): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (caller.sessionToken) headers.cookie = `${SESSION_COOKIE}=${encodeURIComponent(caller.sessionToken)}`;
   if (caller.dryRun) headers[DRY_RUN_HEADER] = caller.dryRunMark ?? '1';
   const unavailable = (cause: unknown, retryAfterSeconds = 1): ApiError =>
-    new ApiError('service_unavailable', { message: `${opts.what} is briefly unavailable; try again in a moment.`, cause, retryAfterSeconds });
+    new ApiError('service_unavailable', {
+      message: `${opts.what} is briefly unavailable; try again in a moment.`,
+      cause,
+      retryAfterSeconds,
+    });
   let res: Response;
   try {
     res = await fetch(baseUrl + path, {

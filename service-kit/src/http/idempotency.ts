@@ -47,10 +47,13 @@ export async function onceForKey(
     return { status: previous.status, body: previous.body, replayed: true };
   }
   const response = await produce();
-  await tx.query(
-    'INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body) VALUES ($1, $2, $3, $4, $5)',
-    [userId, key, requestHash, response.status, JSON.stringify(response.body)],
-  );
+  await tx.query('INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body) VALUES ($1, $2, $3, $4, $5)', [
+    userId,
+    key,
+    requestHash,
+    response.status,
+    JSON.stringify(response.body),
+  ]);
   return { ...response, replayed: false };
 }
 
@@ -58,7 +61,9 @@ export async function onceForKey(
 export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';

@@ -2,8 +2,18 @@ import { z } from 'zod';
 
 /** Query fields every list endpoint takes: `page` from 1, `pageSize` 1–100 (default 20). */
 export const PageQuery = {
-  page: z.coerce.number({ error: 'must be a whole number from 1' }).int('must be a whole number from 1').min(1, 'must be a whole number from 1').max(100_000, 'must be at most 100000').default(1),
-  pageSize: z.coerce.number({ error: 'must be a whole number from 1 to 100' }).int('must be a whole number from 1 to 100').min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100').default(20),
+  page: z.coerce
+    .number({ error: 'must be a whole number from 1' })
+    .int('must be a whole number from 1')
+    .min(1, 'must be a whole number from 1')
+    .max(100_000, 'must be at most 100000')
+    .default(1),
+  pageSize: z.coerce
+    .number({ error: 'must be a whole number from 1 to 100' })
+    .int('must be a whole number from 1 to 100')
+    .min(1, 'must be a whole number from 1 to 100')
+    .max(100, 'must be a whole number from 1 to 100')
+    .default(20),
 };
 
 /** The envelope of every list response. */

@@ -34,7 +34,8 @@ describe('stableJson', () => {
 describe('idParam', () => {
   it('when the text is a positive safe integer, then the number; otherwise undefined', () => {
     expect(idParam('42')).toBe(42);
-    for (const bad of [undefined, '', '0', '007', '-1', '1.5', '1e3', ' 1', '9007199254740993', '99999999999999999']) expect(idParam(bad), String(bad)).toBeUndefined();
+    for (const bad of [undefined, '', '0', '007', '-1', '1.5', '1e3', ' 1', '9007199254740993', '99999999999999999'])
+      expect(idParam(bad), String(bad)).toBeUndefined();
   });
 });
 

@@ -7,7 +7,11 @@ import type { RunningApp } from './start-app.ts';
  * An app's process entry (also its container's command): configuration from the environment (a
  * bad value exits 2 with a message naming the variable), start, log the URL, drain on SIGTERM.
  */
-export async function runApp<C extends { logLevel: string }>(name: string, loadConfig: () => C, start: (config: C, log: ReturnType<typeof createLogger>) => Promise<RunningApp>): Promise<void> {
+export async function runApp<C extends { logLevel: string }>(
+  name: string,
+  loadConfig: () => C,
+  start: (config: C, log: ReturnType<typeof createLogger>) => Promise<RunningApp>,
+): Promise<void> {
   let config: C;
   try {
     config = loadConfig();

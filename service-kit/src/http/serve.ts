@@ -23,5 +23,9 @@ export async function serve(app: Express, opts: { port: number; host: string; gr
   server.keepAliveTimeout = 5_000;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  return { url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`, server, close: () => closeGracefully(server, opts.graceMs) };
+  return {
+    url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`,
+    server,
+    close: () => closeGracefully(server, opts.graceMs),
+  };
 }

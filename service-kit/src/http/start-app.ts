@@ -56,10 +56,28 @@ export async function startApp(o: {
     throw err;
   }
   let url = '';
-  const loginThrottle = createLoginThrottle({ config: o.config.loginThrottle ?? DEFAULT_LOGIN_THROTTLE, redisUrl: o.config.redisUrl, log: o.log });
-  const kit: AppKit = { db, tokens: new SessionTokens(o.config.sessionSecrets), revocations: createRevocations(o.config.redisUrl, db), loginThrottle, log: o.log, url: () => url };
+  const loginThrottle = createLoginThrottle({
+    config: o.config.loginThrottle ?? DEFAULT_LOGIN_THROTTLE,
+    redisUrl: o.config.redisUrl,
+    log: o.log,
+  });
+  const kit: AppKit = {
+    db,
+    tokens: new SessionTokens(o.config.sessionSecrets),
+    revocations: createRevocations(o.config.redisUrl, db),
+    loginThrottle,
+    log: o.log,
+    url: () => url,
+  };
   const routes = o.routes(kit);
-  const app = createApiApp({ db, tokens: kit.tokens, revocations: kit.revocations, log: o.log, api: routes.api, ...(routes.after ? { after: routes.after } : {}) });
+  const app = createApiApp({
+    db,
+    tokens: kit.tokens,
+    revocations: kit.revocations,
+    log: o.log,
+    api: routes.api,
+    ...(routes.after ? { after: routes.after } : {}),
+  });
   const serving = await serve(app, { port: o.config.port, host: o.config.host, graceMs: o.config.shutdownGraceMs });
   url = serving.url;
   return {

@@ -9,7 +9,11 @@ export const OrderItems = z
   .array(
     z.strictObject({
       listingId: z.number({ error: 'must be a listing id' }).int('must be a listing id').positive('must be a listing id'),
-      quantityKg: z.number({ error: 'must be a whole number of kg' }).int('must be a whole number of kg').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000'),
+      quantityKg: z
+        .number({ error: 'must be a whole number of kg' })
+        .int('must be a whole number of kg')
+        .min(1, 'must be at least 1')
+        .max(1_000_000, 'must be at most 1000000'),
     }),
     { error: 'must be a list of {listingId, quantityKg}' },
   )

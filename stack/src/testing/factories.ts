@@ -21,7 +21,12 @@ export interface Actor {
 /** A registered, logged-in user (buyer unless said otherwise). */
 export async function buyer(app: TestApp, role: 'buyer' | 'supplier' = 'buyer'): Promise<Actor> {
   const client = new HttpClient(app.url);
-  const res = await client.post('/api/auth/register', { email: `${role}-${unique()}@test.example`, password: PASSWORD, name: `Test ${role}`, role });
+  const res = await client.post('/api/auth/register', {
+    email: `${role}-${unique()}@test.example`,
+    password: PASSWORD,
+    name: `Test ${role}`,
+    role,
+  });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { client, user: res.body.user };
 }
@@ -29,7 +34,12 @@ export async function buyer(app: TestApp, role: 'buyer' | 'supplier' = 'buyer'):
 /** A logged-in supplier with a supplier profile. */
 export async function supplier(app: TestApp): Promise<Actor & { supplier: { id: number; name: string } }> {
   const actor = await buyer(app, 'supplier');
-  const res = await actor.client.post('/api/suppliers', { name: `Finca ${unique()}`, country: 'Peru', region: 'Piura', certifications: ['Organic'] });
+  const res = await actor.client.post('/api/suppliers', {
+    name: `Finca ${unique()}`,
+    country: 'Peru',
+    region: 'Piura',
+    certifications: ['Organic'],
+  });
   if (res.status !== 201) throw new Error(`supplier profile failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { ...actor, supplier: res.body.supplier };
 }
@@ -37,7 +47,10 @@ export async function supplier(app: TestApp): Promise<Actor & { supplier: { id: 
 /** A logged-in admin: admins cannot register, so the row is written directly. */
 export async function admin(app: TestApp): Promise<Actor> {
   const email = `admin-${unique()}@test.example`;
-  await app.db.query(`INSERT INTO users (email, name, role, password_hash) VALUES ($1, 'Test admin', 'admin', $2)`, [email, await hashPassword(PASSWORD)]);
+  await app.db.query(`INSERT INTO users (email, name, role, password_hash) VALUES ($1, 'Test admin', 'admin', $2)`, [
+    email,
+    await hashPassword(PASSWORD),
+  ]);
   const client = new HttpClient(app.url);
   const res = await client.post('/api/auth/login', { email, password: PASSWORD });
   if (res.status !== 200) throw new Error(`admin login failed: ${res.status}`);

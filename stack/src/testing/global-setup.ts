@@ -6,7 +6,6 @@ import { startPostgres } from '../postgres-server.ts';
 import type {} from './provided-context.ts';
 import { freePort } from '../free-port.ts';
 
-
 /**
  * vitest globalSetup: one PostgreSQL server for the whole run — DATABASE_URL when set (CI uses the
  * machine's), else a throwaway embedded server on a free port, deleted afterwards.

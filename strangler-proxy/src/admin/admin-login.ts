@@ -59,13 +59,21 @@ export function sendLoginForm(res: http.ServerResponse, next: string, error?: st
  * 303 to `next` with a session cookie, or the form again with 401.
  */
 export async function handleLogin(req: http.IncomingMessage, res: http.ServerResponse, adminToken: string, refuse: Refuse): Promise<void> {
-  if (!sameOrigin(req)) return refuse('cross_origin_request', 'Log in from the admin listener’s own login form (/__strangler/login); a form posted from another site is refused.');
-  if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) return refuse('bad_request', 'post the login form as application/x-www-form-urlencoded: token=<ADMIN_TOKEN>');
+  if (!sameOrigin(req))
+    return refuse(
+      'cross_origin_request',
+      'Log in from the admin listener’s own login form (/__strangler/login); a form posted from another site is refused.',
+    );
+  if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? ''))
+    return refuse('bad_request', 'post the login form as application/x-www-form-urlencoded: token=<ADMIN_TOKEN>');
   let body: Buffer;
   try {
     body = await readBody(req, { maxBytes: 4096, deadline: Date.now() + 5_000 });
   } catch (err) {
-    return refuse(err instanceof BodyError && err.reason === 'too_large' ? 'payload_too_large' : 'bad_request', 'the login form must be at most 4 096 bytes, sent at once');
+    return refuse(
+      err instanceof BodyError && err.reason === 'too_large' ? 'payload_too_large' : 'bad_request',
+      'the login form must be at most 4 096 bytes, sent at once',
+    );
   }
   const form = new URLSearchParams(body.toString('utf8'));
   const next = safeNext(form.get('next'));
@@ -77,7 +85,12 @@ export async function handleLogin(req: http.IncomingMessage, res: http.ServerRes
 /** `POST /__strangler/logout`: ends the browser's session and shows the login form. */
 export function handleLogout(req: http.IncomingMessage, res: http.ServerResponse, refuse: Refuse): void {
   if (!sameOrigin(req)) return refuse('cross_origin_request', 'Log out from the admin listener’s own pages.');
-  res.writeHead(303, { location: '/__strangler/login', 'set-cookie': clearedSessionCookie(), 'cache-control': 'no-store', 'content-length': 0 });
+  res.writeHead(303, {
+    location: '/__strangler/login',
+    'set-cookie': clearedSessionCookie(),
+    'cache-control': 'no-store',
+    'content-length': 0,
+  });
   res.end();
 }
 

@@ -34,7 +34,11 @@ const html = sendHtml;
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -76,15 +80,28 @@ function targetOf(raw: string | undefined): URL | undefined {
 }
 
 /** Why the Host is refused: malformed or repeated (400), or not an admin name (421; probes excepted). */
-function hostRefusal(req: http.IncomingMessage, allowed: readonly string[], probe: boolean): { code: ProxyErrorCode; message: string } | undefined {
+function hostRefusal(
+  req: http.IncomingMessage,
+  allowed: readonly string[],
+  probe: boolean,
+): { code: ProxyErrorCode; message: string } | undefined {
   const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]!.toLowerCase() === 'host').length;
   if (hosts > 1) return { code: 'invalid_host', message: 'send exactly one Host header' };
   const host = req.headers.host;
-  if (host === undefined) return probe ? undefined : { code: 'invalid_host', message: 'send a Host header naming the admin listener, e.g. localhost:8081' };
+  if (host === undefined)
+    return probe ? undefined : { code: 'invalid_host', message: 'send a Host header naming the admin listener, e.g. localhost:8081' };
   const parsed = parseHost(host);
-  if (!parsed) return { code: 'invalid_host', message: 'the Host header must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else' };
+  if (!parsed)
+    return {
+      code: 'invalid_host',
+      message: 'the Host header must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else',
+    };
   if (!probe && !isAllowedHost(parsed, allowed)) {
-    return { code: 'misdirected_request', message: 'The admin listener answers only the names in ADMIN_ALLOWED_HOSTS (default localhost, 127.0.0.1 and [::1]): reach it by one of those, or add the name you use.' };
+    return {
+      code: 'misdirected_request',
+      message:
+        'The admin listener answers only the names in ADMIN_ALLOWED_HOSTS (default localhost, 127.0.0.1 and [::1]): reach it by one of those, or add the name you use.',
+    };
   }
   return undefined;
 }
@@ -112,7 +129,11 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
 
   if (!PROBES.has(path) && !LOGIN_PATHS.has(path)) {
     // Fail closed: without a token there is no way to tell the operator from a local process or a page.
-    if (!deps.adminToken) return refuse('admin_token_unset', 'This admin endpoint is served only when ADMIN_TOKEN is set on the proxy (at least 16 characters): set it and restart. Until then only healthz, readyz and metrics answer.');
+    if (!deps.adminToken)
+      return refuse(
+        'admin_token_unset',
+        'This admin endpoint is served only when ADMIN_TOKEN is set on the proxy (at least 16 characters): set it and restart. Until then only healthz, readyz and metrics answer.',
+      );
     const byHeader = isAdminToken(adminTokenOf(req.headers), deps.adminToken);
     // The session cookie opens reads only: a write always needs the token itself, so no page can make one.
     const bySession = !writes && hasSession(req.headers.cookie, deps.adminToken);
@@ -130,7 +151,8 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
     case 'GET /__strangler/login':
       return showLogin(res, url.searchParams.get('next'));
     case 'POST /__strangler/login':
-      if (!deps.adminToken) return refuse('admin_token_unset', 'Logging in needs ADMIN_TOKEN set on the proxy (at least 16 characters): set it and restart.');
+      if (!deps.adminToken)
+        return refuse('admin_token_unset', 'Logging in needs ADMIN_TOKEN set on the proxy (at least 16 characters): set it and restart.');
       return handleLogin(req, res, deps.adminToken, refuse);
     case 'POST /__strangler/logout':
       return handleLogout(req, res, refuse);
@@ -148,7 +170,8 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
     case 'GET /__strangler/explain': {
       const method = url.searchParams.get('method')?.toUpperCase();
       const target = url.searchParams.get('path');
-      if (!method || !target) return sendError(res, 'bad_request', { message: 'give method and path, e.g. ?method=GET&path=/api/listings/7' });
+      if (!method || !target)
+        return sendError(res, 'bad_request', { message: 'give method and path, e.g. ?method=GET&path=/api/listings/7' });
       const headers = Object.fromEntries(
         url.searchParams.getAll('header').map((h) => {
           const i = h.indexOf(':');
@@ -159,16 +182,32 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
     }
     case 'GET /__strangler/writes':
       // What a writer switch polls after freezing: writes still running on an older table.
-      return json(res, 200, { version: table.version, hash: table.hash, inFlight: deps.inFlightWrites.total(), onOlderTables: deps.inFlightWrites.olderThan(table.version), abandonedOnOlderTables: deps.inFlightWrites.countsOlderThan(table.version).abandoned });
+      return json(res, 200, {
+        version: table.version,
+        hash: table.hash,
+        inFlight: deps.inFlightWrites.total(),
+        onOlderTables: deps.inFlightWrites.olderThan(table.version),
+        abandonedOnOlderTables: deps.inFlightWrites.countsOlderThan(table.version).abandoned,
+      });
     case 'GET /__strangler':
     case 'GET /__strangler/shadow.json': {
       const since = url.searchParams.get('since') ?? '24h';
       const sinceMs = parseSince(since);
       if (sinceMs === undefined) return sendError(res, 'bad_request', { message: 'since must look like 30s, 15m, 2h or 7d' });
-      const counters = await deps.shadowing.results.counters({ route: url.searchParams.get('route') ?? undefined, since: new Date(Date.now() - sinceMs) });
+      const counters = await deps.shadowing.results.counters({
+        route: url.searchParams.get('route') ?? undefined,
+        since: new Date(Date.now() - sinceMs),
+      });
       const routes = buildReport(counters, deps.shadowing.settingsOf);
       if (path.endsWith('.json')) return json(res, 200, { since, store: deps.shadowing.results.kind, routes });
-      return html(res, 200, overviewPage(routes, { since, store: deps.shadowing.results.kind === 'postgres' ? 'PostgreSQL (every proxy)' : 'this proxy’s memory' }));
+      return html(
+        res,
+        200,
+        overviewPage(routes, {
+          since,
+          store: deps.shadowing.results.kind === 'postgres' ? 'PostgreSQL (every proxy)' : 'this proxy’s memory',
+        }),
+      );
     }
     case 'GET /__strangler/report.css':
       res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300' });
@@ -184,12 +223,18 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
       const m = !writes && /^\/__strangler\/shadow\/([^/]+)(?:\/examples\/(\d+))?$/.exec(path);
       if (!m) return sendError(res, 'not_found');
       const route = decodeSegment(m[1]!);
-      if (route === undefined) return refuse('invalid_path', 'the route name in the path has a malformed percent-encoding: write each reserved byte as %XX of its UTF-8');
+      if (route === undefined)
+        return refuse(
+          'invalid_path',
+          'the route name in the path has a malformed percent-encoding: write each reserved byte as %XX of its UTF-8',
+        );
       if (m[2]) {
         // Ids are database integers: one past what a number holds exactly names no example (and the database would refuse it).
         const id = Number(m[2]);
         const example = Number.isSafeInteger(id) ? await deps.shadowing.results.example(id) : undefined;
-        return example && example.route === route ? html(res, 200, examplePage(example)) : sendError(res, 'not_found', { message: 'No such example (examples are kept for a limited time).' });
+        return example && example.route === route
+          ? html(res, 200, examplePage(example))
+          : sendError(res, 'not_found', { message: 'No such example (examples are kept for a limited time).' });
       }
       const [report] = buildReport(await deps.shadowing.results.counters({ route }), deps.shadowing.settingsOf);
       if (!report) return sendError(res, 'not_found', { message: `No shadow samples for route ${route}.` });

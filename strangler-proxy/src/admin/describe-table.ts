@@ -13,7 +13,10 @@ export function describeTable(table: RouteTable, upstreams?: UpstreamRegistry) {
     loadedAt: table.loadedAt.toISOString(),
     default: table.defaultUpstream,
     upstreams: Object.fromEntries(
-      [...table.upstreams].map(([name, spec]) => [name, { url: spec.url, timeoutMs: spec.timeoutMs, breaker: upstreams?.all().find((u) => u.name === name)?.breaker.state ?? 'closed' }]),
+      [...table.upstreams].map(([name, spec]) => [
+        name,
+        { url: spec.url, timeoutMs: spec.timeoutMs, breaker: upstreams?.all().find((u) => u.name === name)?.breaker.state ?? 'closed' },
+      ]),
     ),
     routes: table.routes.map((r) => ({
       name: r.name,
@@ -34,7 +37,13 @@ export function describeTable(table: RouteTable, upstreams?: UpstreamRegistry) {
 export function explainRoute(table: RouteTable, method: string, target: string, headers: IncomingHttpHeaders, userKey: string) {
   const norm = normalizePath(target);
   if (!norm.ok) return { refused: true, reason: `the proxy answers 400: ${norm.reason}` };
-  const decision = table.decide({ method, segments: norm.segments, headers, cookies: parseCookies(headers.cookie as string | undefined), userKey });
+  const decision = table.decide({
+    method,
+    segments: norm.segments,
+    headers,
+    cookies: parseCookies(headers.cookie as string | undefined),
+    userKey,
+  });
   return {
     method,
     path: norm.path,
@@ -42,6 +51,9 @@ export function explainRoute(table: RouteTable, method: string, target: string, 
     mode: decision.mode,
     target: decision.upstream,
     fallback: decision.upstream === table.defaultUpstream ? null : table.defaultUpstream,
-    reason: decision.route?.frozen && !isSafeMethod(method) ? `${decision.reason}; writes are frozen (503) while its data moves` : decision.reason,
+    reason:
+      decision.route?.frozen && !isSafeMethod(method)
+        ? `${decision.reason}; writes are frozen (503) while its data moves`
+        : decision.reason,
   };
 }

@@ -53,7 +53,10 @@ export function routePage(r: RouteReport, examples: readonly ShadowExample[]): s
     return `<tr class="${f.reported ? 'reported' : 'noise'}"><th scope="row"><code>${esc(f.field)}</code></th><td>${esc(f.template)}</td><td>${f.reported ? 'differs' : 'noise'}</td>
   <td>${pct(f.diffRate)}</td><td>${pct(f.noiseRate)}</td><td>${example ? `<a href="/__strangler/shadow/${encodeURIComponent(r.route)}/examples/${example.id}">example</a>` : '—'}</td></tr>`;
   });
-  const templates = r.templates.map((t) => `<tr><th scope="row"><code>${esc(t.template)}</code></th><td>${t.samples}</td><td>${t.stale}</td><td>${pct(t.rawMatchRate)}</td><td>${pct(t.adjustedMismatchRate)}</td></tr>`);
+  const templates = r.templates.map(
+    (t) =>
+      `<tr><th scope="row"><code>${esc(t.template)}</code></th><td>${t.samples}</td><td>${t.stale}</td><td>${pct(t.rawMatchRate)}</td><td>${pct(t.adjustedMismatchRate)}</td></tr>`,
+  );
   return page(
     r.route,
     `<h1>Route ${esc(r.route)}</h1>
@@ -73,7 +76,9 @@ export function lineDiff(a: string, b: string): Line[] {
   const x = a.split('\n').slice(0, 1_000);
   const y = b.split('\n').slice(0, 1_000);
   const lcs: number[][] = Array.from({ length: x.length + 1 }, () => new Array<number>(y.length + 1).fill(0));
-  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) lcs[i]![j] = x[i] === y[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  for (let i = x.length - 1; i >= 0; i--)
+    for (let j = y.length - 1; j >= 0; j--)
+      lcs[i]![j] = x[i] === y[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
   const out: Line[] = [];
   let i = 0;
   let j = 0;
@@ -91,7 +96,10 @@ const shown = (v: unknown): string => (v === undefined ? '—' : typeof v === 's
 
 /** `/__strangler/shadow/<route>/examples/<id>`: the request, the differences, both answers side by side. */
 export function examplePage(e: ShadowExample): string {
-  const diffs = e.differences.map((d: FieldDifference) => `<tr><th scope="row"><code>${esc(d.path)}</code></th><td>${esc(d.kind)}</td><td><code>${esc(shown(d.a))}</code></td><td><code>${esc(shown(d.b))}</code></td></tr>`);
+  const diffs = e.differences.map(
+    (d: FieldDifference) =>
+      `<tr><th scope="row"><code>${esc(d.path)}</code></th><td>${esc(d.kind)}</td><td><code>${esc(shown(d.a))}</code></td><td><code>${esc(shown(d.b))}</code></td></tr>`,
+  );
   const lines = lineDiff(e.monolith.body, e.service.error ? `(no answer: ${e.service.error})` : e.service.body);
   const cell = (l: Line, side: 'monolith' | 'service'): string =>
     l.kind === 'same' ? `<td>${esc(l.text)}</td>` : l.kind === side ? `<td class="changed">${esc(l.text)}</td>` : '<td class="gap"></td>';

@@ -3,7 +3,16 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { ProxyAdminClient } from '../admin/admin-client.ts';
 import { backfill, BackfillRefusedError } from '../data/backfill.ts';
-import { DeadLetterNotFoundError, describeChange, listDeadLetters, listFailing, requeueDeadLetters, resolveDeadLetter, type DeadLetter, type FailingChange } from '../data/dead-letters.ts';
+import {
+  DeadLetterNotFoundError,
+  describeChange,
+  listDeadLetters,
+  listFailing,
+  requeueDeadLetters,
+  resolveDeadLetter,
+  type DeadLetter,
+  type FailingChange,
+} from '../data/dead-letters.ts';
 import { drain, type ServiceData } from '../data/replicate.ts';
 import { openSyncPool } from '../data/sync-pool.ts';
 import { startSyncServer } from '../data/sync-server.ts';
@@ -62,7 +71,9 @@ function withDbOptions(cmd: Command): Command {
 
 /** `strangler data …`: copy a service's rows, keep both sides in step, switch the writer, check. */
 export function registerDataCommands(program: Command): void {
-  const data = program.command('data').description("a service's rows: copy them from the monolith, keep both sides in step, switch who writes them, verify");
+  const data = program
+    .command('data')
+    .description("a service's rows: copy them from the monolith, keep both sides in step, switch who writes them, verify");
 
   withDbOptions(data.command('backfill <service>'))
     .description("copy the rows the service owns from the monolith's database; resumable, safe to re-run; installs change capture first")
@@ -80,7 +91,10 @@ export function registerDataCommands(program: Command): void {
           },
         });
         if (tty) process.stdout.write('\n');
-        for (const t of result.tables) console.log(`${t.table}: ${t.copied}/${t.total} rows in ${(t.ms / 1000).toFixed(2)} s (${Math.round(t.copied / (t.ms / 1000 || 1))} rows/s)`);
+        for (const t of result.tables)
+          console.log(
+            `${t.table}: ${t.copied}/${t.total} rows in ${(t.ms / 1000).toFixed(2)} s (${Math.round(t.copied / (t.ms / 1000 || 1))} rows/s)`,
+          );
       } catch (err) {
         if (!(err instanceof BackfillRefusedError)) throw err;
         console.error(err.message);
@@ -97,7 +111,9 @@ export function registerDataCommands(program: Command): void {
       try {
         const verdicts = await verify(d);
         for (const v of verdicts) {
-          console.log(`${v.table.padEnd(24)} ${v.equal ? 'equal  ' : 'DIFFERS'}  rows ${v.monolithRows} / ${v.serviceRows}  checksum ${v.monolithChecksum} / ${v.serviceChecksum}`);
+          console.log(
+            `${v.table.padEnd(24)} ${v.equal ? 'equal  ' : 'DIFFERS'}  rows ${v.monolithRows} / ${v.serviceRows}  checksum ${v.monolithChecksum} / ${v.serviceChecksum}`,
+          );
           if (v.missingInService.length) console.log(`  missing in the service: ${v.missingInService.join(', ')}`);
           if (v.onlyInService.length) console.log(`  only in the service:    ${v.onlyInService.join(', ')}`);
           if (v.different.length) console.log(`  different rows:         ${v.different.join(', ')}`);
@@ -113,7 +129,8 @@ export function registerDataCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (services: string[], o: DbOptions & { json?: boolean }) => {
       const names = services.length ? services : configuredServices();
-      if (!names.length) usage(`name a service (${Object.keys(MAPPINGS).join(', ')}) or set MONOLITH_DATABASE_URL and <SERVICE>_DATABASE_URL`);
+      if (!names.length)
+        usage(`name a service (${Object.keys(MAPPINGS).join(', ')}) or set MONOLITH_DATABASE_URL and <SERVICE>_DATABASE_URL`);
       const all = names.map((s) => openService(s, o));
       try {
         const statuses = await Promise.all(all.map(syncStatus));
@@ -128,11 +145,15 @@ export function registerDataCommands(program: Command): void {
     .description('keep each service’s two databases in step (the replicator); serves /healthz, /metrics, /status')
     .option('--port <n>', 'port of the health/metrics listener (default: SYNC_PORT or 8082; 0 picks one)', (v) => Number(v))
     .option('--interval <ms>', 'pause between rounds when idle', (v) => Number(v), 100)
-    .option('--align-to <routes>', "before the first round, while nothing serves the routes yet: backfill each service never backfilled, and make each group's mode in this table its writer")
+    .option(
+      '--align-to <routes>',
+      "before the first round, while nothing serves the routes yet: backfill each service never backfilled, and make each group's mode in this table its writer",
+    )
     .action(async (services: string[], o: DbOptions & { port?: number; interval: number; alignTo?: string }) => {
       const names = services.length ? services : configuredServices();
       if (!names.length) usage(`name the services to keep in step (${Object.keys(MAPPINGS).join(', ')}) or set <SERVICE>_DATABASE_URL`);
-      if (names.length > 1 && o.serviceDb) usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
+      if (names.length > 1 && o.serviceDb)
+        usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
       const log = createLogger('strangler-sync', process.env.LOG_LEVEL || 'info');
       const all = names.map((s) => openService(s, o));
       if (o.alignTo) {
@@ -156,101 +177,137 @@ export function registerDataCommands(program: Command): void {
     });
 
   withDbOptions(data.command('dead-letters <service>'))
-    .description('changes the other side kept refusing, set aside: list them; --retry ID|--all puts them back and applies them now; --resolve ID --reason drops one handled by hand')
+    .description(
+      'changes the other side kept refusing, set aside: list them; --retry ID|--all puts them back and applies them now; --resolve ID --reason drops one handled by hand',
+    )
     .option('--retry [id]', 'put the dead letter back into the outbox and apply it now (exit 1 if the other side still refuses it)')
     .option('--all', 'with --retry: every dead letter of the service, parents first')
     .option('--resolve <id>', 'drop the dead letter as handled by hand (needs --reason)')
     .option('--reason <text>', 'why it can be dropped: recorded with who dropped it')
     .option('--actor <name>', 'who: recorded with a retry or resolve (default: the user running it)')
     .option('--json', 'print JSON')
-    .action(async (service: string, o: DbOptions & { retry?: string | true; all?: boolean; resolve?: string; reason?: string; actor?: string; json?: boolean }) => {
-      const id = (v: string, flag: string): number => (/^[1-9]\d{0,14}$/.test(v) ? Number(v) : usage(`${flag} takes a dead letter's number (as listed by \`strangler data dead-letters ${service}\`), not "${v}"`));
-      const retry = o.all && o.retry === undefined ? true : o.retry;
-      if (retry !== undefined && o.resolve !== undefined) usage('give --retry or --resolve, not both');
-      if (retry === true && !o.all) usage('give --retry ID, or --retry --all for every dead letter');
-      if (o.all && typeof retry === 'string') usage('give --retry ID or --retry --all, not both');
-      if (o.resolve !== undefined && !o.reason?.trim()) usage('give --reason: why the dead letter can be dropped (recorded with it)');
-      const which = typeof retry === 'string' ? id(retry, '--retry') : retry === true ? 'all' : undefined;
-      const resolving = o.resolve !== undefined ? id(o.resolve, '--resolve') : undefined;
-      const d = openService(service, o);
-      const actor = o.actor ?? process.env.USER ?? os.userInfo().username;
-      try {
-        if (which !== undefined) {
-          const retried = await requeueDeadLetters(d, which, actor);
-          if (!retried.length) return console.log(`${service}: no dead letters to retry`);
-          // Now, not at the replicator's next round: the operator wants to know whether the fix worked.
-          await drain(d, { deadline: Date.now() + 30_000 });
-          const [failing, dead] = await Promise.all([listFailing(d.pools.service, service), listDeadLetters(d.pools.service, service)]);
-          const same = (a: FailingChange) => (b: FailingChange) => a.side === b.side && a.table === b.table && JSON.stringify(a.key) === JSON.stringify(b.key);
-          let refused = 0;
-          for (const l of retried) {
-            const still = failing.find(same(l)) ?? dead.find(same(l));
-            if (still) refused++;
-            console.log(`#${l.id} ${l.table} ${showKey(l.key)} from the ${l.side}: ${still ? `still refused: ${still.code} ${still.message} (back in the outbox: retried, and set aside again if it keeps failing)` : 'applied'}`);
+    .action(
+      async (
+        service: string,
+        o: DbOptions & { retry?: string | true; all?: boolean; resolve?: string; reason?: string; actor?: string; json?: boolean },
+      ) => {
+        const id = (v: string, flag: string): number =>
+          /^[1-9]\d{0,14}$/.test(v)
+            ? Number(v)
+            : usage(`${flag} takes a dead letter's number (as listed by \`strangler data dead-letters ${service}\`), not "${v}"`);
+        const retry = o.all && o.retry === undefined ? true : o.retry;
+        if (retry !== undefined && o.resolve !== undefined) usage('give --retry or --resolve, not both');
+        if (retry === true && !o.all) usage('give --retry ID, or --retry --all for every dead letter');
+        if (o.all && typeof retry === 'string') usage('give --retry ID or --retry --all, not both');
+        if (o.resolve !== undefined && !o.reason?.trim()) usage('give --reason: why the dead letter can be dropped (recorded with it)');
+        const which = typeof retry === 'string' ? id(retry, '--retry') : retry === true ? 'all' : undefined;
+        const resolving = o.resolve !== undefined ? id(o.resolve, '--resolve') : undefined;
+        const d = openService(service, o);
+        const actor = o.actor ?? process.env.USER ?? os.userInfo().username;
+        try {
+          if (which !== undefined) {
+            const retried = await requeueDeadLetters(d, which, actor);
+            if (!retried.length) return console.log(`${service}: no dead letters to retry`);
+            // Now, not at the replicator's next round: the operator wants to know whether the fix worked.
+            await drain(d, { deadline: Date.now() + 30_000 });
+            const [failing, dead] = await Promise.all([listFailing(d.pools.service, service), listDeadLetters(d.pools.service, service)]);
+            const same = (a: FailingChange) => (b: FailingChange) =>
+              a.side === b.side && a.table === b.table && JSON.stringify(a.key) === JSON.stringify(b.key);
+            let refused = 0;
+            for (const l of retried) {
+              const still = failing.find(same(l)) ?? dead.find(same(l));
+              if (still) refused++;
+              console.log(
+                `#${l.id} ${l.table} ${showKey(l.key)} from the ${l.side}: ${still ? `still refused: ${still.code} ${still.message} (back in the outbox: retried, and set aside again if it keeps failing)` : 'applied'}`,
+              );
+            }
+            process.exitCode = refused ? 1 : 0;
+            return;
           }
-          process.exitCode = refused ? 1 : 0;
-          return;
+          if (resolving !== undefined) {
+            const l = await resolveDeadLetter(d.pools.service, service, resolving, actor, o.reason!.trim());
+            return console.log(`resolved #${l.id} (${describeChange(l)}) by ${actor}: ${o.reason!.trim()}`);
+          }
+          const [deadLetters, failing] = await Promise.all([
+            listDeadLetters(d.pools.service, service),
+            listFailing(d.pools.service, service),
+          ]);
+          if (o.json) return console.log(JSON.stringify({ service, deadLetters, failing }, null, 2));
+          printDeadLetters(service, deadLetters, failing);
+        } catch (err) {
+          if (!(err instanceof DeadLetterNotFoundError)) throw err;
+          console.error(err.message);
+          process.exitCode = 1;
+        } finally {
+          await close(d);
         }
-        if (resolving !== undefined) {
-          const l = await resolveDeadLetter(d.pools.service, service, resolving, actor, o.reason!.trim());
-          return console.log(`resolved #${l.id} (${describeChange(l)}) by ${actor}: ${o.reason!.trim()}`);
-        }
-        const [deadLetters, failing] = await Promise.all([listDeadLetters(d.pools.service, service), listFailing(d.pools.service, service)]);
-        if (o.json) return console.log(JSON.stringify({ service, deadLetters, failing }, null, 2));
-        printDeadLetters(service, deadLetters, failing);
-      } catch (err) {
-        if (!(err instanceof DeadLetterNotFoundError)) throw err;
-        console.error(err.message);
-        process.exitCode = 1;
-      } finally {
-        await close(d);
-      }
-    });
+      },
+    );
 
   withDbOptions(data.command('switch <service>'))
-    .description(`move the writes of the service's route group to the other side: ${SWITCH_STEPS.join(' → ')}; undone on any failure or Ctrl-C`)
+    .description(
+      `move the writes of the service's route group to the other side: ${SWITCH_STEPS.join(' → ')}; undone on any failure or Ctrl-C`,
+    )
     .requiredOption('--to <side>', 'service or monolith')
     .requiredOption('--reason <text>', 'why: recorded with the switch')
     .option('--routes <file>', 'the route table the proxies serve (default: ROUTES_FILE)', process.env.ROUTES_FILE)
     .option('--proxy-admin <url...>', "each proxy's admin URL (default: PROXY_ADMIN_URLS, comma-separated)")
     .option('--group <name>', "the route group holding the service's routes (default: the service's name)")
     .option('--actor <name>', 'who: recorded with the switch (default: the user running it)')
-    .action(async (service: string, o: DbOptions & { to: string; reason: string; routes?: string; proxyAdmin?: string[]; group?: string; actor?: string }) => {
-      if (o.to !== 'service' && o.to !== 'monolith') usage('--to must be service or monolith');
-      if (!o.routes) usage('give --routes FILE or set ROUTES_FILE');
-      const admins = o.proxyAdmin ?? (process.env.PROXY_ADMIN_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
-      if (!admins.length) usage("give each proxy's admin URL with --proxy-admin (or PROXY_ADMIN_URLS): the switch must freeze and reload every proxy");
-      if (!process.env.ADMIN_TOKEN) usage('set ADMIN_TOKEN: reloading a proxy needs its admin token');
-      const d = openService(service, o);
-      const abort = new AbortController();
-      process.once('SIGINT', () => {
-        console.log('\naborting: undoing what was done…');
-        abort.abort(new Error('interrupted'));
-      });
-      try {
-        const result = await switchWriter({
-          data: d,
-          to: o.to as Side,
-          routesFile: o.routes,
-          ...(o.group ? { group: o.group } : {}),
-          proxies: admins.map((url) => new ProxyAdminClient(url, process.env.ADMIN_TOKEN)),
-          actor: o.actor ?? process.env.USER ?? os.userInfo().username,
-          reason: o.reason,
-          signal: abort.signal,
-          onStep: (step) => console.log(`→ ${step}`),
+    .action(
+      async (
+        service: string,
+        o: DbOptions & { to: string; reason: string; routes?: string; proxyAdmin?: string[]; group?: string; actor?: string },
+      ) => {
+        if (o.to !== 'service' && o.to !== 'monolith') usage('--to must be service or monolith');
+        if (!o.routes) usage('give --routes FILE or set ROUTES_FILE');
+        const admins =
+          o.proxyAdmin ??
+          (process.env.PROXY_ADMIN_URLS ?? '')
+            .split(',')
+            .map((u) => u.trim())
+            .filter(Boolean);
+        if (!admins.length)
+          usage("give each proxy's admin URL with --proxy-admin (or PROXY_ADMIN_URLS): the switch must freeze and reload every proxy");
+        if (!process.env.ADMIN_TOKEN) usage('set ADMIN_TOKEN: reloading a proxy needs its admin token');
+        const d = openService(service, o);
+        const abort = new AbortController();
+        process.once('SIGINT', () => {
+          console.log('\naborting: undoing what was done…');
+          abort.abort(new Error('interrupted'));
         });
-        for (const s of result.steps) console.log(`  ${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(15)} ${String(s.ms).padStart(6)} ms  ${s.detail ?? ''}`);
-        if (result.outcome === 'switched') {
-          console.log(`switched: the ${result.to} writes the ${service} rows now; writes were frozen for ${result.frozenMs} ms (table ${result.routesHash})`);
-        } else {
-          console.error(`aborted at ${result.failedStep}: ${result.error}`);
-          console.error(result.undoErrors.length ? 'undo was incomplete; check the route table and `strangler data status`' : `undone: the ${result.from} still writes, the route table is as it was`);
-          process.exitCode = 1;
+        try {
+          const result = await switchWriter({
+            data: d,
+            to: o.to as Side,
+            routesFile: o.routes,
+            ...(o.group ? { group: o.group } : {}),
+            proxies: admins.map((url) => new ProxyAdminClient(url, process.env.ADMIN_TOKEN)),
+            actor: o.actor ?? process.env.USER ?? os.userInfo().username,
+            reason: o.reason,
+            signal: abort.signal,
+            onStep: (step) => console.log(`→ ${step}`),
+          });
+          for (const s of result.steps)
+            console.log(`  ${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(15)} ${String(s.ms).padStart(6)} ms  ${s.detail ?? ''}`);
+          if (result.outcome === 'switched') {
+            console.log(
+              `switched: the ${result.to} writes the ${service} rows now; writes were frozen for ${result.frozenMs} ms (table ${result.routesHash})`,
+            );
+          } else {
+            console.error(`aborted at ${result.failedStep}: ${result.error}`);
+            console.error(
+              result.undoErrors.length
+                ? 'undo was incomplete; check the route table and `strangler data status`'
+                : `undone: the ${result.from} still writes, the route table is as it was`,
+            );
+            process.exitCode = 1;
+          }
+        } finally {
+          await close(d);
         }
-      } finally {
-        await close(d);
-      }
-    });
+      },
+    );
 }
 
 function readRoutes(file: string): string {
@@ -269,13 +326,20 @@ function configuredServices(): string[] {
 function printStatus(s: SyncStatus): void {
   console.log(`${s.service}: the ${s.writer} writes; lag ${s.lagSeconds.toFixed(3)} s`);
   console.log(`  pending   monolith ${s.pending.monolith.changes}, service ${s.pending.service.changes}`);
-  console.log(`  applied   ${s.applied} changes${s.strays ? `, ${s.strays} strays (writes on the side that was not the writer)` : ''}; last ${s.lastAppliedAt ?? 'never'}`);
+  console.log(
+    `  applied   ${s.applied} changes${s.strays ? `, ${s.strays} strays (writes on the side that was not the writer)` : ''}; last ${s.lastAppliedAt ?? 'never'}`,
+  );
   console.log(`  backfill  ${s.backfilledAt ? `done ${s.backfilledAt}` : 'never run'}`);
   for (const w of s.recentSwitches) {
-    console.log(`  switch    ${w.finishedAt} ${w.from} → ${w.to} ${w.outcome}${w.failedStep ? ` at ${w.failedStep}` : ''} by ${w.actor}: ${w.reason}${w.frozenMs !== null ? ` (frozen ${w.frozenMs} ms)` : ''}`);
+    console.log(
+      `  switch    ${w.finishedAt} ${w.from} → ${w.to} ${w.outcome}${w.failedStep ? ` at ${w.failedStep}` : ''} by ${w.actor}: ${w.reason}${w.frozenMs !== null ? ` (frozen ${w.frozenMs} ms)` : ''}`,
+    );
   }
   for (const f of s.failing) console.log(`  refused   ${describeChange(f)} (${f.attempts} attempts since ${f.firstFailedAt}; retried)`);
-  if (s.deadLetters.length) console.log(`  dead      ${s.deadLetters.length} dead letters (no writer switch until each is retried or resolved): see \`strangler data dead-letters ${s.service}\``);
+  if (s.deadLetters.length)
+    console.log(
+      `  dead      ${s.deadLetters.length} dead letters (no writer switch until each is retried or resolved): see \`strangler data dead-letters ${s.service}\``,
+    );
   for (const l of s.deadLetters) console.log(`            #${l.id} ${describeChange(l)}`);
 }
 

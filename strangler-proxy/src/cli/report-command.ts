@@ -40,15 +40,21 @@ export function printReport(routes: readonly RouteReport[], examples: ReadonlyMa
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
-  console.log(`match: over all samples; * noise cancelled, stale samples left out (stale: the answers differed while the service's copy of the data was behind or ahead); since ${since}`);
+  console.log(
+    `match: over all samples; * noise cancelled, stale samples left out (stale: the answers differed while the service's copy of the data was behind or ahead); since ${since}`,
+  );
   for (const r of routes) {
     const top = r.fields.filter((f) => f.reported).slice(0, 10);
     const noise = r.fields.filter((f) => !f.reported);
-    console.log(`\n${r.route}: ${top.length ? 'differing fields' : 'no differing field'}${noise.length ? ` (noise: ${noise.map((f) => f.field).join(', ')})` : ''}`);
+    console.log(
+      `\n${r.route}: ${top.length ? 'differing fields' : 'no differing field'}${noise.length ? ` (noise: ${noise.map((f) => f.field).join(', ')})` : ''}`,
+    );
     for (const f of top) {
       const e = examples.get(r.route)?.find((x) => x.field === f.field);
       const d = e?.differences.find((x) => x.field === f.field);
-      console.log(`  ${f.field}  ${f.template}  ${pct(f.diffRate)} of samples (noise ${pct(f.noiseRate)})${d ? `  e.g. ${e!.request.method} ${e!.request.path}: ${clip(d.a)} → ${clip(d.b)}` : ''}`);
+      console.log(
+        `  ${f.field}  ${f.template}  ${pct(f.diffRate)} of samples (noise ${pct(f.noiseRate)})${d ? `  e.g. ${e!.request.method} ${e!.request.path}: ${clip(d.a)} → ${clip(d.b)}` : ''}`,
+      );
     }
   }
 }
@@ -57,7 +63,9 @@ export function printReport(routes: readonly RouteReport[], examples: ReadonlyMa
 export function registerReportCommand(program: Command): void {
   program
     .command('report [route]')
-    .description('shadow traffic: per route, samples, match and noise-adjusted mismatch rates, both sides’ latency, readiness, the top differing fields with an example each')
+    .description(
+      'shadow traffic: per route, samples, match and noise-adjusted mismatch rates, both sides’ latency, readiness, the top differing fields with an example each',
+    )
     .option('--since <duration>', 'only what happened in the last 30s, 15m, 2h, 7d…', '24h')
     .option('--json', 'print JSON')
     .option(
@@ -65,7 +73,11 @@ export function registerReportCommand(program: Command): void {
       'the results database (default: STRANGLER_DATABASE_URL, with STRANGLER_DATABASE_PASSWORD)',
       process.env.STRANGLER_DATABASE_URL && withPassword(process.env.STRANGLER_DATABASE_URL, process.env.STRANGLER_DATABASE_PASSWORD),
     )
-    .option('--routes <file>', 'the route table, for each route’s noise thresholds and gate (default: ROUTES_FILE)', process.env.ROUTES_FILE)
+    .option(
+      '--routes <file>',
+      'the route table, for each route’s noise thresholds and gate (default: ROUTES_FILE)',
+      process.env.ROUTES_FILE,
+    )
     .action(async (route: string | undefined, o: { since: string; json?: boolean; db?: string; routes?: string }) => {
       const sinceMs = parseSince(o.since);
       if (sinceMs === undefined) {
@@ -73,12 +85,17 @@ export function registerReportCommand(program: Command): void {
         process.exit(2);
       }
       if (!o.db) {
-        console.error('give --db or set STRANGLER_DATABASE_URL: the database the proxies store shadow results in (a proxy without it keeps them in memory: see its admin page /__strangler/)');
+        console.error(
+          'give --db or set STRANGLER_DATABASE_URL: the database the proxies store shadow results in (a proxy without it keeps them in memory: see its admin page /__strangler/)',
+        );
         process.exit(2);
       }
       const store = await PostgresShadowStore.open(o.db);
       try {
-        const routes = buildReport(await store.counters({ ...(route ? { route } : {}), since: new Date(Date.now() - sinceMs) }), settingsFrom(o.routes));
+        const routes = buildReport(
+          await store.counters({ ...(route ? { route } : {}), since: new Date(Date.now() - sinceMs) }),
+          settingsFrom(o.routes),
+        );
         if (route && !routes.length) {
           console.error(`no shadow samples for route ${route} since ${o.since}`);
           process.exitCode = 1;
@@ -86,7 +103,25 @@ export function registerReportCommand(program: Command): void {
         }
         const examples = new Map<string, ShadowExample[]>();
         for (const r of routes) examples.set(r.route, await store.examples({ route: r.route, limit: 100 }));
-        if (o.json) console.log(JSON.stringify({ since: o.since, routes: routes.map((r) => ({ ...r, examples: examples.get(r.route)!.map((e) => ({ id: e.id, field: e.field, path: e.request.path, differences: e.differences.filter((d) => d.field === e.field) })) })) }, null, 2));
+        if (o.json)
+          console.log(
+            JSON.stringify(
+              {
+                since: o.since,
+                routes: routes.map((r) => ({
+                  ...r,
+                  examples: examples.get(r.route)!.map((e) => ({
+                    id: e.id,
+                    field: e.field,
+                    path: e.request.path,
+                    differences: e.differences.filter((d) => d.field === e.field),
+                  })),
+                })),
+              },
+              null,
+              2,
+            ),
+          );
         else printReport(routes, examples, o.since);
       } finally {
         await store.close();

@@ -42,7 +42,11 @@ program
   .option('--port <n>', 'public port (default: PROXY_PORT or 8080)', (v) => Number(v))
   .option('--admin-port <n>', 'admin port (default: ADMIN_PORT or 8081)', (v) => Number(v))
   .action(async (o: { routes?: string; port?: number; adminPort?: number }) => {
-    await runProxy({ ...(o.routes ? { routesFile: o.routes } : {}), ...(o.port !== undefined ? { port: o.port } : {}), ...(o.adminPort !== undefined ? { adminPort: o.adminPort } : {}) });
+    await runProxy({
+      ...(o.routes ? { routesFile: o.routes } : {}),
+      ...(o.port !== undefined ? { port: o.port } : {}),
+      ...(o.adminPort !== undefined ? { adminPort: o.adminPort } : {}),
+    });
   });
 
 const routes = program.command('routes').description('route tables');
@@ -52,7 +56,9 @@ routes
   .description('validate a route table; exit 0 when valid, 1 with each problem and its line')
   .action((file: string) => {
     const table = load(file);
-    console.log(`${file}: ok — ${table.routes.length} routes, ${table.upstreams.size} upstreams, default ${table.defaultUpstream} (hash ${table.hash})`);
+    console.log(
+      `${file}: ok — ${table.routes.length} routes, ${table.upstreams.size} upstreams, default ${table.defaultUpstream} (hash ${table.hash})`,
+    );
   });
 
 routes

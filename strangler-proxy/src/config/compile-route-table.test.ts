@@ -36,12 +36,16 @@ describe('compileRouteTable', () => {
       ['listings-read', 'service', 'listings', 100],
       ['listings-write', 'canary', 'listings', 10],
     ]);
-    expect(table.upstreams.get('listings')).toMatchObject({ timeoutMs: 10_000, breaker: { errorThresholdPercentage: 50, volumeThreshold: 20, resetTimeoutMs: 10_000 } });
+    expect(table.upstreams.get('listings')).toMatchObject({
+      timeoutMs: 10_000,
+      breaker: { errorThresholdPercentage: 50, volumeThreshold: 20, resetTimeoutMs: 10_000 },
+    });
     expect(table.hash).toMatch(/^[0-9a-f]{12}$/);
   });
 
   it('when a target, the default or a group is unknown, then each is named with its line', () => {
-    expect(problems(`version: 1
+    expect(
+      problems(`version: 1
 upstreams:
   monolith: { url: http://127.0.0.1:3000 }
 default: mono
@@ -53,7 +57,8 @@ routes:
   - name: b
     group: ghosts
     match: { path: /b }
-`)).toEqual([
+`),
+    ).toEqual([
       '4: unknown upstream "mono"; known: monolith',
       '9: unknown upstream "nowhere"; known: monolith',
       '11: unknown group "ghosts"; declare it under groups:',
@@ -78,7 +83,8 @@ routes:
     colour: blue
 `);
     expect(found).toEqual(['11: must be from 0 to 100', '20: is not a known field; remove it or check its spelling']);
-    expect(problems(`${UPSTREAMS}routes:
+    expect(
+      problems(`${UPSTREAMS}routes:
   - name: b
     match: { path: api/no-slash }
     mode: service
@@ -87,11 +93,13 @@ routes:
     match: { path: /api/*/x }
     mode: service
     target: listings
-`)).toEqual(['8: path "api/no-slash" must start with /', '12: path "/api/*/x": * is only allowed as the last segment']);
+`),
+    ).toEqual(['8: path "api/no-slash" must start with /', '12: path "/api/*/x": * is only allowed as the last segment']);
   });
 
   it('when a rule is shadowed by an earlier, broader one, then it is unreachable and refused', () => {
-    expect(problems(`${UPSTREAMS}routes:
+    expect(
+      problems(`${UPSTREAMS}routes:
   - name: everything-listings
     match: { path: /api/listings/* }
     mode: service
@@ -99,7 +107,10 @@ routes:
   - name: one-listing
     match: { methods: [GET], path: /api/listings/:id }
     mode: monolith
-`)).toEqual(['11: route "one-listing" can never match: route "everything-listings" (line 7) matches every request it would; move it above or narrow "everything-listings"']);
+`),
+    ).toEqual([
+      '11: route "one-listing" can never match: route "everything-listings" (line 7) matches every request it would; move it above or narrow "everything-listings"',
+    ]);
   });
 
   it('when an earlier rule only overlaps (fewer methods, or a header condition), then both stand', () => {
@@ -129,7 +140,13 @@ routes:
 `);
     const route = table.routes[0]!;
     expect([route.mode, route.service]).toEqual(['shadow', 'listings']);
-    expect(route.shadow).toMatchObject({ sampleRate: 1, writes: false, timeoutMs: 5000, noise: { sampleRate: 0.1, relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1000, minScore: 99 } });
+    expect(route.shadow).toMatchObject({
+      sampleRate: 1,
+      writes: false,
+      timeoutMs: 5000,
+      noise: { sampleRate: 0.1, relative: 0.2, absolute: 0.01 },
+      gate: { minSamples: 1000, minScore: 99 },
+    });
     expect(route.shadow!.rules.ignore.map((p) => p.source)).toEqual(['$.updatedAt', 'headers.date']);
     const decision = table.decide({ method: 'GET', segments: ['api', 'listings', '7'], headers: {}, cookies: new Map(), userKey: 'u' });
     expect(decision).toMatchObject({ mode: 'shadow', upstream: 'monolith', mirrorTo: 'listings' });
@@ -137,12 +154,15 @@ routes:
   });
 
   it('when a shadow route lacks a target or has a malformed field path, then it says which, with the line', () => {
-    expect(problems(`${UPSTREAMS}routes:
+    expect(
+      problems(`${UPSTREAMS}routes:
   - name: s
     match: { path: /api/listings }
     mode: shadow
-`)).toEqual(['7: is required in shadow mode: the upstream that serves the route']);
-    expect(problems(`${UPSTREAMS}routes:
+`),
+    ).toEqual(['7: is required in shadow mode: the upstream that serves the route']);
+    expect(
+      problems(`${UPSTREAMS}routes:
   - name: s
     match: { path: /api/listings }
     mode: shadow
@@ -150,14 +170,16 @@ routes:
     shadow:
       ignore: [ "$.ok", "items.id" ]
       sets: { "$.items[x]": id }
-`)).toEqual([
+`),
+    ).toEqual([
       '12: "items.id" must be status, headers.<name>, or a body path starting with $ (like $.items[*].updatedAt)',
       '13: "$.items[x]": expected [*], [n] or ["key"] at character 8',
     ]);
   });
 
   it('when canary lacks weight or target, or another mode has a weight, then it says which', () => {
-    expect(problems(`${UPSTREAMS}routes:
+    expect(
+      problems(`${UPSTREAMS}routes:
   - name: c
     match: { path: /c }
     mode: canary
@@ -165,7 +187,8 @@ routes:
     match: { path: /s }
     mode: monolith
     weight: 5
-`)).toEqual([
+`),
+    ).toEqual([
       '7: is required in canary mode: the upstream that serves the route',
       '7: is required in canary mode: the percent of users sent to the target',
       '13: only applies in canary mode, not monolith',
@@ -192,13 +215,15 @@ routes:
       ['read', 'listings', 'canary', 25],
       ['write', 'listings', 'canary', 25],
     ]);
-    expect(problems(`${UPSTREAMS}groups:
+    expect(
+      problems(`${UPSTREAMS}groups:
   listings: { mode: canary, target: listings, weight: 25 }
 routes:
   - name: read
     group: listings
     mode: service
     match: { path: /api/listings/* }
-`)).toEqual(['9: route "read" belongs to group "listings": set mode, target, weight and frozen on the group, not the route']);
+`),
+    ).toEqual(['9: route "read" belongs to group "listings": set mode, target, weight and frozen on the group, not the route']);
   });
 });

@@ -58,7 +58,10 @@ function compileRoutes({ source, lineOf }: ParsedRouteTable): { routes: Compiled
     const group = spec.group ? source.groups[spec.group] : undefined;
     if (spec.group && !group) problem([...at, 'group'], `unknown group "${spec.group}"; declare it under groups:`);
     if (spec.group && (spec.mode !== undefined || spec.target !== undefined || spec.weight !== undefined || spec.frozen !== undefined)) {
-      problem([...at], `route "${spec.name}" belongs to group "${spec.group}": set mode, target, weight and frozen on the group, not the route`);
+      problem(
+        [...at],
+        `route "${spec.name}" belongs to group "${spec.group}": set mode, target, weight and frozen on the group, not the route`,
+      );
     }
     const fields = group ?? spec;
     if (!spec.group) {
@@ -121,7 +124,12 @@ function checkModeFields(
 }
 
 /** The shadow options compiled: every field pattern parsed, a malformed one reported at its line. */
-function compileShadow(spec: ShadowSpec, at: (string | number)[], problem: (path: (string | number)[], message: string) => void, target: string | undefined): CompiledShadow | undefined {
+function compileShadow(
+  spec: ShadowSpec,
+  at: (string | number)[],
+  problem: (path: (string | number)[], message: string) => void,
+  target: string | undefined,
+): CompiledShadow | undefined {
   const patterns = (field: 'ignore' | 'tolerance' | 'sets', sources: string[]): boolean => {
     let ok = true;
     sources.forEach((source, i) => {
@@ -135,14 +143,24 @@ function compileShadow(spec: ShadowSpec, at: (string | number)[], problem: (path
     });
     return ok;
   };
-  const valid = [patterns('ignore', spec.ignore), patterns('tolerance', Object.keys(spec.tolerance)), patterns('sets', Object.keys(spec.sets))].every(Boolean);
+  const valid = [
+    patterns('ignore', spec.ignore),
+    patterns('tolerance', Object.keys(spec.tolerance)),
+    patterns('sets', Object.keys(spec.sets)),
+  ].every(Boolean);
   if (!valid) return undefined;
   return {
     sampleRate: spec.sampleRate,
     writes: spec.writes,
     timeoutMs: spec.timeoutMs,
     rules: compileRules(spec),
-    compareSpec: { ignore: spec.ignore, headers: spec.headers, tolerance: spec.tolerance, sets: spec.sets, timestampToleranceMs: spec.timestampToleranceMs },
+    compareSpec: {
+      ignore: spec.ignore,
+      headers: spec.headers,
+      tolerance: spec.tolerance,
+      sets: spec.sets,
+      timestampToleranceMs: spec.timestampToleranceMs,
+    },
     noise: { sampleRate: spec.noise.sampleRate, relative: spec.noise.relativeThreshold, absolute: spec.noise.absoluteThreshold },
     gate: spec.gate,
     freshness: { service: spec.freshness.service ?? target, waitMs: spec.freshness.waitMs, retries: spec.freshness.retries },
@@ -153,7 +171,12 @@ function predicates(specs: Record<string, HeaderPredicateSpec> | undefined, kind
   return Object.entries(specs ?? {}).map(([rawName, spec]) => {
     const name = key(rawName);
     if (typeof spec === 'string') return { name, test: (v) => v === spec, describe: `${kind} ${rawName} = ${spec}` };
-    if ('present' in spec) return { name, test: (v) => (v !== undefined) === spec.present, describe: `${kind} ${rawName} ${spec.present ? 'present' : 'absent'}` };
+    if ('present' in spec)
+      return {
+        name,
+        test: (v) => (v !== undefined) === spec.present,
+        describe: `${kind} ${rawName} ${spec.present ? 'present' : 'absent'}`,
+      };
     const re = new RegExp(spec.regex);
     return { name, test: (v) => v !== undefined && re.test(v), describe: `${kind} ${rawName} ~ /${spec.regex}/` };
   });

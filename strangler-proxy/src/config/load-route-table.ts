@@ -50,7 +50,11 @@ function zodProblems(error: z.ZodError, lineOf: ParsedRouteTable['lineOf']): Con
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     // Point at each unknown key itself, not at the object that holds it.
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ line: lineOf([...path, key]), path: [...path, key].join('.'), message: 'is not a known field; remove it or check its spelling' }));
+      return issue.keys.map((key) => ({
+        line: lineOf([...path, key]),
+        path: [...path, key].join('.'),
+        message: 'is not a known field; remove it or check its spelling',
+      }));
     }
     return [{ line: lineOf(path), path: path.join('.'), message: issue.message }];
   });

@@ -94,7 +94,10 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
 
 /** Comma-separated regular expressions, each checked to compile. */
 function patterns(env: NodeJS.ProcessEnv, name: string): string[] {
-  const list = (env[name] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const list = (env[name] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   for (const p of list) {
     try {
       new RegExp(p);
@@ -115,7 +118,8 @@ function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
   } catch {
     throw new ConfigError(`${name} must be a URL like http://127.0.0.1:8082`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL, not ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`${name} must be an http:// or https:// URL, not ${url.protocol}`);
   return raw.replace(/\/+$/, '');
 }
 
@@ -133,7 +137,10 @@ function hostList(env: NodeJS.ProcessEnv, name: string): string[] {
 }
 
 /** The only place the proxy reads the environment; `overrides` are CLI flags, which win. */
-export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<ProxyConfig, 'routesFile' | 'port' | 'adminPort'>> = {}): ProxyConfig {
+export function loadProxyConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Pick<ProxyConfig, 'routesFile' | 'port' | 'adminPort'>> = {},
+): ProxyConfig {
   const routesFile = overrides.routesFile ?? env.ROUTES_FILE;
   if (!routesFile) throw new ConfigError('ROUTES_FILE (or --routes) is required: the route table to serve');
   const adminToken = env.ADMIN_TOKEN || undefined;

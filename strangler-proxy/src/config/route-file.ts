@@ -24,7 +24,11 @@ export function groupState(text: string, group: string): GroupState | undefined 
  * every problem with its line) unless the result is a valid table: a tool never writes a table the
  * proxy would refuse.
  */
-export function editGroup(text: string, group: string, change: Partial<Record<'mode' | 'target' | 'weight' | 'frozen', string | number | boolean | undefined>>): string {
+export function editGroup(
+  text: string,
+  group: string,
+  change: Partial<Record<'mode' | 'target' | 'weight' | 'frozen', string | number | boolean | undefined>>,
+): string {
   const doc = parseDocument(text);
   for (const [field, value] of Object.entries(change)) {
     // A default value is left out rather than written, so an edit that is undone leaves the file as it was.

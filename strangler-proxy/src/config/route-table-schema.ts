@@ -8,7 +8,8 @@ export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTION
 export type Method = (typeof METHODS)[number];
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
-const name = (what: string) => z.string({ error: `${what} must be a name` }).regex(NAME, `${what} must be lowercase letters, digits and dashes, starting with a letter`);
+const name = (what: string) =>
+  z.string({ error: `${what} must be a name` }).regex(NAME, `${what} must be lowercase letters, digits and dashes, starting with a letter`);
 
 /** Per-upstream circuit breaker; every option has a unit and a default. */
 export const BreakerSchema = z.strictObject({
@@ -24,7 +25,9 @@ export const BreakerSchema = z.strictObject({
 
 export const UpstreamSchema = z.strictObject({
   /** Base URL; only its origin is used, a path is refused. */
-  url: z.url({ error: 'must be an http:// or https:// URL' }).refine((u) => /^https?:\/\/[^/]+\/?$/.test(u), 'must be an origin like http://host:port, without a path'),
+  url: z
+    .url({ error: 'must be an http:// or https:// URL' })
+    .refine((u) => /^https?:\/\/[^/]+\/?$/.test(u), 'must be an origin like http://host:port, without a path'),
   /** Milliseconds to wait for the response headers before the attempt counts as timed out (default 10 000). */
   timeoutMs: z.number().int().min(10).max(300_000).default(10_000),
   /** Milliseconds to wait for the TCP connection (default 2 000). */
@@ -34,11 +37,7 @@ export const UpstreamSchema = z.strictObject({
   breaker: BreakerSchema.prefault({}),
 });
 
-const HeaderPredicate = z.union([
-  z.string(),
-  z.strictObject({ present: z.boolean() }),
-  z.strictObject({ regex: z.string().max(500) }),
-]);
+const HeaderPredicate = z.union([z.string(), z.strictObject({ present: z.boolean() }), z.strictObject({ regex: z.string().max(500) })]);
 
 /** What shadow mode mirrors and how it compares; every option with its unit and default. */
 export const ShadowSchema = z.strictObject({
@@ -79,7 +78,9 @@ export const ShadowSchema = z.strictObject({
     })
     .prefault({}),
   /** Readiness gate: the samples needed, and the score (0–100) that counts as ready (defaults 1 000 and 99). */
-  gate: z.strictObject({ minSamples: z.number().int().min(1).default(1000), minScore: z.number().min(0).max(100).default(99) }).prefault({}),
+  gate: z
+    .strictObject({ minSamples: z.number().int().min(1).default(1000), minScore: z.number().min(0).max(100).default(99) })
+    .prefault({}),
 });
 
 export const RouteSchema = z.strictObject({
@@ -88,7 +89,10 @@ export const RouteSchema = z.strictObject({
   group: name('a group name').optional(),
   match: z.strictObject({
     /** Methods matched; all when absent. */
-    methods: z.array(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` })).min(1).optional(),
+    methods: z
+      .array(z.enum(METHODS, { error: `must be one of ${METHODS.join(', ')}` }))
+      .min(1)
+      .optional(),
     /** `/api/listings/:id?`, `/api/listings/*`; see path-pattern.ts. */
     path: z.string(),
     headers: z.record(z.string().regex(/^[a-zA-Z0-9-]+$/, 'must be a header name'), HeaderPredicate).optional(),
@@ -97,7 +101,11 @@ export const RouteSchema = z.strictObject({
   mode: z.enum(MODES, { error: `must be one of ${MODES.join(', ')}` }).optional(),
   target: name('a target').optional(),
   /** Percent of users (0–100, two decimals) sent to the target in canary mode. */
-  weight: z.number({ error: 'must be a number from 0 to 100' }).min(0, 'must be from 0 to 100').max(100, 'must be from 0 to 100').optional(),
+  weight: z
+    .number({ error: 'must be a number from 0 to 100' })
+    .min(0, 'must be from 0 to 100')
+    .max(100, 'must be from 0 to 100')
+    .optional(),
   /** Writes (anything but GET, HEAD, OPTIONS) get 503 with Retry-After while true; reads pass (default false). */
   frozen: z.boolean({ error: 'must be true or false' }).optional(),
   /** Shadow options (a group's apply to its routes that have none). */

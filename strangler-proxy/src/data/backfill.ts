@@ -41,18 +41,28 @@ export async function backfill(
   const { service: target, monolith: source } = data.pools;
   const state = await prepareSync(data);
   if (state.writer !== 'monolith') {
-    throw new BackfillRefusedError(`${data.mapping.service} is the writer of its rows now: a backfill would overwrite newer rows with the monolith's; switch the writer back first`);
+    throw new BackfillRefusedError(
+      `${data.mapping.service} is the writer of its rows now: a backfill would overwrite newer rows with the monolith's; switch the writer back first`,
+    );
   }
   const batchSize = opts.batchSize ?? 500;
   let batchesLeft = opts.maxBatches ?? Infinity;
   await target.query(PROGRESS);
-  if (opts.restart) await target.query('DELETE FROM strangler_backfill_progress WHERE table_name = ANY($1)', [data.mapping.tables.map((t) => tableOn(t, 'service'))]);
+  if (opts.restart)
+    await target.query('DELETE FROM strangler_backfill_progress WHERE table_name = ANY($1)', [
+      data.mapping.tables.map((t) => tableOn(t, 'service')),
+    ]);
   const tables: BackfillResult['tables'] = [];
   for (const t of data.mapping.tables) {
     const name = tableOn(t, 'service');
     const started = performance.now();
     const total = Number((await source.query(`SELECT count(*) AS n FROM ${ident(tableOn(t, 'monolith'))}`)).rows[0].n);
-    const checkpoint = (await target.query<{ last_key: string[]; copied: string }>('SELECT last_key, copied FROM strangler_backfill_progress WHERE table_name = $1', [name])).rows[0];
+    const checkpoint = (
+      await target.query<{ last_key: string[]; copied: string }>(
+        'SELECT last_key, copied FROM strangler_backfill_progress WHERE table_name = $1',
+        [name],
+      )
+    ).rows[0];
     let lastKey: Key | undefined = checkpoint?.last_key;
     let copied = checkpoint ? Number(checkpoint.copied) : 0;
     for (;;) {

@@ -68,7 +68,9 @@ export async function installCapture(pool: pg.Pool, mapping: ServiceDataMapping,
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('strangler-capture-install'))`);
     await client.query(INSTALL);
     for (const t of mapping.tables) {
-      const args = keyOn(t, side).map((k) => `'${k.name}'`).join(', ');
+      const args = keyOn(t, side)
+        .map((k) => `'${k.name}'`)
+        .join(', ');
       await client.query(
         `CREATE OR REPLACE TRIGGER strangler_capture AFTER INSERT OR UPDATE OR DELETE ON ${ident(tableOn(t, side))}
          FOR EACH ROW EXECUTE FUNCTION strangler_capture(${args})`,
@@ -84,7 +86,12 @@ export interface OutboxEntry {
 }
 
 /** The oldest captured changes of these tables, in capture order, but for the ids in `skip`. */
-export async function readOutbox(db: pg.Pool | pg.PoolClient, tables: readonly string[], limit: number, skip: readonly number[] = []): Promise<OutboxEntry[]> {
+export async function readOutbox(
+  db: pg.Pool | pg.PoolClient,
+  tables: readonly string[],
+  limit: number,
+  skip: readonly number[] = [],
+): Promise<OutboxEntry[]> {
   const { rows } = await db.query<{ id: string; table: string; key: string[] }>(
     `SELECT id, table_name AS table, key FROM strangler_outbox WHERE table_name = ANY($1)${skip.length ? ' AND id <> ALL($3::bigint[])' : ''} ORDER BY id LIMIT $2`,
     skip.length ? [tables, limit, skip] : [tables, limit],

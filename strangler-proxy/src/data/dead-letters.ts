@@ -185,7 +185,12 @@ export async function recordRefusals(
  * Changes applied at last: their failure counts are forgotten, and a dead letter of the same row
  * is moot (the row as it is now has been copied), so it is dropped and logged as `applied`.
  */
-export async function forgetApplied(db: pg.Pool, service: string, side: Side, applied: readonly { table: string; key: Key }[]): Promise<void> {
+export async function forgetApplied(
+  db: pg.Pool,
+  service: string,
+  side: Side,
+  applied: readonly { table: string; key: Key }[],
+): Promise<void> {
   if (!applied.length) return;
   await db.query(
     `WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(t text, k text[])),
@@ -212,12 +217,23 @@ export async function hasOpenFailures(db: pg.Pool, service: string): Promise<boo
 
 /** The service's dead letters, oldest first. */
 export function listDeadLetters(db: pg.Pool | pg.PoolClient, service: string): Promise<DeadLetter[]> {
-  return orNone(db.query<DeadLetter>(`SELECT ${LETTER_COLUMNS} FROM strangler_dead_letters WHERE service = $1 ORDER BY id`, [service]).then((r) => r.rows));
+  return orNone(
+    db
+      .query<DeadLetter>(`SELECT ${LETTER_COLUMNS} FROM strangler_dead_letters WHERE service = $1 ORDER BY id`, [service])
+      .then((r) => r.rows),
+  );
 }
 
 /** The service's changes refused at least once and still retried, oldest failure first. */
 export function listFailing(db: pg.Pool | pg.PoolClient, service: string): Promise<FailingChange[]> {
-  return orNone(db.query<FailingChange>(`SELECT ${COLUMNS} FROM strangler_apply_failures WHERE service = $1 ORDER BY first_failed_at, table_name, key`, [service]).then((r) => r.rows));
+  return orNone(
+    db
+      .query<FailingChange>(
+        `SELECT ${COLUMNS} FROM strangler_apply_failures WHERE service = $1 ORDER BY first_failed_at, table_name, key`,
+        [service],
+      )
+      .then((r) => r.rows),
+  );
 }
 
 /** Why a writer switch must wait, naming the dead letters; undefined when there are none. */
@@ -241,7 +257,8 @@ export async function requeueDeadLetters(data: ServiceData, which: number | 'all
   const service = data.mapping.service;
   const all = await listDeadLetters(data.pools.service, service);
   const chosen = which === 'all' ? all : all.filter((l) => l.id === which);
-  if (which !== 'all' && !chosen.length) throw new DeadLetterNotFoundError(`${service} has no dead letter #${which} (see \`strangler data dead-letters ${service}\`)`);
+  if (which !== 'all' && !chosen.length)
+    throw new DeadLetterNotFoundError(`${service} has no dead letter #${which} (see \`strangler data dead-letters ${service}\`)`);
   const order = (l: DeadLetter): number => data.mapping.tables.findIndex((t) => tableOn(t, l.side) === l.table);
   chosen.sort((a, b) => order(a) - order(b) || a.id - b.id);
   for (const l of chosen) {
@@ -258,7 +275,14 @@ export async function resolveDeadLetter(db: pg.Pool, service: string, id: number
   return letter;
 }
 
-async function drop(db: pg.Pool, service: string, id: number, action: 'retried' | 'resolved', actor: string, reason: string): Promise<DeadLetter | undefined> {
+async function drop(
+  db: pg.Pool,
+  service: string,
+  id: number,
+  action: 'retried' | 'resolved',
+  actor: string,
+  reason: string,
+): Promise<DeadLetter | undefined> {
   const { rows } = await db.query<DeadLetter>(
     `WITH gone AS (DELETE FROM strangler_dead_letters WHERE service = $1 AND id = $2 RETURNING *),
      logged AS (

@@ -1,6 +1,17 @@
 import type pg from 'pg';
 import { installCapture, pendingChanges, readOutbox, removeFromOutbox, type Pending } from './capture.ts';
-import { DEAD_LETTER_POLICY, forgetApplied, hasOpenFailures, isRowRefusal, recordRefusals, refusalOf, type DeadLetter, type DeadLetterPolicy, type FailingChange, type Refusal } from './dead-letters.ts';
+import {
+  DEAD_LETTER_POLICY,
+  forgetApplied,
+  hasOpenFailures,
+  isRowRefusal,
+  recordRefusals,
+  refusalOf,
+  type DeadLetter,
+  type DeadLetterPolicy,
+  type FailingChange,
+  type Refusal,
+} from './dead-letters.ts';
 import { deleteKeys, fetchRows, upsertRows, type Key, type TextRow } from './row-transfer.ts';
 import { inCopyTransaction } from './transaction.ts';
 import { countApplied, ensureSyncState, readSyncState, type SyncState } from './sync-state.ts';
@@ -103,7 +114,12 @@ export async function applyBatch(data: ServiceData, from: Side, batchSize = 500,
 }
 
 /** One batch: how many changes it read, applied, and took out of the outbox (applied or dead-lettered). */
-async function applyChanges(data: ServiceData, from: Side, batchSize: number, pass: DrainPass): Promise<{ read: number; applied: number; removed: number }> {
+async function applyChanges(
+  data: ServiceData,
+  from: Side,
+  batchSize: number,
+  pass: DrainPass,
+): Promise<{ read: number; applied: number; removed: number }> {
   const to = otherSide(from);
   const entries = await readOutbox(data.pools[from], tablesOn(data, from), batchSize, pass.skip[from]);
   if (!entries.length) return { read: 0, applied: 0, removed: 0 };
@@ -141,7 +157,10 @@ async function applyChanges(data: ServiceData, from: Side, batchSize: number, pa
     });
     pass.open = true;
     const { failing, dead } = await recordRefusals(data.pools.service, service, from, list, pass.policy);
-    const idsOf = (k: string): number[] => [...(pass.failing.get(k)?.ids ?? []), ...entries.filter((e) => id(e.table, e.key) === k).map((e) => e.id)];
+    const idsOf = (k: string): number[] => [
+      ...(pass.failing.get(k)?.ids ?? []),
+      ...entries.filter((e) => id(e.table, e.key) === k).map((e) => e.id),
+    ];
     for (const k of refused.keys()) pass.counted.add(k);
     for (const f of failing) {
       const k = id(f.table, f.key);
@@ -156,7 +175,9 @@ async function applyChanges(data: ServiceData, from: Side, batchSize: number, pa
     }
     pass.progressed = false;
   } else pass.progressed = true;
-  const done = changes.flatMap((c) => [...c.presentKeys, ...c.absent].map((key) => ({ table: c.table, key }))).filter((c) => !refused.has(id(c.table, c.key)));
+  const done = changes
+    .flatMap((c) => [...c.presentKeys, ...c.absent].map((key) => ({ table: c.table, key })))
+    .filter((c) => !refused.has(id(c.table, c.key)));
   for (const c of done) pass.failing.delete(id(c.table, c.key));
   pass.open ??= await hasOpenFailures(data.pools.service, service);
   if (pass.open) await forgetApplied(data.pools.service, service, from, done);
@@ -165,7 +186,12 @@ async function applyChanges(data: ServiceData, from: Side, batchSize: number, pa
 }
 
 /** The batch again, one change per savepoint: what the other side refuses is rolled back alone, the rest commits. */
-async function applyOneByOne(pool: pg.Pool, to: Side, changes: readonly Change[], id: (table: string, key: Key) => string): Promise<Map<string, Refusal>> {
+async function applyOneByOne(
+  pool: pg.Pool,
+  to: Side,
+  changes: readonly Change[],
+  id: (table: string, key: Key) => string,
+): Promise<Map<string, Refusal>> {
   const refused = new Map<string, Refusal>();
   await inCopyTransaction(pool, async (client) => {
     // A deferred constraint would fail at COMMIT, past every savepoint: check each where it is written.

@@ -28,7 +28,10 @@ export interface ReplicatorOptions {
  */
 export class Replicator {
   readonly #services: readonly ServiceData[];
-  readonly #opts: Required<Omit<ReplicatorOptions, 'metrics' | 'deadLetter'>> & { metrics: SyncMetrics | undefined; deadLetter?: DeadLetterPolicy };
+  readonly #opts: Required<Omit<ReplicatorOptions, 'metrics' | 'deadLetter'>> & {
+    metrics: SyncMetrics | undefined;
+    deadLetter?: DeadLetterPolicy;
+  };
   #running: Promise<void> | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -74,18 +77,33 @@ export class Replicator {
       const failing = this.#failing.get(service);
       if (failing && Date.now() < failing.until) continue;
       try {
-        const r = await drain(data, { batchSize: this.#opts.batchSize, maxBatches: this.#opts.maxBatchesPerRound, ...(this.#opts.deadLetter ? { deadLetter: this.#opts.deadLetter } : {}) });
+        const r = await drain(data, {
+          batchSize: this.#opts.batchSize,
+          maxBatches: this.#opts.maxBatchesPerRound,
+          ...(this.#opts.deadLetter ? { deadLetter: this.#opts.deadLetter } : {}),
+        });
         this.watermarks.advance(service, await watermarkOf(data.pools[r.state.writer], tablesOn(data, r.state.writer)));
         total += r.applied + r.strays;
         this.#opts.metrics?.applied.inc({ service }, r.applied);
         if (r.strays) {
           this.#opts.metrics?.strays.inc({ service }, r.strays);
-          this.#opts.log.warn({ rowsOf: service, strays: r.strays, writer: r.state.writer }, 'applied changes made on the side that is not the writer');
+          this.#opts.log.warn(
+            { rowsOf: service, strays: r.strays, writer: r.state.writer },
+            'applied changes made on the side that is not the writer',
+          );
         }
         // A refused change no longer fails the round: the others went past it. Only codes and messages, never row values.
-        for (const c of r.deadLettered) this.#opts.log.error({ rowsOf: service, deadLetter: c.id, change: describeChange(c) }, 'change set aside as a dead letter: see `strangler data dead-letters`');
+        for (const c of r.deadLettered)
+          this.#opts.log.error(
+            { rowsOf: service, deadLetter: c.id, change: describeChange(c) },
+            'change set aside as a dead letter: see `strangler data dead-letters`',
+          );
         const refused = r.failing.filter((c) => c.attempts === 1);
-        if (refused.length) this.#opts.log.warn({ rowsOf: service, refused: refused.slice(0, 5).map(describeChange), count: refused.length }, 'changes refused by the other side; retrying them');
+        if (refused.length)
+          this.#opts.log.warn(
+            { rowsOf: service, refused: refused.slice(0, 5).map(describeChange), count: refused.length },
+            'changes refused by the other side; retrying them',
+          );
         await this.#publish(data, r.state.writer);
         this.#failing.delete(service);
       } catch (err) {
@@ -94,7 +112,10 @@ export class Replicator {
         this.#opts.metrics?.errors.inc({ service });
         // The server's message only: its detail field can quote row values (emails).
         const e = err as { code?: string; message?: string };
-        this.#opts.log.error({ rowsOf: service, code: e.code, error: e.message, failedRounds: count }, 'replication round failed; retrying');
+        this.#opts.log.error(
+          { rowsOf: service, code: e.code, error: e.message, failedRounds: count },
+          'replication round failed; retrying',
+        );
       }
     }
     this.#rounds++;

@@ -91,7 +91,10 @@ export async function upsertRows(client: pg.PoolClient, t: TableMapping, side: S
 
 export async function deleteKeys(client: pg.PoolClient, t: TableMapping, side: Side, keys: readonly Key[]): Promise<void> {
   if (!keys.length) return;
-  await client.query(`DELETE FROM ${ident(tableOn(t, side))} r USING ${keysRelation(t, 1)} WHERE ${keyJoin(t, side, 'r')}`, keyParams(t, keys));
+  await client.query(
+    `DELETE FROM ${ident(tableOn(t, side))} r USING ${keysRelation(t, 1)} WHERE ${keyJoin(t, side, 'r')}`,
+    keyParams(t, keys),
+  );
 }
 
 /** Rows after `after` (exclusive) in key order, for walking a whole table in batches. */

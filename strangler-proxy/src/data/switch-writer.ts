@@ -87,7 +87,10 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
     text = next;
     for (const proxy of o.proxies) {
       const r = await proxy.reload();
-      if (r.hash !== hash) throw new SwitchError(`the proxy at ${proxy.url} serves table ${r.hash}, not the one just written (${hash}): was ${o.routesFile} edited meanwhile?`);
+      if (r.hash !== hash)
+        throw new SwitchError(
+          `the proxy at ${proxy.url} serves table ${r.hash}, not the one just written (${hash}): was ${o.routesFile} edited meanwhile?`,
+        );
     }
     return hash;
   };
@@ -118,19 +121,28 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
   try {
     await run('check', async () => {
       const g = groupState(originalText, group);
-      if (!g) throw new SwitchError(`${o.routesFile} has no group "${group}": put the service's routes in one group (groups: ${group}: …) so they flip together`);
+      if (!g)
+        throw new SwitchError(
+          `${o.routesFile} has no group "${group}": put the service's routes in one group (groups: ${group}: …) so they flip together`,
+        );
       if (!g.target) throw new SwitchError(`group "${group}" has no target: set target to the service's upstream`);
-      if (g.frozen) throw new SwitchError(`group "${group}" is already frozen: another switch is running, or one was interrupted (see \`strangler data status ${service}\`); set frozen: false to clear it`);
+      if (g.frozen)
+        throw new SwitchError(
+          `group "${group}" is already frozen: another switch is running, or one was interrupted (see \`strangler data status ${service}\`); set frozen: false to clear it`,
+        );
       // Capture was installed by the backfill: no DDL here, it would lock tables under live traffic.
       const state = await readSyncState(o.data.pools.service, service).catch(() => {
         throw new SwitchError(`${service} has no sync state: run \`strangler data backfill ${service}\` first`);
       });
       from = state.writer;
       if (from === o.to) throw new SwitchError(`the ${o.to} already writes the ${service} rows; nothing to switch`);
-      if (o.to === 'service' && !state.backfilledAt) throw new SwitchError(`${service} has not been backfilled: run \`strangler data backfill ${service}\` first`);
+      if (o.to === 'service' && !state.backfilledAt)
+        throw new SwitchError(`${service} has not been backfilled: run \`strangler data backfill ${service}\` first`);
       const routedToService = g.mode === 'service';
       if (routedToService !== (from === 'service')) {
-        throw new SwitchError(`group "${group}" is in ${g.mode} mode but the ${from} writes the rows: flip them together with this command, not by hand (switch the writer to ${routedToService ? 'service' : 'monolith'} first)`);
+        throw new SwitchError(
+          `group "${group}" is in ${g.mode} mode but the ${from} writes the rows: flip them together with this command, not by hand (switch the writer to ${routedToService ? 'service' : 'monolith'} first)`,
+        );
       }
       await refuseDeadLetters();
       for (const proxy of o.proxies) await proxy.writes();
@@ -153,7 +165,10 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
           waited.writes = Math.max(waited.writes, w.onOlderTables);
           waited.abandoned = Math.max(waited.abandoned, w.abandonedOnOlderTables ?? 0);
           if (w.hash === routesHash && w.onOlderTables === 0) break;
-          if (Date.now() > deadline) throw new SwitchError(`the proxy at ${proxy.url} still runs ${w.onOlderTables} writes routed before the freeze (answers not sent, or upstream attempts not done)`);
+          if (Date.now() > deadline)
+            throw new SwitchError(
+              `the proxy at ${proxy.url} still runs ${w.onOlderTables} writes routed before the freeze (answers not sent, or upstream attempts not done)`,
+            );
           await sleep(POLL_MS, o.signal);
         }
       }
@@ -170,7 +185,9 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
         if (Date.now() > deadline) {
           const p = await pendingBySide(o.data);
           const refused = r.failing.length ? `; refused by the other side: ${r.failing.slice(0, 3).map(describeChange).join('; ')}` : '';
-          throw new SwitchError(`${p.monolith.changes + p.service.changes} changes still not applied after ${o.changesTimeoutMs ?? 60_000} ms${refused} (see the replicator's log)`);
+          throw new SwitchError(
+            `${p.monolith.changes + p.service.changes} changes still not applied after ${o.changesTimeoutMs ?? 60_000} ms${refused} (see the replicator's log)`,
+          );
         }
         // Only refused changes are left: give them a moment, not a busy loop.
         if (r.failing.length) await sleep(POLL_MS * 4, o.signal);
@@ -185,8 +202,10 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
         // Nothing can be written while frozen, but a straggler may have committed since the drain.
         const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000, ...policy });
         await refuseDeadLetters();
-        if (last.failing.length) throw new SwitchError(`the other side refused a change while frozen: ${last.failing.slice(0, 3).map(describeChange).join('; ')}`);
-        if (!last.done) throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
+        if (last.failing.length)
+          throw new SwitchError(`the other side refused a change while frozen: ${last.failing.slice(0, 3).map(describeChange).join('; ')}`);
+        if (!last.done)
+          throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
         await setWriter(o.data.pools.service, service, o.to);
         writerChanged = true;
         return `the ${o.to} writes from now on${last.applied + last.strays ? ` (${last.applied + last.strays} last changes applied)` : ''}`;
@@ -207,7 +226,9 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
   } catch (err) {
     error = o.signal?.aborted && err === o.signal.reason ? `aborted before ${failedStep}` : (err as Error).message;
     if (writerChanged) {
-      await withSyncLock(o.data, () => setWriter(o.data.pools.service, service, from)).catch((e: unknown) => undoErrors.push(`writer not set back to ${from}: ${(e as Error).message}`));
+      await withSyncLock(o.data, () => setWriter(o.data.pools.service, service, from)).catch((e: unknown) =>
+        undoErrors.push(`writer not set back to ${from}: ${(e as Error).message}`),
+      );
     }
     if (published) {
       try {
@@ -234,7 +255,9 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
     startedAt,
     finishedAt: new Date(),
   };
-  await recordSwitch(o.data.pools.service, record).catch((e: unknown) => undoErrors.push(`the switch could not be recorded: ${(e as Error).message}`));
+  await recordSwitch(o.data.pools.service, record).catch((e: unknown) =>
+    undoErrors.push(`the switch could not be recorded: ${(e as Error).message}`),
+  );
   const { startedAt: _s, finishedAt: _f, ...result } = record;
   return { ...result, undoErrors };
 }
@@ -251,11 +274,15 @@ export async function setWriterOffline(data: ServiceData, to: Side): Promise<{ c
     const r = await drainHoldingLock(data, state.writer, { deadline: Date.now() + 60_000 });
     if (state.writer !== to) {
       // The same rule as a live switch: never make the side that misses a change the writer.
-      if (r.failing.length) throw new SwitchError(`${data.mapping.service}: the other side refuses ${r.failing.slice(0, 3).map(describeChange).join('; ')}; fix that before the writer changes`);
+      if (r.failing.length)
+        throw new SwitchError(
+          `${data.mapping.service}: the other side refuses ${r.failing.slice(0, 3).map(describeChange).join('; ')}; fix that before the writer changes`,
+        );
       const refusal = await deadLetterRefusal(data.pools.service, data.mapping.service);
       if (refusal) throw new SwitchError(refusal);
     }
-    if (!r.done && !r.failing.length) throw new SwitchError(`${data.mapping.service}: changes kept arriving; is something still writing its rows?`);
+    if (!r.done && !r.failing.length)
+      throw new SwitchError(`${data.mapping.service}: changes kept arriving; is something still writing its rows?`);
     if (state.writer !== to) await setWriter(data.pools.service, data.mapping.service, to);
     return { changed: state.writer !== to, applied: r.applied + r.strays };
   });
@@ -266,7 +293,11 @@ export async function setWriterOffline(data: ServiceData, to: Side): Promise<{ c
  * (backfill, when never done), then its writer set to what the route table routes the service's
  * group to (`service` mode → the service; any other → the monolith).
  */
-export async function alignWriter(data: ServiceData, routesText: string, group = data.mapping.service): Promise<{ backfilled: boolean; writer: Side; changed: boolean }> {
+export async function alignWriter(
+  data: ServiceData,
+  routesText: string,
+  group = data.mapping.service,
+): Promise<{ backfilled: boolean; writer: Side; changed: boolean }> {
   const state = await prepareSync(data);
   const backfilled = !state.backfilledAt && state.writer === 'monolith';
   if (backfilled) await backfill(data);

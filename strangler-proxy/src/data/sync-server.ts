@@ -20,7 +20,10 @@ export interface RunningSync {
  * `/status` (JSON, what `strangler data status` prints), and `/watermark` (a long poll: has every
  * change committed before a moment been applied? what shadow comparisons wait for).
  */
-export async function startSyncServer(services: readonly ServiceData[], opts: { port: number; host: string; intervalMs?: number; log: Logger }): Promise<RunningSync> {
+export async function startSyncServer(
+  services: readonly ServiceData[],
+  opts: { port: number; host: string; intervalMs?: number; log: Logger },
+): Promise<RunningSync> {
   for (const data of services) await prepareSync(data);
   const metrics = new SyncMetrics();
   const replicator = new Replicator(services, { metrics, log: opts.log, ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}) });
@@ -33,15 +36,26 @@ export async function startSyncServer(services: readonly ServiceData[], opts: { 
       const path = url.pathname;
       if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok', rounds: replicator.rounds }));
       if (path === '/metrics') return send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
-      if (path === '/status') return send(res, 200, 'application/json', JSON.stringify(await Promise.all(services.map(syncStatus)), null, 2));
+      if (path === '/status')
+        return send(res, 200, 'application/json', JSON.stringify(await Promise.all(services.map(syncStatus)), null, 2));
       if (path === '/watermark') {
         const { status, body } = await watermarkRequest(replicator.watermarks, url.searchParams);
         return send(res, status, 'application/json', JSON.stringify(body));
       }
-      send(res, 404, 'application/json', JSON.stringify({ error: { code: 'not_found', message: 'Try /healthz, /metrics, /status or /watermark.' } }));
+      send(
+        res,
+        404,
+        'application/json',
+        JSON.stringify({ error: { code: 'not_found', message: 'Try /healthz, /metrics, /status or /watermark.' } }),
+      );
     })().catch((err: unknown) => {
       opts.log.error({ error: (err as Error).message }, 'sync status request failed');
-      send(res, 500, 'application/json', JSON.stringify({ error: { code: 'internal_error', message: 'Something went wrong; see the log.' } }));
+      send(
+        res,
+        500,
+        'application/json',
+        JSON.stringify({ error: { code: 'internal_error', message: 'Something went wrong; see the log.' } }),
+      );
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -104,11 +104,29 @@ export async function recordSwitch(db: pg.Pool, r: SwitchRecord): Promise<void> 
   await db.query(
     `INSERT INTO strangler_switches (service, from_writer, to_writer, actor, reason, outcome, failed_step, error, steps, frozen_ms, routes_hash, started_at, finished_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    [r.service, r.from, r.to, r.actor, r.reason, r.outcome, r.failedStep ?? null, r.error ?? null, JSON.stringify(r.steps), r.frozenMs ?? null, r.routesHash ?? null, r.startedAt, r.finishedAt],
+    [
+      r.service,
+      r.from,
+      r.to,
+      r.actor,
+      r.reason,
+      r.outcome,
+      r.failedStep ?? null,
+      r.error ?? null,
+      JSON.stringify(r.steps),
+      r.frozenMs ?? null,
+      r.routesHash ?? null,
+      r.startedAt,
+      r.finishedAt,
+    ],
   );
 }
 
-export async function lastSwitches(db: pg.Pool, service: string, limit = 5): Promise<(Omit<SwitchRecord, 'steps' | 'startedAt' | 'finishedAt'> & { finishedAt: string })[]> {
+export async function lastSwitches(
+  db: pg.Pool,
+  service: string,
+  limit = 5,
+): Promise<(Omit<SwitchRecord, 'steps' | 'startedAt' | 'finishedAt'> & { finishedAt: string })[]> {
   const { rows } = await db.query(
     `SELECT service, from_writer AS "from", to_writer AS "to", actor, reason, outcome, failed_step AS "failedStep", error, frozen_ms AS "frozenMs",
        routes_hash AS "routesHash", finished_at::text AS "finishedAt"

@@ -25,5 +25,12 @@ export async function syncStatus(data: ServiceData): Promise<SyncStatus> {
     listFailing(data.pools.service, data.mapping.service),
     listDeadLetters(data.pools.service, data.mapping.service),
   ]);
-  return { ...state, pending, lagSeconds: Math.max(pending.monolith.oldestSeconds, pending.service.oldestSeconds), recentSwitches, failing, deadLetters };
+  return {
+    ...state,
+    pending,
+    lagSeconds: Math.max(pending.monolith.oldestSeconds, pending.service.oldestSeconds),
+    recentSwitches,
+    failing,
+    deadLetters,
+  };
 }

@@ -33,19 +33,53 @@ const ID: readonly KeyColumn[] = [{ name: 'id', type: 'bigint' }];
 export const MAPPINGS: Record<string, ServiceDataMapping> = {
   auth: {
     service: 'auth',
-    tables: [{ monolith: 'users', service: 'users', key: ID, columns: same('id', 'email', 'name', 'role', 'password_hash', 'created_at', 'updated_at') }],
+    tables: [
+      {
+        monolith: 'users',
+        service: 'users',
+        key: ID,
+        columns: same('id', 'email', 'name', 'role', 'password_hash', 'created_at', 'updated_at'),
+      },
+    ],
   },
   listings: {
     service: 'listings',
     tables: [
-      { monolith: 'suppliers', service: 'suppliers', key: ID, columns: same('id', 'owner_user_id', 'name', 'country', 'region', 'certifications', 'rating', 'created_at', 'updated_at') },
+      {
+        monolith: 'suppliers',
+        service: 'suppliers',
+        key: ID,
+        columns: same('id', 'owner_user_id', 'name', 'country', 'region', 'certifications', 'rating', 'created_at', 'updated_at'),
+      },
       {
         monolith: 'listings',
         service: 'listings',
         key: ID,
-        columns: same('id', 'supplier_id', 'title', 'origin_country', 'origin_region', 'variety', 'grade', 'price_per_kg_cents', 'currency', 'stock_kg', 'min_order_kg', 'harvest_date', 'description', 'status', 'created_at', 'updated_at'),
+        columns: same(
+          'id',
+          'supplier_id',
+          'title',
+          'origin_country',
+          'origin_region',
+          'variety',
+          'grade',
+          'price_per_kg_cents',
+          'currency',
+          'stock_kg',
+          'min_order_kg',
+          'harvest_date',
+          'description',
+          'status',
+          'created_at',
+          'updated_at',
+        ),
       },
-      { monolith: 'stock_reservations', service: 'stock_reservations', key: [{ name: 'key', type: 'text' }], columns: same('key', 'owner_user_id', 'status', 'created_at', 'released_at') },
+      {
+        monolith: 'stock_reservations',
+        service: 'stock_reservations',
+        key: [{ name: 'key', type: 'text' }],
+        columns: same('key', 'owner_user_id', 'status', 'created_at', 'released_at'),
+      },
       {
         monolith: 'stock_reservation_items',
         service: 'stock_reservation_items',
@@ -65,9 +99,18 @@ export const MAPPINGS: Record<string, ServiceDataMapping> = {
         service: 'orders',
         key: ID,
         // The service names the buyer column after what it holds: a user id of the auth service.
-        columns: [...same('id'), ['buyer_user_id', 'buyer_id'], ...same('status', 'currency', 'total_cents', 'reservation_key', 'created_at', 'updated_at')],
+        columns: [
+          ...same('id'),
+          ['buyer_user_id', 'buyer_id'],
+          ...same('status', 'currency', 'total_cents', 'reservation_key', 'created_at', 'updated_at'),
+        ],
       },
-      { monolith: 'order_items', service: 'order_items', key: ID, columns: same('id', 'order_id', 'listing_id', 'listing_title', 'quantity_kg', 'unit_price_cents') },
+      {
+        monolith: 'order_items',
+        service: 'order_items',
+        key: ID,
+        columns: same('id', 'order_id', 'listing_id', 'listing_title', 'quantity_kg', 'unit_price_cents'),
+      },
       {
         monolith: 'idempotency_keys',
         service: 'idempotency_keys',

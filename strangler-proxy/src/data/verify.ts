@@ -53,7 +53,10 @@ export async function verify(data: ServiceData): Promise<TableVerdict[]> {
     const byKey = (x: string, y: string): number => x.localeCompare(y, 'en', { numeric: true });
     const missingInService = [...a.keys()].filter((k) => !b.has(k)).sort(byKey);
     const onlyInService = [...b.keys()].filter((k) => !a.has(k)).sort(byKey);
-    const different = [...a].filter(([k, h]) => b.has(k) && b.get(k) !== h).map(([k]) => k).sort(byKey);
+    const different = [...a]
+      .filter(([k, h]) => b.has(k) && b.get(k) !== h)
+      .map(([k]) => k)
+      .sort(byKey);
     verdicts.push({
       table: tableOn(t, 'service'),
       monolithRows: a.size,

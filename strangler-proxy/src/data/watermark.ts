@@ -115,10 +115,20 @@ export async function watermarkRequest(marks: Watermarks, q: URLSearchParams): P
   const waitMs = q.has('waitMs') ? Number(q.get('waitMs')) : 0;
   const bad = (message: string) => ({ status: 400, body: { error: { code: 'bad_request', message } } });
   if (!service) return bad('Give service=<name>: the service whose copy of the data is asked about.');
-  if (!q.has('at') || !Number.isFinite(at) || at < 0) return bad('Give at=<epoch milliseconds>: the moment every change before which must have been applied.');
-  if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_WATERMARK_WAIT_MS) return bad(`waitMs must be a whole number of milliseconds from 0 to ${MAX_WATERMARK_WAIT_MS}.`);
+  if (!q.has('at') || !Number.isFinite(at) || at < 0)
+    return bad('Give at=<epoch milliseconds>: the moment every change before which must have been applied.');
+  if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_WATERMARK_WAIT_MS)
+    return bad(`waitMs must be a whole number of milliseconds from 0 to ${MAX_WATERMARK_WAIT_MS}.`);
   if (!marks.services.has(service)) {
-    return { status: 404, body: { error: { code: 'not_found', message: `No service named ${service.slice(0, 64)} is replicated here; try ${[...marks.services].join(', ') || 'none'}.` } } };
+    return {
+      status: 404,
+      body: {
+        error: {
+          code: 'not_found',
+          message: `No service named ${service.slice(0, 64)} is replicated here; try ${[...marks.services].join(', ') || 'none'}.`,
+        },
+      },
+    };
   }
   return { status: 200, body: await marks.wait(service, at, waitMs) };
 }

@@ -61,7 +61,8 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
   if (refused) return { ok: false, code: refused.code, message: refused.message, close: refused.close };
   const path = normalizePath(req.url!);
   if (!path.ok) return { ok: false, code: 'invalid_path', message: path.reason };
-  if (path.segments[0]?.toLowerCase() === ADMIN_PREFIX) return { ok: false, code: 'not_found', message: 'The admin API is served on the admin port only.' };
+  if (path.segments[0]?.toLowerCase() === ADMIN_PREFIX)
+    return { ok: false, code: 'not_found', message: 'The admin API is served on the admin port only.' };
 
   const method = req.method!;
   const table = deps.store.current;
@@ -72,7 +73,8 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
   if (preview === 'ignored') deps.metrics.previewIgnored.inc();
   else if (preview) decision = { ...decision, upstream: preview, reason: `preview routing to ${preview}` };
   // A writer switch is moving this route's data: a write now could land on the side giving it up.
-  if (decision.route?.frozen && !isSafeMethod(method)) return { ok: false, code: 'writes_frozen', headers: { 'retry-after': '1' }, routeName: decision.route.name };
+  if (decision.route?.frozen && !isSafeMethod(method))
+    return { ok: false, code: 'writes_frozen', headers: { 'retry-after': '1' }, routeName: decision.route.name };
   return {
     ok: true,
     method,
@@ -88,10 +90,15 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
 }
 
 /** The preview target, `'ignored'` for a preview header without a valid token, or undefined. */
-function previewTarget(req: IncomingMessage, upstreams: ReadonlyMap<string, unknown>, adminToken: string | undefined): string | 'ignored' | undefined {
+function previewTarget(
+  req: IncomingMessage,
+  upstreams: ReadonlyMap<string, unknown>,
+  adminToken: string | undefined,
+): string | 'ignored' | undefined {
   const wanted = req.headers[PREVIEW_HEADER];
   if (wanted === undefined) return undefined;
   const token = req.headers[TOKEN_HEADER];
-  if (typeof wanted !== 'string' || !upstreams.has(wanted) || typeof token !== 'string' || !isAdminToken(token, adminToken)) return 'ignored';
+  if (typeof wanted !== 'string' || !upstreams.has(wanted) || typeof token !== 'string' || !isAdminToken(token, adminToken))
+    return 'ignored';
   return wanted;
 }

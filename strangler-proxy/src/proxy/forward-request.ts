@@ -42,7 +42,8 @@ const mayHaveReached = (r: AttemptResult): boolean => r.kind === 'response' || r
  * never left the proxy), within the fallback cap; else the failure's one mapped answer.
  */
 export async function forwardRequest(deps: HandlerDeps, f: Forwarding, plan: ForwardPlan): Promise<Outcome> {
-  const canFallBack = (failure: UpstreamFailure): boolean => plan.primary !== plan.fallbackTo && !plan.pinned && mayFallBack(f.method, failure);
+  const canFallBack = (failure: UpstreamFailure): boolean =>
+    plan.primary !== plan.fallbackTo && !plan.pinned && mayFallBack(f.method, failure);
   const first = await attemptVia(deps, f, plan.primary);
   if (mayHaveReached(first)) plan.reached?.(plan.primary);
   if (first.kind === 'response') {

@@ -43,14 +43,26 @@ function checkHosts(req: IncomingMessage, c: ProxyConfig): Rejection | undefined
   const host = req.headers.host;
   if (host !== undefined) {
     const parsed = parseHost(host);
-    if (!parsed) return { code: 'invalid_host', message: 'the Host header must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else' };
+    if (!parsed)
+      return {
+        code: 'invalid_host',
+        message: 'the Host header must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else',
+      };
     if (!isAllowedHost(parsed, c.allowedHosts)) return { code: 'misdirected_request' };
   }
   const forwarded = trustedForwardedHost(req.headers['x-forwarded-host'] as string | undefined, c.trustedProxyHops);
   if (forwarded !== undefined) {
     const parsed = parseHost(forwarded);
-    if (!parsed) return { code: 'invalid_host', message: 'X-Forwarded-Host must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else' };
-    if (!isAllowedHost(parsed, c.allowedHosts)) return { code: 'misdirected_request', message: 'The X-Forwarded-Host is not served here: add it to ALLOWED_HOSTS if the proxy in front is right to send it.' };
+    if (!parsed)
+      return {
+        code: 'invalid_host',
+        message: 'X-Forwarded-Host must be a host name, IPv4 address or [IPv6] address with an optional :port (0–65535), and nothing else',
+      };
+    if (!isAllowedHost(parsed, c.allowedHosts))
+      return {
+        code: 'misdirected_request',
+        message: 'The X-Forwarded-Host is not served here: add it to ALLOWED_HOSTS if the proxy in front is right to send it.',
+      };
   }
   return undefined;
 }
@@ -79,13 +91,32 @@ const SINGLETON_HEADERS = [
  */
 export const HARDENING_STEPS: readonly HardeningStep[] = [
   /** Only HTTP/1.0 and 1.1 are spoken on this listener (`HTTP/2.0` on the request line is refused). */
-  { name: 'http-version', check: (req) => (req.httpVersionMajor === 1 && req.httpVersionMinor <= 1 ? undefined : { code: 'bad_request', message: `HTTP/${req.httpVersion} is not supported here`, close: true }) },
+  {
+    name: 'http-version',
+    check: (req) =>
+      req.httpVersionMajor === 1 && req.httpVersionMinor <= 1
+        ? undefined
+        : { code: 'bad_request', message: `HTTP/${req.httpVersion} is not supported here`, close: true },
+  },
   /** RFC 9112 §3.2: only origin-form targets; absolute-form would let the client pick the host. */
-  { name: 'origin-form', check: (req) => (req.url?.startsWith('/') ? undefined : { code: 'bad_request', message: 'the request target must be a path (origin-form)', close: true }) },
+  {
+    name: 'origin-form',
+    check: (req) =>
+      req.url?.startsWith('/')
+        ? undefined
+        : { code: 'bad_request', message: 'the request target must be a path (origin-form)', close: true },
+  },
   /** A target longer than the limit gets 414 before it is parsed or routed. */
-  { name: 'url-length', check: (req, c) => ((req.url?.length ?? 0) > c.limits.maxUrlBytes ? { code: 'uri_too_long', close: true } : undefined) },
+  {
+    name: 'url-length',
+    check: (req, c) => ((req.url?.length ?? 0) > c.limits.maxUrlBytes ? { code: 'uri_too_long', close: true } : undefined),
+  },
   /** Node truncates past maxHeadersCount instead of refusing; the server keeps one extra to notice. */
-  { name: 'header-count', check: (req, c) => (req.rawHeaders.length / 2 > c.limits.maxHeaders ? { code: 'request_header_fields_too_large', close: true } : undefined) },
+  {
+    name: 'header-count',
+    check: (req, c) =>
+      req.rawHeaders.length / 2 > c.limits.maxHeaders ? { code: 'request_header_fields_too_large', close: true } : undefined,
+  },
   /** RFC 9112 §3.2: exactly one Host in HTTP/1.1. */
   {
     name: 'single-host',
@@ -104,7 +135,8 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
   {
     name: 'singleton-headers',
     check: (req) => {
-      for (const name of SINGLETON_HEADERS) if (count(req, name) > 1) return { code: 'bad_request', message: `send at most one ${name} header` };
+      for (const name of SINGLETON_HEADERS)
+        if (count(req, name) > 1) return { code: 'bad_request', message: `send at most one ${name} header` };
       return undefined;
     },
   },
@@ -137,7 +169,8 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
     check: (req) => {
       for (let i = 1; i < req.rawHeaders.length; i += 2) {
         // eslint-disable-next-line no-control-regex
-        if (/[\x00-\x08\x0a-\x1f\x7f]/.test(req.rawHeaders[i]!)) return { code: 'bad_request', message: 'a header value holds a control character', close: true };
+        if (/[\x00-\x08\x0a-\x1f\x7f]/.test(req.rawHeaders[i]!))
+          return { code: 'bad_request', message: 'a header value holds a control character', close: true };
       }
       return undefined;
     },
@@ -155,12 +188,19 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
   /** Refuse by the declared length before reading a byte of the body. */
   {
     name: 'declared-body-size',
-    check: (req, c) => (Number(req.headers['content-length'] ?? 0) > c.limits.maxBodyBytes ? { code: 'payload_too_large', message: `the body must be at most ${c.limits.maxBodyBytes} bytes`, close: true } : undefined),
+    check: (req, c) =>
+      Number(req.headers['content-length'] ?? 0) > c.limits.maxBodyBytes
+        ? { code: 'payload_too_large', message: `the body must be at most ${c.limits.maxBodyBytes} bytes`, close: true }
+        : undefined,
   },
 ];
 
 /** The first rejection of the chain, or undefined when the request may proceed. */
-export function harden(req: IncomingMessage, config: ProxyConfig, steps: readonly HardeningStep[] = HARDENING_STEPS): (Rejection & { step: string }) | undefined {
+export function harden(
+  req: IncomingMessage,
+  config: ProxyConfig,
+  steps: readonly HardeningStep[] = HARDENING_STEPS,
+): (Rejection & { step: string }) | undefined {
   for (const step of steps) {
     const r = step.check(req, config);
     if (r) return { ...r, step: step.name };

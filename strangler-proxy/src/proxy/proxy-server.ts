@@ -115,7 +115,9 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     const answerRaw = (): void => {
       const { status, message } = PROXY_ERRORS[code];
       const body = JSON.stringify({ error: { code, message } });
-      socket.end(`HTTP/1.1 ${status} ${code}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${code}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     };
     const pending = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
     if (!pending) answerRaw();
@@ -129,11 +131,24 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   const tunnels = new Set<Duplex>();
   server.on('upgrade', createUpgradeHandler(deps, tunnels));
 
-  const admin = createAdminServer({ store, upstreams, metrics, inFlightWrites, shadowing, adminToken: config.adminToken, allowedHosts: config.adminAllowedHosts, log, ready: () => !draining });
+  const admin = createAdminServer({
+    store,
+    upstreams,
+    metrics,
+    inFlightWrites,
+    shadowing,
+    adminToken: config.adminToken,
+    allowedHosts: config.adminAllowedHosts,
+    log,
+    ready: () => !draining,
+  });
   const url = await listen(server, config.port, config.host);
   const adminUrl = await listen(admin, config.adminPort, config.adminHost);
   store.watch();
-  log.info({ url, adminUrl, routes: store.current.routes.length, version: store.current.version, hash: store.current.hash }, 'strangler proxy listening');
+  log.info(
+    { url, adminUrl, routes: store.current.routes.length, version: store.current.version, hash: store.current.hash },
+    'strangler proxy listening',
+  );
 
   return {
     url,

@@ -20,7 +20,10 @@ const EMPTY = Buffer.alloc(0);
  * that would take the proxy past its total is refused before it costs memory; `hold` reports what
  * was taken, which the caller gives back when the request ends.
  */
-export function readBody(req: IncomingMessage, o: { maxBytes: number; deadline: number; budget?: ByteBudget; hold?: (bytes: number) => void }): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage,
+  o: { maxBytes: number; deadline: number; budget?: ByteBudget; hold?: (bytes: number) => void },
+): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
     return Promise.resolve(EMPTY);

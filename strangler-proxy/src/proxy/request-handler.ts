@@ -69,7 +69,12 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       if (read === 'gone') return;
       if ('code' in read) return refuse(read);
       const { table, decision } = admitted;
-      const headers = upstreamHeaders(req, { requestId, bodyLength: read.body.length, trustedProxyHops: deps.config.trustedProxyHops, keepDryRun: deps.keepDryRun });
+      const headers = upstreamHeaders(req, {
+        requestId,
+        bodyLength: read.body.length,
+        trustedProxyHops: deps.config.trustedProxyHops,
+        keepDryRun: deps.keepDryRun,
+      });
       const mirror = planMirror(deps, admitted, read.body, headers, end);
       const forwardedAt = performance.now();
       const outcome = await forwardRequest(
@@ -87,10 +92,31 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       labels.upstream = outcome.upstream;
       if (outcome.kind === 'response' && outcome.release) end.add(outcome.release);
       if (outcome.kind === 'error') answerFailure(deps, res, outcome, { requestId, admitted, read });
-      else end.add(deliverResponse(res, outcome.response, { requestId, setUid: admitted.setUid, tee: mirror?.(outcome.response, forwardedAt), teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0 }));
+      else
+        end.add(
+          deliverResponse(res, outcome.response, {
+            requestId,
+            setUid: admitted.setUid,
+            tee: mirror?.(outcome.response, forwardedAt),
+            teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0,
+          }),
+        );
       if (log.isLevelEnabled('info')) {
         res.once('finish', () =>
-          log.info({ requestId, method: admitted.method, path: admitted.path.path, status: res.statusCode, route: labels.route, mode: labels.mode, target: labels.upstream, fallback: outcome.fallback, ms: Math.round(performance.now() - started) }, 'request'),
+          log.info(
+            {
+              requestId,
+              method: admitted.method,
+              path: admitted.path.path,
+              status: res.statusCode,
+              route: labels.route,
+              mode: labels.mode,
+              target: labels.upstream,
+              fallback: outcome.fallback,
+              ms: Math.round(performance.now() - started),
+            },
+            'request',
+          ),
         );
       }
     })().catch((err: unknown) => {
@@ -105,7 +131,14 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
  * is remembered, and a retry of one goes to the side its key reached. `'gone'`: the client left
  * (nothing to answer).
  */
-async function readRequest(deps: HandlerDeps, req: IncomingMessage, res: ServerResponse, a: Admitted, end: RequestEnd, write: TrackedWrite | undefined): Promise<ReadRequest | Omit<Refusal, 'ok'> | 'gone'> {
+async function readRequest(
+  deps: HandlerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  a: Admitted,
+  end: RequestEnd,
+  write: TrackedWrite | undefined,
+): Promise<ReadRequest | Omit<Refusal, 'ok'> | 'gone'> {
   const { limits } = deps.config;
   let body: Buffer;
   try {
@@ -118,7 +151,8 @@ async function readRequest(deps: HandlerDeps, req: IncomingMessage, res: ServerR
     });
   } catch (err) {
     const reason = err instanceof BodyError ? err.reason : 'aborted';
-    if (reason === 'too_large') return { code: 'payload_too_large', message: `the body must be at most ${limits.maxBodyBytes} bytes`, close: true };
+    if (reason === 'too_large')
+      return { code: 'payload_too_large', message: `the body must be at most ${limits.maxBodyBytes} bytes`, close: true };
     if (reason === 'over_budget') return { code: 'proxy_overloaded', close: true, headers: { 'retry-after': '1' } };
     if (reason === 'timeout') return { code: 'request_timeout', close: true };
     // The client left, or the parser refused the body (the clientError handler has answered then).
@@ -135,7 +169,10 @@ async function readRequest(deps: HandlerDeps, req: IncomingMessage, res: ServerR
   if (!write) return { body, key, keyedWrite: undefined };
   // Only that side's idempotency record knows whether the first attempt was applied.
   if (begun.side && !a.table.upstreams.has(begun.side)) {
-    return { code: 'upstream_unreachable', message: `The upstream "${begun.side}" that saw this Idempotency-Key's first attempt is no longer configured; the write cannot be retried safely elsewhere.` };
+    return {
+      code: 'upstream_unreachable',
+      message: `The upstream "${begun.side}" that saw this Idempotency-Key's first attempt is no longer configured; the write cannot be retried safely elsewhere.`,
+    };
   }
   return { body, key, keyedWrite: begun };
 }
@@ -155,7 +192,8 @@ function planMirror(
 ): ((response: IncomingMessage, forwardedAt: number) => (primary: Buffer | undefined) => void) | undefined {
   const { decision, table } = a;
   const shadow = decision.mode === 'shadow' && !a.previewing ? decision.route?.shadow : undefined;
-  if (!shadow || !deps.shadow || !decision.mirrorTo || !(isSafeMethod(a.method) || shadow.writes) || Math.random() >= shadow.sampleRate) return undefined;
+  if (!shadow || !deps.shadow || !decision.mirrorTo || !(isSafeMethod(a.method) || shadow.writes) || Math.random() >= shadow.sampleRate)
+    return undefined;
   const mirror = deps.shadow;
   const slot = mirror.admit(a.routeName, body.length);
   if (!slot) return undefined;
@@ -182,7 +220,12 @@ function planMirror(
 }
 
 /** The proxy's answer when no upstream answered usably; a keyed write's says how to retry it. */
-function answerFailure(deps: HandlerDeps, res: ServerResponse, outcome: Extract<Outcome, { kind: 'error' }>, r: { requestId: string; admitted: Admitted; read: ReadRequest }): void {
+function answerFailure(
+  deps: HandlerDeps,
+  res: ServerResponse,
+  outcome: Extract<Outcome, { kind: 'error' }>,
+  r: { requestId: string; admitted: Admitted; read: ReadRequest },
+): void {
   deps.metrics.rejected.inc({ reason: outcome.code });
   const keyedWrite = r.read.keyedWrite !== undefined;
   const unknownOutcome = keyedWrite && (outcome.code === 'upstream_timeout' || outcome.code === 'upstream_reset');
@@ -191,6 +234,10 @@ function answerFailure(deps: HandlerDeps, res: ServerResponse, outcome: Extract<
     headers: r.admitted.setUid ? { ...outcome.headers, 'set-cookie': r.admitted.setUid } : outcome.headers,
     requestId: r.requestId,
     idempotencyKey: keyedWrite ? r.read.key : undefined,
-    ...(unknownOutcome ? { message: `${PROXY_ERRORS[outcome.code].message} Retry with the same Idempotency-Key: the retry goes to the service that saw this attempt, which applies it at most once.` } : {}),
+    ...(unknownOutcome
+      ? {
+          message: `${PROXY_ERRORS[outcome.code].message} Retry with the same Idempotency-Key: the retry goes to the service that saw this attempt, which applies it at most once.`,
+        }
+      : {}),
   });
 }

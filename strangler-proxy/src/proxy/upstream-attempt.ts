@@ -56,7 +56,10 @@ export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts:
       if (socket && !socket.connecting) {
         connected = true;
       } else if (socket) {
-        connectTimer = setTimeout(() => settle({ kind: 'failure', failure: { cause: 'connect_timeout', sent: false } }), opts.connectTimeoutMs);
+        connectTimer = setTimeout(
+          () => settle({ kind: 'failure', failure: { cause: 'connect_timeout', sent: false } }),
+          opts.connectTimeoutMs,
+        );
         socket.once('connect', () => {
           connected = true;
           clearTimeout(connectTimer);
@@ -70,7 +73,9 @@ export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts:
       }
       settle({ kind: 'response', response });
     });
-    proxy.on('error', (err: Error) => settle({ kind: 'failure', failure: classifySocketError((err as { code?: string }).code, connected), error: err }));
+    proxy.on('error', (err: Error) =>
+      settle({ kind: 'failure', failure: classifySocketError((err as { code?: string }).code, connected), error: err }),
+    );
     proxy.on('econnreset', (err: Error) => settle({ kind: 'failure', failure: { cause: 'reset', sent: connected }, error: err }));
 
     // httpxy builds the outgoing request from req.url and req.headers synchronously inside web():
@@ -81,7 +86,9 @@ export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts:
     req.headers = opts.headers as IncomingMessage['headers'];
     proxy
       .web(req, res, { target: opts.target, agent: opts.agent, buffer: opts.body.length ? Readable.from([opts.body]) : EMPTY_BODY() })
-      .catch((err: Error) => settle({ kind: 'failure', failure: classifySocketError((err as { code?: string }).code, connected), error: err }));
+      .catch((err: Error) =>
+        settle({ kind: 'failure', failure: classifySocketError((err as { code?: string }).code, connected), error: err }),
+      );
     req.url = originalUrl;
     req.headers = originalHeaders;
   });

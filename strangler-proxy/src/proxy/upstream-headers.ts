@@ -38,7 +38,14 @@ export function requestIdOf(req: IncomingMessage): string {
 /** RFC 9110 §7.6.1: names listed in Connection are hop-by-hop for this message only, never forwarded. */
 function connectionTokens(req: IncomingMessage): Set<string> {
   const value = req.headers.connection;
-  return new Set(value ? value.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean) : []);
+  return new Set(
+    value
+      ? value
+          .split(',')
+          .map((t) => t.trim().toLowerCase())
+          .filter(Boolean)
+      : [],
+  );
 }
 
 /**
@@ -84,7 +91,8 @@ export function upstreamHeaders(
   const host = (forwardedHost !== undefined && parseHost(forwardedHost) ? forwardedHost : undefined) || req.headers.host;
   if (host) out['x-forwarded-host'] = host;
   out['x-request-id'] = opts.requestId;
-  if (opts.bodyLength > 0 || !['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(req.method ?? '')) out['content-length'] = String(opts.bodyLength);
+  if (opts.bodyLength > 0 || !['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(req.method ?? ''))
+    out['content-length'] = String(opts.bodyLength);
   if (opts.upgrade) {
     out.connection = 'upgrade';
     out.upgrade = req.headers.upgrade ?? 'websocket';
@@ -102,7 +110,15 @@ function single(headers: IncomingHttpHeaders, name: string): string | undefined 
   return typeof v === 'string' ? v : undefined;
 }
 
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade', 'proxy-authenticate']);
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+]);
 
 /**
  * The upstream response's headers minus hop-by-hop ones — the fixed set and any the response's own

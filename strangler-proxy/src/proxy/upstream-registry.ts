@@ -56,7 +56,12 @@ export class UpstreamRegistry {
         name,
         url: new URL(spec.url),
         spec,
-        agent: new http.Agent({ keepAlive: true, maxSockets: spec.maxSockets, maxFreeSockets: Math.min(spec.maxSockets, 64), scheduling: 'lifo' }),
+        agent: new http.Agent({
+          keepAlive: true,
+          maxSockets: spec.maxSockets,
+          maxFreeSockets: Math.min(spec.maxSockets, 64),
+          scheduling: 'lifo',
+        }),
         breaker,
       });
     }

@@ -11,7 +11,9 @@ import { requestIdOf, upstreamHeaders } from './upstream-headers.ts';
 function refuse(socket: Duplex, code: ProxyErrorCode): void {
   const { status, message } = PROXY_ERRORS[code];
   const body = JSON.stringify({ error: { code, message } });
-  socket.end(`HTTP/1.1 ${status} ${code}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${code}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /**
@@ -19,7 +21,10 @@ function refuse(socket: Duplex, code: ProxyErrorCode): void {
  * httpxy. The tunnel is bound to its upstream when it opens, so a reload never cuts it; an open
  * breaker sends new tunnels to the default upstream. Open tunnels are tracked for shutdown.
  */
-export function createUpgradeHandler(deps: HandlerDeps, tunnels: Set<Duplex>): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createUpgradeHandler(
+  deps: HandlerDeps,
+  tunnels: Set<Duplex>,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const proxy = new ProxyServer({ ws: true, xfwd: false, prependPath: false });
   proxy.on('error', (_err, _req, socket) => (socket as Socket | undefined)?.destroy());
   // httpxy pipes the two sockets together, and a pipe passes on 'end' but not an abrupt close:
@@ -42,7 +47,12 @@ export function createUpgradeHandler(deps: HandlerDeps, tunnels: Set<Duplex>): (
     // A preview goes where the tester asked, open breaker or not.
     if (upstream.breaker.state === 'open' && !admitted.previewing) upstream = deps.upstreams.get(table.defaultUpstream);
 
-    req.headers = upstreamHeaders(req, { requestId: requestIdOf(req), bodyLength: 0, trustedProxyHops: deps.config.trustedProxyHops, upgrade: true }) as IncomingMessage['headers'];
+    req.headers = upstreamHeaders(req, {
+      requestId: requestIdOf(req),
+      bodyLength: 0,
+      trustedProxyHops: deps.config.trustedProxyHops,
+      upgrade: true,
+    }) as IncomingMessage['headers'];
     req.url = admitted.path.path + admitted.path.query;
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));

@@ -18,11 +18,14 @@ function handling(table: RouteTable, route: CompiledRoute | undefined, method: s
   if (!route) return `default → ${table.defaultUpstream}`;
   const frozen = route.frozen && !isSafeMethod(method) ? ' (writes frozen: 503)' : '';
   if (route.mode === 'canary') return `${route.name}: canary ${route.weight}% → ${route.service} (else ${table.defaultUpstream})${frozen}`;
-  if (route.mode === 'shadow') return `${route.name}: shadow → ${table.defaultUpstream} (mirrored ${route.shadow!.sampleRate * 100}% to ${route.service})${frozen}`;
+  if (route.mode === 'shadow')
+    return `${route.name}: shadow → ${table.defaultUpstream} (mirrored ${route.shadow!.sampleRate * 100}% to ${route.service})${frozen}`;
   return `${route.name}: ${route.mode} → ${route.mode === 'monolith' ? table.defaultUpstream : route.service}${frozen}`;
 }
 
-function probes(route: CompiledRoute): { method: string; segments: string[]; shown: string; headers: Record<string, string>; conditions: string[] }[] {
+function probes(
+  route: CompiledRoute,
+): { method: string; segments: string[]; shown: string; headers: Record<string, string>; conditions: string[] }[] {
   const headers: Record<string, string> = {};
   for (const p of route.headers) {
     const value = p.describe.includes(' = ') ? p.describe.split(' = ')[1]! : 'x';
@@ -53,11 +56,18 @@ export function diffTables(before: RouteTable, after: RouteTable): RouteChange[]
       const b = handling(after, after.match(facts), probe.method);
       if (a === b) continue;
       const key = `${probe.method} ${probe.shown} ${probe.conditions.join(',')}`;
-      if (!changes.has(key)) changes.set(key, { method: probe.method, path: probe.shown, conditions: probe.conditions, before: a, after: b });
+      if (!changes.has(key))
+        changes.set(key, { method: probe.method, path: probe.shown, conditions: probe.conditions, before: a, after: b });
     }
   }
   if (before.defaultUpstream !== after.defaultUpstream) {
-    changes.set('default', { method: '*', path: '(unmatched)', conditions: [], before: `default → ${before.defaultUpstream}`, after: `default → ${after.defaultUpstream}` });
+    changes.set('default', {
+      method: '*',
+      path: '(unmatched)',
+      conditions: [],
+      before: `default → ${before.defaultUpstream}`,
+      after: `default → ${after.defaultUpstream}`,
+    });
   }
   return [...changes.values()];
 }

@@ -45,7 +45,13 @@ export function normalizePath(target: string): NormalizedPath {
   if (forbidden) {
     const c = forbidden[0];
     const hex = `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
-    return { ok: false, reason: c === '#' ? 'the request target holds "#": a fragment is never sent to a server (percent-encode it as %23 if it is data)' : `the request target holds "${c}", which must be percent-encoded (${hex})` };
+    return {
+      ok: false,
+      reason:
+        c === '#'
+          ? 'the request target holds "#": a fragment is never sent to a server (percent-encode it as %23 if it is data)'
+          : `the request target holds "${c}", which must be percent-encoded (${hex})`,
+    };
   }
 
   const raw: string[] = [];
@@ -63,7 +69,8 @@ export function normalizePath(target: string): NormalizedPath {
     if (/[\x00-\x1f\x7f]/.test(value)) return { ok: false, reason: `path segment "${part}" encodes a NUL or control character` };
     if (HEX_PAIR.test(value)) return { ok: false, reason: `path segment "${part}" is percent-encoded twice` };
     const beforeParam = value.split(';')[0];
-    if (value.includes(';') && (beforeParam === '.' || beforeParam === '..')) return { ok: false, reason: `path segment "${part}" hides a dot segment behind ;` };
+    if (value.includes(';') && (beforeParam === '.' || beforeParam === '..'))
+      return { ok: false, reason: `path segment "${part}" hides a dot segment behind ;` };
     if (value === '.') continue;
     if (value === '..') {
       raw.pop();

@@ -79,7 +79,13 @@ export class RouteTable {
   readonly version: number;
   readonly loadedAt: Date;
 
-  constructor(init: { routes: CompiledRoute[]; upstreams: Map<string, UpstreamSpec>; defaultUpstream: string; hash: string; version: number }) {
+  constructor(init: {
+    routes: CompiledRoute[];
+    upstreams: Map<string, UpstreamSpec>;
+    defaultUpstream: string;
+    hash: string;
+    version: number;
+  }) {
     this.routes = Object.freeze(init.routes.map((r) => Object.freeze(r)));
     this.upstreams = init.upstreams;
     this.defaultUpstream = init.defaultUpstream;
@@ -102,7 +108,13 @@ export class RouteTable {
 
   decide(facts: RequestFacts): RouteDecision {
     const route = this.match(facts);
-    if (!route) return { route, mode: 'default', upstream: this.defaultUpstream, reason: `no route matches; the default upstream ${this.defaultUpstream}` };
+    if (!route)
+      return {
+        route,
+        mode: 'default',
+        upstream: this.defaultUpstream,
+        reason: `no route matches; the default upstream ${this.defaultUpstream}`,
+      };
     switch (route.mode) {
       case 'monolith':
         return { route, mode: 'monolith', upstream: this.defaultUpstream, reason: `route ${route.name} is in monolith mode` };

@@ -38,8 +38,20 @@ describe('compareResponses', () => {
   });
 
   it('when one field differs, then it is named by its path, with both values; indexes fold in the field', () => {
-    const a = { items: [{ id: 1, title: 'A' }, { id: 2, title: 'B' }], total: 2 };
-    const b = { items: [{ id: 1, title: 'A' }, { id: 2, title: 'b' }], total: 2 };
+    const a = {
+      items: [
+        { id: 1, title: 'A' },
+        { id: 2, title: 'B' },
+      ],
+      total: 2,
+    };
+    const b = {
+      items: [
+        { id: 1, title: 'A' },
+        { id: 2, title: 'b' },
+      ],
+      total: 2,
+    };
     expect(diff(a, b)).toEqual([{ path: '$.items[1].title', field: '$.items[*].title', kind: 'changed', a: 'B', b: 'b' }]);
   });
 
@@ -52,21 +64,63 @@ describe('compareResponses', () => {
   });
 
   it('when status or a chosen header differs, then they are listed; other headers are not compared', () => {
-    const out = compareResponses(res({}, { status: 200, headers: { etag: '1' } }), res({}, { status: 404, headers: { 'content-type': 'text/plain', etag: '2' } }), compileRules({}));
+    const out = compareResponses(
+      res({}, { status: 200, headers: { etag: '1' } }),
+      res({}, { status: 404, headers: { 'content-type': 'text/plain', etag: '2' } }),
+      compileRules({}),
+    );
     expect(out.map((d) => d.path)).toEqual(['status', 'headers.content-type']);
   });
 
   it('when fields are ignored, numbers within tolerance, timestamps the same instant, or arrays sets by key, then they match', () => {
-    const a = { updatedAt: '2026-01-01T00:00:00.000Z', at: '2026-01-01T10:00:00Z', rating: 4.5, items: [{ id: 1, x: 'a' }, { id: 2, x: 'b' }], meta: { requestId: 'r1' } };
-    const b = { updatedAt: '2026-01-02T00:00:00.000Z', at: '2026-01-01T11:00:00+01:00', rating: 4.52, items: [{ id: 2, x: 'b' }, { id: 1, x: 'a' }], meta: { requestId: 'r2' } };
-    expect(diff(a, b).map((d) => d.path)).toEqual(['$.items[0].id', '$.items[0].x', '$.items[1].id', '$.items[1].x', '$.meta.requestId', '$.rating', '$.updatedAt']);
+    const a = {
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      at: '2026-01-01T10:00:00Z',
+      rating: 4.5,
+      items: [
+        { id: 1, x: 'a' },
+        { id: 2, x: 'b' },
+      ],
+      meta: { requestId: 'r1' },
+    };
+    const b = {
+      updatedAt: '2026-01-02T00:00:00.000Z',
+      at: '2026-01-01T11:00:00+01:00',
+      rating: 4.52,
+      items: [
+        { id: 2, x: 'b' },
+        { id: 1, x: 'a' },
+      ],
+      meta: { requestId: 'r2' },
+    };
+    expect(diff(a, b).map((d) => d.path)).toEqual([
+      '$.items[0].id',
+      '$.items[0].x',
+      '$.items[1].id',
+      '$.items[1].x',
+      '$.meta.requestId',
+      '$.rating',
+      '$.updatedAt',
+    ]);
     expect(diff(a, b, { ignore: ['$.updatedAt', '$..requestId'], tolerance: { '$.rating': 0.05 }, sets: { '$.items': 'id' } })).toEqual([]);
     expect(diff({ t: '2026-01-01T00:00:00Z' }, { t: '2026-01-01T00:00:00.900Z' }, { timestampToleranceMs: 1000 })).toEqual([]);
   });
 
   it('when a body is not JSON, then it is compared by hash', () => {
-    const out = compareResponses(res('<p>a</p>', { headers: { 'content-type': 'text/html' } }), res('<p>b</p>', { headers: { 'content-type': 'text/html' } }), compileRules({}));
-    expect(out).toEqual([{ path: '$', field: '$', kind: 'changed', a: expect.stringMatching(/^sha256:[0-9a-f]{16} \(8 bytes\)$/), b: expect.stringMatching(/^sha256:/) }]);
+    const out = compareResponses(
+      res('<p>a</p>', { headers: { 'content-type': 'text/html' } }),
+      res('<p>b</p>', { headers: { 'content-type': 'text/html' } }),
+      compileRules({}),
+    );
+    expect(out).toEqual([
+      {
+        path: '$',
+        field: '$',
+        kind: 'changed',
+        a: expect.stringMatching(/^sha256:[0-9a-f]{16} \(8 bytes\)$/),
+        b: expect.stringMatching(/^sha256:/),
+      },
+    ]);
   });
 
   it('when there are very many differences, then the list is bounded and says how many more', () => {
@@ -79,16 +133,34 @@ describe('compareResponses', () => {
 
   it('property: any JSON equals itself, re-serialised with its keys in another order', () => {
     const shuffle = (v: unknown): unknown =>
-      Array.isArray(v) ? v.map(shuffle) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, shuffle(x)])) : v;
+      Array.isArray(v)
+        ? v.map(shuffle)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, shuffle(x)]),
+            )
+          : v;
     fc.assert(fc.property(fc.jsonValue(), (v) => diff(v, shuffle(v)).length === 0));
   });
 
   it('property: ignoring every field that differed leaves no difference', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => /^[a-z]+$/.test(k)), fc.jsonValue()), fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => /^[a-z]+$/.test(k)), fc.jsonValue()), (a, b) => {
-        const fields = diff(a, b).map((d) => d.field);
-        return diff(a, b, { ignore: fields.filter((f) => f !== '(more)') }).filter((d) => d.field !== '(more)').length === 0;
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 6 }).filter((k) => /^[a-z]+$/.test(k)),
+          fc.jsonValue(),
+        ),
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 6 }).filter((k) => /^[a-z]+$/.test(k)),
+          fc.jsonValue(),
+        ),
+        (a, b) => {
+          const fields = diff(a, b).map((d) => d.field);
+          return diff(a, b, { ignore: fields.filter((f) => f !== '(more)') }).filter((d) => d.field !== '(more)').length === 0;
+        },
+      ),
     );
   });
 });

@@ -35,7 +35,10 @@ export function compileRules(spec: CompareRulesSpec): CompareRules {
   return {
     ignore: (spec.ignore ?? []).map(parseFieldPattern),
     headers: (spec.headers ?? ['content-type']).map((h) => h.toLowerCase()),
-    tolerance: Object.entries(spec.tolerance ?? {}).map(([p, abs]) => ({ pattern: p === '*' ? { source: '*', matches: () => true } : parseFieldPattern(p), abs })),
+    tolerance: Object.entries(spec.tolerance ?? {}).map(([p, abs]) => ({
+      pattern: p === '*' ? { source: '*', matches: () => true } : parseFieldPattern(p),
+      abs,
+    })),
     sets: Object.entries(spec.sets ?? {}).map(([p, key]) => ({ pattern: parseFieldPattern(p), key })),
     timestampToleranceMs: spec.timestampToleranceMs ?? 0,
   };
@@ -71,7 +74,13 @@ export function compareResponses(a: ComparableResponse, b: ComparableResponse, r
   const ignored = (l: FieldLocation): boolean => rules.ignore.some((p) => p.matches(l));
   const push = (l: FieldLocation, kind: DifferenceKind, av: unknown, bv: unknown): void => {
     if (ignored(l)) return;
-    out.push({ path: showLocation(l), field: fieldKey(l), kind, ...(av !== undefined ? { a: av } : {}), ...(bv !== undefined ? { b: bv } : {}) });
+    out.push({
+      path: showLocation(l),
+      field: fieldKey(l),
+      kind,
+      ...(av !== undefined ? { a: av } : {}),
+      ...(bv !== undefined ? { b: bv } : {}),
+    });
   };
   if (a.status !== b.status) push({ area: 'status' }, 'changed', a.status, b.status);
   for (const name of rules.headers) {
@@ -159,7 +168,8 @@ function diffJson(a: Json, b: Json, segments: (string | number)[], w: Walk): voi
 /** Arrays as sets keyed by a field: order does not matter, elements are paired by their key. */
 function diffSet(a: Json[], b: Json[], key: string, segments: (string | number)[], w: Walk): void {
   const { push } = w;
-  const keyOf = (v: Json): string => (v !== null && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v[key] ?? null) : JSON.stringify(v));
+  const keyOf = (v: Json): string =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v[key] ?? null) : JSON.stringify(v);
   const inB = new Map<string, number>();
   b.forEach((v, i) => inB.set(keyOf(v), i));
   const seen = new Set<string>();

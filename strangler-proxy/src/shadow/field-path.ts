@@ -2,7 +2,8 @@
  * Where two responses differ: the status, one header, or a place in the JSON body (`$.items[3].title`).
  * A body path is a list of object keys and array indexes from the root.
  */
-export type FieldLocation = { area: 'status' } | { area: 'header'; name: string } | { area: 'body'; segments: readonly (string | number)[] };
+export type FieldLocation =
+  { area: 'status' } | { area: 'header'; name: string } | { area: 'body'; segments: readonly (string | number)[] };
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 
@@ -46,7 +47,8 @@ export function parseFieldPattern(source: string): FieldPattern {
     return { source, matches: (l) => l.area === 'header' && (name === '*' || l.name === name) };
   }
   if (source === 'body') return { source, matches: (l) => l.area === 'body' && l.segments.length === 0 };
-  if (!source.startsWith('$')) throw new Error(`"${source}" must be status, headers.<name>, or a body path starting with $ (like $.items[*].updatedAt)`);
+  if (!source.startsWith('$'))
+    throw new Error(`"${source}" must be status, headers.<name>, or a body path starting with $ (like $.items[*].updatedAt)`);
   const tokens = tokenize(source);
   return { source, matches: (l) => l.area === 'body' && matchTokens(tokens, 0, l.segments, 0) };
 }

@@ -31,7 +31,10 @@ const UNREPLICATED_FOR_MS = 30_000;
 export class WatermarkClient {
   readonly #seen = new Map<string, number>();
   readonly #unreplicated = new Map<string, number>();
-  readonly #agents = { http: new http.Agent({ keepAlive: true, maxSockets: 256 }), https: new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+  readonly #agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+  };
 
   /** Waits (up to `f.waitMs`) until every change of the service made before `at` (epoch ms, this clock) has been applied. */
   async wait(f: FreshnessSpec, at: number): Promise<Freshness> {
@@ -56,21 +59,25 @@ export class WatermarkClient {
     url.searchParams.set('waitMs', String(f.waitMs));
     const secure = url.protocol === 'https:';
     return new Promise((resolve) => {
-      const req = (secure ? https : http).get(url, { agent: secure ? this.#agents.https : this.#agents.http, timeout: f.waitMs + 1_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', () => resolve(undefined));
-        res.on('end', () => {
-          if (res.statusCode === 404) return resolve('unreplicated');
-          if (res.statusCode !== 200) return resolve(undefined);
-          try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { reached?: unknown; watermark?: unknown };
-            resolve({ reached: body.reached === true, watermark: typeof body.watermark === 'number' ? body.watermark : null });
-          } catch {
-            resolve(undefined);
-          }
-        });
-      });
+      const req = (secure ? https : http).get(
+        url,
+        { agent: secure ? this.#agents.https : this.#agents.http, timeout: f.waitMs + 1_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', () => resolve(undefined));
+          res.on('end', () => {
+            if (res.statusCode === 404) return resolve('unreplicated');
+            if (res.statusCode !== 200) return resolve(undefined);
+            try {
+              const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { reached?: unknown; watermark?: unknown };
+              resolve({ reached: body.reached === true, watermark: typeof body.watermark === 'number' ? body.watermark : null });
+            } catch {
+              resolve(undefined);
+            }
+          });
+        },
+      );
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(undefined));
     });

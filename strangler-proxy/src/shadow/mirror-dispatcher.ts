@@ -78,7 +78,12 @@ export class MirrorDispatcher {
 
   #spawn(): { worker: Worker; ready: Promise<void> } {
     const w = new Worker(new URL('./mirror-worker-thread.ts', import.meta.url), {
-      workerData: { maxSockets: this.deps.limits.maxInFlight, maxBodyBytes: this.deps.limits.maxBodyBytes, redactKeys: this.deps.redactKeys, redactValues: this.deps.redactValues },
+      workerData: {
+        maxSockets: this.deps.limits.maxInFlight,
+        maxBodyBytes: this.deps.limits.maxBodyBytes,
+        redactKeys: this.deps.redactKeys,
+        redactValues: this.deps.redactValues,
+      },
     });
     let loaded!: () => void;
     const ready = new Promise<void>((resolve) => (loaded = resolve));

@@ -2,7 +2,14 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { isSafeMethod } from '../resilience/upstream-failure.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
-import { compareResponses, compileRules, type ComparableResponse, type CompareRules, type CompareRulesSpec, type FieldDifference } from './compare-responses.ts';
+import {
+  compareResponses,
+  compileRules,
+  type ComparableResponse,
+  type CompareRules,
+  type CompareRulesSpec,
+  type FieldDifference,
+} from './compare-responses.ts';
 import { decodeBody } from './decode-body.ts';
 import { WatermarkClient, type FreshnessSpec } from './freshness.ts';
 import { pathTemplate } from './path-template.ts';
@@ -54,7 +61,8 @@ export interface MirrorResult {
   compareMs: number;
 }
 
-type Answer = { ok: true; status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number } | { ok: false; error: string; ms: number };
+type Answer =
+  { ok: true; status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number } | { ok: false; error: string; ms: number };
 
 const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -98,7 +106,9 @@ export class MirrorRunner {
     const compared: FieldDifference[] = service.ok
       ? compareResponses(primary, await comparable(service.status, service.headers, service.body, rules), rules)
       : [{ path: NO_ANSWER, field: NO_ANSWER, kind: 'missing', a: job.primary.status, b: service.error }];
-    const noiseDifferences = again?.ok ? compareResponses(primary, await comparable(again.status, again.headers, again.body, rules), rules) : undefined;
+    const noiseDifferences = again?.ok
+      ? compareResponses(primary, await comparable(again.status, again.headers, again.body, rules), rules)
+      : undefined;
     const compareMs = performance.now() - t0;
     // A target that failed is the target's fault whatever the data: never stale, never asked again.
     let lasting: ReadonlySet<string> | 'stale' = new Set(compared.map((d) => d.field));
@@ -110,7 +120,8 @@ export class MirrorRunner {
     const differences = lasting === 'stale' ? [] : compared.filter((d) => (lasting as ReadonlySet<string>).has(d.field));
     const template = pathTemplate(job.path, job.pattern);
     const examples: Record<string, ShadowExample> = {};
-    for (const field of [...new Set(differences.map((d) => d.field))].sort().slice(0, 3)) examples[field] = this.#example(job, template, field, primaryBody, service, differences, rules);
+    for (const field of [...new Set(differences.map((d) => d.field))].sort().slice(0, 3))
+      examples[field] = this.#example(job, template, field, primaryBody, service, differences, rules);
     return {
       id: job.id,
       route: job.route,
@@ -131,7 +142,12 @@ export class MirrorRunner {
    * the watermark to pass its answer, the service. Returns the fields that differed every time, or
    * `stale` when none did (or a wait ran out).
    */
-  async #askAgain(job: MirrorJob, f: FreshnessSpec, rules: CompareRules, fields: ReadonlySet<string>): Promise<ReadonlySet<string> | 'stale'> {
+  async #askAgain(
+    job: MirrorJob,
+    f: FreshnessSpec,
+    rules: CompareRules,
+    fields: ReadonlySet<string>,
+  ): Promise<ReadonlySet<string> | 'stale'> {
     let lasting = fields;
     for (let i = 0; i < f.retries && lasting.size; i++) {
       const monolith = await this.#send(job.monolithUrl, job);
@@ -139,7 +155,11 @@ export class MirrorRunner {
       if ((await this.#watermarks.wait(f, Date.now())) !== 'reached') return 'stale';
       const service = await this.#send(job.targetUrl, job);
       if (!service.ok) break;
-      const now = compareResponses(await comparable(monolith.status, monolith.headers, monolith.body, rules), await comparable(service.status, service.headers, service.body, rules), rules);
+      const now = compareResponses(
+        await comparable(monolith.status, monolith.headers, monolith.body, rules),
+        await comparable(service.status, service.headers, service.body, rules),
+        rules,
+      );
       const differing = new Set(now.map((d) => d.field));
       lasting = new Set([...lasting].filter((x) => differing.has(x)));
     }
@@ -152,7 +172,16 @@ export class MirrorRunner {
     const url = new URL(base);
     let agent = this.#agents.get(base);
     // As many idle sockets kept as may be busy: a pool that closes and reopens them costs more than the copies.
-    if (!agent) this.#agents.set(base, (agent = new http.Agent({ keepAlive: true, maxSockets: this.#o.maxSockets, maxFreeSockets: this.#o.maxSockets, scheduling: 'lifo' })));
+    if (!agent)
+      this.#agents.set(
+        base,
+        (agent = new http.Agent({
+          keepAlive: true,
+          maxSockets: this.#o.maxSockets,
+          maxFreeSockets: this.#o.maxSockets,
+          scheduling: 'lifo',
+        })),
+      );
     const body = buffer(job.body);
     return new Promise<Answer>((resolve) => {
       const done = (a: Answer): void => {
@@ -160,7 +189,15 @@ export class MirrorRunner {
         resolve(a);
       };
       const req = http.request(
-        { protocol: url.protocol, hostname: url.hostname, port: url.port, method: job.method, path: job.path, agent, headers: { ...job.headers, 'content-length': String(body.length) } },
+        {
+          protocol: url.protocol,
+          hostname: url.hostname,
+          port: url.port,
+          method: job.method,
+          path: job.path,
+          agent,
+          headers: { ...job.headers, 'content-length': String(body.length) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -171,7 +208,15 @@ export class MirrorRunner {
               done({ ok: false, error: `answer larger than ${this.#o.maxBodyBytes} bytes`, ms: performance.now() - started });
             } else chunks.push(c);
           });
-          res.on('end', () => done({ ok: true, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - started }));
+          res.on('end', () =>
+            done({
+              ok: true,
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks),
+              ms: performance.now() - started,
+            }),
+          );
           res.on('error', (err) => done({ ok: false, error: err.message, ms: performance.now() - started }));
         },
       );
@@ -182,7 +227,15 @@ export class MirrorRunner {
   }
 
   /** A stored example: request, both answers, differences — every secret redacted first. */
-  #example(job: MirrorJob, template: string, field: string, primaryBody: Buffer, service: Answer, differences: FieldDifference[], rules: CompareRules): ShadowExample {
+  #example(
+    job: MirrorJob,
+    template: string,
+    field: string,
+    primaryBody: Buffer,
+    service: Answer,
+    differences: FieldDifference[],
+    rules: CompareRules,
+  ): ShadowExample {
     const r = this.#o.redaction;
     const headersOf = (h: Record<string, unknown>): Record<string, string> => {
       const shown: Record<string, string | undefined> = {};
@@ -225,7 +278,12 @@ export class MirrorRunner {
 }
 
 /** The answer as compared: the chosen headers only, the body decoded. */
-async function comparable(status: number, headers: http.IncomingHttpHeaders, body: Buffer, rules: CompareRules): Promise<ComparableResponse> {
+async function comparable(
+  status: number,
+  headers: http.IncomingHttpHeaders,
+  body: Buffer,
+  rules: CompareRules,
+): Promise<ComparableResponse> {
   const chosen: Record<string, string | undefined> = {};
   for (const name of rules.headers) {
     const v = headers[name];

@@ -7,7 +7,11 @@ import { pathTemplate } from './path-template.ts';
 import { redactionRules } from './redact.ts';
 
 const init = workerData as { maxSockets: number; maxBodyBytes: number; redactKeys: string[]; redactValues: string[] };
-const mirrorer = new MirrorRunner({ maxSockets: init.maxSockets, maxBodyBytes: init.maxBodyBytes, redaction: redactionRules(init.redactKeys, init.redactValues) });
+const mirrorer = new MirrorRunner({
+  maxSockets: init.maxSockets,
+  maxBodyBytes: init.maxBodyBytes,
+  redaction: redactionRules(init.redactKeys, init.redactValues),
+});
 
 let batch: MirrorResult[] = [];
 let timer: NodeJS.Timeout | undefined;

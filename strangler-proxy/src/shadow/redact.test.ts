@@ -50,7 +50,18 @@ const SECRET_KEYS: [key: string, where: { query?: 'only'; log?: boolean }][] = [
 ];
 
 /** Ordinary fields the comparison must still show, though a secret word sits inside them. */
-const ORDINARY_KEYS = ['pinned', 'opinion', 'spinach', 'shipping', 'passenger', 'tokenizer', 'cardinality', 'isPrivate', 'description', 'title'];
+const ORDINARY_KEYS = [
+  'pinned',
+  'opinion',
+  'spinach',
+  'shipping',
+  'passenger',
+  'tokenizer',
+  'cardinality',
+  'isPrivate',
+  'description',
+  'title',
+];
 
 describe('redaction: one key list for shadow examples and logs', () => {
   it.each(SECRET_KEYS)('when a value sits under %s, then it is redacted wherever that name is secret', (key, where) => {
@@ -58,11 +69,17 @@ describe('redaction: one key list for shadow examples and logs', () => {
     const form = redactBody(Buffer.from(`${encodeURIComponent(key)}=${SECRET}&keep=shown`), r);
     const query = redactPath(`/api/x?${encodeURIComponent(key)}=${SECRET}&keep=shown`, r);
     const headers = JSON.stringify(redactHeaders({ [key]: SECRET, keep: 'shown' }, r));
-    for (const [what, text] of [['form body', form], ['query', query]] as const) {
+    for (const [what, text] of [
+      ['form body', form],
+      ['query', query],
+    ] as const) {
       expect(text, what).not.toContain(SECRET);
       expect(text, what).toContain('keep=shown');
     }
-    for (const [what, text] of [['JSON body', json], ['headers', headers]] as const) {
+    for (const [what, text] of [
+      ['JSON body', json],
+      ['headers', headers],
+    ] as const) {
       if (where.query === 'only') expect(text, what).toContain(SECRET);
       else expect(text, what).not.toContain(SECRET);
       expect(text, what).toContain('shown');
@@ -83,7 +100,9 @@ describe('redaction: one key list for shadow examples and logs', () => {
   });
 
   it('when a redirect carries an authorization code in its query, then the code is redacted', () => {
-    expect(redactHeaders({ location: `https://app.example/cb?code=${SECRET}&state=xyz` }, r)).toEqual({ location: `https://app.example/cb?code=${REDACTED}&state=xyz` });
+    expect(redactHeaders({ location: `https://app.example/cb?code=${SECRET}&state=xyz` }, r)).toEqual({
+      location: `https://app.example/cb?code=${REDACTED}&state=xyz`,
+    });
   });
 
   it.each([

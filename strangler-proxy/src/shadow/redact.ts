@@ -89,7 +89,8 @@ function remembered(test: (name: string) => boolean): NameTest {
 /** A string with secret-shaped values replaced, and the values of secret-named `name=value` pairs in it. */
 export function redactString(s: string, r: RedactionRules): string {
   let out = s;
-  if (SHAPE_HINT.test(out)) for (const shape of SECRET_SHAPES) out = out.replace(shape.pattern, (m) => (!shape.valid || shape.valid(m) ? REDACTED : m));
+  if (SHAPE_HINT.test(out))
+    for (const shape of SECRET_SHAPES) out = out.replace(shape.pattern, (m) => (!shape.valid || shape.valid(m) ? REDACTED : m));
   for (const re of r.values) out = out.replace(re, REDACTED);
   if (!out.includes('=')) return out;
   // Names secret only as parameters (`code`) count where a query or form puts them: first, or after ? or &.

@@ -28,7 +28,15 @@ describe('shadow recorder', () => {
   it('when a long-running proxy has sent its first examples of a field, then every new window still sends fresh ones', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const store = new MemoryShadowStore();
-    const recorder = new ShadowRecorder({ store, metrics: new ProxyMetrics(), log: createLogger('strangler-proxy', 'silent'), settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }), examplesPerField: 3, examplesWindowMs: 60_000, now: () => now });
+    const recorder = new ShadowRecorder({
+      store,
+      metrics: new ProxyMetrics(),
+      log: createLogger('strangler-proxy', 'silent'),
+      settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }),
+      examplesPerField: 3,
+      examplesWindowMs: 60_000,
+      now: () => now,
+    });
     const shown = async (): Promise<string[]> => (await store.examples({ route: 'things', field: '$.title' })).map((e) => e.request.path);
     for (let n = 0; n < 10; n++) recorder.record(differing(n));
     await recorder.flush();
@@ -39,7 +47,10 @@ describe('shadow recorder', () => {
     await recorder.flush();
     expect(await shown()).toEqual(['/api/things/2', '/api/things/1', '/api/things/0']);
     // A day on, the next window: fresh examples, and so on in each window after it.
-    for (const [day, first] of [[1, 100], [2, 200]] as const) {
+    for (const [day, first] of [
+      [1, 100],
+      [2, 200],
+    ] as const) {
       now = Date.parse('2026-01-01T00:00:00Z') + day * 86_400_000;
       for (let n = first; n < first + 10; n++) recorder.record(differing(n));
       await recorder.flush();
@@ -58,7 +69,12 @@ describe('shadow recorder', () => {
       }
     }
     const store = new FlakyStore();
-    const recorder = new ShadowRecorder({ store, metrics: new ProxyMetrics(), log: createLogger('strangler-proxy', 'silent'), settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }) });
+    const recorder = new ShadowRecorder({
+      store,
+      metrics: new ProxyMetrics(),
+      log: createLogger('strangler-proxy', 'silent'),
+      settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }),
+    });
     for (let n = 0; n < 5; n++) recorder.record(differing(n));
     await recorder.flush();
     await recorder.flush();

@@ -3,10 +3,23 @@ import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { FieldDifference } from './compare-responses.ts';
 import { MAX_TEMPLATE_CHARS } from './path-template.ts';
 import { buildReport, type RouteSettings } from './shadow-report.ts';
-import { addCounters, countersOf, fieldRowKey, latencyKey, newCounterMaps, routeKey, signatureKey, type DroppedRow, type ShadowExample, type ShadowStore } from './shadow-store.ts';
+import {
+  addCounters,
+  countersOf,
+  fieldRowKey,
+  latencyKey,
+  newCounterMaps,
+  routeKey,
+  signatureKey,
+  type DroppedRow,
+  type ShadowExample,
+  type ShadowStore,
+} from './shadow-store.ts';
 
 /** Latency histogram buckets, ms (upper bounds). */
-export const LATENCY_BUCKETS_MS = [0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 60_000];
+export const LATENCY_BUCKETS_MS = [
+  0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 60_000,
+];
 
 /** What one mirrored request produced. */
 export interface ShadowSample {
@@ -84,7 +97,20 @@ export class ShadowRecorder {
     const d = this.#delta;
     const rk = routeKey(s.route, s.template);
     let row = d.routes.get(rk);
-    if (!row) d.routes.set(rk, (row = { route: s.route, template: s.template, samples: 0, matches: 0, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0, stale: 0 }));
+    if (!row)
+      d.routes.set(
+        rk,
+        (row = {
+          route: s.route,
+          template: s.template,
+          samples: 0,
+          matches: 0,
+          monolithErrors: 0,
+          serviceErrors: 0,
+          noiseSamples: 0,
+          stale: 0,
+        }),
+      );
     row.samples++;
     if (s.stale) row.stale = (row.stale ?? 0) + 1;
     else if (!s.differences.length) row.matches++;
@@ -202,7 +228,10 @@ export class ShadowRecorder {
       this.#o.metrics.shadowRowsDropped.inc({ table });
       if (this.#dropsLogged.has(`${table} ${code}`)) continue;
       this.#dropsLogged.add(`${table} ${code}`);
-      this.#o.log.warn({ table, sqlstate: code }, 'shadow result rows dropped: the store refused them (counted in strangler_shadow_rows_dropped_total)');
+      this.#o.log.warn(
+        { table, sqlstate: code },
+        'shadow result rows dropped: the store refused them (counted in strangler_shadow_rows_dropped_total)',
+      );
     }
   }
 

@@ -96,13 +96,30 @@ export function buildReport(c: ShadowCounters, settingsOf: (route: string) => Ro
       for (const f of c.fields.filter((x) => x.route === route && x.template === row.template)) {
         const reported = isReported({ samples: compared, diffs: f.diffs, noiseSamples: row.noiseSamples, noise: f.noise }, settings.noise);
         if (reported) reportedHere.add(f.field);
-        if (f.diffs > 0) fields.push({ template: row.template, field: f.field, diffs: f.diffs, diffRate: rate(f.diffs, compared), noiseRate: rate(f.noise, row.noiseSamples), reported });
+        if (f.diffs > 0)
+          fields.push({
+            template: row.template,
+            field: f.field,
+            diffs: f.diffs,
+            diffRate: rate(f.diffs, compared),
+            noiseRate: rate(f.noise, row.noiseSamples),
+            reported,
+          });
       }
-      const mismatches = c.signatures.filter((s) => s.route === route && s.template === row.template && s.fields.some((f) => reportedHere.has(f))).reduce((n, s) => n + s.count, 0);
+      const mismatches = c.signatures
+        .filter((s) => s.route === route && s.template === row.template && s.fields.some((f) => reportedHere.has(f)))
+        .reduce((n, s) => n + s.count, 0);
       adjustedMismatches += mismatches;
-      templates.push({ template: row.template, samples: row.samples, stale, rawMatchRate: rate(row.matches, row.samples), adjustedMismatchRate: rate(mismatches, compared) });
+      templates.push({
+        template: row.template,
+        samples: row.samples,
+        stale,
+        rawMatchRate: rate(row.matches, row.samples),
+        adjustedMismatchRate: rate(mismatches, compared),
+      });
     }
-    const sum = (k: 'samples' | 'matches' | 'monolithErrors' | 'serviceErrors' | 'noiseSamples' | 'stale'): number => rows.reduce((n, r) => n + (r[k] ?? 0), 0);
+    const sum = (k: 'samples' | 'matches' | 'monolithErrors' | 'serviceErrors' | 'noiseSamples' | 'stale'): number =>
+      rows.reduce((n, r) => n + (r[k] ?? 0), 0);
     const samples = sum('samples');
     const stale = sum('stale');
     const compared = samples - stale;
@@ -113,7 +130,14 @@ export function buildReport(c: ShadowCounters, settingsOf: (route: string) => Ro
     const monolith = side('monolith', sum('monolithErrors'));
     const service = side('service', sum('serviceErrors'));
     const adjustedMatches = compared - adjustedMismatches;
-    const r = readiness({ samples: compared, adjustedMatches, monolithErrors: monolith.errors, serviceErrors: service.errors, monolithP99Ms: monolith.p99Ms, serviceP99Ms: service.p99Ms });
+    const r = readiness({
+      samples: compared,
+      adjustedMatches,
+      monolithErrors: monolith.errors,
+      serviceErrors: service.errors,
+      monolithP99Ms: monolith.p99Ms,
+      serviceP99Ms: service.p99Ms,
+    });
     const ready = compared >= settings.gate.minSamples && r.score >= settings.gate.minScore;
     const why =
       compared < settings.gate.minSamples

@@ -102,15 +102,19 @@ export const newCounterMaps = (): CounterMaps => ({ routes: new Map(), fields: n
 
 export const routeKey = (route: string, template: string): string => `${route}\u0000${template}`;
 export const fieldRowKey = (route: string, template: string, field: string): string => `${route}\u0000${template}\u0000${field}`;
-export const signatureKey = (route: string, template: string, fields: readonly string[]): string => `${route}\u0000${template}\u0000${fields.join('\u0001')}`;
-export const latencyKey = (route: string, template: string, side: string, leMs: number): string => `${route}\u0000${template}\u0000${side}\u0000${leMs}`;
+export const signatureKey = (route: string, template: string, fields: readonly string[]): string =>
+  `${route}\u0000${template}\u0000${fields.join('\u0001')}`;
+export const latencyKey = (route: string, template: string, side: string, leMs: number): string =>
+  `${route}\u0000${template}\u0000${side}\u0000${leMs}`;
 
 /** Adds `delta` into `into`. */
 export function addCounters(into: CounterMaps, delta: ShadowCounters): void {
   for (const r of delta.routes) {
     const t = into.routes.get(routeKey(r.route, r.template));
     if (!t) into.routes.set(routeKey(r.route, r.template), { ...r });
-    else for (const c of ['samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples', 'stale'] as const) t[c] = (t[c] ?? 0) + (r[c] ?? 0);
+    else
+      for (const c of ['samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples', 'stale'] as const)
+        t[c] = (t[c] ?? 0) + (r[c] ?? 0);
   }
   for (const f of delta.fields) {
     const t = into.fields.get(fieldRowKey(f.route, f.template, f.field));
@@ -175,7 +179,10 @@ export class MemoryShadowStore implements ShadowStore {
   }
 
   async examples(f: { route: string; field?: string; limit?: number }): Promise<ShadowExample[]> {
-    return this.#examples.filter((e) => e.route === f.route && (!f.field || e.field === f.field)).reverse().slice(0, f.limit ?? 20);
+    return this.#examples
+      .filter((e) => e.route === f.route && (!f.field || e.field === f.field))
+      .reverse()
+      .slice(0, f.limit ?? 20);
   }
 
   async example(id: number): Promise<ShadowExample | undefined> {
@@ -259,7 +266,12 @@ export class PostgresShadowStore implements ShadowStore {
            ON CONFLICT (bucket, route, template) DO UPDATE SET samples = shadow_route_counts.samples + EXCLUDED.samples, matches = shadow_route_counts.matches + EXCLUDED.matches,
              monolith_errors = shadow_route_counts.monolith_errors + EXCLUDED.monolith_errors, service_errors = shadow_route_counts.service_errors + EXCLUDED.service_errors,
              noise_samples = shadow_route_counts.noise_samples + EXCLUDED.noise_samples, stale = shadow_route_counts.stale + EXCLUDED.stale`,
-          [bucket, ...(['route', 'template', 'samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples', 'stale'] as const).map((c) => d.routes.map((r) => r[c] ?? 0))],
+          [
+            bucket,
+            ...(['route', 'template', 'samples', 'matches', 'monolithErrors', 'serviceErrors', 'noiseSamples', 'stale'] as const).map((c) =>
+              d.routes.map((r) => r[c] ?? 0),
+            ),
+          ],
         );
       }
       if (d.fields.length) {
@@ -273,7 +285,13 @@ export class PostgresShadowStore implements ShadowStore {
         await client.query(
           `INSERT INTO shadow_signature_counts SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[])
            ON CONFLICT (bucket, route, template, signature) DO UPDATE SET count = shadow_signature_counts.count + EXCLUDED.count`,
-          [bucket, d.signatures.map((s) => s.route), d.signatures.map((s) => s.template), d.signatures.map((s) => JSON.stringify(s.fields)), d.signatures.map((s) => s.count)],
+          [
+            bucket,
+            d.signatures.map((s) => s.route),
+            d.signatures.map((s) => s.template),
+            d.signatures.map((s) => JSON.stringify(s.fields)),
+            d.signatures.map((s) => s.count),
+          ],
         );
       }
       if (d.latency.length) {
@@ -323,7 +341,16 @@ export class PostgresShadowStore implements ShadowStore {
       try {
         await this.#pool.query(
           `INSERT INTO shadow_examples (route, template, field, at, request, monolith, service, differences) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [e.route, e.template, e.field, e.at, JSON.stringify(e.request), JSON.stringify(e.monolith), JSON.stringify(e.service), JSON.stringify(e.differences)],
+          [
+            e.route,
+            e.template,
+            e.field,
+            e.at,
+            JSON.stringify(e.request),
+            JSON.stringify(e.monolith),
+            JSON.stringify(e.service),
+            JSON.stringify(e.differences),
+          ],
         );
       } catch (err) {
         if (!isRowError(err)) throw err;
@@ -347,14 +374,28 @@ export class PostgresShadowStore implements ShadowStore {
            sum(service_errors)::float8 AS "serviceErrors", sum(noise_samples)::float8 AS "noiseSamples", sum(stale)::float8 AS stale FROM shadow_route_counts ${where} GROUP BY 1, 2`,
         args,
       ),
-      this.#pool.query(`SELECT route, template, field, sum(diffs)::float8 AS diffs, sum(noise)::float8 AS noise FROM shadow_field_counts ${where} GROUP BY 1, 2, 3`, args),
-      this.#pool.query(`SELECT route, template, signature, sum(count)::float8 AS count FROM shadow_signature_counts ${where} GROUP BY 1, 2, 3`, args),
-      this.#pool.query(`SELECT route, template, side, le_ms::float8 AS "leMs", sum(count)::float8 AS count FROM shadow_latency_counts ${where} GROUP BY 1, 2, 3, 4`, args),
+      this.#pool.query(
+        `SELECT route, template, field, sum(diffs)::float8 AS diffs, sum(noise)::float8 AS noise FROM shadow_field_counts ${where} GROUP BY 1, 2, 3`,
+        args,
+      ),
+      this.#pool.query(
+        `SELECT route, template, signature, sum(count)::float8 AS count FROM shadow_signature_counts ${where} GROUP BY 1, 2, 3`,
+        args,
+      ),
+      this.#pool.query(
+        `SELECT route, template, side, le_ms::float8 AS "leMs", sum(count)::float8 AS count FROM shadow_latency_counts ${where} GROUP BY 1, 2, 3, 4`,
+        args,
+      ),
     ]);
     return {
       routes: routes.rows,
       fields: fields.rows,
-      signatures: signatures.rows.map((r: { route: string; template: string; signature: string; count: number }) => ({ route: r.route, template: r.template, fields: JSON.parse(r.signature) as string[], count: r.count })),
+      signatures: signatures.rows.map((r: { route: string; template: string; signature: string; count: number }) => ({
+        route: r.route,
+        template: r.template,
+        fields: JSON.parse(r.signature) as string[],
+        count: r.count,
+      })),
       latency: latency.rows,
     };
   }
@@ -369,7 +410,10 @@ export class PostgresShadowStore implements ShadowStore {
   }
 
   async example(id: number): Promise<ShadowExample | undefined> {
-    const { rows } = await this.#pool.query(`SELECT id::int, route, template, field, at::text, request, monolith, service, differences FROM shadow_examples WHERE id = $1`, [id]);
+    const { rows } = await this.#pool.query(
+      `SELECT id::int, route, template, field, at::text, request, monolith, service, differences FROM shadow_examples WHERE id = $1`,
+      [id],
+    );
     return rows[0];
   }
 

@@ -18,14 +18,24 @@ export interface Shadowing {
 }
 
 /** Opens the results store (PostgreSQL when STRANGLER_DATABASE_URL is set, else memory) and starts recording. */
-export async function startShadowing(config: ProxyConfig, deps: { routes: RouteTableStore; metrics: ProxyMetrics; log: Logger }): Promise<Shadowing> {
+export async function startShadowing(
+  config: ProxyConfig,
+  deps: { routes: RouteTableStore; metrics: ProxyMetrics; log: Logger },
+): Promise<Shadowing> {
   const s = config.shadow;
   const results = s.databaseUrl ? await PostgresShadowStore.open(s.databaseUrl) : new MemoryShadowStore();
   const settingsOf = (route: string): RouteSettings => {
     const shadow = deps.routes.current.routes.find((r) => r.name === route)?.shadow;
     return shadow ? { noise: { relative: shadow.noise.relative, absolute: shadow.noise.absolute }, gate: shadow.gate } : DEFAULT_SETTINGS;
   };
-  const recorder = new ShadowRecorder({ store: results, metrics: deps.metrics, log: deps.log, settingsOf, examplesPerField: s.examplesPerField, retentionMs: s.retentionDays * 24 * 3600_000 });
+  const recorder = new ShadowRecorder({
+    store: results,
+    metrics: deps.metrics,
+    log: deps.log,
+    settingsOf,
+    examplesPerField: s.examplesPerField,
+    retentionMs: s.retentionDays * 24 * 3600_000,
+  });
   recorder.start();
   const mirror = new MirrorDispatcher({
     recorder,

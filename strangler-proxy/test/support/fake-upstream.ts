@@ -62,7 +62,14 @@ export class FakeUpstream {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const seen: Seen = { method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString(), at: performance.now() };
+      const seen: Seen = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString(),
+        at: performance.now(),
+      };
       this.seen.push(seen);
       res.on('close', () => {
         if (!res.writableFinished) seen.abortedAt = performance.now();
@@ -80,7 +87,12 @@ export class FakeUpstream {
         }
         if (status < 400) commit();
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json', 'x-served-by': this.name, 'content-length': Buffer.byteLength(text), ...extra });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'x-served-by': this.name,
+          'content-length': Buffer.byteLength(text),
+          ...extra,
+        });
         res.end(text);
       };
       switch (b.kind) {

@@ -46,7 +46,11 @@ export class JsonUpstream {
           servedAt: new Date().toISOString(),
           requestId: randomUUID(),
         };
-        if (b.padToBytes) doc.items = Array.from({ length: Math.ceil(b.padToBytes / 60) }, (_, i) => ({ n: i, text: 'fermented six days, notes of fruit' }));
+        if (b.padToBytes)
+          doc.items = Array.from({ length: Math.ceil(b.padToBytes / 60) }, (_, i) => ({
+            n: i,
+            text: 'fermented six days, notes of fruit',
+          }));
         if (b.transform) doc = b.transform(doc, req.url!);
         let body: Buffer = Buffer.from(JSON.stringify(doc));
         const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-served-by': this.name };

@@ -17,11 +17,22 @@ export interface TestProxy extends RunningProxy {
 }
 
 /** A real proxy on 127.0.0.1:0 serving `yaml`, admin on its own port 0. */
-export async function startTestProxy(yaml: string, env: Record<string, string> = {}, log: Logger = createLogger('strangler-proxy', 'silent')): Promise<TestProxy> {
+export async function startTestProxy(
+  yaml: string,
+  env: Record<string, string> = {},
+  log: Logger = createLogger('strangler-proxy', 'silent'),
+): Promise<TestProxy> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strangler-proxy-'));
   const routesFile = path.join(dir, 'routes.yaml');
   await fs.writeFile(routesFile, yaml);
-  const config = loadProxyConfig({ ROUTES_FILE: routesFile, PROXY_PORT: '0', ADMIN_PORT: '0', ADMIN_TOKEN, SHUTDOWN_GRACE_MS: '2000', ...env });
+  const config = loadProxyConfig({
+    ROUTES_FILE: routesFile,
+    PROXY_PORT: '0',
+    ADMIN_PORT: '0',
+    ADMIN_TOKEN,
+    SHUTDOWN_GRACE_MS: '2000',
+    ...env,
+  });
   const running = await startProxy(config, log);
   return {
     ...running,
@@ -39,9 +50,15 @@ export async function startTestProxy(yaml: string, env: Record<string, string> =
 }
 
 /** A route table over named upstreams; `routes` is YAML for the routes list (indented two spaces). */
-export function table(upstreams: Record<string, string | { url: string; extra?: string }>, routes: string, defaultUpstream = 'monolith'): string {
+export function table(
+  upstreams: Record<string, string | { url: string; extra?: string }>,
+  routes: string,
+  defaultUpstream = 'monolith',
+): string {
   const ups = Object.entries(upstreams)
-    .map(([name, u]) => (typeof u === 'string' ? `  ${name}: { url: ${u} }` : `  ${name}: { url: ${u.url}${u.extra ? `, ${u.extra}` : ''} }`))
+    .map(([name, u]) =>
+      typeof u === 'string' ? `  ${name}: { url: ${u} }` : `  ${name}: { url: ${u.url}${u.extra ? `, ${u.extra}` : ''} }`,
+    )
     .join('\n');
   return `version: 1\nupstreams:\n${ups}\nroutes:\n${routes || '  []'}\ndefault: ${defaultUpstream}\n`;
 }

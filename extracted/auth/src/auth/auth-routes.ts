@@ -2,7 +2,17 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.ts';
-import { ApiError, dummyHash, hashPassword, isDryRun, parse, requireSession, SESSION_COOKIE, sessionCookie, verifyPassword } from '@strangler/service-kit';
+import {
+  ApiError,
+  dummyHash,
+  hashPassword,
+  isDryRun,
+  parse,
+  requireSession,
+  SESSION_COOKIE,
+  sessionCookie,
+  verifyPassword,
+} from '@strangler/service-kit';
 import { findCredentials, findUserById, insertUser, type User } from './users.ts';
 
 const email = z

@@ -23,7 +23,8 @@ export function listingRoutes(ctx: AppContext): Router {
     if (q.status !== 'active') {
       if (!req.session) throw new ApiError('unauthenticated');
       const allowed = req.session.role === 'admin' || (q.supplierId !== undefined && (await mayManage(ctx.db, req, q.supplierId)));
-      if (!allowed) throw new ApiError('forbidden', { message: 'Only a supplier can list their own archived listings: pass your supplierId.' });
+      if (!allowed)
+        throw new ApiError('forbidden', { message: 'Only a supplier can list their own archived listings: pass your supplierId.' });
     }
     const [limit, offset] = limitOffset(q.page, q.pageSize);
     const { items, total } = await listListings(ctx.db, {
@@ -54,13 +55,16 @@ export function listingRoutes(ctx: AppContext): Router {
       async (tx) => {
         let ownerSupplierId: number;
         if (session.role === 'admin') {
-          if (supplierId === undefined) throw new ApiError('validation_failed', { fields: { supplierId: 'is required when an admin creates a listing' } });
-          if (!(await findSupplier(tx, supplierId))) throw new ApiError('validation_failed', { fields: { supplierId: 'is not an existing supplier' } });
+          if (supplierId === undefined)
+            throw new ApiError('validation_failed', { fields: { supplierId: 'is required when an admin creates a listing' } });
+          if (!(await findSupplier(tx, supplierId)))
+            throw new ApiError('validation_failed', { fields: { supplierId: 'is not an existing supplier' } });
           ownerSupplierId = supplierId;
         } else {
           const own = await findSupplierByOwner(tx, session.sub);
           if (!own) throw new ApiError('forbidden', { message: 'Create your supplier profile before listing cacao.' });
-          if (supplierId !== undefined && supplierId !== own.id) throw new ApiError('forbidden', { message: 'You can only list under your own supplier profile.' });
+          if (supplierId !== undefined && supplierId !== own.id)
+            throw new ApiError('forbidden', { message: 'You can only list under your own supplier profile.' });
           ownerSupplierId = own.id;
         }
         return insertListing(tx, ownerSupplierId, fields);
@@ -74,20 +78,26 @@ export function listingRoutes(ctx: AppContext): Router {
     requireRole(req, 'supplier', 'admin');
     const id = idParam(req.params.id);
     const fields = parse(UpdateListingBody, req.body);
-    const listing = await ctx.db.withTransaction(async (tx) => {
-      await lockManageable(tx, req, id);
-      return updateListing(tx, id!, fields);
-    }, { rollback: isDryRun(req) });
+    const listing = await ctx.db.withTransaction(
+      async (tx) => {
+        await lockManageable(tx, req, id);
+        return updateListing(tx, id!, fields);
+      },
+      { rollback: isDryRun(req) },
+    );
     res.json({ listing });
   });
 
   router.post('/:id/archive', async (req, res) => {
     requireRole(req, 'supplier', 'admin');
     const id = idParam(req.params.id);
-    const listing = await ctx.db.withTransaction(async (tx) => {
-      await lockManageable(tx, req, id);
-      return archiveListing(tx, id!);
-    }, { rollback: isDryRun(req) });
+    const listing = await ctx.db.withTransaction(
+      async (tx) => {
+        await lockManageable(tx, req, id);
+        return archiveListing(tx, id!);
+      },
+      { rollback: isDryRun(req) },
+    );
     res.json({ listing });
   });
 
@@ -107,6 +117,7 @@ async function visibleListing(db: Queryable, req: Request): Promise<Listing> {
 async function lockManageable(tx: Queryable, req: Request, id: number | undefined): Promise<void> {
   const row = id === undefined ? undefined : await lockListing(tx, id);
   if (!row) throw new ApiError('listing_not_found');
-  if (req.session!.role !== 'admin' && row.ownerUserId !== req.session!.sub) throw new ApiError('forbidden', { message: 'You can only change your own listings.' });
+  if (req.session!.role !== 'admin' && row.ownerUserId !== req.session!.sub)
+    throw new ApiError('forbidden', { message: 'You can only change your own listings.' });
   if (row.status === 'archived') throw new ApiError('listing_archived');
 }

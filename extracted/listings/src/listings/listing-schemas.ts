@@ -4,14 +4,25 @@ import { PageQuery } from '@strangler/service-kit';
 import { CURRENCIES, LISTING_SORTS, VARIETIES } from './listings.ts';
 
 const text = (max: number, min = 1) =>
-  z.string({ error: 'is required' }).trim().min(min, min > 1 ? `must be at least ${min} characters` : 'is required').max(max, `must be at most ${max} characters`);
+  z
+    .string({ error: 'is required' })
+    .trim()
+    .min(min, min > 1 ? `must be at least ${min} characters` : 'is required')
+    .max(max, `must be at most ${max} characters`);
 const wholeNumber = (min: number, max: number) =>
-  z.number({ error: `must be a whole number from ${min} to ${max}` }).int(`must be a whole number from ${min} to ${max}`).min(min, `must be a whole number from ${min} to ${max}`).max(max, `must be a whole number from ${min} to ${max}`);
+  z
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int(`must be a whole number from ${min} to ${max}`)
+    .min(min, `must be a whole number from ${min} to ${max}`)
+    .max(max, `must be a whole number from ${min} to ${max}`);
 
 const harvestDate = z
   .string({ error: 'must be a date, YYYY-MM-DD' })
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'must be a real date')
+  .refine(
+    (d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+    'must be a real date',
+  )
   .refine((d) => d >= '2000-01-01' && d <= new Date().toISOString().slice(0, 10), 'must be between 2000-01-01 and today');
 
 /** Every field a supplier writes, with its bounds. */
@@ -37,12 +48,17 @@ export const CreateListingBody = z.strictObject({
 });
 
 export const UpdateListingBody = z
-  .strictObject(Object.fromEntries(Object.entries(listingFields).map(([k, v]) => [k, v.optional()])) as {
-    [K in keyof typeof listingFields]: z.ZodOptional<(typeof listingFields)[K]>;
-  })
+  .strictObject(
+    Object.fromEntries(Object.entries(listingFields).map(([k, v]) => [k, v.optional()])) as {
+      [K in keyof typeof listingFields]: z.ZodOptional<(typeof listingFields)[K]>;
+    },
+  )
   .refine((b) => Object.values(b).some((v) => v !== undefined), { error: 'send at least one field to change' });
 
-const cents = z.coerce.number({ error: 'must be a whole number of cents' }).int('must be a whole number of cents').min(0, 'must be a whole number of cents');
+const cents = z.coerce
+  .number({ error: 'must be a whole number of cents' })
+  .int('must be a whole number of cents')
+  .min(0, 'must be a whole number of cents');
 
 export const ListListingsQuery = z
   .object({
@@ -51,8 +67,15 @@ export const ListListingsQuery = z
     variety: z.enum(VARIETIES, { error: `must be one of ${VARIETIES.join(', ')}` }).optional(),
     minPrice: cents.optional(),
     maxPrice: cents.optional(),
-    inStock: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').optional(),
-    supplierId: z.coerce.number({ error: 'must be a supplier id' }).int('must be a supplier id').positive('must be a supplier id').optional(),
+    inStock: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .transform((v) => v === 'true')
+      .optional(),
+    supplierId: z.coerce
+      .number({ error: 'must be a supplier id' })
+      .int('must be a supplier id')
+      .positive('must be a supplier id')
+      .optional(),
     status: z.enum(['active', 'archived', 'all'], { error: 'must be one of active, archived, all' }).default('active'),
     sort: z.enum(LISTING_SORTS, { error: `must be one of ${LISTING_SORTS.join(', ')}` }).default('newest'),
     ...PageQuery,

@@ -40,7 +40,10 @@ export async function findReservation(db: Queryable, key: string): Promise<Store
 }
 
 /** Writes the reservation (or marks a released one reserved again) holding exactly `items`. */
-export async function saveReservation(tx: Queryable, r: { key: string; ownerUserId: number; items: ReservationItem[] }): Promise<StoredReservation> {
+export async function saveReservation(
+  tx: Queryable,
+  r: { key: string; ownerUserId: number; items: ReservationItem[] },
+): Promise<StoredReservation> {
   await tx.query(
     `INSERT INTO stock_reservations (key, owner_user_id) VALUES ($1, $2)
      ON CONFLICT (key) DO UPDATE SET status = 'reserved', released_at = NULL`,

@@ -48,7 +48,9 @@ export function supplierRoutes(ctx: AppContext): Router {
   router.post('/', async (req, res) => {
     const session = requireRole(req, 'supplier');
     const body = parse(CreateBody, req.body);
-    const supplier = await ctx.db.withTransaction((tx) => insertSupplier(tx, { ownerUserId: session.sub, ...body }), { rollback: isDryRun(req) });
+    const supplier = await ctx.db.withTransaction((tx) => insertSupplier(tx, { ownerUserId: session.sub, ...body }), {
+      rollback: isDryRun(req),
+    });
     if (!supplier) throw new ApiError('supplier_exists');
     res.status(201).json({ supplier });
   });

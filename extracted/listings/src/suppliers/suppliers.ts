@@ -51,7 +51,15 @@ export function listSuppliers(db: Queryable, f: SupplierFilter): Promise<{ items
     values.push(f.country);
     where.push(`lower(s.country) = lower($${values.length})`);
   }
-  return pagedQuery<Supplier>(db, { select: COLUMNS, from: 'suppliers s', where, values, orderBy: 's.name, s.id', limit: f.limit, offset: f.offset });
+  return pagedQuery<Supplier>(db, {
+    select: COLUMNS,
+    from: 'suppliers s',
+    where,
+    values,
+    orderBy: 's.name, s.id',
+    limit: f.limit,
+    offset: f.offset,
+  });
 }
 
 export async function insertSupplier(

@@ -48,7 +48,15 @@ export function listOrdersOfBuyer(
   const values: unknown[] = [f.buyerId];
   const where = ['o.buyer_id = $1'];
   if (f.status) where.push(`o.status = $${values.push(f.status)}`);
-  return pagedQuery<Order>(db, { select: COLUMNS, from: 'orders o', where, values, orderBy: 'o.created_at DESC, o.id DESC', limit: f.limit, offset: f.offset });
+  return pagedQuery<Order>(db, {
+    select: COLUMNS,
+    from: 'orders o',
+    where,
+    values,
+    orderBy: 'o.created_at DESC, o.id DESC',
+    limit: f.limit,
+    offset: f.offset,
+  });
 }
 
 /** An order line as reserved: the listing's title and price when the stock was taken. */
@@ -59,7 +67,10 @@ export interface OrderLine {
   unitPriceCents: number;
 }
 
-export async function insertOrder(tx: Queryable, o: { buyerId: number; currency: Currency; reservationKey: string; lines: OrderLine[] }): Promise<number> {
+export async function insertOrder(
+  tx: Queryable,
+  o: { buyerId: number; currency: Currency; reservationKey: string; lines: OrderLine[] },
+): Promise<number> {
   const total = o.lines.reduce((sum, l) => sum + l.quantityKg * l.unitPriceCents, 0);
   const { rows } = await tx.query<{ id: number }>(
     'INSERT INTO orders (buyer_id, currency, total_cents, reservation_key) VALUES ($1, $2, $3, $4) RETURNING id::int AS id',
@@ -69,13 +80,22 @@ export async function insertOrder(tx: Queryable, o: { buyerId: number; currency:
   await tx.query(
     `INSERT INTO order_items (order_id, listing_id, listing_title, quantity_kg, unit_price_cents)
      SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::int[], $5::int[])`,
-    [orderId, o.lines.map((l) => l.listingId), o.lines.map((l) => l.title), o.lines.map((l) => l.quantityKg), o.lines.map((l) => l.unitPriceCents)],
+    [
+      orderId,
+      o.lines.map((l) => l.listingId),
+      o.lines.map((l) => l.title),
+      o.lines.map((l) => l.quantityKg),
+      o.lines.map((l) => l.unitPriceCents),
+    ],
   );
   return orderId;
 }
 
 /** Locks an order; its buyer, status and reservation, for the cancel. */
-export async function lockOrder(tx: Queryable, id: number): Promise<{ buyerId: number; status: OrderStatus; reservationKey: string | null } | undefined> {
+export async function lockOrder(
+  tx: Queryable,
+  id: number,
+): Promise<{ buyerId: number; status: OrderStatus; reservationKey: string | null } | undefined> {
   const { rows } = await tx.query<{ buyerId: number; status: OrderStatus; reservationKey: string | null }>(
     'SELECT buyer_id::int AS "buyerId", status, reservation_key AS "reservationKey" FROM orders WHERE id = $1 FOR UPDATE',
     [id],
