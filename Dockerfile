@@ -33,6 +33,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY package.json ./
 COPY service-kit service-kit
+# The reference migration's data mapping (the tables each service owns): the replicator reads it (DATA_MAPPING).
+COPY stack/reference stack/reference
 COPY ${APP} ${APP}
 # Not root: the app needs no privilege, and a compromise gets none.
 USER node

@@ -10,8 +10,8 @@ import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
 import {
   alignWriter,
+  loadDataMapping,
   loadProxyConfig,
-  mappingFor,
   ProxyAdminClient,
   startProxy,
   startSyncServer,
@@ -20,7 +20,15 @@ import {
   type ServiceData,
 } from '@strangler/proxy';
 import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
-import { createScratchDatabase, renderRouteTable, reservePort, SERVICES, type Preset, type ServiceName } from '@strangler/stack';
+import {
+  createScratchDatabase,
+  REFERENCE_DATA_MAPPING,
+  renderRouteTable,
+  reservePort,
+  SERVICES,
+  type Preset,
+  type ServiceName,
+} from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 
 export const SESSION_SECRET = 'contract-session-secret-of-32-chars-or-more';
@@ -110,8 +118,10 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
       return p;
     };
     const monolithPool = pool(urls.monolith);
+    // The reference migration's mapping, from the file `npm start` and the deployed replicator read.
+    const mappings = loadDataMapping(REFERENCE_DATA_MAPPING);
     const data = Object.fromEntries(
-      SERVICES.map((s) => [s, { mapping: mappingFor(s), pools: { monolith: monolithPool, service: pool(urls[s]) } }]),
+      SERVICES.map((s) => [s, { mapping: mappings.for(s), pools: { monolith: monolithPool, service: pool(urls[s]) } }]),
     ) as Record<ServiceName, ServiceData>;
     const routes = renderRouteTable(preset, {
       monolith: monolith.url,

@@ -30,7 +30,14 @@ export interface DeployedApp {
 }
 
 /** Besides an app's own folder, what every image is built from (the root Dockerfile copies these). */
-export const SHARED_PATHS = ['service-kit/**', 'package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'];
+export const SHARED_PATHS = [
+  'service-kit/**',
+  'stack/reference/**',
+  'package.json',
+  'package-lock.json',
+  'Dockerfile',
+  'tsconfig.base.json',
+];
 
 /**
  * The apps that serve login find the client in X-Forwarded-For as the entry the third proxy from
@@ -64,7 +71,8 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 512,
     tasks: { dev: { min: 1, max: 1 }, prod: { min: 1, max: 1 } },
     exposure: 'none',
-    env: { SYNC_HOST: '0.0.0.0', SYNC_PORT: '8082' },
+    // The reference migration's data mapping, which the root Dockerfile copies into every image.
+    env: { SYNC_HOST: '0.0.0.0', SYNC_PORT: '8082', DATA_MAPPING: 'stack/reference/data-mapping.yaml' },
   },
   {
     name: 'monolith',

@@ -58,6 +58,15 @@ describe('the Dockerfile', () => {
   });
 });
 
+describe('the replicator’s data mapping', () => {
+  it('when the catalog names the replicator’s DATA_MAPPING, then the Dockerfile copies that file into the image and it exists', () => {
+    const file = SYNC.env.DATA_MAPPING!;
+    const copied = [...dockerfile.matchAll(/^COPY (\S+) \1$/gm)].map((m) => m[1]!);
+    expect(copied.some((dir) => file.startsWith(`${dir}/`))).toBe(true);
+    expect(fs.existsSync(path.join(repoRoot, file))).toBe(true);
+  });
+});
+
 /** Runs the app's command with `env` until `healthUrl` answers 200, then `whileUp`, then SIGTERM: it must exit 0. */
 async function runUntilHealthy(
   app: DeployedApp,

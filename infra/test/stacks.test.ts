@@ -1,10 +1,12 @@
 // The deployment, proven by synthesis: no AWS account is needed or reachable. One app for both
 // environments is built once; each assertion reads its synthesized CloudFormation.
+import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { type Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { compileRouteTable, loadProxyConfig, MAPPINGS } from '@strangler/proxy';
+import { compileRouteTable, loadDataMapping, loadProxyConfig } from '@strangler/proxy';
+import { repoRoot } from '@strangler/stack';
 import { buildApp, type SystemStacks } from '../src/app.ts';
 import { containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
@@ -329,7 +331,8 @@ describe.each(ENVS)('%s', (envName) => {
     expect(envOf(sync.name)).toMatchObject({ SYNC_HOST: '0.0.0.0', SYNC_PORT: String(sync.port) });
     expect(appContainer(sync.name).PortMappings.map((p) => p.ContainerPort)).toContain(sync.port);
     // It copies every service the proxy may ask about, so no /watermark answers 404 for one of them.
-    for (const service of Object.keys(MAPPINGS)) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
+    const mappings = loadDataMapping(path.join(repoRoot, String(envOf(sync.name).DATA_MAPPING)));
+    for (const service of mappings.services) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
   });
 
   it('when the proxy and the replicator are built by constructs of their own, then their resources keep the logical IDs and generated names they had in the stack (a deployed stack would otherwise replace them)', () => {

@@ -73,6 +73,7 @@ async function writeStackFile(serverUrl: string, config: StackConfig): Promise<v
       PROXY_ADMIN_URLS: local(config.adminPort),
       ADMIN_TOKEN: config.adminToken,
       SYNC_URL: local(config.syncPort),
+      DATA_MAPPING: config.dataMapping,
       STRANGLER_DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}strangler`),
       ...databaseVariables(serverUrl, config),
     },
@@ -125,7 +126,12 @@ export function components(config: StackConfig): Component[] {
       url: local(config.syncPort),
       readyUrl: `${local(config.syncPort)}/healthz`,
       prepare: () => renderRoutes(config),
-      env: ({ serverUrl }) => ({ ...databaseVariables(serverUrl, config), SYNC_HOST: '127.0.0.1', LOG_LEVEL: config.logLevel }),
+      env: ({ serverUrl }) => ({
+        ...databaseVariables(serverUrl, config),
+        DATA_MAPPING: config.dataMapping,
+        SYNC_HOST: '127.0.0.1',
+        LOG_LEVEL: config.logLevel,
+      }),
     },
     {
       name: 'proxy',

@@ -16,6 +16,9 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
  */
 export const outsideCloneDir = path.join(SHARED_STATE_DIR, createHash('sha256').update(repoRoot).digest('hex').slice(0, 12));
 
+/** The reference migration's data mapping: the tables each extracted service owns, what `strangler data …` copies. */
+export const REFERENCE_DATA_MAPPING = path.join(repoRoot, 'stack/reference/data-mapping.yaml');
+
 export interface StackConfig {
   /** A PostgreSQL server to use instead of the embedded one; its databases are created on it (env DATABASE_URL). */
   databaseUrl: string | undefined;
@@ -50,6 +53,8 @@ export interface StackConfig {
   routesFile: string;
   /** Where the running stack tells the `strangler` CLI its URLs (`.data/stack.json`, next to the route table). */
   stackFile: string;
+  /** The data mapping the replicator and `strangler data …` use (env DATA_MAPPING, default `stack/reference/data-mapping.yaml`). */
+  dataMapping: string;
   /** Keys that sign session tokens; a fixed development value unless SESSION_SECRET is set. */
   sessionSecret: string;
   /** Redis shared by the apps for session revocations (env REDIS_URL; unset = each app keeps its own). */
@@ -106,6 +111,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
       repoRoot,
       env.STRANGLER_ROUTES ? path.join(path.dirname(env.STRANGLER_ROUTES), 'stack.json') : '.data/stack.json',
     ),
+    dataMapping: env.DATA_MAPPING ? path.resolve(repoRoot, env.DATA_MAPPING) : REFERENCE_DATA_MAPPING,
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
     sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
     redisUrl: env.REDIS_URL || undefined,

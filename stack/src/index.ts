@@ -1,4 +1,4 @@
-export { loadStackConfig, repoRoot, type StackConfig } from './config.ts';
+export { loadStackConfig, REFERENCE_DATA_MAPPING, repoRoot, type StackConfig } from './config.ts';
 export { components, type Component } from './components.ts';
 export { databaseUrl, redactUrl } from './database-url.ts';
 export { ensureDatabase, dropDatabase, createScratchDatabase, type ScratchDatabase } from './databases.ts';

@@ -8,7 +8,8 @@ export { drain, pendingBySide, prepareSync, type ServiceData } from './data/repl
 export { Replicator } from './data/replicator.ts';
 export { alignWriter, switchWriter, setWriterOffline, SWITCH_STEPS, type SwitchResult, type SwitchStep } from './data/switch-writer.ts';
 export { syncStatus } from './data/sync-status.ts';
-export { mappingFor, MAPPINGS, type Side } from './data/table-mapping.ts';
+export { DataMappings, UnknownServiceError, type ServiceDataMapping, type Side } from './data/table-mapping.ts';
+export { DataMappingError, loadDataMapping, parseDataMapping } from './data/load-data-mapping.ts';
 export { verify, type TableVerdict } from './data/verify.ts';
 export { startSyncServer } from './data/sync-server.ts';
 export { ProxyAdminClient } from './admin/admin-client.ts';

@@ -7,9 +7,10 @@ import { SyncMetrics } from '../src/metrics/sync-metrics.ts';
 import { setWriter } from '../src/data/sync-state.ts';
 import { verify } from '../src/data/verify.ts';
 import { runCli } from './support/run-cli.ts';
-import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
+import { count, DATA_MAPPING, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
-const cli = runCli;
+/** The CLI with the test databases' mapping file in DATA_MAPPING, as a deployment sets it. */
+const cli = (args: string[], env: Record<string, string> = {}): ReturnType<typeof runCli> => runCli(args, { DATA_MAPPING, ...env });
 
 const NEW_LISTING = `INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
   VALUES (1, $1, 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 10, 1, '2026-01-01') RETURNING id::int AS id`;
@@ -212,7 +213,8 @@ describe('strangler data verify, status and backfill (the CLI)', () => {
   });
 
   it('when the service or a URL is unknown, then exit 2 saying what to give; a database that is not there, exit 1 in one line', async () => {
-    expect((await cli(['data', 'verify', 'payments', '--monolith-db', 'x', '--service-db', 'y'])).code).toBe(2);
+    const unknown = await cli(['data', 'verify', 'payments', '--monolith-db', 'x', '--service-db', 'y']);
+    expect([unknown.code, unknown.err.trim()]).toEqual([2, 'no data mapping for service "payments"; known: auth, listings, orders']);
     const gone = await cli(['data', 'verify', 'listings', '--monolith-db', `${d.urls.monolith}_gone`, '--service-db', d.urls.service]);
     expect([gone.code, gone.err.trim()]).toEqual([
       1,

@@ -6,7 +6,7 @@ import { startSyncServer } from '../src/data/sync-server.ts';
 import { verify } from '../src/data/verify.ts';
 import { createLogger } from '@strangler/service-kit/logger';
 import { runCli } from './support/run-cli.ts';
-import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
+import { count, DATA_MAPPING, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 let d: ServiceDatabases;
 beforeAll(async () => {
@@ -167,7 +167,7 @@ describe('dead letters shown', () => {
     } finally {
       await sync.close();
     }
-    const env = { MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service };
+    const env = { DATA_MAPPING, MONOLITH_DATABASE_URL: d.urls.monolith, LISTINGS_DATABASE_URL: d.urls.service };
     const json = await runCli(['data', 'status', 'listings', '--json'], env);
     expect(json.code, json.err).toBe(0);
     expect(JSON.parse(json.out)[0].deadLetters).toHaveLength(2);
@@ -183,6 +183,7 @@ describe('dead letters shown', () => {
 
 describe('strangler data dead-letters (the CLI)', () => {
   const env = (): Record<string, string> => ({
+    DATA_MAPPING,
     MONOLITH_DATABASE_URL: d.urls.monolith,
     LISTINGS_DATABASE_URL: d.urls.service,
     USER: 'ana',

@@ -8,7 +8,7 @@ import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/data/swit
 import { FakeUpstream } from './support/fake-upstream.ts';
 import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
 import { runCli } from './support/run-cli.ts';
-import { count, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
+import { count, DATA_MAPPING, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 let d: ServiceDatabases;
 let monolith: FakeUpstream;
@@ -210,6 +210,7 @@ describe('strangler data switch (the writer switch state machine)', () => {
 
   it('when run from the CLI, then it prints each step and exits 0; the way back too; a usage problem exits 2', async () => {
     const env = {
+      DATA_MAPPING,
       MONOLITH_DATABASE_URL: d.urls.monolith,
       LISTINGS_DATABASE_URL: d.urls.service,
       ROUTES_FILE: proxy.routesFile,

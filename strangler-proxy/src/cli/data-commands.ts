@@ -18,7 +18,8 @@ import { openSyncPool } from '../data/sync-pool.ts';
 import { startSyncServer } from '../data/sync-server.ts';
 import { syncStatus, type SyncStatus } from '../data/sync-status.ts';
 import { alignWriter, switchWriter, SWITCH_STEPS } from '../data/switch-writer.ts';
-import { MAPPINGS, mappingFor, UnknownServiceError, type Side } from '../data/table-mapping.ts';
+import { DataMappingError, loadDataMapping } from '../data/load-data-mapping.ts';
+import { UnknownServiceError, type DataMappings, type Side } from '../data/table-mapping.ts';
 import { showKey } from '../data/row-transfer.ts';
 import { verify } from '../data/verify.ts';
 import { createLogger } from '@strangler/service-kit/logger';
@@ -27,6 +28,7 @@ import { withPassword } from '@strangler/service-kit/secret-url';
 interface DbOptions {
   monolithDb?: string;
   serviceDb?: string;
+  mapping?: string;
 }
 
 /** `LISTINGS_DATABASE_URL` for `listings`: where a service's database URL is read from when no flag gives it. */
@@ -38,14 +40,29 @@ function usage(message: string): never {
   process.exit(2);
 }
 
+/** The data mapping file named by --mapping or DATA_MAPPING, or exit 2 with its problems. */
+function dataMapping(o: DbOptions): DataMappings {
+  const file = o.mapping ?? process.env.DATA_MAPPING;
+  if (!file)
+    usage(
+      'give --mapping FILE or set DATA_MAPPING: the data mapping naming the tables each service owns (see `strangler data check-mapping`)',
+    );
+  try {
+    return loadDataMapping(file);
+  } catch (err) {
+    if (err instanceof DataMappingError) usage(err.message);
+    throw err;
+  }
+}
+
 /**
  * Both databases of a service, or exit 2 naming what is missing. URLs come from flags or the
  * environment and are never printed: they hold passwords.
  */
-function openService(service: string, o: DbOptions): ServiceData {
+function openService(service: string, o: DbOptions, mappings: DataMappings = dataMapping(o)): ServiceData {
   let mapping;
   try {
-    mapping = mappingFor(service);
+    mapping = mappings.for(service);
   } catch (err) {
     if (err instanceof UnknownServiceError) usage(err.message);
     throw err;
@@ -66,7 +83,8 @@ const close = (d: ServiceData): Promise<unknown> => Promise.all([d.pools.monolit
 function withDbOptions(cmd: Command): Command {
   return cmd
     .option('--monolith-db <url>', "the monolith's database (default: MONOLITH_DATABASE_URL)")
-    .option('--service-db <url>', "the service's database (default: <SERVICE>_DATABASE_URL, e.g. LISTINGS_DATABASE_URL)");
+    .option('--service-db <url>', "the service's database (default: <SERVICE>_DATABASE_URL, e.g. LISTINGS_DATABASE_URL)")
+    .option('--mapping <file>', 'the data mapping: the tables each service owns, column by column (default: DATA_MAPPING)');
 }
 
 /** `strangler data …`: copy a service's rows, keep both sides in step, switch the writer, check. */
@@ -74,6 +92,21 @@ export function registerDataCommands(program: Command): void {
   const data = program
     .command('data')
     .description("a service's rows: copy them from the monolith, keep both sides in step, switch who writes them, verify");
+
+  data
+    .command('check-mapping <file>')
+    .description('validate a data mapping file; exit 0 when valid, 1 with each problem and its line')
+    .action((file: string) => {
+      try {
+        const m = loadDataMapping(file);
+        const tables = m.services.reduce((n, s) => n + m.for(s).tables.length, 0);
+        console.log(`${file}: ok — ${m.services.length} services (${m.services.join(', ')}), ${tables} tables`);
+      } catch (err) {
+        if (!(err instanceof DataMappingError)) throw err;
+        console.error(err.message);
+        process.exitCode = 1;
+      }
+    });
 
   withDbOptions(data.command('backfill <service>'))
     .description("copy the rows the service owns from the monolith's database; resumable, safe to re-run; installs change capture first")
@@ -128,10 +161,10 @@ export function registerDataCommands(program: Command): void {
     .description('who writes each service’s rows, what is waiting to be copied (lag), the last switches')
     .option('--json', 'print JSON')
     .action(async (services: string[], o: DbOptions & { json?: boolean }) => {
-      const names = services.length ? services : configuredServices();
-      if (!names.length)
-        usage(`name a service (${Object.keys(MAPPINGS).join(', ')}) or set MONOLITH_DATABASE_URL and <SERVICE>_DATABASE_URL`);
-      const all = names.map((s) => openService(s, o));
+      const mappings = dataMapping(o);
+      const names = services.length ? services : configuredServices(mappings);
+      if (!names.length) usage(`name a service (${mappings.services.join(', ')}) or set MONOLITH_DATABASE_URL and <SERVICE>_DATABASE_URL`);
+      const all = names.map((s) => openService(s, o, mappings));
       try {
         const statuses = await Promise.all(all.map(syncStatus));
         if (o.json) console.log(JSON.stringify(statuses, null, 2));
@@ -150,12 +183,13 @@ export function registerDataCommands(program: Command): void {
       "before the first round, while nothing serves the routes yet: backfill each service never backfilled, and make each group's mode in this table its writer",
     )
     .action(async (services: string[], o: DbOptions & { port?: number; interval: number; alignTo?: string }) => {
-      const names = services.length ? services : configuredServices();
-      if (!names.length) usage(`name the services to keep in step (${Object.keys(MAPPINGS).join(', ')}) or set <SERVICE>_DATABASE_URL`);
+      const mappings = dataMapping(o);
+      const names = services.length ? services : configuredServices(mappings);
+      if (!names.length) usage(`name the services to keep in step (${mappings.services.join(', ')}) or set <SERVICE>_DATABASE_URL`);
       if (names.length > 1 && o.serviceDb)
         usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
       const log = createLogger('strangler-sync', process.env.LOG_LEVEL || 'info');
-      const all = names.map((s) => openService(s, o));
+      const all = names.map((s) => openService(s, o, mappings));
       if (o.alignTo) {
         const text = readRoutes(o.alignTo);
         for (const d of all) {
@@ -318,9 +352,9 @@ function readRoutes(file: string): string {
   }
 }
 
-/** The services whose database URL is in the environment. */
-function configuredServices(): string[] {
-  return Object.keys(MAPPINGS).filter((s) => process.env[serviceDatabaseVariable(s)]);
+/** The mapped services whose database URL is in the environment. */
+function configuredServices(mappings: DataMappings): string[] {
+  return mappings.services.filter((s) => process.env[serviceDatabaseVariable(s)]);
 }
 
 function printStatus(s: SyncStatus): void {

@@ -45,7 +45,7 @@ export function parseRouteTable(text: string): ParsedRouteTable {
   return { source: result.data, lineOf };
 }
 
-function zodProblems(error: z.ZodError, lineOf: ParsedRouteTable['lineOf']): ConfigProblem[] {
+export function zodProblems(error: z.ZodError, lineOf: ParsedRouteTable['lineOf']): ConfigProblem[] {
   return error.issues.flatMap((issue) => {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     // Point at each unknown key itself, not at the object that holds it.
@@ -60,8 +60,8 @@ function zodProblems(error: z.ZodError, lineOf: ParsedRouteTable['lineOf']): Con
   });
 }
 
-/** The line of the deepest node that exists along `path`. */
-function locate(doc: Document, lc: LineCounter, path: (string | number)[]): number | undefined {
+/** The line of the deepest node that exists along `path` (the data mapping loader uses it too). */
+export function locate(doc: Document, lc: LineCounter, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;

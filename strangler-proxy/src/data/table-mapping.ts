@@ -26,112 +26,26 @@ export interface ServiceDataMapping {
   tables: readonly TableMapping[];
 }
 
-const same = (...names: string[]): [string, string][] => names.map((n) => [n, n]);
-const ID: readonly KeyColumn[] = [{ name: 'id', type: 'bigint' }];
-
-/** The reference migration: which monolith rows each extracted service owns. */
-export const MAPPINGS: Record<string, ServiceDataMapping> = {
-  auth: {
-    service: 'auth',
-    tables: [
-      {
-        monolith: 'users',
-        service: 'users',
-        key: ID,
-        columns: same('id', 'email', 'name', 'role', 'password_hash', 'created_at', 'updated_at'),
-      },
-    ],
-  },
-  listings: {
-    service: 'listings',
-    tables: [
-      {
-        monolith: 'suppliers',
-        service: 'suppliers',
-        key: ID,
-        columns: same('id', 'owner_user_id', 'name', 'country', 'region', 'certifications', 'rating', 'created_at', 'updated_at'),
-      },
-      {
-        monolith: 'listings',
-        service: 'listings',
-        key: ID,
-        columns: same(
-          'id',
-          'supplier_id',
-          'title',
-          'origin_country',
-          'origin_region',
-          'variety',
-          'grade',
-          'price_per_kg_cents',
-          'currency',
-          'stock_kg',
-          'min_order_kg',
-          'harvest_date',
-          'description',
-          'status',
-          'created_at',
-          'updated_at',
-        ),
-      },
-      {
-        monolith: 'stock_reservations',
-        service: 'stock_reservations',
-        key: [{ name: 'key', type: 'text' }],
-        columns: same('key', 'owner_user_id', 'status', 'created_at', 'released_at'),
-      },
-      {
-        monolith: 'stock_reservation_items',
-        service: 'stock_reservation_items',
-        key: [
-          { name: 'reservation_key', type: 'text' },
-          { name: 'listing_id', type: 'bigint' },
-        ],
-        columns: same('reservation_key', 'listing_id', 'title', 'quantity_kg', 'unit_price_cents', 'currency'),
-      },
-    ],
-  },
-  orders: {
-    service: 'orders',
-    tables: [
-      {
-        monolith: 'orders',
-        service: 'orders',
-        key: ID,
-        // The service names the buyer column after what it holds: a user id of the auth service.
-        columns: [
-          ...same('id'),
-          ['buyer_user_id', 'buyer_id'],
-          ...same('status', 'currency', 'total_cents', 'reservation_key', 'created_at', 'updated_at'),
-        ],
-      },
-      {
-        monolith: 'order_items',
-        service: 'order_items',
-        key: ID,
-        columns: same('id', 'order_id', 'listing_id', 'listing_title', 'quantity_kg', 'unit_price_cents'),
-      },
-      {
-        monolith: 'idempotency_keys',
-        service: 'idempotency_keys',
-        key: [
-          { name: 'user_id', type: 'bigint' },
-          { name: 'key', type: 'text' },
-        ],
-        columns: same('user_id', 'key', 'request_hash', 'response_status', 'response_body', 'created_at'),
-      },
-    ],
-  },
-};
-
 export class UnknownServiceError extends Error {
   override readonly name = 'UnknownServiceError';
 }
 
-export function mappingFor(service: string): ServiceDataMapping {
-  const m = Object.hasOwn(MAPPINGS, service) ? MAPPINGS[service] : undefined;
-  if (!m) throw new UnknownServiceError(`no data mapping for service "${service}"; known: ${Object.keys(MAPPINGS).join(', ')}`);
-  return m;
+/** Every service's mapping, as read from a data mapping file (see load-data-mapping.ts). */
+export class DataMappings {
+  /** The services, in the file's order. */
+  readonly services: readonly string[];
+  readonly #byService: ReadonlyMap<string, ServiceDataMapping>;
+  constructor(mappings: readonly ServiceDataMapping[]) {
+    this.#byService = new Map(mappings.map((m) => [m.service, m]));
+    this.services = mappings.map((m) => m.service);
+  }
+
+  /** The tables `service` owns; an UnknownServiceError naming the known services when the file has none for it. */
+  for(service: string): ServiceDataMapping {
+    const m = this.#byService.get(service);
+    if (!m) throw new UnknownServiceError(`no data mapping for service "${service}"; known: ${this.services.join(', ')}`);
+    return m;
+  }
 }
 
 /** A table's name on one side. */
@@ -149,7 +63,7 @@ export function keyOn(t: TableMapping, side: Side): KeyColumn[] {
   });
 }
 
-/** SQL identifiers come from the mapping above, never from input; still, refuse anything odd. */
+/** SQL identifiers come from the data mapping file, never from requests; still, refuse anything odd. */
 export function ident(name: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not a plain SQL identifier`);
   return `"${name}"`;

@@ -4,12 +4,15 @@ import { MIGRATIONS_DIR as AUTH_MIGRATIONS } from '@strangler/auth';
 import { MIGRATIONS_DIR as LISTINGS_MIGRATIONS } from '@strangler/listings';
 import { MIGRATIONS_DIR as MONOLITH_MIGRATIONS, seedIfEmpty } from '@strangler/monolith';
 import { createDatabase, migrate } from '@strangler/service-kit';
-import { createScratchDatabase } from '@strangler/stack';
+import { createScratchDatabase, REFERENCE_DATA_MAPPING } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import type { ServiceData } from '../../src/data/replicate.ts';
-import { mappingFor } from '../../src/data/table-mapping.ts';
+import { loadDataMapping } from '../../src/data/load-data-mapping.ts';
 
 const SERVICE_MIGRATIONS: Record<string, string> = { listings: LISTINGS_MIGRATIONS, auth: AUTH_MIGRATIONS };
+
+/** The reference migration's mapping file: what these databases' schemas are (the CLI reads it from DATA_MAPPING). */
+export const DATA_MAPPING = REFERENCE_DATA_MAPPING;
 
 export interface ServiceDatabases extends ServiceData {
   urls: { monolith: string; service: string };
@@ -31,7 +34,7 @@ export async function serviceDatabases(service: string, opts: { seed?: boolean }
   }
   const pools = { monolith: new pg.Pool({ connectionString: m.url, max: 6 }), service: new pg.Pool({ connectionString: s.url, max: 6 }) };
   return {
-    mapping: mappingFor(service),
+    mapping: loadDataMapping(DATA_MAPPING).for(service),
     pools,
     urls: { monolith: m.url, service: s.url },
     async close() {
