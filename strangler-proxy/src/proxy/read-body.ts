@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { ByteBudget } from '../resilience/byte-budget.ts';
 
 export class BodyError extends Error {
   override readonly name = 'BodyError';
@@ -15,24 +14,21 @@ const EMPTY = Buffer.alloc(0);
 /**
  * Reads the whole body into memory, up to `maxBytes`: an upstream never sees a partial body, a
  * fallback can send the same bytes again, and a chunked body over the limit is refused as soon as
- * it crosses it. Rejects on timeout and on the client aborting. The bytes come out of `budget`
+ * it crosses it. Rejects on timeout and on the client aborting. The bytes are asked of `take`
  * before they are read — a declared length at once, a chunked body as it grows — so a request
- * that would take the proxy past its total is refused before it costs memory; `hold` reports what
- * was taken, which the caller gives back when the request ends.
+ * that would take the proxy past its total is refused before it costs memory; what `take` granted
+ * is the caller's to give back when the request ends.
  */
 export function readBody(
   req: IncomingMessage,
-  o: { maxBytes: number; deadline: number; budget?: ByteBudget; hold?: (bytes: number) => void },
+  o: { maxBytes: number; deadline: number; take?: (bytes: number) => boolean },
 ): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
     return Promise.resolve(EMPTY);
   }
   const length = declared === undefined ? undefined : Number(declared);
-  if (length !== undefined && o.budget) {
-    if (!o.budget.tryTake(length)) return Promise.reject(new BodyError('over_budget'));
-    o.hold?.(length);
-  }
+  if (length !== undefined && o.take && !o.take(length)) return Promise.reject(new BodyError('over_budget'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -40,10 +36,7 @@ export function readBody(
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > o.maxBytes) return finish(new BodyError('too_large'));
-      if (length === undefined && o.budget) {
-        if (!o.budget.tryTake(chunk.length)) return finish(new BodyError('over_budget'));
-        o.hold?.(chunk.length);
-      }
+      if (length === undefined && o.take && !o.take(chunk.length)) return finish(new BodyError('over_budget'));
       chunks.push(chunk);
     };
     const onEnd = (): void => finish();

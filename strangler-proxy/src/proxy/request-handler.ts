@@ -140,14 +140,20 @@ async function readRequest(
   write: TrackedWrite | undefined,
 ): Promise<ReadRequest | Omit<Refusal, 'ok'> | 'gone'> {
   const { limits } = deps.config;
+  const budget = deps.bodyBudget;
+  // Held until the request ends: a fallback may still need to resend the body.
+  let held = 0;
+  end.add(() => budget.give(held));
   let body: Buffer;
   try {
     body = await readBody(req, {
       maxBytes: limits.maxBodyBytes,
       deadline: Date.now() + limits.requestTimeoutMs,
-      budget: deps.bodyBudget,
-      // Held until the request ends: a fallback may still need to resend the body.
-      hold: (bytes) => end.add(() => deps.bodyBudget.give(bytes)),
+      take: (bytes) => {
+        if (!budget.tryTake(bytes)) return false;
+        held += bytes;
+        return true;
+      },
     });
   } catch (err) {
     const reason = err instanceof BodyError ? err.reason : 'aborted';
