@@ -26,6 +26,8 @@ export interface Admitted {
   /** The table it was routed by: the one it finishes on, whatever a reload does meanwhile. */
   table: RouteTable;
   path: Extract<NormalizedPath, { ok: true }>;
+  /** Path and query as forwarded (the normalised path, the query untouched). */
+  target: string;
   decision: RouteDecision;
   /** The route's name for metrics and logs (`default` when none matched). */
   routeName: string;
@@ -80,6 +82,7 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
     method,
     table,
     path,
+    target: path.path + path.query,
     decision,
     routeName: decision.route?.name ?? 'default',
     mode: decision.mode,

@@ -79,7 +79,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       const forwardedAt = performance.now();
       const outcome = await forwardRequest(
         deps,
-        { req, res, headers, body: read.body, path: admitted.path.path + admitted.path.query, method: admitted.method, write },
+        { req, res, headers, body: read.body, path: admitted.target, method: admitted.method, write },
         {
           primary: read.keyedWrite?.side ?? decision.upstream,
           fallbackTo: table.defaultUpstream,
@@ -169,7 +169,7 @@ async function readRequest(
 
   const key = req.headers['idempotency-key'] as string | undefined;
   if (!key) return { body, key, keyedWrite: undefined };
-  const begun = deps.idempotency.begin(a.userKey, key, a.method, a.path.path + a.path.query, body);
+  const begun = deps.idempotency.begin(a.userKey, key, a.method, a.target, body);
   if ('error' in begun) return { code: begun.error };
   end.add(begun.release);
   if (!write) return { body, key, keyedWrite: undefined };
@@ -214,7 +214,7 @@ function planMirror(
       route: a.routeName,
       shadow,
       method: a.method,
-      path: a.path.path + a.path.query,
+      path: a.target,
       headers: { ...headers, [DRY_RUN_HEADER]: deps.dryRunMarks.issue() },
       body,
       primary: { status: response.statusCode ?? 502, headers: response.headers, body: primary, ms: performance.now() - forwardedAt },

@@ -53,7 +53,7 @@ export function createUpgradeHandler(
       trustedProxyHops: deps.config.trustedProxyHops,
       upgrade: true,
     }) as IncomingMessage['headers'];
-    req.url = admitted.path.path + admitted.path.query;
+    req.url = admitted.target;
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));
     proxy.ws(req, socket as Socket, { target: upstream.url }, head).catch(() => socket.destroy());
