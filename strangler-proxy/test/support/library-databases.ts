@@ -1,10 +1,9 @@
 import path from 'node:path';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import { loadDataMapping } from '../../src/data/load-data-mapping.ts';
-import type { ServiceDatabases } from './service-databases.ts';
+import { openSides, type ServiceDatabases } from './service-databases.ts';
 
 /** The library's mapping file: the toolkit's tests' own schema, no app's. */
 export const LIBRARY_MAPPING = path.join(import.meta.dirname, 'library-mapping.yaml');
@@ -25,18 +24,8 @@ const SEED = `
 export async function libraryDatabases(opts: { seed?: boolean } = {}): Promise<ServiceDatabases> {
   const server = inject('pgServerUrl');
   const [m, s] = [await createScratchDatabase(server, 'library_monolith'), await createScratchDatabase(server, 'library_catalog')];
-  const pools = { monolith: new pg.Pool({ connectionString: m.url, max: 6 }), service: new pg.Pool({ connectionString: s.url, max: 6 }) };
-  await pools.monolith.query(MONOLITH_SCHEMA + (opts.seed === false ? '' : SEED));
-  await pools.service.query(SERVICE_SCHEMA);
-  return {
-    mapping: loadDataMapping(LIBRARY_MAPPING).for('catalog'),
-    pools,
-    urls: { monolith: m.url, service: s.url },
-    async close() {
-      await pools.monolith.end();
-      await pools.service.end();
-      await m.drop();
-      await s.drop();
-    },
-  };
+  const sides = openSides(m, s, loadDataMapping(LIBRARY_MAPPING).for('catalog'));
+  await sides.pools.monolith.query(MONOLITH_SCHEMA + (opts.seed === false ? '' : SEED));
+  await sides.pools.service.query(SERVICE_SCHEMA);
+  return sides;
 }

@@ -32,9 +32,18 @@ export async function serviceDatabases(service: string, opts: { seed?: boolean }
     if (dir === MONOLITH_MIGRATIONS && opts.seed !== false) await seedIfEmpty(db);
     await db.close();
   }
+  return openSides(m, s, loadDataMapping(DATA_MAPPING).for(service));
+}
+
+/** A pool on each of two scratch databases, for `mapping`; closing ends the pools and drops both. */
+export function openSides(
+  m: { url: string; drop(): Promise<void> },
+  s: { url: string; drop(): Promise<void> },
+  mapping: ServiceData['mapping'],
+): ServiceDatabases {
   const pools = { monolith: new pg.Pool({ connectionString: m.url, max: 6 }), service: new pg.Pool({ connectionString: s.url, max: 6 }) };
   return {
-    mapping: loadDataMapping(DATA_MAPPING).for(service),
+    mapping,
     pools,
     urls: { monolith: m.url, service: s.url },
     async close() {
