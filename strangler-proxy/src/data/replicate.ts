@@ -13,7 +13,7 @@ import {
   type Refusal,
 } from './dead-letters.ts';
 import { deleteKeys, fetchRows, upsertRows, type Key, type TextRow } from './row-transfer.ts';
-import { inCopyTransaction } from './transaction.ts';
+import { inCopyTransaction, withClient } from './transaction.ts';
 import { countApplied, ensureSyncState, readSyncState, type SyncState } from './sync-state.ts';
 import { otherSide, SIDES, tableOn, type ServiceDataMapping, type Side, type TableMapping } from './table-mapping.ts';
 
@@ -37,32 +37,20 @@ export async function prepareSync(data: ServiceData): Promise<SyncState> {
  * copies changes holds it, so two copiers never interleave: one reading a row before another's
  * newer copy lands could otherwise overwrite it with the older value.
  */
-export async function withSyncLock<T>(data: ServiceData, fn: () => Promise<T>): Promise<T> {
-  const client = await data.pools.service.connect();
+export function withSyncLock<T>(data: ServiceData, fn: () => Promise<T>): Promise<T> {
   const args = [data.mapping.service];
-  // The session sits idle while `fn` runs: losing its connection then is reported as an 'error'
-  // event, which with no listener would crash the process; the unlock then fails and says so.
-  let lost: Error | undefined;
-  const onLost = (err: Error): void => {
-    lost = err;
-  };
-  client.on('error', onLost);
-  // A session whose unlock failed may still hold the lock: destroyed, never handed to another caller.
-  let broken: Error | undefined;
-  try {
+  // The session sits idle while `fn` runs; a session whose unlock failed may still hold the lock,
+  // so it is marked broken: destroyed, never handed to another caller.
+  return withClient(data.pools.service, async (client, markBroken) => {
     await client.query(`SELECT pg_advisory_lock(hashtext('strangler-sync'), hashtext($1))`, args);
     try {
       return await fn();
     } finally {
       await client.query(`SELECT pg_advisory_unlock(hashtext('strangler-sync'), hashtext($1))`, args).catch((err: unknown) => {
-        broken = err instanceof Error ? err : new Error(String(err));
-        throw broken;
+        throw markBroken(err);
       });
     }
-  } finally {
-    client.removeListener('error', onLost);
-    client.release(broken ?? lost);
-  }
+  });
 }
 
 /**

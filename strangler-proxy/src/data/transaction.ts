@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { inTransaction } from '@strangler/service-kit/transaction';
+import { inTransaction, withClient } from '@strangler/service-kit/transaction';
 
-/** Runs `fn` in one transaction on one client of `pool` (service-kit's: a client whose ROLLBACK failed is destroyed). */
-export { inTransaction };
+/** service-kit's: one client (destroyed when its connection was lost or its state is unknown), and one transaction on it. */
+export { inTransaction, withClient };
 
 /** The session flag that tells the capture trigger a write is a copy, not a change to send back. */
 export const APPLYING_FLAG = 'strangler.applying';
