@@ -1,18 +1,15 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseCookies } from '@strangler/service-kit/cookies';
+import { SignedStamp } from '../signed-stamp.ts';
 
 /** The cookie a login through the report page's form sets. */
 export const SESSION_COOKIE = 'strangler_admin';
 /** How long a browser session lasts, seconds (12 h): a working day, then the token again. */
 export const SESSION_SECONDS = 12 * 60 * 60;
 
-const VALUE = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
-
 // An HMAC of the expiry keyed by the token: the cookie proves the token was known without holding
 // it, lapses by itself, and every session ends when the token is rotated.
-function mac(token: string, expires: number): Buffer {
-  return createHmac('sha256', token).update(`strangler admin session v1 ${expires}`).digest();
-}
+const stampOf = (token: string): SignedStamp =>
+  new SignedStamp({ key: token, version: 'v1', label: (expires) => `strangler admin session v1 ${expires}`, ttlSeconds: SESSION_SECONDS });
 
 /**
  * The Set-Cookie value of a new session: HttpOnly (no script reads it), SameSite=Strict (no other
@@ -20,8 +17,7 @@ function mac(token: string, expires: number): Buffer {
  * upstreams on the same host.
  */
 export function sessionCookie(token: string, nowMs: number = Date.now()): string {
-  const expires = Math.floor(nowMs / 1000) + SESSION_SECONDS;
-  return `${SESSION_COOKIE}=v1.${expires}.${mac(token, expires).toString('base64url')}; Max-Age=${SESSION_SECONDS}; Path=/__strangler; HttpOnly; SameSite=Strict`;
+  return `${SESSION_COOKIE}=${stampOf(token).issue(nowMs)}; Max-Age=${SESSION_SECONDS}; Path=/__strangler; HttpOnly; SameSite=Strict`;
 }
 
 /** The Set-Cookie value that ends the session in the browser. */
@@ -32,10 +28,5 @@ export function clearedSessionCookie(): string {
 /** Whether a Cookie header holds an unexpired session made with `token` (compared in constant time). */
 export function hasSession(cookieHeader: string | undefined, token: string | undefined, nowMs: number = Date.now()): boolean {
   if (!token) return false;
-  const m = VALUE.exec(parseCookies(cookieHeader).get(SESSION_COOKIE) ?? '');
-  if (!m) return false;
-  const expires = Number(m[1]);
-  const now = Math.floor(nowMs / 1000);
-  if (expires <= now || expires > now + SESSION_SECONDS) return false;
-  return timingSafeEqual(Buffer.from(m[2]!, 'base64url'), mac(token, expires));
+  return stampOf(token).verify(parseCookies(cookieHeader).get(SESSION_COOKIE) ?? '', nowMs);
 }

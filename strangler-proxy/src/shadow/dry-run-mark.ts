@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { SignedStamp } from '../signed-stamp.ts';
 
 export { DRY_RUN_HEADER } from '@strangler/service-kit/dry-run';
 
@@ -12,13 +13,11 @@ export { DRY_RUN_HEADER } from '@strangler/service-kit/dry-run';
  * instance the app's call reaches.
  */
 export class DryRunMarks {
-  readonly #key: Buffer;
-  readonly #ttlSeconds: number;
+  readonly #stamp: SignedStamp;
 
   /** `ttlSeconds`: how long an issued mark is honoured (default 300: longer than any mirrored request and its internal calls). */
   constructor(key: Buffer, ttlSeconds = 300) {
-    this.#key = key;
-    this.#ttlSeconds = ttlSeconds;
+    this.#stamp = new SignedStamp({ key, version: '1', label: (expires) => `dry-run.${expires}`, ttlSeconds });
   }
 
   /**
@@ -32,22 +31,11 @@ export class DryRunMarks {
   }
 
   issue(nowMs = Date.now()): string {
-    const expires = Math.floor(nowMs / 1000) + this.#ttlSeconds;
-    return `1.${expires}.${this.#sign(expires)}`;
+    return this.#stamp.issue(nowMs);
   }
 
   /** Whether `value` is a mark this key issued that has not expired. Constant time in the signature. */
   verify(value: string, nowMs = Date.now()): boolean {
-    const m = /^1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(value);
-    if (!m) return false;
-    const expires = Number(m[1]);
-    if (expires * 1000 < nowMs) return false;
-    const given = Buffer.from(m[2]!);
-    const expected = Buffer.from(this.#sign(expires));
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  }
-
-  #sign(expires: number): string {
-    return createHmac('sha256', this.#key).update(`dry-run.${expires}`).digest('base64url');
+    return this.#stamp.verify(value, nowMs);
   }
 }
