@@ -19,7 +19,6 @@ export async function startRelay(
   behaviour: RelayBehaviour = {},
 ): Promise<{ url: string; behaviour: RelayBehaviour; close(): Promise<void> }> {
   const target = new URL(to);
-  const relay = { behaviour };
   const server = http.createServer((req, res) => {
     const headers = { ...req.headers, host: target.host };
     delete headers['accept-encoding'];
@@ -46,18 +45,15 @@ export async function startRelay(
     req.pipe(out);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  // The handler reads `relay.behaviour` per exchange, so a test may swap it while the relay runs.
+  const relay = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get behaviour() {
-      return relay.behaviour;
-    },
-    set behaviour(b: RelayBehaviour) {
-      relay.behaviour = b;
-    },
+    behaviour,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+  return relay;
 }
