@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drain, verify } from '@strangler/proxy';
+import { drain, verify } from '@strangler/data';
 import { supplier, listingBody, type Actor } from '@strangler/stack/testing';
 import { runDrill, summary } from '../src/drill.ts';
 import { startSystem, type System } from '../src/system.ts';

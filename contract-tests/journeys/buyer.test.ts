@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PRESETS } from '@strangler/stack';
+import { PRESETS } from '@strangler/reference-migration';
 import demo from '@strangler/monolith/demo-accounts.json' with { type: 'json' };
 import { useJourney } from '../src/journey.ts';
 import { journeyPresets } from '../src/target.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { Queryable } from '@strangler/service-kit';
-import type { ServiceName } from '@strangler/stack';
+import type { ServiceName } from '@strangler/reference-migration';
 import { startSystem, type System } from './system.ts';
 
 /** Who serves the routes under test: the monolith alone, or every extracted service behind the proxy. */

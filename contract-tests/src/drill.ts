@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { pendingBySide, switchWriter, type Side, type SwitchResult } from '@strangler/proxy';
-import type { ServiceName } from '@strangler/stack';
+import { pendingBySide, switchWriter, type Side, type SwitchResult } from '@strangler/data';
+import type { ServiceName } from '@strangler/reference-migration';
 import type { TestResponse } from '@strangler/stack/testing';
 import type { System } from './system.ts';
 

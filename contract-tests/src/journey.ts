@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { launchChromium } from './chromium.ts';
-import type { Preset } from '@strangler/stack';
+import type { Preset } from '@strangler/reference-migration';
 import { journeyTarget, type JourneyTarget } from './target.ts';
 
 export interface JourneyContext {

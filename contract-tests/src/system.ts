@@ -8,27 +8,11 @@ import { startAuthService } from '@strangler/auth';
 import { startListingsService } from '@strangler/listings';
 import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
-import {
-  alignWriter,
-  loadDataMapping,
-  loadProxyConfig,
-  ProxyAdminClient,
-  startProxy,
-  startSyncServer,
-  type Replicator,
-  type RunningProxy,
-  type ServiceData,
-} from '@strangler/proxy';
+import { alignWriter, loadDataMapping, startSyncServer, type Replicator, type ServiceData } from '@strangler/data';
+import { loadProxyConfig, ProxyAdminClient, startProxy, type RunningProxy } from '@strangler/proxy';
 import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
-import {
-  createScratchDatabase,
-  REFERENCE_DATA_MAPPING,
-  renderRouteTable,
-  reservePort,
-  SERVICES,
-  type Preset,
-  type ServiceName,
-} from '@strangler/stack';
+import { createScratchDatabase, reservePort } from '@strangler/stack';
+import { DATA_MAPPING_FILE, renderRouteTable, SERVICES, type Preset, type ServiceName } from '@strangler/reference-migration';
 import type {} from '@strangler/stack/testing/provided-context';
 
 export const SESSION_SECRET = 'contract-session-secret-of-32-chars-or-more';
@@ -119,7 +103,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     };
     const monolithPool = pool(urls.monolith);
     // The reference migration's mapping, from the file `npm start` and the deployed replicator read.
-    const mappings = loadDataMapping(REFERENCE_DATA_MAPPING);
+    const mappings = loadDataMapping(DATA_MAPPING_FILE);
     const data = Object.fromEntries(
       SERVICES.map((s) => [s, { mapping: mappings.for(s), pools: { monolith: monolithPool, service: pool(urls[s]) } }]),
     ) as Record<ServiceName, ServiceData>;

@@ -1,4 +1,4 @@
-import type { Preset } from '@strangler/stack';
+import type { Preset } from '@strangler/reference-migration';
 import { startSystem } from './system.ts';
 
 export interface JourneyTarget {

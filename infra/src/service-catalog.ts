@@ -29,15 +29,11 @@ export interface DeployedApp {
   env: Record<string, string>;
 }
 
-/** Besides an app's own folder, what every image is built from (the root Dockerfile copies these). */
-export const SHARED_PATHS = [
-  'service-kit/**',
-  'stack/reference/**',
-  'package.json',
-  'package-lock.json',
-  'Dockerfile',
-  'tsconfig.base.json',
-];
+/**
+ * Besides the workspaces an image holds (its app's folder and those it depends on), what every image
+ * is built from: the root Dockerfile copies the reference migration's facts into each.
+ */
+export const SHARED_PATHS = ['reference-migration/**', 'package.json', 'package-lock.json', 'Dockerfile', 'tsconfig.base.json'];
 
 /**
  * The apps that serve login find the client in X-Forwarded-For as the entry the third proxy from
@@ -62,9 +58,8 @@ export const APPS: readonly DeployedApp[] = [
   },
   {
     name: 'sync',
-    folder: 'strangler-proxy',
-    entry: 'src/cli/strangler.ts',
-    args: ['data', 'sync'],
+    folder: 'strangler-data',
+    entry: 'src/main.ts',
     port: 8082,
     health: { path: '/healthz' },
     cpu: 256,
@@ -72,7 +67,7 @@ export const APPS: readonly DeployedApp[] = [
     tasks: { dev: { min: 1, max: 1 }, prod: { min: 1, max: 1 } },
     exposure: 'none',
     // The reference migration's data mapping, which the root Dockerfile copies into every image.
-    env: { SYNC_HOST: '0.0.0.0', SYNC_PORT: '8082', DATA_MAPPING: 'stack/reference/data-mapping.yaml' },
+    env: { SYNC_HOST: '0.0.0.0', SYNC_PORT: '8082', DATA_MAPPING: 'reference-migration/data-mapping.yaml' },
   },
   {
     name: 'monolith',
@@ -134,7 +129,7 @@ export const BLUE_GREEN_APPS = APPS.filter((a) => a.exposure === 'internal');
 /** The databases the replicator keeps in step: the monolith's and each extracted service's (`<NAME>_DATABASE_URL` each). */
 export const SYNC_DATABASES = ['monolith', ...BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map((a) => a.database!)];
 
-/** The image an app runs: apps that share a folder share one image (the proxy and the replicator). */
+/** The image an app runs: apps that share a folder would share one image. */
 export const imageOf = (a: DeployedApp): string => APPS.find((x) => x.folder === a.folder)!.name;
 
 /** The images to build, one per folder. */

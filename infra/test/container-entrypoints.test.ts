@@ -6,6 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createScratchDatabase, freePort, repoRoot, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import { APPS, commandOf, SYNC_DATABASES, type DeployedApp } from '../src/service-catalog.ts';
+import { imageFolders } from '../src/tools/image-folders.ts';
 
 /**
  * No Docker engine runs here, so each image is tested by running what it would run, from the
@@ -53,9 +54,46 @@ describe('the Dockerfile', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "\.\/\$APP"/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
-    // Multi-stage: the build stage's npm cache and package files stay behind.
-    expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+    // Multi-stage: the build stage's npm cache and package files, and the folders the app does not need, stay behind.
+    expect(dockerfile.match(/^FROM /gm)).toHaveLength(3);
+    expect(dockerfile).toMatch(/node \/src\/infra\/src\/tools\/image-folders\.ts \/src "\$APP"/);
   });
+});
+
+/** The `@strangler/*` packages the app's entry reaches through its own modules' imports: what the image runs. */
+function importedWorkspaces(app: DeployedApp): Set<string> {
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(/(?:from|import) '([^']+)'/g)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+      else if (spec.startsWith('@strangler/')) names.add(spec.split('/').slice(0, 2).join('/'));
+    }
+  };
+  visit(path.join(repoRoot, app.folder, app.entry));
+  return names;
+}
+
+const packageName = (folder: string): string =>
+  (JSON.parse(fs.readFileSync(path.join(repoRoot, folder, 'package.json'), 'utf8')) as { name: string }).name;
+
+describe('what each image holds', () => {
+  it('when the proxy’s image is built, then it holds the proxy and service-kit only: no data toolkit, no replicator', () => {
+    expect(imageFolders(repoRoot, 'strangler-proxy').sort()).toEqual(['service-kit', 'strangler-proxy']);
+    expect(imageFolders(repoRoot, 'strangler-data').sort()).toEqual(['service-kit', 'strangler-data', 'strangler-proxy']);
+  });
+
+  it.each(APPS.map((a) => [a.name, a] as const))(
+    'when %s’s image is built, then every workspace its entry imports is in it',
+    (_name, app) => {
+      const held = new Set(imageFolders(repoRoot, app.folder).map(packageName));
+      const missing = [...importedWorkspaces(app)].filter((n) => !held.has(n));
+      expect(missing).toEqual([]);
+    },
+  );
 });
 
 describe('the replicator’s data mapping', () => {

@@ -4,7 +4,7 @@ import type { StackConfig } from './config.ts';
 import { LOCAL_ADMIN_TOKEN, repoRoot } from './config.ts';
 import { databaseUrl } from './database-url.ts';
 import { parse } from 'yaml';
-import { renderRouteTable, SERVICES, type Preset, type ServiceName } from './route-presets.ts';
+import { renderRouteTable, SERVICES, type Preset, type ServiceName } from '@strangler/reference-migration';
 
 /** One process of the local stack. */
 export interface Component {
@@ -120,9 +120,7 @@ export function components(config: StackConfig): Component[] {
     ...SERVICES.map(service),
     {
       name: 'sync',
-      script: 'strangler-proxy/src/cli/strangler.ts',
-      // Before its first round: each service backfilled once, its writer set as the route table routes it.
-      args: ['data', 'sync', '--align-to', config.routesFile, '--port', String(config.syncPort)],
+      script: 'strangler-data/src/main.ts',
       url: local(config.syncPort),
       readyUrl: `${local(config.syncPort)}/healthz`,
       prepare: () => renderRoutes(config),
@@ -130,6 +128,9 @@ export function components(config: StackConfig): Component[] {
         ...databaseVariables(serverUrl, config),
         DATA_MAPPING: config.dataMapping,
         SYNC_HOST: '127.0.0.1',
+        SYNC_PORT: String(config.syncPort),
+        // Before its first round: each service backfilled once, its writer set as the route table routes it.
+        SYNC_ALIGN_TO: config.routesFile,
         LOG_LEVEL: config.logLevel,
       }),
     },

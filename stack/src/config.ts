@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SHARED_STATE_DIR } from './postgres-reach.ts';
-import { isPreset, PRESETS, type Preset, type ServiceName } from './route-presets.ts';
+import { DATA_MAPPING_FILE, isPreset, PRESETS, type Preset, type ServiceName } from '@strangler/reference-migration';
 
 /** The proxy's admin token when ADMIN_TOKEN is unset: known to anyone with the source, so local use only. */
 export const LOCAL_ADMIN_TOKEN = 'local-development-admin-token';
@@ -15,9 +15,6 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
  * (one folder per clone path, so two clones never share a server's data).
  */
 export const outsideCloneDir = path.join(SHARED_STATE_DIR, createHash('sha256').update(repoRoot).digest('hex').slice(0, 12));
-
-/** The reference migration's data mapping: the tables each extracted service owns, what `strangler data …` copies. */
-export const REFERENCE_DATA_MAPPING = path.join(repoRoot, 'stack/reference/data-mapping.yaml');
 
 export interface StackConfig {
   /** A PostgreSQL server to use instead of the embedded one; its databases are created on it (env DATABASE_URL). */
@@ -53,7 +50,7 @@ export interface StackConfig {
   routesFile: string;
   /** Where the running stack tells the `strangler` CLI its URLs (`.data/stack.json`, next to the route table). */
   stackFile: string;
-  /** The data mapping the replicator and `strangler data …` use (env DATA_MAPPING, default `stack/reference/data-mapping.yaml`). */
+  /** The data mapping the replicator and `strangler data …` use (env DATA_MAPPING, default the reference migration's `reference-migration/data-mapping.yaml`). */
   dataMapping: string;
   /** Keys that sign session tokens; a fixed development value unless SESSION_SECRET is set. */
   sessionSecret: string;
@@ -111,7 +108,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
       repoRoot,
       env.STRANGLER_ROUTES ? path.join(path.dirname(env.STRANGLER_ROUTES), 'stack.json') : '.data/stack.json',
     ),
-    dataMapping: env.DATA_MAPPING ? path.resolve(repoRoot, env.DATA_MAPPING) : REFERENCE_DATA_MAPPING,
+    dataMapping: env.DATA_MAPPING ? path.resolve(repoRoot, env.DATA_MAPPING) : DATA_MAPPING_FILE,
     // Development only: anything deployed sets SESSION_SECRET (infra passes it from Secrets Manager).
     sessionSecret: env.SESSION_SECRET || 'local-development-session-secret-change-me',
     redisUrl: env.REDIS_URL || undefined,

@@ -1,4 +1,4 @@
-export { loadStackConfig, REFERENCE_DATA_MAPPING, repoRoot, type StackConfig } from './config.ts';
+export { loadStackConfig, repoRoot, type StackConfig } from './config.ts';
 export { components, type Component } from './components.ts';
 export { databaseUrl, redactUrl } from './database-url.ts';
 export { ensureDatabase, dropDatabase, createScratchDatabase, type ScratchDatabase } from './databases.ts';
@@ -6,4 +6,3 @@ export { startPostgres, type PostgresServer } from './postgres-server.ts';
 export { ProcessGroup, type ProcessSpec } from './process-group.ts';
 export { startStack, type RunningStack } from './stack.ts';
 export { freePort, reservePort } from './free-port.ts';
-export { PRESETS, SERVICES, isPreset, renderRouteTable, type Preset, type ServiceName, type GroupMode } from './route-presets.ts';

@@ -178,7 +178,7 @@ describe('npm start where the embedded PostgreSQL cannot run', () => {
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'strangler-proxy/src/cli/strangler.ts'), ...args], {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'strangler-cli/src/strangler.ts'), ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -4,7 +4,7 @@ import type {} from '@strangler/stack/testing/provided-context';
 import { PostgresShadowStore } from '../src/shadow/shadow-store.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
 import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
-import { runCli } from './support/run-cli.ts';
+import { runCli } from '@strangler/stack/testing';
 
 let db: ScratchDatabase;
 let monolith: JsonUpstream;

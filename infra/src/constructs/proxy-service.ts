@@ -4,7 +4,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { renderRouteTable, type ServiceName } from '@strangler/stack';
+import { renderRouteTable, type ServiceName } from '@strangler/reference-migration';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments.ts';
 import { commandOf, type DeployedApp } from '../service-catalog.ts';

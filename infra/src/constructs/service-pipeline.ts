@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
@@ -11,20 +12,23 @@ import { containersOf } from './app-task.ts';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments.ts';
 import { SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
+import { imageFolders } from '../tools/image-folders.ts';
 
 export interface ServicePipelineProps {
   config: EnvironmentConfig;
   /** The image this pipeline builds (its SERVICE variable). */
   image: string;
-  /** The apps that run the image, each with its ECS service (the proxy's image runs the proxy and the replicator). */
+  /** The apps that run the image, each with its ECS service. */
   deploys: readonly { app: DeployedApp; service: ecs.IBaseService }[];
   repository: ecr.IRepository;
   logRetention: logs.RetentionDays;
 }
 
-/** The paths a push must touch to run this pipeline: the image's folder, and what it shares. */
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
+
+/** The paths a push must touch to run this pipeline: every folder the image holds (its own, the workspaces it needs), and what all share. */
 export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [
-  ...new Set([...apps.map((a) => `${a.folder}/**`), ...SHARED_PATHS]),
+  ...new Set([...apps.flatMap((a) => imageFolders(REPO_ROOT, a.folder)).map((f) => `${f}/**`), ...SHARED_PATHS]),
 ];
 
 /** The image definitions file the deploy action of an app reads. */

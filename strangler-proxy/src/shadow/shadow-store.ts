@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { inTransaction } from '../data/transaction.ts';
+import { inTransaction } from '@strangler/service-kit/transaction';
 import type { FieldDifference } from './compare-responses.ts';
 
 /** The counters of shadow traffic, summed over a time range; one row per route and path template. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
-import { loadDataMapping } from '../../src/data/load-data-mapping.ts';
+import { loadDataMapping } from '../../src/load-data-mapping.ts';
 import { openSides, type ServiceDatabases } from './service-databases.ts';
 
 /** The library's mapping file: the toolkit's tests' own schema, no app's. */

@@ -4,15 +4,16 @@ import { MIGRATIONS_DIR as AUTH_MIGRATIONS } from '@strangler/auth';
 import { MIGRATIONS_DIR as LISTINGS_MIGRATIONS } from '@strangler/listings';
 import { MIGRATIONS_DIR as MONOLITH_MIGRATIONS, seedIfEmpty } from '@strangler/monolith';
 import { createDatabase, migrate } from '@strangler/service-kit';
-import { createScratchDatabase, REFERENCE_DATA_MAPPING } from '@strangler/stack';
+import { DATA_MAPPING_FILE } from '@strangler/reference-migration';
+import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
-import type { ServiceData } from '../../src/data/replicate.ts';
-import { loadDataMapping } from '../../src/data/load-data-mapping.ts';
+import type { ServiceData } from '../../src/replicate.ts';
+import { loadDataMapping } from '../../src/load-data-mapping.ts';
 
 const SERVICE_MIGRATIONS: Record<string, string> = { listings: LISTINGS_MIGRATIONS, auth: AUTH_MIGRATIONS };
 
 /** The reference migration's mapping file: what these databases' schemas are (the CLI reads it from DATA_MAPPING). */
-export const DATA_MAPPING = REFERENCE_DATA_MAPPING;
+export const DATA_MAPPING = DATA_MAPPING_FILE;
 
 export interface ServiceDatabases extends ServiceData {
   urls: { monolith: string; service: string };

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import type { ProxyAdminClient } from '../admin/admin-client.ts';
-import { editGroup, groupState, writeRouteFile } from '../config/route-file.ts';
+import type { ProxyAdminClient } from '@strangler/proxy/admin-client';
+import { editGroup, groupState, writeRouteFile } from '@strangler/proxy/route-file';
 import { backfill } from './backfill.ts';
 import { deadLetterRefusal, describeChange, type DeadLetterPolicy } from './dead-letters.ts';
 import { drain, drainHoldingLock, pendingBySide, prepareSync, withSyncLock, type ServiceData } from './replicate.ts';

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backfill } from '../src/data/backfill.ts';
-import { applyBatch, drain, pendingBySide, prepareSync } from '../src/data/replicate.ts';
-import { Replicator } from '../src/data/replicator.ts';
+import { backfill } from '../src/backfill.ts';
+import { applyBatch, drain, pendingBySide, prepareSync } from '../src/replicate.ts';
+import { Replicator } from '../src/replicator.ts';
 import { createLogger } from '@strangler/service-kit/logger';
-import { SyncMetrics } from '../src/metrics/sync-metrics.ts';
-import { setWriter } from '../src/data/sync-state.ts';
-import { verify } from '../src/data/verify.ts';
-import { runCli } from './support/run-cli.ts';
+import { SyncMetrics } from '../src/sync-metrics.ts';
+import { setWriter } from '../src/sync-state.ts';
+import { verify } from '../src/verify.ts';
+import { runCli } from '@strangler/stack/testing';
 import { count, DATA_MAPPING, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 /** The CLI with the test databases' mapping file in DATA_MAPPING, as a deployment sets it. */

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backfill } from '../src/data/backfill.ts';
-import { isRowRefusal, listDeadLetters, listFailing, refusalOf } from '../src/data/dead-letters.ts';
-import { drain, pendingBySide } from '../src/data/replicate.ts';
-import { startSyncServer } from '../src/data/sync-server.ts';
-import { verify } from '../src/data/verify.ts';
+import { backfill } from '../src/backfill.ts';
+import { isRowRefusal, listDeadLetters, listFailing, refusalOf } from '../src/dead-letters.ts';
+import { drain, pendingBySide } from '../src/replicate.ts';
+import { startSyncServer } from '../src/sync-server.ts';
+import { verify } from '../src/verify.ts';
 import { createLogger } from '@strangler/service-kit/logger';
-import { runCli } from './support/run-cli.ts';
+import { runCli } from '@strangler/stack/testing';
 import { count, DATA_MAPPING, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 let d: ServiceDatabases;

@@ -3,9 +3,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from './support/fake-upstream.ts';
-import { table } from './support/proxy-harness.ts';
-import { CLI, runCli } from './support/run-cli.ts';
+import { FakeUpstream } from '@strangler/proxy/testing';
+import { table } from '@strangler/proxy/testing';
+import { CLI, runCli } from '@strangler/stack/testing';
 
 const run = runCli;
 let dir: string;

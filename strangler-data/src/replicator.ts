@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SyncMetrics } from '../metrics/sync-metrics.ts';
+import type { SyncMetrics } from './sync-metrics.ts';
 import { describeChange, listDeadLetters, listFailing, type DeadLetterPolicy } from './dead-letters.ts';
 import { drain, pendingBySide, tablesOn, type ServiceData } from './replicate.ts';
 import { SIDES } from './table-mapping.ts';

@@ -7,8 +7,8 @@ import { startOrdersService } from '@strangler/orders';
 import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
-import { openSyncPool } from '../src/data/sync-pool.ts';
-import { PostgresShadowStore } from '../src/shadow/shadow-store.ts';
+import { openSyncPool } from '@strangler/data';
+import { PostgresShadowStore } from '@strangler/proxy';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backfill } from '../src/data/backfill.ts';
-import { tablesOn } from '../src/data/replicate.ts';
-import { startSyncServer, type RunningSync } from '../src/data/sync-server.ts';
-import { watermarkOf, Watermarks } from '../src/data/watermark.ts';
+import { backfill } from '../src/backfill.ts';
+import { tablesOn } from '../src/replicate.ts';
+import { startSyncServer, type RunningSync } from '../src/sync-server.ts';
+import { watermarkOf, Watermarks } from '../src/watermark.ts';
 import { createLogger } from '@strangler/service-kit/logger';
 import { libraryDatabases } from './support/library-databases.ts';
 import type { ServiceDatabases } from './support/service-databases.ts';

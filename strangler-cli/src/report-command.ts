@@ -1,8 +1,15 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { compileRouteTable } from '../config/compile-route-table.ts';
-import { buildReport, DEFAULT_SETTINGS, parseSince, type RouteReport, type RouteSettings } from '../shadow/shadow-report.ts';
-import { PostgresShadowStore, type ShadowExample } from '../shadow/shadow-store.ts';
+import {
+  buildReport,
+  compileRouteTable,
+  DEFAULT_SETTINGS,
+  parseSince,
+  PostgresShadowStore,
+  type RouteReport,
+  type RouteSettings,
+  type ShadowExample,
+} from '@strangler/proxy';
 import { withPassword } from '@strangler/service-kit/secret-url';
 
 const pct = (r: number): string => `${(r * 100).toFixed(2)} %`;

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { SyncMetrics } from '../metrics/sync-metrics.ts';
+import { SyncMetrics } from './sync-metrics.ts';
 import { prepareSync, type ServiceData } from './replicate.ts';
 import { Replicator } from './replicator.ts';
 import { syncStatus } from './sync-status.ts';

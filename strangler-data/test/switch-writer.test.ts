@@ -1,13 +1,13 @@
 import fs from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ProxyAdminClient } from '../src/admin/admin-client.ts';
-import { backfill } from '../src/data/backfill.ts';
-import { drain } from '../src/data/replicate.ts';
-import { readSyncState, setWriter } from '../src/data/sync-state.ts';
-import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/data/switch-writer.ts';
-import { FakeUpstream } from './support/fake-upstream.ts';
-import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
-import { runCli } from './support/run-cli.ts';
+import { ProxyAdminClient } from '@strangler/proxy/admin-client';
+import { backfill } from '../src/backfill.ts';
+import { drain } from '../src/replicate.ts';
+import { readSyncState, setWriter } from '../src/sync-state.ts';
+import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/switch-writer.ts';
+import { FakeUpstream } from '@strangler/proxy/testing';
+import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, type TestProxy } from '@strangler/proxy/testing';
+import { runCli } from '@strangler/stack/testing';
 import { count, DATA_MAPPING, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
 
 let d: ServiceDatabases;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { formatProblem, locate, zodProblems, type ConfigProblem } from '../config/load-route-table.ts';
+import { formatProblem, locate, zodProblems, type ConfigProblem } from '@strangler/proxy/load-route-table';
 import { DataMappingSchema } from './data-mapping-schema.ts';
 import { DataMappings, type ServiceDataMapping, type TableMapping } from './table-mapping.ts';
 

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatProblem } from '../src/config/load-route-table.ts';
-import { DataMappingError, loadDataMapping, parseDataMapping } from '../src/data/load-data-mapping.ts';
-import { columnsOn, keyOn, UnknownServiceError } from '../src/data/table-mapping.ts';
-import { runCli } from './support/run-cli.ts';
+import { formatProblem } from '@strangler/proxy/load-route-table';
+import { DataMappingError, loadDataMapping, parseDataMapping } from '../src/load-data-mapping.ts';
+import { columnsOn, keyOn, UnknownServiceError } from '../src/table-mapping.ts';
+import { runCli } from '@strangler/stack/testing';
 import { DATA_MAPPING } from './support/service-databases.ts';
 
 /** A small mapping of its own: a library with authors and their books, one column renamed, a text key. */

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-/** The CLI's entry script. */
-export const CLI = path.resolve(import.meta.dirname, '../../src/cli/strangler.ts');
+/** The `strangler` CLI's entry script (run as a child process, so a package's tests need not depend on the CLI's). */
+export const CLI = path.resolve(import.meta.dirname, '../../../strangler-cli/src/strangler.ts');
 
 /** Runs the `strangler` CLI as a user would, with only PATH and `env` in its environment. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type {} from '@strangler/stack/testing/provided-context';
-import { inCopyTransaction, inTransaction } from '../src/data/transaction.ts';
+import { inCopyTransaction, inTransaction } from '../src/transaction.ts';
 
 let killer: pg.Client;
 let pool: pg.Pool;

@@ -1,29 +1,37 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { ProxyAdminClient } from '../admin/admin-client.ts';
-import { backfill, BackfillRefusedError } from '../data/backfill.ts';
 import {
+  backfill,
+  BackfillRefusedError,
+  closeService as close,
+  configuredServices,
+  DataMappingError,
+  DataUsageError,
   DeadLetterNotFoundError,
   describeChange,
+  drain,
   listDeadLetters,
   listFailing,
+  loadDataMapping,
+  loadMappingFile,
+  openService as openServiceData,
   requeueDeadLetters,
   resolveDeadLetter,
+  runReplicator,
+  showKey,
+  switchWriter,
+  SWITCH_STEPS,
+  syncStatus,
+  verify,
+  type DataMappings,
   type DeadLetter,
   type FailingChange,
-} from '../data/dead-letters.ts';
-import { drain, type ServiceData } from '../data/replicate.ts';
-import { openSyncPool } from '../data/sync-pool.ts';
-import { startSyncServer } from '../data/sync-server.ts';
-import { syncStatus, type SyncStatus } from '../data/sync-status.ts';
-import { alignWriter, switchWriter, SWITCH_STEPS } from '../data/switch-writer.ts';
-import { DataMappingError, loadDataMapping } from '../data/load-data-mapping.ts';
-import { UnknownServiceError, type DataMappings, type Side } from '../data/table-mapping.ts';
-import { showKey } from '../data/row-transfer.ts';
-import { verify } from '../data/verify.ts';
+  type ServiceData,
+  type Side,
+  type SyncStatus,
+} from '@strangler/data';
+import { ProxyAdminClient } from '@strangler/proxy/admin-client';
 import { createLogger } from '@strangler/service-kit/logger';
-import { withPassword } from '@strangler/service-kit/secret-url';
 
 interface DbOptions {
   monolithDb?: string;
@@ -31,54 +39,28 @@ interface DbOptions {
   mapping?: string;
 }
 
-/** `LISTINGS_DATABASE_URL` for `listings`: where a service's database URL is read from when no flag gives it. */
-export const serviceDatabaseVariable = (service: string): string => `${service.toUpperCase()}_DATABASE_URL`;
-
 /** Exits 2 with `message`: a usage problem, not a data problem (those exit 1). */
 function usage(message: string): never {
   console.error(message);
   process.exit(2);
 }
 
+/** `fn`'s result, or exit 2 with the message of the usage problem it found. */
+function orUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof DataUsageError) usage(err.message);
+    throw err;
+  }
+}
+
 /** The data mapping file named by --mapping or DATA_MAPPING, or exit 2 with its problems. */
-function dataMapping(o: DbOptions): DataMappings {
-  const file = o.mapping ?? process.env.DATA_MAPPING;
-  if (!file)
-    usage(
-      'give --mapping FILE or set DATA_MAPPING: the data mapping naming the tables each service owns (see `strangler data check-mapping`)',
-    );
-  try {
-    return loadDataMapping(file);
-  } catch (err) {
-    if (err instanceof DataMappingError) usage(err.message);
-    throw err;
-  }
-}
+const dataMapping = (o: DbOptions): DataMappings => orUsage(() => loadMappingFile(o.mapping ?? process.env.DATA_MAPPING));
 
-/**
- * Both databases of a service, or exit 2 naming what is missing. URLs come from flags or the
- * environment and are never printed: they hold passwords.
- */
-function openService(service: string, o: DbOptions, mappings: DataMappings = dataMapping(o)): ServiceData {
-  let mapping;
-  try {
-    mapping = mappings.for(service);
-  } catch (err) {
-    if (err instanceof UnknownServiceError) usage(err.message);
-    throw err;
-  }
-  const fromEnv = (variable: string): string | undefined => {
-    const url = process.env[variable];
-    // A deployment keeps the password in a secret of its own: MONOLITH_DATABASE_PASSWORD, …
-    return url ? withPassword(url, process.env[variable.replace(/_URL$/, '_PASSWORD')]) : undefined;
-  };
-  const monolith = o.monolithDb ?? fromEnv('MONOLITH_DATABASE_URL');
-  const own = o.serviceDb ?? fromEnv(serviceDatabaseVariable(service));
-  if (!monolith || !own) usage(`give --monolith-db and --service-db (or MONOLITH_DATABASE_URL and ${serviceDatabaseVariable(service)})`);
-  return { mapping, pools: { monolith: openSyncPool(monolith), service: openSyncPool(own) } };
-}
-
-const close = (d: ServiceData): Promise<unknown> => Promise.all([d.pools.monolith.end(), d.pools.service.end()]);
+/** Both databases of a service, or exit 2 naming what is missing (URLs from flags or the environment, never printed). */
+const openService = (service: string, o: DbOptions, mappings: DataMappings = dataMapping(o)): ServiceData =>
+  orUsage(() => openServiceData(service, mappings, o));
 
 function withDbOptions(cmd: Command): Command {
   return cmd
@@ -162,7 +144,7 @@ export function registerDataCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (services: string[], o: DbOptions & { json?: boolean }) => {
       const mappings = dataMapping(o);
-      const names = services.length ? services : configuredServices(mappings);
+      const names = services.length ? services : configuredServices(mappings, process.env);
       if (!names.length) usage(`name a service (${mappings.services.join(', ')}) or set MONOLITH_DATABASE_URL and <SERVICE>_DATABASE_URL`);
       const all = names.map((s) => openService(s, o, mappings));
       try {
@@ -183,31 +165,22 @@ export function registerDataCommands(program: Command): void {
       "before the first round, while nothing serves the routes yet: backfill each service never backfilled, and make each group's mode in this table its writer",
     )
     .action(async (services: string[], o: DbOptions & { port?: number; interval: number; alignTo?: string }) => {
-      const mappings = dataMapping(o);
-      const names = services.length ? services : configuredServices(mappings);
-      if (!names.length) usage(`name the services to keep in step (${mappings.services.join(', ')}) or set <SERVICE>_DATABASE_URL`);
-      if (names.length > 1 && o.serviceDb)
-        usage('--service-db names one database: give one service, or set <SERVICE>_DATABASE_URL for each');
-      const log = createLogger('strangler-sync', process.env.LOG_LEVEL || 'info');
-      const all = names.map((s) => openService(s, o, mappings));
-      if (o.alignTo) {
-        const text = readRoutes(o.alignTo);
-        for (const d of all) {
-          const r = await alignWriter(d, text);
-          log.info({ rowsOf: d.mapping.service, ...r }, 'data aligned with the route table');
-        }
+      try {
+        await runReplicator({
+          services,
+          mappingFile: o.mapping ?? process.env.DATA_MAPPING,
+          monolithDb: o.monolithDb,
+          serviceDb: o.serviceDb,
+          port: o.port ?? Number(process.env.SYNC_PORT || 8082),
+          host: process.env.SYNC_HOST || '127.0.0.1',
+          intervalMs: o.interval,
+          alignTo: o.alignTo,
+          log: createLogger('strangler-sync', process.env.LOG_LEVEL || 'info'),
+        });
+      } catch (err) {
+        if (err instanceof DataUsageError) usage(err.message);
+        throw err;
       }
-      const port = o.port ?? Number(process.env.SYNC_PORT || 8082);
-      const running = await startSyncServer(all, { port, host: process.env.SYNC_HOST || '127.0.0.1', intervalMs: o.interval, log });
-      log.info({ url: running.url, services: names }, 'replicator running');
-      const stop = (): void => {
-        void running
-          .close()
-          .then(() => Promise.all(all.map(close)))
-          .then(() => process.exit(0));
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
     });
 
   withDbOptions(data.command('dead-letters <service>'))
@@ -342,19 +315,6 @@ export function registerDataCommands(program: Command): void {
         }
       },
     );
-}
-
-function readRoutes(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    usage(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
-/** The mapped services whose database URL is in the environment. */
-function configuredServices(mappings: DataMappings): string[] {
-  return mappings.services.filter((s) => process.env[serviceDatabaseVariable(s)]);
 }
 
 function printStatus(s: SyncStatus): void {

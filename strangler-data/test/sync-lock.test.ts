@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type {} from '@strangler/stack/testing/provided-context';
-import { withSyncLock, type ServiceData } from '../src/data/replicate.ts';
+import { withSyncLock, type ServiceData } from '../src/replicate.ts';
 
 let killer: pg.Client;
 let pool: pg.Pool;

@@ -2,12 +2,7 @@
 // `strangler`: start the proxy; check, explain and diff route tables; move a service's data (data …); report shadow traffic.
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { compileRouteTable } from '../config/compile-route-table.ts';
-import { RouteTableError, formatProblem } from '../config/load-route-table.ts';
-import { explainRoute } from '../admin/describe-table.ts';
-import { diffTables } from '../routing/diff-tables.ts';
-import type { RouteTable } from '../routing/route-table.ts';
-import { runProxy } from '../main.ts';
+import { compileRouteTable, diffTables, explainRoute, formatProblem, RouteTableError, runProxy, type RouteTable } from '@strangler/proxy';
 import { registerDataCommands } from './data-commands.ts';
 import { registerReportCommand } from './report-command.ts';
 import { applyStackDefaults } from './stack-defaults.ts';
