@@ -10,7 +10,7 @@ import { startMonolith } from '@strangler/monolith';
 import { startOrdersService } from '@strangler/orders';
 import { alignWriter, loadDataMapping, startSyncServer, type Replicator, type ServiceData } from '@strangler/data';
 import { loadProxyConfig, ProxyAdminClient, startProxy, type RunningProxy } from '@strangler/proxy';
-import { createLogger, DEFAULT_LOGIN_THROTTLE, type RunningApp } from '@strangler/service-kit';
+import { createLogger, DEFAULT_LOGIN_THROTTLE, SESSION_COOKIE, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, reservePort } from '@strangler/stack';
 import { DATA_MAPPING_FILE, renderRouteTable, SERVICES, type Preset, type ServiceName } from '@strangler/reference-migration';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -141,6 +141,7 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
         STRANGLER_DATABASE_URL: urls.strangler,
         SYNC_STATUS_URL: sync.url,
         SHADOW_CLOCK_MARGIN_MS: '0',
+        SESSION_COOKIE,
       }),
       createLogger('strangler-proxy', 'silent'),
     );

@@ -3,6 +3,8 @@
  * (the root Dockerfile's build args), the task definitions, the load balancer rules, the pipelines
  * and the entry-point test all read this list. No CDK here, so anything can import it cheaply.
  */
+import { SESSION_COOKIE } from '@strangler/service-kit/cookies';
+
 export interface DeployedApp {
   /** Also the ECR repository, the ECS service and the pipeline's SERVICE variable. */
   name: string;
@@ -54,7 +56,15 @@ export const APPS: readonly DeployedApp[] = [
     memoryMiB: 1024,
     tasks: { dev: { min: 2, max: 4 }, prod: { min: 3, max: 12 } },
     exposure: 'public',
-    env: { PROXY_HOST: '0.0.0.0', PROXY_PORT: '8080', ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '8081', TRUSTED_PROXY_HOPS: '1' },
+    env: {
+      PROXY_HOST: '0.0.0.0',
+      PROXY_PORT: '8080',
+      ADMIN_HOST: '0.0.0.0',
+      ADMIN_PORT: '8081',
+      TRUSTED_PROXY_HOPS: '1',
+      // The apps' session cookie: a user's canary side follows their session.
+      SESSION_COOKIE,
+    },
   },
   {
     name: 'sync',

@@ -4,6 +4,7 @@ import type { StackConfig } from './config.ts';
 import { LOCAL_ADMIN_TOKEN, repoRoot } from './config.ts';
 import { databaseUrl } from './database-url.ts';
 import { parse } from 'yaml';
+import { SESSION_COOKIE } from '@strangler/service-kit/cookies';
 import { renderRouteTable, SERVICES, type Preset, type ServiceName } from '@strangler/reference-migration';
 
 /** One process of the local stack. */
@@ -147,6 +148,8 @@ export function components(config: StackConfig): Component[] {
         PROXY_PORT: String(config.proxyPort),
         ADMIN_PORT: String(config.adminPort),
         ADMIN_TOKEN: config.adminToken,
+        // A user's canary side follows their session (the apps' cookie), not the browser they use.
+        SESSION_COOKIE,
         STRANGLER_DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}strangler`),
         // Shadow copies wait on the replicator's watermark, so a read right after a write is not taken
         // for a difference; one machine, one clock: no margin needed.

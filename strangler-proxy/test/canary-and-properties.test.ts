@@ -22,7 +22,7 @@ const canary = (weight: number) =>
 
 beforeAll(async () => {
   [monolith, service] = await Promise.all([new FakeUpstream('monolith').start(), new FakeUpstream('service').start()]);
-  proxy = await startTestProxy(canary(10));
+  proxy = await startTestProxy(canary(10), { SESSION_COOKIE: 'app_session' });
 });
 afterAll(async () => {
   agent.destroy();
@@ -30,10 +30,10 @@ afterAll(async () => {
   await Promise.all([monolith?.close(), service?.close()]);
 });
 
-function side(cookie: string): Promise<string> {
+function side(cookie: string, through: TestProxy = proxy): Promise<string> {
   return new Promise((resolve, reject) => {
     http
-      .get(`${proxy.url}/api/listings/1`, { agent, headers: { cookie } }, (res) => {
+      .get(`${through.url}/api/listings/1`, { agent, headers: { cookie } }, (res) => {
         res.resume();
         res.on('end', () => resolve(String(res.headers['x-served-by'])));
       })
@@ -43,11 +43,11 @@ function side(cookie: string): Promise<string> {
 
 const uid = (i: number): string => `strangler_uid=00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 const session = (sub: number): string =>
-  `cacao_session=v1.${Buffer.from(JSON.stringify({ sid: 'x', sub, role: 'buyer', iat: 1, exp: 2 })).toString('base64url')}.sig`;
+  `app_session=v1.${Buffer.from(JSON.stringify({ sid: 'x', sub, role: 'buyer', iat: 1, exp: 2 })).toString('base64url')}.sig`;
 
 async function sides(cookies: string[]): Promise<string[]> {
   const out: string[] = [];
-  for (let i = 0; i < cookies.length; i += 64) out.push(...(await Promise.all(cookies.slice(i, i + 64).map(side))));
+  for (let i = 0; i < cookies.length; i += 64) out.push(...(await Promise.all(cookies.slice(i, i + 64).map((c) => side(c)))));
   return out;
 }
 
@@ -74,10 +74,23 @@ describe('canary through the proxy', () => {
   });
 
   it('when a user has a session, then its subject keys the split, whatever uid cookie comes with it', async () => {
-    for (let sub = 1; sub <= 40; sub++) {
-      const a = await side(`${session(sub)}; ${uid(1)}`);
-      const b = await side(`${uid(2)}; ${session(sub)}`);
+    const sidesSeen = new Set<string>();
+    for (let sub = 1; sub <= 60; sub++) {
+      const a = await side(`${session(sub)}; ${uid(2 * sub)}`);
+      const b = await side(`${uid(2 * sub + 1)}; ${session(sub)}`);
       expect(b).toBe(a);
+      sidesSeen.add(a);
+    }
+    // Users on both sides: the subject, not a constant, decided.
+    expect([...sidesSeen].sort()).toEqual(['monolith', 'service']);
+  });
+
+  it('when the proxy is not told the apps’ session cookie (no SESSION_COOKIE), then a session keys nothing: the uid cookie does', async () => {
+    const plain = await startTestProxy(canary(50));
+    try {
+      for (let i = 1; i <= 60; i++) expect(await side(`${session(i)}; ${uid(i)}`, plain)).toBe(await side(uid(i), plain));
+    } finally {
+      await plain.close();
     }
   });
 });
@@ -92,12 +105,12 @@ describe('property: whatever the path, the upstream host is the configured one',
     await fc.assert(
       fc.asyncProperty(fc.array(segment, { maxLength: 6 }), async (segs) => {
         const target = `/${segs.join('/')}`;
-        const seenBefore = monolith.seen.length + service.seen.length;
+        const [monolithBefore, serviceBefore] = [monolith.seen.length, service.seen.length];
         const { text } = await rawRequest(proxy.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, {
           waitMs: 2000,
         });
         const status = statusOf(text);
-        const arrived = [...monolith.seen, ...service.seen].slice(seenBefore);
+        const arrived = [...monolith.seen.slice(monolithBefore), ...service.seen.slice(serviceBefore)];
         if (status === 400) {
           expect(arrived).toEqual([]);
           return;

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError } from '../http/errors.ts';
-import { parseCookies } from '../http/cookies.ts';
+import { parseCookies, SESSION_COOKIE } from '../http/cookies.ts';
 import type { SessionRevocations } from './revocations.ts';
 import type { Role, Session, SessionTokens } from './session-token.ts';
 
@@ -14,8 +14,7 @@ declare global {
   }
 }
 
-/** The cookie that carries the session token; shared with the auth service, so never renamed. */
-export const SESSION_COOKIE = 'cacao_session';
+export { SESSION_COOKIE };
 
 /** Attaches `req.session` for a valid token; an invalid, expired or revoked one is simply absent. */
 export function sessionMiddleware(tokens: SessionTokens, revocations: SessionRevocations) {

@@ -1,3 +1,9 @@
+/**
+ * The cookie that carries the apps' session token; shared with the auth service, so never renamed.
+ * The proxy is told it (`SESSION_COOKIE`) so that a user's canary side follows their session.
+ */
+export const SESSION_COOKIE = 'cacao_session';
+
 /** Cookie name → value from a Cookie header; the first occurrence of a name wins (RFC 6265 §5.4). */
 export function parseCookies(header: string | undefined): Map<string, string> {
   const out = new Map<string, string>();

@@ -58,8 +58,11 @@ export interface ProxyConfig {
     /** Requests being sent to the fallback at once before more get 503 (FALLBACK_CONCURRENCY, default 64). */
     fallbackConcurrency: number;
   };
-  /** Cookie holding the app's session token; its subject keys the canary (SESSION_COOKIE, default cacao_session). */
-  sessionCookie: string;
+  /**
+   * The cookie holding the apps' session token, whose subject keys the canary so a user keeps one side
+   * on every device (SESSION_COOKIE; unset: visitors are keyed by the proxy's own uid cookie only).
+   */
+  sessionCookie: string | undefined;
   /** How long SIGTERM waits for requests in flight, ms (SHUTDOWN_GRACE_MS, default 10 000). */
   shutdownGraceMs: number;
   shadow: {
@@ -170,7 +173,7 @@ export function loadProxyConfig(
       idleTimeoutMs: int(env, 'IDLE_TIMEOUT_MS', 5_000, 100, 600_000),
       fallbackConcurrency: int(env, 'FALLBACK_CONCURRENCY', 64, 1, 100_000),
     }),
-    sessionCookie: env.SESSION_COOKIE || 'cacao_session',
+    sessionCookie: env.SESSION_COOKIE || undefined,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     shadow: Object.freeze({
       databaseUrl: env.STRANGLER_DATABASE_URL ? withPassword(env.STRANGLER_DATABASE_URL, env.STRANGLER_DATABASE_PASSWORD) : undefined,

@@ -10,8 +10,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * response sets. The token is decoded, not verified: forging it only moves oneself between sides,
  * which grants nothing; the upstream still verifies it.
  */
-export function userKeyOf(cookies: ReadonlyMap<string, string>, sessionCookie: string): { key: string; newUid?: string } {
-  const subject = sessionSubject(cookies.get(sessionCookie));
+export function userKeyOf(cookies: ReadonlyMap<string, string>, sessionCookie: string | undefined): { key: string; newUid?: string } {
+  const subject = sessionCookie === undefined ? undefined : sessionSubject(cookies.get(sessionCookie));
   if (subject !== undefined) return { key: `sub:${subject}` };
   const uid = cookies.get(UID_COOKIE);
   if (uid && UUID.test(uid)) return { key: `uid:${uid}` };
