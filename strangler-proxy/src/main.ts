@@ -21,7 +21,7 @@ export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] 
     running = await startProxy(config, log);
   } catch (err) {
     if (err instanceof RouteTableError) {
-      console.error(`strangler: ${config.routesFile} is not a valid route table:\n${err.message}`);
+      console.error(`strangler: ${config.routesFile ?? "the shared store's table"} is not a valid route table:\n${err.message}`);
       process.exit(2);
     }
     throw err;

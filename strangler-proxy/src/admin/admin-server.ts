@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
-import type { RouteTableStore } from '../config/route-table-store.ts';
+import type { RouteTables } from '../config/route-table-store.ts';
 import { sendError } from '../errors.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { InFlightWrites } from '../proxy/in-flight-writes.ts';
@@ -16,7 +16,7 @@ import type { ProxyErrorCode } from '../errors.ts';
 import { buildReport, parseSince } from '../shadow/shadow-report.ts';
 
 export interface AdminDeps {
-  store: RouteTableStore;
+  store: RouteTables;
   upstreams: UpstreamRegistry;
   metrics: ProxyMetrics;
   inFlightWrites: InFlightWrites;
@@ -159,14 +159,19 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
     case 'GET /__strangler/healthz':
       return json(res, 200, { status: 'ok' });
     case 'GET /__strangler/readyz':
-      return json(res, deps.ready() ? 200 : 503, { status: deps.ready() ? 'ready' : 'not ready', configVersion: table.version });
+      // A stale table is still served (the last good one), so the proxy stays ready; the detail says so.
+      return json(res, deps.ready() ? 200 : 503, {
+        status: deps.ready() ? 'ready' : 'not ready',
+        configVersion: table.version,
+        routes: deps.store.status(),
+      });
     case 'GET /__strangler/metrics': {
       const text = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       return void res.end(text);
     }
     case 'GET /__strangler/routes':
-      return json(res, 200, describeTable(table, deps.upstreams));
+      return json(res, 200, { ...describeTable(table, deps.upstreams), source: deps.store.status() });
     case 'GET /__strangler/explain': {
       const method = url.searchParams.get('method')?.toUpperCase();
       const target = url.searchParams.get('path');
@@ -213,7 +218,7 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
       res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300' });
       return void res.end(`${REPORT_CSS}\n${LOGIN_CSS}`);
     case 'POST /__strangler/reload': {
-      const result = deps.store.reload();
+      const result = await deps.store.reload();
       return result.ok
         ? json(res, 200, { reloaded: result.changed, version: result.table.version, hash: result.table.hash })
         : sendError(res, 'bad_request', { message: `the route table was refused; the last good one stays:\n${result.error.message}` });

@@ -12,7 +12,7 @@ let loaded = 0;
 export const tableHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
 
 /** Parses, validates and compiles route table text, or throws a RouteTableError listing every problem with its line. */
-export function compileRouteTable(text: string): RouteTable {
+export function compileRouteTable(text: string, o: { version?: number } = {}): RouteTable {
   const parsed = parseRouteTable(text);
   const { routes, problems } = compileRoutes(parsed);
   if (problems.length) throw new RouteTableError(problems);
@@ -21,7 +21,8 @@ export function compileRouteTable(text: string): RouteTable {
     upstreams: new Map(Object.entries(parsed.source.upstreams)),
     defaultUpstream: parsed.source.default,
     hash: tableHash(text),
-    version: ++loaded,
+    // A shared store's revision when the table came from one, so every proxy of a fleet names it alike.
+    version: o.version ?? ++loaded,
   });
 }
 

@@ -4,8 +4,16 @@ import { parseHostList } from '../proxy/host-header.ts';
 
 /** The proxy's own settings (the route table is separate and hot-reloadable). Every option: unit and default. */
 export interface ProxyConfig {
-  /** Route table file, watched and reloaded (ROUTES_FILE, required). */
-  routesFile: string;
+  /**
+   * Route table file (ROUTES_FILE): watched and reloaded; with a shared store, only the table that
+   * seeds an empty store and is served while the store cannot be reached at start.
+   */
+  routesFile: string | undefined;
+  /**
+   * The fleet's shared route table in Redis (ROUTES_STORE_URL, key prefix ROUTES_STORE_PREFIX,
+   * default `strangler:routes`, revision checked every ROUTES_POLL_MS, default 1000); unset: the file.
+   */
+  routesStore: { url: string; prefix: string; pollMs: number } | undefined;
   /** Public listener (PROXY_HOST 127.0.0.1, PROXY_PORT 8080; 0 picks a free port). */
   host: string;
   port: number;
@@ -144,14 +152,22 @@ export function loadProxyConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Pick<ProxyConfig, 'routesFile' | 'port' | 'adminPort'>> = {},
 ): ProxyConfig {
-  const routesFile = overrides.routesFile ?? env.ROUTES_FILE;
-  if (!routesFile) throw new ConfigError('ROUTES_FILE (or --routes) is required: the route table to serve');
+  const routesFile = overrides.routesFile ?? (env.ROUTES_FILE || undefined);
+  const storeUrl = env.ROUTES_STORE_URL ? withPassword(env.ROUTES_STORE_URL, env.ROUTES_STORE_PASSWORD) : undefined;
+  if (!routesFile && !storeUrl)
+    throw new ConfigError('ROUTES_FILE (or --routes) is required: the route table to serve (or ROUTES_STORE_URL, a shared store in Redis)');
+  const storePrefix = env.ROUTES_STORE_PREFIX || 'strangler:routes';
+  if (!/^[A-Za-z0-9:_-]{1,100}$/.test(storePrefix))
+    throw new ConfigError(`ROUTES_STORE_PREFIX must be 1 to 100 letters, digits, ':', '_' or '-', got "${storePrefix}"`);
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
   const dryRunSecret = env.DRY_RUN_SECRET || undefined;
   if (dryRunSecret !== undefined && dryRunSecret.length < 16) throw new ConfigError('DRY_RUN_SECRET must be at least 16 characters');
   return Object.freeze({
     routesFile,
+    routesStore: storeUrl
+      ? Object.freeze({ url: storeUrl, prefix: storePrefix, pollMs: int(env, 'ROUTES_POLL_MS', 1000, 50, 60_000) })
+      : undefined,
     host: env.PROXY_HOST || '127.0.0.1',
     port: overrides.port ?? int(env, 'PROXY_PORT', 8080, 0, 65535),
     adminHost: env.ADMIN_HOST || '127.0.0.1',

@@ -6,13 +6,31 @@ import { compileRouteTable } from './compile-route-table.ts';
 
 export type ReloadResult = { ok: true; table: RouteTable; changed: boolean } | { ok: false; error: Error };
 
+/** Where the table in force comes from, for the admin API and readiness. */
+export type TableSourceStatus =
+  | { kind: 'file'; file: string }
+  | { kind: 'store'; store: string; revision: number; stale: boolean; lastCheckedAt: string | null; instance: string };
+
+/**
+ * The route table in force, and how it follows its source: a file (one proxy, `npm start`) or the
+ * shared store (a fleet). `current` is read once per request; a new table is swapped in whole.
+ */
+export interface RouteTables extends EventEmitter<{ reload: [ReloadResult] }> {
+  readonly current: RouteTable;
+  reload(): ReloadResult | Promise<ReloadResult>;
+  /** Starts following the source. */
+  watch(): void;
+  status(): TableSourceStatus;
+  close(): void;
+}
+
 /**
  * Holds the route table in force. A reload reads and compiles the file first and swaps only a valid
  * table in, in one assignment: a request reads `current` once when it starts and keeps that table to
  * the end, so in-flight requests finish on the table they started with. An invalid file is refused
  * and the last good table stays.
  */
-export class RouteTableStore extends EventEmitter<{ reload: [ReloadResult] }> {
+export class RouteTableStore extends EventEmitter<{ reload: [ReloadResult] }> implements RouteTables {
   readonly file: string;
   #current: RouteTable;
   #watcher: fs.FSWatcher | undefined;
@@ -34,6 +52,10 @@ export class RouteTableStore extends EventEmitter<{ reload: [ReloadResult] }> {
 
   get current(): RouteTable {
     return this.#current;
+  }
+
+  status(): TableSourceStatus {
+    return { kind: 'file', file: this.file };
   }
 
   reload(): ReloadResult {

@@ -59,6 +59,18 @@ export class ProxyMetrics {
     labelNames: ['version', 'hash'] as const,
     registers: [this.registry],
   });
+  readonly configVersion = new Gauge({
+    name: 'strangler_config_version',
+    help: 'The version of the route table in force: the shared store’s revision when the table comes from one.',
+    registers: [this.registry],
+  });
+  #tableStale: () => boolean = () => false;
+  readonly configStale: Gauge = new Gauge({
+    name: 'strangler_config_stale',
+    help: '1 while the route table’s source cannot be asked, so the table served (the last good one) may be behind it; else 0.',
+    registers: [this.registry],
+    collect: (): void => this.configStale.set(this.#tableStale() ? 1 : 0),
+  });
   readonly reloads = new Counter({
     name: 'strangler_config_reloads_total',
     help: 'Route table reloads, by result.',
@@ -169,5 +181,11 @@ export class ProxyMetrics {
   setConfig(version: number, hash: string): void {
     this.configInfo.reset();
     this.configInfo.set({ version: String(version), hash }, 1);
+    this.configVersion.set(version);
+  }
+
+  /** Where `strangler_config_stale` is read from at each scrape. */
+  watchTableStaleness(isStale: () => boolean): void {
+    this.#tableStale = isStale;
   }
 }

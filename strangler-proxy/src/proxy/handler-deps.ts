@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy-config.ts';
-import type { RouteTableStore } from '../config/route-table-store.ts';
+import type { RouteTables } from '../config/route-table-store.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { ByteBudget } from '../resilience/byte-budget.ts';
 import type { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
@@ -13,7 +13,7 @@ import type { UpstreamRegistry } from './upstream-registry.ts';
 /** What the public listener's handlers share for the life of the process. */
 export interface HandlerDeps {
   config: ProxyConfig;
-  store: RouteTableStore;
+  store: RouteTables;
   upstreams: UpstreamRegistry;
   metrics: ProxyMetrics;
   fallbackLimit: ConcurrencyLimit;

@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server.ts';
 import type { ProxyConfig } from '../config/proxy-config.ts';
-import { RouteTableStore } from '../config/route-table-store.ts';
+import { RouteTableStore, type RouteTables } from '../config/route-table-store.ts';
+import { SharedRouteTableStore } from '../config/shared-route-table-store.ts';
 import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
@@ -20,7 +21,7 @@ import { createUpgradeHandler } from './websocket-handler.ts';
 export interface RunningProxy {
   url: string;
   adminUrl: string;
-  store: RouteTableStore;
+  store: RouteTables;
   metrics: ProxyMetrics;
   shadowing: Shadowing;
   /** Stop accepting, drain requests in flight (up to the grace period), close everything. */
@@ -51,11 +52,17 @@ async function listen(server: http.Server, port: number, host: string): Promise<
 
 /** Loads the route table, starts the public and admin listeners, and watches the table for changes. */
 export async function startProxy(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
-  const store = RouteTableStore.open(config.routesFile);
+  const store: RouteTables = config.routesStore
+    ? await SharedRouteTableStore.open({ ...config.routesStore, seedFile: config.routesFile, log })
+    : RouteTableStore.open(config.routesFile!);
   const metrics = new ProxyMetrics();
   const upstreams = new UpstreamRegistry(metrics);
   upstreams.sync(store.current);
   metrics.setConfig(store.current.version, store.current.hash);
+  metrics.watchTableStaleness(() => {
+    const source = store.status();
+    return source.kind === 'store' && source.stale;
+  });
   store.on('reload', (r) => {
     metrics.reloads.inc({ result: r.ok ? 'ok' : 'failed' });
     if (r.ok) {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy-config.ts';
-import type { RouteTableStore } from '../config/route-table-store.ts';
+import type { RouteTables } from '../config/route-table-store.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import { MirrorDispatcher } from './mirror-dispatcher.ts';
 import { ShadowRecorder } from './shadow-recorder.ts';
@@ -20,7 +20,7 @@ export interface Shadowing {
 /** Opens the results store (PostgreSQL when STRANGLER_DATABASE_URL is set, else memory) and starts recording. */
 export async function startShadowing(
   config: ProxyConfig,
-  deps: { routes: RouteTableStore; metrics: ProxyMetrics; log: Logger },
+  deps: { routes: RouteTables; metrics: ProxyMetrics; log: Logger },
 ): Promise<Shadowing> {
   const s = config.shadow;
   const results = s.databaseUrl ? await PostgresShadowStore.open(s.databaseUrl) : new MemoryShadowStore();
