@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { inject } from 'vitest';
 import { MIGRATIONS_DIR as AUTH_MIGRATIONS } from '@strangler/auth';
 import { MIGRATIONS_DIR as LISTINGS_MIGRATIONS } from '@strangler/listings';
@@ -7,18 +6,15 @@ import { createDatabase, migrate } from '@strangler/service-kit';
 import { DATA_MAPPING_FILE } from '@strangler/reference-migration';
 import { createScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
-import type { ServiceData } from '../../src/replicate.ts';
 import { loadDataMapping } from '../../src/load-data-mapping.ts';
+import { openSides, type ServiceDatabases } from './sides.ts';
+
+export { count, type ServiceDatabases } from './sides.ts';
 
 const SERVICE_MIGRATIONS: Record<string, string> = { listings: LISTINGS_MIGRATIONS, auth: AUTH_MIGRATIONS };
 
 /** The reference migration's mapping file: what these databases' schemas are (the CLI reads it from DATA_MAPPING). */
 export const DATA_MAPPING = DATA_MAPPING_FILE;
-
-export interface ServiceDatabases extends ServiceData {
-  urls: { monolith: string; service: string };
-  close(): Promise<void>;
-}
 
 /** A seeded monolith database and an empty, migrated database for `service`, on the run's server. */
 export async function serviceDatabases(service: string, opts: { seed?: boolean } = {}): Promise<ServiceDatabases> {
@@ -34,29 +30,4 @@ export async function serviceDatabases(service: string, opts: { seed?: boolean }
     await db.close();
   }
   return openSides(m, s, loadDataMapping(DATA_MAPPING).for(service));
-}
-
-/** A pool on each of two scratch databases, for `mapping`; closing ends the pools and drops both. */
-export function openSides(
-  m: { url: string; drop(): Promise<void> },
-  s: { url: string; drop(): Promise<void> },
-  mapping: ServiceData['mapping'],
-): ServiceDatabases {
-  const pools = { monolith: new pg.Pool({ connectionString: m.url, max: 6 }), service: new pg.Pool({ connectionString: s.url, max: 6 }) };
-  return {
-    mapping,
-    pools,
-    urls: { monolith: m.url, service: s.url },
-    async close() {
-      await pools.monolith.end();
-      await pools.service.end();
-      await m.drop();
-      await s.drop();
-    },
-  };
-}
-
-/** One number from a query. */
-export async function count(pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> {
-  return Number(Object.values((await pool.query(sql, values)).rows[0])[0]);
 }
