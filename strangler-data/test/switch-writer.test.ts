@@ -183,6 +183,8 @@ describe('strangler data switch (the writer switch state machine)', () => {
   });
 
   it('when the table has no such group, the group is frozen, or the side already writes, then check refuses and nothing changes', async () => {
+    const switched = (): Promise<number> => count(d.pools.service, `SELECT count(*) FROM strangler_switches WHERE outcome = 'switched'`);
+    const before = await switched();
     const noGroup = await switchWriter(options({ group: 'payments' }));
     expect([noGroup.outcome, noGroup.failedStep]).toEqual(['aborted', 'check']);
     expect(noGroup.error).toMatch(/has no group "payments": put the service's routes in one group/);
@@ -193,7 +195,12 @@ describe('strangler data switch (the writer switch state machine)', () => {
     expect((await switchWriter(options())).error).toMatch(/group "catalog" is already frozen/);
     await proxy.writeRoutes(original.replace('mode: monolith', 'mode: service'));
     expect((await switchWriter(options())).error).toMatch(/group "catalog" is in service mode but the monolith writes the rows/);
-    expect(await count(d.pools.service, `SELECT count(*) FROM strangler_switches WHERE outcome = 'switched' AND reason = 'never'`)).toBe(0);
+    // Each refusal recorded as aborted at check; none switched, and the monolith still writes.
+    expect(await switched()).toBe(before);
+    expect((await d.pools.service.query(`SELECT outcome, failed_step FROM strangler_switches ORDER BY id DESC LIMIT 4`)).rows).toEqual(
+      Array(4).fill({ outcome: 'aborted', failed_step: 'check' }),
+    );
+    expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
   });
 
   it('when a proxy is unreachable, then the switch aborts at check, before freezing anything', async () => {
