@@ -17,6 +17,7 @@ export default defineConfig({
             'extracted/*/test/**/*.test.ts',
             'contract-tests/contracts/**/*.test.ts',
             'contract-tests/drills/**/*.test.ts',
+            'contract-tests/data/**/*.test.ts',
           ],
         },
       },

@@ -11,7 +11,7 @@ import { UnknownServiceError, type DataMappings } from './table-mapping.ts';
  */
 export class DataUsageError extends Error {}
 
-/** `LISTINGS_DATABASE_URL` for `listings`: where a service's database URL is read from when no flag gives it. */
+/** `CATALOG_DATABASE_URL` for `catalog`: where a service's database URL is read from when no flag gives it. */
 export const serviceDatabaseVariable = (service: string): string => `${service.toUpperCase()}_DATABASE_URL`;
 
 /** The data mapping file named by the caller (a flag, else `DATA_MAPPING`), validated. */

@@ -120,7 +120,7 @@ export function refusalOf(err: unknown): Refusal {
   return { code: e.code, message: message.slice(0, 300) };
 }
 
-/** `suppliers 950 from the monolith: 23505 duplicate key value violates unique constraint "…"` */
+/** `authors 950 from the monolith: 23505 duplicate key value violates unique constraint "…"` */
 export const describeChange = (c: FailingChange): string => `${c.table} ${showKey(c.key)} from the ${c.side}: ${c.code} ${c.message}`;
 
 const COLUMNS = `side, table_name AS "table", key, attempts, error_code AS code, error_message AS message,

@@ -14,7 +14,7 @@ export class DataMappingError extends Error {
   }
 }
 
-/** Reads and validates a data mapping file (`data-mapping.yaml`), or throws a DataMappingError listing every problem with its line. */
+/** Reads and validates a data mapping file (`data-mapping.yaml`), or throws a DataMappingError naming every problem with its line. */
 export function loadDataMapping(file: string): DataMappings {
   let text: string;
   try {

@@ -106,7 +106,7 @@ export class Watermarks {
 }
 
 /**
- * `GET /watermark?service=orders&at=<epoch ms>&waitMs=1500`: the status and JSON body to answer,
+ * `GET /watermark?service=catalog&at=<epoch ms>&waitMs=1500`: the status and JSON body to answer,
  * once the watermark has passed `at` or `waitMs` is up (0 or absent: at once; at most 10 000).
  */
 export async function watermarkRequest(marks: Watermarks, q: URLSearchParams): Promise<{ status: number; body: unknown }> {

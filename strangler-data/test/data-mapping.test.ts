@@ -6,7 +6,7 @@ import { formatProblem } from '@strangler/proxy/load-route-table';
 import { DataMappingError, loadDataMapping, parseDataMapping } from '../src/load-data-mapping.ts';
 import { columnsOn, keyOn, UnknownServiceError } from '../src/table-mapping.ts';
 import { runCli } from '@strangler/stack/testing';
-import { DATA_MAPPING } from './support/service-databases.ts';
+import { LIBRARY_MAPPING } from './support/library-databases.ts';
 
 /** A small mapping of its own: a library with authors and their books, one column renamed, a text key. */
 const LIBRARY = `version: 1
@@ -110,29 +110,15 @@ describe('the data mapping file', () => {
   it('when the file cannot be read, then the error names the file and why', () => {
     expect(() => loadDataMapping('/nonexistent/data-mapping.yaml')).toThrow('/nonexistent/data-mapping.yaml: cannot read it (ENOENT)');
   });
-
-  it('when the reference migration’s file is read, then it maps auth, listings and orders, parents first, with the orders buyer column renamed', () => {
-    const m = loadDataMapping(DATA_MAPPING);
-    expect(m.services).toEqual(['auth', 'listings', 'orders']);
-    expect(m.for('listings').tables.map((t) => t.monolith)).toEqual([
-      'suppliers',
-      'listings',
-      'stock_reservations',
-      'stock_reservation_items',
-    ]);
-    expect(m.for('orders').tables.map((t) => t.monolith)).toEqual(['orders', 'order_items', 'idempotency_keys']);
-    expect(m.for('orders').tables[0]!.columns).toContainEqual(['buyer_user_id', 'buyer_id']);
-    expect(keyOn(m.for('orders').tables[2]!, 'service')).toEqual([
-      { name: 'user_id', type: 'bigint' },
-      { name: 'key', type: 'text' },
-    ]);
-  });
 });
 
 describe('strangler data check-mapping, and --mapping / DATA_MAPPING', () => {
   it('when the file is valid, then check-mapping exits 0 naming its services; when not, exit 1 with each problem and its line', async () => {
-    const ok = await runCli(['data', 'check-mapping', DATA_MAPPING]);
-    expect([ok.code, ok.out.trim()]).toEqual([0, `${DATA_MAPPING}: ok — 3 services (auth, listings, orders), 8 tables`]);
+    const two = tmpFile(
+      `${LIBRARY}  members:\n    tables:\n      - monolith: members\n        key: [{ name: id, type: bigint }]\n        columns: [id, name]\n`,
+    );
+    const ok = await runCli(['data', 'check-mapping', two]);
+    expect([ok.code, ok.out.trim()]).toEqual([0, `${two}: ok — 2 services (catalog, members), 3 tables`]);
     const file = tmpFile(LIBRARY.replace('[{ name: isbn, type: text }]', '[{ name: code, type: text }]'));
     const bad = await runCli(['data', 'check-mapping', file]);
     expect(bad.code).toBe(1);
@@ -140,14 +126,15 @@ describe('strangler data check-mapping, and --mapping / DATA_MAPPING', () => {
   });
 
   it('when a data command has no mapping, or an invalid one, then it exits 2 saying what to give or what to fix', async () => {
-    const none = await runCli(['data', 'status', 'listings']);
+    const none = await runCli(['data', 'status', 'catalog']);
     expect(none.code).toBe(2);
     expect(none.err).toContain('give --mapping FILE or set DATA_MAPPING');
     const file = tmpFile(LIBRARY.replace('version: 1', 'version: 3'));
     const invalid = await runCli(['data', 'status', 'catalog', '--mapping', file]);
     expect([invalid.code, invalid.err.trim()]).toEqual([2, `${file}: line 1: version: must be 1 (the only data mapping format so far)`]);
-    // The flag wins over the environment: the library mapping has no listings.
-    const other = await runCli(['data', 'status', 'listings', '--mapping', tmpFile(LIBRARY)], { DATA_MAPPING });
-    expect([other.code, other.err.trim()]).toEqual([2, 'no data mapping for service "listings"; known: catalog']);
+    // The flag wins over the environment: the flag's mapping has no catalog.
+    const archive = tmpFile(LIBRARY.replace('  catalog:', '  archive:'));
+    const other = await runCli(['data', 'status', 'catalog', '--mapping', archive], { DATA_MAPPING: LIBRARY_MAPPING });
+    expect([other.code, other.err.trim()]).toEqual([2, 'no data mapping for service "catalog"; known: archive']);
   });
 });

@@ -8,43 +8,44 @@ import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/switch-wr
 import { FakeUpstream } from '@strangler/proxy/testing';
 import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, type TestProxy } from '@strangler/proxy/testing';
 import { runCli } from '@strangler/stack/testing';
-import { count, DATA_MAPPING, serviceDatabases, type ServiceDatabases } from './support/service-databases.ts';
+import { LIBRARY_MAPPING, libraryDatabases } from './support/library-databases.ts';
+import { count, type ServiceDatabases } from './support/sides.ts';
 
 let d: ServiceDatabases;
 let monolith: FakeUpstream;
-let listings: FakeUpstream;
+let catalog: FakeUpstream;
 let proxy: TestProxy;
 let original: string;
 
-const tableText = (mode: string): string => `# the listings group moves with its data
+const tableText = (mode: string): string => `# the catalog group moves with its data
 version: 1
 upstreams:
   monolith: { url: ${monolith.url} }
-  listings: { url: ${listings.url} }
+  catalog: { url: ${catalog.url} }
 groups:
-  listings: { mode: ${mode}, target: listings }
+  catalog: { mode: ${mode}, target: catalog }
 routes:
-  - name: listings
-    group: listings
-    match: { path: /api/listings/* }
+  - name: catalog
+    group: catalog
+    match: { path: /api/catalog/* }
 default: monolith
 `;
 
 beforeAll(async () => {
-  d = await serviceDatabases('listings', { seed: false });
+  d = await libraryDatabases({ seed: false });
   await backfill(d);
-  [monolith, listings] = await Promise.all([new FakeUpstream('monolith').start(), new FakeUpstream('listings').start()]);
+  [monolith, catalog] = await Promise.all([new FakeUpstream('monolith').start(), new FakeUpstream('catalog').start()]);
   original = tableText('monolith');
   proxy = await startTestProxy(original);
 });
 afterAll(async () => {
   await proxy?.close();
-  await Promise.all([monolith?.close(), listings?.close()]);
+  await Promise.all([monolith?.close(), catalog?.close()]);
   await d?.close();
 });
 afterEach(async () => {
   // Every test starts from the monolith writing and routed, unfrozen.
-  await setWriter(d.pools.service, 'listings', 'monolith');
+  await setWriter(d.pools.service, 'catalog', 'monolith');
   await proxy.writeRoutes(original);
   await new ProxyAdminClient(proxy.adminUrl, ADMIN_TOKEN).reload();
   monolith.behaviour = { kind: 'ok' };
@@ -73,10 +74,10 @@ describe('strangler data switch (the writer switch state machine)', () => {
     expect(steps).toEqual([...SWITCH_STEPS]);
     expect(r.steps.every((s) => s.ok)).toBe(true);
     expect(r.frozenMs).toBeGreaterThanOrEqual(0);
-    expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('service');
+    expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('service');
     const text = await fs.readFile(proxy.routesFile, 'utf8');
-    expect(text).toContain('# the listings group moves with its data');
-    expect(text).toContain('listings: { mode: service, target: listings }');
+    expect(text).toContain('# the catalog group moves with its data');
+    expect(text).toContain('catalog: { mode: service, target: catalog }');
     expect(await served()).toMatchObject({ mode: 'service', frozen: false, hash: r.routesHash });
     const audit = (
       await d.pools.service.query(`SELECT from_writer, to_writer, actor, reason, outcome FROM strangler_switches ORDER BY id DESC LIMIT 1`)
@@ -99,7 +100,7 @@ describe('strangler data switch (the writer switch state machine)', () => {
       );
       expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', step, []]);
       expect(r.error).toBe(`aborted before ${step}`);
-      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
       expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
       expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
       expect((await d.pools.service.query(`SELECT outcome, failed_step FROM strangler_switches ORDER BY id DESC LIMIT 1`)).rows[0]).toEqual(
@@ -110,7 +111,7 @@ describe('strangler data switch (the writer switch state machine)', () => {
 
   it('when a write routed before the freeze is still running at the deadline, then it aborts at drain-requests and undoes the freeze', async () => {
     monolith.behaviour = { kind: 'ok', delayMs: 1_500 };
-    const slow = fetch(`${proxy.url}/api/listings/7`, { method: 'PATCH', body: '{}' });
+    const slow = fetch(`${proxy.url}/api/catalog/7`, { method: 'PATCH', body: '{}' });
     await new Promise((r) => setTimeout(r, 100));
     const r = await switchWriter(options({ requestsTimeoutMs: 300 }));
     expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-requests']);
@@ -120,39 +121,35 @@ describe('strangler data switch (the writer switch state machine)', () => {
   });
 
   it('when a captured change cannot be applied before the deadline, then it aborts at drain-changes and the monolith keeps writing', async () => {
-    // A listing whose supplier the service has never seen: its foreign key refuses the copy.
-    await d.pools.monolith.query(
-      `INSERT INTO suppliers (id, owner_user_id, name, country, region) VALUES (77, 1, 'Unseen', 'Peru', 'Piura')`,
-    );
-    await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'suppliers'`);
-    await d.pools.monolith
-      .query(`INSERT INTO listings (supplier_id, title, origin_country, origin_region, variety, grade, price_per_kg_cents, currency, stock_kg, min_order_kg, harvest_date)
-      VALUES (77, 'Blocked', 'Peru', 'Piura', 'criollo', 'A', 100, 'USD', 1, 1, '2026-01-01')`);
+    // A book whose author the service has never seen: its foreign key refuses the copy.
+    await d.pools.monolith.query(`INSERT INTO authors (id, name, email) VALUES (77, 'Unseen', 'unseen@library.test')`);
+    await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'authors'`);
+    await d.pools.monolith.query(`INSERT INTO books (isbn, writer_id, title) VALUES ('978-077000', 77, 'Blocked')`);
     try {
       const r = await switchWriter(options({ changesTimeoutMs: 300 }));
       expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-changes']);
       expect(r.error).toMatch(
-        /changes still not applied after 300 ms; refused by the other side: listings \d+ from the monolith: 23503 insert or update on table "listings" violates foreign key constraint/,
+        /changes still not applied after 300 ms; refused by the other side: books 978-077000 from the monolith: 23503 insert or update on table "titles" violates foreign key constraint/,
       );
-      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
       expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
     } finally {
       await d.pools.monolith.query(
-        `DELETE FROM strangler_outbox; DELETE FROM listings WHERE supplier_id = 77; DELETE FROM suppliers WHERE id = 77; DELETE FROM strangler_outbox`,
+        `DELETE FROM strangler_outbox; DELETE FROM books WHERE writer_id = 77; DELETE FROM authors WHERE id = 77; DELETE FROM strangler_outbox`,
       );
     }
   });
 
-  describe('with a supplier profile made on both sides at once (a change each side refuses)', () => {
-    const OWNER = 95001;
+  describe('with an author signed up on both sides at once (a change each side refuses)', () => {
+    const EMAIL = 'twice@library.test';
     const conflict = async (): Promise<string[]> => {
-      const insert = `INSERT INTO suppliers (owner_user_id, name, country, region) VALUES (${OWNER}, 'Twice', 'Peru', 'Piura') RETURNING id::text AS id`;
+      const insert = `INSERT INTO authors (name, email) VALUES ('Twice', '${EMAIL}') RETURNING id::text AS id`;
       return [(await d.pools.monolith.query(insert)).rows[0].id, (await d.pools.service.query(insert)).rows[0].id];
     };
     afterEach(async () => {
       for (const pool of [d.pools.monolith, d.pools.service]) {
         await pool.query(
-          `BEGIN; SELECT set_config('strangler.applying', 'on', true); DELETE FROM suppliers WHERE owner_user_id = ${OWNER}; DELETE FROM strangler_outbox; COMMIT`,
+          `BEGIN; SELECT set_config('strangler.applying', 'on', true); DELETE FROM authors WHERE email = '${EMAIL}'; DELETE FROM strangler_outbox; COMMIT`,
         );
       }
       await d.pools.service.query('DELETE FROM strangler_dead_letters; DELETE FROM strangler_apply_failures');
@@ -163,15 +160,13 @@ describe('strangler data switch (the writer switch state machine)', () => {
       for (let i = 0; i < 3; i++) await drain(d, { deadLetter: { attempts: 3, afterMs: 0 } });
       const r = await switchWriter(options());
       expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', 'check', []]);
-      expect(r.error).toMatch(/^listings has 2 dead letters \(changes the other side refused; the sides differ until each is handled\)/);
+      expect(r.error).toMatch(/^catalog has 2 dead letters \(changes the other side refused; the sides differ until each is handled\)/);
       expect(r.error).toContain(
-        `suppliers ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "suppliers_owner_user_id_key"`,
+        `authors ${onMonolith} from the monolith: 23505 duplicate key value violates unique constraint "authors_email_key"`,
       );
-      expect(r.error).toContain(`suppliers ${onService} from the service: 23505`);
-      expect(r.error).toContain(
-        'See `strangler data dead-letters listings`, then fix the row and --retry ID, or --resolve ID --reason "…"',
-      );
-      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect(r.error).toContain(`authors ${onService} from the service: 23505`);
+      expect(r.error).toContain('See `strangler data dead-letters catalog`, then fix the row and --retry ID, or --resolve ID --reason "…"');
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
       expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
       expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
     });
@@ -180,25 +175,32 @@ describe('strangler data switch (the writer switch state machine)', () => {
       const [onMonolith] = await conflict();
       const r = await switchWriter(options({ deadLetter: { attempts: 3, afterMs: 0 } }));
       expect([r.outcome, r.failedStep, r.undoErrors]).toEqual(['aborted', 'drain-changes', []]);
-      expect(r.error).toContain(`suppliers ${onMonolith} from the monolith: 23505`);
-      expect((await readSyncState(d.pools.service, 'listings')).writer).toBe('monolith');
+      expect(r.error).toContain(`authors ${onMonolith} from the monolith: 23505`);
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
       expect(await fs.readFile(proxy.routesFile, 'utf8')).toBe(original);
       expect(await served()).toMatchObject({ mode: 'monolith', frozen: false });
     });
   });
 
   it('when the table has no such group, the group is frozen, or the side already writes, then check refuses and nothing changes', async () => {
+    const switched = (): Promise<number> => count(d.pools.service, `SELECT count(*) FROM strangler_switches WHERE outcome = 'switched'`);
+    const before = await switched();
     const noGroup = await switchWriter(options({ group: 'payments' }));
     expect([noGroup.outcome, noGroup.failedStep]).toEqual(['aborted', 'check']);
     expect(noGroup.error).toMatch(/has no group "payments": put the service's routes in one group/);
     expect((await switchWriter(options({ to: 'monolith' }))).error).toMatch(
-      /the monolith already writes the listings rows; nothing to switch/,
+      /the monolith already writes the catalog rows; nothing to switch/,
     );
-    await proxy.writeRoutes(original.replace('target: listings }', 'target: listings, frozen: true }'));
-    expect((await switchWriter(options())).error).toMatch(/group "listings" is already frozen/);
+    await proxy.writeRoutes(original.replace('target: catalog }', 'target: catalog, frozen: true }'));
+    expect((await switchWriter(options())).error).toMatch(/group "catalog" is already frozen/);
     await proxy.writeRoutes(original.replace('mode: monolith', 'mode: service'));
-    expect((await switchWriter(options())).error).toMatch(/group "listings" is in service mode but the monolith writes the rows/);
-    expect(await count(d.pools.service, `SELECT count(*) FROM strangler_switches WHERE outcome = 'switched' AND reason = 'never'`)).toBe(0);
+    expect((await switchWriter(options())).error).toMatch(/group "catalog" is in service mode but the monolith writes the rows/);
+    // Each refusal recorded as aborted at check; none switched, and the monolith still writes.
+    expect(await switched()).toBe(before);
+    expect((await d.pools.service.query(`SELECT outcome, failed_step FROM strangler_switches ORDER BY id DESC LIMIT 4`)).rows).toEqual(
+      Array(4).fill({ outcome: 'aborted', failed_step: 'check' }),
+    );
+    expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
   });
 
   it('when a proxy is unreachable, then the switch aborts at check, before freezing anything', async () => {
@@ -210,24 +212,24 @@ describe('strangler data switch (the writer switch state machine)', () => {
 
   it('when run from the CLI, then it prints each step and exits 0; the way back too; a usage problem exits 2', async () => {
     const env = {
-      DATA_MAPPING,
+      DATA_MAPPING: LIBRARY_MAPPING,
       MONOLITH_DATABASE_URL: d.urls.monolith,
-      LISTINGS_DATABASE_URL: d.urls.service,
+      CATALOG_DATABASE_URL: d.urls.service,
       ROUTES_FILE: proxy.routesFile,
       PROXY_ADMIN_URLS: proxy.adminUrl,
       ADMIN_TOKEN,
       USER: 'ana',
     };
-    const there = await runCli(['data', 'switch', 'listings', '--to', 'service', '--reason', 'contracts green'], env);
+    const there = await runCli(['data', 'switch', 'catalog', '--to', 'service', '--reason', 'contracts green'], env);
     expect(there.code, there.err).toBe(0);
     expect(there.out).toMatch(/ok {3}freeze\s+\d+ ms/);
-    expect(there.out).toMatch(/switched: the service writes the listings rows now; writes were frozen for \d+ ms/);
-    const back = await runCli(['data', 'switch', 'listings', '--to', 'monolith', '--reason', 'rollback drill'], env);
+    expect(there.out).toMatch(/switched: the service writes the catalog rows now; writes were frozen for \d+ ms/);
+    const back = await runCli(['data', 'switch', 'catalog', '--to', 'monolith', '--reason', 'rollback drill'], env);
     expect(back.code, back.err).toBe(0);
-    const status = await runCli(['data', 'status', 'listings'], env);
+    const status = await runCli(['data', 'status', 'catalog'], env);
     expect(status.out).toMatch(/switch {4}\S+ \S+ service → monolith switched by ana: rollback drill \(frozen \d+ ms\)/);
-    expect((await runCli(['data', 'switch', 'listings', '--to', 'sideways', '--reason', 'x'], env)).code).toBe(2);
-    const noToken = await runCli(['data', 'switch', 'listings', '--to', 'service', '--reason', 'x'], { ...env, ADMIN_TOKEN: '' });
+    expect((await runCli(['data', 'switch', 'catalog', '--to', 'sideways', '--reason', 'x'], env)).code).toBe(2);
+    const noToken = await runCli(['data', 'switch', 'catalog', '--to', 'service', '--reason', 'x'], { ...env, ADMIN_TOKEN: '' });
     expect([noToken.code, noToken.err.trim()]).toEqual([2, 'set ADMIN_TOKEN: reloading a proxy needs its admin token']);
   });
 });

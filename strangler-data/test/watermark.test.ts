@@ -5,7 +5,7 @@ import { startSyncServer, type RunningSync } from '../src/sync-server.ts';
 import { watermarkOf, Watermarks } from '../src/watermark.ts';
 import { createLogger } from '@strangler/service-kit/logger';
 import { libraryDatabases } from './support/library-databases.ts';
-import type { ServiceDatabases } from './support/service-databases.ts';
+import type { ServiceDatabases } from './support/sides.ts';
 
 // The replicator's watermark: "every change committed on the writer's side before W has been
 // applied". Its loop is given a long pause here (60 s), so a round happens only when the test calls
