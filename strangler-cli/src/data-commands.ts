@@ -31,6 +31,7 @@ import {
   type SyncStatus,
 } from '@strangler/data';
 import { ProxyAdminClient } from '@strangler/proxy/admin-client';
+import { fileTarget, storeTarget } from '@strangler/proxy/table-target';
 import { createLogger } from '@strangler/service-kit/logger';
 
 interface DbOptions {
@@ -257,27 +258,45 @@ export function registerDataCommands(program: Command): void {
     )
     .requiredOption('--to <side>', 'service or monolith')
     .requiredOption('--reason <text>', 'why: recorded with the switch')
-    .option('--routes <file>', 'the route table the proxies serve (default: ROUTES_FILE)', process.env.ROUTES_FILE)
-    .option('--proxy-admin <url...>', "each proxy's admin URL (default: PROXY_ADMIN_URLS, comma-separated)")
+    .option(
+      '--store <url>',
+      "the fleet's shared route table in Redis (default: ROUTES_STORE_URL); every proxy reporting to it must take each step",
+    )
+    .option('--store-prefix <prefix>', 'its key prefix (default: ROUTES_STORE_PREFIX or strangler:routes)')
+    .option('--routes <file>', 'without a store: the route table file the proxies serve (default: ROUTES_FILE)', process.env.ROUTES_FILE)
+    .option('--proxy-admin <url...>', "each proxy's admin URL (default: PROXY_ADMIN_URLS, comma-separated); needed with a file")
     .option('--group <name>', "the route group holding the service's routes (default: the service's name)")
     .option('--actor <name>', 'who: recorded with the switch (default: the user running it)')
     .action(
       async (
         service: string,
-        o: DbOptions & { to: string; reason: string; routes?: string; proxyAdmin?: string[]; group?: string; actor?: string },
+        o: DbOptions & {
+          to: string;
+          reason: string;
+          store?: string;
+          storePrefix?: string;
+          routes?: string;
+          proxyAdmin?: string[];
+          group?: string;
+          actor?: string;
+        },
       ) => {
         if (o.to !== 'service' && o.to !== 'monolith') usage('--to must be service or monolith');
-        if (!o.routes) usage('give --routes FILE or set ROUTES_FILE');
+        const storeUrl = o.store ?? process.env.ROUTES_STORE_URL;
+        if (!storeUrl && !o.routes) usage('give --store URL (or ROUTES_STORE_URL), or --routes FILE (or ROUTES_FILE)');
         const admins =
           o.proxyAdmin ??
           (process.env.PROXY_ADMIN_URLS ?? '')
             .split(',')
             .map((u) => u.trim())
             .filter(Boolean);
-        if (!admins.length)
+        if (!storeUrl && !admins.length)
           usage("give each proxy's admin URL with --proxy-admin (or PROXY_ADMIN_URLS): the switch must freeze and reload every proxy");
-        if (!process.env.ADMIN_TOKEN) usage('set ADMIN_TOKEN: reloading a proxy needs its admin token');
+        if (admins.length && !process.env.ADMIN_TOKEN) usage('set ADMIN_TOKEN: reloading a proxy needs its admin token');
         const d = openService(service, o);
+        const routes = storeUrl
+          ? await storeTarget(storeUrl, o.storePrefix ?? (process.env.ROUTES_STORE_PREFIX || 'strangler:routes'))
+          : fileTarget(o.routes!);
         const abort = new AbortController();
         process.once('SIGINT', () => {
           console.log('\naborting: undoing what was done…');
@@ -287,7 +306,7 @@ export function registerDataCommands(program: Command): void {
           const result = await switchWriter({
             data: d,
             to: o.to as Side,
-            routesFile: o.routes,
+            routes,
             ...(o.group ? { group: o.group } : {}),
             proxies: admins.map((url) => new ProxyAdminClient(url, process.env.ADMIN_TOKEN)),
             actor: o.actor ?? process.env.USER ?? os.userInfo().username,
@@ -311,6 +330,7 @@ export function registerDataCommands(program: Command): void {
             process.exitCode = 1;
           }
         } finally {
+          routes.close();
           await close(d);
         }
       },

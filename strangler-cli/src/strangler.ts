@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { compileRouteTable, diffTables, explainRoute, formatProblem, RouteTableError, runProxy, type RouteTable } from '@strangler/proxy';
 import { registerDataCommands } from './data-commands.ts';
 import { registerReportCommand } from './report-command.ts';
+import { registerTableCommands } from './table-commands.ts';
 import { applyStackDefaults } from './stack-defaults.ts';
 
 // Before any option's default is read from the environment.
@@ -102,6 +103,7 @@ routes
     console.log(`${changes.length} kind(s) of request change handling`);
   });
 
+registerTableCommands(program, routes);
 registerDataCommands(program);
 registerReportCommand(program);
 

@@ -1,7 +1,7 @@
-import fs from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { ProxyAdminClient } from '@strangler/proxy/admin-client';
-import { editGroup, groupState, writeRouteFile } from '@strangler/proxy/route-file';
+import { editGroup, groupState } from '@strangler/proxy/route-file';
+import { awaitFleet, fileTarget, type TableTarget } from '@strangler/proxy/table-target';
 import { backfill } from './backfill.ts';
 import { deadLetterRefusal, describeChange, type DeadLetterPolicy } from './dead-letters.ts';
 import { drain, drainHoldingLock, pendingBySide, prepareSync, withSyncLock, type ServiceData } from './replicate.ts';
@@ -9,6 +9,9 @@ import { readSyncState, recordSwitch, setWriter, type SwitchRecord } from './syn
 import type { Side } from './table-mapping.ts';
 
 /** The steps of a writer switch, in order. Any of them can fail or be aborted; what was done is undone. */
+/** How long every proxy of a fleet has to take a change of the shared table. */
+const FLEET_TIMEOUT_MS = 10_000;
+
 export const SWITCH_STEPS = ['check', 'freeze', 'drain-requests', 'drain-changes', 'switch-writer', 'flip-route', 'unfreeze'] as const;
 export type SwitchStep = (typeof SWITCH_STEPS)[number];
 
@@ -16,11 +19,19 @@ export interface SwitchOptions {
   data: ServiceData;
   /** The side that takes the writes. */
   to: Side;
-  /** The route table file the proxies serve. */
-  routesFile: string;
+  /**
+   * Where the proxies' route table is changed: the fleet's shared store, or the one file a proxy
+   * serves (`routesFile`, for short).
+   */
+  routes?: TableTarget;
+  routesFile?: string;
   /** The route group holding the service's routes (default: the service's name). */
   group?: string;
-  /** Every proxy serving the file: each reloads it and reports the writes it still runs. */
+  /**
+   * Proxies to reload after each change and ask for the writes they still run: every proxy serving a
+   * file; with the store, any whose admin URL is known (every proxy reporting to the store must take
+   * each change in any case).
+   */
   proxies: readonly ProxyAdminClient[];
   /** Who asks, and why: recorded with the switch. */
   actor: string;
@@ -70,7 +81,10 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
   const startedAt = new Date();
   const steps: SwitchRecord['steps'] = [];
   const undoErrors: string[] = [];
-  const originalText = await fs.readFile(o.routesFile, 'utf8');
+  const routes = o.routes ?? (o.routesFile ? fileTarget(o.routesFile) : undefined);
+  if (!routes) throw new SwitchError('give the route table to change: routes (the shared store) or routesFile');
+  let version = await routes.read();
+  const originalText = version.text;
   let from: Side = o.to === 'service' ? 'monolith' : 'service';
   let text = originalText;
   let routesHash: string | undefined;
@@ -83,13 +97,27 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
 
   const publish = async (next: string): Promise<string> => {
     published = true;
-    const hash = await writeRouteFile(o.routesFile, next);
+    version = await routes.write(version, next, {
+      actor: o.actor,
+      reason: `data switch of ${service} to the ${o.to}: ${o.reason}`,
+      kind: 'flip',
+      group,
+      diff: [],
+    });
+    const hash = version.hash;
     text = next;
     for (const proxy of o.proxies) {
       const r = await proxy.reload();
       if (r.hash !== hash)
         throw new SwitchError(
-          `the proxy at ${proxy.url} serves table ${r.hash}, not the one just written (${hash}): was ${o.routesFile} edited meanwhile?`,
+          `the proxy at ${proxy.url} serves table ${r.hash}, not the one just written (${hash}): was ${routes.where} edited meanwhile?`,
+        );
+    }
+    if (routes.documents && version.revision !== undefined) {
+      const c = await awaitFleet(routes.documents, version.revision, FLEET_TIMEOUT_MS);
+      if (!c.converged)
+        throw new SwitchError(
+          `not every proxy took revision ${version.revision} within ${FLEET_TIMEOUT_MS / 1000} s: ${c.stragglers.map((p) => `${p.id} (revision ${p.revision}${p.stale ? ', stale' : ''})`).join(', ') || 'no proxy reports to the store'}`,
         );
     }
     return hash;
@@ -123,7 +151,7 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
       const g = groupState(originalText, group);
       if (!g)
         throw new SwitchError(
-          `${o.routesFile} has no group "${group}": put the service's routes in one group (groups: ${group}: …) so they flip together`,
+          `${routes.where} has no group "${group}": put the service's routes in one group (groups: ${group}: …) so they flip together`,
         );
       if (!g.target) throw new SwitchError(`group "${group}" has no target: set target to the service's upstream`);
       if (g.frozen)

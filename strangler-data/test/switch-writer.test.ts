@@ -6,7 +6,8 @@ import { drain } from '../src/replicate.ts';
 import { readSyncState, setWriter } from '../src/sync-state.ts';
 import { SWITCH_STEPS, switchWriter, type SwitchOptions } from '../src/switch-writer.ts';
 import { FakeUpstream } from '@strangler/proxy/testing';
-import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, type TestProxy } from '@strangler/proxy/testing';
+import { ADMIN_TOKEN, ADMIN_AUTH, startTestProxy, startTestRedis, type TestProxy } from '@strangler/proxy/testing';
+import { storeTarget } from '@strangler/proxy/table-target';
 import { runCli } from '@strangler/stack/testing';
 import { LIBRARY_MAPPING, libraryDatabases } from './support/library-databases.ts';
 import { count, type ServiceDatabases } from './support/sides.ts';
@@ -232,4 +233,33 @@ describe('strangler data switch (the writer switch state machine)', () => {
     const noToken = await runCli(['data', 'switch', 'catalog', '--to', 'service', '--reason', 'x'], { ...env, ADMIN_TOKEN: '' });
     expect([noToken.code, noToken.err.trim()]).toEqual([2, 'set ADMIN_TOKEN: reloading a proxy needs its admin token']);
   });
+
+  it('when the proxies follow the shared store, then the switch changes the store (audited), every proxy reporting to it takes each step, and the CLI does the same', async () => {
+    const redis = await startTestRedis();
+    const fleet = await Promise.all([1, 2].map(() => startTestProxy(original, { ROUTES_STORE_URL: redis.url, ROUTES_POLL_MS: '200' })));
+    const routes = await storeTarget(redis.url, 'strangler:routes');
+    try {
+      const r = await switchWriter(options({ routes, routesFile: undefined, proxies: [] }));
+      expect([r.outcome, r.error]).toEqual(['switched', undefined]);
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('service');
+      for (const p of fleet) expect(p.store.current.routes[0]!.mode).toBe('service');
+      // freeze, flip, unfreeze: three changes after the seed, each audited with the switch's reason.
+      const audit = await routes.documents!.history({ group: 'catalog' });
+      expect(audit).toHaveLength(3);
+      expect(audit.every((a) => a.reason === 'data switch of catalog to the service: switch-writer test')).toBe(true);
+      const env = {
+        DATA_MAPPING: LIBRARY_MAPPING,
+        MONOLITH_DATABASE_URL: d.urls.monolith,
+        CATALOG_DATABASE_URL: d.urls.service,
+        ROUTES_STORE_URL: redis.url,
+      };
+      const back = await runCli(['data', 'switch', 'catalog', '--to', 'monolith', '--reason', 'back through the store'], env);
+      expect(back.code, back.err).toBe(0);
+      for (const p of fleet) expect(p.store.current.routes[0]!.mode).toBe('monolith');
+    } finally {
+      routes.close();
+      await Promise.all(fleet.map((p) => p.close()));
+      await redis.close();
+    }
+  }, 30_000);
 });

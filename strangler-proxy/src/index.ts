@@ -10,3 +10,25 @@ export { diffTables } from './routing/diff-tables.ts';
 export type { RouteTable } from './routing/route-table.ts';
 export { PostgresShadowStore, type ShadowExample } from './shadow/shadow-store.ts';
 export { buildReport, DEFAULT_SETTINGS, parseSince, type RouteReport, type RouteSettings } from './shadow/shadow-report.ts';
+export { editGroup, groupState, type GroupState } from './config/route-file.ts';
+export { MODES, type Mode } from './config/route-table-schema.ts';
+export {
+  defaultActor,
+  RouteDocuments,
+  StaleRevisionError,
+  storeClient,
+  type AuditRecord,
+  type InstanceReport,
+  type RouteDocument,
+} from './config/route-documents.ts';
+export {
+  awaitFleet,
+  convergence,
+  diffLines,
+  fileTarget,
+  storeTarget,
+  TableChangedError,
+  type Convergence,
+  type TableTarget,
+  type TableVersion,
+} from './config/table-target.ts';
