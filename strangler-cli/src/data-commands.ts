@@ -40,6 +40,8 @@ interface DbOptions {
   mapping?: string;
 }
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** Exits 2 with `message`: a usage problem, not a data problem (those exit 1). */
 function usage(message: string): never {
   console.error(message);
@@ -83,7 +85,7 @@ export function registerDataCommands(program: Command): void {
       try {
         const m = loadDataMapping(file);
         const tables = m.services.reduce((n, s) => n + m.for(s).tables.length, 0);
-        console.log(`${file}: ok — ${m.services.length} services (${m.services.join(', ')}), ${tables} tables`);
+        console.log(`${file}: ok — ${plural(m.services.length, 'service')} (${m.services.join(', ')}), ${plural(tables, 'table')}`);
       } catch (err) {
         if (!(err instanceof DataMappingError)) throw err;
         console.error(err.message);

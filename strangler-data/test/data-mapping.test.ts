@@ -125,6 +125,14 @@ describe('strangler data check-mapping, and --mapping / DATA_MAPPING', () => {
     expect(bad.err).toContain(`${file}: line 10: services.catalog.tables.1.key.0.name: key column "code" is not among the table's columns`);
   });
 
+  it('when the mapping names one service with one table, then check-mapping says "1 service", "1 table", not "1 services"', async () => {
+    const one = tmpFile(
+      `version: 1\nservices:\n  members:\n    tables:\n      - monolith: members\n        key: [{ name: id, type: bigint }]\n        columns: [id, name]\n`,
+    );
+    const ok = await runCli(['data', 'check-mapping', one]);
+    expect([ok.code, ok.out.trim()]).toEqual([0, `${one}: ok — 1 service (members), 1 table`]);
+  });
+
   it('when a data command has no mapping, or an invalid one, then it exits 2 saying what to give or what to fix', async () => {
     const none = await runCli(['data', 'status', 'catalog']);
     expect(none.code).toBe(2);
