@@ -71,6 +71,7 @@ async function writeStackFile(serverUrl: string, config: StackConfig): Promise<v
     note: 'Written by npm start for the strangler CLI (local development values), anew at every start.',
     env: {
       ROUTES_FILE: config.routesFile,
+      ...routesStore(config),
       PROXY_ADMIN_URLS: local(config.adminPort),
       ADMIN_TOKEN: config.adminToken,
       SYNC_URL: local(config.syncPort),
@@ -80,6 +81,16 @@ async function writeStackFile(serverUrl: string, config: StackConfig): Promise<v
     },
   };
   await fs.promises.writeFile(config.stackFile, JSON.stringify(content, null, 2), { mode: 0o600 });
+}
+
+/**
+ * With Redis, the proxy serves the route table from a shared store (what a fleet does), and the CLI
+ * changes it there (`strangler flip`, `data switch`). The file stays the truth at start — the
+ * proxy puts it into the store, audited, when it differs — and the proxy writes each table it swaps
+ * in back to the file, so a restart keeps what was flipped. One store per database prefix.
+ */
+function routesStore(config: StackConfig): Record<string, string> {
+  return config.redisUrl ? { ROUTES_STORE_URL: config.redisUrl, ROUTES_STORE_PREFIX: `strangler:${config.databasePrefix}routes` } : {};
 }
 
 /** The components, in start order: the monolith, the services, the replicator, and the proxy in front of them last. */
@@ -145,6 +156,8 @@ export function components(config: StackConfig): Component[] {
       prepare: ({ serverUrl }) => writeStackFile(serverUrl, config),
       env: ({ serverUrl }) => ({
         ROUTES_FILE: config.routesFile,
+        ...routesStore(config),
+        ...(config.redisUrl ? { ROUTES_STORE_SEED: 'replace', ROUTES_FILE_MIRROR: 'true' } : {}),
         PROXY_PORT: String(config.proxyPort),
         ADMIN_PORT: String(config.adminPort),
         ADMIN_TOKEN: config.adminToken,
@@ -165,6 +178,11 @@ export function components(config: StackConfig): Component[] {
         `Replicator:   ${local(config.syncPort)}/status   (npm run strangler -- data status)`,
         `Shadow diffs: npm run strangler -- report   (or the admin page above)`,
         `Flip a group: npm run strangler -- data switch orders --to service --reason "…"   (freezes its writes, moves the data's writer, flips, unfreezes)`,
+        ...(config.redisUrl
+          ? [
+              `Shared table: in Redis (${routesStore(config).ROUTES_STORE_PREFIX}): npm run strangler -- flip GROUP --to MODE --reason "…", history, status`,
+            ]
+          : []),
         ...(config.redisUrl
           ? []
           : [

@@ -99,6 +99,24 @@ describe('npm start (stack/src/start.ts)', () => {
         ['orders', 'monolith'],
       ]);
       expect((await fetch(`http://127.0.0.1:${syncPort}/metrics`)).status).toBe(200);
+
+      // With Redis the proxy serves the table from the shared store: a flip through the CLI reaches
+      // it, is audited, and is written back to the file (so a restart keeps it). Without, the file.
+      const stackEnv = { PATH: env.PATH, STRANGLER_STACK_FILE: path.join(dir, 'stack.json') };
+      const flip = await runCli(['flip', 'orders', '--to', 'monolith', '--reason', 'stack test', '--yes'], stackEnv);
+      expect(flip.code, flip.err).toBe(0);
+      expect(await explain('POST', '/api/orders')).toMatchObject({ route: { name: 'orders' }, mode: 'monolith' });
+      for (let i = 0; i < 50 && !(await fs.readFile(routes, 'utf8')).includes('orders: { mode: monolith'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await fs.readFile(routes, 'utf8')).toContain('orders: { mode: monolith, target: orders }');
+      if (env.REDIS_URL) {
+        expect(output).toContain(`Shared table: in Redis (strangler:${prefix}routes)`);
+        const history = await runCli(['history', 'orders', '--json'], stackEnv);
+        expect(JSON.parse(history.out)[0]).toMatchObject({ kind: 'flip', group: 'orders', reason: 'stack test' });
+        expect((await runCli(['status'], stackEnv)).code).toBe(0);
+      }
+      const back = await runCli(['flip', 'orders', '--to', 'shadow', '--reason', 'as the preset has it', '--yes'], stackEnv);
+      expect(back.code, back.err).toBe(0);
       let orders: { samples: number; adjustedMismatchRate: number } | undefined;
       for (let i = 0; i < 50 && !orders; i++) {
         const report = await runCli(['report', '--json'], { PATH: env.PATH, STRANGLER_STACK_FILE: path.join(dir, 'stack.json') });

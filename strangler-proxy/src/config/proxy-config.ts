@@ -13,7 +13,7 @@ export interface ProxyConfig {
    * The fleet's shared route table in Redis (ROUTES_STORE_URL, key prefix ROUTES_STORE_PREFIX,
    * default `strangler:routes`, revision checked every ROUTES_POLL_MS, default 1000); unset: the file.
    */
-  routesStore: { url: string; prefix: string; pollMs: number } | undefined;
+  routesStore: { url: string; prefix: string; pollMs: number; seed: 'if-empty' | 'replace'; mirrorToFile: boolean } | undefined;
   /** Public listener (PROXY_HOST 127.0.0.1, PROXY_PORT 8080; 0 picks a free port). */
   host: string;
   port: number;
@@ -147,6 +147,12 @@ function hostList(env: NodeJS.ProcessEnv, name: string): string[] {
   }
 }
 
+function oneOf<const T extends readonly string[]>(env: NodeJS.ProcessEnv, name: string, values: T, fallback: T[number]): T[number] {
+  const v = env[name] || fallback;
+  if (!values.includes(v)) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${v}"`);
+  return v;
+}
+
 /** The only place the proxy reads the environment; `overrides` are CLI flags, which win. */
 export function loadProxyConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -166,7 +172,13 @@ export function loadProxyConfig(
   return Object.freeze({
     routesFile,
     routesStore: storeUrl
-      ? Object.freeze({ url: storeUrl, prefix: storePrefix, pollMs: int(env, 'ROUTES_POLL_MS', 1000, 50, 60_000) })
+      ? Object.freeze({
+          url: storeUrl,
+          prefix: storePrefix,
+          pollMs: int(env, 'ROUTES_POLL_MS', 1000, 50, 60_000),
+          seed: oneOf(env, 'ROUTES_STORE_SEED', ['if-empty', 'replace'] as const, 'if-empty'),
+          mirrorToFile: envReader(env).bool('ROUTES_FILE_MIRROR', false),
+        })
       : undefined,
     host: env.PROXY_HOST || '127.0.0.1',
     port: overrides.port ?? int(env, 'PROXY_PORT', 8080, 0, 65535),

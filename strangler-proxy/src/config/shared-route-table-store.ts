@@ -5,7 +5,10 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RouteTable } from '../routing/route-table.ts';
-import { compileRouteTable } from './compile-route-table.ts';
+import { diffTables } from '../routing/diff-tables.ts';
+import { compileRouteTable, tableHash } from './compile-route-table.ts';
+import { writeRouteFile } from './route-file.ts';
+import { diffLines } from './table-target.ts';
 import { RouteDocuments, StaleRevisionError, storeClient, type RouteDocument } from './route-documents.ts';
 import type { ReloadResult, RouteTables, TableSourceStatus } from './route-table-store.ts';
 
@@ -16,6 +19,13 @@ export interface SharedStoreOptions {
   pollMs: number;
   /** A table to put into an empty store (the first proxy of a fleet seeds it), and to serve when Redis cannot be reached at start. */
   seedFile: string | undefined;
+  /**
+   * `if-empty`: the seed only fills an empty store. `replace`: the seed is the truth at start and
+   * replaces a different table in the store (audited), as a single local proxy wants.
+   */
+  seed: 'if-empty' | 'replace';
+  /** Write every table this proxy swaps in to `seedFile`, so the file is what it serves (a local stack's restart keeps flips). */
+  mirrorToFile: boolean;
   log: Logger;
 }
 
@@ -62,7 +72,8 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
     try {
       await redis.connect();
       doc = await docs.read();
-      if (!doc && o.seedFile) doc = await seed(docs, o.seedFile);
+      if (o.seedFile && (!doc || (o.seed === 'replace' && doc.hash !== tableHash(fs.readFileSync(o.seedFile, 'utf8')))))
+        doc = await seed(docs, o.seedFile, doc);
     } catch (err) {
       if (err instanceof StaleRevisionError) doc = await docs.read();
       else if (!o.seedFile) {
@@ -89,6 +100,7 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
         `the route table store (${o.prefix} in Redis) holds no table yet: give ROUTES_FILE to seed it, or push one with \`strangler routes push FILE\``,
       );
     }
+    if (o.mirrorToFile && o.seedFile && doc && doc.text !== fs.readFileSync(o.seedFile, 'utf8')) await writeRouteFile(o.seedFile, doc.text);
     return store;
   }
 
@@ -131,6 +143,10 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
         this.#current = compileRouteTable(doc.text, { version: doc.revision });
         this.#revision = doc.revision;
         result = { ok: true, table: this.#current, changed: true };
+        if (this.#o.mirrorToFile && this.#o.seedFile)
+          await writeRouteFile(this.#o.seedFile, doc.text).catch((err: Error) =>
+            this.#o.log.warn({ err: err.message, file: this.#o.seedFile }, 'the table served could not be written to the route file'),
+          );
       }
     } catch (err) {
       result = { ok: false, error: err as Error };
@@ -187,10 +203,17 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
   }
 }
 
-async function seed(docs: RouteDocuments, file: string): Promise<RouteDocument> {
+async function seed(docs: RouteDocuments, file: string, current: RouteDocument | undefined): Promise<RouteDocument> {
   const text = fs.readFileSync(file, 'utf8');
-  compileRouteTable(text);
-  return docs.write({ basedOn: 0, text, actor: `proxy@${os.hostname()}`, reason: `seeded from ${file}`, kind: 'seed', diff: [] });
+  const next = compileRouteTable(text);
+  return docs.write({
+    basedOn: current?.revision ?? 0,
+    text,
+    actor: `proxy@${os.hostname()}`,
+    reason: current ? `${file} at the proxy's start replaces the store's table` : `seeded from ${file}`,
+    kind: current ? 'push' : 'seed',
+    diff: current ? diffLines(diffTables(compileRouteTable(current.text), next)) : [],
+  });
 }
 
 const isConnectionError = (err: Error): boolean =>
