@@ -148,7 +148,8 @@ describe('change capture and replication', () => {
 
 describe('the replicator', () => {
   const until = async (check: () => Promise<boolean>): Promise<void> => {
-    const deadline = Date.now() + 5_000;
+    // A bound, not a speed claim: generous for a loaded 2-core machine.
+    const deadline = Date.now() + 15_000;
     while (!(await check())) {
       if (Date.now() > deadline) throw new Error('timed out');
       await new Promise((r) => setTimeout(r, 20));
