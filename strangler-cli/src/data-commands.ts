@@ -31,7 +31,8 @@ import {
   type SyncStatus,
 } from '@strangler/data';
 import { ProxyAdminClient } from '@strangler/proxy/admin-client';
-import { fileTarget, storeTarget } from '@strangler/proxy/table-target';
+import { fileTarget } from '@strangler/proxy/table-target';
+import { storeOf } from './table-commands.ts';
 import { createLogger } from '@strangler/service-kit/logger';
 
 interface DbOptions {
@@ -284,21 +285,19 @@ export function registerDataCommands(program: Command): void {
         },
       ) => {
         if (o.to !== 'service' && o.to !== 'monolith') usage('--to must be service or monolith');
-        const storeUrl = o.store ?? process.env.ROUTES_STORE_URL;
-        if (!storeUrl && !o.routes) usage('give --store URL (or ROUTES_STORE_URL), or --routes FILE (or ROUTES_FILE)');
+        const store = storeOf(o);
+        if (!store && !o.routes) usage('give --store URL (or ROUTES_STORE_URL), or --routes FILE (or ROUTES_FILE)');
         const admins =
           o.proxyAdmin ??
           (process.env.PROXY_ADMIN_URLS ?? '')
             .split(',')
             .map((u) => u.trim())
             .filter(Boolean);
-        if (!storeUrl && !admins.length)
+        if (!store && !admins.length)
           usage("give each proxy's admin URL with --proxy-admin (or PROXY_ADMIN_URLS): the switch must freeze and reload every proxy");
         if (admins.length && !process.env.ADMIN_TOKEN) usage('set ADMIN_TOKEN: reloading a proxy needs its admin token');
         const d = openService(service, o);
-        const routes = storeUrl
-          ? await storeTarget(storeUrl, o.storePrefix ?? (process.env.ROUTES_STORE_PREFIX || 'strangler:routes'))
-          : fileTarget(o.routes!);
+        const routes = store ? await store : fileTarget(o.routes!);
         const abort = new AbortController();
         process.once('SIGINT', () => {
           console.log('\naborting: undoing what was done…');

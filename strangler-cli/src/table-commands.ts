@@ -4,6 +4,7 @@ import {
   awaitFleet,
   compileRouteTable,
   convergence,
+  DEFAULT_STORE_PREFIX,
   defaultActor,
   diffLines,
   diffTables,
@@ -42,10 +43,16 @@ function withTargetOptions(cmd: Command): Command {
     .option('--routes <file>', 'a route table file, for a single proxy (default: ROUTES_FILE; the store wins when both are set)');
 }
 
+/** The shared store named by the flags or the environment, if any. */
+export function storeOf(o: { store?: string; storePrefix?: string }): Promise<TableTarget> | undefined {
+  const url = o.store ?? process.env.ROUTES_STORE_URL;
+  return url ? storeTarget(url, o.storePrefix ?? (process.env.ROUTES_STORE_PREFIX || DEFAULT_STORE_PREFIX)) : undefined;
+}
+
 /** The shared store when one is named, else the file. */
 async function openTarget(o: TargetOptions): Promise<TableTarget> {
-  const store = o.store ?? process.env.ROUTES_STORE_URL;
-  if (store) return storeTarget(store, o.storePrefix ?? (process.env.ROUTES_STORE_PREFIX || 'strangler:routes'));
+  const store = storeOf(o);
+  if (store) return store;
   const file = o.routes ?? process.env.ROUTES_FILE;
   if (file) return fileTarget(file);
   usage('give --store URL (or ROUTES_STORE_URL) for a fleet’s shared table, or --routes FILE (or ROUTES_FILE) for one proxy’s');
@@ -266,9 +273,7 @@ export function registerTableCommands(program: Command, routes: Command): void {
     .requiredOption('--reason <text>', 'why: kept in the audit')
     .option('--yes', 'apply without asking')
     .action(async (file: string, o: { store?: string; storePrefix?: string; reason: string; yes?: boolean }) => {
-      const url = o.store ?? process.env.ROUTES_STORE_URL;
-      if (!url) usage('give --store URL or set ROUTES_STORE_URL');
-      const target = await storeTarget(url, o.storePrefix ?? (process.env.ROUTES_STORE_PREFIX || 'strangler:routes'));
+      const target = await (storeOf(o) ?? usage('give --store URL or set ROUTES_STORE_URL'));
       try {
         const { readFile } = await import('node:fs/promises');
         const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) =>

@@ -13,6 +13,7 @@ export { buildReport, DEFAULT_SETTINGS, parseSince, type RouteReport, type Route
 export { editGroup, groupState, type GroupState } from './config/route-file.ts';
 export { MODES, type Mode } from './config/route-table-schema.ts';
 export {
+  DEFAULT_STORE_PREFIX,
   defaultActor,
   RouteDocuments,
   StaleRevisionError,

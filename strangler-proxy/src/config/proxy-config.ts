@@ -1,4 +1,5 @@
 import { withPassword } from '@strangler/service-kit/secret-url';
+import { DEFAULT_STORE_PREFIX } from './route-documents.ts';
 import { ConfigError, envReader } from '@strangler/service-kit/env';
 import { parseHostList } from '../proxy/host-header.ts';
 
@@ -162,7 +163,7 @@ export function loadProxyConfig(
   const storeUrl = env.ROUTES_STORE_URL ? withPassword(env.ROUTES_STORE_URL, env.ROUTES_STORE_PASSWORD) : undefined;
   if (!routesFile && !storeUrl)
     throw new ConfigError('ROUTES_FILE (or --routes) is required: the route table to serve (or ROUTES_STORE_URL, a shared store in Redis)');
-  const storePrefix = env.ROUTES_STORE_PREFIX || 'strangler:routes';
+  const storePrefix = env.ROUTES_STORE_PREFIX || DEFAULT_STORE_PREFIX;
   if (!/^[A-Za-z0-9:_-]{1,100}$/.test(storePrefix))
     throw new ConfigError(`ROUTES_STORE_PREFIX must be 1 to 100 letters, digits, ':', '_' or '-', got "${storePrefix}"`);
   const adminToken = env.ADMIN_TOKEN || undefined;

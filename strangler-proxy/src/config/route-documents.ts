@@ -14,6 +14,9 @@ import { tableHash } from './compile-route-table.ts';
  * records, newest first), `<p>:proxy:<id>` (each proxy's report, expiring), channel `<p>:changed`.
  */
 
+/** The key prefix of a store when none is given: one fleet per Redis. */
+export const DEFAULT_STORE_PREFIX = 'strangler:routes';
+
 /** The table in force in the store. */
 export interface RouteDocument {
   revision: number;
@@ -116,7 +119,7 @@ export class RouteDocuments {
   readonly #redis: Redis;
   readonly #keys: { doc: string; texts: string; audit: string };
 
-  constructor(redis: Redis, prefix = 'strangler:routes') {
+  constructor(redis: Redis, prefix = DEFAULT_STORE_PREFIX) {
     this.#redis = redis;
     this.prefix = prefix;
     this.channel = `${prefix}:changed`;
