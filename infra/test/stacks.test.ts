@@ -409,7 +409,7 @@ describe.each(ENVS)('%s', (envName) => {
       expect(refOf(test.Properties.Actions[0].TargetGroupArn)).toBe(refOf(advanced.AlternateTargetGroupArn));
     });
 
-    it('the hook: ECS may invoke only its function; the function may start and read only its CodeBuild project', () => {
+    it('the hook: ECS may invoke only its function; the function may start and read only its CodeBuild project, and read only its own service’s deployment history', () => {
       const policies = resources(env.services, 'AWS::IAM::Policy');
       const roles = resources(env.services, 'AWS::IAM::Role');
       const hookRef = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].HookTargetArn);
@@ -425,8 +425,23 @@ describe.each(ENVS)('%s', (envName) => {
       const fn = resources(env.services, 'AWS::Lambda::Function')[hookRef]!;
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
       const project = Object.keys(resources(env.services, 'AWS::CodeBuild::Project')).find((k) => k.startsWith(`${name}GateTests`))!;
+      const cluster = Object.keys(resources(env.services, 'AWS::ECS::Cluster'))[0]!;
+      // Service Authorization Reference, Amazon ECS, DescribeServiceDeployments: resource types
+      // `service*` (arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName}) and
+      // `service-deployment*` (…:service-deployment/${ClusterName}/${ServiceName}/${ServiceDeploymentId}).
+      const ecsArn = (resource: string, tail: string) => ({
+        'Fn::Join': [
+          '',
+          ['arn:', { Ref: 'AWS::Partition' }, `:ecs:${config.region}:${config.account}:${resource}/`, { Ref: cluster }, tail],
+        ],
+      });
       expect(statementsOf(getAttOf(fn.Properties.Role))).toEqual([
         { Action: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [project, 'Arn'] } },
+        {
+          Action: 'ecs:DescribeServiceDeployments',
+          Effect: 'Allow',
+          Resource: [ecsArn('service', `/${name}`), ecsArn('service-deployment', `/${name}/*`)],
+        },
       ]);
       expect(fn.Properties.Environment.Variables.PROJECT_NAME).toEqual({ Ref: project });
     });

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { acknowledge } from '../nag.ts';
+import { acknowledge, acknowledgeWildcards } from '../nag.ts';
 import { Construct } from 'constructs';
 import ts from 'typescript';
 import type { EnvironmentConfig } from '../environments.ts';
@@ -30,6 +30,8 @@ export interface TestGateProps {
   /** The service the gate guards (its group in the route table). */
   service: string;
   vpc: ec2.IVpc;
+  /** The cluster the service runs in: the hook reads that service's deployment history. */
+  cluster: ecs.ICluster;
   /** The security group the test build runs in (allowed to the test listeners). */
   securityGroup: ec2.ISecurityGroup;
   /** Where the green revision takes test traffic: the service's test listener. */
@@ -110,10 +112,27 @@ export class TestGate extends Construct {
       environment: { PROJECT_NAME: this.project.projectName },
       logGroup: new logs.LogGroup(this, 'HookLogs', { retention: props.logRetention }),
     });
-    // Least privilege: start and read this project's builds, nothing else.
+    // Least privilege: start and read this project's builds, and read this service's deployments.
     this.hook.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], resources: [this.project.projectArn] }),
     );
+    // DescribeServiceDeployments is authorised on the service and on its service-deployment resources
+    // (Service Authorization Reference, Amazon ECS: both resource types required).
+    const ecsArn = (resource: string, name: string): string =>
+      Stack.of(this).formatArn({ service: 'ecs', resource, resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const servicePath = `${props.cluster.clusterName}/${props.service}`;
+    this.hook.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:DescribeServiceDeployments'],
+        resources: [ecsArn('service', servicePath), ecsArn('service-deployment', `${servicePath}/*`)],
+      }),
+    );
+    acknowledgeWildcards(this.hook, [
+      {
+        finding: /^Resource::arn:<AWS::Partition>:ecs:[^:]+:[^:]+:service-deployment\/<\w+>\/[\w-]+\/\*$/,
+        reason: 'Each deployment of this one service has an id of its own, known only when ECS starts it.',
+      },
+    ]);
     // The role ECS assumes to call the hook: invoke this function, no version or alias wildcard
     // (CDK's default role would grant `<function>:*`).
     this.invokeRole = new iam.Role(this, 'InvokeRole', {

@@ -179,6 +179,7 @@ export class ServicesStack extends Stack {
         config,
         service: app.name,
         vpc,
+        cluster: this.cluster,
         securityGroup: gatesSg,
         greenUrl: internalUrl(testPort(i)),
         productionUrls,

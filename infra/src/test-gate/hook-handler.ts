@@ -1,12 +1,24 @@
 // The POST_TEST_TRAFFIC_SHIFT hook of a service's ECS blue/green deployment. One file, no imports
 // but the AWS SDK the Lambda runtime provides: it is shipped as it is, its types stripped.
 
-/** What ECS sends the hook (the fields this hook reads). */
+/**
+ * What ECS sends the hook, as the ECS developer guide documents it ("Lambda hooks for Amazon ECS
+ * service deployments", "Common payload structure"): `executionId`, `lifecycleStage`,
+ * `resourceArn` (the service deployment) and `hookDetails` at the top level; the service, the target
+ * revision and both weight maps nested under `executionDetails`.
+ */
 export interface HookEvent {
-  serviceArn?: string;
-  targetServiceRevisionArn?: string;
-  /** Service revision ARN → percent of production traffic. */
-  productionTrafficWeights?: Record<string, number>;
+  executionId?: string;
+  lifecycleStage?: string;
+  /** The service deployment being run: `arn:aws:ecs:…:service-deployment/<cluster>/<service>/<id>`. */
+  resourceArn?: string;
+  executionDetails?: {
+    serviceArn?: string;
+    targetServiceRevisionArn?: string;
+    /** Service revision ARN → percent. Empty at POST_TEST_TRAFFIC_SHIFT in AWS's own example, so never read to decide anything. */
+    testTrafficWeights?: Record<string, number>;
+    productionTrafficWeights?: Record<string, number>;
+  };
   /** What the previous invocation returned, handed back by ECS. */
   hookDetails?: { buildId?: string } & Record<string, unknown>;
 }
@@ -27,6 +39,15 @@ export interface TestRuns {
   status(buildId: string): Promise<BuildStatus>;
 }
 
+/** The service's deployment history, from ECS. */
+export interface Deployments {
+  /**
+   * The revisions a service deployment moves traffic away from (DescribeServiceDeployments'
+   * `sourceServiceRevisions`): none on the service's first deployment.
+   */
+  sourceRevisions(serviceDeploymentArn: string): Promise<string[]>;
+}
+
 /** Seconds between checks of a running test build. */
 export const POLL_SECONDS = 30;
 
@@ -37,31 +58,45 @@ export const POLL_SECONDS = 30;
  * move, anything else is FAILED and rolls the deployment back before a user sees green.
  *
  * On a service's very first deployment no revision serves production yet: there is nothing to
- * protect and no seeded system to test against, so the gate passes.
+ * protect and no seeded system to test against, so the gate passes. Which deployment is a first one
+ * is read from ECS's record of it (no source revisions), not from the event's weights: AWS's own
+ * POST_TEST_TRAFFIC_SHIFT example carries `productionTrafficWeights: {}` on a deployment that has a
+ * blue revision.
  */
-export function createHook(runs: TestRuns) {
+export function createHook(ports: { runs: TestRuns; deployments: Deployments }) {
+  const { runs, deployments } = ports;
   return async (event: HookEvent): Promise<HookResult> => {
-    const serving = Object.entries(event.productionTrafficWeights ?? {}).filter(
-      ([arn, weight]) => weight > 0 && arn !== event.targetServiceRevisionArn,
-    );
-    if (!serving.length) return { hookStatus: 'SUCCEEDED', reason: 'first deployment: no revision serves production yet' };
     const buildId = event.hookDetails?.buildId;
-    if (!buildId) {
-      const id = await runs.start({ TARGET_REVISION: event.targetServiceRevisionArn ?? '' });
-      return { hookStatus: 'IN_PROGRESS', callBackDelay: POLL_SECONDS, hookDetails: { buildId: id } };
+    if (buildId) {
+      const status = await runs.status(buildId);
+      if (status === 'IN_PROGRESS') return { hookStatus: 'IN_PROGRESS', callBackDelay: POLL_SECONDS, hookDetails: { buildId } };
+      return status === 'SUCCEEDED'
+        ? { hookStatus: 'SUCCEEDED' }
+        : { hookStatus: 'FAILED', reason: `test build ${buildId} ended ${status}` };
     }
-    const status = await runs.status(buildId);
-    if (status === 'IN_PROGRESS') return { hookStatus: 'IN_PROGRESS', callBackDelay: POLL_SECONDS, hookDetails: { buildId } };
-    return status === 'SUCCEEDED' ? { hookStatus: 'SUCCEEDED' } : { hookStatus: 'FAILED', reason: `test build ${buildId} ended ${status}` };
+    const deployment = event.resourceArn;
+    const target = event.executionDetails?.targetServiceRevisionArn;
+    // A payload without them cannot be judged; passing it would let an untested revision through.
+    if (!deployment || !target)
+      return { hookStatus: 'FAILED', reason: 'the hook event has no resourceArn or executionDetails.targetServiceRevisionArn' };
+    const sources = await deployments.sourceRevisions(deployment);
+    if (!sources.length) return { hookStatus: 'SUCCEEDED', reason: 'first deployment: no revision serves production yet' };
+    const id = await runs.start({ TARGET_REVISION: target });
+    return { hookStatus: 'IN_PROGRESS', callBackDelay: POLL_SECONDS, hookDetails: { buildId: id } };
   };
+}
+
+// Variables, not literals: the SDKs are the runtime's, not dependencies of this repository.
+const CODEBUILD_SDK = '@aws-sdk/client-codebuild';
+const ECS_SDK = '@aws-sdk/client-ecs';
+interface Client<Out> {
+  send(command: unknown): Promise<Out>;
 }
 
 /** Test runs on the CodeBuild project named by PROJECT_NAME, through the SDK the Lambda runtime ships. */
 function codeBuildRuns(projectName: string): TestRuns {
-  // A variable, not a literal: the SDK is the runtime's, not a dependency of this repository.
-  const sdkName = '@aws-sdk/client-codebuild';
-  const sdk = import(sdkName) as Promise<{
-    CodeBuildClient: new () => { send(command: unknown): Promise<{ build?: { id?: string }; builds?: { buildStatus?: BuildStatus }[] }> };
+  const sdk = import(CODEBUILD_SDK) as Promise<{
+    CodeBuildClient: new () => Client<{ build?: { id?: string }; builds?: { buildStatus?: BuildStatus }[] }>;
     StartBuildCommand: new (input: unknown) => unknown;
     BatchGetBuildsCommand: new (input: unknown) => unknown;
   }>;
@@ -84,4 +119,26 @@ function codeBuildRuns(projectName: string): TestRuns {
   };
 }
 
-export const handler = (event: HookEvent): Promise<HookResult> => createHook(codeBuildRuns(process.env.PROJECT_NAME ?? ''))(event);
+/** The deployment history through ECS's API (DescribeServiceDeployments, granted on this service only). */
+function ecsDeployments(): Deployments {
+  const sdk = import(ECS_SDK) as Promise<{
+    ECSClient: new () => Client<{
+      serviceDeployments?: { sourceServiceRevisions?: { arn?: string }[] }[];
+      failures?: { arn?: string; reason?: string }[];
+    }>;
+    DescribeServiceDeploymentsCommand: new (input: unknown) => unknown;
+  }>;
+  return {
+    async sourceRevisions(serviceDeploymentArn) {
+      const { ECSClient, DescribeServiceDeploymentsCommand } = await sdk;
+      const out = await new ECSClient().send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [serviceDeploymentArn] }));
+      const [deployment] = out.serviceDeployments ?? [];
+      // Not found is not "first": an unreadable history must not open the gate.
+      if (!deployment) throw new Error(`service deployment ${serviceDeploymentArn} not found: ${out.failures?.[0]?.reason ?? 'no answer'}`);
+      return (deployment.sourceServiceRevisions ?? []).map((r) => r.arn ?? '');
+    },
+  };
+}
+
+export const handler = (event: HookEvent): Promise<HookResult> =>
+  createHook({ runs: codeBuildRuns(process.env.PROJECT_NAME ?? ''), deployments: ecsDeployments() })(event);
