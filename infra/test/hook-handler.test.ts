@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createHook,
   POLL_SECONDS,
+  commitOf,
   type BuildStatus,
   type Deployments,
   type HookEvent,
@@ -46,11 +47,11 @@ const documented = (): HookEvent =>
 
 /** A build system whose builds end as scripted: each status call takes the next status. */
 function fakeRuns(statuses: BuildStatus[]) {
-  const started: Record<string, string>[] = [];
+  const started: { commit: string; variables: Record<string, string> }[] = [];
   const polled: string[] = [];
   const runs: TestRuns = {
-    async start(variables) {
-      started.push(variables);
+    async start(run) {
+      started.push(run);
       return `tests:${started.length}`;
     },
     async status(buildId) {
@@ -66,16 +67,26 @@ function fakeRuns(statuses: BuildStatus[]) {
  * "DescribeServiceDeployments" → "Response Syntax": `serviceDeployments[].sourceServiceRevisions[]`,
  * each with its `arn`): blue on a later deployment, nothing on the service's first.
  */
-function history(sources: string[]) {
+function history(sources: string[], image: string | null = IMAGE) {
   const asked: string[] = [];
   const deployments: Deployments = {
     async sourceRevisions(arn) {
       asked.push(arn);
       return sources;
     },
+    // DescribeServiceRevisions → "Response Syntax": `serviceRevisions[].containerImages[]` with
+    // `containerName`, `image`, `imageDigest`; the image as the task definition names it.
+    async appImage(arn) {
+      asked.push(arn);
+      return image ?? undefined;
+    },
   };
   return { deployments, asked };
 }
+
+/** The commit the pipeline built the green revision's image from: its tag. */
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const IMAGE = `123456789012.dkr.ecr.us-west-2.amazonaws.com/strangler-dev-monolith:${COMMIT}`;
 
 /** Calls the hook as ECS does: again after each IN_PROGRESS, the documented event plus the hookDetails it returned. */
 async function drive(hook: ReturnType<typeof createHook>, first: HookEvent) {
@@ -94,8 +105,8 @@ describe('test gate hook, on the payloads AWS documents', () => {
     expect(answers.map((a) => a.hookStatus)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
     expect(answers.slice(0, 3).every((a) => a.callBackDelay === POLL_SECONDS && a.hookDetails?.buildId === 'tests:1')).toBe(true);
     // The history is read from the deployment the event names (its top-level resourceArn).
-    expect(asked).toEqual([DEPLOYMENT]);
-    expect(started).toEqual([expect.objectContaining({ TARGET_REVISION: GREEN })]);
+    expect(asked).toEqual([DEPLOYMENT, GREEN]);
+    expect(started).toEqual([{ commit: COMMIT, variables: { TARGET_REVISION: GREEN, COMMIT } }]);
     expect(polled).toEqual(['tests:1', 'tests:1', 'tests:1']);
   });
 
@@ -145,8 +156,31 @@ describe('test gate hook, on the payloads AWS documents', () => {
     }
   });
 
+  it('when the gate starts its build, then the build tests the commit the green revision’s image was built from, not the branch’s newest', async () => {
+    const { runs, started } = fakeRuns([]);
+    const other = 'fedcba9876543210fedcba9876543210fedcba98';
+    const { deployments } = history([BLUE], `123456789012.dkr.ecr.us-west-2.amazonaws.com/strangler-dev-orders:${other}`);
+    await createHook({ runs, deployments })(documented());
+    expect(started.map((r) => r.commit)).toEqual([other]);
+  });
+
+  it('when the green revision’s image names no commit (a digest, a hand-made tag, none), then the gate fails, naming the image', async () => {
+    for (const image of ['repo@sha256:' + 'a'.repeat(64), 'repo:bootstrap', 'repo:latest', null]) {
+      const { runs, started } = fakeRuns([]);
+      const answer = await createHook({ runs, deployments: history([BLUE], image).deployments })(documented());
+      expect(answer.hookStatus).toBe('FAILED');
+      expect(answer.reason).toContain(`cannot tell which commit ${image ?? 'the target revision'}`);
+      expect(started).toEqual([]);
+    }
+    expect(commitOf(IMAGE)).toBe(COMMIT);
+    expect(commitOf('localhost:5000/repo')).toBeUndefined();
+  });
+
   it('when the history or the build cannot be had, then the call fails, which ECS treats as a failed hook (rolls back)', async () => {
-    const refused: Deployments = { sourceRevisions: () => Promise.reject(new Error('AccessDeniedException')) };
+    const refused: Deployments = {
+      sourceRevisions: () => Promise.reject(new Error('AccessDeniedException')),
+      appImage: () => Promise.resolve(IMAGE),
+    };
     await expect(createHook({ runs: fakeRuns([]).runs, deployments: refused })(documented())).rejects.toThrow('AccessDenied');
     const runs: TestRuns = { start: () => Promise.reject(new Error('AccessDenied')), status: () => Promise.resolve('SUCCEEDED') };
     await expect(createHook({ runs, deployments: history([BLUE]).deployments })(documented())).rejects.toThrow('AccessDenied');

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { compileRouteTable, loadDataMapping, loadProxyConfig } from '@strangler/proxy';
 import { repoRoot } from '@strangler/stack';
 import { buildApp, type SystemStacks } from '../src/app.ts';
-import { containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
+import { APP_CONTAINER, containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
+import { APP_CONTAINER as HOOK_APP_CONTAINER } from '../src/test-gate/hook-handler.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
 import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf } from '../src/service-catalog.ts';
@@ -409,7 +410,7 @@ describe.each(ENVS)('%s', (envName) => {
       expect(refOf(test.Properties.Actions[0].TargetGroupArn)).toBe(refOf(advanced.AlternateTargetGroupArn));
     });
 
-    it('the hook: ECS may invoke only its function; the function may start and read only its CodeBuild project, and read only its own service’s deployment history', () => {
+    it('the hook: ECS may invoke only its function; the function may start and read only its CodeBuild project, and read only its own service’s deployments and revisions', () => {
       const policies = resources(env.services, 'AWS::IAM::Policy');
       const roles = resources(env.services, 'AWS::IAM::Role');
       const hookRef = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].HookTargetArn);
@@ -442,8 +443,43 @@ describe.each(ENVS)('%s', (envName) => {
           Effect: 'Allow',
           Resource: [ecsArn('service', `/${name}`), ecsArn('service-deployment', `/${name}/*`)],
         },
+        // The green revision's image, whose tag is the commit the gate tests (DescribeServiceRevisions:
+        // `service*` and `service-revision*`).
+        {
+          Action: 'ecs:DescribeServiceRevisions',
+          Effect: 'Allow',
+          Resource: [ecsArn('service', `/${name}`), ecsArn('service-revision', `/${name}/*`)],
+        },
       ]);
       expect(fn.Properties.Environment.Variables.PROJECT_NAME).toEqual({ Ref: project });
+    });
+
+    it('when the gate’s build starts, then its source is the deployed commit’s zip the image build left in the gate bucket (no repository credentials, no branch tip), and the hook knows that bucket', () => {
+      const projects = resources(env.services, 'AWS::CodeBuild::Project');
+      const [projectId, project] = Object.entries(projects).find(([k]) => k.startsWith(`${name}GateTests`))!;
+      const bucket = Object.keys(resources(env.services, 'AWS::S3::Bucket')).find((k) => k.startsWith('GateSources'))!;
+      expect(project.Properties.Source).toMatchObject({ Type: 'S3', Location: { 'Fn::Join': ['', [{ Ref: bucket }, '/sources/']] } });
+      expect(project.Properties.SourceVersion).toBeUndefined();
+      expect(project.Properties.Source.Auth).toBeUndefined();
+      // The hook overrides the location with `<bucket>/sources/<commit>.zip`: it is told the bucket.
+      const hookRef = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].HookTargetArn);
+      const fn = resources(env.services, 'AWS::Lambda::Function')[hookRef]!;
+      expect(fn.Properties.Environment.Variables.SOURCE_BUCKET).toEqual({ Ref: bucket });
+      // The project's role reads any commit's zip in that bucket.
+      const roleOf = getAttOf(project.Properties.ServiceRole);
+      const reads = Object.values(resources(env.services, 'AWS::IAM::Policy'))
+        .filter((p) => p.Properties.Roles.some((r: unknown) => refOf(r) === roleOf))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st) => [st.Action].flat().includes('s3:GetObject*'));
+      expect(JSON.stringify(reads)).toContain(`{"Fn::GetAtt":["${bucket}","Arn"]},"/sources/*"`);
+      expect(projectId).toBeDefined();
+      // And the image build of every pipeline puts its commit's source exactly there.
+      const cross = JSON.stringify(
+        Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineImage/.test(k)),
+      );
+      expect(cross).toContain('s3://$GATE_SOURCES/sources/$TAG.zip');
+      // The hook finds the commit in the image of the container the task definitions call the app.
+      expect(HOOK_APP_CONTAINER).toBe(APP_CONTAINER);
     });
 
     it('the test gate runs the journeys through a proxy that routes this service to the green revision’s test listener', () => {

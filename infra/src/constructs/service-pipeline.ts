@@ -11,6 +11,7 @@ import { containersOf } from './app-task.ts';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments.ts';
 import { SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
+import { sourceKey } from '../test-gate/hook-handler.ts';
 
 export interface ServicePipelineProps {
   config: EnvironmentConfig;
@@ -19,6 +20,8 @@ export interface ServicePipelineProps {
   /** The apps that run the image, each with its ECS service (the proxy's image runs the proxy and the replicator). */
   deploys: readonly { app: DeployedApp; service: ecs.IBaseService }[];
   repository: ecr.IRepository;
+  /** The test gates' source bucket: the image build leaves its commit's source there (`sources/<commit>.zip`). */
+  gateSources: s3.IBucket;
   logRetention: logs.RetentionDays;
 }
 
@@ -102,6 +105,8 @@ export class ServicePipeline extends Construct {
             commands: [
               'aws ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
               'TAG=${CODEBUILD_RESOLVED_SOURCE_VERSION}',
+              // The gates test this commit: its source, as this build received it, where their hook looks.
+              `zip -qr /tmp/source.zip . && aws s3 cp --only-show-errors /tmp/source.zip "s3://$GATE_SOURCES/${sourceKey('$TAG')}"`,
             ],
           },
           build: {
@@ -120,9 +125,17 @@ export class ServicePipeline extends Construct {
         },
         artifacts: { files: props.deploys.map((d) => imageFileOf(d.app)) },
       },
-      { privileged: true, env: { REPOSITORY_URI: props.repository.repositoryUri, ENTRY: props.deploys[0]!.app.entry } },
+      {
+        privileged: true,
+        env: {
+          REPOSITORY_URI: props.repository.repositoryUri,
+          ENTRY: props.deploys[0]!.app.entry,
+          GATE_SOURCES: props.gateSources.bucketName,
+        },
+      },
     );
     props.repository.grantPullPush(build);
+    props.gateSources.grantPut(build, sourceKey('*'));
 
     const artifacts = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.S3_MANAGED,

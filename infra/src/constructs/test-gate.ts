@@ -8,6 +8,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledge, acknowledgeWildcards } from '../nag.ts';
 import { Construct } from 'constructs';
 import ts from 'typescript';
@@ -25,6 +26,10 @@ function hookAsset(): string {
   return dir;
 }
 
+/** The gates' source bucket, by a fixed name both the services stack (gates) and the pipelines stack (image builds) know. */
+export const gateSourcesBucketName = (config: Pick<EnvironmentConfig, 'name' | 'account' | 'region'>): string =>
+  `strangler-${config.name}-gate-sources-${config.account}-${config.region}`;
+
 export interface TestGateProps {
   config: EnvironmentConfig;
   /** The service the gate guards (its group in the route table). */
@@ -32,6 +37,11 @@ export interface TestGateProps {
   vpc: ec2.IVpc;
   /** The cluster the service runs in: the hook reads that service's deployment history. */
   cluster: ecs.ICluster;
+  /**
+   * Where the pipeline's image build leaves each commit's source (`sources/<commit>.zip`): the gate
+   * tests the commit being deployed, with no credentials of its own to a repository host.
+   */
+  sources: s3.IBucket;
   /** The security group the test build runs in (allowed to the test listeners). */
   securityGroup: ec2.ISecurityGroup;
   /** Where the green revision takes test traffic: the service's test listener. */
@@ -60,11 +70,9 @@ export class TestGate extends Construct {
       .join('\\n');
     this.project = new codebuild.Project(this, 'Tests', {
       description: `Journeys against the green revision of ${props.service} (blue/green test gate)`,
-      source: codebuild.Source.gitHub({
-        owner: props.config.source.owner,
-        repo: props.config.source.repository,
-        branchOrRef: props.config.source.branch,
-      }),
+      // Every build is started by the hook with `sourceLocationOverride` set to the deployed
+      // commit's zip; the project's own location is only the folder those zips are in.
+      source: codebuild.Source.s3({ bucket: props.sources, path: 'sources/' }),
       vpc: props.vpc,
       subnetSelection: { subnetGroupName: 'app' },
       securityGroups: [props.securityGroup],
@@ -96,6 +104,9 @@ export class TestGate extends Construct {
       }),
     });
 
+    // Any commit's zip (the project's own location above grants only the folder's key).
+    props.sources.grantRead(this.project, 'sources/*');
+
     acknowledge(
       this.project,
       'The gate needs Node 24 and Debian’s Chromium, which no CodeBuild-provided image carries; it runs Docker’s official Node image, pinned by tag.',
@@ -109,7 +120,7 @@ export class TestGate extends Construct {
       handler: 'index.handler',
       code: lambda.Code.fromAsset(hookAsset()),
       timeout: Duration.seconds(30),
-      environment: { PROJECT_NAME: this.project.projectName },
+      environment: { PROJECT_NAME: this.project.projectName, SOURCE_BUCKET: props.sources.bucketName },
       logGroup: new logs.LogGroup(this, 'HookLogs', { retention: props.logRetention }),
     });
     // Least privilege: start and read this project's builds, and read this service's deployments.
@@ -127,10 +138,18 @@ export class TestGate extends Construct {
         resources: [ecsArn('service', servicePath), ecsArn('service-deployment', `${servicePath}/*`)],
       }),
     );
+    // The green revision's image (its tag is the commit): DescribeServiceRevisions, likewise on the
+    // service and its service-revision resources.
+    this.hook.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:DescribeServiceRevisions'],
+        resources: [ecsArn('service', servicePath), ecsArn('service-revision', `${servicePath}/*`)],
+      }),
+    );
     acknowledgeWildcards(this.hook, [
       {
-        finding: /^Resource::arn:<AWS::Partition>:ecs:[^:]+:[^:]+:service-deployment\/<\w+>\/[\w-]+\/\*$/,
-        reason: 'Each deployment of this one service has an id of its own, known only when ECS starts it.',
+        finding: /^Resource::arn:<AWS::Partition>:ecs:[^:]+:[^:]+:service-(deployment|revision)\/<\w+>\/[\w-]+\/\*$/,
+        reason: 'Each deployment and revision of this one service has an id of its own, known only when ECS makes it.',
       },
     ]);
     // The role ECS assumes to call the hook: invoke this function, no version or alias wildcard

@@ -10,7 +10,7 @@ import { AppTask, type AppTaskBase } from '../constructs/app-task.ts';
 import { BlueGreenService } from '../constructs/blue-green-service.ts';
 import { ProxyService } from '../constructs/proxy-service.ts';
 import { ReplicatorService, replicatorUrl } from '../constructs/replicator-service.ts';
-import { TestGate } from '../constructs/test-gate.ts';
+import { gateSourcesBucketName, TestGate } from '../constructs/test-gate.ts';
 import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
 import { APPS, BLUE_GREEN_APPS, imageOf, type DeployedApp } from '../service-catalog.ts';
@@ -45,6 +45,8 @@ export class ServicesStack extends Stack {
   readonly services: Readonly<Record<string, ecs.FargateService>>;
   readonly blueGreen: Readonly<Record<string, BlueGreenService>>;
   readonly gates: Readonly<Record<string, TestGate>>;
+  /** Each deployed commit's source, `sources/<commit>.zip`, put by the pipelines' image builds and read by the gates. */
+  readonly gateSources: s3.Bucket;
   readonly proxy: ProxyService;
   readonly replicator: ReplicatorService;
 
@@ -173,6 +175,22 @@ export class ServicesStack extends Stack {
     const gates: Record<string, TestGate> = {};
     const sync = APPS.find((a) => a.name === 'sync')!;
 
+    // What the gates test: the source of the commit being deployed, kept as long as a rollback might need it.
+    this.gateSources = new s3.Bucket(this, 'GateSources', {
+      bucketName: gateSourcesBucketName(config),
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      lifecycleRules: [{ prefix: 'sources/', expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+    acknowledge(
+      this.gateSources,
+      'Holds copies of the repository’s source per commit, written by the pipelines’ image builds and read by the gates only; access logging of it is left to CloudTrail data events.',
+      'AwsSolutions-S1',
+    );
+
     // The monolith and the services, each with its test gate.
     listeners.forEach(({ app, production, test }, i) => {
       gates[app.name] = new TestGate(this, `${app.name}Gate`, {
@@ -180,6 +198,7 @@ export class ServicesStack extends Stack {
         service: app.name,
         vpc,
         cluster: this.cluster,
+        sources: this.gateSources,
         securityGroup: gatesSg,
         greenUrl: internalUrl(testPort(i)),
         productionUrls,

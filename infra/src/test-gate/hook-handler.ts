@@ -33,9 +33,9 @@ export interface HookResult {
 
 export type BuildStatus = 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'FAULT' | 'STOPPED' | 'TIMED_OUT';
 
-/** The test run: start one against the candidate, ask how it is going. */
+/** The test run: start one of a commit's tests against the candidate, ask how it is going. */
 export interface TestRuns {
-  start(variables: Record<string, string>): Promise<string>;
+  start(run: { commit: string; variables: Record<string, string> }): Promise<string>;
   status(buildId: string): Promise<BuildStatus>;
 }
 
@@ -46,6 +46,17 @@ export interface Deployments {
    * `sourceServiceRevisions`): none on the service's first deployment.
    */
   sourceRevisions(serviceDeploymentArn: string): Promise<string[]>;
+  /** The image the app container of a service revision runs (DescribeServiceRevisions' `containerImages[].image`). */
+  appImage(serviceRevisionArn: string): Promise<string | undefined>;
+}
+
+/** The container of a task that runs the app (the task definitions' `APP_CONTAINER`). */
+export const APP_CONTAINER = 'app';
+
+/** The commit an image was built from: the pipeline tags every image with its full commit id. */
+export function commitOf(image: string | undefined): string | undefined {
+  const tag = /:([^:/@]+)$/.exec(image ?? '')?.[1];
+  return tag && /^[0-9a-f]{40}$/.test(tag) ? tag : undefined;
 }
 
 /** Seconds between checks of a running test build. */
@@ -81,10 +92,17 @@ export function createHook(ports: { runs: TestRuns; deployments: Deployments }) 
       return { hookStatus: 'FAILED', reason: 'the hook event has no resourceArn or executionDetails.targetServiceRevisionArn' };
     const sources = await deployments.sourceRevisions(deployment);
     if (!sources.length) return { hookStatus: 'SUCCEEDED', reason: 'first deployment: no revision serves production yet' };
-    const id = await runs.start({ TARGET_REVISION: target });
+    // The tests of the commit being deployed, not whatever the branch holds by now.
+    const image = await deployments.appImage(target);
+    const commit = commitOf(image);
+    if (!commit) return { hookStatus: 'FAILED', reason: `cannot tell which commit ${image ?? 'the target revision'} was built from` };
+    const id = await runs.start({ commit, variables: { TARGET_REVISION: target, COMMIT: commit } });
     return { hookStatus: 'IN_PROGRESS', callBackDelay: POLL_SECONDS, hookDetails: { buildId: id } };
   };
 }
+
+/** Where the pipeline's image build leaves a commit's source for the gate. */
+export const sourceKey = (commit: string): string => `sources/${commit}.zip`;
 
 // Variables, not literals: the SDKs are the runtime's, not dependencies of this repository.
 const CODEBUILD_SDK = '@aws-sdk/client-codebuild';
@@ -93,19 +111,25 @@ interface Client<Out> {
   send(command: unknown): Promise<Out>;
 }
 
-/** Test runs on the CodeBuild project named by PROJECT_NAME, through the SDK the Lambda runtime ships. */
-function codeBuildRuns(projectName: string): TestRuns {
+/**
+ * Test runs on the CodeBuild project named by PROJECT_NAME, through the SDK the Lambda runtime
+ * ships. Each build's source is the commit's zip the pipeline's image build put under
+ * `s3://SOURCE_BUCKET/sources/` (StartBuild's `sourceLocationOverride`, `<bucket>/<key>` for S3).
+ */
+function codeBuildRuns(projectName: string, sourceBucket: string): TestRuns {
   const sdk = import(CODEBUILD_SDK) as Promise<{
     CodeBuildClient: new () => Client<{ build?: { id?: string }; builds?: { buildStatus?: BuildStatus }[] }>;
     StartBuildCommand: new (input: unknown) => unknown;
     BatchGetBuildsCommand: new (input: unknown) => unknown;
   }>;
   return {
-    async start(variables) {
+    async start({ commit, variables }) {
       const { CodeBuildClient, StartBuildCommand } = await sdk;
       const out = await new CodeBuildClient().send(
         new StartBuildCommand({
           projectName,
+          sourceTypeOverride: 'S3',
+          sourceLocationOverride: `${sourceBucket}/${sourceKey(commit)}`,
           environmentVariablesOverride: Object.entries(variables).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
         }),
       );
@@ -119,26 +143,38 @@ function codeBuildRuns(projectName: string): TestRuns {
   };
 }
 
-/** The deployment history through ECS's API (DescribeServiceDeployments, granted on this service only). */
+/** The deployment history through ECS's API (DescribeServiceDeployments and DescribeServiceRevisions, granted on this service only). */
 function ecsDeployments(): Deployments {
   const sdk = import(ECS_SDK) as Promise<{
-    ECSClient: new () => Client<{
-      serviceDeployments?: { sourceServiceRevisions?: { arn?: string }[] }[];
-      failures?: { arn?: string; reason?: string }[];
-    }>;
+    ECSClient: new () => Client<unknown>;
     DescribeServiceDeploymentsCommand: new (input: unknown) => unknown;
+    DescribeServiceRevisionsCommand: new (input: unknown) => unknown;
   }>;
   return {
     async sourceRevisions(serviceDeploymentArn) {
       const { ECSClient, DescribeServiceDeploymentsCommand } = await sdk;
-      const out = await new ECSClient().send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [serviceDeploymentArn] }));
+      const out = (await new ECSClient().send(
+        new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [serviceDeploymentArn] }),
+      )) as {
+        serviceDeployments?: { sourceServiceRevisions?: { arn?: string }[] }[];
+        failures?: { reason?: string }[];
+      };
       const [deployment] = out.serviceDeployments ?? [];
       // Not found is not "first": an unreadable history must not open the gate.
       if (!deployment) throw new Error(`service deployment ${serviceDeploymentArn} not found: ${out.failures?.[0]?.reason ?? 'no answer'}`);
       return (deployment.sourceServiceRevisions ?? []).map((r) => r.arn ?? '');
     },
+    async appImage(serviceRevisionArn) {
+      const { ECSClient, DescribeServiceRevisionsCommand } = await sdk;
+      const out = (await new ECSClient().send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: [serviceRevisionArn] }))) as {
+        serviceRevisions?: { containerImages?: { containerName?: string; image?: string }[] }[];
+      };
+      return out.serviceRevisions?.[0]?.containerImages?.find((c) => c.containerName === APP_CONTAINER)?.image;
+    },
   };
 }
 
 export const handler = (event: HookEvent): Promise<HookResult> =>
-  createHook({ runs: codeBuildRuns(process.env.PROJECT_NAME ?? ''), deployments: ecsDeployments() })(event);
+  createHook({ runs: codeBuildRuns(process.env.PROJECT_NAME ?? '', process.env.SOURCE_BUCKET ?? ''), deployments: ecsDeployments() })(
+    event,
+  );
