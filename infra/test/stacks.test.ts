@@ -482,15 +482,49 @@ describe.each(ENVS)('%s', (envName) => {
       expect(HOOK_APP_CONTAINER).toBe(APP_CONTAINER);
     });
 
-    it('the test gate runs the journeys through a proxy that routes this service to the green revision’s test listener', () => {
-      const project = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) =>
+    it('when the gate’s proxy routes the journeys, then only the candidate’s traffic goes to green (its test listener), every other group to its production listener, by the real groups — and the gate may reach both kinds of listener', () => {
+      const [projectId, project] = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) =>
         k.startsWith(`${name}GateTests`),
-      )![1];
-      const spec = JSON.stringify(project.Properties.Source.BuildSpec);
-      expect(spec).toContain(`target: ${name}-green`);
-      expect(spec).toContain(`:${testPort(i)}`);
-      expect(spec).toContain('npm run e2e');
+      )!;
+      const spec = JSON.parse(JSON.stringify(project.Properties.Source.BuildSpec));
+      const body = (spec['Fn::Join'] as [string, unknown[]])[1];
+      // The internal ALB's name stands in for its token, as the build receives it.
+      const text = body.map((p) => (typeof p === 'string' ? p : 'internal.alb.test')).join('');
+      const routes = JSON.parse(text).env.variables.ROUTES_YAML as string;
+      expect(JSON.parse(text).phases.build.commands.join('\n')).toContain('npm run e2e');
+      const table = compileRouteTable(routes);
+      const upstreamOf = (path: string): string => {
+        const segments = path.split('/').filter(Boolean);
+        const { upstream } = table.decide({ method: 'GET', segments, headers: {}, cookies: new Map(), userKey: 'journey' });
+        return table.upstreams.get(upstream)!.url;
+      };
+      const green = `http://internal.alb.test:${testPort(i)}`;
+      const production = (app: string) => `http://internal.alb.test:${productionPort(BLUE_GREEN_APPS.findIndex((a) => a.name === app))}`;
+      // One path of each group, and one only the monolith serves: the candidate's own to green, the rest to production.
+      const paths: Record<string, string> = {
+        auth: '/api/auth/me',
+        listings: '/api/listings/1',
+        orders: '/api/orders/1',
+        monolith: '/login',
+      };
+      for (const [group, path] of Object.entries(paths)) {
+        const expected = name === 'monolith' ? green : group === name ? green : production('monolith');
+        expect(upstreamOf(path), `${name}'s gate: ${path}`).toBe(expected);
+      }
+      // Every production listener the gate's proxy names is a real one.
+      for (const [upstream, spec] of table.upstreams)
+        expect([green, ...BLUE_GREEN_APPS.map((a) => production(a.name))], upstream).toContain(spec.url);
+      expect(routes).not.toContain('/api/*');
       expect(project.Properties.VpcConfig).toBeDefined();
+      expect(projectId).toBeDefined();
+      // The gates' group reaches this app's test listener and its production listener.
+      const gatesSg = groupIdOf('GatesSg');
+      const ingress = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+      for (const port of [testPort(i), productionPort(i)])
+        expect(
+          ingress.some((r) => r.FromPort === port && getAttOf(r.SourceSecurityGroupId) === gatesSg),
+          `gates → :${port}`,
+        ).toBe(true);
     });
   });
 

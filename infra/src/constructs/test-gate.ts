@@ -12,6 +12,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledge, acknowledgeWildcards } from '../nag.ts';
 import { Construct } from 'constructs';
 import ts from 'typescript';
+import { renderRouteTable, type ServiceName } from '@strangler/stack';
 import type { EnvironmentConfig } from '../environments.ts';
 
 const HANDLER_SOURCE = path.resolve(import.meta.dirname, '../test-gate/hook-handler.ts');
@@ -29,6 +30,20 @@ function hookAsset(): string {
 /** The gates' source bucket, by a fixed name both the services stack (gates) and the pipelines stack (image builds) know. */
 export const gateSourcesBucketName = (config: Pick<EnvironmentConfig, 'name' | 'account' | 'region'>): string =>
   `strangler-${config.name}-gate-sources-${config.account}-${config.region}`;
+
+/**
+ * The gate's route table: the real groups and routes (the production table's template), every other
+ * group on the monolith's production listener as the production table starts (the journeys pass in
+ * every routing state), and only the candidate's traffic on green — a service's own group served by
+ * the green revision's test listener, or, for the monolith, the monolith upstream itself.
+ */
+export function gateRouteTable(service: string, productionUrls: Readonly<Record<string, string>>, greenUrl: string): string {
+  const table = renderRouteTable('monolith', { ...productionUrls, [service]: greenUrl } as Record<'monolith' | ServiceName, string>);
+  if (service === 'monolith') return table;
+  const group = new RegExp(`^(  ${service}: \\{ mode: )\\w+(, target: ${service} \\})$`, 'm');
+  if (!group.test(table)) throw new Error(`the route table has no group "${service}" to send to green`);
+  return table.replace(group, '$1service$2');
+}
 
 export interface TestGateProps {
   config: EnvironmentConfig;
@@ -65,9 +80,7 @@ export class TestGate extends Construct {
 
   constructor(scope: Construct, id: string, props: TestGateProps) {
     super(scope, id);
-    const upstreams = Object.entries({ ...props.productionUrls, [`${props.service}-green`]: props.greenUrl })
-      .map(([name, url]) => `  ${name}: { url: "${url}" }`)
-      .join('\\n');
+    const routes = gateRouteTable(props.service, props.productionUrls, props.greenUrl);
     this.project = new codebuild.Project(this, 'Tests', {
       description: `Journeys against the green revision of ${props.service} (blue/green test gate)`,
       // Every build is started by the hook with `sourceLocationOverride` set to the deployed
@@ -84,7 +97,7 @@ export class TestGate extends Construct {
       logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention }) } },
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
-        env: { variables: { SERVICE: props.service } },
+        env: { variables: { SERVICE: props.service, ROUTES_YAML: routes } },
         phases: {
           install: {
             commands: [
@@ -94,8 +107,8 @@ export class TestGate extends Construct {
           },
           build: {
             commands: [
-              // A proxy of the gate's own: this service's group to green, the rest to production.
-              `printf 'version: 1\\nupstreams:\\n${upstreams}\\nroutes:\\n  - name: candidate\\n    match: { path: /api/* }\\n    mode: service\\n    target: ${props.service}-green\\ndefault: monolith\\n' > /tmp/routes.yaml`,
+              // A proxy of the gate's own: the candidate's traffic to green, every other group on production.
+              `printf '%s' "$ROUTES_YAML" > /tmp/routes.yaml`,
               'ROUTES_FILE=/tmp/routes.yaml PROXY_PORT=8080 ADMIN_PORT=8081 node strangler-proxy/src/main.ts & sleep 3',
               'E2E_BASE_URL=http://127.0.0.1:8080 npm run e2e',
             ],

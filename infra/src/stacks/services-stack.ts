@@ -140,8 +140,8 @@ export class ServicesStack extends Stack {
       BLUE_GREEN_APPS.map((app, i) => [app.name, internalUrl(productionPort(i))]),
     );
     const listeners = BLUE_GREEN_APPS.map((app, i) => {
-      const listener = (kind: string, port: number, from: ec2.ISecurityGroup): elbv2.ApplicationListener => {
-        internalSg.addIngressRule(from, ec2.Port.tcp(port), `${app.name} ${kind} listener`);
+      const listener = (kind: string, port: number, from: ec2.ISecurityGroup[]): elbv2.ApplicationListener => {
+        for (const group of from) internalSg.addIngressRule(group, ec2.Port.tcp(port), `${app.name} ${kind} listener`);
         return this.internalAlb.addListener(`${app.name}${kind}`, {
           port,
           protocol: elbv2.ApplicationProtocol.HTTP,
@@ -149,7 +149,12 @@ export class ServicesStack extends Stack {
           defaultAction: elbv2.ListenerAction.fixedResponse(404),
         });
       };
-      return { app, production: listener('Production', productionPort(i), tasksSg), test: listener('Test', testPort(i), gatesSg) };
+      // The gates reach every production listener too: their proxy sends all but the candidate's group there.
+      return {
+        app,
+        production: listener('Production', productionPort(i), [tasksSg, gatesSg]),
+        test: listener('Test', testPort(i), [gatesSg]),
+      };
     });
 
     // What every app's task shares: its image, the database, Redis, the session secret, the proxy's internal URL.
