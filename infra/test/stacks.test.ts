@@ -581,6 +581,30 @@ describe.each(ENVS)('%s', (envName) => {
     }
   });
 
+  it('when a pipeline’s source action reads the repository through the connection (ARN prefix `codeconnections`), then its role may UseConnection under both service prefixes, on that connection only', () => {
+    // AWS CodeConnections docs: connections made since the rename carry `arn:aws:codeconnections:…`,
+    // and a policy must grant `codeconnections:UseConnection` for them (CDK grants only
+    // `codestar-connections:UseConnection`).
+    expect(config.source.connectionArn).toMatch(/^arn:aws:codeconnections:/);
+    const roles = resources(env.pipelines, 'AWS::IAM::Role');
+    const policies = Object.values(resources(env.pipelines, 'AWS::IAM::Policy'));
+    for (const p of Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline'))) {
+      const source = p.Properties.Stages[0].Actions[0];
+      expect(source.ActionTypeId).toMatchObject({ Category: 'Source', Provider: 'CodeStarSourceConnection' });
+      const role = getAttOf(source.RoleArn);
+      expect(roles[role]).toBeDefined();
+      const statements = policies
+        .filter((x) => x.Properties.Roles.some((r: unknown) => refOf(r) === role))
+        .flatMap((x) => x.Properties.PolicyDocument.Statement)
+        .filter((st) => [st.Action].flat().some((a: string) => a.endsWith(':UseConnection')));
+      const granted = statements.flatMap((st) => [st.Action].flat().map((a: string) => `${a} ${st.Resource}`)).sort();
+      expect(granted).toEqual([
+        `codeconnections:UseConnection ${config.source.connectionArn}`,
+        `codestar-connections:UseConnection ${config.source.connectionArn}`,
+      ]);
+    }
+  });
+
   it('the image build writes each app’s image definitions for every container that runs the image', () => {
     const projects = Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineImage/.test(k));
     expect(projects).toHaveLength(IMAGES.length);

@@ -4,6 +4,7 @@ import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledge } from '../nag.ts';
@@ -49,7 +50,17 @@ export class ServicePipeline extends Construct {
     const folder = props.deploys[0]!.app.folder;
     const source = new codepipeline.Artifact('Source');
     const built = new codepipeline.Artifact('ImageDefinitions');
+    // The connection's ARN has the `codeconnections` prefix; CDK grants only the older
+    // `codestar-connections:UseConnection`, which IAM does not apply to it: grant both.
+    const sourceRole = new iam.Role(this, 'SourceRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: `The ${image} pipeline's source action: reads the repository through the connection`,
+    });
+    sourceRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['codeconnections:UseConnection'], resources: [config.source.connectionArn] }),
+    );
     const sourceAction = new actions.CodeStarConnectionsSourceAction({
+      role: sourceRole,
       actionName: 'Source',
       connectionArn: config.source.connectionArn,
       owner: config.source.owner,
