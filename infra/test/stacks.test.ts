@@ -12,7 +12,7 @@ import { APP_CONTAINER, containersOf, INIT_CONTAINER } from '../src/constructs/a
 import { APP_CONTAINER as HOOK_APP_CONTAINER } from '../src/test-gate/hook-handler.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
-import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf } from '../src/service-catalog.ts';
+import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
 import { productionPort, SERVICE_NAMESPACE, testPort } from '../src/stacks/services-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
@@ -334,6 +334,18 @@ describe.each(ENVS)('%s', (envName) => {
     // It copies every service the proxy may ask about, so no /watermark answers 404 for one of them.
     const mappings = loadDataMapping(path.join(repoRoot, String(envOf(sync.name).DATA_MAPPING)));
     for (const service of mappings.services) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
+  });
+
+  it('when the stack is first deployed, then the replicator is created only after every app whose database it prepares (their init containers make those databases)', () => {
+    const syncService = Object.entries(
+      template(env.services).toJSON().Resources as Record<string, { Type: string; DependsOn?: string[]; Properties: any }>,
+    ).find(([, r]) => r.Type === 'AWS::ECS::Service' && r.Properties.ServiceName === sync.name)![1];
+    const serviceIds = Object.fromEntries(
+      Object.entries(resources(env.services, 'AWS::ECS::Service')).map(([id, r]) => [r.Properties.ServiceName, id]),
+    );
+    const databases = BLUE_GREEN_APPS.filter((a) => a.database && SYNC_DATABASES.includes(a.database));
+    expect(databases.map((a) => a.name).sort()).toEqual(BLUE_GREEN_APPS.map((a) => a.name).sort());
+    for (const app of databases) expect(syncService.DependsOn ?? [], app.name).toContain(serviceIds[app.name]);
   });
 
   it('when the proxy and the replicator are built by constructs of their own, then their resources keep the logical IDs and generated names they had in the stack (a deployed stack would otherwise replace them)', () => {

@@ -257,6 +257,10 @@ export class ServicesStack extends Stack {
       roleSecrets: data.appDatabaseSecrets,
     });
     services.sync = this.replicator.service;
+    // The replicator prepares every service database when it starts, and those exist only once each
+    // app's init container has run: CloudFormation creates it after the apps' services are stable, so
+    // a first deployment cannot trip its circuit breaker (one task, no retry) and roll the stack back.
+    for (const app of BLUE_GREEN_APPS) this.replicator.service.node.addDependency(blueGreen[app.name]!.service);
 
     this.services = services;
     this.blueGreen = blueGreen;
