@@ -89,7 +89,14 @@ export const GENERATED_WILDCARDS: readonly WildcardAllowance[] = [
 ];
 
 /** The whole app, cdk-nag's AWS Solutions checks applied (a check without a justified suppression is an error). */
-export function buildApp(opts: { outdir?: string; accounts?: { dev?: string; prod?: string } } = {}): {
+export function buildApp(
+  opts: {
+    outdir?: string;
+    accounts?: { dev?: string; prod?: string };
+    /** Changes each environment's settings first (tests: what a later stack update would change). */
+    configure?: (config: EnvironmentConfig) => EnvironmentConfig;
+  } = {},
+): {
   app: App;
   stacks: Record<'dev' | 'prod', SystemStacks>;
 } {
@@ -99,7 +106,7 @@ export function buildApp(opts: { outdir?: string; accounts?: { dev?: string; pro
     // cannot lose an output its consumers still read.
     context: { '@aws-cdk/core:defaultCrossStackReferences': 'strong' },
   });
-  const [dev, prod] = environments(opts.accounts ?? {});
+  const [dev, prod] = environments(opts.accounts ?? {}).map(opts.configure ?? ((c) => c));
   const stacks = { dev: addEnvironment(app, dev!), prod: addEnvironment(app, prod!) };
   for (const env of Object.values(stacks)) for (const stack of Object.values(env)) acknowledgeWildcards(stack, GENERATED_WILDCARDS);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }));

@@ -581,13 +581,13 @@ describe.each(ENVS)('%s', (envName) => {
       expect(p.PipelineType).toBe('V2');
       expect(p.ExecutionMode).toBe('QUEUED');
       expect(p.Variables).toEqual([expect.objectContaining({ Name: 'SERVICE', DefaultValue: image })]);
-      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(['Source', 'BuildAndTest', 'Image', 'Deploy']);
+      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record']);
       const push = p.Triggers[0].GitConfiguration.Push[0];
       expect(push.Branches.Includes).toEqual([config.source.branch]);
       expect(push.FilePaths.Includes).toEqual(triggerPaths(apps));
       expect(push.FilePaths.Includes).toContain(`${apps[0]!.folder}/**`);
       // Deploy: one ECS action per app of the image, each reading its own image definitions.
-      const deploys = p.Stages.at(-1).Actions;
+      const deploys = p.Stages.find((s: { Name: string }) => s.Name === 'Deploy').Actions;
       expect(deploys.map((a: { ActionTypeId: { Provider: string } }) => a.ActionTypeId.Provider)).toEqual(apps.map(() => 'ECS'));
       expect(deploys.map((a: { Configuration: { FileName: string } }) => a.Configuration.FileName)).toEqual(apps.map(imageFileOf));
     }
@@ -627,6 +627,87 @@ describe.each(ENVS)('%s', (envName) => {
       expect(JSON.parse(line.match(/echo '(.*)' \|/)[1]).map((d: { name: string }) => d.name)).toEqual(containersOf(app));
     }
   });
+});
+
+describe('a stack update never moves traffic or images (CloudFormation and ECS never fight over them)', () => {
+  // What a later `cdk deploy` would change that has nothing to do with routing or images.
+  const later = buildApp({ configure: (c) => ({ ...c, bakeTimeMinutes: c.bakeTimeMinutes + 5, logRetentionDays: 30 }) }).stacks;
+  const propertiesOf = (stack: Stack, type: string) =>
+    Object.fromEntries(
+      Object.entries(Template.fromStack(stack).toJSON().Resources as Resources)
+        .filter(([, r]) => r.Type === type)
+        .map(([id, r]) => [id, r.Properties]),
+    );
+
+  it.each(ENVS)(
+    '%s: when an unrelated setting changes, then the listener rules, the task definitions, the image-tag parameters and the repositories’ lifecycle synthesize exactly as before (CloudFormation updates nothing of them)',
+    (e) => {
+      const sameIn = (pick: (s: SystemStacks) => Stack, type: string) => {
+        const before = propertiesOf(pick(stacks[e]), type);
+        expect(Object.keys(before).length, type).toBeGreaterThan(0);
+        expect(propertiesOf(pick(later[e]), type), type).toEqual(before);
+      };
+      sameIn((s) => s.services, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+      sameIn((s) => s.services, 'AWS::ECS::TaskDefinition');
+      sameIn((s) => s.registry, 'AWS::SSM::Parameter');
+      sameIn((s) => s.registry, 'AWS::ECR::Repository');
+      // The change did reach the stack: the comparison is not of two identical apps.
+      expect(propertiesOf(later[e].services, 'AWS::ECS::Service')).not.toEqual(propertiesOf(stacks[e].services, 'AWS::ECS::Service'));
+    },
+  );
+
+  it.each(ENVS)(
+    '%s: when CloudFormation deploys a task definition, then its image tag is the one the image’s pipeline recorded (a parameter read at deploy time), never a tag in the template',
+    (e) => {
+      const services = template(stacks[e].services).toJSON();
+      const parameters = services.Parameters as Record<string, { Type: string; Default: string }>;
+      for (const task of Object.values(resources(stacks[e].services, 'AWS::ECS::TaskDefinition')))
+        for (const c of task.Properties.ContainerDefinitions) {
+          const [, parts] = c.Image['Fn::Join'] as [string, unknown[]];
+          const tag = parts.at(-1) as { Ref: string };
+          expect(parts.at(-2)).toMatch(/:$/);
+          expect(parameters[tag.Ref]!.Type).toBe('AWS::SSM::Parameter::Value<String>');
+          expect(parameters[tag.Ref]!.Default).toMatch(new RegExp(`^/strangler/${e}/image-tag/(${IMAGES.join('|')})$`));
+        }
+      // The registry stack makes each parameter once, with the bootstrap tag the first deployment runs.
+      const names = Object.values(resources(stacks[e].registry, 'AWS::SSM::Parameter')).map((p) => [p.Properties.Name, p.Properties.Value]);
+      expect(names.sort()).toEqual(IMAGES.map((i) => [`/strangler/${e}/image-tag/${i}`, 'bootstrap']).sort());
+      // Each pipeline records the tag after its Deploy stage passed, into its own image's parameter only.
+      for (const image of IMAGES) {
+        const p = Object.values(resources(stacks[e].pipelines, 'AWS::CodePipeline::Pipeline')).find(
+          (x) => x.Properties.Name === `strangler-${e}-${image}`,
+        )!.Properties;
+        const record = p.Stages.at(-1).Actions[0];
+        expect(JSON.parse(record.Configuration.EnvironmentVariables)).toEqual([{ name: 'TAG', type: 'PLAINTEXT', value: '#{Image.TAG}' }]);
+        const project = resources(stacks[e].pipelines, 'AWS::CodeBuild::Project')[refOf(record.Configuration.ProjectName)]!;
+        expect(JSON.stringify(project.Properties.Environment.EnvironmentVariables)).toContain(`/strangler/${e}/image-tag/${image}`);
+        expect(JSON.parse(project.Properties.Source.BuildSpec).phases.build.commands.join('\n')).toContain('ssm put-parameter');
+        const role = getAttOf(project.Properties.ServiceRole);
+        const puts = Object.values(resources(stacks[e].pipelines, 'AWS::IAM::Policy'))
+          .filter((x) => x.Properties.Roles.some((r: unknown) => refOf(r) === role))
+          .flatMap((x) => x.Properties.PolicyDocument.Statement)
+          .filter((st) => [st.Action].flat().includes('ssm:PutParameter'));
+        expect(JSON.stringify(puts.map((st) => st.Resource))).toContain(`:parameter/strangler/${e}/image-tag/${image}"`);
+        expect(puts).toHaveLength(1);
+      }
+    },
+  );
+
+  it.each(ENVS)(
+    '%s: when the registry expires old images, then the bootstrap image is matched first by a rule that keeps it (a lower rule cannot expire it)',
+    (e) => {
+      for (const r of Object.values(resources(stacks[e].registry, 'AWS::ECR::Repository'))) {
+        const rules = JSON.parse(r.Properties.LifecyclePolicy.LifecyclePolicyText).rules as {
+          rulePriority: number;
+          selection: { tagStatus: string; tagPrefixList?: string[]; countType: string; countNumber: number };
+        }[];
+        const keep = rules.find((x) => x.selection.tagPrefixList?.includes('bootstrap'))!;
+        expect(keep.selection).toMatchObject({ tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: 1 });
+        const any = rules.find((x) => x.selection.tagStatus === 'any')!;
+        expect(keep.rulePriority).toBeLessThan(any.rulePriority);
+      }
+    },
+  );
 });
 
 describe('cdk-nag (AwsSolutions)', () => {

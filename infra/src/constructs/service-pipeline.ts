@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments.ts';
 import { SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
 import { sourceKey } from '../test-gate/hook-handler.ts';
+import { imageTagParameterName } from '../stacks/registry-stack.ts';
 
 export interface ServicePipelineProps {
   config: EnvironmentConfig;
@@ -111,6 +112,8 @@ export class ServicePipeline extends Construct {
       'Image',
       {
         version: '0.2',
+        // The tag, for the stage that records it once the deployment has passed.
+        env: { 'exported-variables': ['TAG'] },
         phases: {
           pre_build: {
             commands: [
@@ -148,6 +151,31 @@ export class ServicePipeline extends Construct {
     props.repository.grantPullPush(build);
     props.gateSources.grantPut(build, sourceKey('*'));
 
+    // Once every service of the image runs it (its gate passed, its bake time over), the tag is the
+    // one CloudFormation deploys from then on: a stack update never moves an image back.
+    const tagParameter = imageTagParameterName(config.name, image);
+    const record = project(
+      'Record',
+      {
+        version: '0.2',
+        phases: { build: { commands: ['aws ssm put-parameter --name "$TAG_PARAMETER" --type String --overwrite --value "$TAG"'] } },
+      },
+      { env: { TAG_PARAMETER: tagParameter } },
+    );
+    record.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:PutParameter'],
+        resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: tagParameter.slice(1) })],
+      }),
+    );
+    const imageAction = new actions.CodeBuildAction({
+      actionName: 'Image',
+      project: build,
+      input: source,
+      outputs: [built],
+      variablesNamespace: 'Image',
+    });
+
     const artifacts = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -181,10 +209,7 @@ export class ServicePipeline extends Construct {
       stages: [
         { stageName: 'Source', actions: [sourceAction] },
         { stageName: 'BuildAndTest', actions: [new actions.CodeBuildAction({ actionName: 'BuildAndTest', project: test, input: source })] },
-        {
-          stageName: 'Image',
-          actions: [new actions.CodeBuildAction({ actionName: 'Image', project: build, input: source, outputs: [built] })],
-        },
+        { stageName: 'Image', actions: [imageAction] },
         {
           stageName: 'Deploy',
           actions: props.deploys.map(
@@ -197,10 +222,21 @@ export class ServicePipeline extends Construct {
               }),
           ),
         },
+        {
+          stageName: 'Record',
+          actions: [
+            new actions.CodeBuildAction({
+              actionName: 'RecordTag',
+              project: record,
+              input: source,
+              environmentVariables: { TAG: { value: imageAction.variable('TAG') } },
+            }),
+          ],
+        },
       ],
     });
 
-    for (const p of [test, build])
+    for (const p of [test, build, record])
       acknowledge(
         p,
         'Build artifacts are the image definitions and test logs; the artifact bucket’s S3-managed encryption covers them.',

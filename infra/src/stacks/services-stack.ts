@@ -5,6 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { AppTask, type AppTaskBase } from '../constructs/app-task.ts';
 import { BlueGreenService } from '../constructs/blue-green-service.ts';
@@ -15,6 +16,7 @@ import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
 import { APPS, BLUE_GREEN_APPS, imageOf, type DeployedApp } from '../service-catalog.ts';
 import { DATABASE_ADMIN, POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
+import { imageTagParameterName } from './registry-stack.ts';
 
 export { SERVICE_NAMESPACE } from '../constructs/replicator-service.ts';
 
@@ -23,8 +25,6 @@ export interface ServicesStackProps extends StackProps {
   vpc: ec2.IVpc;
   data: DataStack;
   repositories: Readonly<Record<string, ecr.IRepository>>;
-  /** The image tag CloudFormation deploys (default `bootstrap`); pipelines deploy commit tags after. */
-  imageTag?: string;
 }
 
 /** The internal load balancer's ports: production listener 8000 + i, test listener 9000 + i, the proxy's 8080. */
@@ -55,7 +55,10 @@ export class ServicesStack extends Stack {
     const { config, vpc, data } = props;
     const prod = config.name === 'prod';
     const logRetention = config.logRetentionDays as logs.RetentionDays;
-    const imageTag = props.imageTag ?? 'bootstrap';
+    // The tag each image's services run: the pipeline's parameter, read at every stack operation, so
+    // a stack update deploys what the pipeline last deployed, never an older or a bootstrap image.
+    const imageTagOf = (image: string): string =>
+      ssm.StringParameter.valueForStringParameter(this, imageTagParameterName(config.name, image));
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
@@ -158,8 +161,7 @@ export class ServicesStack extends Stack {
     });
 
     // What every app's task shares: its image, the database, Redis, the session secret, the proxy's internal URL.
-    const shared: Omit<AppTaskBase, 'repository'> = {
-      imageTag,
+    const shared: Omit<AppTaskBase, 'repository' | 'imageTag'> = {
       database: {
         host: data.database.dbInstanceEndpointAddress,
         port: POSTGRES_PORT,
@@ -174,7 +176,11 @@ export class ServicesStack extends Stack {
       },
       logRetention,
     };
-    const taskOf = (app: DeployedApp): AppTaskBase => ({ ...shared, repository: props.repositories[imageOf(app)]! });
+    const taskOf = (app: DeployedApp): AppTaskBase => ({
+      ...shared,
+      repository: props.repositories[imageOf(app)]!,
+      imageTag: imageTagOf(imageOf(app)),
+    });
     const services: Record<string, ecs.FargateService> = {};
     const blueGreen: Record<string, BlueGreenService> = {};
     const gates: Record<string, TestGate> = {};
