@@ -387,6 +387,11 @@ describe.each(ENVS)('%s', (envName) => {
     expect(redis[0]!.hops).toBe('3');
   });
 
+  it('when the monolith and the auth service set the session cookie, then it is Secure only where the site is served over HTTPS (prod), so dev logins over HTTP stick', () => {
+    for (const name of ['monolith', 'auth']) expect(envOf(name).SECURE_COOKIES, name).toBe(config.certificateArn ? 'true' : 'false');
+    expect(Boolean(config.certificateArn)).toBe(envName === 'prod');
+  });
+
   describe.each(BLUE_GREEN_APPS.map((a, i) => [a.name, a, i] as const))('%s: ECS-native blue/green', (name, appEntry, i) => {
     it('strategy BLUE_GREEN, the bake time, the POST_TEST_TRAFFIC_SHIFT hook, alarms that roll back', () => {
       const service = byServiceName(env, name);

@@ -176,8 +176,13 @@ export class ServicesStack extends Stack {
       },
       logRetention,
     };
+    // The session cookie is Secure only where users reach the site over HTTPS (an environment with a
+    // certificate): a browser never sends a Secure cookie back over plain HTTP, so dev logins would not stick.
+    const cookies = (app: DeployedApp): Record<string, string> =>
+      'SECURE_COOKIES' in app.env ? { SECURE_COOKIES: config.certificateArn ? 'true' : 'false' } : {};
     const taskOf = (app: DeployedApp): AppTaskBase => ({
       ...shared,
+      environment: { ...shared.environment, ...cookies(app) },
       repository: props.repositories[imageOf(app)]!,
       imageTag: imageTagOf(imageOf(app)),
     });
