@@ -622,6 +622,25 @@ describe.each(ENVS)('%s', (envName) => {
     }
   });
 
+  it('when the Image stage runs again for a commit already pushed (tags are immutable), then it keeps that image instead of failing on the push', () => {
+    const projects = Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineImage/.test(k));
+    expect(projects).toHaveLength(IMAGES.length);
+    for (const [, project] of projects) {
+      const build = JSON.parse(project.Properties.Source.BuildSpec).phases.build.commands.join('\n') as string;
+      // The push happens only on the branch where the tag was not found.
+      expect(build).toMatch(
+        /^if aws ecr describe-images --repository-name "\$REPOSITORY_NAME" --image-ids imageTag="\$TAG" .*; then .*; else docker build .* && docker push "\$REPOSITORY_URI:\$TAG"; fi$/,
+      );
+      expect(build.match(/docker push/g)).toHaveLength(1);
+      const role = getAttOf(project.Properties.ServiceRole);
+      const actions = Object.values(resources(env.pipelines, 'AWS::IAM::Policy'))
+        .filter((x) => x.Properties.Roles.some((r: unknown) => refOf(r) === role))
+        .flatMap((x) => x.Properties.PolicyDocument.Statement)
+        .flatMap((st) => [st.Action].flat());
+      expect(actions).toContain('ecr:DescribeImages');
+    }
+  });
+
   it('the image build writes each app’s image definitions for every container that runs the image', () => {
     const projects = Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineImage/.test(k));
     expect(projects).toHaveLength(IMAGES.length);

@@ -123,10 +123,11 @@ export class ServicePipeline extends Construct {
               `zip -qr /tmp/source.zip . && aws s3 cp --only-show-errors /tmp/source.zip "s3://$GATE_SOURCES/${sourceKey('$TAG')}"`,
             ],
           },
+          // Tags are immutable: a re-run for a commit already pushed (a retried stage, a redeploy)
+          // keeps that image instead of failing on the push.
           build: {
             commands: [
-              'docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" -t "$REPOSITORY_URI:$TAG" .',
-              'docker push "$REPOSITORY_URI:$TAG"',
+              'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "$REPOSITORY_URI:$TAG is already pushed: kept"; else docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" -t "$REPOSITORY_URI:$TAG" . && docker push "$REPOSITORY_URI:$TAG"; fi',
             ],
           },
           // One file per app: its containers that run the image (the init container too, so it never lags).
@@ -143,12 +144,14 @@ export class ServicePipeline extends Construct {
         privileged: true,
         env: {
           REPOSITORY_URI: props.repository.repositoryUri,
+          REPOSITORY_NAME: props.repository.repositoryName,
           ENTRY: props.deploys[0]!.app.entry,
           GATE_SOURCES: props.gateSources.bucketName,
         },
       },
     );
     props.repository.grantPullPush(build);
+    props.repository.grant(build, 'ecr:DescribeImages');
     props.gateSources.grantPut(build, sourceKey('*'));
 
     // Once every service of the image runs it (its gate passed, its bake time over), the tag is the
