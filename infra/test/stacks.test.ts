@@ -1,5 +1,6 @@
 // The deployment, proven by synthesis: no AWS account is needed or reachable. One app for both
 // environments is built once; each assertion reads its synthesized CloudFormation.
+import fs from 'node:fs';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { type Stack, Validations } from 'aws-cdk-lib';
@@ -619,6 +620,21 @@ describe.each(ENVS)('%s', (envName) => {
         `codeconnections:UseConnection ${config.source.connectionArn}`,
         `codestar-connections:UseConnection ${config.source.connectionArn}`,
       ]);
+    }
+  });
+
+  it('when BuildAndTest runs the tests, then it runs them on Node 24 (the project’s engines), not the Node 22 a CodeBuild runtime pin gave', () => {
+    const projects = Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineBuildAndTest/.test(k));
+    expect(projects).toHaveLength(IMAGES.length);
+    const engines = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).engines.node as string;
+    expect(engines).toMatch(/^>=24\./);
+    for (const [, project] of projects) {
+      expect(project.Properties.Environment.Image).toMatch(/^public\.ecr\.aws\/docker\/library\/node:24[-.]/);
+      const spec = JSON.parse(project.Properties.Source.BuildSpec);
+      expect(spec.phases.install['runtime-versions']).toBeUndefined();
+      expect(spec.phases.install.commands[0]).toContain('^v24');
+      // Through npm scripts: the Node the workspace pins comes first on their PATH.
+      expect(spec.phases.build.commands.join('\n')).not.toContain('npx vitest');
     }
   });
 

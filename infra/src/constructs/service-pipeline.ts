@@ -14,6 +14,7 @@ import type { EnvironmentConfig } from '../environments.ts';
 import { SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
 import { sourceKey } from '../test-gate/hook-handler.ts';
 import { imageTagParameterName } from '../stacks/registry-stack.ts';
+import { NODE_24_BUILD_IMAGE } from './test-gate.ts';
 
 export interface ServicePipelineProps {
   config: EnvironmentConfig;
@@ -75,11 +76,11 @@ export class ServicePipeline extends Construct {
     const project = (
       id: string,
       spec: object,
-      opts: { privileged?: boolean; env?: Record<string, string> } = {},
+      opts: { privileged?: boolean; env?: Record<string, string>; buildImage?: codebuild.IBuildImage } = {},
     ): codebuild.PipelineProject =>
       new codebuild.PipelineProject(this, id, {
         environment: {
-          buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+          buildImage: opts.buildImage ?? codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
           computeType: codebuild.ComputeType.MEDIUM,
           privileged: opts.privileged ?? false,
         },
@@ -90,24 +91,37 @@ export class ServicePipeline extends Construct {
         timeout: Duration.minutes(30),
         logging: { cloudWatch: { logGroup } },
       });
-    const test = project('BuildAndTest', {
-      version: '0.2',
-      phases: {
-        install: {
-          'runtime-versions': { nodejs: 22 },
-          commands: ['dnf install -y -q redis6 && redis6-server --daemonize yes', 'npm ci --no-audit --no-fund'],
-        },
-        // Types and lint for everything (a shared change can break any image); the image's own tests
-        // and every contract suite, monolith against services (PostgreSQL: the tests' embedded one).
-        build: {
-          commands: [
-            'npm run typecheck',
-            'npm run lint',
-            'REDIS_URL=redis://127.0.0.1:6379 npx vitest run --project api "$APP" contract-tests/contracts',
-          ],
+    // On Node 24, as the project runs (engines: >=24.11 <25), not the Node 22 CodeBuild's images offer.
+    const test = project(
+      'BuildAndTest',
+      {
+        version: '0.2',
+        phases: {
+          install: {
+            commands: [
+              'node --version | grep -q "^v24\\." || { echo "BuildAndTest needs Node 24, found $(node --version)" >&2; exit 1; }',
+              'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null && redis-server --daemonize yes',
+              'npm ci --no-audit --no-fund',
+            ],
+          },
+          // Types and lint for everything (a shared change can break any image); the image's own tests
+          // and every contract suite, monolith against services (PostgreSQL: the tests' embedded one).
+          build: {
+            commands: [
+              'npm run typecheck',
+              'npm run lint',
+              'REDIS_URL=redis://127.0.0.1:6379 npm test -- --project api "$APP" contract-tests/contracts',
+            ],
+          },
         },
       },
-    });
+      { buildImage: codebuild.LinuxBuildImage.fromDockerRegistry(NODE_24_BUILD_IMAGE) },
+    );
+    acknowledge(
+      test,
+      'The tests need Node 24 (the project’s engines), which no CodeBuild-provided image carries; they run Docker’s official Node image, pinned by major tag.',
+      'AwsSolutions-CB5',
+    );
     const build = project(
       'Image',
       {

@@ -27,6 +27,13 @@ function hookAsset(): string {
   return dir;
 }
 
+/**
+ * Node 24 with npm 11, as the project needs (no CodeBuild-provided image offers Node 24): Docker's
+ * official image through its ECR Public mirror, x86_64 (the embedded PostgreSQL's allowed install
+ * script is its linux-x64 package).
+ */
+export const NODE_24_BUILD_IMAGE = 'public.ecr.aws/docker/library/node:24-bookworm';
+
 /** The gates' source bucket, by a fixed name both the services stack (gates) and the pipelines stack (image builds) know. */
 export const gateSourcesBucketName = (config: Pick<EnvironmentConfig, 'name' | 'account' | 'region'>): string =>
   `strangler-${config.name}-gate-sources-${config.account}-${config.region}`;
@@ -90,7 +97,7 @@ export class TestGate extends Construct {
       subnetSelection: { subnetGroupName: 'app' },
       securityGroups: [props.securityGroup],
       environment: {
-        buildImage: codebuild.LinuxBuildImage.fromDockerRegistry('public.ecr.aws/docker/library/node:24-bookworm'),
+        buildImage: codebuild.LinuxBuildImage.fromDockerRegistry(NODE_24_BUILD_IMAGE),
         computeType: codebuild.ComputeType.MEDIUM,
       },
       timeout: Duration.minutes(30),
