@@ -472,6 +472,20 @@ describe.each(ENVS)('%s', (envName) => {
       expect(fn.Properties.Environment.Variables.PROJECT_NAME).toEqual({ Ref: project });
     });
 
+    it('when the gate’s journeys launch Chromium, then they take the packaged one the repository resolves (no apt step, no CHROMIUM_PATH), on the x86_64 image that package is built for', () => {
+      const project = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) =>
+        k.startsWith(`${name}GateTests`),
+      )![1];
+      const spec = JSON.stringify(project.Properties.Source.BuildSpec);
+      expect(spec).not.toMatch(/apt-get|apt install|dnf |yum /);
+      expect(spec).not.toContain('CHROMIUM_PATH');
+      expect(spec).toContain('npm ci');
+      expect(project.Properties.Environment.Type).toBe('LINUX_CONTAINER');
+      // The package the resolution falls back to is a dependency the gate's npm ci installs.
+      const contractTests = JSON.parse(fs.readFileSync(path.join(repoRoot, 'contract-tests/package.json'), 'utf8'));
+      expect({ ...contractTests.dependencies, ...contractTests.devDependencies }).toHaveProperty('@sparticuz/chromium');
+    });
+
     it('when the gate’s build starts, then its source is the deployed commit’s zip the image build left in the gate bucket (no repository credentials, no branch tip), and the hook knows that bucket', () => {
       const projects = resources(env.services, 'AWS::CodeBuild::Project');
       const [projectId, project] = Object.entries(projects).find(([k]) => k.startsWith(`${name}GateTests`))!;
