@@ -28,10 +28,22 @@ export interface ServicePipelineProps {
   logRetention: logs.RetentionDays;
 }
 
-/** The paths a push must touch to run this pipeline: the image's folder, and what it shares. */
+/**
+ * What every pipeline tests besides its image's own code: the contract suites (BuildAndTest) and
+ * the journeys (the gate). A change to them must run them against every service, though no image's
+ * content changes.
+ */
+export const TEST_PATHS = ['contract-tests/**'];
+
+/** The paths a push must touch to run this pipeline: the image's folder, what it shares, and the tests every pipeline runs. */
 export const triggerPaths = (apps: readonly DeployedApp[]): string[] => [
-  ...new Set([...apps.map((a) => `${a.folder}/**`), ...SHARED_PATHS]),
+  ...new Set([...apps.map((a) => `${a.folder}/**`), ...SHARED_PATHS, ...TEST_PATHS]),
 ];
+
+/** The most file paths one push filter may hold (CodePipeline API, GitFilePathFilterCriteria: "Maximum number of 8 items"). */
+export const MAX_FILE_PATHS = 8;
+const chunks = <T>(xs: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 
 /** The image definitions file the deploy action of an app reads. */
 export const imageFileOf = (app: DeployedApp): string => `imagedefinitions-${app.name}.json`;
@@ -219,7 +231,11 @@ export class ServicePipeline extends Construct {
           providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
           gitConfiguration: {
             sourceAction,
-            pushFilter: [{ branchesIncludes: [config.source.branch], filePathsIncludes: triggerPaths(props.deploys.map((d) => d.app)) }],
+            // A push filter holds at most 8 file paths (CodePipeline's GitFilePathFilterCriteria); more make more filters.
+            pushFilter: chunks(triggerPaths(props.deploys.map((d) => d.app)), MAX_FILE_PATHS).map((paths) => ({
+              branchesIncludes: [config.source.branch],
+              filePathsIncludes: paths,
+            })),
           },
         },
       ],
