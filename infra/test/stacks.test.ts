@@ -601,6 +601,22 @@ describe.each(ENVS)('%s', (envName) => {
       expect(p.PipelineType).toBe('V2');
       expect(p.ExecutionMode).toBe('QUEUED');
       expect(p.Variables).toEqual([expect.objectContaining({ Name: 'SERVICE', DefaultValue: image })]);
+      // The variable is what every build is told (not a project constant beside it), and the image build uses it.
+      const builds = p.Stages.flatMap((st: { Actions: any[] }) => st.Actions).filter((a: any) => a.ActionTypeId.Provider === 'CodeBuild');
+      expect(builds.length).toBeGreaterThanOrEqual(3);
+      for (const b of builds)
+        expect(JSON.parse(b.Configuration.EnvironmentVariables), b.Name).toContainEqual({
+          name: 'SERVICE',
+          type: 'PLAINTEXT',
+          value: '#{variables.SERVICE}',
+        });
+      const projects = resources(env.pipelines, 'AWS::CodeBuild::Project');
+      for (const b of builds) {
+        const project = projects[refOf(b.Configuration.ProjectName)]!;
+        expect(project.Properties.Environment.EnvironmentVariables.map((v: { Name: string }) => v.Name)).not.toContain('SERVICE');
+      }
+      const imageBuild = builds.find((b: any) => b.Name === 'Image');
+      expect(projects[refOf(imageBuild.Configuration.ProjectName)]!.Properties.Source.BuildSpec).toContain('strangler.service=$SERVICE');
       expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record']);
       const pushes = p.Triggers[0].GitConfiguration.Push as { Branches: { Includes: string[] }; FilePaths: { Includes: string[] } }[];
       for (const push of pushes) {
@@ -740,7 +756,11 @@ describe('a stack update never moves traffic or images (CloudFormation and ECS n
           (x) => x.Properties.Name === `strangler-${e}-${image}`,
         )!.Properties;
         const record = p.Stages.at(-1).Actions[0];
-        expect(JSON.parse(record.Configuration.EnvironmentVariables)).toEqual([{ name: 'TAG', type: 'PLAINTEXT', value: '#{Image.TAG}' }]);
+        expect(JSON.parse(record.Configuration.EnvironmentVariables)).toContainEqual({
+          name: 'TAG',
+          type: 'PLAINTEXT',
+          value: '#{Image.TAG}',
+        });
         const project = resources(stacks[e].pipelines, 'AWS::CodeBuild::Project')[refOf(record.Configuration.ProjectName)]!;
         expect(JSON.stringify(project.Properties.Environment.EnvironmentVariables)).toContain(`/strangler/${e}/image-tag/${image}`);
         expect(JSON.parse(project.Properties.Source.BuildSpec).phases.build.commands.join('\n')).toContain('ssm put-parameter');

@@ -96,9 +96,7 @@ export class ServicePipeline extends Construct {
           computeType: codebuild.ComputeType.MEDIUM,
           privileged: opts.privileged ?? false,
         },
-        environmentVariables: Object.fromEntries(
-          Object.entries({ SERVICE: image, APP: folder, ...opts.env }).map(([k, value]) => [k, { value }]),
-        ),
+        environmentVariables: Object.fromEntries(Object.entries({ APP: folder, ...opts.env }).map(([k, value]) => [k, { value }])),
         buildSpec: codebuild.BuildSpec.fromObject(spec),
         timeout: Duration.minutes(30),
         logging: { cloudWatch: { logGroup } },
@@ -153,7 +151,7 @@ export class ServicePipeline extends Construct {
           // keeps that image instead of failing on the push.
           build: {
             commands: [
-              'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "$REPOSITORY_URI:$TAG is already pushed: kept"; else docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" -t "$REPOSITORY_URI:$TAG" . && docker push "$REPOSITORY_URI:$TAG"; fi',
+              'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$TAG" >/dev/null 2>&1; then echo "$SERVICE: $REPOSITORY_URI:$TAG is already pushed: kept"; else docker build --build-arg APP="$APP" --build-arg ENTRY="$ENTRY" --label "strangler.service=$SERVICE" -t "$REPOSITORY_URI:$TAG" . && docker push "$REPOSITORY_URI:$TAG"; fi',
             ],
           },
           // One file per app: its containers that run the image (the init container too, so it never lags).
@@ -187,7 +185,14 @@ export class ServicePipeline extends Construct {
       'Record',
       {
         version: '0.2',
-        phases: { build: { commands: ['aws ssm put-parameter --name "$TAG_PARAMETER" --type String --overwrite --value "$TAG"'] } },
+        phases: {
+          build: {
+            commands: [
+              'aws ssm put-parameter --name "$TAG_PARAMETER" --type String --overwrite --value "$TAG"',
+              'echo "$SERVICE now runs $TAG"',
+            ],
+          },
+        },
       },
       { env: { TAG_PARAMETER: tagParameter } },
     );
@@ -197,12 +202,15 @@ export class ServicePipeline extends Construct {
         resources: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: tagParameter.slice(1) })],
       }),
     );
+    // Every build is told the image it works for by the pipeline's SERVICE variable, the one place it is named per run.
+    const service = { SERVICE: { value: '#{variables.SERVICE}' } };
     const imageAction = new actions.CodeBuildAction({
       actionName: 'Image',
       project: build,
       input: source,
       outputs: [built],
       variablesNamespace: 'Image',
+      environmentVariables: service,
     });
 
     const artifacts = new s3.Bucket(this, 'Artifacts', {
@@ -241,7 +249,12 @@ export class ServicePipeline extends Construct {
       ],
       stages: [
         { stageName: 'Source', actions: [sourceAction] },
-        { stageName: 'BuildAndTest', actions: [new actions.CodeBuildAction({ actionName: 'BuildAndTest', project: test, input: source })] },
+        {
+          stageName: 'BuildAndTest',
+          actions: [
+            new actions.CodeBuildAction({ actionName: 'BuildAndTest', project: test, input: source, environmentVariables: service }),
+          ],
+        },
         { stageName: 'Image', actions: [imageAction] },
         {
           stageName: 'Deploy',
@@ -262,7 +275,7 @@ export class ServicePipeline extends Construct {
               actionName: 'RecordTag',
               project: record,
               input: source,
-              environmentVariables: { TAG: { value: imageAction.variable('TAG') } },
+              environmentVariables: { ...service, TAG: { value: imageAction.variable('TAG') } },
             }),
           ],
         },
