@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { compileRouteTable, loadDataMapping, loadProxyConfig } from '@strangler/proxy';
 import { repoRoot } from '@strangler/stack';
 import { buildApp, type SystemStacks } from '../src/app.ts';
-import { APP_CONTAINER, containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
+import { APP_CONTAINER, containersOf, FETCH_RDS_CA, INIT_CONTAINER, RDS_CA_FILE } from '../src/constructs/app-task.ts';
 import { APP_CONTAINER as HOOK_APP_CONTAINER } from '../src/test-gate/hook-handler.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
@@ -790,6 +790,85 @@ describe('a stack update never moves traffic or images (CloudFormation and ECS n
       }
     },
   );
+});
+
+describe('the database connections verify the server (RDS CA bundle, verify-full), never sslmode=no-verify', () => {
+  it.each(ENVS)(
+    '%s: when any container connects to PostgreSQL, then its URL verifies the certificate and its name against the bundle the container fetched first',
+    (e) => {
+      const json = JSON.stringify(template(stacks[e].services).toJSON());
+      expect(json).not.toContain('no-verify');
+      const tasks = Object.values(resources(stacks[e].services, 'AWS::ECS::TaskDefinition'));
+      let urls = 0;
+      for (const task of tasks)
+        for (const c of task.Properties.ContainerDefinitions) {
+          const vars = Object.fromEntries((c.Environment ?? []).map((v: { Name: string; Value: unknown }) => [v.Name, v.Value]));
+          expect(vars.RDS_CA_URL, c.Name).toBe(
+            `https://truststore.pki.rds.amazonaws.com/${configs[e].region}/${configs[e].region}-bundle.pem`,
+          );
+          expect(vars.RDS_CA_FILE).toBe(RDS_CA_FILE);
+          expect(c.Command.slice(0, 2)).toEqual(['sh', '-c']);
+          expect(c.Command[2].startsWith(`${FETCH_RDS_CA} && `)).toBe(true);
+          for (const [name, value] of Object.entries(vars)) {
+            const text = JSON.stringify(value);
+            if (!text.includes('postgres://')) continue;
+            urls++;
+            expect(text, `${c.Name} ${name}`).toMatch(/\?sslmode=verify-full&sslrootcert=\/tmp\/rds-ca\.pem"?\]?\]?\}?$/);
+          }
+        }
+      expect(urls).toBeGreaterThanOrEqual(APPS.length);
+    },
+  );
+
+  it('when a container starts, then the fetch writes the served bundle where sslrootcert points, pg then verifies with it, and a failed download stops the container naming the bundle', async () => {
+    const { spawn } = await import('node:child_process');
+    const http = await import('node:http');
+    const os = await import('node:os');
+    const { parse } = await import('pg-connection-string');
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
+    const server = http.createServer((req, res) => {
+      if (req.url === '/us-east-1-bundle.pem') res.end(pem);
+      else res.writeHead(404).end('no such bundle');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rds-ca-'));
+    const file = path.join(dir, 'rds-ca.pem');
+    // Run as the containers do: the same shell line, the command after it replaced by a marker.
+    // Not spawnSync: the server answering the fetch lives in this process's event loop.
+    const run = (url: string) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn('sh', ['-c', `${FETCH_RDS_CA} && echo started`], {
+          env: { ...process.env, RDS_CA_URL: url, RDS_CA_FILE: file },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    try {
+      const ok = await run(`${base}/us-east-1-bundle.pem`);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout.trim()).toBe('started');
+      expect(fs.readFileSync(file, 'utf8')).toBe(pem);
+      // What node-postgres makes of the deployed URL (its own parser): the bundle as CA, certificates checked.
+      const config = parse(`postgres://app@db.internal:5432/app?sslmode=verify-full&sslrootcert=${file}`) as {
+        ssl: { ca: string; rejectUnauthorized?: boolean };
+      };
+      expect(config.ssl.ca).toBe(pem);
+      expect(config.ssl.rejectUnauthorized).not.toBe(false);
+      fs.rmSync(file);
+      const missing = await run(`${base}/nowhere.pem`);
+      expect(missing.status).toBe(1);
+      expect(missing.stdout).not.toContain('started');
+      expect(missing.stderr).toContain(`the RDS CA bundle ${base}/nowhere.pem could not be fetched: HTTP 404`);
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('cdk-nag (AwsSolutions)', () => {
