@@ -617,7 +617,11 @@ describe.each(ENVS)('%s', (envName) => {
       }
       const imageBuild = builds.find((b: any) => b.Name === 'Image');
       expect(projects[refOf(imageBuild.Configuration.ProjectName)]!.Properties.Source.BuildSpec).toContain('strangler.service=$SERVICE');
-      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record']);
+      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(
+        envName === 'prod'
+          ? ['Source', 'BuildAndTest', 'Image', 'Approve', 'Deploy', 'Record']
+          : ['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record'],
+      );
       const pushes = p.Triggers[0].GitConfiguration.Push as { Branches: { Includes: string[] }; FilePaths: { Includes: string[] } }[];
       for (const push of pushes) {
         expect(push.Branches.Includes).toEqual([config.source.branch]);
@@ -673,6 +677,29 @@ describe.each(ENVS)('%s', (envName) => {
       expect(spec.phases.install.commands[0]).toContain('^v24');
       // Through npm scripts: the Node the workspace pins comes first on their PATH.
       expect(spec.phases.build.commands.join('\n')).not.toContain('npx vitest');
+    }
+  });
+
+  it('when a push reaches main, then dev deploys it at once but prod only once a person approved it, shown the commit and dev’s run of it (gate passed, tag recorded)', () => {
+    for (const image of IMAGES) {
+      const p = Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline')).find(
+        (x) => x.Properties.Name === `strangler-${envName}-${image}`,
+      )!.Properties;
+      const names = p.Stages.map((s: { Name: string }) => s.Name);
+      if (envName === 'dev') {
+        expect(names).not.toContain('Approve');
+        continue;
+      }
+      // Approval stands between the image and its deployment.
+      expect(names.indexOf('Approve')).toBe(names.indexOf('Deploy') - 1);
+      const [approval] = p.Stages.find((s: { Name: string }) => s.Name === 'Approve').Actions;
+      expect(approval.ActionTypeId).toMatchObject({ Category: 'Approval', Provider: 'Manual' });
+      expect(approval.Configuration.CustomData).toContain('#{Source.CommitId}');
+      expect(approval.Configuration.CustomData).toContain(`strangler-dev-${image}`);
+      expect(approval.Configuration.CustomData).toContain(`/strangler/dev/image-tag/${image}`);
+      expect(approval.Configuration.ExternalEntityLink).toContain(`/pipelines/strangler-dev-${image}/executions`);
+      // The commit variable exists: the source action publishes its namespace.
+      expect(p.Stages[0].Actions[0].Namespace).toBe('Source');
     }
   });
 

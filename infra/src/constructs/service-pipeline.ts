@@ -45,6 +45,26 @@ export const MAX_FILE_PATHS = 8;
 const chunks = <T>(xs: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 
+/** The console page of a pipeline's runs. */
+export const pipelineRunsUrl = (env: { region: string }, pipelineName: string): string =>
+  `https://${env.region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${pipelineName}/executions?region=${env.region}`;
+
+/**
+ * The approval a commit waits for before this environment deploys it: the person approving is shown
+ * the commit and where the earlier environment's run of the same commit is (its gates' builds, its
+ * Record stage, which only a passed deployment reaches), and approves only a commit that passed there.
+ */
+function promotion(from: { name: string; region: string }, image: string): actions.ManualApprovalAction {
+  const earlier = `strangler-${from.name}-${image}`;
+  return new actions.ManualApprovalAction({
+    actionName: `PassedIn${from.name[0]!.toUpperCase()}${from.name.slice(1)}`,
+    additionalInformation:
+      `Deploy commit #{Source.CommitId} of ${image}? Approve only if ${earlier} ran this commit through Deploy (its test gate passed) ` +
+      `and Record (/strangler/${from.name}/image-tag/${image} names it); reject otherwise.`,
+    externalEntityLink: pipelineRunsUrl(from, earlier),
+  });
+}
+
 /** The image definitions file the deploy action of an app reads. */
 export const imageFileOf = (app: DeployedApp): string => `imagedefinitions-${app.name}.json`;
 
@@ -83,6 +103,7 @@ export class ServicePipeline extends Construct {
       output: source,
       // The pipeline's own trigger (below) filters by path; the action must not start runs itself.
       triggerOnPush: false,
+      variablesNamespace: 'Source',
     });
     const logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: props.logRetention });
     const project = (
@@ -256,6 +277,7 @@ export class ServicePipeline extends Construct {
           ],
         },
         { stageName: 'Image', actions: [imageAction] },
+        ...(config.promotedFrom ? [{ stageName: 'Approve', actions: [promotion(config.promotedFrom, image)] }] : []),
         {
           stageName: 'Deploy',
           actions: props.deploys.map(
