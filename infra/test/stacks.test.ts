@@ -11,6 +11,7 @@ import { repoRoot } from '@strangler/stack';
 import { buildApp, type SystemStacks } from '../src/app.ts';
 import { APP_CONTAINER, containersOf, FETCH_RDS_CA, INIT_CONTAINER, RDS_CA_FILE } from '../src/constructs/app-task.ts';
 import { APP_CONTAINER as HOOK_APP_CONTAINER } from '../src/test-gate/hook-handler.ts';
+import { DEPLOYMENT_ALLOWANCE_MINUTES } from '../src/constructs/test-gate.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
 import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
@@ -701,6 +702,23 @@ describe.each(ENVS)('%s', (envName) => {
       // The commit variable exists: the source action publishes its namespace.
       expect(p.Stages[0].Actions[0].Namespace).toBe('Source');
     }
+  });
+
+  it('when a blue/green deployment runs its gate and bakes, then it all fits in the deploy action’s limit, with the allowance for tasks to start and traffic to move', () => {
+    const projects = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).filter(([k]) => /GateTests/.test(k));
+    expect(projects).toHaveLength(BLUE_GREEN_APPS.length);
+    const deploys = Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline'))
+      .flatMap((p) => p.Properties.Stages.find((s: { Name: string }) => s.Name === 'Deploy').Actions)
+      .map((a: { Configuration: { DeploymentTimeout: string } }) => Number(a.Configuration.DeploymentTimeout));
+    expect(deploys.length).toBeGreaterThan(0);
+    for (const [, project] of projects) {
+      const needed = DEPLOYMENT_ALLOWANCE_MINUTES + project.Properties.TimeoutInMinutes + config.bakeTimeMinutes;
+      for (const limit of deploys)
+        expect(needed, `gate ${project.Properties.TimeoutInMinutes} + bake ${config.bakeTimeMinutes}`).toBeLessThanOrEqual(limit);
+    }
+    // 60 minutes is the most the ECS deploy action can wait.
+    expect(Math.max(...deploys)).toBeLessThanOrEqual(60);
+    expect(DEPLOYMENT_ALLOWANCE_MINUTES).toBeGreaterThanOrEqual(10);
   });
 
   it('when the Image stage runs again for a commit already pushed (tags are immutable), then it keeps that image instead of failing on the push', () => {

@@ -14,7 +14,7 @@ import type { EnvironmentConfig } from '../environments.ts';
 import { SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
 import { sourceKey } from '../test-gate/hook-handler.ts';
 import { imageTagParameterName } from '../stacks/registry-stack.ts';
-import { NODE_24_BUILD_IMAGE } from './test-gate.ts';
+import { DEPLOY_MINUTES, NODE_24_BUILD_IMAGE } from './test-gate.ts';
 
 export interface ServicePipelineProps {
   config: EnvironmentConfig;
@@ -286,7 +286,7 @@ export class ServicePipeline extends Construct {
                 actionName: `Deploy-${d.app.name}`,
                 service: d.service,
                 imageFile: built.atPath(imageFileOf(d.app)),
-                deploymentTimeout: Duration.minutes(60),
+                deploymentTimeout: Duration.minutes(DEPLOY_MINUTES),
               }),
           ),
         },

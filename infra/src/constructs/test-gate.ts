@@ -34,6 +34,18 @@ function hookAsset(): string {
  */
 export const NODE_24_BUILD_IMAGE = 'public.ecr.aws/docker/library/node:24-bookworm';
 
+/**
+ * The longest a gate's build may run (npm ci, a proxy, the journeys: about 10 minutes). The ECS
+ * deploy action waits at most 60 minutes for the whole deployment — new tasks healthy, test traffic
+ * moved, this gate, production moved, the bake time, the old tasks drained — so the gate's share is
+ * bounded: DEPLOY_MINUTES ≥ DEPLOYMENT_ALLOWANCE_MINUTES + GATE_BUILD_MINUTES + the bake time.
+ */
+export const GATE_BUILD_MINUTES = 20;
+/** The ECS deploy action's limit (its maximum). */
+export const DEPLOY_MINUTES = 60;
+/** Tasks started and twice healthy, the two traffic shifts, the hook's 30 s polls, 30 s of draining, with room. */
+export const DEPLOYMENT_ALLOWANCE_MINUTES = 10;
+
 /** The gates' source bucket, by a fixed name both the services stack (gates) and the pipelines stack (image builds) know. */
 export const gateSourcesBucketName = (config: Pick<EnvironmentConfig, 'name' | 'account' | 'region'>): string =>
   `strangler-${config.name}-gate-sources-${config.account}-${config.region}`;
@@ -100,7 +112,7 @@ export class TestGate extends Construct {
         buildImage: codebuild.LinuxBuildImage.fromDockerRegistry(NODE_24_BUILD_IMAGE),
         computeType: codebuild.ComputeType.MEDIUM,
       },
-      timeout: Duration.minutes(30),
+      timeout: Duration.minutes(GATE_BUILD_MINUTES),
       logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention }) } },
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
