@@ -12,8 +12,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledge, acknowledgeWildcards } from '../nag.ts';
 import { Construct } from 'constructs';
 import ts from 'typescript';
-import { renderRouteTable, type ServiceName } from '@strangler/stack';
 import type { EnvironmentConfig } from '../environments.ts';
+import { initialRouteTable } from './proxy-service.ts';
 
 const HANDLER_SOURCE = path.resolve(import.meta.dirname, '../test-gate/hook-handler.ts');
 
@@ -57,7 +57,7 @@ export const gateSourcesBucketName = (config: Pick<EnvironmentConfig, 'name' | '
  * the green revision's test listener, or, for the monolith, the monolith upstream itself.
  */
 export function gateRouteTable(service: string, productionUrls: Readonly<Record<string, string>>, greenUrl: string): string {
-  const table = renderRouteTable('monolith', { ...productionUrls, [service]: greenUrl } as Record<'monolith' | ServiceName, string>);
+  const table = initialRouteTable({ ...productionUrls, [service]: greenUrl });
   if (service === 'monolith') return table;
   const group = new RegExp(`^(  ${service}: \\{ mode: )\\w+(, target: ${service} \\})$`, 'm');
   if (!group.test(table)) throw new Error(`the route table has no group "${service}" to send to green`);
