@@ -524,7 +524,11 @@ describe.each(ENVS)('%s', (envName) => {
       // The internal ALB's name stands in for its token, as the build receives it.
       const text = body.map((p) => (typeof p === 'string' ? p : 'internal.alb.test')).join('');
       const routes = JSON.parse(text).env.variables.ROUTES_YAML as string;
-      expect(JSON.parse(text).phases.build.commands.join('\n')).toContain('npm run e2e');
+      const commands = JSON.parse(text).phases.build.commands as string[];
+      expect(commands.at(-1)).toContain('npm run e2e');
+      // The journeys start once the gate's proxy answers its health probe, not after a fixed pause.
+      expect(commands.at(-2)).toContain('http://127.0.0.1:8081/__strangler/healthz');
+      expect(commands.join('\n')).not.toMatch(/sleep [2-9]/);
       const table = compileRouteTable(routes);
       const upstreamOf = (path: string): string => {
         const segments = path.split('/').filter(Boolean);

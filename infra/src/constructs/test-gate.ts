@@ -127,7 +127,9 @@ export class TestGate extends Construct {
             commands: [
               // A proxy of the gate's own: the candidate's traffic to green, every other group on production.
               `printf '%s' "$ROUTES_YAML" > /tmp/routes.yaml`,
-              'ROUTES_FILE=/tmp/routes.yaml PROXY_PORT=8080 ADMIN_PORT=8081 node strangler-proxy/src/main.ts & sleep 3',
+              'ROUTES_FILE=/tmp/routes.yaml PROXY_PORT=8080 ADMIN_PORT=8081 node strangler-proxy/src/main.ts > /tmp/proxy.log 2>&1 &',
+              // Journeys only once the proxy answers (its health probe), not after a guessed pause; its log when it never does.
+              `for i in $(seq 1 30); do node -e "fetch('http://127.0.0.1:8081/__strangler/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && break; if [ "$i" = 30 ]; then cat /tmp/proxy.log; exit 1; fi; sleep 1; done`,
               'E2E_BASE_URL=http://127.0.0.1:8080 npm run e2e',
             ],
           },
