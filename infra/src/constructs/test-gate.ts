@@ -76,7 +76,7 @@ export interface TestGateProps {
    * tests the commit being deployed, with no credentials of its own to a repository host.
    */
   sources: s3.IBucket;
-  /** The security group the test build runs in (allowed to the test listeners). */
+  /** The security group the test build runs in (allowed to the test and the production listeners). */
   securityGroup: ec2.ISecurityGroup;
   /** Where the green revision takes test traffic: the service's test listener. */
   greenUrl: string;
