@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createHook,
+  handler,
   POLL_SECONDS,
   commitOf,
   type BuildStatus,
@@ -174,6 +175,21 @@ describe('test gate hook, on the payloads AWS documents', () => {
     }
     expect(commitOf(IMAGE)).toBe(COMMIT);
     expect(commitOf('localhost:5000/repo')).toBeUndefined();
+  });
+
+  it('when the deployed handler answers without needing AWS (a malformed event), then it leaves no rejected SDK import behind to crash the Lambda runtime', async () => {
+    // Here, as in any runtime without the SDK, importing it rejects: only a call that needs it may import it.
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const answer = await handler({ ...documented(), resourceArn: undefined });
+      expect(answer.hookStatus).toBe('FAILED');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
   });
 
   it('when the history or the build cannot be had, then the call fails, which ECS treats as a failed hook (rolls back)', async () => {

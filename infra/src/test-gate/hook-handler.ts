@@ -117,14 +117,16 @@ interface Client<Out> {
  * `s3://SOURCE_BUCKET/sources/` (StartBuild's `sourceLocationOverride`, `<bucket>/<key>` for S3).
  */
 function codeBuildRuns(projectName: string, sourceBucket: string): TestRuns {
-  const sdk = import(CODEBUILD_SDK) as Promise<{
+  // Imported when first used, not when the handler is made: a call that needs no build (a first
+  // deployment, a malformed event) must not leave a rejected import behind to crash the runtime.
+  const sdk = (): Promise<{
     CodeBuildClient: new () => Client<{ build?: { id?: string }; builds?: { buildStatus?: BuildStatus }[] }>;
     StartBuildCommand: new (input: unknown) => unknown;
     BatchGetBuildsCommand: new (input: unknown) => unknown;
-  }>;
+  }> => import(CODEBUILD_SDK);
   return {
     async start({ commit, variables }) {
-      const { CodeBuildClient, StartBuildCommand } = await sdk;
+      const { CodeBuildClient, StartBuildCommand } = await sdk();
       const out = await new CodeBuildClient().send(
         new StartBuildCommand({
           projectName,
@@ -136,7 +138,7 @@ function codeBuildRuns(projectName: string, sourceBucket: string): TestRuns {
       return out.build!.id!;
     },
     async status(buildId) {
-      const { CodeBuildClient, BatchGetBuildsCommand } = await sdk;
+      const { CodeBuildClient, BatchGetBuildsCommand } = await sdk();
       const out = await new CodeBuildClient().send(new BatchGetBuildsCommand({ ids: [buildId] }));
       return out.builds?.[0]?.buildStatus ?? 'FAULT';
     },
@@ -145,14 +147,14 @@ function codeBuildRuns(projectName: string, sourceBucket: string): TestRuns {
 
 /** The deployment history through ECS's API (DescribeServiceDeployments and DescribeServiceRevisions, granted on this service only). */
 function ecsDeployments(): Deployments {
-  const sdk = import(ECS_SDK) as Promise<{
+  const sdk = (): Promise<{
     ECSClient: new () => Client<unknown>;
     DescribeServiceDeploymentsCommand: new (input: unknown) => unknown;
     DescribeServiceRevisionsCommand: new (input: unknown) => unknown;
-  }>;
+  }> => import(ECS_SDK);
   return {
     async sourceRevisions(serviceDeploymentArn) {
-      const { ECSClient, DescribeServiceDeploymentsCommand } = await sdk;
+      const { ECSClient, DescribeServiceDeploymentsCommand } = await sdk();
       const out = (await new ECSClient().send(
         new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [serviceDeploymentArn] }),
       )) as {
@@ -165,7 +167,7 @@ function ecsDeployments(): Deployments {
       return (deployment.sourceServiceRevisions ?? []).map((r) => r.arn ?? '');
     },
     async appImage(serviceRevisionArn) {
-      const { ECSClient, DescribeServiceRevisionsCommand } = await sdk;
+      const { ECSClient, DescribeServiceRevisionsCommand } = await sdk();
       const out = (await new ECSClient().send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: [serviceRevisionArn] }))) as {
         serviceRevisions?: { containerImages?: { containerName?: string; image?: string }[] }[];
       };
