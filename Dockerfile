@@ -5,7 +5,7 @@
 #     --build-arg HEALTH_URL=http://127.0.0.1:8081/__strangler/healthz -t strangler/proxy .
 # APP is the workspace folder; the image runs APP/ENTRY, the same command the tests start
 # (stack/test/container-entrypoints.test.ts runs each one from infra/src/service-catalog.ts).
-ARG NODE_IMAGE=node:24-bookworm-slim
+ARG NODE_IMAGE=public.ecr.aws/docker/library/node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 ARG APP

@@ -24,6 +24,12 @@ export interface EnvironmentConfig {
   certificateArn?: string;
   /** The public name users reach (prod); the proxy serves it besides the load balancers' own names. */
   domainName?: string;
+  /**
+   * The environment whose gates a commit must have passed before this one deploys it (prod: dev).
+   * Its pipelines wait for a person's approval, shown the commit and where the other environment's
+   * run of it is.
+   */
+  promotedFrom?: { name: string; account: string; region: string };
   /** The repository the pipelines build from, through a CodeStar connection made once by hand. */
   source: { connectionArn: string; owner: string; repository: string; branch: string };
 }
@@ -62,6 +68,7 @@ export function environments(accounts: { dev?: string | undefined; prod?: string
       redis: { nodeType: 'cache.t4g.small', replicas: 1 },
       logRetentionDays: 90,
       bakeTimeMinutes: 15,
+      promotedFrom: { name: 'dev', account: dev, region },
       certificateArn: `arn:aws:acm:${region}:${prod}:certificate/00000000-0000-0000-0000-000000000001`,
       domainName: 'listings.cafe-co.example',
       source: source(prod),

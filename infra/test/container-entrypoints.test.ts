@@ -50,12 +50,14 @@ function routesFile(): string {
 
 describe('the Dockerfile', () => {
   it('when built for any app, then it installs only that workspace, runs as a non-root user on Node 24, and checks health', () => {
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    // Docker's official image through its ECR Public mirror (public.ecr.aws/docker/library/…): the
+    // same image, without Docker Hub's anonymous pull rate limit.
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=public\.ecr\.aws\/docker\/library\/node:24-bookworm-slim$/m);
+    // Multi-stage, every stage on that base: the build stage's npm cache and package files, and the folders the app does not need, stay behind.
+    expect(dockerfile.match(/^FROM (.+)$/gm)).toEqual(['FROM ${NODE_IMAGE} AS deps', 'FROM ${NODE_IMAGE} AS pick', 'FROM ${NODE_IMAGE}']);
     expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "\.\/\$APP"/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
-    // Multi-stage: the build stage's npm cache and package files, and the folders the app does not need, stay behind.
-    expect(dockerfile.match(/^FROM /gm)).toHaveLength(3);
     expect(dockerfile).toMatch(/node \/src\/infra\/src\/tools\/image-folders\.ts \/src "\$APP"/);
   });
 });

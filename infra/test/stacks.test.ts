@@ -1,5 +1,6 @@
 // The deployment, proven by synthesis: no AWS account is needed or reachable. One app for both
 // environments is built once; each assertion reads its synthesized CloudFormation.
+import fs from 'node:fs';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { type Stack, Validations } from 'aws-cdk-lib';
@@ -9,10 +10,12 @@ import { loadDataMapping } from '@strangler/data';
 import { compileRouteTable, loadProxyConfig } from '@strangler/proxy';
 import { repoRoot } from '@strangler/stack';
 import { buildApp, type SystemStacks } from '../src/app.ts';
-import { containersOf, INIT_CONTAINER } from '../src/constructs/app-task.ts';
+import { APP_CONTAINER, containersOf, FETCH_RDS_CA, INIT_CONTAINER, RDS_CA_FILE } from '../src/constructs/app-task.ts';
+import { APP_CONTAINER as HOOK_APP_CONTAINER } from '../src/test-gate/hook-handler.ts';
+import { DEPLOYMENT_ALLOWANCE_MINUTES } from '../src/constructs/test-gate.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
-import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf } from '../src/service-catalog.ts';
+import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
 import { productionPort, SERVICE_NAMESPACE, testPort } from '../src/stacks/services-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
@@ -336,6 +339,18 @@ describe.each(ENVS)('%s', (envName) => {
     for (const service of mappings.services) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
   });
 
+  it('when the stack is first deployed, then the replicator is created only after every app whose database it prepares (their init containers make those databases)', () => {
+    const syncService = Object.entries(
+      template(env.services).toJSON().Resources as Record<string, { Type: string; DependsOn?: string[]; Properties: any }>,
+    ).find(([, r]) => r.Type === 'AWS::ECS::Service' && r.Properties.ServiceName === sync.name)![1];
+    const serviceIds = Object.fromEntries(
+      Object.entries(resources(env.services, 'AWS::ECS::Service')).map(([id, r]) => [r.Properties.ServiceName, id]),
+    );
+    const databases = BLUE_GREEN_APPS.filter((a) => a.database && SYNC_DATABASES.includes(a.database));
+    expect(databases.map((a) => a.name).sort()).toEqual(BLUE_GREEN_APPS.map((a) => a.name).sort());
+    for (const app of databases) expect(syncService.DependsOn ?? [], app.name).toContain(serviceIds[app.name]);
+  });
+
   it('when the proxy and the replicator are built by constructs of their own, then their resources keep the logical IDs and generated names they had in the stack (a deployed stack would otherwise replace them)', () => {
     // Logical IDs hash the construct path: these are the ones of the stack-level resources a deployed stack holds.
     const kept = [
@@ -375,6 +390,11 @@ describe.each(ENVS)('%s', (envName) => {
     expect(redis[0]!.hops).toBe('3');
   });
 
+  it('when the monolith and the auth service set the session cookie, then it is Secure only where the site is served over HTTPS (prod), so dev logins over HTTP stick', () => {
+    for (const name of ['monolith', 'auth']) expect(envOf(name).SECURE_COOKIES, name).toBe(config.certificateArn ? 'true' : 'false');
+    expect(Boolean(config.certificateArn)).toBe(envName === 'prod');
+  });
+
   describe.each(BLUE_GREEN_APPS.map((a, i) => [a.name, a, i] as const))('%s: ECS-native blue/green', (name, appEntry, i) => {
     it('strategy BLUE_GREEN, the bake time, the POST_TEST_TRAFFIC_SHIFT hook, alarms that roll back', () => {
       const service = byServiceName(env, name);
@@ -410,7 +430,7 @@ describe.each(ENVS)('%s', (envName) => {
       expect(refOf(test.Properties.Actions[0].TargetGroupArn)).toBe(refOf(advanced.AlternateTargetGroupArn));
     });
 
-    it('the hook: ECS may invoke only its function; the function may start and read only its CodeBuild project', () => {
+    it('the hook: ECS may invoke only its function; the function may start and read only its CodeBuild project, and read only its own service’s deployments and revisions', () => {
       const policies = resources(env.services, 'AWS::IAM::Policy');
       const roles = resources(env.services, 'AWS::IAM::Role');
       const hookRef = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].HookTargetArn);
@@ -426,21 +446,123 @@ describe.each(ENVS)('%s', (envName) => {
       const fn = resources(env.services, 'AWS::Lambda::Function')[hookRef]!;
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
       const project = Object.keys(resources(env.services, 'AWS::CodeBuild::Project')).find((k) => k.startsWith(`${name}GateTests`))!;
+      const cluster = Object.keys(resources(env.services, 'AWS::ECS::Cluster'))[0]!;
+      // Service Authorization Reference, Amazon ECS, DescribeServiceDeployments: resource types
+      // `service*` (arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName}) and
+      // `service-deployment*` (…:service-deployment/${ClusterName}/${ServiceName}/${ServiceDeploymentId}).
+      const ecsArn = (resource: string, tail: string) => ({
+        'Fn::Join': [
+          '',
+          ['arn:', { Ref: 'AWS::Partition' }, `:ecs:${config.region}:${config.account}:${resource}/`, { Ref: cluster }, tail],
+        ],
+      });
       expect(statementsOf(getAttOf(fn.Properties.Role))).toEqual([
         { Action: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [project, 'Arn'] } },
+        {
+          Action: 'ecs:DescribeServiceDeployments',
+          Effect: 'Allow',
+          Resource: [ecsArn('service', `/${name}`), ecsArn('service-deployment', `/${name}/*`)],
+        },
+        // The green revision's image, whose tag is the commit the gate tests (DescribeServiceRevisions:
+        // `service*` and `service-revision*`).
+        {
+          Action: 'ecs:DescribeServiceRevisions',
+          Effect: 'Allow',
+          Resource: [ecsArn('service', `/${name}`), ecsArn('service-revision', `/${name}/*`)],
+        },
       ]);
       expect(fn.Properties.Environment.Variables.PROJECT_NAME).toEqual({ Ref: project });
     });
 
-    it('the test gate runs the journeys through a proxy that routes this service to the green revision’s test listener', () => {
+    it('when the gate’s journeys launch Chromium, then they take the packaged one the repository resolves (no apt step, no CHROMIUM_PATH), on the x86_64 image that package is built for', () => {
       const project = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) =>
         k.startsWith(`${name}GateTests`),
       )![1];
       const spec = JSON.stringify(project.Properties.Source.BuildSpec);
-      expect(spec).toContain(`target: ${name}-green`);
-      expect(spec).toContain(`:${testPort(i)}`);
-      expect(spec).toContain('npm run e2e');
+      expect(spec).not.toMatch(/apt-get|apt install|dnf |yum /);
+      expect(spec).not.toContain('CHROMIUM_PATH');
+      expect(spec).toContain('npm ci');
+      expect(project.Properties.Environment.Type).toBe('LINUX_CONTAINER');
+      // The package the resolution falls back to is a dependency the gate's npm ci installs.
+      const contractTests = JSON.parse(fs.readFileSync(path.join(repoRoot, 'contract-tests/package.json'), 'utf8'));
+      expect({ ...contractTests.dependencies, ...contractTests.devDependencies }).toHaveProperty('@sparticuz/chromium');
+    });
+
+    it('when the gate’s build starts, then its source is the deployed commit’s zip the image build left in the gate bucket (no repository credentials, no branch tip), and the hook knows that bucket', () => {
+      const projects = resources(env.services, 'AWS::CodeBuild::Project');
+      const [projectId, project] = Object.entries(projects).find(([k]) => k.startsWith(`${name}GateTests`))!;
+      const bucket = Object.keys(resources(env.services, 'AWS::S3::Bucket')).find((k) => k.startsWith('GateSources'))!;
+      expect(project.Properties.Source).toMatchObject({ Type: 'S3', Location: { 'Fn::Join': ['', [{ Ref: bucket }, '/sources/']] } });
+      expect(project.Properties.SourceVersion).toBeUndefined();
+      expect(project.Properties.Source.Auth).toBeUndefined();
+      // The hook overrides the location with `<bucket>/sources/<commit>.zip`: it is told the bucket.
+      const hookRef = getAttOf(byServiceName(env, name).Properties.DeploymentConfiguration.LifecycleHooks[0].HookTargetArn);
+      const fn = resources(env.services, 'AWS::Lambda::Function')[hookRef]!;
+      expect(fn.Properties.Environment.Variables.SOURCE_BUCKET).toEqual({ Ref: bucket });
+      // The project's role reads any commit's zip in that bucket.
+      const roleOf = getAttOf(project.Properties.ServiceRole);
+      const reads = Object.values(resources(env.services, 'AWS::IAM::Policy'))
+        .filter((p) => p.Properties.Roles.some((r: unknown) => refOf(r) === roleOf))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st) => [st.Action].flat().includes('s3:GetObject*'));
+      expect(JSON.stringify(reads)).toContain(`{"Fn::GetAtt":["${bucket}","Arn"]},"/sources/*"`);
+      expect(projectId).toBeDefined();
+      // And the image build of every pipeline puts its commit's source exactly there.
+      const cross = JSON.stringify(
+        Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineImage/.test(k)),
+      );
+      expect(cross).toContain('s3://$GATE_SOURCES/sources/$TAG.zip');
+      // The hook finds the commit in the image of the container the task definitions call the app.
+      expect(HOOK_APP_CONTAINER).toBe(APP_CONTAINER);
+    });
+
+    it('when the gate’s proxy routes the journeys, then only the candidate’s traffic goes to green (its test listener), every other group to its production listener, by the real groups — and the gate may reach both kinds of listener', () => {
+      const [projectId, project] = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).find(([k]) =>
+        k.startsWith(`${name}GateTests`),
+      )!;
+      const spec = JSON.parse(JSON.stringify(project.Properties.Source.BuildSpec));
+      const body = (spec['Fn::Join'] as [string, unknown[]])[1];
+      // The internal ALB's name stands in for its token, as the build receives it.
+      const text = body.map((p) => (typeof p === 'string' ? p : 'internal.alb.test')).join('');
+      const routes = JSON.parse(text).env.variables.ROUTES_YAML as string;
+      const commands = JSON.parse(text).phases.build.commands as string[];
+      expect(commands.at(-1)).toContain('npm run e2e');
+      // The journeys start once the gate's proxy answers its health probe, not after a fixed pause.
+      expect(commands.at(-2)).toContain('http://127.0.0.1:8081/__strangler/healthz');
+      expect(commands.join('\n')).not.toMatch(/sleep [2-9]/);
+      const table = compileRouteTable(routes);
+      const upstreamOf = (path: string): string => {
+        const segments = path.split('/').filter(Boolean);
+        const { upstream } = table.decide({ method: 'GET', segments, headers: {}, cookies: new Map(), userKey: 'journey' });
+        return table.upstreams.get(upstream)!.url;
+      };
+      const green = `http://internal.alb.test:${testPort(i)}`;
+      const production = (app: string) => `http://internal.alb.test:${productionPort(BLUE_GREEN_APPS.findIndex((a) => a.name === app))}`;
+      // One path of each group, and one only the monolith serves: the candidate's own to green, the rest to production.
+      const paths: Record<string, string> = {
+        auth: '/api/auth/me',
+        listings: '/api/listings/1',
+        orders: '/api/orders/1',
+        monolith: '/login',
+      };
+      for (const [group, path] of Object.entries(paths)) {
+        const expected = name === 'monolith' ? green : group === name ? green : production('monolith');
+        expect(upstreamOf(path), `${name}'s gate: ${path}`).toBe(expected);
+      }
+      // Every production listener the gate's proxy names is a real one.
+      for (const [upstream, spec] of table.upstreams)
+        expect([green, ...BLUE_GREEN_APPS.map((a) => production(a.name))], upstream).toContain(spec.url);
+      expect(routes).not.toContain('/api/*');
       expect(project.Properties.VpcConfig).toBeDefined();
+      expect(projectId).toBeDefined();
+      // The gates' group reaches this app's test listener and its production listener.
+      const gatesSg = groupIdOf('GatesSg');
+      const ingress = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+      for (const port of [testPort(i), productionPort(i)])
+        expect(
+          ingress.some((r) => r.FromPort === port && getAttOf(r.SourceSecurityGroupId) === gatesSg),
+          `gates → :${port}`,
+        ).toBe(true);
     });
   });
 
@@ -485,15 +607,141 @@ describe.each(ENVS)('%s', (envName) => {
       expect(p.PipelineType).toBe('V2');
       expect(p.ExecutionMode).toBe('QUEUED');
       expect(p.Variables).toEqual([expect.objectContaining({ Name: 'SERVICE', DefaultValue: image })]);
-      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(['Source', 'BuildAndTest', 'Image', 'Deploy']);
-      const push = p.Triggers[0].GitConfiguration.Push[0];
-      expect(push.Branches.Includes).toEqual([config.source.branch]);
-      expect(push.FilePaths.Includes).toEqual(triggerPaths(apps));
-      expect(push.FilePaths.Includes).toContain(`${apps[0]!.folder}/**`);
+      // The variable is what every build is told (not a project constant beside it), and the image build uses it.
+      const builds = p.Stages.flatMap((st: { Actions: any[] }) => st.Actions).filter((a: any) => a.ActionTypeId.Provider === 'CodeBuild');
+      expect(builds.length).toBeGreaterThanOrEqual(3);
+      for (const b of builds)
+        expect(JSON.parse(b.Configuration.EnvironmentVariables), b.Name).toContainEqual({
+          name: 'SERVICE',
+          type: 'PLAINTEXT',
+          value: '#{variables.SERVICE}',
+        });
+      const projects = resources(env.pipelines, 'AWS::CodeBuild::Project');
+      for (const b of builds) {
+        const project = projects[refOf(b.Configuration.ProjectName)]!;
+        expect(project.Properties.Environment.EnvironmentVariables.map((v: { Name: string }) => v.Name)).not.toContain('SERVICE');
+      }
+      const imageBuild = builds.find((b: any) => b.Name === 'Image');
+      expect(projects[refOf(imageBuild.Configuration.ProjectName)]!.Properties.Source.BuildSpec).toContain('strangler.service=$SERVICE');
+      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(
+        envName === 'prod'
+          ? ['Source', 'BuildAndTest', 'Image', 'Approve', 'Deploy', 'Record']
+          : ['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record'],
+      );
+      const pushes = p.Triggers[0].GitConfiguration.Push as { Branches: { Includes: string[] }; FilePaths: { Includes: string[] } }[];
+      for (const push of pushes) {
+        expect(push.Branches.Includes).toEqual([config.source.branch]);
+        // CodePipeline refuses a filter of more than 8 paths (GitFilePathFilterCriteria).
+        expect(push.FilePaths.Includes.length).toBeLessThanOrEqual(8);
+      }
+      expect(pushes.length).toBeLessThanOrEqual(3);
+      const paths = pushes.flatMap((push) => push.FilePaths.Includes);
+      expect(paths).toEqual(triggerPaths(apps));
+      expect(paths).toContain(`${apps[0]!.folder}/**`);
+      // A change to the contract suites or the journeys runs them against every service.
+      expect(paths).toContain('contract-tests/**');
       // Deploy: one ECS action per app of the image, each reading its own image definitions.
-      const deploys = p.Stages.at(-1).Actions;
+      const deploys = p.Stages.find((s: { Name: string }) => s.Name === 'Deploy').Actions;
       expect(deploys.map((a: { ActionTypeId: { Provider: string } }) => a.ActionTypeId.Provider)).toEqual(apps.map(() => 'ECS'));
       expect(deploys.map((a: { Configuration: { FileName: string } }) => a.Configuration.FileName)).toEqual(apps.map(imageFileOf));
+    }
+  });
+
+  it('when a pipeline’s source action reads the repository through the connection (ARN prefix `codeconnections`), then its role may UseConnection under both service prefixes, on that connection only', () => {
+    // AWS CodeConnections docs: connections made since the rename carry `arn:aws:codeconnections:…`,
+    // and a policy must grant `codeconnections:UseConnection` for them (CDK grants only
+    // `codestar-connections:UseConnection`).
+    expect(config.source.connectionArn).toMatch(/^arn:aws:codeconnections:/);
+    const roles = resources(env.pipelines, 'AWS::IAM::Role');
+    const policies = Object.values(resources(env.pipelines, 'AWS::IAM::Policy'));
+    for (const p of Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline'))) {
+      const source = p.Properties.Stages[0].Actions[0];
+      expect(source.ActionTypeId).toMatchObject({ Category: 'Source', Provider: 'CodeStarSourceConnection' });
+      const role = getAttOf(source.RoleArn);
+      expect(roles[role]).toBeDefined();
+      const statements = policies
+        .filter((x) => x.Properties.Roles.some((r: unknown) => refOf(r) === role))
+        .flatMap((x) => x.Properties.PolicyDocument.Statement)
+        .filter((st) => [st.Action].flat().some((a: string) => a.endsWith(':UseConnection')));
+      const granted = statements.flatMap((st) => [st.Action].flat().map((a: string) => `${a} ${st.Resource}`)).sort();
+      expect(granted).toEqual([
+        `codeconnections:UseConnection ${config.source.connectionArn}`,
+        `codestar-connections:UseConnection ${config.source.connectionArn}`,
+      ]);
+    }
+  });
+
+  it('when BuildAndTest runs the tests, then it runs them on Node 24 (the project’s engines), not the Node 22 a CodeBuild runtime pin gave', () => {
+    const projects = Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineBuildAndTest/.test(k));
+    expect(projects).toHaveLength(IMAGES.length);
+    const engines = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).engines.node as string;
+    expect(engines).toMatch(/^>=24\./);
+    for (const [, project] of projects) {
+      expect(project.Properties.Environment.Image).toMatch(/^public\.ecr\.aws\/docker\/library\/node:24[-.]/);
+      const spec = JSON.parse(project.Properties.Source.BuildSpec);
+      expect(spec.phases.install['runtime-versions']).toBeUndefined();
+      expect(spec.phases.install.commands[0]).toContain('^v24');
+      // Through npm scripts: the Node the workspace pins comes first on their PATH.
+      expect(spec.phases.build.commands.join('\n')).not.toContain('npx vitest');
+    }
+  });
+
+  it('when a push reaches main, then dev deploys it at once but prod only once a person approved it, shown the commit and dev’s run of it (gate passed, tag recorded)', () => {
+    for (const image of IMAGES) {
+      const p = Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline')).find(
+        (x) => x.Properties.Name === `strangler-${envName}-${image}`,
+      )!.Properties;
+      const names = p.Stages.map((s: { Name: string }) => s.Name);
+      if (envName === 'dev') {
+        expect(names).not.toContain('Approve');
+        continue;
+      }
+      // Approval stands between the image and its deployment.
+      expect(names.indexOf('Approve')).toBe(names.indexOf('Deploy') - 1);
+      const [approval] = p.Stages.find((s: { Name: string }) => s.Name === 'Approve').Actions;
+      expect(approval.ActionTypeId).toMatchObject({ Category: 'Approval', Provider: 'Manual' });
+      expect(approval.Configuration.CustomData).toContain('#{Source.CommitId}');
+      expect(approval.Configuration.CustomData).toContain(`strangler-dev-${image}`);
+      expect(approval.Configuration.CustomData).toContain(`/strangler/dev/image-tag/${image}`);
+      expect(approval.Configuration.ExternalEntityLink).toContain(`/pipelines/strangler-dev-${image}/executions`);
+      // The commit variable exists: the source action publishes its namespace.
+      expect(p.Stages[0].Actions[0].Namespace).toBe('Source');
+    }
+  });
+
+  it('when a blue/green deployment runs its gate and bakes, then it all fits in the deploy action’s limit, with the allowance for tasks to start and traffic to move', () => {
+    const projects = Object.entries(resources(env.services, 'AWS::CodeBuild::Project')).filter(([k]) => /GateTests/.test(k));
+    expect(projects).toHaveLength(BLUE_GREEN_APPS.length);
+    const deploys = Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline'))
+      .flatMap((p) => p.Properties.Stages.find((s: { Name: string }) => s.Name === 'Deploy').Actions)
+      .map((a: { Configuration: { DeploymentTimeout: string } }) => Number(a.Configuration.DeploymentTimeout));
+    expect(deploys.length).toBeGreaterThan(0);
+    for (const [, project] of projects) {
+      const needed = DEPLOYMENT_ALLOWANCE_MINUTES + project.Properties.TimeoutInMinutes + config.bakeTimeMinutes;
+      for (const limit of deploys)
+        expect(needed, `gate ${project.Properties.TimeoutInMinutes} + bake ${config.bakeTimeMinutes}`).toBeLessThanOrEqual(limit);
+    }
+    // 60 minutes is the most the ECS deploy action can wait.
+    expect(Math.max(...deploys)).toBeLessThanOrEqual(60);
+    expect(DEPLOYMENT_ALLOWANCE_MINUTES).toBeGreaterThanOrEqual(10);
+  });
+
+  it('when the Image stage runs again for a commit already pushed (tags are immutable), then it keeps that image instead of failing on the push', () => {
+    const projects = Object.entries(resources(env.pipelines, 'AWS::CodeBuild::Project')).filter(([k]) => /PipelineImage/.test(k));
+    expect(projects).toHaveLength(IMAGES.length);
+    for (const [, project] of projects) {
+      const build = JSON.parse(project.Properties.Source.BuildSpec).phases.build.commands.join('\n') as string;
+      // The push happens only on the branch where the tag was not found.
+      expect(build).toMatch(
+        /^if aws ecr describe-images --repository-name "\$REPOSITORY_NAME" --image-ids imageTag="\$TAG" .*; then .*; else docker build .* && docker push "\$REPOSITORY_URI:\$TAG"; fi$/,
+      );
+      expect(build.match(/docker push/g)).toHaveLength(1);
+      const role = getAttOf(project.Properties.ServiceRole);
+      const actions = Object.values(resources(env.pipelines, 'AWS::IAM::Policy'))
+        .filter((x) => x.Properties.Roles.some((r: unknown) => refOf(r) === role))
+        .flatMap((x) => x.Properties.PolicyDocument.Statement)
+        .flatMap((st) => [st.Action].flat());
+      expect(actions).toContain('ecr:DescribeImages');
     }
   });
 
@@ -505,6 +753,175 @@ describe.each(ENVS)('%s', (envName) => {
       const spec = JSON.parse(project.Properties.Source.BuildSpec);
       const line = spec.phases.post_build.commands.find((c: string) => c.endsWith(imageFileOf(app)));
       expect(JSON.parse(line.match(/echo '(.*)' \|/)[1]).map((d: { name: string }) => d.name)).toEqual(containersOf(app));
+    }
+  });
+});
+
+describe('a stack update never moves traffic or images (CloudFormation and ECS never fight over them)', () => {
+  // What a later `cdk deploy` would change that has nothing to do with routing or images.
+  const later = buildApp({ configure: (c) => ({ ...c, bakeTimeMinutes: c.bakeTimeMinutes + 5, logRetentionDays: 30 }) }).stacks;
+  const propertiesOf = (stack: Stack, type: string) =>
+    Object.fromEntries(
+      Object.entries(Template.fromStack(stack).toJSON().Resources as Resources)
+        .filter(([, r]) => r.Type === type)
+        .map(([id, r]) => [id, r.Properties]),
+    );
+
+  it.each(ENVS)(
+    '%s: when an unrelated setting changes, then the listener rules, the task definitions, the image-tag parameters and the repositories’ lifecycle synthesize exactly as before (CloudFormation updates nothing of them)',
+    (e) => {
+      const sameIn = (pick: (s: SystemStacks) => Stack, type: string) => {
+        const before = propertiesOf(pick(stacks[e]), type);
+        expect(Object.keys(before).length, type).toBeGreaterThan(0);
+        expect(propertiesOf(pick(later[e]), type), type).toEqual(before);
+      };
+      sameIn((s) => s.services, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+      sameIn((s) => s.services, 'AWS::ECS::TaskDefinition');
+      sameIn((s) => s.registry, 'AWS::SSM::Parameter');
+      sameIn((s) => s.registry, 'AWS::ECR::Repository');
+      // The change did reach the stack: the comparison is not of two identical apps.
+      const services = (a: Record<string, SystemStacks>) => propertiesOf(a[e]!.services, 'AWS::ECS::Service');
+      expect(services(later)).not.toEqual(services(stacks));
+      // Even the services it did change keep their load balancer wiring (blue, green, both rules) and task definition.
+      const wiring = (a: Record<string, SystemStacks>) =>
+        Object.fromEntries(Object.entries(services(a)).map(([id, p]) => [id, { lb: p.LoadBalancers, task: p.TaskDefinition }]));
+      expect(wiring(later)).toEqual(wiring(stacks));
+    },
+  );
+
+  it.each(ENVS)(
+    '%s: when CloudFormation deploys a task definition, then its image tag is the one the image’s pipeline recorded (a parameter read at deploy time), never a tag in the template',
+    (e) => {
+      const services = template(stacks[e].services).toJSON();
+      const parameters = services.Parameters as Record<string, { Type: string; Default: string }>;
+      for (const task of Object.values(resources(stacks[e].services, 'AWS::ECS::TaskDefinition')))
+        for (const c of task.Properties.ContainerDefinitions) {
+          const [, parts] = c.Image['Fn::Join'] as [string, unknown[]];
+          const tag = parts.at(-1) as { Ref: string };
+          expect(parts.at(-2)).toMatch(/:$/);
+          expect(parameters[tag.Ref]!.Type).toBe('AWS::SSM::Parameter::Value<String>');
+          expect(parameters[tag.Ref]!.Default).toMatch(new RegExp(`^/strangler/${e}/image-tag/(${IMAGES.join('|')})$`));
+        }
+      // The registry stack makes each parameter once, with the bootstrap tag the first deployment runs.
+      const names = Object.values(resources(stacks[e].registry, 'AWS::SSM::Parameter')).map((p) => [p.Properties.Name, p.Properties.Value]);
+      expect(names.sort()).toEqual(IMAGES.map((i) => [`/strangler/${e}/image-tag/${i}`, 'bootstrap']).sort());
+      // Each pipeline records the tag after its Deploy stage passed, into its own image's parameter only.
+      for (const image of IMAGES) {
+        const p = Object.values(resources(stacks[e].pipelines, 'AWS::CodePipeline::Pipeline')).find(
+          (x) => x.Properties.Name === `strangler-${e}-${image}`,
+        )!.Properties;
+        const record = p.Stages.at(-1).Actions[0];
+        expect(JSON.parse(record.Configuration.EnvironmentVariables)).toContainEqual({
+          name: 'TAG',
+          type: 'PLAINTEXT',
+          value: '#{Image.TAG}',
+        });
+        const project = resources(stacks[e].pipelines, 'AWS::CodeBuild::Project')[refOf(record.Configuration.ProjectName)]!;
+        expect(JSON.stringify(project.Properties.Environment.EnvironmentVariables)).toContain(`/strangler/${e}/image-tag/${image}`);
+        expect(JSON.parse(project.Properties.Source.BuildSpec).phases.build.commands.join('\n')).toContain('ssm put-parameter');
+        const role = getAttOf(project.Properties.ServiceRole);
+        const puts = Object.values(resources(stacks[e].pipelines, 'AWS::IAM::Policy'))
+          .filter((x) => x.Properties.Roles.some((r: unknown) => refOf(r) === role))
+          .flatMap((x) => x.Properties.PolicyDocument.Statement)
+          .filter((st) => [st.Action].flat().includes('ssm:PutParameter'));
+        expect(JSON.stringify(puts.map((st) => st.Resource))).toContain(`:parameter/strangler/${e}/image-tag/${image}"`);
+        expect(puts).toHaveLength(1);
+      }
+    },
+  );
+
+  it.each(ENVS)(
+    '%s: when the registry expires old images, then the bootstrap image is matched first by a rule that keeps it (a lower rule cannot expire it)',
+    (e) => {
+      for (const r of Object.values(resources(stacks[e].registry, 'AWS::ECR::Repository'))) {
+        const rules = JSON.parse(r.Properties.LifecyclePolicy.LifecyclePolicyText).rules as {
+          rulePriority: number;
+          selection: { tagStatus: string; tagPrefixList?: string[]; countType: string; countNumber: number };
+        }[];
+        const keep = rules.find((x) => x.selection.tagPrefixList?.includes('bootstrap'))!;
+        expect(keep.selection).toMatchObject({ tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: 1 });
+        const any = rules.find((x) => x.selection.tagStatus === 'any')!;
+        expect(keep.rulePriority).toBeLessThan(any.rulePriority);
+      }
+    },
+  );
+});
+
+describe('the database connections verify the server (RDS CA bundle, verify-full), never sslmode=no-verify', () => {
+  it.each(ENVS)(
+    '%s: when any container connects to PostgreSQL, then its URL verifies the certificate and its name against the bundle the container fetched first',
+    (e) => {
+      const json = JSON.stringify(template(stacks[e].services).toJSON());
+      expect(json).not.toContain('no-verify');
+      const tasks = Object.values(resources(stacks[e].services, 'AWS::ECS::TaskDefinition'));
+      let urls = 0;
+      for (const task of tasks)
+        for (const c of task.Properties.ContainerDefinitions) {
+          const vars = Object.fromEntries((c.Environment ?? []).map((v: { Name: string; Value: unknown }) => [v.Name, v.Value]));
+          expect(vars.RDS_CA_URL, c.Name).toBe(
+            `https://truststore.pki.rds.amazonaws.com/${configs[e].region}/${configs[e].region}-bundle.pem`,
+          );
+          expect(vars.RDS_CA_FILE).toBe(RDS_CA_FILE);
+          expect(c.Command.slice(0, 2)).toEqual(['sh', '-c']);
+          expect(c.Command[2].startsWith(`${FETCH_RDS_CA} && `)).toBe(true);
+          for (const [name, value] of Object.entries(vars)) {
+            const text = JSON.stringify(value);
+            if (!text.includes('postgres://')) continue;
+            urls++;
+            expect(text, `${c.Name} ${name}`).toMatch(/\?sslmode=verify-full&sslrootcert=\/tmp\/rds-ca\.pem"?\]?\]?\}?$/);
+          }
+        }
+      expect(urls).toBeGreaterThanOrEqual(APPS.length);
+    },
+  );
+
+  it('when a container starts, then the fetch writes the served bundle where sslrootcert points, pg then verifies with it, and a failed download stops the container naming the bundle', async () => {
+    const { spawn } = await import('node:child_process');
+    const http = await import('node:http');
+    const os = await import('node:os');
+    const { parse } = await import('pg-connection-string');
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
+    const server = http.createServer((req, res) => {
+      if (req.url === '/us-east-1-bundle.pem') res.end(pem);
+      else res.writeHead(404).end('no such bundle');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rds-ca-'));
+    const file = path.join(dir, 'rds-ca.pem');
+    // Run as the containers do: the same shell line, the command after it replaced by a marker.
+    // Not spawnSync: the server answering the fetch lives in this process's event loop.
+    const run = (url: string) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn('sh', ['-c', `${FETCH_RDS_CA} && echo started`], {
+          env: { ...process.env, RDS_CA_URL: url, RDS_CA_FILE: file },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    try {
+      const ok = await run(`${base}/us-east-1-bundle.pem`);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout.trim()).toBe('started');
+      expect(fs.readFileSync(file, 'utf8')).toBe(pem);
+      // What node-postgres makes of the deployed URL (its own parser): the bundle as CA, certificates checked.
+      const config = parse(`postgres://app@db.internal:5432/app?sslmode=verify-full&sslrootcert=${file}`) as {
+        ssl: { ca: string; rejectUnauthorized?: boolean };
+      };
+      expect(config.ssl.ca).toBe(pem);
+      expect(config.ssl.rejectUnauthorized).not.toBe(false);
+      fs.rmSync(file);
+      const missing = await run(`${base}/nowhere.pem`);
+      expect(missing.status).toBe(1);
+      expect(missing.stdout).not.toContain('started');
+      expect(missing.stderr).toContain(`the RDS CA bundle ${base}/nowhere.pem could not be fetched: HTTP 404`);
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -35,7 +35,8 @@ describe('diagram', () => {
     });
     expect(text).toContain('RDS postgres 17<br/>db.m7g.large · Multi-AZ');
     expect(text).toContain('ElastiCache redis');
-    for (const image of IMAGES) expect(text).toContain(`strangler-prod-${image}<br/>Source → BuildAndTest → Image → Deploy`);
+    for (const image of IMAGES)
+      expect(text).toContain(`strangler-prod-${image}<br/>Source → BuildAndTest → Image → Approve → Deploy → Record`);
     // Every edge joins two declared nodes (or a tier), so Mermaid draws no stray box.
     const declared = new Set([...text.matchAll(/^\s+(\w+)[[({]/gm)].map((m) => m[1]!).concat(['app', 'users']));
     for (const [, from, to] of text.matchAll(/^ {2}(\w+) [-.=>]+(?:\|[^|]*\|)? (\w+)$/gm)) {

@@ -1,3 +1,4 @@
+import { Stack } from 'aws-cdk-lib';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -41,9 +42,31 @@ export const INIT_CONTAINER = 'provision';
 /** The containers of an app's task that run its image: the app, and the init container when it owns a database. */
 export const containersOf = (app: DeployedApp): string[] => [APP_CONTAINER, ...(app.database ? [INIT_CONTAINER] : [])];
 
-/** `postgres://user@host:port/db`: the password comes apart, as DATABASE_PASSWORD (service-kit joins them). */
+/** Where each container keeps the RDS certificate authorities it verifies the database by (`sslrootcert`). */
+export const RDS_CA_FILE = '/tmp/rds-ca.pem';
+
+/** AWS's published bundle of the RDS certificate authorities of a region (RDS user guide, "Certificate bundles by AWS Region"). */
+export const rdsCaBundleUrl = (region: string): string => `https://truststore.pki.rds.amazonaws.com/${region}/${region}-bundle.pem`;
+
+/**
+ * Fetches the bundle (RDS_CA_URL, over HTTPS checked against Node's own CA store) into RDS_CA_FILE
+ * before the container's command, and stops the container with a message saying which bundle when
+ * it cannot: no image change needed, and never a connection that trusts any certificate.
+ */
+export const FETCH_RDS_CA = `node -e 'fetch(process.env.RDS_CA_URL).then(r=>{if(!r.ok)throw new Error("HTTP "+r.status);return r.text()}).then(t=>{if(!t.includes("-----BEGIN CERTIFICATE-----"))throw new Error("not a PEM bundle");require("fs").writeFileSync(process.env.RDS_CA_FILE,t)}).catch(e=>{console.error("the RDS CA bundle "+process.env.RDS_CA_URL+" could not be fetched: "+e.message);process.exit(1)})'`;
+
+/** A container command that first fetches the RDS CA bundle. */
+export function withRdsCa(command: readonly string[]): string[] {
+  if (command[0] === 'sh' && command[1] === '-c' && command.length === 3) return ['sh', '-c', `${FETCH_RDS_CA} && ${command[2]}`];
+  return ['sh', '-c', `${FETCH_RDS_CA} && exec ${command.join(' ')}`];
+}
+
+/**
+ * `postgres://user@host:port/db`, the server's certificate verified against the RDS CA bundle
+ * (`verify-full`: its name too); the password comes apart, as DATABASE_PASSWORD (service-kit joins them).
+ */
 export const databaseUrl = (db: DatabaseAccess, name: string, user = name): string =>
-  `postgres://${user}@${db.host}:${db.port}/${name}?sslmode=no-verify`;
+  `postgres://${user}@${db.host}:${db.port}/${name}?sslmode=verify-full&sslrootcert=${RDS_CA_FILE}`;
 
 /**
  * An app's Fargate task definition: ARM64, the catalog's size, logs kept for the environment's
@@ -71,7 +94,8 @@ export class AppTask extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
     const logging = (prefix: string): ecs.LogDriver => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
 
-    const environment: Record<string, string> = { ...app.env, ...props.environment };
+    const ca = { RDS_CA_URL: rdsCaBundleUrl(Stack.of(this).region), RDS_CA_FILE };
+    const environment: Record<string, string> = { ...app.env, ...props.environment, ...ca };
     const secrets: Record<string, ecs.Secret> = { ...props.secrets };
     if (app.database) {
       environment.DATABASE_URL = databaseUrl(db, app.database);
@@ -79,7 +103,7 @@ export class AppTask extends Construct {
     }
     this.container = this.taskDefinition.addContainer(APP_CONTAINER, {
       image,
-      command: props.command ?? commandOf(app),
+      command: withRdsCa(props.command ?? commandOf(app)),
       environment,
       secrets,
       logging: logging(app.name),
@@ -99,8 +123,9 @@ export class AppTask extends Construct {
       const provision = this.taskDefinition.addContainer(INIT_CONTAINER, {
         image,
         essential: false,
-        command: ['node', 'service-kit/src/db/provision.ts'],
+        command: withRdsCa(['node', 'service-kit/src/db/provision.ts']),
         environment: {
+          ...ca,
           ADMIN_DATABASE_URL: databaseUrl(db, 'postgres', db.adminUser),
           DATABASE_NAME: app.database,
           DATABASE_USER: app.database,

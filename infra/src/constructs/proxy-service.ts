@@ -10,6 +10,13 @@ import type { EnvironmentConfig } from '../environments.ts';
 import { commandOf, type DeployedApp } from '../service-catalog.ts';
 import { APP_CONTAINER, AppTask, databaseUrl, type AppTaskBase } from './app-task.ts';
 
+/**
+ * The route table the proxy starts from: the reference migration's groups and routes, every group on
+ * the monolith, the upstreams at `urls`. The test gates render theirs from it too.
+ */
+export const initialRouteTable = (urls: Readonly<Record<string, string>>): string =>
+  renderRouteTable('monolith', urls as Record<'monolith' | ServiceName, string>);
+
 export interface ProxyServiceProps {
   /** The proxy's catalog entry. */
   app: DeployedApp;
@@ -66,7 +73,7 @@ export class ProxyService {
     this.routes = new ssm.StringParameter(scope, 'RouteTable', {
       description: 'The strangler proxy’s route table (routes.yaml)',
       // The local stack's table, every group on the monolith, the upstreams the production listeners.
-      stringValue: renderRouteTable('monolith', props.productionUrls as Record<'monolith' | ServiceName, string>),
+      stringValue: initialRouteTable(props.productionUrls),
     });
     this.task = new AppTask(scope, `${app.name}Task`, {
       ...base,

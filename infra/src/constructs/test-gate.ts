@@ -1,17 +1,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { acknowledge } from '../nag.ts';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { acknowledge, acknowledgeWildcards } from '../nag.ts';
 import { Construct } from 'constructs';
 import ts from 'typescript';
 import type { EnvironmentConfig } from '../environments.ts';
+import { initialRouteTable } from './proxy-service.ts';
 
 const HANDLER_SOURCE = path.resolve(import.meta.dirname, '../test-gate/hook-handler.ts');
 
@@ -25,12 +27,56 @@ function hookAsset(): string {
   return dir;
 }
 
+/**
+ * Node 24 with npm 11, as the project needs (no CodeBuild-provided image offers Node 24): Docker's
+ * official image through its ECR Public mirror, x86_64 (the embedded PostgreSQL's allowed install
+ * script is its linux-x64 package).
+ */
+export const NODE_24_BUILD_IMAGE = 'public.ecr.aws/docker/library/node:24-bookworm';
+
+/**
+ * The longest a gate's build may run (npm ci, a proxy, the journeys: about 10 minutes). The ECS
+ * deploy action waits at most 60 minutes for the whole deployment — new tasks healthy, test traffic
+ * moved, this gate, production moved, the bake time, the old tasks drained — so the gate's share is
+ * bounded: DEPLOY_MINUTES ≥ DEPLOYMENT_ALLOWANCE_MINUTES + GATE_BUILD_MINUTES + the bake time.
+ */
+export const GATE_BUILD_MINUTES = 20;
+/** The ECS deploy action's limit (its maximum). */
+export const DEPLOY_MINUTES = 60;
+/** Tasks started and twice healthy, the two traffic shifts, the hook's 30 s polls, 30 s of draining, with room. */
+export const DEPLOYMENT_ALLOWANCE_MINUTES = 10;
+
+/** The gates' source bucket, by a fixed name both the services stack (gates) and the pipelines stack (image builds) know. */
+export const gateSourcesBucketName = (config: Pick<EnvironmentConfig, 'name' | 'account' | 'region'>): string =>
+  `strangler-${config.name}-gate-sources-${config.account}-${config.region}`;
+
+/**
+ * The gate's route table: the real groups and routes (the production table's template), every other
+ * group on the monolith's production listener as the production table starts (the journeys pass in
+ * every routing state), and only the candidate's traffic on green — a service's own group served by
+ * the green revision's test listener, or, for the monolith, the monolith upstream itself.
+ */
+export function gateRouteTable(service: string, productionUrls: Readonly<Record<string, string>>, greenUrl: string): string {
+  const table = initialRouteTable({ ...productionUrls, [service]: greenUrl });
+  if (service === 'monolith') return table;
+  const group = new RegExp(`^(  ${service}: \\{ mode: )\\w+(, target: ${service} \\})$`, 'm');
+  if (!group.test(table)) throw new Error(`the route table has no group "${service}" to send to green`);
+  return table.replace(group, '$1service$2');
+}
+
 export interface TestGateProps {
   config: EnvironmentConfig;
   /** The service the gate guards (its group in the route table). */
   service: string;
   vpc: ec2.IVpc;
-  /** The security group the test build runs in (allowed to the test listeners). */
+  /** The cluster the service runs in: the hook reads that service's deployment history. */
+  cluster: ecs.ICluster;
+  /**
+   * Where the pipeline's image build leaves each commit's source (`sources/<commit>.zip`): the gate
+   * tests the commit being deployed, with no credentials of its own to a repository host.
+   */
+  sources: s3.IBucket;
+  /** The security group the test build runs in (allowed to the test and the production listeners). */
   securityGroup: ec2.ISecurityGroup;
   /** Where the green revision takes test traffic: the service's test listener. */
   greenUrl: string;
@@ -53,40 +99,37 @@ export class TestGate extends Construct {
 
   constructor(scope: Construct, id: string, props: TestGateProps) {
     super(scope, id);
-    const upstreams = Object.entries({ ...props.productionUrls, [`${props.service}-green`]: props.greenUrl })
-      .map(([name, url]) => `  ${name}: { url: "${url}" }`)
-      .join('\\n');
+    const routes = gateRouteTable(props.service, props.productionUrls, props.greenUrl);
     this.project = new codebuild.Project(this, 'Tests', {
       description: `Journeys against the green revision of ${props.service} (blue/green test gate)`,
-      source: codebuild.Source.gitHub({
-        owner: props.config.source.owner,
-        repo: props.config.source.repository,
-        branchOrRef: props.config.source.branch,
-      }),
+      // Every build is started by the hook with `sourceLocationOverride` set to the deployed
+      // commit's zip; the project's own location is only the folder those zips are in.
+      source: codebuild.Source.s3({ bucket: props.sources, path: 'sources/' }),
       vpc: props.vpc,
       subnetSelection: { subnetGroupName: 'app' },
       securityGroups: [props.securityGroup],
       environment: {
-        buildImage: codebuild.LinuxBuildImage.fromDockerRegistry('public.ecr.aws/docker/library/node:24-bookworm'),
+        buildImage: codebuild.LinuxBuildImage.fromDockerRegistry(NODE_24_BUILD_IMAGE),
         computeType: codebuild.ComputeType.MEDIUM,
       },
-      timeout: Duration.minutes(30),
+      timeout: Duration.minutes(GATE_BUILD_MINUTES),
       logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention }) } },
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
-        env: { variables: { SERVICE: props.service } },
+        env: { variables: { SERVICE: props.service, ROUTES_YAML: routes } },
         phases: {
           install: {
-            commands: [
-              'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null',
-              'npm ci --no-audit --no-fund',
-            ],
+            // No apt step: the journeys resolve Chromium as CHROMIUM_PATH, then the system's, then the
+            // Linux x64 build inside the @sparticuz/chromium devDependency that npm ci installs.
+            commands: ['npm ci --no-audit --no-fund'],
           },
           build: {
             commands: [
-              // A proxy of the gate's own: this service's group to green, the rest to production.
-              `printf 'version: 1\\nupstreams:\\n${upstreams}\\nroutes:\\n  - name: candidate\\n    match: { path: /api/* }\\n    mode: service\\n    target: ${props.service}-green\\ndefault: monolith\\n' > /tmp/routes.yaml`,
-              'ROUTES_FILE=/tmp/routes.yaml PROXY_PORT=8080 ADMIN_PORT=8081 node strangler-proxy/src/main.ts & sleep 3',
+              // A proxy of the gate's own: the candidate's traffic to green, every other group on production.
+              `printf '%s' "$ROUTES_YAML" > /tmp/routes.yaml`,
+              'ROUTES_FILE=/tmp/routes.yaml PROXY_PORT=8080 ADMIN_PORT=8081 node strangler-proxy/src/main.ts > /tmp/proxy.log 2>&1 &',
+              // Journeys only once the proxy answers (its health probe), not after a guessed pause; its log when it never does.
+              `for i in $(seq 1 30); do node -e "fetch('http://127.0.0.1:8081/__strangler/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && break; if [ "$i" = 30 ]; then cat /tmp/proxy.log; exit 1; fi; sleep 1; done`,
               'E2E_BASE_URL=http://127.0.0.1:8080 npm run e2e',
             ],
           },
@@ -94,9 +137,12 @@ export class TestGate extends Construct {
       }),
     });
 
+    // Any commit's zip (the project's own location above grants only the folder's key).
+    props.sources.grantRead(this.project, 'sources/*');
+
     acknowledge(
       this.project,
-      'The gate needs Node 24 and Debian’s Chromium, which no CodeBuild-provided image carries; it runs Docker’s official Node image, pinned by tag.',
+      'The gate needs Node 24, which no CodeBuild-provided image carries; it runs Docker’s official Node image, pinned by major tag.',
       'AwsSolutions-CB5',
     );
 
@@ -107,13 +153,38 @@ export class TestGate extends Construct {
       handler: 'index.handler',
       code: lambda.Code.fromAsset(hookAsset()),
       timeout: Duration.seconds(30),
-      environment: { PROJECT_NAME: this.project.projectName },
+      environment: { PROJECT_NAME: this.project.projectName, SOURCE_BUCKET: props.sources.bucketName },
       logGroup: new logs.LogGroup(this, 'HookLogs', { retention: props.logRetention }),
     });
-    // Least privilege: start and read this project's builds, nothing else.
+    // Least privilege: start and read this project's builds, and read this service's deployments.
     this.hook.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], resources: [this.project.projectArn] }),
     );
+    // DescribeServiceDeployments is authorised on the service and on its service-deployment resources
+    // (Service Authorization Reference, Amazon ECS: both resource types required).
+    const ecsArn = (resource: string, name: string): string =>
+      Stack.of(this).formatArn({ service: 'ecs', resource, resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const servicePath = `${props.cluster.clusterName}/${props.service}`;
+    this.hook.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:DescribeServiceDeployments'],
+        resources: [ecsArn('service', servicePath), ecsArn('service-deployment', `${servicePath}/*`)],
+      }),
+    );
+    // The green revision's image (its tag is the commit): DescribeServiceRevisions, likewise on the
+    // service and its service-revision resources.
+    this.hook.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:DescribeServiceRevisions'],
+        resources: [ecsArn('service', servicePath), ecsArn('service-revision', `${servicePath}/*`)],
+      }),
+    );
+    acknowledgeWildcards(this.hook, [
+      {
+        finding: /^Resource::arn:<AWS::Partition>:ecs:[^:]+:[^:]+:service-(deployment|revision)\/<\w+>\/[\w-]+\/\*$/,
+        reason: 'Each deployment and revision of this one service has an id of its own, known only when ECS makes it.',
+      },
+    ]);
     // The role ECS assumes to call the hook: invoke this function, no version or alias wildcard
     // (CDK's default role would grant `<function>:*`).
     this.invokeRole = new iam.Role(this, 'InvokeRole', {

@@ -5,16 +5,18 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { AppTask, type AppTaskBase } from '../constructs/app-task.ts';
 import { BlueGreenService } from '../constructs/blue-green-service.ts';
 import { ProxyService } from '../constructs/proxy-service.ts';
 import { ReplicatorService, replicatorUrl } from '../constructs/replicator-service.ts';
-import { TestGate } from '../constructs/test-gate.ts';
+import { gateSourcesBucketName, TestGate } from '../constructs/test-gate.ts';
 import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
 import { APPS, BLUE_GREEN_APPS, imageOf, type DeployedApp } from '../service-catalog.ts';
 import { DATABASE_ADMIN, POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
+import { imageTagParameterName } from './registry-stack.ts';
 
 export { SERVICE_NAMESPACE } from '../constructs/replicator-service.ts';
 
@@ -23,8 +25,6 @@ export interface ServicesStackProps extends StackProps {
   vpc: ec2.IVpc;
   data: DataStack;
   repositories: Readonly<Record<string, ecr.IRepository>>;
-  /** The image tag CloudFormation deploys (default `bootstrap`); pipelines deploy commit tags after. */
-  imageTag?: string;
 }
 
 /** The internal load balancer's ports: production listener 8000 + i, test listener 9000 + i, the proxy's 8080. */
@@ -45,6 +45,8 @@ export class ServicesStack extends Stack {
   readonly services: Readonly<Record<string, ecs.FargateService>>;
   readonly blueGreen: Readonly<Record<string, BlueGreenService>>;
   readonly gates: Readonly<Record<string, TestGate>>;
+  /** Each deployed commit's source, `sources/<commit>.zip`, put by the pipelines' image builds and read by the gates. */
+  readonly gateSources: s3.Bucket;
   readonly proxy: ProxyService;
   readonly replicator: ReplicatorService;
 
@@ -53,7 +55,10 @@ export class ServicesStack extends Stack {
     const { config, vpc, data } = props;
     const prod = config.name === 'prod';
     const logRetention = config.logRetentionDays as logs.RetentionDays;
-    const imageTag = props.imageTag ?? 'bootstrap';
+    // The tag each image's services run: the pipeline's parameter, read at every stack operation, so
+    // a stack update deploys what the pipeline last deployed, never an older or a bootstrap image.
+    const imageTagOf = (image: string): string =>
+      ssm.StringParameter.valueForStringParameter(this, imageTagParameterName(config.name, image));
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
@@ -138,8 +143,8 @@ export class ServicesStack extends Stack {
       BLUE_GREEN_APPS.map((app, i) => [app.name, internalUrl(productionPort(i))]),
     );
     const listeners = BLUE_GREEN_APPS.map((app, i) => {
-      const listener = (kind: string, port: number, from: ec2.ISecurityGroup): elbv2.ApplicationListener => {
-        internalSg.addIngressRule(from, ec2.Port.tcp(port), `${app.name} ${kind} listener`);
+      const listener = (kind: string, port: number, from: ec2.ISecurityGroup[]): elbv2.ApplicationListener => {
+        for (const group of from) internalSg.addIngressRule(group, ec2.Port.tcp(port), `${app.name} ${kind} listener`);
         return this.internalAlb.addListener(`${app.name}${kind}`, {
           port,
           protocol: elbv2.ApplicationProtocol.HTTP,
@@ -147,12 +152,16 @@ export class ServicesStack extends Stack {
           defaultAction: elbv2.ListenerAction.fixedResponse(404),
         });
       };
-      return { app, production: listener('Production', productionPort(i), tasksSg), test: listener('Test', testPort(i), gatesSg) };
+      // The gates reach every production listener too: their proxy sends all but the candidate's group there.
+      return {
+        app,
+        production: listener('Production', productionPort(i), [tasksSg, gatesSg]),
+        test: listener('Test', testPort(i), [gatesSg]),
+      };
     });
 
     // What every app's task shares: its image, the database, Redis, the session secret, the proxy's internal URL.
-    const shared: Omit<AppTaskBase, 'repository'> = {
-      imageTag,
+    const shared: Omit<AppTaskBase, 'repository' | 'imageTag'> = {
       database: {
         host: data.database.dbInstanceEndpointAddress,
         port: POSTGRES_PORT,
@@ -167,11 +176,36 @@ export class ServicesStack extends Stack {
       },
       logRetention,
     };
-    const taskOf = (app: DeployedApp): AppTaskBase => ({ ...shared, repository: props.repositories[imageOf(app)]! });
+    // The session cookie is Secure only where users reach the site over HTTPS (an environment with a
+    // certificate): a browser never sends a Secure cookie back over plain HTTP, so dev logins would not stick.
+    const cookies = (app: DeployedApp): Record<string, string> =>
+      'SECURE_COOKIES' in app.env ? { SECURE_COOKIES: config.certificateArn ? 'true' : 'false' } : {};
+    const taskOf = (app: DeployedApp): AppTaskBase => ({
+      ...shared,
+      environment: { ...shared.environment, ...cookies(app) },
+      repository: props.repositories[imageOf(app)]!,
+      imageTag: imageTagOf(imageOf(app)),
+    });
     const services: Record<string, ecs.FargateService> = {};
     const blueGreen: Record<string, BlueGreenService> = {};
     const gates: Record<string, TestGate> = {};
     const sync = APPS.find((a) => a.name === 'sync')!;
+
+    // What the gates test: the source of the commit being deployed, kept as long as a rollback might need it.
+    this.gateSources = new s3.Bucket(this, 'GateSources', {
+      bucketName: gateSourcesBucketName(config),
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      lifecycleRules: [{ prefix: 'sources/', expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+    acknowledge(
+      this.gateSources,
+      'Holds copies of the repository’s source per commit, written by the pipelines’ image builds and read by the gates only; access logging of it is left to CloudTrail data events.',
+      'AwsSolutions-S1',
+    );
 
     // The monolith and the services, each with its test gate.
     listeners.forEach(({ app, production, test }, i) => {
@@ -179,6 +213,8 @@ export class ServicesStack extends Stack {
         config,
         service: app.name,
         vpc,
+        cluster: this.cluster,
+        sources: this.gateSources,
         securityGroup: gatesSg,
         greenUrl: internalUrl(testPort(i)),
         productionUrls,
@@ -232,6 +268,10 @@ export class ServicesStack extends Stack {
       roleSecrets: data.appDatabaseSecrets,
     });
     services.sync = this.replicator.service;
+    // The replicator prepares every service database when it starts, and those exist only once each
+    // app's init container has run: CloudFormation creates it after the apps' services are stable, so
+    // a first deployment cannot trip its circuit breaker (one task, no retry) and roll the stack back.
+    for (const app of BLUE_GREEN_APPS) this.replicator.service.node.addDependency(blueGreen[app.name]!.service);
 
     this.services = services;
     this.blueGreen = blueGreen;

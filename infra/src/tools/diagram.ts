@@ -170,7 +170,10 @@ export function diagram(env: Environment): string {
     const p = pipeline.resource.Properties ?? {};
     delivery.push(`    ${nodeId(pipeline)}[${label(p.Name, p.Stages.map((st: { Name: string }) => st.Name).join(' → '))}]`);
     edges.add(`  ${nodeId(pipeline)} -->|image| ecr`);
-    for (const action of p.Stages.at(-1).Actions) {
+    // The ECS deploy actions, wherever their stage sits (Record follows it; prod approves before it).
+    for (const action of p.Stages.flatMap((st: { Actions: { ActionTypeId?: { Provider?: string } }[] }) => st.Actions).filter(
+      (a: { ActionTypeId?: { Provider?: string } }) => a.ActionTypeId?.Provider === 'ECS',
+    )) {
       const deployed =
         env.refsIn(action.Configuration?.ServiceName, pipeline.stack)[0] ?? serviceByName.get(action.Configuration?.ServiceName);
       if (deployed) edges.add(`  ${nodeId(pipeline)} -.->|deploy| ${nodeId(deployed)}`);
