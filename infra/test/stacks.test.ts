@@ -17,6 +17,7 @@ import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
 import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
 import { productionPort, SERVICE_NAMESPACE, testPort } from '../src/stacks/services-stack.ts';
+import { REDIS_PORT } from '../src/stacks/data-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
 type Resources = Record<string, Resource>;
@@ -337,6 +338,30 @@ describe.each(ENVS)('%s', (envName) => {
     // It copies every service the proxy may ask about, so no /watermark answers 404 for one of them.
     const mappings = loadDataMapping(path.join(repoRoot, String(envOf(sync.name).DATA_MAPPING)));
     for (const service of mappings.services) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
+  });
+
+  it('when the proxy tasks start, then they follow the shared route table in the environment’s Redis (its TLS URL, its AUTH token as a secret, a prefix of their own), which their security group reaches; the parameter only seeds it', () => {
+    const proxyEnv = envOf('proxy');
+    const secret = (service: string, name: string): unknown => appContainer(service).Secrets!.find((x) => x.Name === name)?.ValueFrom;
+    // The one Redis the apps use: the same endpoint and port, over TLS, the same AUTH token.
+    expect(proxyEnv.ROUTES_STORE_URL).toEqual(envOf('monolith').REDIS_URL);
+    expect(JSON.stringify(proxyEnv.ROUTES_STORE_URL)).toContain('rediss://');
+    expect(secret('proxy', 'ROUTES_STORE_PASSWORD')).toEqual(secret('monolith', 'REDIS_PASSWORD'));
+    expect(proxyEnv.ROUTES_STORE_PREFIX).toBe(`strangler:${envName}:routes`);
+    // As the proxy reads it: the store is the source, the file only seeds an empty one, nothing replaced at a task's start.
+    const store = loadProxyConfig({
+      ROUTES_FILE: String(proxyEnv.ROUTES_FILE),
+      ROUTES_STORE_URL: `rediss://redis.test:${REDIS_PORT}`,
+      ROUTES_STORE_PREFIX: String(proxyEnv.ROUTES_STORE_PREFIX),
+    }).routesStore;
+    expect(store).toMatchObject({ prefix: `strangler:${envName}:routes`, seed: 'if-empty', mirrorToFile: false });
+    expect(proxyEnv).not.toHaveProperty('ROUTES_STORE_SEED');
+    // Reach: the Redis group admits the tasks' group on its port, and every proxy task is in that group.
+    const redisRules = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress')).filter(
+      (r) => r.Properties.FromPort === REDIS_PORT && r.Properties.ToPort === REDIS_PORT,
+    );
+    const admitted = redisRules.map((r) => getAttOf(r.Properties.SourceSecurityGroupId));
+    expect(groupsOf('proxy').some((g) => admitted.includes(g))).toBe(true);
   });
 
   it('when the stack is first deployed, then the replicator is created only after every app whose database it prepares (their init containers make those databases)', () => {

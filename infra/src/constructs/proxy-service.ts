@@ -36,6 +36,11 @@ export interface ProxyServiceProps {
   productionUrls: Readonly<Record<string, string>>;
   /** Where the shadow copies read the replicator's watermark (`SYNC_STATUS_URL`). */
   syncStatusUrl: string;
+  /**
+   * The fleet's shared route table: the environment's Redis (TLS; its AUTH token a secret), which the
+   * tasks' security group already reaches. Every proxy task follows it, so a flip is no redeployment.
+   */
+  routeStore: { url: string; authToken: secretsmanager.ISecret; prefix: string };
   adminToken: secretsmanager.ISecret;
   /** `{username, password}` of the proxy's own database role (`strangler`). */
   databaseSecret: secretsmanager.ISecret;
@@ -69,20 +74,23 @@ export class ProxyService {
       allowAllOutbound: true,
     });
 
-    // Its route table starts with every group on the monolith; flips change the parameter.
+    // The table that seeds an empty shared store (every group on the monolith); after that the store
+    // is the truth and flips change it there (`strangler flip`), never this parameter.
     this.routes = new ssm.StringParameter(scope, 'RouteTable', {
-      description: 'The strangler proxy’s route table (routes.yaml)',
+      description: 'The strangler proxy’s first route table (routes.yaml): seeds the shared store when it is empty',
       // The local stack's table, every group on the monolith, the upstreams the production listeners.
       stringValue: initialRouteTable(props.productionUrls),
     });
     this.task = new AppTask(scope, `${app.name}Task`, {
       ...base,
       app,
-      // The table arrives as a setting; the proxy reads (and watches) a file.
+      // The seed arrives as a setting; the proxy reads it from a file.
       command: ['sh', '-c', `printf '%s' "$ROUTES_YAML" > /tmp/routes.yaml && exec ${commandOf(app).join(' ')}`],
       environment: {
         ...base.environment,
         ROUTES_FILE: '/tmp/routes.yaml',
+        ROUTES_STORE_URL: props.routeStore.url,
+        ROUTES_STORE_PREFIX: props.routeStore.prefix,
         STRANGLER_DATABASE_URL: databaseUrl(base.database, 'strangler'),
         // Hosts the proxy answers (others: 421): the public name, the public ALB's, and the internal ALB's (the apps call back through it).
         ALLOWED_HOSTS: [config.domainName, props.publicAlb.loadBalancerDnsName, props.internalAlb.loadBalancerDnsName]
@@ -98,6 +106,7 @@ export class ProxyService {
       secrets: {
         ...base.secrets,
         ROUTES_YAML: ecs.Secret.fromSsmParameter(this.routes),
+        ROUTES_STORE_PASSWORD: ecs.Secret.fromSecretsManager(props.routeStore.authToken),
         ADMIN_TOKEN: ecs.Secret.fromSecretsManager(props.adminToken),
         STRANGLER_DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(props.databaseSecret, 'password'),
       },

@@ -251,6 +251,11 @@ export class ServicesStack extends Stack {
       internalPort: PROXY_INTERNAL_PORT,
       productionUrls,
       syncStatusUrl: replicatorUrl(sync),
+      routeStore: {
+        url: `rediss://${data.redisEndpoint}:${REDIS_PORT}`,
+        authToken: data.redisAuthToken,
+        prefix: `strangler:${config.name}:routes`,
+      },
       adminToken: data.adminToken,
       databaseSecret: data.appDatabaseSecrets.strangler!,
     });
