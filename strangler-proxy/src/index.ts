@@ -33,3 +33,6 @@ export {
   type TableTarget,
   type TableVersion,
 } from './config/table-target.ts';
+export { parseRouteTable } from './config/load-route-table.ts';
+export type { CutoverSpec } from './config/route-table-schema.ts';
+export { errorRate, p99, since, sum, type LiveFigures, type SideFigures } from './metrics/live-figures.ts';

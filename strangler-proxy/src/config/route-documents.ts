@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { Redis } from 'ioredis';
+import type { LiveFigures } from '../metrics/live-figures.ts';
 import { tableHash } from './compile-route-table.ts';
 
 /**
@@ -80,6 +81,8 @@ export interface InstanceReport {
   hash: string;
   stale: boolean;
   at: string;
+  /** What each route group's sides have answered since the proxy started (for a cutover's live analysis). */
+  live?: LiveFigures;
 }
 
 // KEYS: doc, texts, audit. ARGV: basedOn, text, hash, at, actor, reason, audit JSON (without revision), channel.

@@ -112,6 +112,26 @@ export const RouteSchema = z.strictObject({
   shadow: ShadowSchema.optional(),
 });
 
+/** How `strangler cutover` moves a group: the canary steps, how long each bakes, and when the target is worse than the monolith. */
+export const CutoverSchema = z.strictObject({
+  /** Canary weights stepped through after the readiness gate, percent, ascending (default 1, 10, 50). */
+  steps: z
+    .array(z.number().min(0.01, 'must be from 0.01 to 100').max(100, 'must be from 0.01 to 100'))
+    .min(1)
+    .refine((w) => w.every((x, i) => i === 0 || x > w[i - 1]!), 'must be ascending')
+    .default([1, 10, 50]),
+  /** Seconds each canary step runs before it is judged (default 600). */
+  bakeSeconds: z.number().int().min(1).max(86_400).default(600),
+  /** The target's share of 5xx answers may exceed the monolith's by at most this (default 0.01: one point). */
+  maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+  /** The target's p99 may be at most this multiple of the monolith's (default 1.2)… */
+  maxP99Ratio: z.number().min(1).max(100).default(1.2),
+  /** …or within this many milliseconds of it (latency buckets are coarse; default 25). */
+  p99SlackMs: z.number().min(0).max(60_000).default(25),
+  /** Requests each side must have answered in a step for a verdict; fewer by the end of the bake: inconclusive, and the cutover pauses (default 200). */
+  minRequests: z.number().int().min(1).max(10_000_000).default(200),
+});
+
 export const GroupSchema = z.strictObject({
   mode: z.enum(MODES, { error: `must be one of ${MODES.join(', ')}` }),
   target: name('a target').optional(),
@@ -120,6 +140,8 @@ export const GroupSchema = z.strictObject({
   frozen: z.boolean({ error: 'must be true or false' }).default(false),
   /** Shadow options for the group's routes (a route's own `shadow` wins). */
   shadow: ShadowSchema.optional(),
+  /** How `strangler cutover` steps this group (defaults when absent). */
+  cutover: CutoverSchema.prefault({}),
 });
 
 export const RouteTableSchema = z.strictObject({
@@ -138,3 +160,4 @@ export type BreakerSpec = z.infer<typeof BreakerSchema>;
 export type RouteSpec = z.infer<typeof RouteSchema>;
 export type HeaderPredicateSpec = z.infer<typeof HeaderPredicate>;
 export type ShadowSpec = z.infer<typeof ShadowSchema>;
+export type CutoverSpec = z.infer<typeof CutoverSchema>;

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { LiveFigures } from '../metrics/live-figures.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import { diffTables } from '../routing/diff-tables.ts';
 import { compileRouteTable, tableHash } from './compile-route-table.ts';
@@ -48,6 +49,7 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
   #checking: Promise<ReloadResult> | undefined;
   #closed = false;
   #wasStale = false;
+  #figures: (() => Promise<LiveFigures>) | undefined;
 
   private constructor(docs: RouteDocuments, subscriber: Redis, o: SharedStoreOptions, table: RouteTable, revision: number, ok: boolean) {
     super();
@@ -168,11 +170,24 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
     }
   }
 
+  /** What the proxy's reports carry besides the revision: its live figures per group and side. */
+  reportFigures(figures: () => Promise<LiveFigures>): void {
+    this.#figures = figures;
+  }
+
   async #report(): Promise<void> {
     const ttl = Math.max(5, Math.ceil((this.#o.pollMs * 5) / 1000));
+    const live = await this.#figures?.().catch(() => undefined);
     await this.#docs
       .report(
-        { id: this.instanceId, revision: this.#revision, hash: this.#current.hash, stale: this.stale, at: new Date().toISOString() },
+        {
+          id: this.instanceId,
+          revision: this.#revision,
+          hash: this.#current.hash,
+          stale: this.stale,
+          at: new Date().toISOString(),
+          ...(live ? { live } : {}),
+        },
         ttl,
       )
       .catch(() => {});

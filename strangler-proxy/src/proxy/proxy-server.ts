@@ -6,6 +6,7 @@ import { createAdminServer } from '../admin/admin-server.ts';
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import { RouteTableStore, type RouteTables } from '../config/route-table-store.ts';
 import { SharedRouteTableStore } from '../config/shared-route-table-store.ts';
+import { liveFigures } from '../metrics/live-figures.ts';
 import { PROXY_ERRORS, sendError, type ProxyErrorCode } from '../errors.ts';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { ConcurrencyLimit } from '../resilience/concurrency-limit.ts';
@@ -59,6 +60,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   const upstreams = new UpstreamRegistry(metrics);
   upstreams.sync(store.current);
   metrics.setConfig(store.current.version, store.current.hash);
+  if (store instanceof SharedRouteTableStore) store.reportFigures(() => liveFigures(metrics, store.current));
   metrics.watchTableStaleness(() => {
     const source = store.status();
     return source.kind === 'store' && source.stale;
