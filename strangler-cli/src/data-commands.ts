@@ -69,7 +69,10 @@ const openService = (service: string, o: DbOptions, mappings: DataMappings = dat
 function withDbOptions(cmd: Command): Command {
   return cmd
     .option('--monolith-db <url>', "the monolith's database (default: MONOLITH_DATABASE_URL)")
-    .option('--service-db <url>', "the service's database (default: <SERVICE>_DATABASE_URL, e.g. LISTINGS_DATABASE_URL)")
+    .option(
+      '--service-db <url>',
+      "the service's database (default: <SERVICE>_DATABASE_URL, e.g. BILLING_DATABASE_URL for a service billing)",
+    )
     .option('--mapping <file>', 'the data mapping: the tables each service owns, column by column (default: DATA_MAPPING)');
 }
 

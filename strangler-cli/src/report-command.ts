@@ -8,6 +8,7 @@ import {
   PostgresShadowStore,
   type RouteReport,
   type RouteSettings,
+  type RouteTable,
   type ShadowExample,
 } from '@strangler/proxy';
 import { withPassword } from '@strangler/service-kit/secret-url';
@@ -21,7 +22,11 @@ const clip = (v: unknown, n = 40): string => {
 /** Each shadowed route's thresholds from the route table, when one is given; the defaults otherwise. */
 function settingsFrom(file: string | undefined): (route: string) => RouteSettings {
   if (!file || !fs.existsSync(file)) return () => DEFAULT_SETTINGS;
-  const table = compileRouteTable(fs.readFileSync(file, 'utf8'));
+  return settingsOf(compileRouteTable(fs.readFileSync(file, 'utf8')));
+}
+
+/** Each shadowed route's noise thresholds and readiness gate, from a compiled table. */
+export function settingsOf(table: RouteTable): (route: string) => RouteSettings {
   return (route) => {
     const shadow = table.routes.find((r) => r.name === route)?.shadow;
     return shadow ? { noise: { relative: shadow.noise.relative, absolute: shadow.noise.absolute }, gate: shadow.gate } : DEFAULT_SETTINGS;

@@ -6,6 +6,7 @@ import { compileRouteTable, diffTables, explainRoute, formatProblem, RouteTableE
 import { registerDataCommands } from './data-commands.ts';
 import { registerReportCommand } from './report-command.ts';
 import { registerTableCommands } from './table-commands.ts';
+import { registerCutoverCommand } from './cutover-command.ts';
 import { applyStackDefaults } from './stack-defaults.ts';
 
 // Before any option's default is read from the environment.
@@ -104,6 +105,7 @@ routes
   });
 
 registerTableCommands(program, routes);
+registerCutoverCommand(program);
 registerDataCommands(program);
 registerReportCommand(program);
 

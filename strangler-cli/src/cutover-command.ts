@@ -1,0 +1,170 @@
+import type { Command } from 'commander';
+import { buildReport, compileRouteTable, defaultActor, PostgresShadowStore, type TableTarget } from '@strangler/proxy';
+import { closeService, DataUsageError, loadMappingFile, openService, switchWriter } from '@strangler/data';
+import { withPassword } from '@strangler/service-kit/secret-url';
+import {
+  abortCutover,
+  CutoverRefused,
+  EXIT_CODES,
+  groupFacts,
+  planOf,
+  runCutover,
+  stepName,
+  type CutoverEvent,
+  type GroupReadiness,
+} from './cutover.ts';
+import { settingsOf } from './report-command.ts';
+import { storeOf } from './table-commands.ts';
+
+function usage(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+/** The readiness gate from the fleet's shadow results: every shadowed route of the group ready by its own gate. */
+function readinessFrom(db: string, target: TableTarget, group: string): (sinceAt: Date) => Promise<GroupReadiness> {
+  return async (sinceAt) => {
+    const table = compileRouteTable((await target.read()).text);
+    const routes = new Set(table.routes.filter((r) => r.group === group).map((r) => r.name));
+    const store = await PostgresShadowStore.open(db);
+    try {
+      const reports = buildReport(await store.counters({ since: sinceAt }), settingsOf(table)).filter((r) => routes.has(r.route));
+      if (!reports.length) return { ready: false, samples: 0, detail: `no shadow samples of ${group}'s routes yet` };
+      const samples = reports.reduce((n, r) => n + r.samples, 0);
+      return {
+        ready: reports.every((r) => r.readiness.ready),
+        samples,
+        detail: reports
+          .map(
+            (r) => `${r.route}: ${r.samples} samples, score ${r.readiness.score}${r.readiness.ready ? ', ready' : `, ${r.readiness.why}`}`,
+          )
+          .join('; '),
+      };
+    } finally {
+      await store.close();
+    }
+  };
+}
+
+function print(e: CutoverEvent, json: boolean): void {
+  if (json) return console.log(JSON.stringify(e));
+  const f = e.figures;
+  const figures = f
+    ? `target ${f.target.requests} req, ${(f.target.errorRate * 100).toFixed(2)} % 5xx, p99 ${f.target.p99Ms ?? '—'} ms | monolith ${f.monolith.requests} req, ${(f.monolith.errorRate * 100).toFixed(2)} % 5xx, p99 ${f.monolith.p99Ms ?? '—'} ms | ${f.secondsLeft} s left`
+    : '';
+  console.log(`${e.at.slice(11, 19)} ${e.event.padEnd(8)} ${e.step ? `${e.step}: ` : ''}${e.detail ?? ''}${figures}`);
+}
+
+/** `strangler cutover GROUP`: shadow → canary steps → service, gated, rolled back by itself on a failed gate. */
+export function registerCutoverCommand(program: Command): void {
+  program
+    .command('cutover <group>')
+    .description(
+      'move a group all the way, gated: shadow until ready, each canary step baked and judged against the monolith from the fleet’s figures, then service (its data writer with it); a failed gate rolls back by itself; exit 0 promoted, 3 rolled back, 4 paused',
+    )
+    .option('--reason <text>', 'why: kept in the audit with every step')
+    .option('--store <url>', 'the shared store (default: ROUTES_STORE_URL)')
+    .option('--store-prefix <prefix>', 'its key prefix (default: ROUTES_STORE_PREFIX or strangler:routes)')
+    .option('--db <url>', 'the shadow results, for the readiness gate (default: STRANGLER_DATABASE_URL)')
+    .option('--service <name>', 'for a group that takes writes: the service whose rows move with it (default: the group’s name)')
+    .option('--tick-ms <ms>', 'how often the gates look at the figures', (v) => Number(v), 5000)
+    .option('--readiness-timeout <s>', 'how long the readiness gate may take before the cutover pauses', (v) => Number(v), 86_400)
+    .option('--resume', 'go on with a paused or interrupted cutover from the step it was at')
+    .option('--abort', 'end a paused or interrupted cutover: the group back at its last safe step (and its data writer)')
+    .option('--dry-run', 'print the plan and the thresholds, change nothing')
+    .option('--json', 'one JSON object per event, for pipelines')
+    .option('--actor <name>', 'who (default: user@host)')
+    .action(
+      async (
+        group: string,
+        o: {
+          reason?: string;
+          store?: string;
+          storePrefix?: string;
+          db?: string;
+          service?: string;
+          tickMs: number;
+          readinessTimeout: number;
+          resume?: boolean;
+          abort?: boolean;
+          dryRun?: boolean;
+          json?: boolean;
+          actor?: string;
+        },
+      ) => {
+        if (!(o.tickMs >= 50)) usage('--tick-ms must be at least 50');
+        if (!(o.readinessTimeout > 0)) usage('--readiness-timeout must be a number of seconds');
+        if (!o.dryRun && !o.abort && !o.reason?.trim()) usage('--reason must say why (it is kept in the audit with every step)');
+        const target = await (storeOf(o) ?? usage('a cutover needs the shared store: give --store URL or set ROUTES_STORE_URL'));
+        const actor = o.actor ?? defaultActor();
+        const emit = (e: CutoverEvent): void => print(e, Boolean(o.json));
+        const db =
+          o.db ??
+          (process.env.STRANGLER_DATABASE_URL && withPassword(process.env.STRANGLER_DATABASE_URL, process.env.STRANGLER_DATABASE_PASSWORD));
+        try {
+          const facts = groupFacts((await target.read()).text, group);
+          if (o.dryRun) {
+            const plan = planOf(facts.spec);
+            const s = facts.spec;
+            console.log(`cutover of ${group} (now ${facts.state.mode}), target ${facts.state.target}, monolith ${facts.monolith}`);
+            console.log(`  steps:      ${plan.map(stepName).join(' → ')}`);
+            console.log(`  bake:       ${s.bakeSeconds} s per canary step, judged every ${o.tickMs} ms`);
+            console.log(
+              `  fails when: the target's 5xx rate exceeds the monolith's by more than ${(s.maxErrorRateIncrease * 100).toFixed(2)} points, or its p99 is over ×${s.maxP99Ratio} and +${s.p99SlackMs} ms of the monolith's`,
+            );
+            console.log(`  pauses when: fewer than ${s.minRequests} requests on either side by the end of a step`);
+            console.log(
+              `  readiness:  every shadowed route of the group ready by its gate (${db ? 'from the shadow results database' : 'NO shadow results database: it would pause'})`,
+            );
+            console.log(
+              `  rollback:   to ${facts.state.mode === 'monolith' ? 'monolith' : 'shadow'}${facts.writes ? ', the data writer back to the monolith' : ''}`,
+            );
+            return;
+          }
+          const switchData = facts.writes ? dataSwitcher(target, o.service ?? group, group, actor, o.reason ?? 'cutover') : undefined;
+          if (o.abort) {
+            await abortCutover({ target, group, actor, switchData, emit });
+            process.exitCode = EXIT_CODES['rolled-back'];
+            return;
+          }
+          const abort = new AbortController();
+          process.once('SIGINT', () => abort.abort(new Error('interrupted')));
+          process.once('SIGTERM', () => abort.abort(new Error('interrupted')));
+          const { outcome, state } = await runCutover({
+            target,
+            group,
+            actor,
+            reason: o.reason!,
+            readiness: db ? readinessFrom(db, target, group) : undefined,
+            switchData,
+            tickMs: o.tickMs,
+            readinessTimeoutMs: o.readinessTimeout * 1000,
+            resume: Boolean(o.resume),
+            emit,
+            signal: abort.signal,
+          });
+          if (!o.json) console.log(`${outcome}: ${state.why ?? ''}`);
+          process.exitCode = EXIT_CODES[outcome];
+        } catch (err) {
+          if (!(err instanceof CutoverRefused || err instanceof DataUsageError)) throw err;
+          console.error(err.message);
+          process.exit(1);
+        } finally {
+          target.close();
+        }
+      },
+    );
+}
+
+/** For a group that takes writes: its service's data writer moved by the data toolkit's switch, through the same store. */
+function dataSwitcher(target: TableTarget, service: string, group: string, actor: string, reason: string) {
+  return async (to: 'service' | 'monolith'): Promise<void> => {
+    const data = openService(service, loadMappingFile(process.env.DATA_MAPPING));
+    try {
+      const r = await switchWriter({ data, to, routes: target, group, proxies: [], actor, reason: `cutover: ${reason}` });
+      if (r.outcome !== 'switched') throw new Error(`the data switch to the ${to} was undone at ${r.failedStep}: ${r.error}`);
+    } finally {
+      await closeService(data);
+    }
+  };
+}
