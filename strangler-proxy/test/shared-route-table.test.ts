@@ -176,6 +176,20 @@ describe('a shared route table over three proxies', () => {
     expect(ms).toBeLessThanOrEqual(2 * POLL_MS + 100);
   });
 
+  it('when a proxy stops, then it withdraws its report, so the fleet is judged on the proxies that are left', async () => {
+    const extra = await startTestProxy(TABLE('http://127.0.0.1:9', 'http://127.0.0.1:9'), {
+      ROUTES_STORE_URL: redis.url,
+      ROUTES_POLL_MS: String(POLL_MS),
+    });
+    const id = (extra.store as unknown as { instanceId: string }).instanceId;
+    while (!(await docs.fleet()).some((p) => p.id === id)) await new Promise((r) => setTimeout(r, 20));
+    await extra.close();
+    const deadline = Date.now() + 1000;
+    while ((await docs.fleet()).some((p) => p.id === id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((await docs.fleet()).map((p) => p.id)).not.toContain(id);
+    expect(await docs.fleet()).toHaveLength(3);
+  });
+
   it('when Redis answers nothing for 30 s under load, then no request fails, every proxy says its table may be stale, and all catch up within 5 s of its return', async () => {
     const before = (await docs.read())!;
     const load = steadyLoad(300);

@@ -210,6 +210,10 @@ export class RouteDocuments {
     await this.#redis.set(`${this.prefix}:proxy:${instance.id}`, JSON.stringify(instance), 'EX', ttlSeconds);
   }
 
+  async withdraw(instanceId: string): Promise<void> {
+    await this.#redis.del(`${this.prefix}:proxy:${instanceId}`);
+  }
+
   /** Every proxy that reported within its time to live. */
   async fleet(): Promise<InstanceReport[]> {
     const out: InstanceReport[] = [];

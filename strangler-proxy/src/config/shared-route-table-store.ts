@@ -210,11 +210,15 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
     void this.reload();
   }
 
+  /** Stops following; the proxy's report is withdrawn first, so the fleet does not wait on a proxy that is gone. */
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#subscriber.disconnect();
-    this.#docs.redis.disconnect();
+    void this.#docs
+      .withdraw(this.instanceId)
+      .catch(() => {})
+      .finally(() => this.#docs.redis.disconnect());
   }
 }
 
