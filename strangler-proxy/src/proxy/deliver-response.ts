@@ -17,7 +17,11 @@ export function deliverResponse(
   if (opts.setUid) headers.push('set-cookie', opts.setUid);
   headers.push('x-request-id', opts.requestId);
   res.writeHead(response.statusCode ?? 502, response.statusMessage ?? '', headers);
+  // An answer cut short upstream is cut short to the client too, never passed off as complete.
   response.on('error', () => res.destroy());
+  response.once('close', () => {
+    if (!response.complete && !res.destroyed) res.destroy();
+  });
   if (opts.tee) {
     const tee = opts.tee;
     const chunks: Buffer[] = [];
