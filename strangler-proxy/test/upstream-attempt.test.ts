@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestProxy, table, type TestProxy } from './support/proxy-harness.ts';
+import { rawRequest } from './support/raw-http.ts';
 
 /**
  * One attempt at one upstream (plain http.request), at the edges where an answer and a connection
@@ -81,5 +82,21 @@ describe('an upstream attempt', () => {
     await expect(Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 2000))])).resolves.toBe(
       'closed',
     );
+  });
+
+  it('when an HTTP/1.0 request comes without a Host, then the upstream is sent its own host, and every header the proxy forwards', async () => {
+    let seen: http.IncomingHttpHeaders = {};
+    const monolith = await upstream((req, res) => {
+      seen = req.headers;
+      req.resume();
+      res.end('{}');
+    });
+    proxy = await startTestProxy(table({ monolith }, ''));
+    const { text } = await rawRequest(proxy.url, 'GET /api/x HTTP/1.0\r\nX-Custom: a\r\nAccept: */*\r\n\r\n');
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(seen.host).toBe(new URL(monolith).host);
+    expect(seen['x-custom']).toBe('a');
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -54,7 +54,7 @@ class Attempt {
   }
 
   start(): void {
-    const { target, agent, headers, path, body, timeoutMs } = this.#opts;
+    const { target, agent, path, body, timeoutMs } = this.#opts;
     this.#timer = setTimeout(this.#onTimeout, timeoutMs);
     let upstreamReq: ClientRequest;
     try {
@@ -64,7 +64,7 @@ class Attempt {
         port: target.port,
         method: this.#req.method,
         path,
-        headers,
+        headers: flatHeaders(this.#opts.headers, target),
         agent,
       });
     } catch (err) {
@@ -132,4 +132,24 @@ class Attempt {
     if (code === 'ECONNRESET' && !this.#req.socket?.writable) return this.#fail({ cause: 'reset', sent: this.#connected }, err);
     this.#fail(classifySocketError(code, this.#connected), err);
   };
+}
+
+/**
+ * The headers as one flat [name, value, …] list: Node then writes the head from it in one pass,
+ * instead of a validated setHeader() into a map per header and a second pass to write them. With
+ * a list Node adds no Host of its own, so a request that came without one (HTTP/1.0) is given the
+ * upstream's, as Node would have.
+ */
+function flatHeaders(headers: OutgoingHttpHeaders, target: URL): string[] {
+  const out: string[] = [];
+  let host = false;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (name === 'host') host = true;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, String(value));
+  }
+  if (!host) out.push('host', target.host);
+  return out;
 }
