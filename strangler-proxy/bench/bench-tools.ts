@@ -145,3 +145,16 @@ export function pacedLoad(url: string, opts: { rate: number; seconds?: number; c
     });
   });
 }
+
+/**
+ * The share of the last 10 s in which some runnable task waited for a CPU (/proc/pressure/cpu,
+ * `some avg10`), or NaN where the kernel does not report it: how much the machine's other work
+ * was in the way while a front was measured.
+ */
+export function cpuPressure(): number {
+  try {
+    return Number(/some avg10=([\d.]+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}

@@ -3,10 +3,14 @@
 // an access log line per request, and its metrics), and through nginx when installed — side by
 // side, in interleaved rounds, in one run. Per front: saturation throughput (autocannon, its own
 // process), its ratio to nginx, the front process's CPU time per request, and p50/p99 at a fixed
-// rate (paced-load.ts, to the microsecond) with the p99 it adds to direct. Loopback only, bounded.
+// rate (paced-load.ts, to the microsecond) with the p99 it adds to direct, and the machine's CPU
+// pressure meanwhile (other work waiting for a core inflates every figure). Loopback only, bounded.
 //
 // BENCH_ROUNDS (2), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
 // (info), BENCH_CPU_PROF=<dir>: the strangler proxy runs under `--cpu-prof` and writes its profile there.
+// BENCH_BASELINE=<dir>: another checkout's proxy (`git archive <commit> | tar -x -C <dir>`, its
+// node_modules linked to this one's) measured as a fifth front, `baseline`: before and after a
+// change in the same rounds, on the same machine load.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +19,7 @@ import {
   autocannon,
   CONNECTIONS,
   cpuMicros,
+  cpuPressure,
   firstLine,
   here,
   pacedLoad,
@@ -32,6 +37,7 @@ const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const BASELINE = process.env.BENCH_BASELINE;
 
 interface Front {
   name: string;
@@ -84,6 +90,17 @@ async function main(): Promise<void> {
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/api/x`);
   fronts.push({ name: 'strangler', url: proxyUrl, child: proxy });
+  if (BASELINE) {
+    const baseline = start(process.execPath, [path.join(BASELINE, 'strangler-proxy/src/main.ts')], {
+      ROUTES_FILE: routes,
+      PROXY_PORT: '18083',
+      ADMIN_PORT: '18084',
+      LOG_LEVEL,
+    });
+    baseline.stdout!.resume();
+    await waitFor('http://127.0.0.1:18083/api/x');
+    fronts.push({ name: 'baseline', url: 'http://127.0.0.1:18083', child: baseline });
+  }
 
   const nginxBin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
   if (nginxBin) {
@@ -109,13 +126,14 @@ async function main(): Promise<void> {
       const logBefore = logBytes;
       const s: Result = await autocannon(url);
       const cpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - cpuBefore) / s.requests : NaN;
+      const pressure = cpuPressure();
       const fixed = await pacedLoad(url, { rate: FIXED_RATE });
       rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed.errors, fixed });
       const logLine = f.child === proxy ? `  log ${((logBytes - logBefore) / s.requests).toFixed(0)} B/req` : '';
       console.log(
         `round ${round}  ${f.name.padEnd(10)} ${s.rps.toFixed(0).padStart(6)} rps  errors ${s.errors + fixed.errors}` +
           (f.child?.pid ? `  cpu ${cpuPerReq.toFixed(0).padStart(4)} µs/req  rss ${rssMiB(f.child.pid).toFixed(0)} MiB` : '') +
-          `  |  at ${FIXED_RATE} rps: p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms${logLine}`,
+          `  |  at ${FIXED_RATE} rps: p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms${logLine}  |  cpu pressure ${pressure.toFixed(0)} %`,
       );
     }
   }
