@@ -30,10 +30,18 @@ export function deliverResponse(
       size += c.length;
       if (size <= opts.teeLimit) chunks.push(c);
     });
-    res.once('finish', () => tee(size <= opts.teeLimit ? Buffer.concat(chunks) : undefined));
+    res.once('finish', () => tee(size <= opts.teeLimit ? ownBuffer(chunks, size) : undefined));
   }
   response.pipe(res);
   return () => {
     if (!response.complete) response.destroy();
   };
+}
+
+/** The chunks in one buffer with memory of its own (never a slice of Node's pool), so it can be moved to a worker rather than copied. */
+function ownBuffer(chunks: readonly Buffer[], size: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(size);
+  let at = 0;
+  for (const c of chunks) at += c.copy(out, at);
+  return out;
 }
