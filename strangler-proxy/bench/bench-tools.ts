@@ -119,3 +119,42 @@ export function autocannon(url: string, opts: { seconds?: number; connections?: 
 export function stopAll(): void {
   for (const c of children) c.kill('SIGTERM');
 }
+
+export interface PacedResult {
+  requests: number;
+  errors: number;
+  /** Milliseconds, from when each request was due. */
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** `rate` requests a second for `seconds`, timed to the microsecond (paced-load.ts, its own process). */
+export function pacedLoad(url: string, opts: { rate: number; seconds?: number; connections?: number }): Promise<PacedResult> {
+  const args = [path.join(here, 'paced-load.ts'), url, String(opts.rate), String(opts.seconds ?? SECONDS), String(opts.connections ?? 16)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.once('exit', () => {
+      try {
+        resolve(JSON.parse(out) as PacedResult);
+      } catch (err) {
+        reject(new Error(`paced load gave no result: ${(err as Error).message}`));
+      }
+    });
+  });
+}
+
+/**
+ * The share of the last 10 s in which some runnable task waited for a CPU (/proc/pressure/cpu,
+ * `some avg10`), or NaN where the kernel does not report it: how much the machine's other work
+ * was in the way while a front was measured.
+ */
+export function cpuPressure(): number {
+  try {
+    return Number(/some avg10=([\d.]+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}

@@ -1,6 +1,16 @@
-// `npm run bench:proxy`: throughput and latency of the same 1 KiB JSON upstream reached directly,
-// through the strangler proxy, and through nginx (when installed), measured side by side in one
-// run by autocannon in its own process. Loopback only; every run is bounded in time.
+// `npm run bench:proxy`: the same 1 KiB JSON upstream reached directly, through a bare node:http
+// pipe proxy (Node's own floor), through the strangler proxy as `npm start` runs it (LOG_LEVEL info:
+// an access log line per request, and its metrics), and through nginx when installed — side by
+// side, in interleaved rounds, in one run. Per front: saturation throughput (autocannon, its own
+// process), its ratio to nginx, the front process's CPU time per request, and p50/p99 at a fixed
+// rate (paced-load.ts, to the microsecond) with the p99 it adds to direct, and the machine's CPU
+// pressure meanwhile (other work waiting for a core inflates every figure). Loopback only, bounded.
+//
+// BENCH_ROUNDS (2), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
+// (info), BENCH_CPU_PROF=<dir>: the strangler proxy runs under `--cpu-prof` and writes its profile there.
+// BENCH_BASELINE=<dir>: another checkout's proxy (`git archive <commit> | tar -x -C <dir>`, its
+// node_modules linked to this one's) measured as a fifth front, `baseline`: before and after a
+// change in the same rounds, on the same machine load.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,24 +19,59 @@ import {
   autocannon,
   CONNECTIONS,
   cpuMicros,
+  cpuPressure,
   firstLine,
   here,
+  pacedLoad,
   root,
   rssMiB,
   SECONDS,
   start,
   stopAll,
   waitFor,
+  type PacedResult,
   type Result,
 } from './bench-tools.ts';
 
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1500);
-// The upstream gets the same CPU whichever front is measured; the load generator runs in its own process.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const BASELINE = process.env.BENCH_BASELINE;
+
+interface Front {
+  name: string;
+  url: string;
+  child: ChildProcess | undefined;
+}
+interface Round {
+  rps: number;
+  cpuPerReq: number;
+  errors: number;
+  fixed: PacedResult;
+}
+
+function nginxConf(tmp: string, upstreamHost: string): string {
+  // One worker, as the proxy is one process; upstream keep-alive; loopback only; no access log
+  // (nginx's floor, as the pipe proxy is Node's).
+  return `worker_processes 1;\ndaemon off;\npid ${tmp}/nginx.pid;\nerror_log ${tmp}/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${tmp};\n  proxy_temp_path ${tmp};\n  upstream app { server ${upstreamHost}; keepalive 128; }\n  server {\n    listen 127.0.0.1:18082;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`;
+}
+
+const range = (xs: number[], digits = 0): string => {
+  const lo = Math.min(...xs).toFixed(digits);
+  const hi = Math.max(...xs).toFixed(digits);
+  return lo === hi ? lo : `${lo}–${hi}`;
+};
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strangler-bench-'));
   const upstream = start(process.execPath, [path.join(here, 'upstream-server.ts'), '1024']);
   const upstreamUrl = `http://127.0.0.1:${await firstLine(upstream)}`;
+  const fronts: Front[] = [{ name: 'direct', url: upstreamUrl, child: undefined }];
+
+  const pipe = start(process.execPath, [path.join(here, 'pipe-proxy.ts'), upstreamUrl]);
+  fronts.push({ name: 'node pipe', url: `http://127.0.0.1:${await firstLine(pipe)}`, child: pipe });
 
   const routes = path.join(tmp, 'routes.yaml');
   fs.writeFileSync(
@@ -34,60 +79,101 @@ async function main(): Promise<void> {
     `version: 1\nupstreams:\n  monolith: { url: "${upstreamUrl}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`,
   );
   const proxyPort = 18080;
-  const proxy = start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], {
-    ROUTES_FILE: routes,
-    PROXY_PORT: String(proxyPort),
-    ADMIN_PORT: '18081',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  });
+  const proxy = start(
+    process.execPath,
+    [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), path.join(root, 'strangler-proxy/src/main.ts')],
+    { ROUTES_FILE: routes, PROXY_PORT: String(proxyPort), ADMIN_PORT: '18081', LOG_LEVEL },
+  );
+  // Read as `npm start` reads it (a pipe to the parent), and counted: the access log's bytes.
+  let logBytes = 0;
+  proxy.stdout!.on('data', (d: Buffer) => (logBytes += d.length));
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/api/x`);
+  fronts.push({ name: 'strangler', url: proxyUrl, child: proxy });
+  if (BASELINE) {
+    const baseline = start(process.execPath, [path.join(BASELINE, 'strangler-proxy/src/main.ts')], {
+      ROUTES_FILE: routes,
+      PROXY_PORT: '18083',
+      ADMIN_PORT: '18084',
+      LOG_LEVEL,
+    });
+    baseline.stdout!.resume();
+    await waitFor('http://127.0.0.1:18083/api/x');
+    fronts.push({ name: 'baseline', url: 'http://127.0.0.1:18083', child: baseline });
+  }
 
-  let nginxUrl: string | undefined;
-  let nginx: ChildProcess | undefined;
   const nginxBin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
   if (nginxBin) {
     const conf = path.join(tmp, 'nginx.conf');
-    // One worker, as the proxy is one process; upstream keep-alive; loopback only.
-    fs.writeFileSync(
-      conf,
-      `worker_processes 1;\ndaemon off;\npid ${tmp}/nginx.pid;\nerror_log ${tmp}/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${tmp};\n  proxy_temp_path ${tmp};\n  upstream app { server ${new URL(upstreamUrl).host}; keepalive 128; }\n  server {\n    listen 127.0.0.1:18082;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
-    );
-    nginx = start(nginxBin, ['-c', conf, '-p', tmp]);
-    nginxUrl = 'http://127.0.0.1:18082';
-    await waitFor(`${nginxUrl}/api/x`);
+    fs.writeFileSync(conf, nginxConf(tmp, new URL(upstreamUrl).host));
+    const nginx = start(nginxBin, ['-c', conf, '-p', tmp]);
+    await waitFor('http://127.0.0.1:18082/api/x');
+    fronts.push({ name: 'nginx', url: 'http://127.0.0.1:18082', child: nginx });
   }
 
-  const targets: [string, string, ChildProcess | undefined][] = [
-    ['direct', upstreamUrl, undefined],
-    ['strangler', proxyUrl, proxy],
-    ...(nginxUrl ? ([['nginx', nginxUrl, nginx]] as [string, string, ChildProcess | undefined][]) : []),
-  ];
-  console.log(`1 KiB JSON upstream; ${CONNECTIONS} connections; ${SECONDS} s per run; ${os.cpus().length} cores; Node ${process.version}`);
-  const saturation: Record<string, Result> = {};
-  const fixed: Record<string, Result> = {};
-  for (const [name, url, child] of targets) {
-    await autocannon(`${url}/api/listings/1`, { seconds: 2 }); // warm-up
-    const cpuBefore = child?.pid ? cpuMicros(child.pid) : 0;
-    saturation[name] = await autocannon(`${url}/api/listings/1`);
-    const cpu = child?.pid ? (cpuMicros(child.pid) - cpuBefore) / saturation[name]!.requests : NaN;
-    // Fewer connections at a fixed rate, so the pacing itself does not queue requests.
-    fixed[name] = await autocannon(`${url}/api/listings/1`, { rate: FIXED_RATE, connections: 16 });
-    const s = saturation[name]!;
-    const f = fixed[name]!;
+  console.log(
+    `1 KiB JSON upstream; ${CONNECTIONS} connections; ${SECONDS} s per run; ${ROUNDS} rounds; fixed rate ${FIXED_RATE} rps; ` +
+      `strangler LOG_LEVEL=${LOG_LEVEL}; ${os.cpus().length} cores; Node ${process.version}`,
+  );
+  if (!nginxBin) console.log('nginx not installed (apt-get install -y nginx): no reference ratio this run');
+
+  const rounds = new Map<string, Round[]>(fronts.map((f) => [f.name, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const f of fronts) {
+      const url = `${f.url}/api/listings/1`;
+      await autocannon(url, { seconds: 2 }); // warm-up
+      const cpuBefore = f.child?.pid ? cpuMicros(f.child.pid) : 0;
+      const logBefore = logBytes;
+      const s: Result = await autocannon(url);
+      const cpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - cpuBefore) / s.requests : NaN;
+      const pressure = cpuPressure();
+      const fixed = await pacedLoad(url, { rate: FIXED_RATE });
+      rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed.errors, fixed });
+      const logLine = f.child === proxy ? `  log ${((logBytes - logBefore) / s.requests).toFixed(0)} B/req` : '';
+      console.log(
+        `round ${round}  ${f.name.padEnd(10)} ${s.rps.toFixed(0).padStart(6)} rps  errors ${s.errors + fixed.errors}` +
+          (f.child?.pid ? `  cpu ${cpuPerReq.toFixed(0).padStart(4)} µs/req  rss ${rssMiB(f.child.pid).toFixed(0)} MiB` : '') +
+          `  |  at ${FIXED_RATE} rps: p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms${logLine}  |  cpu pressure ${pressure.toFixed(0)} %`,
+      );
+    }
+  }
+
+  // Ratios are taken within a round (the same machine load for every front), then ranged.
+  const ratio = (a: string, b: string): number[] => rounds.get(a)!.map((r, i) => r.rps / rounds.get(b)![i]!.rps);
+  const added = (a: string): number[] => rounds.get(a)!.map((r, i) => r.fixed.p99 - rounds.get('direct')![i]!.fixed.p99);
+  const hasNginx = rounds.has('nginx');
+  console.log('');
+  console.log(
+    `${'front'.padEnd(10)} ${'rps'.padStart(13)}  ${'÷ nginx'.padStart(9)}  ${'cpu µs/req'.padStart(10)}  ${'p50 ms'.padStart(11)}  ${'p99 ms'.padStart(11)}  ${'added p99 ms'.padStart(12)}  errors`,
+  );
+  for (const [name, rs] of rounds) {
     console.log(
-      `${name.padEnd(10)} saturation ${s.rps.toFixed(0).padStart(6)} rps  p50 ${s.p50} ms  p99 ${s.p99} ms  errors ${s.errors}` +
-        (child?.pid ? `  cpu ${cpu.toFixed(0)} µs/req  rss ${rssMiB(child.pid).toFixed(0)} MiB` : '') +
-        `  |  at ${FIXED_RATE} rps: p50 ${f.p50} ms  p99 ${f.p99} ms`,
+      `${name.padEnd(10)} ${range(rs.map((r) => r.rps)).padStart(13)}  ${(hasNginx ? range(ratio(name, 'nginx'), 2) : '–').padStart(9)}  ` +
+        `${(name === 'direct' ? '–' : range(rs.map((r) => r.cpuPerReq))).padStart(10)}  ${range(
+          rs.map((r) => r.fixed.p50),
+          2,
+        ).padStart(11)}  ${range(
+          rs.map((r) => r.fixed.p99),
+          2,
+        ).padStart(11)}  ${(name === 'direct' ? '–' : range(added(name), 2)).padStart(12)}  ${rs.reduce((n, r) => n + r.errors, 0)}`,
     );
   }
-  const s = saturation;
-  console.log(`ratio strangler/direct throughput: ${(s.strangler!.rps / s.direct!.rps).toFixed(2)}`);
-  if (s.nginx) console.log(`ratio strangler/nginx throughput:  ${(s.strangler!.rps / s.nginx.rps).toFixed(2)}  (target ≥ 0.30)`);
-  else console.log('nginx not installed (apt-get install -y nginx): no reference ratio this run');
+  console.log('');
+  if (hasNginx)
+    console.log(
+      `strangler ÷ nginx throughput: median ${median(ratio('strangler', 'nginx')).toFixed(2)} (target ≥ 0.40); node pipe ÷ nginx: median ${median(ratio('node pipe', 'nginx')).toFixed(2)} (Node's floor)`,
+    );
   console.log(
-    `added p99 at ${FIXED_RATE} rps (strangler − direct): ${(fixed.strangler!.p99 - fixed.direct!.p99).toFixed(2)} ms  (target ≤ 2 ms)`,
+    `strangler CPU per request: median ${median(rounds.get('strangler')!.map((r) => r.cpuPerReq)).toFixed(0)} µs (target ≤ 100); ` +
+      `added p99 at ${FIXED_RATE} rps: median ${median(added('strangler')).toFixed(2)} ms (target ≤ 1)`,
   );
+
+  if (CPU_PROF) {
+    const exited = new Promise((resolve) => proxy.once('exit', resolve));
+    proxy.kill('SIGTERM');
+    await exited;
+    console.log(`cpu profile of the strangler proxy written to ${CPU_PROF}`);
+  }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

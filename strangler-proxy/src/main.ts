@@ -15,7 +15,8 @@ export async function runProxy(overrides: Parameters<typeof loadProxyConfig>[1] 
     console.error(`strangler: ${err.message}`);
     process.exit(2);
   }
-  const log = createLogger('strangler-proxy', config.logLevel);
+  // A line per request: buffered, so the access log never waits on a write(2) in the request path.
+  const log = createLogger('strangler-proxy', config.logLevel, { buffered: true });
   let running;
   try {
     running = await startProxy(config, log);

@@ -1,16 +1,29 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 /**
  * The proxy's metrics on a registry of its own (never prom-client's global one). Labels are route
  * and upstream names from the route table, never raw paths, so cardinality stays bounded.
  */
 export class ProxyMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
+  // Counted in plain fields on the request path and handed to prom-client when scraped: its own
+  // inc() validates and hashes the labels on every call, even through a cached child.
+  #inFlight = 0;
+  readonly #requestCounts = new Map<string, { labels: { route: string; target: string; mode: string; status_class: string }; n: number }>();
+  readonly requests: Counter<'route' | 'target' | 'mode' | 'status_class'> = new Counter({
     name: 'strangler_requests_total',
     help: 'Requests answered, by route, target upstream, mode and status class.',
     labelNames: ['route', 'target', 'mode', 'status_class'] as const,
     registers: [this.registry],
+    collect: (): void => {
+      for (const c of this.#requestCounts.values()) {
+        if (c.n === 0) continue;
+        this.requests.inc(c.labels, c.n);
+        c.n = 0;
+      }
+    },
   });
   readonly duration = new Histogram({
     name: 'strangler_request_duration_seconds',
@@ -78,10 +91,11 @@ export class ProxyMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
-  readonly inFlight = new Gauge({
+  readonly inFlight: Gauge = new Gauge({
     name: 'strangler_requests_in_flight',
     help: 'Requests being handled now.',
     registers: [this.registry],
+    collect: (): void => this.inFlight.set(this.#inFlight),
   });
 
   readonly shadowRequests = new Counter({
@@ -136,23 +150,18 @@ export class ProxyMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'strangler_process_' });
   }
 
-  #inFlight = 0;
-  readonly #requestChildren = new Map<string, { inc(): void }>();
   readonly #durationChildren = new Map<string, { observe(v: number): void }>();
 
-  /**
-   * Counts a finished request. The labelled children are cached by a plain string key: prom-client
-   * would otherwise hash the label object on every call, on the hot path.
-   */
+  /** Counts a finished request: the count in a plain field (see `requests`), the duration in its histogram child. */
   observeRequest(route: string, target: string, mode: string, status: number, seconds: number): void {
-    const statusClass = `${Math.floor(status / 100)}xx`;
+    const statusClass = STATUS_CLASSES[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
     const key = `${route}\u0000${target}\u0000${mode}\u0000${statusClass}`;
-    let counter = this.#requestChildren.get(key);
-    if (!counter) {
-      counter = this.requests.labels({ route, target, mode, status_class: statusClass });
-      this.#requestChildren.set(key, counter);
+    let count = this.#requestCounts.get(key);
+    if (!count) {
+      count = { labels: { route, target, mode, status_class: statusClass }, n: 0 };
+      this.#requestCounts.set(key, count);
     }
-    counter.inc();
+    count.n++;
     const dkey = `${route}\u0000${target}`;
     let histogram = this.#durationChildren.get(dkey);
     if (!histogram) {
@@ -165,13 +174,11 @@ export class ProxyMetrics {
   /** Counts a request in and returns the function that counts it out (once). */
   trackRequest(): () => void {
     this.#inFlight++;
-    this.inFlight.inc();
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.#inFlight--;
-      this.inFlight.dec();
     };
   }
 

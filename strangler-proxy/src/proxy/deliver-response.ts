@@ -17,7 +17,11 @@ export function deliverResponse(
   if (opts.setUid) headers.push('set-cookie', opts.setUid);
   headers.push('x-request-id', opts.requestId);
   res.writeHead(response.statusCode ?? 502, response.statusMessage ?? '', headers);
+  // An answer cut short upstream is cut short to the client too, never passed off as complete.
   response.on('error', () => res.destroy());
+  response.once('close', () => {
+    if (!response.complete && !res.destroyed) res.destroy();
+  });
   if (opts.tee) {
     const tee = opts.tee;
     const chunks: Buffer[] = [];
@@ -26,10 +30,18 @@ export function deliverResponse(
       size += c.length;
       if (size <= opts.teeLimit) chunks.push(c);
     });
-    res.once('finish', () => tee(size <= opts.teeLimit ? Buffer.concat(chunks) : undefined));
+    res.once('finish', () => tee(size <= opts.teeLimit ? ownBuffer(chunks, size) : undefined));
   }
   response.pipe(res);
   return () => {
     if (!response.complete) response.destroy();
   };
+}
+
+/** The chunks in one buffer with memory of its own (never a slice of Node's pool), so it can be moved to a worker rather than copied. */
+function ownBuffer(chunks: readonly Buffer[], size: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(size);
+  let at = 0;
+  for (const c of chunks) at += c.copy(out, at);
+  return out;
 }

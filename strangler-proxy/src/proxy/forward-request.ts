@@ -4,7 +4,6 @@ import { failureResponse, mayFallBack, type UpstreamFailure } from '../resilienc
 import type { HandlerDeps } from './handler-deps.ts';
 import type { TrackedWrite } from './in-flight-writes.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
-import type { UpstreamRegistry } from './upstream-registry.ts';
 
 /** The request as every attempt sends it: the same bytes to whichever upstream. */
 export interface Forwarding {
@@ -73,29 +72,18 @@ export async function forwardRequest(deps: HandlerDeps, f: Forwarding, plan: For
 }
 
 /**
- * One attempt at one upstream. A write's attempt is tracked until the upstream is done with it —
- * its answer read, or, when the proxy gave up after sending (timeout, reset, the client left), the
- * upstream's timeout later, since the upstream may still commit it — so that a writer switch waits
- * for the work, not the response.
+ * One attempt at one upstream, if its breaker admits it; the outcome is reported on the permit,
+ * never thrown. A write's attempt is tracked until the upstream is done with it — its answer read,
+ * or, when the proxy gave up after sending (timeout, reset, the client left), the upstream's
+ * timeout later, since the upstream may still commit it — so that a writer switch waits for the
+ * work, not the response. (One async step per attempt: each layer more is a promise and a
+ * microtask per request.)
  */
 async function attemptVia(deps: HandlerDeps, f: Forwarding, name: string): Promise<AttemptResult> {
   const upstream = deps.upstreams.get(name);
-  const done = f.write?.hold();
-  const result = await attemptThroughBreaker(f, upstream);
-  if (done) {
-    if (result.kind === 'response') result.response.once('close', done);
-    else {
-      if (result.failure.sent) f.write!.holdFor(upstream.spec.timeoutMs);
-      done();
-    }
-  }
-  return result;
-}
-
-/** One attempt, if the upstream's breaker admits it; its outcome is reported on the permit, never thrown. */
-async function attemptThroughBreaker(f: Forwarding, upstream: ReturnType<UpstreamRegistry['get']>): Promise<AttemptResult> {
   const permit = upstream.breaker.admit();
   if (!permit.admitted) return { kind: 'failure', failure: { cause: 'breaker_open', sent: false, retryAfterMs: permit.retryAfterMs } };
+  const done = f.write?.hold();
   const result = await attemptUpstream(f.req, f.res, {
     target: upstream.url,
     agent: upstream.agent,
@@ -109,5 +97,12 @@ async function attemptThroughBreaker(f: Forwarding, upstream: ReturnType<Upstrea
   // A client that went away is not the upstream's fault. (req.destroyed is no test: a request
   // whose body has been read is destroyed by then.)
   else permit.done(f.res.destroyed || f.req.socket.destroyed ? 'not_counted' : 'failure');
+  if (done) {
+    if (result.kind === 'response') result.response.once('close', done);
+    else {
+      if (result.failure.sent) f.write!.holdFor(upstream.spec.timeoutMs);
+      done();
+    }
+  }
   return result;
 }

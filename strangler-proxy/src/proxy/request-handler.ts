@@ -11,6 +11,7 @@ import type { KeyedRequest } from './idempotency-guard.ts';
 import type { TrackedWrite } from './in-flight-writes.ts';
 import { BodyError, readBody } from './read-body.ts';
 import { RequestEnd } from './request-end.ts';
+import { accessLog } from './access-log.ts';
 import { requestIdOf, upstreamHeaders } from './upstream-headers.ts';
 
 export type { HandlerDeps } from './handler-deps.ts';
@@ -37,6 +38,7 @@ interface ReadRequest {
  */
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { metrics, log } = deps;
+  const access = accessLog(log);
 
   return (req, res) => {
     const started = performance.now();
@@ -101,22 +103,19 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
             teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0,
           }),
         );
-      if (log.isLevelEnabled('info')) {
+      if (access) {
         res.once('finish', () =>
-          log.info(
-            {
-              requestId,
-              method: admitted.method,
-              path: admitted.path.path,
-              status: res.statusCode,
-              route: labels.route,
-              mode: labels.mode,
-              target: labels.upstream,
-              fallback: outcome.fallback,
-              ms: Math.round(performance.now() - started),
-            },
-            'request',
-          ),
+          access({
+            requestId,
+            method: admitted.method,
+            path: admitted.path.path,
+            status: res.statusCode,
+            route: labels.route,
+            mode: labels.mode,
+            target: labels.upstream,
+            fallback: outcome.fallback,
+            ms: Math.round(performance.now() - started),
+          }),
         );
       }
     })().catch((err: unknown) => {

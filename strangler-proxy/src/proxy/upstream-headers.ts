@@ -35,18 +35,23 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** RFC 9110 §7.6.1: names listed in Connection are hop-by-hop for this message only, never forwarded. */
-function connectionTokens(req: IncomingMessage): Set<string> {
+function connectionTokens(req: IncomingMessage): ReadonlySet<string> {
   const value = req.headers.connection;
+  // Most requests say nothing or only keep-alive (a name dropped anyway): no set to build.
+  if (!value || value === 'keep-alive') return NONE;
   return new Set(
     value
-      ? value
-          .split(',')
-          .map((t) => t.trim().toLowerCase())
-          .filter(Boolean)
-      : [],
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
   );
 }
+
+/** Methods whose request without a body is sent without Content-Length (RFC 9110 §8.6). */
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
 /**
  * Headers for the upstream request, built on a null-prototype object from rawHeaders, so a header
@@ -91,8 +96,7 @@ export function upstreamHeaders(
   const host = (forwardedHost !== undefined && parseHost(forwardedHost) ? forwardedHost : undefined) || req.headers.host;
   if (host) out['x-forwarded-host'] = host;
   out['x-request-id'] = opts.requestId;
-  if (opts.bodyLength > 0 || !['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(req.method ?? ''))
-    out['content-length'] = String(opts.bodyLength);
+  if (opts.bodyLength > 0 || !NO_BODY_METHODS.has(req.method ?? '')) out['content-length'] = String(opts.bodyLength);
   if (opts.upgrade) {
     out.connection = 'upgrade';
     out.upgrade = req.headers.upgrade ?? 'websocket';

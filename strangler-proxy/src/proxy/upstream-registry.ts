@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { UpstreamSpec } from '../config/route-table-schema.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { RouteTable } from '../routing/route-table.ts';
@@ -56,7 +57,7 @@ export class UpstreamRegistry {
         name,
         url: new URL(spec.url),
         spec,
-        agent: new http.Agent({
+        agent: new (spec.url.startsWith('https:') ? https.Agent : http.Agent)({
           keepAlive: true,
           maxSockets: spec.maxSockets,
           maxFreeSockets: Math.min(spec.maxSockets, 64),

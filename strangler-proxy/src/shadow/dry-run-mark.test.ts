@@ -26,4 +26,17 @@ describe('DryRunMarks', () => {
     const b = DryRunMarks.fromSecrets(undefined, 'shared-admin-token-0123456789');
     expect(b.verify(a.issue(now), now)).toBe(true);
   });
+
+  it('when marks are issued within one second, then they are the one mark of that second; the next second gets its own, and both verify', () => {
+    const start = now + 250;
+    const first = marks.issue(start);
+    expect(marks.issue(start + 700)).toBe(first);
+    const next = marks.issue(start + 800);
+    expect(next).not.toBe(first);
+    expect(next.split('.')[1]).toBe(String(Number(first.split('.')[1]) + 1));
+    expect(marks.verify(first, start + 800)).toBe(true);
+    expect(marks.verify(next, start + 800)).toBe(true);
+    // An earlier second asked for after a later one (a clock stepping back) is made afresh, not served stale.
+    expect(marks.issue(start)).toBe(first);
+  });
 });

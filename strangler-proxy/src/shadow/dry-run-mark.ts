@@ -30,8 +30,18 @@ export class DryRunMarks {
     return new DryRunMarks(randomBytes(32));
   }
 
+  // A mark depends only on the second it is issued in (its expiry), so the one of the current
+  // second is made once: an HMAC per mirrored request was 7 % of the proxy's time with every request mirrored.
+  #issuedSecond = NaN;
+  #issued = '';
+
   issue(nowMs = Date.now()): string {
-    return this.#stamp.issue(nowMs);
+    const second = Math.floor(nowMs / 1000);
+    if (second !== this.#issuedSecond) {
+      this.#issued = this.#stamp.issue(nowMs);
+      this.#issuedSecond = second;
+    }
+    return this.#issued;
   }
 
   /** Whether `value` is a mark this key issued that has not expired. Constant time in the signature. */

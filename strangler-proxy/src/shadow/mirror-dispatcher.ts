@@ -22,6 +22,7 @@ export interface MirrorRequest {
   path: string;
   headers: http.OutgoingHttpHeaders;
   body: Buffer;
+  /** `body` is handed over: a buffer of its own (no pool slice), moved to the worker, unusable here afterwards. */
   primary: { status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number };
   monolithUrl: string;
   targetUrl: string;
@@ -61,6 +62,9 @@ export class MirrorDispatcher {
   readonly #pending = new Map<number, { worker: Worker; release: () => void }>();
   #nextId = 0;
   #inFlight = 0;
+  /** Jobs of this turn of the event loop, per worker: posted together, one message and one wake-up per batch. */
+  readonly #outbox = new Map<Worker, { jobs: MirrorJob[]; transfer: ArrayBuffer[] }>();
+  #posting = false;
   #closed = false;
   /** Resolves once every worker has loaded. */
   readonly ready: Promise<void>;
@@ -168,7 +172,17 @@ export class MirrorDispatcher {
           answeredAt,
           freshness: this.#freshness(r.shadow),
         };
-        worker.postMessage(job);
+        let box = this.#outbox.get(worker);
+        if (!box) this.#outbox.set(worker, (box = { jobs: [], transfer: [] }));
+        box.jobs.push(job);
+        // Moved, not copied: a clone would copy the body (and a pooled slice's whole pool).
+        const b = r.primary.body;
+        if (b.byteLength > 0 && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
+          box.transfer.push(b.buffer);
+        if (!this.#posting) {
+          this.#posting = true;
+          setImmediate(this.#post);
+        }
       },
       cancel: () => {
         if (used) return;
@@ -177,6 +191,12 @@ export class MirrorDispatcher {
       },
     };
   }
+
+  readonly #post = (): void => {
+    this.#posting = false;
+    for (const [worker, box] of this.#outbox) worker.postMessage(box.jobs, box.transfer);
+    this.#outbox.clear();
+  };
 
   /** Counts a mirror not sent: `queue_full`, or `body_too_large` (the request's or the monolith's answer). */
   drop(route: string, reason: 'queue_full' | 'body_too_large'): void {

@@ -1,6 +1,6 @@
 // The mirror worker thread: sends the copies, compares the answers, builds the redacted examples,
-// and reports back in batches, so shadow traffic costs the proxy's event loop one message per
-// mirror and a few per second.
+// and reports back in batches; the proxy sends its jobs in batches too (those of one turn of its
+// event loop), so shadow traffic costs each side a few messages per turn, not one per mirror.
 import { parentPort, workerData } from 'node:worker_threads';
 import { MirrorRunner, type MirrorJob, type MirrorResult } from './mirror-runner.ts';
 import { pathTemplate } from './path-template.ts';
@@ -22,7 +22,11 @@ const flush = (): void => {
   batch = [];
 };
 
-parentPort!.on('message', (job: MirrorJob) => {
+parentPort!.on('message', (jobs: MirrorJob[]) => {
+  for (const job of jobs) handle(job);
+});
+
+function handle(job: MirrorJob): void {
   void mirrorer
     .run(job)
     .catch((err: unknown): MirrorResult => ({
@@ -43,7 +47,7 @@ parentPort!.on('message', (job: MirrorJob) => {
       if (batch.length >= 100) flush();
       else timer ??= setTimeout(flush, 10);
     });
-});
+}
 
 // Loaded and listening: the proxy waits for this before it mirrors, so no copy's latency includes the start-up.
 parentPort!.postMessage('ready');
