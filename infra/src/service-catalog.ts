@@ -136,6 +136,9 @@ export const APPS: readonly DeployedApp[] = [
 /** The apps behind the internal ALB with blue/green deployments: the monolith and the extracted services. */
 export const BLUE_GREEN_APPS = APPS.filter((a) => a.exposure === 'internal');
 
+/** The apps whose route group a cutover moves (each extracted service): its pipeline runs `strangler cutover` after deploying it. */
+export const CUTOVER_APPS = BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith');
+
 /** The databases the replicator keeps in step: the monolith's and each extracted service's (`<NAME>_DATABASE_URL` each). */
 export const SYNC_DATABASES = ['monolith', ...BLUE_GREEN_APPS.filter((a) => a.name !== 'monolith').map((a) => a.database!)];
 

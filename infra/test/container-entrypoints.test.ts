@@ -171,7 +171,7 @@ describe.each(IMAGES.map((a) => [a.name, a] as const))('the %s image', (_name, a
   });
 });
 
-describe('the replicator (the proxy image’s sync command)', () => {
+describe('the replicator (the data toolkit’s image)', () => {
   it('when it runs with the deployment’s settings against the apps’ databases, then it answers /healthz and /watermark on an address other than loopback (the proxy, another task, reaches it), and SIGTERM exits 0', async () => {
     // Each database's own app makes its schema at start, as in the deployment, before the replicator installs capture on it.
     const databaseUrls: Record<string, string> = {};

@@ -15,7 +15,8 @@ import { APP_CONTAINER as HOOK_APP_CONTAINER } from '../src/test-gate/hook-handl
 import { DEPLOYMENT_ALLOWANCE_MINUTES } from '../src/constructs/test-gate.ts';
 import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts';
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
-import { APPS, BLUE_GREEN_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
+import { APPS, BLUE_GREEN_APPS, CUTOVER_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
+import { cutoverProjectName } from '../src/constructs/route-cutover.ts';
 import { productionPort, SERVICE_NAMESPACE, testPort } from '../src/stacks/services-stack.ts';
 import { REDIS_PORT } from '../src/stacks/data-stack.ts';
 
@@ -623,6 +624,54 @@ describe.each(ENVS)('%s', (envName) => {
     }
   });
 
+  it('when a service’s pipeline has deployed it, then its last stage runs strangler cutover of its group: in the VPC, next to the one store the proxies follow, passwords as secrets, started by that pipeline only', () => {
+    expect(CUTOVER_APPS.map((a) => a.name).sort()).toEqual(['auth', 'listings', 'orders']);
+    const projects = Object.values(resources(env.services, 'AWS::CodeBuild::Project')).filter((p) =>
+      String(p.Properties.Name).includes('-cutover-'),
+    );
+    expect(projects.map((p) => p.Properties.Name).sort()).toEqual(CUTOVER_APPS.map((a) => cutoverProjectName(config, a.name)).sort());
+    const proxyEnv = envOf('proxy');
+    const sgRules = Object.values(resources(env.services, 'AWS::EC2::SecurityGroupIngress'));
+    for (const app of CUTOVER_APPS) {
+      const project = projects.find((p) => p.Properties.Name === cutoverProjectName(config, app.name))!.Properties;
+      const vars = Object.fromEntries(project.Environment.EnvironmentVariables.map((v: any) => [v.Name, v]));
+      expect(vars.GROUP.Value).toBe(app.name);
+      expect(vars.ROUTES_STORE_URL.Value).toEqual(proxyEnv.ROUTES_STORE_URL);
+      expect(vars.ROUTES_STORE_PREFIX.Value).toBe(proxyEnv.ROUTES_STORE_PREFIX);
+      // Every password from Secrets Manager, none in the template.
+      const passwords = Object.keys(vars).filter((k) => k.endsWith('PASSWORD'));
+      expect(passwords.sort()).toEqual(
+        [
+          'MONOLITH_DATABASE_PASSWORD',
+          'ROUTES_STORE_PASSWORD',
+          'STRANGLER_DATABASE_PASSWORD',
+          `${app.name.toUpperCase()}_DATABASE_PASSWORD`,
+        ].sort(),
+      );
+      for (const k of passwords) expect(vars[k].Type, k).toBe('SECRETS_MANAGER');
+      expect(project.Source.BuildSpec).toContain('node strangler-cli/src/strangler.ts cutover \\"$GROUP\\" --resume --json');
+      // In the app subnets, in a group that Redis and PostgreSQL admit.
+      expect(project.VpcConfig.Subnets.length).toBeGreaterThan(0);
+      const [sg] = project.VpcConfig.SecurityGroupIds.map(getAttOf);
+      for (const port of [REDIS_PORT, 5432])
+        expect(
+          sgRules.some((r) => r.Properties.FromPort === port && getAttOf(r.Properties.SourceSecurityGroupId) === sg),
+          String(port),
+        ).toBe(true);
+    }
+    // The pipeline's Cutover action starts that project by name, and its role may start only that one.
+    for (const app of CUTOVER_APPS) {
+      const p = Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline')).find(
+        (x) => x.Properties.Name === `strangler-${envName}-${imageOf(app)}`,
+      )!.Properties;
+      const stage = p.Stages.at(-1);
+      expect(stage.Name).toBe('Cutover');
+      expect(stage.Actions.map((a: any) => a.Configuration.ProjectName)).toEqual([cutoverProjectName(config, app.name)]);
+    }
+    const starts = JSON.stringify(resources(env.pipelines, 'AWS::IAM::Policy'));
+    for (const app of CUTOVER_APPS) expect(starts).toContain(`:project/${cutoverProjectName(config, app.name)}`);
+  });
+
   it('pipelines: one per image, V2, QUEUED, a SERVICE variable, a push trigger on main filtered to the image’s paths, stages in order', () => {
     const pipelines = Object.values(resources(env.pipelines, 'AWS::CodePipeline::Pipeline'));
     expect(pipelines).toHaveLength(IMAGES.length);
@@ -642,16 +691,18 @@ describe.each(ENVS)('%s', (envName) => {
           value: '#{variables.SERVICE}',
         });
       const projects = resources(env.pipelines, 'AWS::CodeBuild::Project');
-      for (const b of builds) {
+      // The pipeline's own projects (the cutover's lives in the services stack, started by its name).
+      for (const b of builds.filter((x: any) => typeof x.Configuration.ProjectName !== 'string')) {
         const project = projects[refOf(b.Configuration.ProjectName)]!;
         expect(project.Properties.Environment.EnvironmentVariables.map((v: { Name: string }) => v.Name)).not.toContain('SERVICE');
       }
       const imageBuild = builds.find((b: any) => b.Name === 'Image');
       expect(projects[refOf(imageBuild.Configuration.ProjectName)]!.Properties.Source.BuildSpec).toContain('strangler.service=$SERVICE');
+      const cutover = apps.some((a) => CUTOVER_APPS.includes(a)) ? ['Cutover'] : [];
       expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(
         envName === 'prod'
-          ? ['Source', 'BuildAndTest', 'Image', 'Approve', 'Deploy', 'Record']
-          : ['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record'],
+          ? ['Source', 'BuildAndTest', 'Image', 'Approve', 'Deploy', 'Record', ...cutover]
+          : ['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record', ...cutover],
       );
       const pushes = p.Triggers[0].GitConfiguration.Push as { Branches: { Includes: string[] }; FilePaths: { Includes: string[] } }[];
       for (const push of pushes) {
@@ -835,7 +886,7 @@ describe('a stack update never moves traffic or images (CloudFormation and ECS n
         const p = Object.values(resources(stacks[e].pipelines, 'AWS::CodePipeline::Pipeline')).find(
           (x) => x.Properties.Name === `strangler-${e}-${image}`,
         )!.Properties;
-        const record = p.Stages.at(-1).Actions[0];
+        const record = p.Stages.find((st: { Name: string }) => st.Name === 'Record').Actions[0];
         expect(JSON.parse(record.Configuration.EnvironmentVariables)).toContainEqual({
           name: 'TAG',
           type: 'PLAINTEXT',

@@ -12,8 +12,9 @@ import { acknowledge } from '../nag.ts';
 import { containersOf } from './app-task.ts';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments.ts';
-import { SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
+import { CUTOVER_APPS, SHARED_PATHS, type DeployedApp } from '../service-catalog.ts';
 import { imageFolders } from '../tools/image-folders.ts';
+import { cutoverProjectName } from './route-cutover.ts';
 import { sourceKey } from '../test-gate/hook-handler.ts';
 import { imageTagParameterName } from '../stacks/registry-stack.ts';
 import { DEPLOY_MINUTES, NODE_24_BUILD_IMAGE } from './test-gate.ts';
@@ -112,6 +113,7 @@ export class ServicePipeline extends Construct {
       triggerOnPush: false,
       variablesNamespace: 'Source',
     });
+    const cutovers = props.deploys.map((d) => d.app).filter((a) => CUTOVER_APPS.includes(a));
     const logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: props.logRetention });
     const project = (
       id: string,
@@ -308,6 +310,23 @@ export class ServicePipeline extends Construct {
             }),
           ],
         },
+        // A push that deploys a service also moves its route group on — or back (see RouteCutover).
+        ...(cutovers.length
+          ? [
+              {
+                stageName: 'Cutover',
+                actions: cutovers.map(
+                  (app) =>
+                    new actions.CodeBuildAction({
+                      actionName: `Cutover-${app.name}`,
+                      project: codebuild.Project.fromProjectName(this, `${app.name}CutoverProject`, cutoverProjectName(config, app.name)),
+                      input: source,
+                      environmentVariables: service,
+                    }),
+                ),
+              },
+            ]
+          : []),
       ],
     });
 

@@ -11,10 +11,11 @@ import { AppTask, type AppTaskBase } from '../constructs/app-task.ts';
 import { BlueGreenService } from '../constructs/blue-green-service.ts';
 import { ProxyService } from '../constructs/proxy-service.ts';
 import { ReplicatorService, replicatorUrl } from '../constructs/replicator-service.ts';
+import { RouteCutover } from '../constructs/route-cutover.ts';
 import { gateSourcesBucketName, TestGate } from '../constructs/test-gate.ts';
 import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
-import { APPS, BLUE_GREEN_APPS, imageOf, type DeployedApp } from '../service-catalog.ts';
+import { APPS, BLUE_GREEN_APPS, CUTOVER_APPS, imageOf, type DeployedApp } from '../service-catalog.ts';
 import { DATABASE_ADMIN, POSTGRES_PORT, REDIS_PORT, type DataStack } from './data-stack.ts';
 import { imageTagParameterName } from './registry-stack.ts';
 
@@ -49,6 +50,8 @@ export class ServicesStack extends Stack {
   readonly gateSources: s3.Bucket;
   readonly proxy: ProxyService;
   readonly replicator: ReplicatorService;
+  /** Each extracted service's route cutover, which its pipeline runs after deploying it. */
+  readonly cutovers: Readonly<Record<string, RouteCutover>>;
 
   constructor(scope: Construct, id: string, props: ServicesStackProps) {
     super(scope, id, props);
@@ -190,6 +193,12 @@ export class ServicesStack extends Stack {
     const blueGreen: Record<string, BlueGreenService> = {};
     const gates: Record<string, TestGate> = {};
     const sync = APPS.find((a) => a.name === 'sync')!;
+    // The fleet's shared route table: the environment's Redis, a prefix of its own.
+    const routeStore = {
+      url: `rediss://${data.redisEndpoint}:${REDIS_PORT}`,
+      authToken: data.redisAuthToken,
+      prefix: `strangler:${config.name}:routes`,
+    };
 
     // What the gates test: the source of the commit being deployed, kept as long as a rollback might need it.
     this.gateSources = new s3.Bucket(this, 'GateSources', {
@@ -251,15 +260,32 @@ export class ServicesStack extends Stack {
       internalPort: PROXY_INTERNAL_PORT,
       productionUrls,
       syncStatusUrl: replicatorUrl(sync),
-      routeStore: {
-        url: `rediss://${data.redisEndpoint}:${REDIS_PORT}`,
-        authToken: data.redisAuthToken,
-        prefix: `strangler:${config.name}:routes`,
-      },
+      routeStore,
       adminToken: data.adminToken,
       databaseSecret: data.appDatabaseSecrets.strangler!,
     });
     services.proxy = this.proxy.service;
+
+    // After each service's blue/green deployment its pipeline runs the route cutover of its group.
+    const cutoverSg = new ec2.SecurityGroup(this, 'CutoverSg', { vpc, description: 'The route cutover builds', allowAllOutbound: true });
+    data.databaseSecurityGroup.addIngressRule(cutoverSg, ec2.Port.tcp(POSTGRES_PORT), 'the route cutover builds', true);
+    data.redisSecurityGroup.addIngressRule(cutoverSg, ec2.Port.tcp(REDIS_PORT), 'the route cutover builds', true);
+    this.cutovers = Object.fromEntries(
+      CUTOVER_APPS.map((app) => [
+        app.name,
+        new RouteCutover(this, `${app.name}Cutover`, {
+          config,
+          service: app.name,
+          vpc,
+          securityGroup: cutoverSg,
+          routeStore,
+          database: shared.database,
+          databaseSecrets: data.appDatabaseSecrets,
+          dataMapping: sync.env.DATA_MAPPING!,
+          logRetention,
+        }),
+      ]),
+    );
 
     // The replicator: reached by the proxy only, found by name.
     this.replicator = new ReplicatorService(this, {
