@@ -265,6 +265,19 @@ describe('preview routing', () => {
     expect(listings.seen.at(-1)!.headers['x-strangler-preview']).toBeUndefined();
   });
 
+  it('when the preview names a group, then only that group’s routes go to its target (still in monolith mode for users), the rest as the table says', async () => {
+    proxy = await startTestProxy(
+      `version: 1\nupstreams:\n  monolith: { url: ${monolith.url} }\n  listings: { url: ${listings.url} }\ngroups:\n  catalog: { mode: monolith, target: listings }\nroutes:\n  - name: listings\n    group: catalog\n    match: { path: /api/listings/* }\ndefault: monolith\n`,
+    );
+    const preview = { 'x-strangler-preview': 'group:catalog', 'x-strangler-token': ADMIN_TOKEN };
+    expect(await servedBy('/api/listings/7', { headers: preview })).toBe('listings');
+    expect(await servedBy('/', { headers: preview })).toBe('monolith');
+    expect(await servedBy('/api/listings/7')).toBe('monolith');
+    expect(await servedBy('/api/listings/7', { headers: { 'x-strangler-preview': 'group:catalog' } })).toBe('monolith');
+    const metrics = await (await fetch(`${proxy.adminUrl}/__strangler/metrics`)).text();
+    expect(metrics).toMatch(/^strangler_preview_ignored_total 1$/m);
+  });
+
   it('when the token is missing or wrong, then the header is ignored, counted and not passed on', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url, listings: listings.url }, ''));
     expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings' } })).toBe('monolith');

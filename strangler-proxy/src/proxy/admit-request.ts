@@ -71,7 +71,14 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
   const cookies = parseCookies(req.headers.cookie);
   const user = userKeyOf(cookies, config.sessionCookie);
   let decision = table.decide({ method, segments: path.segments, headers: req.headers, cookies, userKey: user.key });
-  const preview = previewTarget(req, table.upstreams, config.adminToken);
+  const wanted = previewTarget(req, table.upstreams, config.adminToken);
+  // `group:<name>` previews one group: its routes go to their target, everything else as the table says.
+  const preview =
+    typeof wanted === 'object'
+      ? decision.route?.group === wanted.group && decision.route.service
+        ? decision.route.service
+        : undefined
+      : wanted;
   if (preview === 'ignored') deps.metrics.previewIgnored.inc();
   else if (preview) decision = { ...decision, upstream: preview, reason: `preview routing to ${preview}` };
   // A writer switch is moving this route's data: a write now could land on the side giving it up.
@@ -92,16 +99,20 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
   };
 }
 
-/** The preview target, `'ignored'` for a preview header without a valid token, or undefined. */
+/**
+ * What a preview header asks for: an upstream for every request, or `{ group }` for one group's
+ * routes; `'ignored'` for a preview header without a valid token (or naming nothing known), or undefined.
+ */
 function previewTarget(
   req: IncomingMessage,
   upstreams: ReadonlyMap<string, unknown>,
   adminToken: string | undefined,
-): string | 'ignored' | undefined {
+): string | { group: string } | 'ignored' | undefined {
   const wanted = req.headers[PREVIEW_HEADER];
   if (wanted === undefined) return undefined;
   const token = req.headers[TOKEN_HEADER];
-  if (typeof wanted !== 'string' || !upstreams.has(wanted) || typeof token !== 'string' || !isAdminToken(token, adminToken))
-    return 'ignored';
-  return wanted;
+  if (typeof wanted !== 'string' || typeof token !== 'string' || !isAdminToken(token, adminToken)) return 'ignored';
+  const group = /^group:([a-z0-9][a-z0-9_-]*)$/i.exec(wanted);
+  if (group) return { group: group[1]! };
+  return upstreams.has(wanted) ? wanted : 'ignored';
 }
