@@ -14,6 +14,19 @@ export interface JourneyContext {
 const RESULTS_DIR = path.resolve(import.meta.dirname, '../../test-results');
 
 /**
+ * Preview routing for a run against a deployment (`E2E_PREVIEW`, e.g. `group:orders`, with the
+ * proxy's admin token in `E2E_ADMIN_TOKEN`): every request of the browser carries it, so the journeys
+ * reach the group's target before its users do. A cutover's gate runs them this way.
+ */
+export function previewHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
+  const preview = env.E2E_PREVIEW;
+  if (!preview) return undefined;
+  const token = env.E2E_ADMIN_TOKEN;
+  if (!token) throw new Error('E2E_PREVIEW needs E2E_ADMIN_TOKEN: the proxy honours a preview header only with its admin token');
+  return { 'x-strangler-preview': preview, 'x-strangler-token': token };
+}
+
+/**
  * Registers hooks (in the enclosing describe) that give each test a fresh browser context (no
  * cookies carried over) on one Chromium, against a system with the route table in `preset`'s
  * state; a failing test leaves a full-page screenshot in test-results/.
@@ -34,7 +47,7 @@ export function useJourney(preset: Preset): JourneyContext {
     await target?.close();
   });
   beforeEach(async () => {
-    context = await browser.newContext({ baseURL: target.baseUrl });
+    context = await browser.newContext({ baseURL: target.baseUrl, extraHTTPHeaders: previewHeaders() });
     context.setDefaultTimeout(10_000);
     ctx.page = await context.newPage();
     consoleErrors.length = 0;
