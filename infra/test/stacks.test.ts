@@ -640,6 +640,9 @@ describe.each(ENVS)('%s', (envName) => {
       expect(vars.ROUTES_STORE_PREFIX.Value).toBe(proxyEnv.ROUTES_STORE_PREFIX);
       // Every password from Secrets Manager, none in the template.
       const passwords = Object.keys(vars).filter((k) => k.endsWith('PASSWORD'));
+      expect(vars.ADMIN_TOKEN.Type).toBe('SECRETS_MANAGER');
+      expect(vars.E2E_BASE_URL.Value).toEqual(envOf('monolith').API_BASE_URL);
+      expect(project.Source.BuildSpec).toContain('--gate \\"npm run e2e\\"');
       expect(passwords.sort()).toEqual(
         [
           'MONOLITH_DATABASE_PASSWORD',
@@ -653,7 +656,8 @@ describe.each(ENVS)('%s', (envName) => {
       // In the app subnets, in a group that Redis and PostgreSQL admit.
       expect(project.VpcConfig.Subnets.length).toBeGreaterThan(0);
       const [sg] = project.VpcConfig.SecurityGroupIds.map(getAttOf);
-      for (const port of [REDIS_PORT, 5432])
+      // Redis, PostgreSQL, and the proxy's internal listener (the gate's journeys).
+      for (const port of [REDIS_PORT, 5432, 8080])
         expect(
           sgRules.some((r) => r.Properties.FromPort === port && getAttOf(r.Properties.SourceSecurityGroupId) === sg),
           String(port),

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { buildReport, compileRouteTable, defaultActor, PostgresShadowStore, type TableTarget } from '@strangler/proxy';
 import { closeService, DataUsageError, loadMappingFile, openService, switchWriter } from '@strangler/data';
@@ -67,6 +68,11 @@ export function registerCutoverCommand(program: Command): void {
     .option('--store-prefix <prefix>', 'its key prefix (default: ROUTES_STORE_PREFIX or strangler:routes)')
     .option('--db <url>', 'the shadow results, for the readiness gate (default: STRANGLER_DATABASE_URL)')
     .option('--service <name>', 'for a group that takes writes: the service whose rows move with it (default: the group’s name)')
+    .option(
+      '--gate <command>',
+      'run at every step against the target through preview routing (e.g. "npm run e2e"); its environment has E2E_PREVIEW=group:<group>, E2E_ADMIN_TOKEN (ADMIN_TOKEN), STRANGLER_CUTOVER_STEP; non-zero exit rolls back',
+    )
+    .option('--gate-timeout <s>', 'how long one run of the gate may take', (v) => Number(v), 1800)
     .option('--tick-ms <ms>', 'how often the gates look at the figures', (v) => Number(v), 5000)
     .option('--readiness-timeout <s>', 'how long the readiness gate may take before the cutover pauses', (v) => Number(v), 86_400)
     .option('--resume', 'go on with a paused or interrupted cutover from the step it was at')
@@ -83,6 +89,8 @@ export function registerCutoverCommand(program: Command): void {
           storePrefix?: string;
           db?: string;
           service?: string;
+          gate?: string;
+          gateTimeout: number;
           tickMs: number;
           readinessTimeout: number;
           resume?: boolean;
@@ -93,6 +101,9 @@ export function registerCutoverCommand(program: Command): void {
         },
       ) => {
         if (!(o.tickMs >= 50)) usage('--tick-ms must be at least 50');
+        if (!(o.gateTimeout > 0)) usage('--gate-timeout must be a number of seconds');
+        if (o.gate && !process.env.ADMIN_TOKEN)
+          usage('--gate needs ADMIN_TOKEN: preview routing to the target is honoured only with the proxy’s admin token');
         if (!(o.readinessTimeout > 0)) usage('--readiness-timeout must be a number of seconds');
         if (!o.dryRun && !o.abort && !o.reason?.trim()) usage('--reason must say why (it is kept in the audit with every step)');
         const target = await (storeOf(o) ?? usage('a cutover needs the shared store: give --store URL or set ROUTES_STORE_URL'));
@@ -136,6 +147,7 @@ export function registerCutoverCommand(program: Command): void {
             actor,
             reason: o.reason!,
             readiness: db ? readinessFrom(db, target, group) : undefined,
+            gate: o.gate ? gateRunner(o.gate, group, o.gateTimeout * 1000) : undefined,
             switchData,
             tickMs: o.tickMs,
             readinessTimeoutMs: o.readinessTimeout * 1000,
@@ -167,4 +179,31 @@ function dataSwitcher(target: TableTarget, service: string, group: string, actor
       await closeService(data);
     }
   };
+}
+
+/** The gate as a shell command against the target through preview routing: its exit code and the end of its output. */
+function gateRunner(command: string, group: string, timeoutMs: number) {
+  return (step: string): Promise<{ ok: boolean; detail: string }> =>
+    new Promise((resolve) => {
+      const child = spawn('sh', ['-c', command], {
+        env: { ...process.env, E2E_PREVIEW: `group:${group}`, E2E_ADMIN_TOKEN: process.env.ADMIN_TOKEN, STRANGLER_CUTOVER_STEP: step },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let tail = '';
+      const keep = (d: Buffer): void => {
+        tail = (tail + d.toString()).slice(-4000);
+      };
+      child.stdout.on('data', keep);
+      child.stderr.on('data', keep);
+      const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        // What is said of the gate is kept in the store and the log: never with the admin token in it.
+        const token = process.env.ADMIN_TOKEN;
+        const hide = (text: string): string => (token ? text.split(token).join('***') : text);
+        const last = tail.trim().split('\n').slice(-5).join(' | ');
+        const how = code === 0 ? 'passed' : signal ? `was stopped after ${Math.round(timeoutMs / 1000)} s` : `exited ${code}`;
+        resolve({ ok: code === 0, detail: hide(`"${command}" ${how}${code !== 0 && last ? `: ${last}` : ''}`) });
+      });
+    });
 }

@@ -117,6 +117,11 @@ export interface CutoverOptions {
   reason: string;
   /** The readiness gate's judge (the fleet's shadow results); undefined when there are none to read. */
   readiness: ((sinceAt: Date) => Promise<GroupReadiness>) | undefined;
+  /**
+   * The step's functional gate (the contract suites and journeys against the target through preview
+   * routing): run once at each step, before it bakes and before service; a failure rolls back.
+   */
+  gate: ((step: string) => Promise<{ ok: boolean; detail: string }>) | undefined;
   /** Moves the group's data writer (and its mode) with the data toolkit; undefined when the group takes no writes. */
   switchData: ((to: 'service' | 'monolith') => Promise<void>) | undefined;
   /** How often the gates look at the figures. */
@@ -289,6 +294,12 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
         const name = stepName(step);
         emit({ event: 'step', step: name });
         await saveState(docs, state);
+        const gate = async (): Promise<string | undefined> => {
+          if (!o.gate) return undefined;
+          const g = await o.gate(name);
+          emit({ event: 'gate', step: name, detail: `gate ${g.ok ? 'passed' : 'failed'}: ${g.detail}` });
+          return g.ok ? undefined : `${name}: the gate failed: ${g.detail}`;
+        };
         if (step.kind === 'shadow') {
           await flip('shadow', undefined, `${name}: ${o.reason}`);
           if (!o.readiness) return await pause('no shadow results to judge readiness by: give --db or set STRANGLER_DATABASE_URL');
@@ -302,8 +313,12 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
               return await pause(`readiness gate not passed in ${Math.round(o.readinessTimeoutMs / 1000)} s: ${r.detail}`);
             await wait(o.tickMs);
           }
+          const failed = await gate();
+          if (failed) return await rollback(failed);
         } else if (step.kind === 'canary') {
           await flip('canary', step.weight, `${name}: ${o.reason}`);
+          const failed = await gate();
+          if (failed) return await rollback(failed);
           const start = new Map((await docs.fleet()).map((p) => [p.id, p]));
           const ends = Date.now() + facts.spec.bakeSeconds * 1000;
           let verdict: Verdict = { kind: 'inconclusive', why: 'no figures yet' };
@@ -324,6 +339,8 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
           if (verdict.kind === 'fail') return await rollback(`${name} failed: ${verdict.why}`);
           if (verdict.kind === 'inconclusive') return await pause(`${name} inconclusive: ${verdict.why}`);
         } else {
+          const failed = await gate();
+          if (failed) return await rollback(failed);
           if (facts.writes) {
             if (!o.switchData)
               return await pause(

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { editGroup, groupState, RouteDocuments, storeClient } from '@strangler/proxy';
-import { startTestProxy, startTestRedis, type TestProxy, type TestRedis } from '@strangler/proxy/testing';
+import { ADMIN_TOKEN, startTestProxy, startTestRedis, type TestProxy, type TestRedis } from '@strangler/proxy/testing';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import { CLI } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -22,6 +22,10 @@ let env: Record<string, string>;
 
 /** An upstream answering the same JSON as the other side; `faultRate` of its answers 500, each `delayMs` late. */
 class Side {
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
   faultRate = 0;
   delayMs = 0;
   url = '';
@@ -29,7 +33,7 @@ class Side {
     req.resume();
     setTimeout(() => {
       const fail = Math.random() < this.faultRate;
-      res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json' });
+      res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'x-side': this.name });
       res.end(fail ? '{"error":"planted"}' : '{"items":[1,2,3]}');
     }, this.delayMs);
   });
@@ -43,8 +47,8 @@ class Side {
     return new Promise((r) => this.#server.close(() => r()));
   }
 }
-const monolith = new Side();
-const service = new Side();
+const monolith = new Side('monolith');
+const service = new Side('service');
 
 const TABLE = (): string => `version: 1
 upstreams:
@@ -71,7 +75,7 @@ beforeAll(async () => {
   const client = storeClient(redis.url);
   await client.connect();
   docs = new RouteDocuments(client);
-  env = { ROUTES_STORE_URL: redis.url, STRANGLER_DATABASE_URL: shadowDb.url };
+  env = { ROUTES_STORE_URL: redis.url, STRANGLER_DATABASE_URL: shadowDb.url, ADMIN_TOKEN, PROXY_URL: proxy.url };
 }, 30_000);
 
 afterAll(async () => {
@@ -82,8 +86,10 @@ afterAll(async () => {
   await redis?.close();
 });
 
-beforeEach(async () => {
-  // Every case starts from the monolith, no cutover on record, a healthy service.
+beforeEach(() => resetToMonolith());
+
+/** Every case starts from the monolith, no cutover on record, a healthy service, no shadow results. */
+async function resetToMonolith(): Promise<void> {
   service.faultRate = 0;
   service.delayMs = 0;
   await docs.redis.del(`${docs.prefix}:cutover:catalog`, `${docs.prefix}:cutover:catalog:lease`);
@@ -112,7 +118,7 @@ beforeEach(async () => {
   } finally {
     await db.end();
   }
-});
+}
 
 /** ~200 requests/s from ever new users (so a canary's weight is its share), until stopped. */
 function load(): { stop(): Promise<number> } {
@@ -236,6 +242,33 @@ describe('strangler cutover', () => {
     );
     expect(await modeNow()).toBe('monolith');
   }, 60_000);
+
+  it('when a gate runs at each step through preview routing, then it reaches the target before users do; a gate that fails at the first canary step rolls back there', async () => {
+    // The gate asks for a catalog page with the preview its environment gives it: it must come from the service.
+    const gate = `node -e "fetch(process.env.PROXY_URL + '/api/catalog/1', { headers: { 'x-strangler-preview': process.env.E2E_PREVIEW, 'x-strangler-token': process.env.E2E_ADMIN_TOKEN } }).then((r) => process.exit(r.headers.get('x-side') === 'service' ? 0 : 1))"`;
+    const traffic = load();
+    const ok = await cutover(['--reason', 'gated', '--gate', gate]);
+    await traffic.stop();
+    expect(ok.err).toBe('');
+    expect(ok.code).toBe(0);
+    const passed = ok.events.filter((e) => e.event === 'gate' && e.detail?.startsWith('gate passed'));
+    expect(passed.map((e) => e.step)).toEqual(['shadow', 'canary 25 %', 'canary 50 %', 'service']);
+
+    await resetToMonolith();
+    const traffic2 = load();
+    const red = await cutover([
+      '--reason',
+      'gated',
+      '--gate',
+      `${gate} && echo "token ${ADMIN_TOKEN}" && test "$STRANGLER_CUTOVER_STEP" != "canary 25 %"`,
+    ]);
+    await traffic2.stop();
+    expect(red.code).toBe(3);
+    const rollback = red.events.find((e) => e.event === 'rollback')!;
+    expect(rollback.detail).toMatch(/^canary 25 %: the gate failed: ".+" exited 1: token \*\*\*; back to monolith$/);
+    expect(JSON.stringify(red.events)).not.toContain(ADMIN_TOKEN);
+    expect(await modeNow()).toBe('monolith');
+  }, 90_000);
 
   it('when the readiness gate cannot pass in time, then the cutover pauses (exit 4) and a new run is refused until --resume, which goes on while a concurrent one is refused naming the lease holder', async () => {
     // No load: the shadow gate cannot pass either, so give it a short time and watch it pause.

