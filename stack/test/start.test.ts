@@ -8,6 +8,22 @@ import type {} from '../src/testing/provided-context.ts';
 import { dropDatabase } from '../src/databases.ts';
 import { loadStackConfig, repoRoot } from '../src/config.ts';
 import { freePort } from '../src/free-port.ts';
+import { Redis } from 'ioredis';
+
+/** The run's shared route table out of the machine's Redis again (its keys are the run's own prefix). */
+async function forgetStore(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+  } catch {
+    // No Redis to clean: the stack ran on its file.
+  } finally {
+    redis.disconnect();
+  }
+}
 
 describe('loadStackConfig', () => {
   it('when ports or the prefix are malformed, then it says which variable and why', () => {
@@ -144,6 +160,7 @@ describe('npm start (stack/src/start.ts)', () => {
       child.kill('SIGKILL');
       for (const db of ['monolith', 'auth', 'listings', 'orders', 'strangler']) await dropDatabase(inject('pgServerUrl'), `${prefix}${db}`);
       await fs.rm(dir, { recursive: true, force: true });
+      await forgetStore(env.REDIS_URL, `strangler:${prefix}routes:`);
     }
     // Its own wait for the banner is 60 s: on a loaded machine the stack takes longer than the default 20 s.
   }, 120_000);
