@@ -198,10 +198,7 @@ export function groupFacts(text: string, group: string): { state: GroupState; sp
   if (!g || !state) throw new CutoverRefused(`the route table has no group "${group}"`);
   if (!g.target) throw new CutoverRefused(`group "${group}" has no target: set target to the service's upstream`);
   const table = compileRouteTable(text);
-  const writes = table.routes.some(
-    (r) => r.group === group && (!r.methods || [...r.methods].some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m))),
-  );
-  return { state, spec: g.cutover, writes, monolith: table.defaultUpstream };
+  return { state, spec: g.cutover, writes: table.takesWrites(group), monolith: table.defaultUpstream };
 }
 
 export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome; state: CutoverState }> {

@@ -64,10 +64,6 @@ function needsStore(target: TableTarget, what: string): NonNullable<TableTarget[
   return target.documents;
 }
 
-/** Whether any of the group's routes accepts a write: then who serves it decides who writes its rows. */
-const groupWrites = (table: RouteTable, group: string): boolean =>
-  table.routes.some((r) => r.group === group && (!r.methods || [...r.methods].some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m))));
-
 /** The side that writes a group's rows in a mode: the service only when it serves everything. */
 const writerOf = (mode: Mode): 'service' | 'monolith' => (mode === 'service' ? 'service' : 'monolith');
 
@@ -165,7 +161,7 @@ export function registerTableCommands(program: Command, routes: Command): void {
         const from = await target.read();
         const state = groupState(from.text, group) ?? usage(`${target.where} has no group "${group}"`);
         const table = compileOrExit(from.text, target.where);
-        if (groupWrites(table, group) && writerOf(state.mode) !== writerOf(mode)) {
+        if (table.takesWrites(group) && writerOf(state.mode) !== writerOf(mode)) {
           const to = writerOf(mode);
           console.error(
             `refused: group ${group} takes writes, and ${state.mode} → ${mode} would move who writes its rows to the ${to}. ` +
@@ -201,7 +197,7 @@ export function registerTableCommands(program: Command, routes: Command): void {
         const from = await target.read();
         const now = groupState(from.text, group) ?? usage(`${target.where} has no group "${group}" any more`);
         const table = compileOrExit(from.text, target.where);
-        if (groupWrites(table, group) && writerOf(now.mode) !== writerOf(was.mode)) {
+        if (table.takesWrites(group) && writerOf(now.mode) !== writerOf(was.mode)) {
           console.error(
             `refused: group ${group} takes writes, and rolling back ${now.mode} → ${was.mode} would move who writes its rows. ` +
               `Use: strangler data switch ${group} --to ${writerOf(was.mode)} --reason "…"`,

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Mode, UpstreamSpec } from '../config/route-table-schema.ts';
 import type { CompareRules, CompareRulesSpec } from '../shadow/compare-responses.ts';
 import type { NoiseThresholds } from '../shadow/noise.ts';
+import { isSafeMethod } from '../resilience/upstream-failure.ts';
 import { canaryBucket, inCanary } from './canary.ts';
 import { matchPath, type PathPattern } from './path-pattern.ts';
 
@@ -93,6 +94,14 @@ export class RouteTable {
     this.version = init.version;
     this.loadedAt = new Date();
     Object.freeze(this);
+  }
+
+  /**
+   * Whether any of the group's routes accepts a write (a method that is not safe, or every method):
+   * then who serves the group decides who writes its rows, and its writer moves only with its data.
+   */
+  takesWrites(group: string): boolean {
+    return this.routes.some((r) => r.group === group && (!r.methods || [...r.methods].some((m) => !isSafeMethod(m))));
   }
 
   /** The first route whose method, path, headers and cookies all match. */
