@@ -16,11 +16,7 @@ import {
 } from './cutover.ts';
 import { settingsOf } from './report-command.ts';
 import { storeOf } from './table-commands.ts';
-
-function usage(message: string): never {
-  console.error(message);
-  process.exit(2);
-}
+import { usage } from './usage.ts';
 
 /** The readiness gate from the fleet's shadow results: every shadowed route of the group ready by its own gate. */
 function readinessFrom(db: string, target: TableTarget, group: string): (sinceAt: Date) => Promise<GroupReadiness> {

@@ -33,6 +33,7 @@ import {
 import { ProxyAdminClient } from '@strangler/proxy/admin-client';
 import { fileTarget } from '@strangler/proxy/table-target';
 import { storeOf } from './table-commands.ts';
+import { usage } from './usage.ts';
 import { createLogger } from '@strangler/service-kit/logger';
 
 interface DbOptions {
@@ -42,12 +43,6 @@ interface DbOptions {
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-/** Exits 2 with `message`: a usage problem, not a data problem (those exit 1). */
-function usage(message: string): never {
-  console.error(message);
-  process.exit(2);
-}
 
 /** `fn`'s result, or exit 2 with the message of the usage problem it found. */
 function orUsage<T>(fn: () => T): T {

@@ -12,6 +12,7 @@ import {
   type ShadowExample,
 } from '@strangler/proxy';
 import { withPassword } from '@strangler/service-kit/secret-url';
+import { usage } from './usage.ts';
 
 const pct = (r: number): string => `${(r * 100).toFixed(2)} %`;
 const clip = (v: unknown, n = 40): string => {
@@ -91,17 +92,11 @@ export function registerReportCommand(program: Command): void {
       process.env.ROUTES_FILE,
     )
     .action(async (route: string | undefined, o: { since: string; json?: boolean; db?: string; routes?: string }) => {
-      const sinceMs = parseSince(o.since);
-      if (sinceMs === undefined) {
-        console.error('--since must look like 30s, 15m, 2h or 7d');
-        process.exit(2);
-      }
-      if (!o.db) {
-        console.error(
+      const sinceMs = parseSince(o.since) ?? usage('--since must look like 30s, 15m, 2h or 7d');
+      if (!o.db)
+        usage(
           'give --db or set STRANGLER_DATABASE_URL: the database the proxies store shadow results in (a proxy without it keeps them in memory: see its admin page /__strangler/)',
         );
-        process.exit(2);
-      }
       const store = await PostgresShadowStore.open(o.db);
       try {
         const routes = buildReport(

@@ -8,6 +8,7 @@ import { registerReportCommand } from './report-command.ts';
 import { registerTableCommands } from './table-commands.ts';
 import { registerCutoverCommand } from './cutover-command.ts';
 import { applyStackDefaults } from './stack-defaults.ts';
+import { usage } from './usage.ts';
 
 // Before any option's default is read from the environment.
 applyStackDefaults();
@@ -65,17 +66,11 @@ routes
   .option('-H, --header <header...>', 'request header "Name: value" (repeatable)')
   .addOption(new Option('--user <key>', 'user key for canary routes (a session subject or uid)').default('anonymous'))
   .action((method: string, path: string, o: { routes?: string; header?: string[]; user: string }) => {
-    if (!o.routes) {
-      console.error('give --routes FILE or set ROUTES_FILE');
-      process.exit(2);
-    }
+    if (!o.routes) usage('give --routes FILE or set ROUTES_FILE');
     const headers = Object.fromEntries(
       (o.header ?? []).map((h) => {
         const i = h.indexOf(':');
-        if (i < 1) {
-          console.error(`header "${h}" must look like "Name: value"`);
-          process.exit(2);
-        }
+        if (i < 1) usage(`header "${h}" must look like "Name: value"`);
         return [h.slice(0, i).trim().toLowerCase(), h.slice(i + 1).trim()];
       }),
     );

@@ -23,12 +23,7 @@ import {
   type TableTarget,
   type TableVersion,
 } from '@strangler/proxy';
-
-/** Exits 2 with `message`: the command was not given what it needs. */
-function usage(message: string): never {
-  console.error(message);
-  process.exit(2);
-}
+import { usage } from './usage.ts';
 
 interface TargetOptions {
   routes?: string;
