@@ -19,27 +19,20 @@ import { storeOf } from './table-commands.ts';
 import { usage } from './usage.ts';
 
 /** The readiness gate from the fleet's shadow results: every shadowed route of the group ready by its own gate. */
-function readinessFrom(db: string, target: TableTarget, group: string): (sinceAt: Date) => Promise<GroupReadiness> {
+function readinessFrom(store: PostgresShadowStore, target: TableTarget, group: string): (sinceAt: Date) => Promise<GroupReadiness> {
   return async (sinceAt) => {
     const table = compileRouteTable((await target.read()).text);
     const routes = new Set(table.routes.filter((r) => r.group === group).map((r) => r.name));
-    const store = await PostgresShadowStore.open(db);
-    try {
-      const reports = buildReport(await store.counters({ since: sinceAt }), settingsOf(table)).filter((r) => routes.has(r.route));
-      if (!reports.length) return { ready: false, samples: 0, detail: `no shadow samples of ${group}'s routes yet` };
-      const samples = reports.reduce((n, r) => n + r.samples, 0);
-      return {
-        ready: reports.every((r) => r.readiness.ready),
-        samples,
-        detail: reports
-          .map(
-            (r) => `${r.route}: ${r.samples} samples, score ${r.readiness.score}${r.readiness.ready ? ', ready' : `, ${r.readiness.why}`}`,
-          )
-          .join('; '),
-      };
-    } finally {
-      await store.close();
-    }
+    const reports = buildReport(await store.counters({ since: sinceAt }), settingsOf(table)).filter((r) => routes.has(r.route));
+    if (!reports.length) return { ready: false, samples: 0, detail: `no shadow samples of ${group}'s routes yet` };
+    const samples = reports.reduce((n, r) => n + r.samples, 0);
+    return {
+      ready: reports.every((r) => r.readiness.ready),
+      samples,
+      detail: reports
+        .map((r) => `${r.route}: ${r.samples} samples, score ${r.readiness.score}${r.readiness.ready ? ', ready' : `, ${r.readiness.why}`}`)
+        .join('; '),
+    };
   };
 }
 
@@ -108,6 +101,7 @@ export function registerCutoverCommand(program: Command): void {
         const db =
           o.db ??
           (process.env.STRANGLER_DATABASE_URL && withPassword(process.env.STRANGLER_DATABASE_URL, process.env.STRANGLER_DATABASE_PASSWORD));
+        let shadowStore: PostgresShadowStore | undefined;
         try {
           const facts = groupFacts((await target.read()).text, group);
           if (o.dryRun) {
@@ -134,6 +128,8 @@ export function registerCutoverCommand(program: Command): void {
             process.exitCode = EXIT_CODES['rolled-back'];
             return;
           }
+          // One pool for the whole cutover: the readiness gate asks every tick.
+          shadowStore = db ? await PostgresShadowStore.open(db) : undefined;
           const abort = new AbortController();
           process.once('SIGINT', () => abort.abort(new Error('interrupted')));
           process.once('SIGTERM', () => abort.abort(new Error('interrupted')));
@@ -142,7 +138,7 @@ export function registerCutoverCommand(program: Command): void {
             group,
             actor,
             reason: o.reason!,
-            readiness: db ? readinessFrom(db, target, group) : undefined,
+            readiness: shadowStore ? readinessFrom(shadowStore, target, group) : undefined,
             gate: o.gate ? gateRunner(o.gate, group, o.gateTimeout * 1000) : undefined,
             switchData,
             tickMs: o.tickMs,
@@ -159,6 +155,7 @@ export function registerCutoverCommand(program: Command): void {
           process.exit(1);
         } finally {
           target.close();
+          await shadowStore?.close();
         }
       },
     );
