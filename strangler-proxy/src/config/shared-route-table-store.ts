@@ -70,12 +70,14 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
     const subscriber = redis.duplicate();
     subscriber.on('error', () => {});
     const docs = new RouteDocuments(redis, o.prefix);
+    // Read once: it seeds (or, with `replace`, is compared with) the store's table, and is served if Redis cannot be had.
+    const seedText = o.seedFile === undefined ? undefined : fs.readFileSync(o.seedFile, 'utf8');
     let doc: RouteDocument | undefined;
     try {
       await redis.connect();
       doc = await docs.read();
-      if (o.seedFile && (!doc || (o.seed === 'replace' && doc.hash !== tableHash(fs.readFileSync(o.seedFile, 'utf8')))))
-        doc = await seed(docs, o.seedFile, doc);
+      if (o.seedFile && seedText !== undefined && (!doc || (o.seed === 'replace' && doc.hash !== tableHash(seedText))))
+        doc = await seed(docs, o.seedFile, seedText, doc);
     } catch (err) {
       if (err instanceof StaleRevisionError) doc = await docs.read();
       else if (!o.seedFile) {
@@ -86,23 +88,16 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
     let store: SharedRouteTableStore;
     if (doc) {
       store = new SharedRouteTableStore(docs, subscriber, o, compileRouteTable(doc.text, { version: doc.revision }), doc.revision, true);
-    } else if (o.seedFile) {
+    } else if (seedText !== undefined) {
       // Redis down at start: the seed is served, revision 0, until the store answers.
-      store = new SharedRouteTableStore(
-        docs,
-        subscriber,
-        o,
-        compileRouteTable(fs.readFileSync(o.seedFile, 'utf8'), { version: 0 }),
-        0,
-        false,
-      );
+      store = new SharedRouteTableStore(docs, subscriber, o, compileRouteTable(seedText, { version: 0 }), 0, false);
     } else {
       redis.disconnect();
       throw new Error(
         `the route table store (${o.prefix} in Redis) holds no table yet: give ROUTES_FILE to seed it, or push one with \`strangler routes push FILE\``,
       );
     }
-    if (o.mirrorToFile && o.seedFile && doc && doc.text !== fs.readFileSync(o.seedFile, 'utf8')) await writeRouteFile(o.seedFile, doc.text);
+    if (o.mirrorToFile && o.seedFile && doc && doc.text !== seedText) await writeRouteFile(o.seedFile, doc.text);
     return store;
   }
 
@@ -222,8 +217,7 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
   }
 }
 
-async function seed(docs: RouteDocuments, file: string, current: RouteDocument | undefined): Promise<RouteDocument> {
-  const text = fs.readFileSync(file, 'utf8');
+async function seed(docs: RouteDocuments, file: string, text: string, current: RouteDocument | undefined): Promise<RouteDocument> {
   const next = compileRouteTable(text);
   return docs.write({
     basedOn: current?.revision ?? 0,
