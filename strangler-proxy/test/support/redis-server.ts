@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from '@strangler/stack';
 
 /**
  * A redis-server of a test's own on a free loopback port, so a test can stop and freeze it (the
@@ -13,14 +13,6 @@ export interface TestRedis {
   /** SIGCONT: it answers again, including what was sent to it meanwhile. */
   thaw(): void;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function startTestRedis(): Promise<TestRedis> {
