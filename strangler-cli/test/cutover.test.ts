@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { editGroup, groupState, RouteDocuments, storeClient } from '@strangler/proxy';
-import { ADMIN_TOKEN, startTestProxy, startTestRedis, type TestProxy, type TestRedis } from '@strangler/proxy/testing';
+import { ADMIN_TOKEN, startTestProxy, startTestRedis, steadyLoad, type TestProxy, type TestRedis } from '@strangler/proxy/testing';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import { CLI } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -121,41 +121,12 @@ async function resetToMonolith(): Promise<void> {
 }
 
 /** ~200 requests/s from ever new users (so a canary's weight is its share), until stopped. */
-function load(): { stop(): Promise<number> } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  let n = 0;
-  let failed = 0;
-  const pending = new Set<Promise<void>>();
-  const timer = setInterval(() => {
-    for (let k = 0; k < 4; k++) {
-      const i = n++;
-      const p = new Promise<void>((resolve) => {
-        http
-          .get(
-            `${proxy.url}/api/catalog/${i % 50}`,
-            { agent, headers: { cookie: `strangler_uid=00000000-0000-4000-8000-${String(i).padStart(12, '0')}` } },
-            (res) => {
-              res.resume();
-              res.on('end', resolve);
-            },
-          )
-          .on('error', () => {
-            failed++;
-            resolve();
-          });
-      }).finally(() => pending.delete(p));
-      pending.add(p);
-    }
-  }, 20);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await Promise.all(pending);
-      agent.destroy();
-      return failed;
-    },
-  };
-}
+const load = (): ReturnType<typeof steadyLoad> =>
+  steadyLoad([proxy.url], 200, {
+    path: (i) => `/api/catalog/${i % 50}`,
+    headers: (i) => ({ cookie: `strangler_uid=00000000-0000-4000-8000-${String(i).padStart(12, '0')}` }),
+    maxSockets: 16,
+  });
 
 interface Run {
   code: number | null;
@@ -195,7 +166,7 @@ describe('strangler cutover', () => {
   it('when the service is correct, then it goes shadow → canary 25 % → canary 50 % → service by itself, each step audited; exit 0', async () => {
     const traffic = load();
     const run = await cutover(['--reason', 'all gates green']);
-    expect(await traffic.stop()).toBe(0);
+    expect((await traffic.stop()).failed).toEqual([]);
     expect(run.err).toBe('');
     expect(run.code).toBe(0);
     expect(run.events.filter((e) => e.event === 'step').map((e) => e.step)).toEqual(['shadow', 'canary 25 %', 'canary 50 %', 'service']);

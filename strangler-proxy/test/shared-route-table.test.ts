@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { editGroup } from '../src/config/route-file.ts';
@@ -6,6 +5,7 @@ import { RouteDocuments, StaleRevisionError, storeClient } from '../src/config/r
 import { FakeUpstream } from './support/fake-upstream.ts';
 import { startTestProxy, type TestProxy } from './support/proxy-harness.ts';
 import { startTestRedis, type TestRedis } from './support/redis-server.ts';
+import { steadyLoad } from './support/steady-load.ts';
 
 /**
  * Three proxies on one shared store (a redis-server of the test's own, so it can be frozen), under
@@ -52,46 +52,12 @@ afterAll(async () => {
 });
 
 /** Requests at `rps` spread over every proxy until stopped; every answer but a 200 from an upstream is a failure. */
-function steadyLoad(rps: number): { stop(): Promise<{ sent: number; failed: string[]; perProxy: number[] }> } {
-  const agents = proxies.map(() => new http.Agent({ keepAlive: true, maxSockets: 32 }));
-  const perProxy = proxies.map(() => 0);
-  const failed: string[] = [];
-  let sent = 0;
-  const pending = new Set<Promise<void>>();
-  const one = (i: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const req = http.get(`${proxies[i]!.url}/api/catalog/${sent}`, { agent: agents[i] }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode !== 200 || !res.headers['x-served-by']) failed.push(`${res.statusCode} from proxy ${i}`);
-          resolve();
-        });
-      });
-      req.on('error', (err) => {
-        failed.push(`${err.message} from proxy ${i}`);
-        resolve();
-      });
-    });
-  // Every 20 ms, a fifth of a hundredth of the rate, round robin over the proxies.
-  const perTick = Math.max(1, Math.round(rps / 50));
-  const timer = setInterval(() => {
-    for (let k = 0; k < perTick; k++) {
-      const i = sent % proxies.length;
-      perProxy[i]!++;
-      sent++;
-      const p = one(i).finally(() => pending.delete(p));
-      pending.add(p);
-    }
-  }, 20);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await Promise.all(pending);
-      for (const a of agents) a.destroy();
-      return { sent, failed, perProxy };
-    },
-  };
-}
+const load = (rps: number): ReturnType<typeof steadyLoad> =>
+  steadyLoad(
+    proxies.map((p) => p.url),
+    rps,
+    { path: (i) => `/api/catalog/${i}`, ok: (res) => res.statusCode === 200 && Boolean(res.headers['x-served-by']) },
+  );
 
 /** Milliseconds until every proxy serves `revision`. */
 async function converged(revision: number, limitMs: number): Promise<number> {
@@ -130,21 +96,21 @@ describe('a shared route table over three proxies', () => {
   });
 
   it('when a read group is flipped 20 times under ~500 rps through all three, then no request fails and each flip reaches every proxy within 1 s', async () => {
-    const load = steadyLoad(500);
+    const traffic = load(500);
     const times: number[] = [];
     for (let i = 1; i <= 20; i++) {
       const revision = await flip(i % 2 ? 'service' : 'monolith', `flip ${i} of the convergence test`);
       times.push(await converged(revision, 5000));
       await new Promise((r) => setTimeout(r, 150));
     }
-    const result = await load.stop();
+    const result = await traffic.stop();
     const sorted = [...times].sort((a, b) => a - b);
     console.log(
       `shared table convergence over 3 proxies, 20 flips: worst ${sorted.at(-1)!.toFixed(1)} ms, median ${sorted[10]!.toFixed(1)} ms; ` +
-        `${result.sent} requests (${result.perProxy.join(' / ')} per proxy), ${result.failed.length} failed`,
+        `${result.sent} requests (${result.perTarget.join(' / ')} per proxy), ${result.failed.length} failed`,
     );
     expect(result.failed).toEqual([]);
-    expect(result.perProxy.every((n) => n > 100)).toBe(true);
+    expect(result.perTarget.every((n) => n > 100)).toBe(true);
     expect(sorted.at(-1)!).toBeLessThanOrEqual(1000);
     // Both sides served while the group moved.
     expect(monolith.count('GET')).toBeGreaterThan(0);
@@ -192,7 +158,7 @@ describe('a shared route table over three proxies', () => {
 
   it('when Redis answers nothing for 30 s under load, then no request fails, every proxy says its table may be stale, and all catch up within 5 s of its return', async () => {
     const before = (await docs.read())!;
-    const load = steadyLoad(300);
+    const traffic = load(300);
     redis.freeze();
     await new Promise((r) => setTimeout(r, 3000));
     for (const p of proxies) {
@@ -219,7 +185,7 @@ describe('a shared route table over three proxies', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     const fresh = performance.now() - thawedAt;
-    const result = await load.stop();
+    const result = await traffic.stop();
     writer.disconnect();
     console.log(
       `Redis frozen 30 s: ${result.sent} requests, ${result.failed.length} failed; every proxy on the new revision ${caughtUp.toFixed(0)} ms and no longer stale ${fresh.toFixed(0)} ms after it returned`,
