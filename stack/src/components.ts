@@ -87,6 +87,7 @@ async function writeStackFile(serverUrl: string, controlSocket: string, config: 
     env: {
       ROUTES_FILE: config.routesFile,
       ...routesStore(config),
+      PROXY_URL: local(config.proxyPort),
       PROXY_ADMIN_URLS: local(config.adminPort),
       ADMIN_TOKEN: config.adminToken,
       // Where `strangler pipeline` asks the stack to start a green copy of an app and promote it.

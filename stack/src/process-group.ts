@@ -52,8 +52,13 @@ export class ProcessGroup {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const running: Running = { name: spec.name, spec, child, exited, critical: opts.critical ?? true, retiring: false };
+    // Its last lines, for the error when it never gets ready.
+    const tail: string[] = [];
     for (const stream of [child.stdout, child.stderr]) {
-      readline.createInterface({ input: stream }).on('line', (l) => this.#log(`[${running.name}] ${l}`));
+      readline.createInterface({ input: stream }).on('line', (l) => {
+        this.#log(`[${running.name}] ${l}`);
+        if (tail.push(l) > 5) tail.shift();
+      });
     }
     this.#running.push(running);
     void exited.then((code) => {
@@ -66,6 +71,8 @@ export class ProcessGroup {
       await waitReady(spec, exited);
     } catch (err) {
       if (!running.critical && this.#running.includes(running)) await this.retire(running.name);
+      // Lines a reader of the output may not have been shown (a log level, a control client).
+      if (tail.length) (err as Error).message += `; its last output: ${tail.join(' | ')}`;
       throw err;
     }
   }
