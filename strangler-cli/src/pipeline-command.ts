@@ -28,8 +28,8 @@ import { usage } from './usage.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** Exit codes: a stage failed 1, usage or no stack 2, the cutover rolled back 3 or paused 4 (its own codes), the deployment's gate red 5. */
-export const PIPELINE_EXIT = { passed: 0, failed: 1, usage: 2, gateFailed: 5 } as const;
+/** Exit codes: a stage failed 1, usage or no stack 2, the cutover rolled back 3 or paused 4 (its own codes), the deployment's gate red 5, interrupted 130. */
+export const PIPELINE_EXIT = { passed: 0, failed: 1, usage: 2, gateFailed: 5, interrupted: 130 } as const;
 
 /** A stage that did not pass: why, and the exit code it ends the run with. */
 class StageFailed extends Error {
@@ -152,8 +152,17 @@ async function runPipeline(service: string, o: Options): Promise<number> {
   const actor = defaultActor();
   const results: StageResult[] = [];
   let exit: number = PIPELINE_EXIT.passed;
+  // Ctrl-C: the stage in progress ends its own way (a gate stopped is a red gate, undone; the
+  // cutover rolls back by itself), and no further stage starts.
+  let interrupted = false;
+  const onInterrupt = (): void => {
+    if (!interrupted) console.log('interrupted: the stage in progress is undone, no further stage starts');
+    interrupted = true;
+  };
+  process.on('SIGINT', onInterrupt);
   try {
     for (const [i, stage] of stages.entries()) {
+      if (interrupted && exit === PIPELINE_EXIT.passed) exit = PIPELINE_EXIT.interrupted;
       if (i < fromIndex) {
         results.push({ name: stage.name, status: 'skipped', note: `--from ${stages[fromIndex]!.name}` });
         continue;
@@ -177,8 +186,10 @@ async function runPipeline(service: string, o: Options): Promise<number> {
       if (o.json) console.log(JSON.stringify({ stage: results.at(-1) }));
     }
   } finally {
+    process.off('SIGINT', onInterrupt);
     target.close();
   }
+  if (interrupted && exit === PIPELINE_EXIT.passed) exit = PIPELINE_EXIT.interrupted;
   printSummary(service, results);
   return exit;
 
