@@ -57,7 +57,7 @@ async function renderRoutes(config: StackConfig): Promise<void> {
  * A kept table's upstreams for the apps this stack starts, at the ports it starts them on: a
  * local pipeline run moved one to its green copy's port, which is gone once the stack stopped.
  */
-async function repointUpstreams(file: string, urls: Record<string, string>): Promise<void> {
+export async function repointUpstreams(file: string, urls: Record<string, string>): Promise<void> {
   const text = await fs.promises.readFile(file, 'utf8');
   const doc = parseDocument(text);
   const moved = Object.entries(urls).filter(

@@ -161,8 +161,12 @@ describe('strangler pipeline (the local pipeline)', () => {
     const blue = (await processes()).find((p) => p.name === 'orders')!;
     const before = await target.read();
     const gate = await plantGate('planted contract: orders without a session answer 200', 'assert.equal(res.status, 200);');
-    const r = await runCli(['pipeline', 'orders', '--from', 'Deploy', '--gate', gate], cliEnv);
+    const r = await runCli(['pipeline', 'orders', '--from', 'Image', '--gate', gate], cliEnv);
     expect(r.code, r.out + r.err).toBe(5);
+    // No Docker here: the image's entry point, the one the stack runs as blue, is what runs.
+    expect(r.out).toMatch(
+      /^✔ Image \d+\.\d s — no Docker here: no image is built; its entry point \(node extracted\/orders\/src\/server\.ts/m,
+    );
     expect(r.out).toMatch(
       /✘ Deploy: the gate failed: planted contract: orders without a session answer 200; green stopped, blue serves on/,
     );
