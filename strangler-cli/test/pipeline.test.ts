@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { compileRouteTable, groupState, storeTarget, type TableTarget } from '@strangler/proxy';
 import { steadyLoad } from '@strangler/proxy/testing';
-import { freePort, repoRoot } from '@strangler/stack';
+import { dropDatabase, freePort, repoRoot } from '@strangler/stack';
 import { runCli } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
 
@@ -118,7 +118,6 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  target?.close();
   if (stack && stack.exitCode === null) {
     const ran = await processes().catch(() => []);
     const exited = new Promise((r) => stack.once('exit', r));
@@ -127,6 +126,13 @@ afterAll(async () => {
     // Ctrl-C stops every process the stack ran, a promoted green included.
     for (const p of ran) expect(alive(p.pid), p.name).toBe(false);
   }
+  // The run's databases and its keys in the machine's Redis, gone again.
+  for (const db of ['monolith', 'auth', 'listings', 'orders', 'strangler'])
+    await dropDatabase(env.DATABASE_URL!, `${env.STRANGLER_DB_PREFIX}${db}`);
+  const docs = target?.documents;
+  const keys = docs ? await docs.redis.keys(`${docs.prefix}*`) : [];
+  if (keys.length) await docs!.redis.del(...keys);
+  target?.close();
   await fs.rm(dir, { recursive: true, force: true });
 }, 60_000);
 
