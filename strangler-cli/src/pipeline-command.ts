@@ -107,7 +107,7 @@ export function registerPipelineCommand(program: Command): void {
   program
     .command('pipeline <service>')
     .description(
-      'the pipeline on one machine, against a running npm start with REDIS_URL: Source → BuildAndTest → Image → Deploy (green beside blue, the gate through preview routing to green, the upstream moved to green, blue drained) → Record → Cutover; exit 0 passed, 1 a stage failed, 2 no stack or store, 3/4 the cutover rolled back/paused, 5 the gate red (blue serving)',
+      'the pipeline on one machine, against a running npm start with REDIS_URL: Source → BuildAndTest → Image → Deploy (green beside blue, the gate through preview routing to green, the upstream moved to green, blue drained) → Record → Cutover; exit 0 passed, 1 a stage failed, 2 no stack or store, 3/4 the cutover rolled back/paused, 5 the gate red (blue serving), 130 interrupted',
     )
     .option('--from <stage>', `start at this stage, as a retried stage does (${PIPELINE_STAGES.map((s) => s.name).join(', ')})`)
     .option('--dry-run', 'print the plan with every command, run nothing')
@@ -303,9 +303,21 @@ async function runPipeline(service: string, o: Options): Promise<number> {
       const moved = editUpstream(editUpstream(shown.text, service, started.url!), green, undefined);
       await write(shown, moved, `${reason}: ${service} moved to green (${started.url})`);
     } catch (err) {
-      // Back as it was: the table's text before this run (the revision moves on, the routing does not), green stopped.
-      if (latest !== before) await write(latest, before.text, `${reason}: ${green} removed, the deployment not made`).catch(() => {});
+      // Back as it was: the table's text before this run (the revision moves on, the routing does not),
+      // or, when someone changed it meanwhile, theirs without green; then green stopped.
+      let undone = '';
+      if (latest !== before) {
+        const now = await target.read();
+        const back =
+          now.revision === latest.revision
+            ? before.text
+            : editUpstream(editUpstream(now.text, service, table.upstreams.get(service)!.url), green, undefined);
+        await write(now, back, `${reason}: ${green} removed, the deployment not made`).catch((e: unknown) => {
+          undone = `; the table could not be put back (${(e as Error).message}): remove upstream ${green} and check ${service}'s URL`;
+        });
+      }
       await control('DELETE', `/processes/${service}/green`).catch(() => {});
+      if (undone) throw new StageFailed(`${(err as Error).message}${undone}`, PIPELINE_EXIT.failed);
       throw err;
     }
     // Every proxy now sends the service's traffic to green: blue finishes what it has in flight and stops.
