@@ -17,6 +17,7 @@ import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
 import { APPS, BLUE_GREEN_APPS, CUTOVER_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
 import { cutoverProjectName } from '../src/constructs/route-cutover.ts';
+import { BUILD_AND_TEST, stagesFor } from '../src/pipeline-stages.ts';
 import { productionPort, SERVICE_NAMESPACE, testPort } from '../src/stacks/services-stack.ts';
 import { REDIS_PORT } from '../src/stacks/data-stack.ts';
 
@@ -708,6 +709,14 @@ describe.each(ENVS)('%s', (envName) => {
           ? ['Source', 'BuildAndTest', 'Image', 'Approve', 'Deploy', 'Record', ...cutover]
           : ['Source', 'BuildAndTest', 'Image', 'Deploy', 'Record', ...cutover],
       );
+      // One source, not two: the synthesized stages are the list the local pipeline runs, in its order.
+      expect(p.Stages.map((s: { Name: string }) => s.Name)).toEqual(
+        stagesFor({ promoted: Boolean(config.promotedFrom), cutover: cutover.length > 0 }).map((s) => s.name),
+      );
+      const buildAndTest = builds.find((b: any) => b.Name === 'BuildAndTest');
+      const testSpec = JSON.parse(projects[refOf(buildAndTest.Configuration.ProjectName)]!.Properties.Source.BuildSpec);
+      expect(testSpec.phases.install.commands).toEqual(BUILD_AND_TEST.install);
+      expect(testSpec.phases.build.commands).toEqual(BUILD_AND_TEST.build);
       const pushes = p.Triggers[0].GitConfiguration.Push as { Branches: { Includes: string[] }; FilePaths: { Includes: string[] } }[];
       for (const push of pushes) {
         expect(push.Branches.Includes).toEqual([config.source.branch]);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { StackConfig } from './config.ts';
 import { LOCAL_ADMIN_TOKEN, repoRoot } from './config.ts';
 import { databaseUrl } from './database-url.ts';
-import { parse } from 'yaml';
+import { parse, parseDocument } from 'yaml';
 import { SESSION_COOKIE } from '@strangler/service-kit/cookies';
 import { renderRouteTable, SERVICES, type Preset, type ServiceName } from '@strangler/reference-migration';
 
@@ -20,7 +20,7 @@ export interface Component {
   /** Polled until 200 before the next component starts. */
   readyUrl: string;
   /** Prepares files it needs (the route table) before it starts. */
-  prepare?(ctx: { serverUrl: string }): Promise<void>;
+  prepare?(ctx: { serverUrl: string; controlSocket: string }): Promise<void>;
   env(ctx: { serverUrl: string; config: StackConfig }): Record<string, string>;
   /** Lines printed once everything is up. */
   banner?(): string[];
@@ -44,13 +44,28 @@ const DEFAULT_PRESET: Preset = 'mixed';
  * existing table is kept otherwise: it holds the user's flips.
  */
 async function renderRoutes(config: StackConfig): Promise<void> {
-  if (fs.existsSync(config.routesFile) && !config.preset) return;
-  await fs.promises.mkdir(path.dirname(config.routesFile), { recursive: true });
   const urls = {
     monolith: local(config.monolithPort),
     ...Object.fromEntries(SERVICES.map((s) => [s, local(config.servicePorts[s])])),
   } as Record<'monolith' | ServiceName, string>;
+  if (fs.existsSync(config.routesFile) && !config.preset) return repointUpstreams(config.routesFile, urls);
+  await fs.promises.mkdir(path.dirname(config.routesFile), { recursive: true });
   await fs.promises.writeFile(config.routesFile, renderRouteTable(config.preset ?? DEFAULT_PRESET, urls));
+}
+
+/**
+ * A kept table's upstreams for the apps this stack starts, at the ports it starts them on: a
+ * local pipeline run moved one to its green copy's port, which is gone once the stack stopped.
+ */
+export async function repointUpstreams(file: string, urls: Record<string, string>): Promise<void> {
+  const text = await fs.promises.readFile(file, 'utf8');
+  const doc = parseDocument(text);
+  const moved = Object.entries(urls).filter(
+    ([name, url]) => doc.hasIn(['upstreams', name, 'url']) && doc.getIn(['upstreams', name, 'url']) !== url,
+  );
+  if (!moved.length) return;
+  for (const [name, url] of moved) doc.setIn(['upstreams', name, 'url'], url);
+  await fs.promises.writeFile(file, doc.toString());
 }
 
 /** Every app's database URL, by the variable the `strangler data` commands read it from. */
@@ -66,14 +81,17 @@ function databaseVariables(serverUrl: string, config: StackConfig): Record<strin
  * --to service --reason …` needs no flags. Local development values only (the embedded server's
  * fixed password, the development admin token), readable by the owner alone.
  */
-async function writeStackFile(serverUrl: string, config: StackConfig): Promise<void> {
+async function writeStackFile(serverUrl: string, controlSocket: string, config: StackConfig): Promise<void> {
   const content = {
     note: 'Written by npm start for the strangler CLI (local development values), anew at every start.',
     env: {
       ROUTES_FILE: config.routesFile,
       ...routesStore(config),
+      PROXY_URL: local(config.proxyPort),
       PROXY_ADMIN_URLS: local(config.adminPort),
       ADMIN_TOKEN: config.adminToken,
+      // Where `strangler pipeline` asks the stack to start a green copy of an app and promote it.
+      STACK_CONTROL_SOCKET: controlSocket,
       SYNC_URL: local(config.syncPort),
       DATA_MAPPING: config.dataMapping,
       STRANGLER_DATABASE_URL: databaseUrl(serverUrl, `${config.databasePrefix}strangler`),
@@ -153,7 +171,7 @@ export function components(config: StackConfig): Component[] {
       script: 'strangler-proxy/src/main.ts',
       url: proxyUrl,
       readyUrl: `${local(config.adminPort)}/__strangler/readyz`,
-      prepare: ({ serverUrl }) => writeStackFile(serverUrl, config),
+      prepare: ({ serverUrl, controlSocket }) => writeStackFile(serverUrl, controlSocket, config),
       env: ({ serverUrl }) => ({
         ROUTES_FILE: config.routesFile,
         ...routesStore(config),

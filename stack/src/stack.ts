@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { components as defaultComponents, type Component } from './components.ts';
@@ -6,6 +7,10 @@ import { repoRoot } from './config.ts';
 import { ensureDatabase } from './databases.ts';
 import { startPostgres, type PostgresServer } from './postgres-server.ts';
 import { ProcessGroup } from './process-group.ts';
+import { startStackControl } from './stack-control.ts';
+
+/** The stack's control socket, next to stack.json (`strangler pipeline` replaces an app through it). */
+export const controlSocketOf = (config: Pick<StackConfig, 'stackFile'>): string => path.join(path.dirname(config.stackFile), 'stack.sock');
 
 export interface RunningStack {
   /** Base URL of each component, by name. */
@@ -34,21 +39,26 @@ export async function startStack(
     log: (l) => opts.log(`[postgres] ${l}`),
   });
   const group = new ProcessGroup({ log: opts.log, onUnexpectedExit: opts.onUnexpectedExit });
+  let control: Awaited<ReturnType<typeof startStackControl>> | undefined;
   const stop = async (): Promise<void> => {
+    await control?.close();
     await group.stop();
     await postgres.stop();
   };
   const urls: Record<string, string> = {};
   const banner: string[] = [];
   try {
+    await fs.promises.mkdir(path.dirname(config.stackFile), { recursive: true });
+    control = await startStackControl(controlSocketOf(config), group, opts.log);
     for (const c of list) {
       if (c.database) await ensureDatabase(postgres.url, c.database);
-      await c.prepare?.({ serverUrl: postgres.url });
+      await c.prepare?.({ serverUrl: postgres.url, controlSocket: control.socketPath });
       await group.start({
         name: c.name,
         script: path.join(repoRoot, c.script),
         ...(c.args ? { args: c.args } : {}),
         env: c.env({ serverUrl: postgres.url, config }),
+        url: c.url,
         readyUrl: c.readyUrl,
       });
       urls[c.name] = c.url;

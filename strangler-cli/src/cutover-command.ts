@@ -176,27 +176,41 @@ function dataSwitcher(target: TableTarget, service: string, group: string, actor
 
 /** The gate as a shell command against the target through preview routing: its exit code and the end of its output. */
 function gateRunner(command: string, group: string, timeoutMs: number) {
-  return (step: string): Promise<{ ok: boolean; detail: string }> =>
-    new Promise((resolve) => {
-      const child = spawn('sh', ['-c', command], {
-        env: { ...process.env, E2E_PREVIEW: `group:${group}`, E2E_ADMIN_TOKEN: process.env.ADMIN_TOKEN, STRANGLER_CUTOVER_STEP: step },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let tail = '';
-      const keep = (d: Buffer): void => {
-        tail = (tail + d.toString()).slice(-4000);
-      };
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
-      const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        // What is said of the gate is kept in the store and the log: never with the admin token in it.
-        const token = process.env.ADMIN_TOKEN;
-        const hide = (text: string): string => (token ? text.split(token).join('***') : text);
-        const last = tail.trim().split('\n').slice(-5).join(' | ');
-        const how = code === 0 ? 'passed' : signal ? `was stopped after ${Math.round(timeoutMs / 1000)} s` : `exited ${code}`;
-        resolve({ ok: code === 0, detail: hide(`"${command}" ${how}${code !== 0 && last ? `: ${last}` : ''}`) });
-      });
+  return async (step: string): Promise<{ ok: boolean; detail: string }> => {
+    const g = await runGate(command, { E2E_PREVIEW: `group:${group}`, STRANGLER_CUTOVER_STEP: step }, timeoutMs);
+    return { ok: g.ok, detail: g.detail };
+  };
+}
+
+/**
+ * A gate command run through `sh -c` with the preview settings (`E2E_PREVIEW` and friends), and the
+ * admin token as `E2E_ADMIN_TOKEN`: whether it passed, a line saying how it ended, and the end of its
+ * output — both with the admin token masked, since they are kept in the store and the log.
+ */
+export function runGate(
+  command: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ ok: boolean; detail: string; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], {
+      env: { ...process.env, E2E_ADMIN_TOKEN: process.env.ADMIN_TOKEN, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let tail = '';
+    const keep = (d: Buffer): void => {
+      tail = (tail + d.toString()).slice(-65_536);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const token = process.env.ADMIN_TOKEN;
+      const hide = (text: string): string => (token ? text.split(token).join('***') : text);
+      const last = tail.trim().split('\n').slice(-5).join(' | ');
+      const how = code === 0 ? 'passed' : signal ? `was stopped after ${Math.round(timeoutMs / 1000)} s` : `exited ${code}`;
+      resolve({ ok: code === 0, detail: hide(`"${command}" ${how}${code !== 0 && last ? `: ${last}` : ''}`), output: hide(tail) });
+    });
+  });
 }

@@ -7,6 +7,7 @@ import { registerDataCommands } from './data-commands.ts';
 import { registerReportCommand } from './report-command.ts';
 import { registerTableCommands } from './table-commands.ts';
 import { registerCutoverCommand } from './cutover-command.ts';
+import { registerPipelineCommand } from './pipeline-command.ts';
 import { applyStackDefaults } from './stack-defaults.ts';
 import { usage } from './usage.ts';
 
@@ -101,6 +102,7 @@ routes
 
 registerTableCommands(program, routes);
 registerCutoverCommand(program);
+registerPipelineCommand(program);
 registerDataCommands(program);
 registerReportCommand(program);
 

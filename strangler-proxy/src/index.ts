@@ -10,7 +10,7 @@ export { diffTables } from './routing/diff-tables.ts';
 export type { RouteTable } from './routing/route-table.ts';
 export { PostgresShadowStore, type ShadowExample } from './shadow/shadow-store.ts';
 export { buildReport, DEFAULT_SETTINGS, parseSince, type RouteReport, type RouteSettings } from './shadow/shadow-report.ts';
-export { editGroup, groupState, type GroupState } from './config/route-file.ts';
+export { editGroup, editUpstream, groupState, type GroupState } from './config/route-file.ts';
 export { MODES, type Mode } from './config/route-table-schema.ts';
 export {
   DEFAULT_STORE_PREFIX,

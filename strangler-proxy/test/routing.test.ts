@@ -278,6 +278,23 @@ describe('preview routing', () => {
     expect(metrics).toMatch(/^strangler_preview_ignored_total 1$/m);
   });
 
+  it('when the preview names a group and an upstream (group:<name>=<upstream>), then only that group’s routes go to that upstream; an unknown upstream is ignored', async () => {
+    proxy = await startTestProxy(
+      `version: 1\nupstreams:\n  monolith: { url: ${monolith.url} }\n  listings: { url: ${listings.url} }\n  listings-green: { url: ${orders.url} }\ngroups:\n  catalog: { mode: service, target: listings }\nroutes:\n  - name: listings\n    group: catalog\n    match: { path: /api/listings/* }\ndefault: monolith\n`,
+    );
+    const green = { 'x-strangler-preview': 'group:catalog=listings-green', 'x-strangler-token': ADMIN_TOKEN };
+    // The fake upstream behind `listings-green` answers as `orders`.
+    expect(await servedBy('/api/listings/7', { headers: green })).toBe('orders');
+    expect(await servedBy('/', { headers: green })).toBe('monolith');
+    expect(await servedBy('/api/listings/7')).toBe('listings');
+    expect(
+      await servedBy('/api/listings/7', { headers: { 'x-strangler-preview': 'group:catalog=nowhere', 'x-strangler-token': ADMIN_TOKEN } }),
+    ).toBe('listings');
+    expect(await servedBy('/api/listings/7', { headers: { 'x-strangler-preview': 'group:catalog=listings-green' } })).toBe('listings');
+    const metrics = await (await fetch(`${proxy.adminUrl}/__strangler/metrics`)).text();
+    expect(metrics).toMatch(/^strangler_preview_ignored_total 2$/m);
+  });
+
   it('when the token is missing or wrong, then the header is ignored, counted and not passed on', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url, listings: listings.url }, ''));
     expect(await servedBy('/api/listings', { headers: { 'x-strangler-preview': 'listings' } })).toBe('monolith');

@@ -18,6 +18,7 @@ import { cutoverProjectName } from './route-cutover.ts';
 import { sourceKey } from '../test-gate/hook-handler.ts';
 import { imageTagParameterName } from '../stacks/registry-stack.ts';
 import { DEPLOY_MINUTES, NODE_24_BUILD_IMAGE } from './test-gate.ts';
+import { BUILD_AND_TEST, stagesFor, type StageName } from '../pipeline-stages.ts';
 
 export interface ServicePipelineProps {
   config: EnvironmentConfig;
@@ -131,30 +132,9 @@ export class ServicePipeline extends Construct {
         timeout: Duration.minutes(30),
         logging: { cloudWatch: { logGroup } },
       });
-    // On Node 24, as the project runs (engines: >=24.11 <25), not the Node 22 CodeBuild's images offer.
     const test = project(
       'BuildAndTest',
-      {
-        version: '0.2',
-        phases: {
-          install: {
-            commands: [
-              'node --version | grep -q "^v24\\." || { echo "BuildAndTest needs Node 24, found $(node --version)" >&2; exit 1; }',
-              'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null && redis-server --daemonize yes',
-              'npm ci --no-audit --no-fund',
-            ],
-          },
-          // Types and lint for everything (a shared change can break any image); the image's own tests
-          // and every contract suite, monolith against services (PostgreSQL: the tests' embedded one).
-          build: {
-            commands: [
-              'npm run typecheck',
-              'npm run lint',
-              'REDIS_URL=redis://127.0.0.1:6379 npm test -- --project api "$APP" contract-tests/contracts',
-            ],
-          },
-        },
-      },
+      { version: '0.2', phases: { install: { commands: [...BUILD_AND_TEST.install] }, build: { commands: [...BUILD_AND_TEST.build] } } },
       { buildImage: codebuild.LinuxBuildImage.fromDockerRegistry(NODE_24_BUILD_IMAGE) },
     );
     acknowledge(
@@ -243,6 +223,45 @@ export class ServicePipeline extends Construct {
       environmentVariables: service,
     });
 
+    // Each stage of the list (`pipeline-stages.ts`, which the local pipeline runs too) as CodePipeline actions.
+    const actionsOf: Record<StageName, () => codepipeline.IAction[]> = {
+      Source: () => [sourceAction],
+      BuildAndTest: () => [
+        new actions.CodeBuildAction({ actionName: 'BuildAndTest', project: test, input: source, environmentVariables: service }),
+      ],
+      Image: () => [imageAction],
+      Approve: () => [promotion(config.promotedFrom!, image)],
+      Deploy: () =>
+        props.deploys.map(
+          (d) =>
+            new actions.EcsDeployAction({
+              actionName: `Deploy-${d.app.name}`,
+              service: d.service,
+              imageFile: built.atPath(imageFileOf(d.app)),
+              deploymentTimeout: Duration.minutes(DEPLOY_MINUTES),
+            }),
+        ),
+      Record: () => [
+        new actions.CodeBuildAction({
+          actionName: 'RecordTag',
+          project: record,
+          input: source,
+          environmentVariables: { ...service, TAG: { value: imageAction.variable('TAG') } },
+        }),
+      ],
+      // A push that deploys a service also moves its route group on — or back (see RouteCutover).
+      Cutover: () =>
+        cutovers.map(
+          (app) =>
+            new actions.CodeBuildAction({
+              actionName: `Cutover-${app.name}`,
+              project: codebuild.Project.fromProjectName(this, `${app.name}CutoverProject`, cutoverProjectName(config, app.name)),
+              input: source,
+              environmentVariables: service,
+            }),
+        ),
+    };
+
     const artifacts = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -277,57 +296,10 @@ export class ServicePipeline extends Construct {
           },
         },
       ],
-      stages: [
-        { stageName: 'Source', actions: [sourceAction] },
-        {
-          stageName: 'BuildAndTest',
-          actions: [
-            new actions.CodeBuildAction({ actionName: 'BuildAndTest', project: test, input: source, environmentVariables: service }),
-          ],
-        },
-        { stageName: 'Image', actions: [imageAction] },
-        ...(config.promotedFrom ? [{ stageName: 'Approve', actions: [promotion(config.promotedFrom, image)] }] : []),
-        {
-          stageName: 'Deploy',
-          actions: props.deploys.map(
-            (d) =>
-              new actions.EcsDeployAction({
-                actionName: `Deploy-${d.app.name}`,
-                service: d.service,
-                imageFile: built.atPath(imageFileOf(d.app)),
-                deploymentTimeout: Duration.minutes(DEPLOY_MINUTES),
-              }),
-          ),
-        },
-        {
-          stageName: 'Record',
-          actions: [
-            new actions.CodeBuildAction({
-              actionName: 'RecordTag',
-              project: record,
-              input: source,
-              environmentVariables: { ...service, TAG: { value: imageAction.variable('TAG') } },
-            }),
-          ],
-        },
-        // A push that deploys a service also moves its route group on — or back (see RouteCutover).
-        ...(cutovers.length
-          ? [
-              {
-                stageName: 'Cutover',
-                actions: cutovers.map(
-                  (app) =>
-                    new actions.CodeBuildAction({
-                      actionName: `Cutover-${app.name}`,
-                      project: codebuild.Project.fromProjectName(this, `${app.name}CutoverProject`, cutoverProjectName(config, app.name)),
-                      input: source,
-                      environmentVariables: service,
-                    }),
-                ),
-              },
-            ]
-          : []),
-      ],
+      stages: stagesFor({ promoted: Boolean(config.promotedFrom), cutover: cutovers.length > 0 }).map((st) => ({
+        stageName: st.name,
+        actions: actionsOf[st.name](),
+      })),
     });
 
     for (const p of [test, build, record])

@@ -40,6 +40,20 @@ export function editGroup(
   return next;
 }
 
+/**
+ * The text with an upstream's URL set (the entry made when missing) or, with `url` undefined, the
+ * entry removed; comments and layout kept, refused (RouteTableError) unless the result is a valid table.
+ */
+export function editUpstream(text: string, upstream: string, url: string | undefined): string {
+  const doc = parseDocument(text);
+  if (url === undefined) doc.deleteIn(['upstreams', upstream]);
+  else if (doc.hasIn(['upstreams', upstream])) doc.setIn(['upstreams', upstream, 'url'], url);
+  else doc.setIn(['upstreams', upstream], doc.createNode({ url }, { flow: true }));
+  const next = doc.toString();
+  compileRouteTable(next);
+  return next;
+}
+
 /** Replaces the file in one rename, so a reader (the proxy's watcher) never sees half a table. Returns its hash. */
 export async function writeRouteFile(file: string, text: string): Promise<string> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);

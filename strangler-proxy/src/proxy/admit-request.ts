@@ -72,11 +72,12 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
   const user = userKeyOf(cookies, config.sessionCookie);
   let decision = table.decide({ method, segments: path.segments, headers: req.headers, cookies, userKey: user.key });
   const wanted = previewTarget(req, table.upstreams, config.adminToken);
-  // `group:<name>` previews one group: its routes go to their target, everything else as the table says.
+  // `group:<name>` previews one group: its routes go to their target (or, `group:<name>=<upstream>`,
+  // to that upstream: a green deployment not yet the group's target), everything else as the table says.
   const preview =
     typeof wanted === 'object'
       ? decision.route?.group === wanted.group && decision.route.service
-        ? decision.route.service
+        ? (wanted.upstream ?? decision.route.service)
         : undefined
       : wanted;
   if (preview === 'ignored') deps.metrics.previewIgnored.inc();
@@ -100,19 +101,23 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
 }
 
 /**
- * What a preview header asks for: an upstream for every request, or `{ group }` for one group's
- * routes; `'ignored'` for a preview header without a valid token (or naming nothing known), or undefined.
+ * What a preview header asks for: an upstream for every request, or `{ group, upstream? }` for one
+ * group's routes; `'ignored'` for a preview header without a valid token (or naming nothing known), or undefined.
  */
 function previewTarget(
   req: IncomingMessage,
   upstreams: ReadonlyMap<string, unknown>,
   adminToken: string | undefined,
-): string | { group: string } | 'ignored' | undefined {
+): string | { group: string; upstream?: string } | 'ignored' | undefined {
   const wanted = req.headers[PREVIEW_HEADER];
   if (wanted === undefined) return undefined;
   const token = req.headers[TOKEN_HEADER];
   if (typeof wanted !== 'string' || typeof token !== 'string' || !isAdminToken(token, adminToken)) return 'ignored';
-  const group = /^group:([a-z0-9][a-z0-9_-]*)$/i.exec(wanted);
-  if (group) return { group: group[1]! };
+  const group = /^group:([a-z0-9][a-z0-9_-]*)(?:=(.+))?$/i.exec(wanted);
+  if (group) {
+    const upstream = group[2];
+    if (upstream === undefined) return { group: group[1]! };
+    return upstreams.has(upstream) ? { group: group[1]!, upstream } : 'ignored';
+  }
   return upstreams.has(wanted) ? wanted : 'ignored';
 }
