@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SessionTokens } from '@strangler/service-kit';
 import { buyer, PASSWORD } from '@strangler/stack/testing';
@@ -17,9 +18,15 @@ describeTargets('auth', (target) => {
   describe('POST /api/auth/register', () => {
     it('when the body is valid, then it creates a buyer, logs them in and never returns the hash', async () => {
       const client = app.client();
-      const res = await client.post('/api/auth/register', { email: '  New.Buyer@Test.Example ', password: PASSWORD, name: 'New Buyer' });
+      // A name of its own: a deployment keeps the accounts of earlier runs.
+      const tag = randomUUID().slice(0, 8);
+      const res = await client.post('/api/auth/register', {
+        email: `  New.Buyer.${tag}@Test.Example `,
+        password: PASSWORD,
+        name: 'New Buyer',
+      });
       expect(res.status).toBe(201);
-      expect(res.body.user).toMatchObject({ email: 'new.buyer@test.example', name: 'New Buyer', role: 'buyer' });
+      expect(res.body.user).toMatchObject({ email: `new.buyer.${tag}@test.example`, name: 'New Buyer', role: 'buyer' });
       expect(res.body.user).not.toHaveProperty('passwordHash');
       expect(sessionCookie(res.headers)).toMatch(/^cacao_session=v1\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=604800$/);
       const me = await client.get('/api/auth/me');
@@ -75,7 +82,7 @@ describeTargets('auth', (target) => {
     it('when the password is wrong or the email unknown, then the same 401 invalid_credentials', async () => {
       const { user } = await buyer(app);
       const wrong = await app.client().post('/api/auth/login', { email: user.email, password: 'nope-nope-nope' });
-      const unknown = await app.client().post('/api/auth/login', { email: 'nobody@test.example', password: PASSWORD });
+      const unknown = await app.client().post('/api/auth/login', { email: `nobody-${randomUUID()}@test.example`, password: PASSWORD });
       for (const res of [wrong, unknown]) {
         expect(res.status).toBe(401);
         expect(res.body).toEqual({ error: { code: 'invalid_credentials', message: 'The email or password is wrong.' } });
