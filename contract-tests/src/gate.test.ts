@@ -63,10 +63,19 @@ async function counted(run: () => Promise<{ code: number | null; out: string }>)
 
 // Each test runs one or two vitest children (a few seconds to start each) on a shared machine.
 describe('the contract suites and the journeys as a deployment gate, through preview routing', { timeout: 90_000 }, () => {
-  it('when the gate names no deployment, then it refuses in one line, exit 2, and runs nothing', async () => {
-    const res = await npmRun('gate:contracts', [ORDERS_SUITE], { E2E_BASE_URL: undefined });
-    expect(res.code).toBe(2);
-    expect(res.out.trim().split('\n')).toEqual([expect.stringMatching(/^gate:contracts: E2E_BASE_URL is not set/)]);
+  it('when the gate names no deployment, not a web address, or a preview without the token, then it refuses in one line, exit 2, and runs nothing', async () => {
+    const refusals = await Promise.all(
+      [
+        { E2E_BASE_URL: undefined, ...NO_PREVIEW },
+        { E2E_BASE_URL: 'ftp://127.0.0.1:21', ...NO_PREVIEW },
+        { E2E_BASE_URL: sys.url, E2E_PREVIEW: 'group:orders', E2E_ADMIN_TOKEN: undefined },
+      ].map((env) => npmRun('gate:contracts', [ORDERS_SUITE], env)),
+    );
+    expect(refusals.map((r) => [r.code, r.out.trim().split('\n')])).toEqual([
+      [2, [expect.stringMatching(/^gate:contracts: E2E_BASE_URL is not set: name the deployment/)]],
+      [2, [expect.stringMatching(/^gate:contracts: E2E_BASE_URL must be http:\/\/ or https:\/\//)]],
+      [2, [expect.stringMatching(/^gate:contracts: E2E_PREVIEW needs E2E_ADMIN_TOKEN/)]],
+    ]);
   });
 
   it('when the orders group is previewed with the admin token, then its contract suite passes against the system and every orders request reached the orders service, none the monolith', async () => {
