@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, expect, inject, it } from 'vitest';
 import { startAuthService } from '@strangler/auth';
 import { startListingsService } from '@strangler/listings';
 import { startMonolith } from '@strangler/monolith';
@@ -9,6 +9,7 @@ import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
 import { openSyncPool } from '@strangler/data';
 import { PostgresShadowStore } from '@strangler/proxy';
+import { describeNeeds } from '../src/contract-targets.ts';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -39,7 +40,7 @@ const ownName = async (app: RunningApp): Promise<string> =>
   (await app.db.query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()')).rows[0]!
     .name;
 
-describe('who is connected', () => {
+describeNeeds(['own-system'], 'who is connected', () => {
   it('when each app connects its pool, then PostgreSQL shows its own name (monolith, auth, listings, orders), not one name for all', async () => {
     const common = {
       port: 0,

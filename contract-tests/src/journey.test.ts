@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { previewHeaders } from './journey.ts';
+import { previewHeaders } from './deployment.ts';
 
 describe('the journeys’ preview routing (E2E_PREVIEW)', () => {
   it('when a preview is asked for, then every request carries it with the admin token; without the token it refuses to start', () => {

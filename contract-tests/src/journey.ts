@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { launchChromium } from './chromium.ts';
 import type { Preset } from '@strangler/reference-migration';
+import { previewHeaders } from './deployment.ts';
 import { journeyTarget, type JourneyTarget } from './target.ts';
 
 export interface JourneyContext {
@@ -12,19 +13,6 @@ export interface JourneyContext {
 }
 
 const RESULTS_DIR = path.resolve(import.meta.dirname, '../../test-results');
-
-/**
- * Preview routing for a run against a deployment (`E2E_PREVIEW`, e.g. `group:orders`, with the
- * proxy's admin token in `E2E_ADMIN_TOKEN`): every request of the browser carries it, so the journeys
- * reach the group's target before its users do. A cutover's gate runs them this way.
- */
-export function previewHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
-  const preview = env.E2E_PREVIEW;
-  if (!preview) return undefined;
-  const token = env.E2E_ADMIN_TOKEN;
-  if (!token) throw new Error('E2E_PREVIEW needs E2E_ADMIN_TOKEN: the proxy honours a preview header only with its admin token');
-  return { 'x-strangler-preview': preview, 'x-strangler-token': token };
-}
 
 /**
  * Registers hooks (in the enclosing describe) that give each test a fresh browser context (no

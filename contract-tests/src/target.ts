@@ -1,4 +1,5 @@
 import type { Preset } from '@strangler/reference-migration';
+import { deploymentUrl } from './deployment.ts';
 import { startSystem } from './system.ts';
 
 export interface JourneyTarget {
@@ -14,11 +15,11 @@ export interface JourneyTarget {
  * any seeded deployment.
  */
 export async function journeyTarget(preset: Preset): Promise<JourneyTarget> {
-  const external = process.env.E2E_BASE_URL;
-  if (external) return { baseUrl: external.replace(/\/$/, ''), close: async () => {} };
+  const external = deploymentUrl();
+  if (external) return { baseUrl: external, close: async () => {} };
   const system = await startSystem(preset, { seed: true });
   return { baseUrl: system.url, close: () => system.close() };
 }
 
 /** The routing states the journeys run in: one against an external deployment, all three otherwise. */
-export const journeyPresets = (): Preset[] => (process.env.E2E_BASE_URL ? ['monolith'] : ['monolith', 'mixed', 'services']);
+export const journeyPresets = (): Preset[] => (deploymentUrl() ? ['monolith'] : ['monolith', 'mixed', 'services']);

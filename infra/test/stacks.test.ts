@@ -643,7 +643,10 @@ describe.each(ENVS)('%s', (envName) => {
       const passwords = Object.keys(vars).filter((k) => k.endsWith('PASSWORD'));
       expect(vars.ADMIN_TOKEN.Type).toBe('SECRETS_MANAGER');
       expect(vars.E2E_BASE_URL.Value).toEqual(envOf('monolith').API_BASE_URL);
-      expect(project.Source.BuildSpec).toContain('--gate \\"npm run e2e\\"');
+      // Its gate: the contract suites a deployment can serve, then the journeys, both previewing the group.
+      expect(project.Source.BuildSpec).toContain('--gate \\"npm run gate:contracts && npm run e2e\\"');
+      const scripts = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).scripts;
+      expect([scripts['gate:contracts'], scripts.e2e]).toEqual([expect.any(String), expect.any(String)]);
       expect(passwords.sort()).toEqual(
         [
           'MONOLITH_DATABASE_PASSWORD',

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startAuthService } from '@strangler/auth';
 import { startMonolith } from '@strangler/monolith';
 import { createLogger, DEFAULT_LOGIN_THROTTLE, DRY_RUN_HEADER, type LoginThrottleConfig, type RunningApp } from '@strangler/service-kit';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import { HttpClient, PASSWORD, type TestResponse } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
+import { describeNeeds } from '../../src/contract-targets.ts';
 
 // The monolith and the auth service side by side on one Redis, as during the migration, with low
 // limits so that few scrypt runs show each rule. Requests go to the apps directly, carrying the
@@ -82,7 +83,7 @@ afterAll(async () => {
   for (const s of scratches) await s.drop();
 });
 
-describe('login throttling over HTTP', () => {
+describeNeeds(['own-system'], 'login throttling over HTTP', () => {
   it('when one account keeps failing from many clients, then it gets 429 with a Retry-After that counts down, and even the right password waits until then', async () => {
     const email = await register(monolith);
     for (let i = 0; i < 2; i++) expect((await login(monolith, email, WRONG, freshClient())).status).toBe(401);
@@ -148,7 +149,7 @@ describe('login throttling over HTTP', () => {
   });
 });
 
-describe('login throttling when Redis cannot be reached', () => {
+describeNeeds(['own-system'], 'login throttling when Redis cannot be reached', () => {
   const lines: { level: number; msg: string; redisErrors?: number }[] = [];
   let down: RunningApp;
   beforeAll(async () => {

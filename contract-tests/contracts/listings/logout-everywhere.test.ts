@@ -1,5 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
-import { HttpClient, supplier } from '@strangler/stack/testing';
+import { supplier } from '@strangler/stack/testing';
 import { describeTargets, type ContractTarget } from '../../src/contract-targets.ts';
 
 // Sessions are revoked in Redis, which every app reads: a logout handled by the monolith (auth is
@@ -15,7 +15,7 @@ describeTargets('logout is honoured everywhere', (target) => {
     const stolen = s.client.cookie!;
     expect((await s.client.get('/api/suppliers/mine')).status).toBe(200);
     expect((await s.client.post('/api/auth/logout')).status).toBe(204);
-    const replay = new HttpClient(app.url);
+    const replay = app.client();
     replay.cookie = stolen;
     expect((await replay.get('/api/suppliers/mine')).status).toBe(401);
     expect((await replay.post('/api/listings', { title: 'After logout' })).status).toBe(401);

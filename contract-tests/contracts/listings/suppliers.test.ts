@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buyer, HttpClient, supplier } from '@strangler/stack/testing';
+import { buyer, supplier, type HttpClient } from '@strangler/stack/testing';
 import { describeTargets, type ContractTarget } from '../../src/contract-targets.ts';
 
 // One contract for whoever serves these routes: the monolith, or the listings service behind the proxy.
@@ -8,7 +8,7 @@ describeTargets('suppliers', (target) => {
   let anon: HttpClient;
   beforeAll(() => {
     app = target();
-    anon = new HttpClient(app.url);
+    anon = app.client();
   });
 
   describe('POST /api/suppliers', () => {

@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buyer, listing, supplier } from '@strangler/stack/testing';
 import { startRelay } from '../../src/relay.ts';
 import { startSystem, type System } from '../../src/system.ts';
+import { describeNeeds } from '../../src/contract-targets.ts';
 
 /**
  * The orders service is slow: it commits an order, but its answer comes after the proxy has
@@ -36,7 +37,7 @@ const ordersOf = async (buyerId: number): Promise<{ monolith: number; service: n
   return { monolith: m.rows[0].n, service: s.rows[0].n };
 };
 
-describe('a keyed order the orders service is slow to answer', () => {
+describeNeeds(['own-system'], 'a keyed order the orders service is slow to answer', () => {
   it('when the proxy stops waiting after the order was sent, then it is placed once — not again at the monolith — and the retry with its key replays it', async () => {
     const s = await supplier({ url: sys.url, db: sys.writerDb('auth') });
     const l = await listing(s, { stockKg: 100, minOrderKg: 10 });

