@@ -17,7 +17,7 @@ import { imageFileOf, triggerPaths } from '../src/constructs/service-pipeline.ts
 import { environments, type EnvironmentConfig } from '../src/environments.ts';
 import { APPS, BLUE_GREEN_APPS, CUTOVER_APPS, IMAGES, imageOf, SYNC_DATABASES } from '../src/service-catalog.ts';
 import { cutoverProjectName } from '../src/constructs/route-cutover.ts';
-import { BUILD_AND_TEST, stagesFor } from '../src/pipeline-stages.ts';
+import { BUILD_AND_TEST, GATE_COMMANDS, stagesFor } from '../src/pipeline-stages.ts';
 import { productionPort, SERVICE_NAMESPACE, testPort } from '../src/stacks/services-stack.ts';
 import { REDIS_PORT } from '../src/stacks/data-stack.ts';
 
@@ -553,7 +553,8 @@ describe.each(ENVS)('%s', (envName) => {
       const text = body.map((p) => (typeof p === 'string' ? p : 'internal.alb.test')).join('');
       const routes = JSON.parse(text).env.variables.ROUTES_YAML as string;
       const commands = JSON.parse(text).phases.build.commands as string[];
-      expect(commands.at(-1)).toContain('npm run e2e');
+      // The gate of the one stage list (contracts, then journeys), against the gate's own proxy.
+      expect(commands.at(-1)).toBe(`export E2E_BASE_URL=http://127.0.0.1:8080 && ${GATE_COMMANDS.join(' && ')}`);
       // The journeys start once the gate's proxy answers its health probe, not after a fixed pause.
       expect(commands.at(-2)).toContain('http://127.0.0.1:8081/__strangler/healthz');
       expect(commands.join('\n')).not.toMatch(/sleep [2-9]/);

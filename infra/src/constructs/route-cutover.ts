@@ -8,6 +8,7 @@ import type { EnvironmentConfig } from '../environments.ts';
 import { acknowledge } from '../nag.ts';
 import { databaseUrl, FETCH_RDS_CA, RDS_CA_FILE, rdsCaBundleUrl, type DatabaseAccess } from './app-task.ts';
 import { NODE_24_BUILD_IMAGE } from './test-gate.ts';
+import { GATE_COMMANDS } from '../pipeline-stages.ts';
 
 /** CodeBuild's longest build: the readiness gate pauses the cutover well before it (`--readiness-timeout`). */
 export const CUTOVER_BUILD_HOURS = 8;
@@ -95,7 +96,7 @@ export class RouteCutover extends Construct {
           install: { commands: ['npm ci --no-audit --no-fund', FETCH_RDS_CA] },
           build: {
             commands: [
-              `node strangler-cli/src/strangler.ts cutover "$GROUP" --resume --json --actor "codepipeline ($CODEBUILD_INITIATOR)" --reason "deployed $CODEBUILD_RESOLVED_SOURCE_VERSION" --readiness-timeout ${PIPELINE_READINESS_SECONDS} --gate "npm run gate:contracts && npm run e2e"`,
+              `node strangler-cli/src/strangler.ts cutover "$GROUP" --resume --json --actor "codepipeline ($CODEBUILD_INITIATOR)" --reason "deployed $CODEBUILD_RESOLVED_SOURCE_VERSION" --readiness-timeout ${PIPELINE_READINESS_SECONDS} --gate "${GATE_COMMANDS.join(' && ')}"`,
             ],
           },
         },

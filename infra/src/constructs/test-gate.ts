@@ -14,6 +14,7 @@ import { Construct } from 'constructs';
 import ts from 'typescript';
 import type { EnvironmentConfig } from '../environments.ts';
 import { initialRouteTable } from './proxy-service.ts';
+import { GATE_COMMANDS } from '../pipeline-stages.ts';
 
 const HANDLER_SOURCE = path.resolve(import.meta.dirname, '../test-gate/hook-handler.ts');
 
@@ -35,7 +36,8 @@ function hookAsset(): string {
 export const NODE_24_BUILD_IMAGE = 'public.ecr.aws/docker/library/node:24-bookworm';
 
 /**
- * The longest a gate's build may run (npm ci, a proxy, the journeys: about 10 minutes). The ECS
+ * The longest a gate's build may run (npm ci, a proxy, the contract suites and the journeys: about
+ * 10 minutes). The ECS
  * deploy action waits at most 60 minutes for the whole deployment — new tasks healthy, test traffic
  * moved, this gate, production moved, the bake time, the old tasks drained — so the gate's share is
  * bounded: DEPLOY_MINUTES ≥ DEPLOYMENT_ALLOWANCE_MINUTES + GATE_BUILD_MINUTES + the bake time.
@@ -130,7 +132,8 @@ export class TestGate extends Construct {
               'ROUTES_FILE=/tmp/routes.yaml PROXY_PORT=8080 ADMIN_PORT=8081 node strangler-proxy/src/main.ts > /tmp/proxy.log 2>&1 &',
               // Journeys only once the proxy answers (its health probe), not after a guessed pause; its log when it never does.
               `for i in $(seq 1 30); do node -e "fetch('http://127.0.0.1:8081/__strangler/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && break; if [ "$i" = 30 ]; then cat /tmp/proxy.log; exit 1; fi; sleep 1; done`,
-              'E2E_BASE_URL=http://127.0.0.1:8080 npm run e2e',
+              // The gate of the one stage list: the contract suites a deployment can serve, then the journeys.
+              `export E2E_BASE_URL=http://127.0.0.1:8080 && ${GATE_COMMANDS.join(' && ')}`,
             ],
           },
         },
