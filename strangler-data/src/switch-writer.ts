@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ProxyAdminClient } from '@strangler/proxy/admin-client';
 import { editGroup, groupState } from '@strangler/proxy/route-file';
-import { awaitFleet, fileTarget, type TableTarget } from '@strangler/proxy/table-target';
+import { awaitFleet, fileTarget, fleetWrites, type TableTarget } from '@strangler/proxy/table-target';
 import { backfill } from './backfill.ts';
 import { deadLetterRefusal, describeChange, type DeadLetterPolicy } from './dead-letters.ts';
 import { drain, drainHoldingLock, pendingBySide, prepareSync, withSyncLock, type ServiceData } from './replicate.ts';
@@ -88,6 +88,7 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
   let from: Side = o.to === 'service' ? 'monolith' : 'service';
   let text = originalText;
   let routesHash: string | undefined;
+  let frozenRevision: number | undefined;
   let frozenAt: number | undefined;
   let frozenMs: number | undefined;
   let published = false;
@@ -179,6 +180,7 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
 
     await run('freeze', async () => {
       routesHash = await publish(editGroup(text, group, { frozen: true }));
+      frozenRevision = version.revision;
       frozenAt = performance.now();
       return `table ${routesHash}`;
     });
@@ -196,6 +198,37 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
           if (Date.now() > deadline)
             throw new SwitchError(
               `the proxy at ${proxy.url} still runs ${w.onOlderTables} writes routed before the freeze (answers not sent, or upstream attempts not done)`,
+            );
+          await sleep(POLL_MS, o.signal);
+        }
+      }
+      // A fleet on the store is waited for by the proxies' own reports, whose admin URLs a switch
+      // run from a pipeline does not know; each report is at most a poll old.
+      if (routes.documents && frozenRevision !== undefined) {
+        for (;;) {
+          const f = fleetWrites(await routes.documents.fleet(), frozenRevision);
+          waited.writes = Math.max(
+            waited.writes,
+            f.running.reduce((n, p) => n + p.writes, 0),
+          );
+          waited.abandoned = Math.max(
+            waited.abandoned,
+            f.running.reduce((n, p) => n + p.abandoned, 0),
+          );
+          if (f.drained) break;
+          if (Date.now() > deadline)
+            throw new SwitchError(
+              [
+                ...f.running.map(
+                  (p) =>
+                    `the proxy ${p.id} still runs ${p.writes} writes routed before the freeze (answers not sent, or upstream attempts not done)`,
+                ),
+                ...f.unknown.map((p) =>
+                  p.revision < frozenRevision!
+                    ? `the proxy ${p.id} has not reported revision ${frozenRevision} yet`
+                    : `the proxy ${p.id} does not report the writes it runs (older than this toolkit): upgrade it`,
+                ),
+              ].join('; ') || 'no proxy reports to the store',
             );
           await sleep(POLL_MS, o.signal);
         }

@@ -234,6 +234,52 @@ describe('strangler data switch (the writer switch state machine)', () => {
     expect([noToken.code, noToken.err.trim()]).toEqual([2, 'set ADMIN_TOKEN: reloading a proxy needs its admin token']);
   });
 
+  it('regression, drain-requests waited for nothing on the shared store without admin URLs (as `strangler cutover` switches): a write routed before the freeze still running at the deadline aborts the switch there, and one that ends in time is waited for', async () => {
+    const redis = await startTestRedis();
+    const fleet = await Promise.all([1, 2].map(() => startTestProxy(original, { ROUTES_STORE_URL: redis.url, ROUTES_POLL_MS: '100' })));
+    const routes = await storeTarget(redis.url, 'strangler:routes');
+    try {
+      monolith.behaviour = { kind: 'ok', delayMs: 1_500 };
+      const slow = fetch(`${fleet[1]!.url}/api/catalog/7`, { method: 'PATCH', body: '{}' });
+      await new Promise((r) => setTimeout(r, 100));
+      const r = await switchWriter(options({ routes, routesFile: undefined, proxies: [], requestsTimeoutMs: 300 }));
+      expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-requests']);
+      // Named by the id it reports under: the one the slow write went through.
+      const slowOne = fleet[1]!.store.status();
+      expect(r.error).toBe(
+        `the proxy ${slowOne.kind === 'store' ? slowOne.instance : '?'} still runs 1 writes routed before the freeze (answers not sent, or upstream attempts not done)`,
+      );
+      for (const p of fleet) expect(p.store.current.routes[0]).toMatchObject({ mode: 'monolith', frozen: false });
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
+      expect((await slow).status).toBe(200);
+
+      // The same write ending within the deadline: the writer changes only once it has.
+      monolith.behaviour = { kind: 'ok', delayMs: 600 };
+      let answeredAt = 0;
+      const inTime = fetch(`${fleet[0]!.url}/api/catalog/8`, { method: 'PATCH', body: '{}' }).then(
+        (res) => ((answeredAt = Date.now()), res),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      let switchingAt = 0;
+      const ok = await switchWriter(
+        options({
+          routes,
+          routesFile: undefined,
+          proxies: [],
+          onStep: (step) => void (step === 'drain-changes' && (switchingAt = Date.now())),
+        }),
+      );
+      expect([ok.outcome, ok.error]).toEqual(['switched', undefined]);
+      expect((await inTime).status).toBe(200);
+      expect(switchingAt).toBeGreaterThanOrEqual(answeredAt);
+      expect(ok.steps.find((s) => s.step === 'drain-requests')?.detail).toMatch(/waited for up to 1 writes/);
+    } finally {
+      routes.close();
+      await Promise.all(fleet.map((p) => p.close()));
+      await redis.close();
+    }
+  }, 30_000);
+
   it('when the proxies follow the shared store, then the switch changes the store (audited), every proxy reporting to it takes each step, and the CLI does the same', async () => {
     const redis = await startTestRedis();
     const fleet = await Promise.all([1, 2].map(() => startTestProxy(original, { ROUTES_STORE_URL: redis.url, ROUTES_POLL_MS: '200' })));
