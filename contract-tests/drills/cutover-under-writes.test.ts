@@ -7,16 +7,17 @@ import { canaryBucket, groupState, inCanary, RouteDocuments, storeClient } from 
 import { steadyLoad } from '@strangler/proxy/testing';
 import { DATA_MAPPING_FILE } from '@strangler/reference-migration';
 import { buyer, CLI, HttpClient, listing, runCli, supplier, type Actor, type TestApp } from '@strangler/stack/testing';
-import { checkLedger, orderLedger, runWriters } from '../src/drill.ts';
+import { checkLedger, orderLedger, runWriters, type OrderLedger } from '../src/drill.ts';
+import { startRelay } from '../src/relay.ts';
 import { startSystem, type System } from '../src/system.ts';
 
 // `strangler cutover orders` (the real CLI, a child process) takes the orders group from the
 // monolith through shadow and two canary steps to the service, its data writer switched at the
-// end, while buyers place and cancel keyed orders through the proxy and read their orders the
-// whole time. The proxy follows the shared store in Redis, as a deployed fleet does.
+// end — or back to the monolith when a step fails — while buyers place and cancel keyed orders
+// through the proxy and read their orders the whole time. The proxy follows the shared store in
+// Redis, as a deployed fleet does.
 
 const STOCK = 1_000_000;
-const KEYS = 'cutover-';
 // Short steps: the bake and the gates' sample sizes are what a test can afford (600 s and 1 000 by default).
 const CUTOVER = '{ steps: [25, 50], bakeSeconds: 4, minRequests: 15, p99SlackMs: 1000 }';
 const SHADOW = '{ sampleRate: 1, gate: { minSamples: 30, minScore: 50 } }';
@@ -71,29 +72,39 @@ interface Event {
   step?: string;
   detail?: string;
 }
+interface Run {
+  code: number | null;
+  events: Event[];
+  err: string;
+}
 
-/** The CLI as a pipeline runs it (--json): its exit code and its events, each as it came. */
-function cutover(args: string[]): Promise<{ code: number | null; events: Event[]; err: string }> {
+/** The CLI as a pipeline runs it (--json): its exit code and its events; `onEvent` told of each as it comes. */
+function cutover(args: string[], onEvent: (e: Event) => void = () => {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'cutover', 'orders', '--json', '--tick-ms', '250', ...args], {
+    const child = spawn(process.execPath, [CLI, 'cutover', 'orders', '--json', '--tick-ms', '250', '--readiness-timeout', '30', ...args], {
       env: { PATH: process.env.PATH ?? '', ...cliEnv },
     });
-    let out = '';
+    const events: Event[] = [];
+    let buffer = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
+    child.stdout.on('data', (d) => {
+      buffer += d;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (!line.startsWith('{')) continue;
+        const e = JSON.parse(line) as Event;
+        events.push(e);
+        onEvent(e);
+      }
+    });
     child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) =>
-      resolve({
-        code,
-        events: out
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as Event),
-        err,
-      }),
-    );
+    child.on('exit', (code) => resolve({ code, events, err }));
   });
 }
+
+const told = (run: Run): string => `${run.err}\n${run.events.map((e) => `${e.event} ${e.step ?? ''} ${e.detail ?? ''}`).join('\n')}`;
 
 /**
  * Buyers for the canary: at least three inside the first step's 25 % and three outside the last
@@ -111,100 +122,190 @@ async function buyersForBothSides(app: TestApp): Promise<Actor[]> {
 
 const SERVICE_IDS = 1_000_000_000;
 
+/**
+ * New buyers placing and cancelling keyed orders (`keys` + seq) of a new listing, each a write
+ * every 500 ms, and reading their orders at 50/s in all (for the shadow comparisons and the
+ * canary's live figures), until stopped.
+ */
+async function orderTraffic(keys: string) {
+  const app = { url: system.url, db: system.writerDb('auth') };
+  const listingId = (await listing(await supplier(app), { stockKg: STOCK, minOrderKg: 1 })).id as number;
+  const buyers = await buyersForBothSides(app);
+  const ledger = orderLedger(buyers, listingId, keys);
+  const reads = steadyLoad([system.url], 50, {
+    path: (i) => (i % 2 ? '/api/orders?pageSize=5' : '/api/orders'),
+    headers: (i) => ({ cookie: buyers[i % buyers.length]!.client.cookie! }),
+    ok: (res) => res.statusCode === 200,
+    maxSockets: 8,
+  });
+  let writing = true;
+  const started = performance.now();
+  const writers = runWriters({
+    concurrency: buyers.length,
+    write: ledger.write,
+    onSuccess: ledger.onSuccess,
+    more: () => writing,
+    paceMs: 500,
+  });
+  return {
+    ledger,
+    async stop() {
+      writing = false;
+      const stats = await writers;
+      const seconds = (performance.now() - started) / 1000;
+      return { stats, seconds, load: await reads.stop(), settled: await settle(ledger, keys, listingId) };
+    },
+  };
+}
+
+/** Once the writes have stopped and the replicator has caught up: what each side holds, and what the CLI says of them. */
+async function settle(ledger: OrderLedger, keys: string, listingId: number) {
+  const data = system.data.orders;
+  await drain(data);
+  await drain(system.data.listings);
+  const verify = await runCli(['data', 'verify', 'orders'], cliEnv);
+  const status = await runCli(['data', 'status', 'orders', '--json'], cliEnv);
+  const [orders] = JSON.parse(status.out) as {
+    writer: string;
+    recentSwitches: { from: string; to: string; outcome: string; frozenMs?: number; finishedAt: string }[];
+  }[];
+  const ids = [...ledger.placed.values()].map((o) => o.id);
+  return {
+    verify,
+    writer: orders!.writer,
+    switches: orders!.recentSwitches,
+    sides: await checkLedger(data, ledger, keys),
+    stockNow: (await new HttpClient(system.url).get(`/api/listings/${listingId}`)).body.listing.stockKg as number,
+    group: groupState((await docs.read())!.text, 'orders')!,
+    byService: ids.filter((id) => id >= SERVICE_IDS).length,
+    byMonolith: ids.filter((id) => id < SERVICE_IDS).length,
+  };
+}
+
+type Traffic = Awaited<ReturnType<typeof orderTraffic>>;
+
+/** The figures a closing note quotes, on one line. */
+function figures(
+  label: string,
+  run: Run,
+  ledger: OrderLedger,
+  r: Awaited<ReturnType<Traffic['stop']>>,
+  extra: Record<string, unknown>,
+): string {
+  // Each step's duration, from its event to the next step's (or the end).
+  const marks = run.events.filter((e) => e.event === 'step' || e.event === 'promoted' || e.event === 'rollback');
+  const stepsSeconds = Object.fromEntries(
+    marks.slice(0, -1).map((e, i) => [e.step, (Date.parse(marks[i + 1]!.at) - Date.parse(e.at)) / 1000]),
+  );
+  return `${label}: ${JSON.stringify({
+    exit: run.code,
+    stepsSeconds,
+    verdicts: run.events.filter((e) => e.event === 'verdict').map((e) => `${e.step}: ${e.detail}`),
+    writes: r.stats.writes,
+    writesPerSecond: Math.round(r.stats.writes / r.seconds),
+    retried503: r.stats.retried503,
+    delayedWritesMaxMs: Math.round(Math.max(0, ...r.stats.delaysMs)),
+    byService: r.settled.byService,
+    byMonolith: r.settled.byMonolith,
+    cancels: ledger.cancelled.size,
+    reads: r.load.sent,
+    readFailures: r.load.failed.length,
+    monolith: r.settled.sides[0],
+    service: r.settled.sides[1],
+    stockOffByKg: STOCK - ledger.heldKg() - r.settled.stockNow,
+    ...extra,
+  })}`;
+}
+
+/** What every run must end with, promoted or rolled back: no write failed, none lost or doubled, both databases equal, the stock adding up. */
+function expectNothingLost(ledger: OrderLedger, r: Awaited<ReturnType<Traffic['stop']>>): void {
+  expect(r.stats.failures, r.stats.failures.join('\n')).toEqual([]);
+  expect(r.load.failed.slice(0, 5)).toEqual([]);
+  // Both sides took orders: the canary's users at the service, the others at the monolith.
+  expect(r.settled.byService).toBeGreaterThan(0);
+  expect(r.settled.byMonolith).toBeGreaterThan(0);
+  expect(r.settled.sides).toEqual([
+    { lost: 0, duplicated: 0, cancelMismatch: 0, unanswered: 0 },
+    { lost: 0, duplicated: 0, cancelMismatch: 0, unanswered: 0 },
+  ]);
+  expect(r.settled.verify.code, r.settled.verify.out + r.settled.verify.err).toBe(0);
+  expect(r.settled.verify.out).toMatch(/^orders\s+equal/m);
+  expect(r.settled.stockNow).toBe(STOCK - ledger.heldKg());
+}
+
+/** The store's table with the orders upstream at `url`, taken by the proxy. */
+async function ordersUpstream(url: string): Promise<void> {
+  const doc = (await docs.read())!;
+  const line = /^ {2}orders: \{ url: "[^"]+" \}$/m;
+  expect(doc.text).toMatch(line);
+  const written = await docs.write({
+    basedOn: doc.revision,
+    text: doc.text.replace(line, `  orders: { url: "${url}" }`),
+    actor: 'test',
+    reason: 'the orders upstream for a test',
+    kind: 'push',
+    diff: [],
+  });
+  while (system.proxy.store.current.version !== written.revision) await new Promise((r) => setTimeout(r, 20));
+}
+
 describe('cutover of a writing group under concurrent writes', () => {
+  // First, while the group is still at the monolith: a failed step brings it back there.
+  it('when the orders service turns slow at the first canary step, then the cutover rolls the group back to the monolith (exit 3), the monolith still writes, and the orders the service took meanwhile are neither lost nor doubled', async () => {
+    const relay = await startRelay(system.services.orders.url);
+    await ordersUpstream(relay.url);
+    try {
+      const traffic = await orderTraffic('rollback-');
+      const run = await cutover(['--reason', 'cutover rolled back under writes test'], (e) => {
+        if (e.event !== 'step' || e.step !== 'canary 25 %') return;
+        // The fault planted once the service takes users' requests: reads 1.5 s late (writes as they
+        // are). Not before the shadow step's last copies are answered: they would count against the
+        // next test's readiness gate, which reads the shadow results from the minute it starts.
+        void (async () => {
+          const deadline = Date.now() + 3_000;
+          while (system.proxy.shadowing.mirror.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+          relay.behaviour.delayMs = (req) => (req.method === 'GET' ? 1_500 : 0);
+        })();
+      });
+      relay.behaviour.delayMs = undefined;
+      // A while longer: the canary's users are back at the monolith, writing there.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const r = await traffic.stop();
+      console.log(figures('cutover rolled back under writes', run, traffic.ledger, r, {}));
+
+      expect(run.code, told(run)).toBe(3);
+      expect(run.events.find((e) => e.event === 'rollback')?.detail).toMatch(/^canary 25 % failed: p99 .*; back to monolith$/);
+      expect(r.settled.group).toMatchObject({ mode: 'monolith', frozen: false });
+      expect(r.settled.writer).toBe('monolith');
+      expect(r.settled.switches).toEqual([]);
+      expectNothingLost(traffic.ledger, r);
+    } finally {
+      await ordersUpstream(system.services.orders.url);
+      await relay.close();
+    }
+  }, 60_000);
+
   it('when buyers place and cancel keyed orders the whole time, then `strangler cutover orders` goes to service mode with the writer switched, and no order is lost or doubled and both databases verify equal', async () => {
-    const app = { url: system.url, db: system.writerDb('auth') };
-    const stocked = await listing(await supplier(app), { stockKg: STOCK, minOrderKg: 1 });
-    const buyers = await buyersForBothSides(app);
-    const ledger = orderLedger(buyers, stocked.id, KEYS);
-
-    // Reads of each buyer's orders, for the shadow comparisons and the canary's live figures.
-    const reads = steadyLoad([system.url], 50, {
-      path: (i) => (i % 2 ? '/api/orders?pageSize=5' : '/api/orders'),
-      headers: (i) => ({ cookie: buyers[i % buyers.length]!.client.cookie! }),
-      ok: (res) => res.statusCode === 200,
-      maxSockets: 8,
-    });
-    let writing = true;
-    const started = performance.now();
-    // Each buyer a write every 500 ms: about 2 per buyer per second in all.
-    const writers = runWriters({
-      concurrency: buyers.length,
-      write: ledger.write,
-      onSuccess: ledger.onSuccess,
-      more: () => writing,
-      paceMs: 500,
-    });
-
+    const traffic = await orderTraffic('cutover-');
     const run = await cutover(['--reason', 'cutover under writes test']);
     // A while longer, so the new writer takes writes too (and the replicator copies them back).
-    const servedBefore = ledger.placed.size;
+    const servedBefore = traffic.ledger.placed.size;
     await new Promise((r) => setTimeout(r, 2_000));
-    writing = false;
-    const stats = await writers;
-    const seconds = (performance.now() - started) / 1000;
-    const load = await reads.stop();
-
-    const data = system.data.orders;
-    await drain(data);
-    await drain(system.data.listings);
-    const verify = await runCli(['data', 'verify', 'orders'], cliEnv);
-    const status = await runCli(['data', 'status', 'orders', '--json'], cliEnv);
-    const [orders] = JSON.parse(status.out) as {
-      writer: string;
-      recentSwitches: { from: string; to: string; outcome: string; frozenMs?: number }[];
-    }[];
-    const sides = await checkLedger(data, ledger, KEYS);
-    const stockNow = (await new HttpClient(system.url).get(`/api/listings/${stocked.id}`)).body.listing.stockKg;
-    const group = groupState((await docs.read())!.text, 'orders')!;
-    const ids = [...ledger.placed.values()].map((o) => o.id);
-
-    // Each step's duration, from its event to the next step's (or the end).
-    const marks = run.events.filter((e) => e.event === 'step' || e.event === 'promoted' || e.event === 'rollback');
-    const stepsSeconds = Object.fromEntries(
-      marks.slice(0, -1).map((e, i) => [e.step, (Date.parse(marks[i + 1]!.at) - Date.parse(e.at)) / 1000]),
-    );
-    const lastSwitch = orders?.recentSwitches[0];
+    const r = await traffic.stop();
+    const lastSwitch = r.settled.switches[0];
     console.log(
-      `cutover under writes: ${JSON.stringify({
-        exit: run.code,
-        stepsSeconds,
-        verdicts: run.events.filter((e) => e.event === 'verdict').map((e) => `${e.step}: ${e.detail}`),
+      figures('cutover under writes', run, traffic.ledger, r, {
         frozenMs: lastSwitch?.frozenMs,
-        writes: stats.writes,
-        writesPerSecond: Math.round(stats.writes / seconds),
-        retried503: stats.retried503,
-        delayedWritesMaxMs: Math.round(Math.max(0, ...stats.delaysMs)),
-        byService: ids.filter((id) => id >= SERVICE_IDS).length,
-        afterPromotion: ledger.placed.size - servedBefore,
-        byMonolith: ids.filter((id) => id < SERVICE_IDS).length,
-        cancels: ledger.cancelled.size,
-        reads: load.sent,
-        readFailures: load.failed.length,
-        monolith: sides[0],
-        service: sides[1],
-        stockOffByKg: STOCK - ledger.heldKg() - stockNow,
-      })}`,
+        afterPromotion: traffic.ledger.placed.size - servedBefore,
+      }),
     );
 
-    expect(run.code, `${run.err}\n${run.events.map((e) => `${e.event} ${e.step ?? ''} ${e.detail ?? ''}`).join('\n')}`).toBe(0);
+    expect(run.code, told(run)).toBe(0);
     expect(run.events.at(-1)?.event).toBe('promoted');
-    expect(group.mode).toBe('service');
-    expect(group.frozen).toBeFalsy();
-    expect(orders?.writer).toBe('service');
+    expect(r.settled.group).toMatchObject({ mode: 'service', frozen: false });
+    expect(r.settled.writer).toBe('service');
     expect(lastSwitch).toMatchObject({ from: 'monolith', to: 'service', outcome: 'switched' });
-    expect(stats.failures, stats.failures.join('\n')).toEqual([]);
-    expect(load.failed.slice(0, 5)).toEqual([]);
-    // Both sides took orders: the canary's users at the service, the others at the monolith.
-    expect(ids.filter((id) => id >= SERVICE_IDS).length).toBeGreaterThan(0);
-    expect(ids.filter((id) => id < SERVICE_IDS).length).toBeGreaterThan(0);
-    expect(ledger.placed.size - servedBefore).toBeGreaterThan(0);
-    expect(sides).toEqual([
-      { lost: 0, duplicated: 0, cancelMismatch: 0, unanswered: 0 },
-      { lost: 0, duplicated: 0, cancelMismatch: 0, unanswered: 0 },
-    ]);
-    expect(verify.code, verify.out + verify.err).toBe(0);
-    expect(verify.out).toMatch(/^orders\s+equal/m);
-    expect(stockNow).toBe(STOCK - ledger.heldKg());
-  }, 90_000);
+    expect(traffic.ledger.placed.size - servedBefore).toBeGreaterThan(0);
+    expectNothingLost(traffic.ledger, r);
+  }, 60_000);
 });
