@@ -312,4 +312,32 @@ describe('cutover of a writing group under concurrent writes', () => {
     expect(traffic.ledger.placed.size - servedBefore).toBeGreaterThan(0);
     expectNothingLost(traffic.ledger, r);
   }, 60_000);
+
+  // After the promotion above: the group served by the service, the service writing.
+  it('regression, a cutover that died between its writer switch and saving its promotion was rolled back on --resume, and left alone by --abort, with the routes at the monolith and the service still writing: resumed it is promoted, aborted its writer moves back too', async () => {
+    const key = `${prefix}:cutover:orders`;
+    // What a run killed right after the switch leaves in the store: still at the service step, the data not marked switched.
+    const died = async (): Promise<void> => {
+      const state = JSON.parse((await docs.redis.get(key))!) as Record<string, unknown>;
+      await docs.redis.set(key, JSON.stringify({ ...state, status: 'running', next: 3, dataSwitched: false }));
+    };
+    const sides = async () => ({
+      mode: groupState((await docs.read())!.text, 'orders')!.mode,
+      writer: (JSON.parse((await runCli(['data', 'status', 'orders', '--json'], cliEnv)).out) as { writer: string }[])[0]!.writer,
+    });
+    expect(await sides()).toEqual({ mode: 'service', writer: 'service' });
+
+    await died();
+    const resumed = await cutover(['--resume', '--reason', 'the runner died after the switch']);
+    expect(resumed.code, told(resumed)).toBe(0);
+    expect(await sides()).toEqual({ mode: 'service', writer: 'service' });
+
+    await died();
+    const aborted = await runCli(['cutover', 'orders', '--abort'], cliEnv);
+    expect(aborted.code, aborted.out + aborted.err).toBe(3);
+    expect(await sides()).toEqual({ mode: 'monolith', writer: 'monolith' });
+    await drain(system.data.orders);
+    const verify = await runCli(['data', 'verify', 'orders'], cliEnv);
+    expect(verify.code, verify.out + verify.err).toBe(0);
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { buildReport, compileRouteTable, defaultActor, PostgresShadowStore, type TableTarget } from '@strangler/proxy';
-import { closeService, DataUsageError, loadMappingFile, openService, switchWriter } from '@strangler/data';
+import { buildReport, compileRouteTable, defaultActor, groupState, PostgresShadowStore, type TableTarget } from '@strangler/proxy';
+import { closeService, DataUsageError, loadMappingFile, openService, switchWriter, syncStatus } from '@strangler/data';
 import { withPassword } from '@strangler/service-kit/secret-url';
 import {
   abortCutover,
@@ -161,11 +161,24 @@ export function registerCutoverCommand(program: Command): void {
     );
 }
 
-/** For a group that takes writes: its service's data writer moved by the data toolkit's switch, through the same store. */
+/**
+ * For a group that takes writes: its service's data writer moved by the data toolkit's switch,
+ * through the same store; nothing when that side writes already.
+ */
 function dataSwitcher(target: TableTarget, service: string, group: string, actor: string, reason: string) {
   return async (to: 'service' | 'monolith'): Promise<void> => {
     const data = openService(service, loadMappingFile(process.env.DATA_MAPPING));
     try {
+      // Asked of the data, not of the cutover's state: a run that died right after its switch never recorded it.
+      const { writer } = await syncStatus(data);
+      if (writer === to) {
+        const mode = groupState((await target.read()).text, group)?.mode;
+        if (to === 'service' && mode !== 'service')
+          throw new Error(
+            `the service writes the ${service} rows but group ${group} is in ${mode} mode: the routes and the writer disagree (edited by hand?); see \`strangler data status ${service}\` and \`strangler history ${group}\``,
+          );
+        return;
+      }
       const r = await switchWriter({ data, to, routes: target, group, proxies: [], actor, reason: `cutover: ${reason}` });
       if (r.outcome !== 'switched') throw new Error(`the data switch to the ${to} was undone at ${r.failedStep}: ${r.error}`);
     } finally {

@@ -122,7 +122,10 @@ export interface CutoverOptions {
    * routing): run once at each step, before it bakes and before service; a failure rolls back.
    */
   gate: ((step: string) => Promise<{ ok: boolean; detail: string }>) | undefined;
-  /** Moves the group's data writer (and its mode) with the data toolkit; undefined when the group takes no writes. */
+  /**
+   * Moves the group's data writer (and its mode) with the data toolkit; nothing when that side
+   * writes already (a resumed or aborted run may not know); undefined when the group takes no writes.
+   */
   switchData: ((to: 'service' | 'monolith') => Promise<void>) | undefined;
   /** How often the gates look at the figures. */
   tickMs: number;
@@ -201,6 +204,15 @@ export function groupFacts(text: string, group: string): { state: GroupState; sp
   return { state, spec: g.cutover, writes: table.takesWrites(group), monolith: table.defaultUpstream };
 }
 
+/**
+ * Whether the group's data writer may be the service: once switched, or while the service step
+ * runs — a run that died between its switch and saving it left `dataSwitched` unset. `switchData`
+ * finds out which side writes; only from the service step on, so a canary's rollback needs no database.
+ */
+function writerMayHaveMoved(state: CutoverState, plan: readonly Step[]): boolean {
+  return state.dataSwitched || plan[state.next]?.kind === 'service';
+}
+
 export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome; state: CutoverState }> {
   const docs = o.target.documents;
   if (!docs) throw new CutoverRefused('a cutover needs the shared store (--store or ROUTES_STORE_URL): its state and lease live there');
@@ -262,7 +274,7 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
 
     const rollback = async (why: string): Promise<{ outcome: Outcome; state: CutoverState }> => {
       emit({ event: 'rollback', detail: `${why}; back to ${state.safe}` });
-      if (state.dataSwitched && o.switchData) {
+      if (o.switchData && writerMayHaveMoved(state, plan)) {
         await o.switchData('monolith');
         state.dataSwitched = false;
       }
@@ -376,7 +388,8 @@ export async function abortCutover(o: Pick<CutoverOptions, 'target' | 'group' | 
   if (!state || (state.status !== 'running' && state.status !== 'paused')) throw new CutoverRefused(`no cutover of ${o.group} to abort`);
   const lease = await Lease.take(docs, o.group, `${o.actor} (pid ${process.pid}, aborting)`);
   try {
-    if (state.dataSwitched && o.switchData) await o.switchData('monolith');
+    if (o.switchData && writerMayHaveMoved(state, planOf(groupFacts((await o.target.read()).text, o.group).spec)))
+      await o.switchData('monolith');
     const from = await o.target.read();
     const next = editGroup(from.text, o.group, { mode: state.safe, weight: undefined });
     if (next !== from.text) {
