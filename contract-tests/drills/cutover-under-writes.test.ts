@@ -207,7 +207,7 @@ function figures(
     verdicts: run.events.filter((e) => e.event === 'verdict').map((e) => `${e.step}: ${e.detail}`),
     writes: r.stats.writes,
     writesPerSecond: Math.round(r.stats.writes / r.seconds),
-    retried503: r.stats.retried503,
+    retried503: r.stats.retried503Codes,
     delayedWritesMaxMs: Math.round(Math.max(0, ...r.stats.delaysMs)),
     byService: r.settled.byService,
     byMonolith: r.settled.byMonolith,

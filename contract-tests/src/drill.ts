@@ -61,6 +61,8 @@ export interface WriterStats {
   requests: number;
   /** 503s answered (a freeze, or a dependency frozen), each retried after its Retry-After. */
   retried503: number;
+  /** …by the error code each said (`writes_frozen`: the proxy's freeze; `service_unavailable`: an app's dependency). */
+  retried503Codes: Record<string, number>;
   /** Answers that were neither 2xx nor 503, and errors: each one fails the test. */
   failures: string[];
   /** First attempt to success of each write that met a 503, ms, unsorted. */
@@ -80,7 +82,7 @@ export async function runWriters(o: {
   onSuccess?: (worker: number, seq: number, res: TestResponse) => void;
   paceMs?: number;
 }): Promise<WriterStats> {
-  const stats: WriterStats = { writes: 0, requests: 0, retried503: 0, failures: [], delaysMs: [] };
+  const stats: WriterStats = { writes: 0, requests: 0, retried503: 0, retried503Codes: {}, failures: [], delaysMs: [] };
   let nextSeq = 0;
   const worker = async (w: number): Promise<void> => {
     // Spread out, so a paced run's writes arrive evenly rather than in bursts.
@@ -107,6 +109,8 @@ export async function runWriters(o: {
         if (res.status === 503) {
           met503 = true;
           stats.retried503++;
+          const code = String((res.body as { error?: { code?: unknown } } | undefined)?.error?.code ?? 'none');
+          stats.retried503Codes[code] = (stats.retried503Codes[code] ?? 0) + 1;
           await sleep(Number(res.headers.get('retry-after') ?? '1') * 1000);
           continue;
         }
