@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { drain } from '@strangler/data';
 import { canaryBucket, groupState, inCanary, RouteDocuments, storeClient } from '@strangler/proxy';
@@ -339,5 +340,62 @@ describe('cutover of a writing group under concurrent writes', () => {
     await drain(system.data.orders);
     const verify = await runCli(['data', 'verify', 'orders'], cliEnv);
     expect(verify.code, verify.out + verify.err).toBe(0);
+  }, 60_000);
+
+  // After the abort above: the group at the monolith, which writes.
+  it('regression, a canary step moved users to the service before the replicator had copied their last orders there: a buyer moved at 25 → 50 % found the order just placed missing (404); now the step drains the writes first', async () => {
+    const app = { url: system.url, db: system.writerDb('auth') };
+    const listingId = (await listing(await supplier(app), { stockKg: STOCK, minOrderKg: 1 })).id as number;
+    const readers = await buyersForBothSides(app);
+    let moved: Actor | undefined;
+    while (!moved) {
+      const b = await buyer(app);
+      const bucket = canaryBucket('orders', `sub:${b.user.id}`);
+      if (!inCanary(bucket, 25) && inCanary(bucket, 50)) moved = b;
+    }
+    const reads = steadyLoad([system.url], 50, {
+      path: () => '/api/orders?pageSize=5',
+      headers: (i) => ({ cookie: readers[i % readers.length]!.client.cookie! }),
+      ok: (res) => res.statusCode === 200,
+      maxSockets: 8,
+    });
+    // The replicator held back: copies to the service wait while this transaction holds its orders table.
+    const lock = new pg.Client({ connectionString: system.databaseUrls.orders });
+    await lock.connect();
+    let placed: { status: number; id?: number } | undefined;
+    let readBack: number | undefined;
+    const pending: Promise<unknown>[] = [];
+    try {
+      const looks = { 'canary 25 %': 0, 'canary 50 %': 0 } as Record<string, number>;
+      const run = await cutover(['--reason', 'the moved buyer reads their order'], (e) => {
+        const look = e.event === 'gate' && e.step !== undefined && e.step in looks ? looks[e.step]!++ : undefined;
+        // The first look of the 25 % step: its users moved, the next step's not yet.
+        if (e.step === 'canary 25 %' && look === 0)
+          pending.push(
+            (async () => {
+              await lock.query('BEGIN');
+              await lock.query('LOCK TABLE orders IN EXCLUSIVE MODE');
+              // Outside the 25 %: placed at the monolith, its copy to the service held back.
+              const res = await moved!.client.post('/api/orders', { items: [{ listingId, quantityKg: 2 }] });
+              placed = { status: res.status, id: res.body.order?.id };
+            })(),
+          );
+        if (e.event === 'step' && e.step === 'canary 50 %')
+          // Released a while after the step starts: a step that waits for the copy waits until then.
+          pending.push(new Promise((r) => setTimeout(r, 1_500)).then(() => lock.query('COMMIT')));
+        // The first look of the 50 % step: the buyer is at the service now.
+        if (e.step === 'canary 50 %' && look === 0)
+          pending.push(moved!.client.get(`/api/orders/${placed?.id}`).then((res) => (readBack = res.status)));
+      });
+      await Promise.all(pending);
+      expect(run.code, told(run)).toBe(0);
+    } finally {
+      await lock.query('ROLLBACK').catch(() => {});
+      await lock.end();
+      await reads.stop();
+    }
+    expect(placed).toMatchObject({ status: 201 });
+    expect(placed!.id).toBeLessThan(SERVICE_IDS);
+    expect(readBack).toBe(200);
   }, 60_000);
 });

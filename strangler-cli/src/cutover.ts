@@ -88,7 +88,7 @@ const ms = (s: number): string => (Number.isFinite(s) ? `≤ ${Math.round(s * 10
 export interface CutoverEvent {
   at: string;
   group: string;
-  event: 'plan' | 'step' | 'gate' | 'verdict' | 'rollback' | 'promoted' | 'paused' | 'aborted';
+  event: 'plan' | 'step' | 'reroute' | 'gate' | 'verdict' | 'rollback' | 'promoted' | 'paused' | 'aborted';
   step?: string;
   detail?: string;
   /** Live figures of a canary step so far. */
@@ -127,6 +127,12 @@ export interface CutoverOptions {
    * writes already (a resumed or aborted run may not know); undefined when the group takes no writes.
    */
   switchData: ((to: 'service' | 'monolith') => Promise<void>) | undefined;
+  /**
+   * For a group that takes writes: a step that moves users between the sides (its mode or weight),
+   * made with its writes frozen and drained, so no user moved finds their last write missing on
+   * the other side. Returns what it says of it. Undefined when the group takes no writes.
+   */
+  reroute: ((mode: Exclude<Mode, 'service'>, weight: number | undefined, why: string) => Promise<string>) | undefined;
   /** How often the gates look at the figures. */
   tickMs: number;
   /** How long the readiness gate may take before the cutover pauses. */
@@ -204,6 +210,9 @@ export function groupFacts(text: string, group: string): { state: GroupState; sp
   return { state, spec: g.cutover, writes: table.takesWrites(group), monolith: table.defaultUpstream };
 }
 
+/** The share of users the target serves in a mode, percent: a step that changes it moves users between the sides. */
+const targetShare = (mode: Mode, weight: number | undefined): number => (mode === 'service' ? 100 : mode === 'canary' ? (weight ?? 0) : 0);
+
 /**
  * Whether the group's data writer may be the service: once switched, or while the service step
  * runs — a run that died between its switch and saving it left `dataSwitched` unset. `switchData`
@@ -253,10 +262,15 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
     await saveState(docs, state);
     emit({ event: 'plan', detail: plan.map((s, i) => `${i === state.next ? '→ ' : ''}${stepName(s)}`).join(', ') });
 
-    const flip = async (mode: Mode, weight: number | undefined, why: string): Promise<void> => {
+    /** `drained`: a change that moves users between the sides goes through `reroute`, when there is one. */
+    const flip = async (mode: Mode, weight: number | undefined, why: string, drained = true): Promise<void> => {
       const from = await o.target.read();
       const now = groupState(from.text, o.group)!;
       if (now.mode === mode && (mode !== 'canary' || now.weight === weight)) return;
+      if (drained && o.reroute && mode !== 'service' && targetShare(now.mode, now.weight) !== targetShare(mode, weight)) {
+        emit({ event: 'reroute', step: stepName(plan[state.next] ?? plan.at(-1)!), detail: await o.reroute(mode, weight, why) });
+        return;
+      }
       const next = editGroup(from.text, o.group, { mode, weight: mode === 'canary' ? weight : undefined });
       const written = await o.target.write(from, next, {
         actor: o.actor,
@@ -278,7 +292,11 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
         await o.switchData('monolith');
         state.dataSwitched = false;
       }
-      await flip(state.safe, undefined, `rolled back to ${state.safe}: ${why}`);
+      await flip(state.safe, undefined, `rolled back to ${state.safe}: ${why}`).catch(async (err: unknown) => {
+        // Back to safety first: users may meet their last write missing for as long as the replicator is behind.
+        emit({ event: 'rollback', detail: `could not reroute with the writes drained (${(err as Error).message}): flipped as it is` });
+        await flip(state.safe, undefined, `rolled back to ${state.safe}: ${why}`, false);
+      });
       state.status = 'rolled-back';
       state.why = why;
       await saveState(docs, state);

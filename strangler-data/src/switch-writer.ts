@@ -44,6 +44,13 @@ export interface SwitchOptions {
   deadLetter?: DeadLetterPolicy;
   /** Aborting it (Ctrl-C) stops before the next step and undoes what was done. */
   signal?: AbortSignal;
+  /**
+   * Keep the writer (`to` names the side writing now) and change the group's mode and canary weight
+   * instead, under the same freeze and drains: users moved from one side to the other then find
+   * every write they made on the first already copied (a canary step of a group that takes
+   * writes). Not recorded as a switch.
+   */
+  reroute?: { mode: 'monolith' | 'shadow' | 'canary'; weight?: number | undefined };
   /** Told before each step starts. */
   onStep?: (step: SwitchStep) => void | Promise<void>;
 }
@@ -70,6 +77,8 @@ const POLL_MS = 25;
  * 5. switch-writer — under the sync lock, a last drain and the new writer recorded.
  * 6. flip-route — the group's mode becomes `service` (or `monolith`); still frozen.
  * 7. unfreeze — writes flow again, to the new writer.
+ *
+ * With `reroute`, the same without step 5: the writer stays, the group's mode and weight change.
  *
  * On a failure or an abort, what was done is undone in reverse (writer back, the original table
  * back), and the switch is recorded as aborted with the failing step. Every switch is recorded in
@@ -100,7 +109,9 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
     published = true;
     version = await routes.write(version, next, {
       actor: o.actor,
-      reason: `data switch of ${service} to the ${o.to}: ${o.reason}`,
+      reason: o.reroute
+        ? `${group} rerouted to ${o.reroute.mode}${o.reroute.mode === 'canary' ? ` ${o.reroute.weight} %` : ''} with its writes drained: ${o.reason}`
+        : `data switch of ${service} to the ${o.to}: ${o.reason}`,
       kind: 'flip',
       group,
       diff: [],
@@ -164,7 +175,13 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
         throw new SwitchError(`${service} has no sync state: run \`strangler data backfill ${service}\` first`);
       });
       from = state.writer;
-      if (from === o.to) throw new SwitchError(`the ${o.to} already writes the ${service} rows; nothing to switch`);
+      if (o.reroute && from !== o.to)
+        throw new SwitchError(`a reroute keeps the writer, but the ${from} writes the ${service} rows, not the ${o.to}`);
+      if (o.reroute && o.reroute.mode !== 'monolith' && from !== 'monolith')
+        throw new SwitchError(
+          `in ${o.reroute.mode} mode the monolith writes the ${service} rows: switch the writer for that, not a reroute`,
+        );
+      if (!o.reroute && from === o.to) throw new SwitchError(`the ${o.to} already writes the ${service} rows; nothing to switch`);
       if (o.to === 'service' && !state.backfilledAt)
         throw new SwitchError(`${service} has not been backfilled: run \`strangler data backfill ${service}\` first`);
       const routedToService = g.mode === 'service';
@@ -258,24 +275,29 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
       return `applied ${applied} changes; lag 0`;
     });
 
-    await run('switch-writer', () =>
-      withSyncLock(o.data, async () => {
-        // Nothing can be written while frozen, but a straggler may have committed since the drain.
-        const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000, ...policy });
-        await refuseDeadLetters();
-        if (last.failing.length)
-          throw new SwitchError(`the other side refused a change while frozen: ${last.failing.slice(0, 3).map(describeChange).join('; ')}`);
-        if (!last.done)
-          throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
-        await setWriter(o.data.pools.service, service, o.to);
-        writerChanged = true;
-        return `the ${o.to} writes from now on${last.applied + last.strays ? ` (${last.applied + last.strays} last changes applied)` : ''}`;
-      }),
-    );
+    if (!o.reroute)
+      await run('switch-writer', () =>
+        withSyncLock(o.data, async () => {
+          // Nothing can be written while frozen, but a straggler may have committed since the drain.
+          const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000, ...policy });
+          await refuseDeadLetters();
+          if (last.failing.length)
+            throw new SwitchError(
+              `the other side refused a change while frozen: ${last.failing.slice(0, 3).map(describeChange).join('; ')}`,
+            );
+          if (!last.done)
+            throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
+          await setWriter(o.data.pools.service, service, o.to);
+          writerChanged = true;
+          return `the ${o.to} writes from now on${last.applied + last.strays ? ` (${last.applied + last.strays} last changes applied)` : ''}`;
+        }),
+      );
 
     await run('flip-route', async () => {
-      routesHash = await publish(editGroup(text, group, { mode: o.to === 'service' ? 'service' : 'monolith', weight: undefined }));
-      return `group ${group} → ${o.to === 'service' ? 'service' : 'monolith'} (table ${routesHash})`;
+      const mode = o.reroute?.mode ?? (o.to === 'service' ? 'service' : 'monolith');
+      const weight = mode === 'canary' ? o.reroute?.weight : undefined;
+      routesHash = await publish(editGroup(text, group, { mode, weight }));
+      return `group ${group} → ${mode}${weight === undefined ? '' : ` ${weight} %`} (table ${routesHash})`;
     });
 
     await run('unfreeze', async () => {
@@ -316,9 +338,10 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
     startedAt,
     finishedAt: new Date(),
   };
-  await recordSwitch(o.data.pools.service, record).catch((e: unknown) =>
-    undoErrors.push(`the switch could not be recorded: ${(e as Error).message}`),
-  );
+  if (!o.reroute)
+    await recordSwitch(o.data.pools.service, record).catch((e: unknown) =>
+      undoErrors.push(`the switch could not be recorded: ${(e as Error).message}`),
+    );
   const { startedAt: _s, finishedAt: _f, ...result } = record;
   return { ...result, undoErrors };
 }

@@ -92,6 +92,33 @@ describe('strangler data switch (the writer switch state machine)', () => {
     });
   });
 
+  it('when asked to reroute (a canary step of a group that takes writes), then the group moves to its new weight with the writes frozen and every captured change applied first, the writer stays, and no switch is recorded; a reroute that would change who writes is refused', async () => {
+    const switches = await count(d.pools.service, 'SELECT count(*) FROM strangler_switches');
+    await d.pools.monolith.query(`INSERT INTO authors (id, name, email) VALUES (78, 'Moved', 'moved@library.test')`);
+    try {
+      const steps: string[] = [];
+      const r = await switchWriter(options({ to: 'monolith', reroute: { mode: 'canary', weight: 50 }, onStep: (s) => void steps.push(s) }));
+      expect([r.outcome, r.error]).toEqual(['switched', undefined]);
+      expect(steps).toEqual(SWITCH_STEPS.filter((s) => s !== 'switch-writer'));
+      expect(await count(d.pools.service, 'SELECT count(*) FROM authors WHERE id = 78')).toBe(1);
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
+      expect(await fs.readFile(proxy.routesFile, 'utf8')).toContain('catalog: { mode: canary, target: catalog, weight: 50 }');
+      expect(await served()).toMatchObject({ mode: 'canary', frozen: false, hash: r.routesHash });
+      expect(await count(d.pools.service, 'SELECT count(*) FROM strangler_switches')).toBe(switches);
+
+      const wrong = await switchWriter(options({ to: 'service', reroute: { mode: 'canary', weight: 60 } }));
+      expect([wrong.outcome, wrong.failedStep, wrong.error]).toEqual([
+        'aborted',
+        'check',
+        'a reroute keeps the writer, but the monolith writes the catalog rows, not the service',
+      ]);
+    } finally {
+      await drain(d);
+      await d.pools.monolith.query(`DELETE FROM authors WHERE id = 78`);
+      await drain(d);
+    }
+  });
+
   it.each(SWITCH_STEPS)(
     'when aborted before %s, then what was done is undone: the monolith writes, the original table is served unfrozen',
     async (step) => {
