@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { drain } from '@strangler/data';
-import { canaryBucket, groupState, inCanary, RouteDocuments, storeClient } from '@strangler/proxy';
+import { canaryBucket, editGroup, groupState, inCanary, RouteDocuments, storeClient } from '@strangler/proxy';
 import { steadyLoad } from '@strangler/proxy/testing';
 import { DATA_MAPPING_FILE } from '@strangler/reference-migration';
 import { buyer, CLI, HttpClient, listing, runCli, supplier, type Actor, type TestApp } from '@strangler/stack/testing';
@@ -340,6 +340,71 @@ describe('cutover of a writing group under concurrent writes', () => {
     await drain(system.data.orders);
     const verify = await runCli(['data', 'verify', 'orders'], cliEnv);
     expect(verify.code, verify.out + verify.err).toBe(0);
+  }, 60_000);
+
+  // After the abort above: the group at the monolith, which writes; and left there.
+  it('regression, --abort of a cutover paused at a canary step moved its users back to the monolith before the replicator had copied their last orders there: a buyer found the order just placed at the service missing (404); now the abort drains the writes first', async () => {
+    const app = { url: system.url, db: system.writerDb('auth') };
+    const listingId = (await listing(await supplier(app), { stockKg: STOCK, minOrderKg: 1 })).id as number;
+    let inside: Actor | undefined;
+    while (!inside) {
+      const b = await buyer(app);
+      if (inCanary(canaryBucket('orders', `sub:${b.user.id}`), 25)) inside = b;
+    }
+    // A cutover paused at canary 25 %, as one whose 50 % step had too few requests leaves it.
+    const doc = (await docs.read())!;
+    const written = await docs.write({
+      basedOn: doc.revision,
+      text: editGroup(doc.text, 'orders', { mode: 'canary', weight: 25 }),
+      actor: 'test',
+      reason: 'a paused cutover',
+      kind: 'flip',
+      group: 'orders',
+      diff: [],
+    });
+    while (system.proxy.store.current.version !== written.revision) await new Promise((r) => setTimeout(r, 20));
+    const now = new Date().toISOString();
+    await docs.redis.set(
+      `${prefix}:cutover:orders`,
+      JSON.stringify({
+        group: 'orders',
+        status: 'paused',
+        startedAt: now,
+        updatedAt: now,
+        actor: 'test',
+        reason: 'paused',
+        safe: 'monolith',
+        next: 2,
+        dataSwitched: false,
+        why: 'canary 50 % inconclusive',
+        verdicts: [],
+      }),
+    );
+    // The replicator held back: copies to the monolith wait while this transaction holds its orders table.
+    const lock = new pg.Client({ connectionString: system.databaseUrls.monolith });
+    await lock.connect();
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE orders IN EXCLUSIVE MODE');
+      const placed = await inside.client.post('/api/orders', { items: [{ listingId, quantityKg: 2 }] });
+      expect(placed.status).toBe(201);
+      expect(placed.body.order.id).toBeGreaterThanOrEqual(SERVICE_IDS);
+      const aborting = runCli(['cutover', 'orders', '--abort'], cliEnv);
+      // Released a while later: an abort that waits for the copy waits until then.
+      const released = new Promise((r) => setTimeout(r, 1_500)).then(() => lock.query('COMMIT'));
+      const deadline = Date.now() + 20_000;
+      while (groupState((await docs.read())!.text, 'orders')!.mode !== 'monolith' && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      // Back at the monolith: the buyer reads the order just placed.
+      const readBack = await inside.client.get(`/api/orders/${placed.body.order.id}`);
+      const aborted = await aborting;
+      await released;
+      expect(aborted.code, aborted.out + aborted.err).toBe(3);
+      expect(readBack.status).toBe(200);
+    } finally {
+      await lock.query('ROLLBACK').catch(() => {});
+      await lock.end();
+    }
   }, 60_000);
 
   // After the abort above: the group at the monolith, which writes.

@@ -133,7 +133,7 @@ export function registerCutoverCommand(program: Command): void {
           const moves = facts.writes ? dataMoves(target, o.service ?? group, group, actor, o.reason ?? 'cutover') : undefined;
           const switchData = moves?.switchData;
           if (o.abort) {
-            await abortCutover({ target, group, actor, switchData, emit });
+            await abortCutover({ target, group, actor, switchData, reroute: moves?.reroute, emit });
             process.exitCode = EXIT_CODES['rolled-back'];
             return;
           }

@@ -399,7 +399,9 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
 }
 
 /** `--abort`: the group back at its last safe step and the cutover ended, under the lease. */
-export async function abortCutover(o: Pick<CutoverOptions, 'target' | 'group' | 'actor' | 'switchData' | 'emit'>): Promise<CutoverState> {
+export async function abortCutover(
+  o: Pick<CutoverOptions, 'target' | 'group' | 'actor' | 'switchData' | 'reroute' | 'emit'>,
+): Promise<CutoverState> {
   const docs = o.target.documents;
   if (!docs) throw new CutoverRefused('a cutover needs the shared store (--store or ROUTES_STORE_URL)');
   const state = await readState(docs, o.group);
@@ -408,6 +410,14 @@ export async function abortCutover(o: Pick<CutoverOptions, 'target' | 'group' | 
   try {
     if (o.switchData && writerMayHaveMoved(state, planOf(groupFacts((await o.target.read()).text, o.group).spec)))
       await o.switchData('monolith');
+    const at = groupState((await o.target.read()).text, o.group)!;
+    if (o.reroute && targetShare(at.mode, at.weight) !== targetShare(state.safe, undefined)) {
+      // As a rollback does: users moved back with the writes drained, or flipped anyway, saying why.
+      const detail = await o
+        .reroute(state.safe, undefined, `cutover aborted: back to ${state.safe}`)
+        .catch((err: unknown) => `could not reroute with the writes drained (${(err as Error).message}): flipped as it is`);
+      o.emit({ at: new Date().toISOString(), group: o.group, event: 'reroute', detail });
+    }
     const from = await o.target.read();
     const next = editGroup(from.text, o.group, { mode: state.safe, weight: undefined });
     if (next !== from.text) {
