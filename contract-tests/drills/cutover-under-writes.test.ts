@@ -206,6 +206,8 @@ function figures(
     exit: run.code,
     stepsSeconds,
     verdicts: run.events.filter((e) => e.event === 'verdict').map((e) => `${e.step}: ${e.detail}`),
+    // Each step that moved users between the sides, with the writes frozen while they drained.
+    reroutes: run.events.filter((e) => e.event === 'reroute').map((e) => `${e.step}: ${e.detail}`),
     writes: r.stats.writes,
     writesPerSecond: Math.round(r.stats.writes / r.seconds),
     retried503: r.stats.retried503Codes,
