@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drain, verify } from '@strangler/data';
 import { buyer, HttpClient, listing, supplier, type Actor } from '@strangler/stack/testing';
-import { runDrill, summary } from '../src/drill.ts';
+import { checkLedger, orderLedger, runDrill, summary } from '../src/drill.ts';
 import { startSystem, type System } from '../src/system.ts';
 
 let system: System;
@@ -18,65 +18,29 @@ describe('rollback drill: orders', () => {
     const stocked = await listing(await supplier(app), { stockKg: STOCK, minOrderKg: 1 });
     const buyers: Actor[] = [];
     for (let w = 0; w < 8; w++) buyers.push(await buyer(app));
-    const placed = new Map<string, { id: number; quantityKg: number }>();
-    const cancelled = new Set<number>();
-    const lastOrder: (number | undefined)[] = [];
+    const ledger = orderLedger(buyers, stocked.id, 'drill-');
     const report = await runDrill({
       system,
       service: 'orders',
       writes: 2_000,
       concurrency: 8,
       switchAt: [600, 1_300],
-      // Orders with an Idempotency-Key (the same on a retry), and every fifth write cancels the
-      // worker's previous order: both reserve or release stock through the proxy.
-      write: (w, seq) => {
-        const previous = lastOrder[w];
-        if (seq % 5 === 4 && previous !== undefined && !cancelled.has(previous))
-          return buyers[w]!.client.post(`/api/orders/${previous}/cancel`);
-        return buyers[w]!.client.post(
-          '/api/orders',
-          { items: [{ listingId: stocked.id, quantityKg: 1 + (seq % 3) }] },
-          { 'idempotency-key': `drill-${seq}` },
-        );
-      },
-      onSuccess: (w, seq, res) => {
-        const order = res.body.order as { id: number; status: string; items: { quantityKg: number }[] };
-        if (order.status === 'cancelled') cancelled.add(order.id);
-        else {
-          placed.set(`drill-${seq}`, { id: order.id, quantityKg: order.items[0]!.quantityKg });
-          lastOrder[w] = order.id;
-        }
-      },
+      write: ledger.write,
+      onSuccess: ledger.onSuccess,
     });
 
     const data = system.data.orders;
     await drain(data);
     await drain(system.data.listings);
     const verdicts = await verify(data);
-    const sides = await Promise.all(
-      (['monolith', 'service'] as const).map(async (side) => {
-        const buyerColumn = side === 'monolith' ? 'buyer_user_id' : 'buyer_id';
-        const rows = (
-          await data.pools[side].query(
-            `SELECT o.id::int, o.status, k.key FROM orders o JOIN idempotency_keys k ON k.user_id = o.${buyerColumn} AND (k.response_body -> 'order' ->> 'id')::bigint = o.id
-             WHERE k.key LIKE 'drill-%'`,
-          )
-        ).rows as { id: number; status: string; key: string }[];
-        const byKey = new Map(rows.map((r) => [r.key, r]));
-        return {
-          lost: [...placed].filter(([key, o]) => byKey.get(key)?.id !== o.id).length,
-          duplicated: rows.length - byKey.size + rows.filter((r) => !placed.has(r.key)).length,
-          cancelMismatch: rows.filter((r) => (r.status === 'cancelled') !== cancelled.has(r.id)).length,
-        };
-      }),
-    );
-    const held = [...placed.values()].filter((o) => !cancelled.has(o.id)).reduce((sum, o) => sum + o.quantityKg, 0);
+    const sides = await checkLedger(data, ledger, 'drill-');
+    const held = ledger.heldKg();
     const stockNow = (await new HttpClient(system.url).get(`/api/listings/${stocked.id}`)).body.listing.stockKg;
     console.log(
       summary(report, {
         monolith: sides[0],
         service: sides[1],
-        cancels: cancelled.size,
+        cancels: ledger.cancelled.size,
         stockHeldKg: held,
         stockOffByKg: STOCK - held - stockNow,
         checksumsEqual: verdicts.every((v) => v.equal),
@@ -90,12 +54,12 @@ describe('rollback drill: orders', () => {
       ['service', 'monolith', 'switched'],
     ]);
     expect(sides).toEqual([
-      { lost: 0, duplicated: 0, cancelMismatch: 0 },
-      { lost: 0, duplicated: 0, cancelMismatch: 0 },
+      { lost: 0, duplicated: 0, cancelMismatch: 0, unanswered: 0 },
+      { lost: 0, duplicated: 0, cancelMismatch: 0, unanswered: 0 },
     ]);
     expect(verdicts.filter((v) => !v.equal)).toEqual([]);
     // Every order's stock was reserved exactly once, and every cancel gave it back exactly once.
     expect(stockNow).toBe(STOCK - held);
-    expect(cancelled.size).toBeGreaterThan(300);
+    expect(ledger.cancelled.size).toBeGreaterThan(300);
   }, 120_000);
 });

@@ -25,6 +25,10 @@ export interface System {
   url: string;
   adminUrl: string;
   routesFile: string;
+  /** With `store`: the shared store the proxy follows (seeded from `routesFile`); the CLI changes the table there. */
+  routesStore: { url: string; prefix: string } | undefined;
+  /** Each app's scratch database URL, and the shadow results' (`strangler`): the CLI's settings. */
+  databaseUrls: Record<'monolith' | ServiceName | 'strangler', string>;
   proxy: RunningProxy;
   admin: ProxyAdminClient;
   monolith: RunningApp;
@@ -42,7 +46,17 @@ export interface System {
  * service copied from the monolith (`seed` fills it with the demo data first) with the writer set as
  * the preset routes it, the replicator running, and the proxy in front with the preset's route table.
  */
-export async function startSystem(preset: Preset, opts: { seed?: boolean } = {}): Promise<System> {
+export async function startSystem(
+  preset: Preset,
+  opts: {
+    seed?: boolean;
+    /**
+     * The proxy follows the fleet's shared store in Redis under `prefix` (a test's own), seeded from
+     * the rendered table, as a deployed proxy does, instead of following the routes file.
+     */
+    store?: { url: string; prefix: string };
+  } = {},
+): Promise<System> {
   const closers: (() => Promise<unknown>)[] = [];
   const close = async (): Promise<void> => {
     for (const c of closers.reverse()) await c().catch(() => {});
@@ -134,6 +148,15 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
     const proxy = await startProxy(
       loadProxyConfig({
         ROUTES_FILE: routesFile,
+        ...(opts.store
+          ? {
+              ROUTES_STORE_URL: opts.store.url,
+              ROUTES_STORE_PREFIX: opts.store.prefix,
+              // The rendered table is the truth at start; changes are announced, the poll is the backstop and the figures' report.
+              ROUTES_STORE_SEED: 'replace',
+              ROUTES_POLL_MS: '200',
+            }
+          : {}),
         PROXY_PORT: String(proxyPort),
         ADMIN_PORT: '0',
         ADMIN_TOKEN,
@@ -152,6 +175,8 @@ export async function startSystem(preset: Preset, opts: { seed?: boolean } = {})
       url: proxy.url,
       adminUrl: proxy.adminUrl,
       routesFile,
+      routesStore: opts.store,
+      databaseUrls: urls,
       proxy,
       admin: new ProxyAdminClient(proxy.adminUrl, ADMIN_TOKEN),
       monolith,

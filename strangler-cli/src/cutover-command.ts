@@ -1,7 +1,15 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { buildReport, compileRouteTable, defaultActor, PostgresShadowStore, type TableTarget } from '@strangler/proxy';
-import { closeService, DataUsageError, loadMappingFile, openService, switchWriter } from '@strangler/data';
+import {
+  buildReport,
+  compileRouteTable,
+  defaultActor,
+  groupState,
+  PostgresShadowStore,
+  type Mode,
+  type TableTarget,
+} from '@strangler/proxy';
+import { closeService, DataUsageError, loadMappingFile, openService, switchWriter, syncStatus, type ServiceData } from '@strangler/data';
 import { withPassword } from '@strangler/service-kit/secret-url';
 import {
   abortCutover,
@@ -122,9 +130,10 @@ export function registerCutoverCommand(program: Command): void {
             );
             return;
           }
-          const switchData = facts.writes ? dataSwitcher(target, o.service ?? group, group, actor, o.reason ?? 'cutover') : undefined;
+          const moves = facts.writes ? dataMoves(target, o.service ?? group, group, actor, o.reason ?? 'cutover') : undefined;
+          const switchData = moves?.switchData;
           if (o.abort) {
-            await abortCutover({ target, group, actor, switchData, emit });
+            await abortCutover({ target, group, actor, switchData, reroute: moves?.reroute, emit });
             process.exitCode = EXIT_CODES['rolled-back'];
             return;
           }
@@ -141,6 +150,7 @@ export function registerCutoverCommand(program: Command): void {
             readiness: shadowStore ? readinessFrom(shadowStore, target, group) : undefined,
             gate: o.gate ? gateRunner(o.gate, group, o.gateTimeout * 1000) : undefined,
             switchData,
+            reroute: moves?.reroute,
             tickMs: o.tickMs,
             readinessTimeoutMs: o.readinessTimeout * 1000,
             resume: Boolean(o.resume),
@@ -161,16 +171,43 @@ export function registerCutoverCommand(program: Command): void {
     );
 }
 
-/** For a group that takes writes: its service's data writer moved by the data toolkit's switch, through the same store. */
-function dataSwitcher(target: TableTarget, service: string, group: string, actor: string, reason: string) {
-  return async (to: 'service' | 'monolith'): Promise<void> => {
+/**
+ * For a group that takes writes, through the data toolkit's switch on the same store: its
+ * service's data writer moved (nothing when that side writes already), and steps that move users
+ * between the sides made with the group's writes frozen and drained.
+ */
+function dataMoves(target: TableTarget, service: string, group: string, actor: string, reason: string) {
+  const withData = async <T>(fn: (data: ServiceData) => Promise<T>): Promise<T> => {
     const data = openService(service, loadMappingFile(process.env.DATA_MAPPING));
     try {
-      const r = await switchWriter({ data, to, routes: target, group, proxies: [], actor, reason: `cutover: ${reason}` });
-      if (r.outcome !== 'switched') throw new Error(`the data switch to the ${to} was undone at ${r.failedStep}: ${r.error}`);
+      return await fn(data);
     } finally {
       await closeService(data);
     }
+  };
+  const options = { routes: target, group, proxies: [], actor, reason: `cutover: ${reason}` };
+  return {
+    switchData: (to: 'service' | 'monolith'): Promise<void> =>
+      withData(async (data) => {
+        // Asked of the data, not of the cutover's state: a run that died right after its switch never recorded it.
+        const { writer } = await syncStatus(data);
+        if (writer === to) {
+          const mode = groupState((await target.read()).text, group)?.mode;
+          if (to === 'service' && mode !== 'service')
+            throw new Error(
+              `the service writes the ${service} rows but group ${group} is in ${mode} mode: the routes and the writer disagree (edited by hand?); see \`strangler data status ${service}\` and \`strangler history ${group}\``,
+            );
+          return;
+        }
+        const r = await switchWriter({ ...options, data, to });
+        if (r.outcome !== 'switched') throw new Error(`the data switch to the ${to} was undone at ${r.failedStep}: ${r.error}`);
+      }),
+    reroute: (mode: Exclude<Mode, 'service'>, weight: number | undefined, why: string): Promise<string> =>
+      withData(async (data) => {
+        const r = await switchWriter({ ...options, reason: `cutover: ${why}`, data, to: 'monolith', reroute: { mode, weight } });
+        if (r.outcome !== 'switched') throw new Error(`the reroute to ${mode} was undone at ${r.failedStep}: ${r.error}`);
+        return `${mode}${weight === undefined ? '' : ` ${weight} %`} with the writes frozen for ${r.frozenMs} ms and drained`;
+      }),
   };
 }
 

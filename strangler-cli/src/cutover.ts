@@ -88,7 +88,7 @@ const ms = (s: number): string => (Number.isFinite(s) ? `≤ ${Math.round(s * 10
 export interface CutoverEvent {
   at: string;
   group: string;
-  event: 'plan' | 'step' | 'gate' | 'verdict' | 'rollback' | 'promoted' | 'paused' | 'aborted';
+  event: 'plan' | 'step' | 'reroute' | 'gate' | 'verdict' | 'rollback' | 'promoted' | 'paused' | 'aborted';
   step?: string;
   detail?: string;
   /** Live figures of a canary step so far. */
@@ -122,8 +122,17 @@ export interface CutoverOptions {
    * routing): run once at each step, before it bakes and before service; a failure rolls back.
    */
   gate: ((step: string) => Promise<{ ok: boolean; detail: string }>) | undefined;
-  /** Moves the group's data writer (and its mode) with the data toolkit; undefined when the group takes no writes. */
+  /**
+   * Moves the group's data writer (and its mode) with the data toolkit; nothing when that side
+   * writes already (a resumed or aborted run may not know); undefined when the group takes no writes.
+   */
   switchData: ((to: 'service' | 'monolith') => Promise<void>) | undefined;
+  /**
+   * For a group that takes writes: a step that moves users between the sides (its mode or weight),
+   * made with its writes frozen and drained, so no user moved finds their last write missing on
+   * the other side. Returns what it says of it. Undefined when the group takes no writes.
+   */
+  reroute: ((mode: Exclude<Mode, 'service'>, weight: number | undefined, why: string) => Promise<string>) | undefined;
   /** How often the gates look at the figures. */
   tickMs: number;
   /** How long the readiness gate may take before the cutover pauses. */
@@ -201,6 +210,18 @@ export function groupFacts(text: string, group: string): { state: GroupState; sp
   return { state, spec: g.cutover, writes: table.takesWrites(group), monolith: table.defaultUpstream };
 }
 
+/** The share of users the target serves in a mode, percent: a step that changes it moves users between the sides. */
+const targetShare = (mode: Mode, weight: number | undefined): number => (mode === 'service' ? 100 : mode === 'canary' ? (weight ?? 0) : 0);
+
+/**
+ * Whether the group's data writer may be the service: once switched, or while the service step
+ * runs — a run that died between its switch and saving it left `dataSwitched` unset. `switchData`
+ * finds out which side writes; only from the service step on, so a canary's rollback needs no database.
+ */
+function writerMayHaveMoved(state: CutoverState, plan: readonly Step[]): boolean {
+  return state.dataSwitched || plan[state.next]?.kind === 'service';
+}
+
 export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome; state: CutoverState }> {
   const docs = o.target.documents;
   if (!docs) throw new CutoverRefused('a cutover needs the shared store (--store or ROUTES_STORE_URL): its state and lease live there');
@@ -241,10 +262,15 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
     await saveState(docs, state);
     emit({ event: 'plan', detail: plan.map((s, i) => `${i === state.next ? '→ ' : ''}${stepName(s)}`).join(', ') });
 
-    const flip = async (mode: Mode, weight: number | undefined, why: string): Promise<void> => {
+    /** `drained`: a change that moves users between the sides goes through `reroute`, when there is one. */
+    const flip = async (mode: Mode, weight: number | undefined, why: string, drained = true): Promise<void> => {
       const from = await o.target.read();
       const now = groupState(from.text, o.group)!;
       if (now.mode === mode && (mode !== 'canary' || now.weight === weight)) return;
+      if (drained && o.reroute && mode !== 'service' && targetShare(now.mode, now.weight) !== targetShare(mode, weight)) {
+        emit({ event: 'reroute', step: stepName(plan[state.next] ?? plan.at(-1)!), detail: await o.reroute(mode, weight, why) });
+        return;
+      }
       const next = editGroup(from.text, o.group, { mode, weight: mode === 'canary' ? weight : undefined });
       const written = await o.target.write(from, next, {
         actor: o.actor,
@@ -262,11 +288,15 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
 
     const rollback = async (why: string): Promise<{ outcome: Outcome; state: CutoverState }> => {
       emit({ event: 'rollback', detail: `${why}; back to ${state.safe}` });
-      if (state.dataSwitched && o.switchData) {
+      if (o.switchData && writerMayHaveMoved(state, plan)) {
         await o.switchData('monolith');
         state.dataSwitched = false;
       }
-      await flip(state.safe, undefined, `rolled back to ${state.safe}: ${why}`);
+      await flip(state.safe, undefined, `rolled back to ${state.safe}: ${why}`).catch(async (err: unknown) => {
+        // Back to safety first: users may meet their last write missing for as long as the replicator is behind.
+        emit({ event: 'rollback', detail: `could not reroute with the writes drained (${(err as Error).message}): flipped as it is` });
+        await flip(state.safe, undefined, `rolled back to ${state.safe}: ${why}`, false);
+      });
       state.status = 'rolled-back';
       state.why = why;
       await saveState(docs, state);
@@ -369,14 +399,25 @@ export async function runCutover(o: CutoverOptions): Promise<{ outcome: Outcome;
 }
 
 /** `--abort`: the group back at its last safe step and the cutover ended, under the lease. */
-export async function abortCutover(o: Pick<CutoverOptions, 'target' | 'group' | 'actor' | 'switchData' | 'emit'>): Promise<CutoverState> {
+export async function abortCutover(
+  o: Pick<CutoverOptions, 'target' | 'group' | 'actor' | 'switchData' | 'reroute' | 'emit'>,
+): Promise<CutoverState> {
   const docs = o.target.documents;
   if (!docs) throw new CutoverRefused('a cutover needs the shared store (--store or ROUTES_STORE_URL)');
   const state = await readState(docs, o.group);
   if (!state || (state.status !== 'running' && state.status !== 'paused')) throw new CutoverRefused(`no cutover of ${o.group} to abort`);
   const lease = await Lease.take(docs, o.group, `${o.actor} (pid ${process.pid}, aborting)`);
   try {
-    if (state.dataSwitched && o.switchData) await o.switchData('monolith');
+    if (o.switchData && writerMayHaveMoved(state, planOf(groupFacts((await o.target.read()).text, o.group).spec)))
+      await o.switchData('monolith');
+    const at = groupState((await o.target.read()).text, o.group)!;
+    if (o.reroute && targetShare(at.mode, at.weight) !== targetShare(state.safe, undefined)) {
+      // As a rollback does: users moved back with the writes drained, or flipped anyway, saying why.
+      const detail = await o
+        .reroute(state.safe, undefined, `cutover aborted: back to ${state.safe}`)
+        .catch((err: unknown) => `could not reroute with the writes drained (${(err as Error).message}): flipped as it is`);
+      o.emit({ at: new Date().toISOString(), group: o.group, event: 'reroute', detail });
+    }
     const from = await o.target.read();
     const next = editGroup(from.text, o.group, { mode: state.safe, weight: undefined });
     if (next !== from.text) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ProxyAdminClient } from '@strangler/proxy/admin-client';
 import { editGroup, groupState } from '@strangler/proxy/route-file';
-import { awaitFleet, fileTarget, type TableTarget } from '@strangler/proxy/table-target';
+import { awaitFleet, fileTarget, fleetWrites, type TableTarget } from '@strangler/proxy/table-target';
 import { backfill } from './backfill.ts';
 import { deadLetterRefusal, describeChange, type DeadLetterPolicy } from './dead-letters.ts';
 import { drain, drainHoldingLock, pendingBySide, prepareSync, withSyncLock, type ServiceData } from './replicate.ts';
@@ -44,6 +44,13 @@ export interface SwitchOptions {
   deadLetter?: DeadLetterPolicy;
   /** Aborting it (Ctrl-C) stops before the next step and undoes what was done. */
   signal?: AbortSignal;
+  /**
+   * Keep the writer (`to` names the side writing now) and change the group's mode and canary weight
+   * instead, under the same freeze and drains: users moved from one side to the other then find
+   * every write they made on the first already copied (a canary step of a group that takes
+   * writes). Not recorded as a switch.
+   */
+  reroute?: { mode: 'monolith' | 'shadow' | 'canary'; weight?: number | undefined };
   /** Told before each step starts. */
   onStep?: (step: SwitchStep) => void | Promise<void>;
 }
@@ -71,6 +78,8 @@ const POLL_MS = 25;
  * 6. flip-route — the group's mode becomes `service` (or `monolith`); still frozen.
  * 7. unfreeze — writes flow again, to the new writer.
  *
+ * With `reroute`, the same without step 5: the writer stays, the group's mode and weight change.
+ *
  * On a failure or an abort, what was done is undone in reverse (writer back, the original table
  * back), and the switch is recorded as aborted with the failing step. Every switch is recorded in
  * the service's database (`strangler_switches`): who, when, why, from → to, the table it produced.
@@ -88,6 +97,7 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
   let from: Side = o.to === 'service' ? 'monolith' : 'service';
   let text = originalText;
   let routesHash: string | undefined;
+  let frozenRevision: number | undefined;
   let frozenAt: number | undefined;
   let frozenMs: number | undefined;
   let published = false;
@@ -99,7 +109,9 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
     published = true;
     version = await routes.write(version, next, {
       actor: o.actor,
-      reason: `data switch of ${service} to the ${o.to}: ${o.reason}`,
+      reason: o.reroute
+        ? `${group} rerouted to ${o.reroute.mode}${o.reroute.mode === 'canary' ? ` ${o.reroute.weight} %` : ''} with its writes drained: ${o.reason}`
+        : `data switch of ${service} to the ${o.to}: ${o.reason}`,
       kind: 'flip',
       group,
       diff: [],
@@ -163,7 +175,13 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
         throw new SwitchError(`${service} has no sync state: run \`strangler data backfill ${service}\` first`);
       });
       from = state.writer;
-      if (from === o.to) throw new SwitchError(`the ${o.to} already writes the ${service} rows; nothing to switch`);
+      if (o.reroute && from !== o.to)
+        throw new SwitchError(`a reroute keeps the writer, but the ${from} writes the ${service} rows, not the ${o.to}`);
+      if (o.reroute && o.reroute.mode !== 'monolith' && from !== 'monolith')
+        throw new SwitchError(
+          `in ${o.reroute.mode} mode the monolith writes the ${service} rows: switch the writer for that, not a reroute`,
+        );
+      if (!o.reroute && from === o.to) throw new SwitchError(`the ${o.to} already writes the ${service} rows; nothing to switch`);
       if (o.to === 'service' && !state.backfilledAt)
         throw new SwitchError(`${service} has not been backfilled: run \`strangler data backfill ${service}\` first`);
       const routedToService = g.mode === 'service';
@@ -179,6 +197,7 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
 
     await run('freeze', async () => {
       routesHash = await publish(editGroup(text, group, { frozen: true }));
+      frozenRevision = version.revision;
       frozenAt = performance.now();
       return `table ${routesHash}`;
     });
@@ -196,6 +215,37 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
           if (Date.now() > deadline)
             throw new SwitchError(
               `the proxy at ${proxy.url} still runs ${w.onOlderTables} writes routed before the freeze (answers not sent, or upstream attempts not done)`,
+            );
+          await sleep(POLL_MS, o.signal);
+        }
+      }
+      // A fleet on the store is waited for by the proxies' own reports, whose admin URLs a switch
+      // run from a pipeline does not know; each report is at most a poll old.
+      if (routes.documents && frozenRevision !== undefined) {
+        for (;;) {
+          const f = fleetWrites(await routes.documents.fleet(), frozenRevision);
+          waited.writes = Math.max(
+            waited.writes,
+            f.running.reduce((n, p) => n + p.writes, 0),
+          );
+          waited.abandoned = Math.max(
+            waited.abandoned,
+            f.running.reduce((n, p) => n + p.abandoned, 0),
+          );
+          if (f.drained) break;
+          if (Date.now() > deadline)
+            throw new SwitchError(
+              [
+                ...f.running.map(
+                  (p) =>
+                    `the proxy ${p.id} still runs ${p.writes} writes routed before the freeze (answers not sent, or upstream attempts not done)`,
+                ),
+                ...f.unknown.map((p) =>
+                  p.revision < frozenRevision!
+                    ? `the proxy ${p.id} has not reported revision ${frozenRevision} yet`
+                    : `the proxy ${p.id} does not report the writes it runs (older than this toolkit): upgrade it`,
+                ),
+              ].join('; ') || 'no proxy reports to the store',
             );
           await sleep(POLL_MS, o.signal);
         }
@@ -225,24 +275,29 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
       return `applied ${applied} changes; lag 0`;
     });
 
-    await run('switch-writer', () =>
-      withSyncLock(o.data, async () => {
-        // Nothing can be written while frozen, but a straggler may have committed since the drain.
-        const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000, ...policy });
-        await refuseDeadLetters();
-        if (last.failing.length)
-          throw new SwitchError(`the other side refused a change while frozen: ${last.failing.slice(0, 3).map(describeChange).join('; ')}`);
-        if (!last.done)
-          throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
-        await setWriter(o.data.pools.service, service, o.to);
-        writerChanged = true;
-        return `the ${o.to} writes from now on${last.applied + last.strays ? ` (${last.applied + last.strays} last changes applied)` : ''}`;
-      }),
-    );
+    if (!o.reroute)
+      await run('switch-writer', () =>
+        withSyncLock(o.data, async () => {
+          // Nothing can be written while frozen, but a straggler may have committed since the drain.
+          const last = await drainHoldingLock(o.data, from, { deadline: Date.now() + 5_000, ...policy });
+          await refuseDeadLetters();
+          if (last.failing.length)
+            throw new SwitchError(
+              `the other side refused a change while frozen: ${last.failing.slice(0, 3).map(describeChange).join('; ')}`,
+            );
+          if (!last.done)
+            throw new SwitchError('changes kept arriving while frozen: something writes the rows without going through the proxy');
+          await setWriter(o.data.pools.service, service, o.to);
+          writerChanged = true;
+          return `the ${o.to} writes from now on${last.applied + last.strays ? ` (${last.applied + last.strays} last changes applied)` : ''}`;
+        }),
+      );
 
     await run('flip-route', async () => {
-      routesHash = await publish(editGroup(text, group, { mode: o.to === 'service' ? 'service' : 'monolith', weight: undefined }));
-      return `group ${group} → ${o.to === 'service' ? 'service' : 'monolith'} (table ${routesHash})`;
+      const mode = o.reroute?.mode ?? (o.to === 'service' ? 'service' : 'monolith');
+      const weight = mode === 'canary' ? o.reroute?.weight : undefined;
+      routesHash = await publish(editGroup(text, group, { mode, weight }));
+      return `group ${group} → ${mode}${weight === undefined ? '' : ` ${weight} %`} (table ${routesHash})`;
     });
 
     await run('unfreeze', async () => {
@@ -283,9 +338,10 @@ export async function switchWriter(o: SwitchOptions): Promise<SwitchResult> {
     startedAt,
     finishedAt: new Date(),
   };
-  await recordSwitch(o.data.pools.service, record).catch((e: unknown) =>
-    undoErrors.push(`the switch could not be recorded: ${(e as Error).message}`),
-  );
+  if (!o.reroute)
+    await recordSwitch(o.data.pools.service, record).catch((e: unknown) =>
+      undoErrors.push(`the switch could not be recorded: ${(e as Error).message}`),
+    );
   const { startedAt: _s, finishedAt: _f, ...result } = record;
   return { ...result, undoErrors };
 }

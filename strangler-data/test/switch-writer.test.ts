@@ -92,6 +92,33 @@ describe('strangler data switch (the writer switch state machine)', () => {
     });
   });
 
+  it('when asked to reroute (a canary step of a group that takes writes), then the group moves to its new weight with the writes frozen and every captured change applied first, the writer stays, and no switch is recorded; a reroute that would change who writes is refused', async () => {
+    const switches = await count(d.pools.service, 'SELECT count(*) FROM strangler_switches');
+    await d.pools.monolith.query(`INSERT INTO authors (id, name, email) VALUES (78, 'Moved', 'moved@library.test')`);
+    try {
+      const steps: string[] = [];
+      const r = await switchWriter(options({ to: 'monolith', reroute: { mode: 'canary', weight: 50 }, onStep: (s) => void steps.push(s) }));
+      expect([r.outcome, r.error]).toEqual(['switched', undefined]);
+      expect(steps).toEqual(SWITCH_STEPS.filter((s) => s !== 'switch-writer'));
+      expect(await count(d.pools.service, 'SELECT count(*) FROM authors WHERE id = 78')).toBe(1);
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
+      expect(await fs.readFile(proxy.routesFile, 'utf8')).toContain('catalog: { mode: canary, target: catalog, weight: 50 }');
+      expect(await served()).toMatchObject({ mode: 'canary', frozen: false, hash: r.routesHash });
+      expect(await count(d.pools.service, 'SELECT count(*) FROM strangler_switches')).toBe(switches);
+
+      const wrong = await switchWriter(options({ to: 'service', reroute: { mode: 'canary', weight: 60 } }));
+      expect([wrong.outcome, wrong.failedStep, wrong.error]).toEqual([
+        'aborted',
+        'check',
+        'a reroute keeps the writer, but the monolith writes the catalog rows, not the service',
+      ]);
+    } finally {
+      await drain(d);
+      await d.pools.monolith.query(`DELETE FROM authors WHERE id = 78`);
+      await drain(d);
+    }
+  });
+
   it.each(SWITCH_STEPS)(
     'when aborted before %s, then what was done is undone: the monolith writes, the original table is served unfrozen',
     async (step) => {
@@ -233,6 +260,52 @@ describe('strangler data switch (the writer switch state machine)', () => {
     const noToken = await runCli(['data', 'switch', 'catalog', '--to', 'service', '--reason', 'x'], { ...env, ADMIN_TOKEN: '' });
     expect([noToken.code, noToken.err.trim()]).toEqual([2, 'set ADMIN_TOKEN: reloading a proxy needs its admin token']);
   });
+
+  it('regression, drain-requests waited for nothing on the shared store without admin URLs (as `strangler cutover` switches): a write routed before the freeze still running at the deadline aborts the switch there, and one that ends in time is waited for', async () => {
+    const redis = await startTestRedis();
+    const fleet = await Promise.all([1, 2].map(() => startTestProxy(original, { ROUTES_STORE_URL: redis.url, ROUTES_POLL_MS: '100' })));
+    const routes = await storeTarget(redis.url, 'strangler:routes');
+    try {
+      monolith.behaviour = { kind: 'ok', delayMs: 1_500 };
+      const slow = fetch(`${fleet[1]!.url}/api/catalog/7`, { method: 'PATCH', body: '{}' });
+      await new Promise((r) => setTimeout(r, 100));
+      const r = await switchWriter(options({ routes, routesFile: undefined, proxies: [], requestsTimeoutMs: 300 }));
+      expect([r.outcome, r.failedStep]).toEqual(['aborted', 'drain-requests']);
+      // Named by the id it reports under: the one the slow write went through.
+      const slowOne = fleet[1]!.store.status();
+      expect(r.error).toBe(
+        `the proxy ${slowOne.kind === 'store' ? slowOne.instance : '?'} still runs 1 writes routed before the freeze (answers not sent, or upstream attempts not done)`,
+      );
+      for (const p of fleet) expect(p.store.current.routes[0]).toMatchObject({ mode: 'monolith', frozen: false });
+      expect((await readSyncState(d.pools.service, 'catalog')).writer).toBe('monolith');
+      expect((await slow).status).toBe(200);
+
+      // The same write ending within the deadline: the writer changes only once it has.
+      monolith.behaviour = { kind: 'ok', delayMs: 600 };
+      let answeredAt = 0;
+      const inTime = fetch(`${fleet[0]!.url}/api/catalog/8`, { method: 'PATCH', body: '{}' }).then(
+        (res) => ((answeredAt = Date.now()), res),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      let switchingAt = 0;
+      const ok = await switchWriter(
+        options({
+          routes,
+          routesFile: undefined,
+          proxies: [],
+          onStep: (step) => void (step === 'drain-changes' && (switchingAt = Date.now())),
+        }),
+      );
+      expect([ok.outcome, ok.error]).toEqual(['switched', undefined]);
+      expect((await inTime).status).toBe(200);
+      expect(switchingAt).toBeGreaterThanOrEqual(answeredAt);
+      expect(ok.steps.find((s) => s.step === 'drain-requests')?.detail).toMatch(/waited for up to 1 writes/);
+    } finally {
+      routes.close();
+      await Promise.all(fleet.map((p) => p.close()));
+      await redis.close();
+    }
+  }, 30_000);
 
   it('when the proxies follow the shared store, then the switch changes the store (audited), every proxy reporting to it takes each step, and the CLI does the same', async () => {
     const redis = await startTestRedis();

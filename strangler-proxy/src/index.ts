@@ -7,6 +7,7 @@ export { PROXY_ERRORS } from './errors.ts';
 export { ProxyAdminClient } from './admin/admin-client.ts';
 export { explainRoute } from './admin/describe-table.ts';
 export { diffTables } from './routing/diff-tables.ts';
+export { canaryBucket, inCanary } from './routing/canary.ts';
 export type { RouteTable } from './routing/route-table.ts';
 export { PostgresShadowStore, type ShadowExample } from './shadow/shadow-store.ts';
 export { buildReport, DEFAULT_SETTINGS, parseSince, type RouteReport, type RouteSettings } from './shadow/shadow-report.ts';

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import type { LiveFigures } from '../metrics/live-figures.ts';
+import type { InFlightByVersion } from '../proxy/in-flight-writes.ts';
 import { tableHash } from './compile-route-table.ts';
 
 /**
@@ -83,6 +84,11 @@ export interface InstanceReport {
   at: string;
   /** What each route group's sides have answered since the proxy started (for a cutover's live analysis). */
   live?: LiveFigures;
+  /**
+   * The writes it still runs, by the revision that routed them: a writer switch waits until none
+   * routed before its freeze is left on any proxy, without needing each proxy's admin URL.
+   */
+  inFlightWrites?: InFlightByVersion[];
 }
 
 // KEYS: doc, texts, audit. ARGV: basedOn, text, hash, at, actor, reason, audit JSON (without revision), channel.

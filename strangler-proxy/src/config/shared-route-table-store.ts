@@ -5,6 +5,7 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LiveFigures } from '../metrics/live-figures.ts';
+import type { InFlightByVersion } from '../proxy/in-flight-writes.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import { diffTables } from '../routing/diff-tables.ts';
 import { compileRouteTable, tableHash } from './compile-route-table.ts';
@@ -50,6 +51,7 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
   #closed = false;
   #wasStale = false;
   #figures: (() => Promise<LiveFigures>) | undefined;
+  #writes: (() => InFlightByVersion[]) | undefined;
 
   private constructor(docs: RouteDocuments, subscriber: Redis, o: SharedStoreOptions, table: RouteTable, revision: number, ok: boolean) {
     super();
@@ -170,9 +172,16 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
     this.#figures = figures;
   }
 
+  /** …and the writes it still runs, by the revision that routed them (a writer switch waits on them). */
+  reportWrites(writes: () => InFlightByVersion[]): void {
+    this.#writes = writes;
+  }
+
   async #report(): Promise<void> {
     const ttl = Math.max(5, Math.ceil((this.#o.pollMs * 5) / 1000));
     const live = await this.#figures?.().catch(() => undefined);
+    // Taken with the revision, after the figures' await: a write routed by an older table can only end from here on.
+    const inFlightWrites = this.#writes?.();
     await this.#docs
       .report(
         {
@@ -182,6 +191,7 @@ export class SharedRouteTableStore extends EventEmitter<{ reload: [ReloadResult]
           stale: this.stale,
           at: new Date().toISOString(),
           ...(live ? { live } : {}),
+          ...(inFlightWrites ? { inFlightWrites } : {}),
         },
         ttl,
       )

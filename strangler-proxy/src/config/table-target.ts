@@ -104,6 +104,31 @@ export function convergence(fleet: readonly InstanceReport[], revision: number):
   return { converged: fleet.length > 0 && stragglers.length === 0, stragglers, fleet: [...fleet] };
 }
 
+export interface FleetWrites {
+  /** No proxy runs a write routed before `revision`, by its latest report. */
+  drained: boolean;
+  /** Writes each proxy still runs that a table older than `revision` routed (`abandoned`: attempts it gave up on, held for the upstream's timeout). */
+  running: { id: string; writes: number; abandoned: number }[];
+  /** Proxies whose report cannot say: not yet on `revision`, or not reporting their writes (an older proxy). */
+  unknown: InstanceReport[];
+}
+
+/** The fleet's writes routed before `revision` that are still running, from each proxy's report. */
+export function fleetWrites(fleet: readonly InstanceReport[], revision: number): FleetWrites {
+  const running: FleetWrites['running'] = [];
+  const unknown: InstanceReport[] = [];
+  for (const p of fleet) {
+    if (p.revision < revision || !p.inFlightWrites) {
+      unknown.push(p);
+      continue;
+    }
+    const older = p.inFlightWrites.filter((w) => w.version < revision);
+    const writes = older.reduce((n, w) => n + w.writes, 0);
+    if (writes) running.push({ id: p.id, writes, abandoned: older.reduce((n, w) => n + w.abandoned, 0) });
+  }
+  return { drained: fleet.length > 0 && !running.length && !unknown.length, running, unknown };
+}
+
 /** Waits until every reporting proxy serves `revision`, up to `timeoutMs`; the last look either way. */
 export async function awaitFleet(documents: RouteDocuments, revision: number, timeoutMs: number): Promise<Convergence> {
   const deadline = Date.now() + timeoutMs;

@@ -75,4 +75,13 @@ export class InFlightWrites {
   total(): number {
     return this.olderThan(Infinity);
   }
+
+  /** Every table version with writes still running, for the proxy's report to a shared store. */
+  byVersion(): InFlightByVersion[] {
+    return [...this.#byVersion].map(([version, c]) => ({ version, writes: c.writes, abandoned: c.abandoned }));
+  }
+}
+
+export interface InFlightByVersion extends InFlightCounts {
+  version: number;
 }

@@ -78,6 +78,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
 
   let draining = false;
   const inFlightWrites = new InFlightWrites();
+  if (store instanceof SharedRouteTableStore) store.reportWrites(() => inFlightWrites.byVersion());
   const shadowing = await startShadowing(config, { routes: store, metrics, log });
   const dryRunMarks = DryRunMarks.fromSecrets(config.dryRunSecret, config.adminToken);
   const deps = {
