@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { startApp, type RunningApp } from '@strangler/service-kit';
+import { servicePool, startApp, type RunningApp } from '@strangler/service-kit';
 import { authRoutes } from './auth/auth-routes.ts';
 import type { AuthConfig } from './config.ts';
 
@@ -14,6 +14,10 @@ export function startAuthService(config: AuthConfig, log: Logger): Promise<Runni
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
+    // Four connections: me and the login's lookup hold one for about a millisecond (the login's
+    // scrypt runs with none held), so four carry a task's CPU with room for bursts; more would only
+    // queue inside the shared PostgreSQL and prepare every statement on more connections.
+    database: servicePool(4),
     routes: (kit) => ({ api: { '/auth': authRoutes({ ...kit, secureCookies: config.secureCookies }) } }),
   });
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { startApp, type RunningApp } from '@strangler/service-kit';
+import { servicePool, startApp, type RunningApp } from '@strangler/service-kit';
 import type { ListingsConfig } from './config.ts';
 import { listingRoutes } from './listings/listing-routes.ts';
 import { reservationRoutes } from './reservations/reservation-routes.ts';
@@ -18,6 +18,10 @@ export function startListingsService(config: ListingsConfig, log: Logger): Promi
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
+    // Four connections: a read holds one for about a millisecond and no route holds one while it
+    // waits on anything else, so four carry a task's whole CPU (¼ vCPU) with room for bursts; more
+    // would only queue inside the shared PostgreSQL and prepare every statement on more connections.
+    database: servicePool(4),
     routes: (ctx) => ({
       api: { '/suppliers': supplierRoutes(ctx), '/listings': listingRoutes(ctx), '/reservations': reservationRoutes(ctx) },
     }),

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { startApp, type RunningApp } from '@strangler/service-kit';
+import { servicePool, startApp, type RunningApp } from '@strangler/service-kit';
 import type { OrdersConfig } from './config.ts';
 import { orderRoutes } from './orders/order-routes.ts';
 import { StockClient } from './orders/stock-client.ts';
@@ -15,6 +15,9 @@ export function startOrdersService(config: OrdersConfig, log: Logger): Promise<R
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
+    // Ten connections, as before: placing an order holds its transaction's connection while the
+    // stock is reserved over HTTP, so a smaller pool would make reads wait behind slow placements.
+    database: servicePool(10),
     routes: (kit) => ({ api: { '/orders': orderRoutes({ ...kit, stock: new StockClient(() => config.apiBaseUrl) }) } }),
   });
 }
