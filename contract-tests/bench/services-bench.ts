@@ -147,8 +147,20 @@ async function settledActiveTime(admin: pg.Client, names: string[]): Promise<Map
   return last;
 }
 
+/** What the run made, undone newest first: at its end, or at Ctrl-C (the scratch databases would stay otherwise). */
+const closers: (() => Promise<unknown>)[] = [];
+async function cleanUp(): Promise<void> {
+  for (const a of agents.values()) a.destroy();
+  for (const c of closers.splice(0).reverse()) await c().catch((err: unknown) => console.error(err));
+}
+let interrupted: Promise<void> | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.error(`${signal}: stopping the apps and dropping the scratch databases`);
+    interrupted ??= cleanUp().finally(() => process.exit(130));
+  });
+
 async function main(): Promise<void> {
-  const closers: (() => Promise<unknown>)[] = [];
   const group = new ProcessGroup({
     log: (line) => console.error(line),
     onUnexpectedExit: (name, code) => {
@@ -202,13 +214,17 @@ async function main(): Promise<void> {
     }
     // As `npm start` does: each service's rows copied from the seeded monolith (the writer stays there).
     const mappings = loadDataMapping(DATA_MAPPING_FILE);
-    const monolithPool = new pg.Pool({ connectionString: dbs.monolith.url, max: 2 });
-    closers.push(() => monolithPool.end());
+    const pool = (url: string): pg.Pool => {
+      const p = new pg.Pool({ connectionString: url, max: 2 });
+      // Dropping the databases at Ctrl-C ends its connections: not a crash.
+      p.on('error', () => {});
+      closers.push(() => p.end());
+      return p;
+    };
+    const monolithPool = pool(dbs.monolith.url);
     for (const s of SERVICES) {
-      const service = new pg.Pool({ connectionString: dbs[s].url, max: 2 });
-      const data: ServiceData = { mapping: mappings.for(s), pools: { monolith: monolithPool, service } };
+      const data: ServiceData = { mapping: mappings.for(s), pools: { monolith: monolithPool, service: pool(dbs[s].url) } };
       await alignWriter(data, renderRouteTable('monolith', urls));
-      await service.end();
     }
     const { rows } = await monolithPool.query<{ id: number }>(
       `SELECT o.id::int AS id FROM orders o JOIN users u ON u.id = o.buyer_user_id WHERE u.email = $1 ORDER BY o.id LIMIT 1`,
@@ -265,6 +281,7 @@ async function main(): Promise<void> {
     const dbMs = new Map<string, { monolith: number; service: number }>();
     if (DB_REQUESTS > 0) {
       const admin = new pg.Client({ connectionString: SERVER });
+      admin.on('error', () => {});
       await admin.connect();
       try {
         const names = [dbs.monolith.name, ...SERVICES.map((s) => dbs[s].name)];
@@ -329,9 +346,14 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    for (const a of agents.values()) a.destroy();
-    for (const c of closers.reverse()) await c().catch((err: unknown) => console.error(err));
+    await cleanUp();
   }
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // Requests fail once Ctrl-C has stopped the apps: the clean-up under way ends the run.
+  if (!interrupted) throw err;
+  await interrupted;
+}
