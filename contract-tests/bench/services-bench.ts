@@ -10,7 +10,8 @@
 // of going idle, so each endpoint is measured alone and waited for); and the shadow report
 // (`strangler report`) of the same run, whose latency columns the proxy measured. Loopback only;
 // BENCH_REQUESTS (300) per endpoint and side, BENCH_DB_REQUESTS (200, 0: skip) for the DB time,
-// BENCH_MIRROR_PAUSE_MS (15) after each request through the proxy, BENCH_ENDPOINTS to run only some.
+// BENCH_MIRROR_PAUSE_MS (15) after each request through the proxy, BENCH_ENDPOINTS to run only some;
+// then each endpoint under load (BENCH_CONCURRENCY 8 clients, BENCH_LOAD_SECONDS 3 per side, 0: skip).
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +32,10 @@ const DB_REQUESTS = Number(process.env.BENCH_DB_REQUESTS ?? 200);
 // After a request through the proxy, time for its mirrored copy to finish before the next request:
 // the copy's latency (the report's service column) is then its own, not a race with the next one.
 const MIRROR_PAUSE_MS = Number(process.env.BENCH_MIRROR_PAUSE_MS ?? 15);
+// Under load: BENCH_CONCURRENCY clients at once for BENCH_LOAD_SECONDS per endpoint and side (0: skip),
+// where a pool too small for the requests in flight shows.
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 3);
 /** BENCH_ENDPOINTS=auth-me,listings-search: only those (default: every endpoint). */
 const ONLY = process.env.BENCH_ENDPOINTS?.split(',').map((s) => s.trim());
 const SESSION_SECRET = 'bench-session-secret-of-32-chars-or-more';
@@ -93,10 +98,11 @@ function routeTable(urls: Record<'monolith' | ServiceName, string>, list: Endpoi
 
 const agents = new Map<string, http.Agent>();
 
-/** One GET on a kept-alive connection of its own per origin; its status, body and milliseconds to the last byte. */
-function get(origin: string, pathAndQuery: string, cookie?: string): Promise<{ status: number; body: string; ms: number }> {
-  let agent = agents.get(origin);
-  if (!agent) agents.set(origin, (agent = new http.Agent({ keepAlive: true, maxSockets: 1 })));
+/** One GET on a kept-alive connection of its own per origin (and `client`); its status, body and milliseconds to the last byte. */
+function get(origin: string, pathAndQuery: string, cookie?: string, client = 0): Promise<{ status: number; body: string; ms: number }> {
+  const key = `${origin} ${client}`;
+  let agent = agents.get(key);
+  if (!agent) agents.set(key, (agent = new http.Agent({ keepAlive: true, maxSockets: 1 })));
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = http.get(`${origin}${pathAndQuery}`, { agent, headers: cookie ? { cookie } : {} }, (res) => {
@@ -331,6 +337,36 @@ async function main(): Promise<void> {
     console.log(
       'service/monolith: p50 / p99 ratios (below 1: the service is faster); via proxy: the monolith answering through the proxy, every request mirrored to the service',
     );
+
+    if (LOAD_SECONDS > 0) {
+      console.log(
+        `\nunder load: ${CONCURRENCY} clients at once, ${LOAD_SECONDS} s per endpoint and side, straight to each app (the client shares the cores)\n${'endpoint'.padEnd(16)}  ${'monolith rps p50/p99'.padStart(25)}  ${'service rps p50/p99'.padStart(25)}  ${'rps s/m'.padStart(7)}`,
+      );
+      for (const [n, e] of list.entries()) {
+        const figures: Partial<Record<'monolith' | 'service', { rps: number; p50: number; p99: number; errors: number }>> = {};
+        // Which side goes first alternates by endpoint.
+        for (const side of n % 2 ? (['service', 'monolith'] as const) : (['monolith', 'service'] as const)) {
+          const times: number[] = [];
+          let failed = 0;
+          const deadline = performance.now() + LOAD_SECONDS * 1000;
+          await Promise.all(
+            Array.from({ length: CONCURRENCY }, async (_, client) => {
+              for (let i = client; performance.now() < deadline; i++) {
+                const r = await get(originOf(e, side), e.paths[i % e.paths.length]!, e.buyer && cookie, client + 1);
+                if (r.status !== 200) failed++;
+                times.push(r.ms);
+              }
+            }),
+          );
+          const sorted = times.sort((a, b) => a - b);
+          figures[side] = { rps: times.length / LOAD_SECONDS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), errors: failed };
+        }
+        const [m, s] = [figures.monolith!, figures.service!];
+        const cell = (f: typeof m): string =>
+          `${f.rps.toFixed(0).padStart(6)} ${fmt(f.p50)} / ${fmt(f.p99)}${f.errors ? ` (${f.errors} errors)` : ''}`;
+        console.log(`${e.name.padEnd(16)}  ${cell(m).padStart(25)}  ${cell(s).padStart(25)}  ${(s.rps / m.rps).toFixed(2).padStart(7)}`);
+      }
+    }
 
     // The proxy writes its shadow results in batches; stopping it writes the last one.
     await new Promise((r) => setTimeout(r, 1_000));

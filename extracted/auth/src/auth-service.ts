@@ -14,10 +14,7 @@ export function startAuthService(config: AuthConfig, log: Logger): Promise<Runni
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
-    // Four connections: me and the login's lookup hold one for about a millisecond (the login's
-    // scrypt runs with none held), so four carry a task's CPU with room for bursts; more would only
-    // queue inside the shared PostgreSQL and prepare every statement on more connections.
-    database: servicePool(4),
+    database: servicePool(),
     routes: (kit) => ({ api: { '/auth': authRoutes({ ...kit, secureCookies: config.secureCookies }) } }),
   });
 }

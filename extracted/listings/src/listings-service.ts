@@ -18,10 +18,7 @@ export function startListingsService(config: ListingsConfig, log: Logger): Promi
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
-    // Four connections: a read holds one for about a millisecond and no route holds one while it
-    // waits on anything else, so four carry a task's whole CPU (¼ vCPU) with room for bursts; more
-    // would only queue inside the shared PostgreSQL and prepare every statement on more connections.
-    database: servicePool(4),
+    database: servicePool(),
     routes: (ctx) => ({
       api: { '/suppliers': supplierRoutes(ctx), '/listings': listingRoutes(ctx), '/reservations': reservationRoutes(ctx) },
     }),

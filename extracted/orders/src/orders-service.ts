@@ -15,9 +15,7 @@ export function startOrdersService(config: OrdersConfig, log: Logger): Promise<R
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
-    // Ten connections, as before: placing an order holds its transaction's connection while the
-    // stock is reserved over HTTP, so a smaller pool would make reads wait behind slow placements.
-    database: servicePool(10),
+    database: servicePool(),
     routes: (kit) => ({ api: { '/orders': orderRoutes({ ...kit, stock: new StockClient(() => config.apiBaseUrl) }) } }),
   });
 }

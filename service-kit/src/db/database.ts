@@ -101,11 +101,15 @@ function statementNamer(budget: number): ((text: string, values: unknown[]) => p
 }
 
 /**
- * A service's pool: `size` connections, kept open once made (each holds its prepared statements:
- * one closed after an idle spell would parse and plan them all again), and its statements named,
- * up to 200 distinct texts per connection: every fixed-shape query of a service and its common
- * search shapes, while a flood of rare filter combinations only runs unnamed.
+ * A service's pool. Ten connections at most, as the monolith's: under load a connection is held for
+ * the statement and for the event loop's lag in reading its answer, so a smaller pool makes requests
+ * queue for one (`npm run bench:services`, 8 clients at once on 2 shared cores: with 4, the listing
+ * search's and me's throughput fell by about 15 % and 25 % against 10, over three noisy runs each). Four of them kept open however long idle, as each
+ * holds its prepared statements (one closed after an idle spell parses and plans them all again),
+ * the rest closing after 10 s idle, so a quiet task does not hold ten server backends. Statements
+ * named, up to 200 distinct texts: every fixed-shape query of a service and its common search
+ * shapes, while a flood of rare filter combinations only runs unnamed.
  */
-export function servicePool(size: number): Pick<DatabaseOptions, 'max' | 'min' | 'namedStatements'> {
-  return { max: size, min: size, namedStatements: 200 };
+export function servicePool(): Pick<DatabaseOptions, 'max' | 'min' | 'namedStatements'> {
+  return { max: 10, min: 4, namedStatements: 200 };
 }
