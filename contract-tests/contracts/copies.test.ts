@@ -66,6 +66,13 @@ const dryRunListingCreate: Rule = {
     ].join('\n'),
 };
 
+/** The services' pages: rows and total in one statement (the monolith runs two). */
+const oneTripPages: Rule = {
+  why: 'a page and its total come back in one round trip',
+  from: /\bpagedQuery\b/g,
+  to: 'pagedQueryOneTrip',
+};
+
 /** Currency: the monolith's comes from its listings module, which the orders service does not have. */
 const currencyFromListings = /^import type \{ Currency \} from '\.\.\/listings\/listings\.ts';$/m;
 
@@ -89,7 +96,7 @@ const PAIRS: Pair[] = [
     group: 'listings',
     monolith: 'monolith/src/suppliers/suppliers.ts',
     service: 'extracted/listings/src/suppliers/suppliers.ts',
-    rules: [],
+    rules: [oneTripPages],
   },
   {
     group: 'listings',
@@ -97,7 +104,19 @@ const PAIRS: Pair[] = [
     service: 'extracted/listings/src/suppliers/supplier-routes.ts',
     rules: [importsIsDryRun('ApiError'), dryRunInsert],
   },
-  { group: 'listings', monolith: 'monolith/src/listings/listings.ts', service: 'extracted/listings/src/listings/listings.ts', rules: [] },
+  {
+    group: 'listings',
+    monolith: 'monolith/src/listings/listings.ts',
+    service: 'extracted/listings/src/listings/listings.ts',
+    rules: [
+      oneTripPages,
+      {
+        why: "the page's columns (JSON, to_char) are built for its rows only, keyed by the listing's id",
+        from: /pagedQueryOneTrip<Listing>\(db, \{ /,
+        to: "pagedQueryOneTrip<Listing>(db, { key: 'l.id', ",
+      },
+    ],
+  },
   {
     group: 'listings',
     monolith: 'monolith/src/listings/listing-schemas.ts',
@@ -133,6 +152,7 @@ const PAIRS: Pair[] = [
         from: currencyFromListings,
         to: "\nexport type Currency = 'USD' | 'EUR';",
       },
+      oneTripPages,
     ],
   },
   {

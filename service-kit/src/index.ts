@@ -1,6 +1,6 @@
-export { createDatabase, type Database, type DatabaseOptions, type Queryable } from './db/database.ts';
+export { createDatabase, servicePool, type Database, type DatabaseOptions, type Queryable } from './db/database.ts';
 export { migrate, loadMigrations, type Migration } from './db/migrate.ts';
-export { pagedQuery, type PagedQuery } from './db/paged-query.ts';
+export { pagedQuery, pagedQueryOneTrip, type OneTripPagedQuery, type PagedQuery } from './db/paged-query.ts';
 export { containsPattern } from './db/like-pattern.ts';
 export { isoTimestamp } from './db/iso-timestamp.ts';
 export { ERRORS, ApiError, type ErrorCode, type FieldErrors } from './http/errors.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { startApp, type RunningApp } from '@strangler/service-kit';
+import { servicePool, startApp, type RunningApp } from '@strangler/service-kit';
 import { authRoutes } from './auth/auth-routes.ts';
 import type { AuthConfig } from './config.ts';
 
@@ -14,6 +14,7 @@ export function startAuthService(config: AuthConfig, log: Logger): Promise<Runni
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
+    database: servicePool(),
     routes: (kit) => ({ api: { '/auth': authRoutes({ ...kit, secureCookies: config.secureCookies }) } }),
   });
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { startApp, type RunningApp } from '@strangler/service-kit';
+import { servicePool, startApp, type RunningApp } from '@strangler/service-kit';
 import type { ListingsConfig } from './config.ts';
 import { listingRoutes } from './listings/listing-routes.ts';
 import { reservationRoutes } from './reservations/reservation-routes.ts';
@@ -18,6 +18,7 @@ export function startListingsService(config: ListingsConfig, log: Logger): Promi
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
+    database: servicePool(),
     routes: (ctx) => ({
       api: { '/suppliers': supplierRoutes(ctx), '/listings': listingRoutes(ctx), '/reservations': reservationRoutes(ctx) },
     }),

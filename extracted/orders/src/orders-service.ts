@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { startApp, type RunningApp } from '@strangler/service-kit';
+import { servicePool, startApp, type RunningApp } from '@strangler/service-kit';
 import type { OrdersConfig } from './config.ts';
 import { orderRoutes } from './orders/order-routes.ts';
 import { StockClient } from './orders/stock-client.ts';
@@ -15,6 +15,7 @@ export function startOrdersService(config: OrdersConfig, log: Logger): Promise<R
     config,
     migrationsDir: MIGRATIONS_DIR,
     log,
+    database: servicePool(),
     routes: (kit) => ({ api: { '/orders': orderRoutes({ ...kit, stock: new StockClient(() => config.apiBaseUrl) }) } }),
   });
 }

@@ -4,7 +4,7 @@ import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, type LoginThrottle } from 
 import { createRevocations, type SessionRevocations } from '../auth/revocations.ts';
 import { SessionTokens } from '../auth/session-token.ts';
 import type { AppConfig } from '../config/app-config.ts';
-import { createDatabase, type Database } from '../db/database.ts';
+import { createDatabase, type Database, type DatabaseOptions } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { createApiApp, type ApiAppOptions } from './api-app.ts';
 import { serve } from './serve.ts';
@@ -44,9 +44,11 @@ export async function startApp(o: {
   migrationsDir: string;
   log: Logger;
   prepare?: (db: Database) => Promise<void>;
+  /** The pool's size, warmth and named statements (the services tune them; unset: `createDatabase`'s defaults). */
+  database?: Pick<DatabaseOptions, 'max' | 'min' | 'namedStatements'>;
   routes: (kit: AppKit) => Pick<ApiAppOptions, 'api' | 'after'> & { close?: () => Promise<void> };
 }): Promise<RunningApp> {
-  const db = createDatabase({ connectionString: o.config.databaseUrl, applicationName: o.name });
+  const db = createDatabase({ ...o.database, connectionString: o.config.databaseUrl, applicationName: o.name });
   try {
     const { applied } = await migrate(db, o.migrationsDir);
     if (applied.length) o.log.info({ applied }, 'migrations applied');

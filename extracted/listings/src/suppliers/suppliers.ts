@@ -1,5 +1,5 @@
-// Copied from monolith/src/suppliers/suppliers.ts; the monolith's copy retires with the listings group's cutover. Differences: none.
-import { containsPattern, isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
+// Copied from monolith/src/suppliers/suppliers.ts; the monolith's copy retires with the listings group's cutover. Differences: a page and its total come back in one round trip (pagedQueryOneTrip).
+import { containsPattern, isoTimestamp, pagedQueryOneTrip, type Queryable } from '@strangler/service-kit';
 
 /** A supplier as the API shows it. */
 export interface Supplier {
@@ -51,7 +51,7 @@ export function listSuppliers(db: Queryable, f: SupplierFilter): Promise<{ items
     values.push(f.country);
     where.push(`lower(s.country) = lower($${values.length})`);
   }
-  return pagedQuery<Supplier>(db, {
+  return pagedQueryOneTrip<Supplier>(db, {
     select: COLUMNS,
     from: 'suppliers s',
     where,

@@ -1,5 +1,5 @@
-// Copied from monolith/src/orders/orders.ts; the monolith's copy retires with the orders group's cutover. Differences: the buyer column is buyer_id (the monolith's is buyer_user_id); Currency is declared here, as the service has no listings module.
-import { isoTimestamp, pagedQuery, type Queryable } from '@strangler/service-kit';
+// Copied from monolith/src/orders/orders.ts; the monolith's copy retires with the orders group's cutover. Differences: the buyer column is buyer_id (the monolith's is buyer_user_id); Currency is declared here, as the service has no listings module; a page and its total come back in one round trip (pagedQueryOneTrip).
+import { isoTimestamp, pagedQueryOneTrip, type Queryable } from '@strangler/service-kit';
 
 export type Currency = 'USD' | 'EUR';
 
@@ -48,7 +48,7 @@ export function listOrdersOfBuyer(
   const values: unknown[] = [f.buyerId];
   const where = ['o.buyer_id = $1'];
   if (f.status) where.push(`o.status = $${values.push(f.status)}`);
-  return pagedQuery<Order>(db, {
+  return pagedQueryOneTrip<Order>(db, {
     select: COLUMNS,
     from: 'orders o',
     where,
