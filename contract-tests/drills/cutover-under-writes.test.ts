@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -7,7 +6,7 @@ import { drain } from '@strangler/data';
 import { canaryBucket, editGroup, groupState, inCanary, RouteDocuments, storeClient } from '@strangler/proxy';
 import { steadyLoad } from '@strangler/proxy/testing';
 import { DATA_MAPPING_FILE } from '@strangler/reference-migration';
-import { buyer, CLI, HttpClient, listing, runCli, supplier, type Actor, type TestApp } from '@strangler/stack/testing';
+import { buyer, HttpClient, listing, runCli, runCliEvents, supplier, type Actor, type TestApp } from '@strangler/stack/testing';
 import { checkLedger, orderLedger, runWriters, type OrderLedger } from '../src/drill.ts';
 import { startRelay } from '../src/relay.ts';
 import { startSystem, type System } from '../src/system.ts';
@@ -76,6 +75,7 @@ interface Event {
   event: string;
   step?: string;
   detail?: string;
+  [field: string]: unknown;
 }
 interface Run {
   code: number | null;
@@ -84,30 +84,8 @@ interface Run {
 }
 
 /** The CLI as a pipeline runs it (--json): its exit code and its events; `onEvent` told of each as it comes. */
-function cutover(args: string[], onEvent: (e: Event) => void = () => {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'cutover', 'orders', '--json', '--tick-ms', '250', '--readiness-timeout', '30', ...args], {
-      env: { PATH: process.env.PATH ?? '', ...cliEnv },
-    });
-    const events: Event[] = [];
-    let buffer = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      buffer += d;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        const e = JSON.parse(line) as Event;
-        events.push(e);
-        onEvent(e);
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => resolve({ code, events, err }));
-  });
-}
+const cutover = (args: string[], onEvent: (e: Event) => void = () => {}): Promise<Run> =>
+  runCliEvents<Event>(['cutover', 'orders', '--json', '--tick-ms', '250', '--readiness-timeout', '30', ...args], cliEnv, onEvent);
 
 const told = (run: Run): string => `${run.err}\n${run.events.map((e) => `${e.event} ${e.step ?? ''} ${e.detail ?? ''}`).join('\n')}`;
 

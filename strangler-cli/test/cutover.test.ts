@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { editGroup, groupState, RouteDocuments, storeClient } from '@strangler/proxy';
 import { ADMIN_TOKEN, startTestProxy, startTestRedis, steadyLoad, type TestProxy, type TestRedis } from '@strangler/proxy/testing';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
-import { CLI } from '@strangler/stack/testing';
+import { runCli, runCliEvents } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
 
 /**
@@ -130,35 +129,13 @@ const load = (): ReturnType<typeof steadyLoad> =>
 
 interface Run {
   code: number | null;
-  events: { event: string; step?: string; detail?: string; figures?: unknown }[];
+  events: { event: string; step?: string; detail?: string; figures?: unknown; [field: string]: unknown }[];
   err: string;
 }
 
 /** The CLI as a pipeline runs it (--json), `onEvent` told of each event as it happens. */
-function cutover(args: string[], onEvent: (e: Run['events'][number]) => void = () => {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'cutover', 'catalog', '--json', '--tick-ms', '200', ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    const events: Run['events'] = [];
-    let buffer = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      buffer += d;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (!line.trim()) continue;
-        const e = JSON.parse(line) as Run['events'][number];
-        events.push(e);
-        onEvent(e);
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => resolve({ code, events, err }));
-  });
-}
+const cutover = (args: string[], onEvent: (e: Run['events'][number]) => void = () => {}): Promise<Run> =>
+  runCliEvents<Run['events'][number]>(['cutover', 'catalog', '--json', '--tick-ms', '200', ...args], env, onEvent);
 
 const modeNow = async (): Promise<string> => groupState((await docs.read())!.text, 'catalog')!.mode;
 
@@ -275,12 +252,7 @@ describe('strangler cutover', () => {
     expect(aborted.events.at(-1)).toMatchObject({ event: 'aborted', detail: 'back to monolith' });
     expect(await modeNow()).toBe('monolith');
     const revision = (await docs.read())!.revision;
-    const dry = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'cutover', 'catalog', '--dry-run'], { env: { PATH: process.env.PATH ?? '', ...env } });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.on('exit', (code) => resolve({ code, out }));
-    });
+    const dry = await runCli(['cutover', 'catalog', '--dry-run'], env);
     expect(dry.code).toBe(0);
     expect(dry.out).toContain('steps:      shadow → canary 25 % → canary 50 % → service');
     expect(dry.out).toContain('3 s per canary step');

@@ -15,3 +15,41 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     child.on('exit', (code) => resolve({ code, out, err }));
   });
 }
+
+/** One line of a command's `--json` output. */
+export interface CliEvent {
+  event: string;
+  [field: string]: unknown;
+}
+
+/**
+ * Runs the CLI as a pipeline does (`--json`): its exit code, every JSON line it printed in order,
+ * and its stderr; `onEvent` is told of each line as it comes, so a test can act mid-run.
+ */
+export function runCliEvents<E extends CliEvent = CliEvent>(
+  args: string[],
+  env: Record<string, string> = {},
+  onEvent: (e: E) => void = () => {},
+): Promise<{ code: number | null; events: E[]; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const events: E[] = [];
+    let buffer = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      buffer += d;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        // Only the JSON lines: a tool run inside (a gate's output) may print plain text.
+        if (!line.startsWith('{')) continue;
+        const e = JSON.parse(line) as E;
+        events.push(e);
+        onEvent(e);
+      }
+    });
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, events, err }));
+  });
+}
