@@ -4,17 +4,7 @@ import path from 'node:path';
 import { repoRoot } from './config.ts';
 import { freePort } from './free-port.ts';
 import type { ProcessGroup } from './process-group.ts';
-
-/** What the control socket says of one process. */
-export interface ControlledProcess {
-  name: string;
-  /** Its entry script, relative to the repository root. */
-  script: string;
-  url: string | undefined;
-  pid: number | undefined;
-  /** A green deployment under test: its exit does not stop the stack. */
-  candidate: boolean;
-}
+import type { ControlledProcess } from './control-client.ts';
 
 const greenOf = (name: string): string => `${name}-green`;
 

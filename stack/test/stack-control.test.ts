@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/free-port.ts';
 import { ProcessGroup, type ProcessSpec } from '../src/process-group.ts';
+import { askStack } from '../src/control-client.ts';
 import { startStackControl } from '../src/stack-control.ts';
 
 /**
@@ -56,16 +56,8 @@ async function startApp(): Promise<{ spec: ProcessSpec & { url: string }; socket
   return { spec, socket };
 }
 
-const call = (socketPath: string, method: string, p: string): Promise<{ status: number; body: any }> =>
-  new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: p, method }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+const call = async (socketPath: string, method: string, p: string): Promise<{ status: number; body: any }> =>
+  askStack(socketPath, method, p);
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);

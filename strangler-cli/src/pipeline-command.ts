@@ -1,6 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { BUILD_AND_TEST, GATE_COMMANDS, PIPELINE_STAGES, stagesFor, type StageName } from '@strangler/infra/pipeline-stages';
@@ -15,6 +14,7 @@ import {
   groupState,
   type TableVersion,
 } from '@strangler/proxy';
+import { askStack, type ControlledProcess } from '@strangler/stack/control-client';
 import { runGate } from './cutover-command.ts';
 import { storeOf } from './table-commands.ts';
 import { usage } from './usage.ts';
@@ -59,26 +59,8 @@ interface Options {
 }
 
 /** The running stack's control socket (`STACK_CONTROL_SOCKET`, from stack.json): a JSON request and its answer. */
-function control(method: string, pathname: string): Promise<{ status: number; body: unknown }> {
-  const socketPath = process.env.STACK_CONTROL_SOCKET!;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: pathname, method }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-interface StackProcess {
-  name: string;
-  script: string;
-  url: string | undefined;
-  pid: number | undefined;
-  candidate: boolean;
-}
+const control = (method: string, pathname: string): Promise<{ status: number; body: unknown }> =>
+  askStack(process.env.STACK_CONTROL_SOCKET!, method, pathname);
 
 async function controlOk<T>(method: string, pathname: string): Promise<T> {
   const r = await control(method, pathname);
@@ -206,7 +188,7 @@ async function runPipeline(service: string, o: Options): Promise<number> {
         }
         return `${BUILD_AND_TEST.build.length} commands passed`;
       case 'Image': {
-        const blue = (await controlOk<StackProcess[]>('GET', '/processes')).find((p) => p.name === service);
+        const blue = (await controlOk<ControlledProcess[]>('GET', '/processes')).find((p) => p.name === service);
         if (!blue) throw new StageFailed(`the stack runs no ${service}`);
         if (blue.script !== entry)
           throw new StageFailed(
@@ -221,7 +203,7 @@ async function runPipeline(service: string, o: Options): Promise<number> {
       case 'Record': {
         const file = path.join(path.dirname(process.env.STACK_CONTROL_SOCKET!), 'deployed.json');
         const current = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-        const blue = (await controlOk<StackProcess[]>('GET', '/processes')).find((p) => p.name === service);
+        const blue = (await controlOk<ControlledProcess[]>('GET', '/processes')).find((p) => p.name === service);
         current[service] = { commit: commit.sha, dirty: commit.dirty > 0, url: blue?.url, at: new Date().toISOString() };
         fs.writeFileSync(file, JSON.stringify(current, null, 2));
         return `${service} runs ${commit.short}${commit.dirty ? ' (with uncommitted changes)' : ''}: written to ${path.relative(process.cwd(), file) || file}`;
@@ -267,7 +249,7 @@ async function runPipeline(service: string, o: Options): Promise<number> {
     if (!table.upstreams.has(service)) throw new StageFailed(`the route table has no upstream "${service}" to move`);
     if (table.upstreams.has(green))
       throw new StageFailed(`the route table already has an upstream "${green}" (another run, or one interrupted): remove it first`);
-    const started = await controlOk<StackProcess>('POST', `/processes/${service}/green`);
+    const started = await controlOk<ControlledProcess>('POST', `/processes/${service}/green`);
     console.log(`  green: ${green} on ${started.url} (pid ${started.pid}), beside blue`);
     // The last revision this run wrote: a failure before the promotion writes the table back from it.
     let latest: TableVersion = before;

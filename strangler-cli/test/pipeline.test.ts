@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { compileRouteTable, groupState, storeTarget, type TableTarget } from '@strangler/proxy';
 import { steadyLoad } from '@strangler/proxy/testing';
 import { dropDatabase, freePort, repoRoot } from '@strangler/stack';
+import { askStack, type ControlledProcess } from '@strangler/stack/control-client';
 import { runCli } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
 
@@ -30,22 +30,8 @@ let cliEnv: Record<string, string>;
 let proxyUrl: string;
 let target: TableTarget;
 
-interface StackProcess {
-  name: string;
-  url: string;
-  pid: number;
-  candidate: boolean;
-}
-const processes = (): Promise<StackProcess[]> =>
-  new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: path.join(dir, 'stack.sock'), path: '/processes' }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve(JSON.parse(text) as StackProcess[]));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+const processes = async (): Promise<ControlledProcess[]> =>
+  (await askStack(path.join(dir, 'stack.sock'), 'GET', '/processes')).body as ControlledProcess[];
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -124,7 +110,7 @@ afterAll(async () => {
     stack.kill('SIGINT');
     await exited;
     // Ctrl-C stops every process the stack ran, a promoted green included.
-    for (const p of ran) expect(alive(p.pid), p.name).toBe(false);
+    for (const p of ran) expect(alive(p.pid!), p.name).toBe(false);
   }
   // The run's databases and its keys in the machine's Redis, gone again.
   for (const db of ['monolith', 'auth', 'listings', 'orders', 'strangler'])
@@ -210,7 +196,7 @@ describe('strangler pipeline (the local pipeline)', () => {
     const served = now.find((p) => p.name === 'orders')!;
     expect(served.pid).not.toBe(blue.pid);
     expect(served.url).not.toBe(blue.url);
-    expect(alive(blue.pid)).toBe(false);
+    expect(alive(blue.pid!)).toBe(false);
     const table = await target.read();
     expect(compileRouteTable(table.text).upstreams.get('orders')!.url).toBe(served.url);
     expect(compileRouteTable(table.text).upstreams.has('orders-green')).toBe(false);
