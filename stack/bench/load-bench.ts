@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isPreset, PRESETS, type Preset } from '@strangler/reference-migration';
 import { repoRoot } from '../src/index.ts';
-import { startBenchPostgres, startBenchStack, type BenchStack } from './bench-stack.ts';
+import { DB_PREFIX, startBenchPostgres, startBenchStack, type BenchStack } from './bench-stack.ts';
 import type { Progress, ScenarioOptions, ScenarioResult } from './load-scenario.ts';
 import { cpuSnapshot, cpuUse, type CpuUse } from './process-cpu.ts';
 
@@ -121,11 +121,16 @@ function report(preset: string, step: Step): string {
     .sort((a, b) => b[1] - a[1])
     .map(([name, pct]) => `${name} ${pct.toFixed(0)}%`)
     .join(', ');
+  // The stack's own cost per answer: every process but the generator and this runner.
+  const stackPercent = Object.entries(cpu.processes).reduce(
+    (sum, [name, pct]) => (name === 'generator' || name === 'runner' ? sum : sum + pct),
+    0,
+  );
   return [
     `${preset}: ${r.users} users (${r.loggedIn} logged in), ${r.seconds.toFixed(0)} s measured after a ${r.rampSeconds.toFixed(0)} s ramp, think ${thinkMs[0]}–${thinkMs[1]} ms; orders placed ${r.orders.placed}, replayed ${r.orders.replayed}, cancelled ${r.orders.cancelled}`,
     table(rows),
     `TCP connections opened while measuring: ${r.connects.count}, handshake p50 ${ms(r.connects.p50)} ms, p99 ${ms(r.connects.p99)} ms, max ${ms(r.connects.max)} ms`,
-    `CPU (% of one core; the machine has ${os.cpus().length}): ${procs}; machine busy ${cpu.machineBusyPercent.toFixed(0)}% of all cores, of which other work ${cpu.othersPercent.toFixed(0)}% of one core (${cpu.topOthers.map(([c, p]) => `${c} ${p.toFixed(0)}%`).join(', ')}); CPU pressure avg10 ${cpu.pressure}`,
+    `CPU (% of one core; the machine has ${os.cpus().length}): ${procs}; the stack ${stackPercent.toFixed(0)}%, ${((stackPercent * 10_000) / r.rps).toFixed(0)} µs per request; machine busy ${cpu.machineBusyPercent.toFixed(0)}% of all cores, of which other work ${cpu.othersPercent.toFixed(0)}% of one core (${cpu.topOthers.map(([c, p]) => `${c} ${p.toFixed(0)}%`).join(', ')}); CPU pressure avg10 ${cpu.pressure}`,
     ...(loop ? [`proxy event-loop delay while measuring: worst second's p99 ${ms(loop.p99)} ms, max ${ms(loop.max)} ms`] : []),
     `generator: ${r.generator.cpuPercent.toFixed(0)}% of one core, ${r.generator.cpuMicrosPerRequest.toFixed(0)} µs per request, event-loop delay p99 ${r.generator.eventLoopP99Ms.toFixed(1)} ms`,
   ].join('\n');
@@ -170,7 +175,7 @@ function runStep(preset: string, url: string, adminUrl: string | undefined, user
       buffered = buffered.slice(nl + 1);
       if (line.progress) {
         if (line.progress.measuring) {
-          windowEnd = cpuSnapshot(child.pid!);
+          windowEnd = cpuSnapshot(child.pid!, adminUrl ? DB_PREFIX : undefined);
           // The first read only resets the proxy's histogram; each later one covers the second before it.
           if (adminUrl) {
             const first = !windowStart;

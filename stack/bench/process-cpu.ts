@@ -1,6 +1,7 @@
 // Where the CPU goes during a bench:load step, from /proc: each of the stack's processes (named by
-// the script it runs), the load generator, this runner, every PostgreSQL process of the machine
-// (the server may be shared: DATABASE_URL), and the rest of the machine's work, which on a shared
+// the script it runs), the load generator, this runner, PostgreSQL — the embedded server's processes,
+// or on a shared server (DATABASE_URL) the backends serving the bench's databases, told by the
+// database name in their process title — and the rest of the machine's work, which on a shared
 // machine inflates every latency.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -52,16 +53,20 @@ function stat(pid: string): { comm: string; ppid: number; micros: number } | und
   }
 }
 
+function cmdlineOf(pid: string): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
 function nameOf(pid: string, comm: string, generatorPid: number): string | undefined {
   if (Number(pid) === generatorPid) return 'generator';
   if (Number(pid) === process.pid) return 'runner';
   if (comm === 'postgres') return 'postgres';
-  let cmdline: string;
-  try {
-    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const cmdline = cmdlineOf(pid);
+  if (cmdline === undefined) return undefined;
   for (const [re, name] of SCRIPTS) {
     const m = re.exec(cmdline);
     if (m) return name.replace('$1', m[1] ?? '');
@@ -69,14 +74,19 @@ function nameOf(pid: string, comm: string, generatorPid: number): string | undef
   return undefined;
 }
 
-export function cpuSnapshot(generatorPid: number): CpuSnapshot {
+/**
+ * `databasePrefix`: the bench's databases on a server that is not its own; without it (--url) every
+ * PostgreSQL process of the machine counts as the stack's.
+ */
+export function cpuSnapshot(generatorPid: number, databasePrefix?: string): CpuSnapshot {
   const procs = new Map<string, { comm: string; ppid: number; micros: number }>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     const s = stat(d);
     if (s) procs.set(d, s);
   }
-  // This runner's descendants are the bench's; PostgreSQL's processes count wherever the server runs.
+  // This runner's descendants are the bench's (the embedded server among them); so are a shared
+  // server's backends of the bench's databases (`postgres: user database host state`).
   const ours = (pid: string): boolean => {
     for (let p = pid, hops = 0; p !== '0' && hops < 20; hops++) {
       if (Number(p) === process.pid) return true;
@@ -89,7 +99,8 @@ export function cpuSnapshot(generatorPid: number): CpuSnapshot {
   const processes = new Map<string, number>();
   const others = new Map<string, number>();
   for (const [pid, s] of procs) {
-    if (!ours(pid) && s.comm !== 'postgres') {
+    const servesBench = s.comm === 'postgres' && (databasePrefix === undefined || (cmdlineOf(pid) ?? '').includes(` ${databasePrefix}`));
+    if (!ours(pid) && !servesBench) {
       others.set(`${pid} ${s.comm}`, s.micros);
       continue;
     }
