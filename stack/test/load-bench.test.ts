@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -139,6 +140,25 @@ describe('npm run bench:load (stack/bench/load-bench.ts)', () => {
       await db.end();
     }
   }, 60_000);
+
+  it('when a user pauses between pages, then the proxy of npm start keeps their connection open for 65 s, not 5', async () => {
+    // A 5 s idle timer closed connections whose next request was already waiting while the proxy was busy: resets under load.
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) =>
+        http
+          .get(`${proxyUrl}/`, { agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.headers));
+          })
+          .on('error', reject),
+      );
+      expect(headers.connection).toBe('keep-alive');
+      expect(headers['keep-alive']).toBe('timeout=65');
+    } finally {
+      agent.destroy();
+    }
+  });
 
   it('when an option is malformed, then it exits 2 saying which and how to write it', async () => {
     const run = await bench(['--url', proxyUrl, '--think', '3000-1000']);
