@@ -161,6 +161,11 @@ export function components(config: StackConfig): Component[] {
         SYNC_PORT: String(config.syncPort),
         // Before its first round: each service backfilled once, its writer set as the route table routes it.
         SYNC_ALIGN_TO: config.routesFile,
+        // 250 ms between idle rounds, not 100: each round asks every service's capture tables both
+        // ways whether anything changed, which cost the replicator 3 % of a core and PostgreSQL as
+        // much again (bench:load, 250 users) — CPU the users' requests need on a 2-core machine; a
+        // write after a quiet moment still reaches the other side within a quarter of a second.
+        SYNC_INTERVAL_MS: '250',
         LOG_LEVEL: config.logLevel,
       }),
     },
@@ -186,6 +191,11 @@ export function components(config: StackConfig): Component[] {
         // for a difference; one machine, one clock: no margin needed.
         SYNC_STATUS_URL: local(config.syncPort),
         SHADOW_CLOCK_MARGIN_MS: '0',
+        // Browsers keep an idle connection for minutes and reuse it after a user's pause; with the
+        // proxy's 5 s, a proxy busy for a moment lets the idle timer close a connection whose next
+        // request is already waiting unread — a reset the user sees (bench:load counted them at
+        // 1 000 users). 65 s outlasts any pause between two pages, and a load balancer's 60 s.
+        IDLE_TIMEOUT_MS: '65000',
         LOG_LEVEL: config.logLevel,
       }),
       banner: () => [

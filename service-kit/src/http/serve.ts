@@ -20,7 +20,12 @@ export async function serve(app: Express, opts: { port: number; host: string; gr
   // Node's defaults, stated: a slow client cannot hold a socket open forever.
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  // The proxy's pool reuses idle connections without a timeout of its own, so the app is the one
+  // that closes them, and a request sent on one the moment the app closes it fails (a 502). At
+  // Node's 5 s that happened under load (bench:load, 1 000 users: a pooled connection idle 5 s is
+  // common); at 65 s it needs a connection idle that long. 65 s is also above a load balancer's
+  // 60 s idle timeout, as AWS asks of its targets.
+  server.keepAliveTimeout = 65_000;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   return {
