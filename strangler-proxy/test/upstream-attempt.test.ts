@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestProxy, table, type TestProxy } from './support/proxy-harness.ts';
 import { rawRequest } from './support/raw-http.ts';
@@ -98,5 +98,39 @@ describe('an upstream attempt', () => {
     expect(seen['x-custom']).toBe('a');
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('when the upstream closes a kept-alive connection just as a read is written on it, then the read is sent again on a fresh connection, not answered 502; a write on it is never sent again', async () => {
+    // An app whose keep-alive timer fires as the proxy reuses the connection: it answers the first
+    // request of each connection, and drops the connection when a second one arrives on it.
+    const received: string[] = [];
+    const server = net.createServer((socket) => {
+      let served = 0;
+      socket.on('data', (chunk) => {
+        const line = chunk.toString('latin1').split('\r\n')[0]!;
+        received.push(line);
+        if (served++ === 0)
+          socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+        else socket.destroy();
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      proxy = await startTestProxy(table({ monolith: url }, ''));
+      expect((await fetch(`${proxy.url}/listings`)).status).toBe(200);
+      const again = await fetch(`${proxy.url}/listings`);
+      expect(again.status).toBe(200);
+      expect(await again.text()).toBe('ok');
+      expect(received).toEqual(['GET /listings HTTP/1.1', 'GET /listings HTTP/1.1', 'GET /listings HTTP/1.1']);
+      received.length = 0;
+      // The next request reuses the fresh connection: a write the upstream may have read is not sent twice.
+      const write = await fetch(`${proxy.url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(write.status).toBe(502);
+      expect(received).toEqual(['POST /orders HTTP/1.1']);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,7 +1,9 @@
 import http, { type Agent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { classifySocketError, type UpstreamFailure } from '../resilience/upstream-failure.ts';
+import { classifySocketError, isSafeMethod, type UpstreamFailure } from '../resilience/upstream-failure.ts';
+
+const ignore = (): void => {};
 
 export type AttemptResult = { kind: 'response'; response: IncomingMessage } | { kind: 'failure'; failure: UpstreamFailure; error?: Error };
 
@@ -54,8 +56,16 @@ class Attempt {
   }
 
   start(): void {
-    const { target, agent, path, body, timeoutMs } = this.#opts;
-    this.#timer = setTimeout(this.#onTimeout, timeoutMs);
+    this.#timer = setTimeout(this.#onTimeout, this.#opts.timeoutMs);
+    // The client leaving (before the answer is complete) aborts the upstream request; the client's
+    // own request failing the same way is reported as a reset.
+    this.#res.once('close', this.#onClientClose);
+    this.#req.on('error', this.#onClientError);
+    this.#send();
+  }
+
+  #send(): void {
+    const { target, agent, path, body } = this.#opts;
     let upstreamReq: ClientRequest;
     try {
       upstreamReq = (target.protocol === 'https:' ? https : http).request({
@@ -74,10 +84,6 @@ class Attempt {
     upstreamReq.once('socket', this.#onSocket);
     upstreamReq.once('response', this.#onResponse);
     upstreamReq.on('error', this.#onError);
-    // The client leaving (before the answer is complete) aborts the upstream request; the client's
-    // own request failing the same way is reported as a reset.
-    this.#res.once('close', this.#onClientClose);
-    this.#req.on('error', this.#onClientError);
     upstreamReq.end(body.length ? body : undefined);
   }
 
@@ -121,7 +127,33 @@ class Attempt {
   };
 
   // Errors after a response (a reset mid-body) belong to the delivery, which watches the response.
-  readonly #onError = (err: Error): void => this.#fail(classifySocketError((err as { code?: string }).code, this.#connected), err);
+  readonly #onError = (err: Error): void => {
+    const code = (err as { code?: string }).code;
+    if (this.#mayResendOnFreshConnection(code)) return this.#resend();
+    this.#fail(classifySocketError(code, this.#connected), err);
+  };
+
+  /**
+   * A kept-alive connection the upstream closed as it idled out, in the moment this request was
+   * written on it: the upstream never read the request. Clients may then resend an idempotent one
+   * (RFC 9110 §9.2.2), and browsers and undici do; Node's agent does not, so a busy moment turned
+   * the race into a 502. A read is resent, on the next connection the agent gives (each dead one is
+   * dropped from the pool, and the attempt's timeout still bounds it all); a write never is (it may
+   * have reached the upstream: one write, one side).
+   */
+  #mayResendOnFreshConnection(code: string | undefined): boolean {
+    return code === 'ECONNRESET' && this.#upstreamReq?.reusedSocket === true && isSafeMethod(this.#req.method ?? '');
+  }
+
+  #resend(): void {
+    const stale = this.#upstreamReq!;
+    stale.off('response', this.#onResponse);
+    stale.off('error', this.#onError);
+    stale.on('error', ignore);
+    clearTimeout(this.#connectTimer);
+    this.#connected = false;
+    this.#send();
+  }
 
   readonly #onClientClose = (): void => {
     if (!this.#res.writableFinished) this.#upstreamReq?.destroy();
