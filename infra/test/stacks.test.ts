@@ -342,6 +342,19 @@ describe.each(ENVS)('%s', (envName) => {
     for (const service of mappings.services) expect(envOf(sync.name)).toHaveProperty(`${service.toUpperCase()}_DATABASE_URL`);
   });
 
+  it('when the load balancers keep a connection to a proxy task idle, then the proxy keeps it longer, so a load balancer never reuses one the proxy is closing (a 502)', () => {
+    const plain = Object.fromEntries(Object.entries(envOf('proxy')).map(([k, v]) => [k, typeof v === 'string' ? v : 'token.test']));
+    const attributes = Object.values(resources(env.services, 'AWS::ElasticLoadBalancingV2::LoadBalancer')).map(
+      (lb) => (lb.Properties.LoadBalancerAttributes ?? []) as { Key: string; Value: string }[],
+    );
+    expect(attributes.length).toBeGreaterThan(0);
+    for (const attrs of attributes) {
+      // 60 s unless set (Elastic Load Balancing's idle_timeout.timeout_seconds).
+      const idleSeconds = Number(attrs.find((a) => a.Key === 'idle_timeout.timeout_seconds')?.Value ?? 60);
+      expect(loadProxyConfig(plain).limits.idleTimeoutMs).toBeGreaterThan(idleSeconds * 1000);
+    }
+  });
+
   it('when the proxy tasks start, then they follow the shared route table in the environment’s Redis (its TLS URL, its AUTH token as a secret, a prefix of their own), which their security group reaches; the parameter only seeds it', () => {
     const proxyEnv = envOf('proxy');
     const secret = (service: string, name: string): unknown => appContainer(service).Secrets!.find((x) => x.Name === name)?.ValueFrom;

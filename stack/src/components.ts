@@ -191,11 +191,6 @@ export function components(config: StackConfig): Component[] {
         // for a difference; one machine, one clock: no margin needed.
         SYNC_STATUS_URL: local(config.syncPort),
         SHADOW_CLOCK_MARGIN_MS: '0',
-        // Browsers keep an idle connection for minutes and reuse it after a user's pause; with the
-        // proxy's 5 s, a proxy busy for a moment lets the idle timer close a connection whose next
-        // request is already waiting unread — a reset the user sees (bench:load counted them at
-        // 1 000 users). 65 s outlasts any pause between two pages, and a load balancer's 60 s.
-        IDLE_TIMEOUT_MS: '65000',
         LOG_LEVEL: config.logLevel,
       }),
       banner: () => [

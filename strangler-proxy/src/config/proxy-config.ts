@@ -62,7 +62,11 @@ export interface ProxyConfig {
     headersTimeoutMs: number;
     /** Time to receive the whole request, ms (REQUEST_TIMEOUT_MS, default 30 000). */
     requestTimeoutMs: number;
-    /** Idle keep-alive connection lifetime, ms (IDLE_TIMEOUT_MS, default 5 000). */
+    /**
+     * Idle keep-alive connection lifetime, ms (IDLE_TIMEOUT_MS, default 65 000): longer than a load
+     * balancer's (60 s on AWS's), which must close an idle connection first, or it reuses one the
+     * proxy is closing and answers 502; and longer than a user's pause between two pages.
+     */
     idleTimeoutMs: number;
     /** Requests being sent to the fallback at once before more get 503 (FALLBACK_CONCURRENCY, default 64). */
     fallbackConcurrency: number;
@@ -199,7 +203,7 @@ export function loadProxyConfig(
       maxHeaders: int(env, 'MAX_HEADERS', 100, 10, 1000),
       headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 300_000),
       requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
-      idleTimeoutMs: int(env, 'IDLE_TIMEOUT_MS', 5_000, 100, 600_000),
+      idleTimeoutMs: int(env, 'IDLE_TIMEOUT_MS', 65_000, 100, 600_000),
       fallbackConcurrency: int(env, 'FALLBACK_CONCURRENCY', 64, 1, 100_000),
     }),
     sessionCookie: env.SESSION_COOKIE || undefined,
