@@ -60,7 +60,9 @@ export class UpstreamRegistry {
         agent: new (spec.url.startsWith('https:') ? https.Agent : http.Agent)({
           keepAlive: true,
           maxSockets: spec.maxSockets,
-          maxFreeSockets: Math.min(spec.maxSockets, 64),
+          // Every connection a busy moment opened is kept for the next one (the app closes it when idle):
+          // keeping only 64 of up to 256 made the proxy close and reopen connections under load.
+          maxFreeSockets: spec.maxSockets,
           scheduling: 'lifo',
         }),
         breaker,
