@@ -9,6 +9,7 @@ import { dropDatabase } from '../src/databases.ts';
 import { loadStackConfig, repoRoot } from '../src/config.ts';
 import { freePort } from '../src/free-port.ts';
 import { Redis } from 'ioredis';
+import { spawnNpmStart } from '../src/testing/npm-start.ts';
 
 /** The run's shared route table out of the machine's Redis again (its keys are the run's own prefix). */
 async function forgetStore(url: string, prefix: string): Promise<void> {
@@ -42,41 +43,16 @@ describe('loadStackConfig', () => {
 describe('npm start (stack/src/start.ts)', () => {
   it('when started with a preset, then the proxy fronts the monolith and the services as the preset routes them, the CLI finds the stack, and Ctrl-C stops everything with exit 0', async () => {
     const prefix = `stack_${randomBytes(3).toString('hex')}_`;
-    const [monolithPort, authPort, listingsPort, ordersPort, syncPort, port, adminPort] = await Promise.all(
-      Array.from({ length: 7 }, () => freePort()),
-    );
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-    const routes = path.join(dir, 'routes.yaml');
-    const env = {
-      PATH: process.env.PATH ?? '',
-      DATABASE_URL: inject('pgServerUrl'),
-      REDIS_URL: inject('redisUrl'),
-      STRANGLER_DB_PREFIX: prefix,
-      STRANGLER_PRESET: 'mixed',
-      MONOLITH_PORT: String(monolithPort),
-      AUTH_PORT: String(authPort),
-      LISTINGS_PORT: String(listingsPort),
-      ORDERS_PORT: String(ordersPort),
-      SYNC_PORT: String(syncPort),
-      PROXY_PORT: String(port),
-      ADMIN_PORT: String(adminPort),
-      ADMIN_TOKEN: 'stack-test-admin-token-0123456789',
-      STRANGLER_ROUTES: routes,
-      LOG_LEVEL: 'warn',
-    };
-    const child = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const stack = await spawnNpmStart(prefix, { ADMIN_TOKEN: 'stack-test-admin-token-0123456789' });
+    const { child, env, dir, exited } = stack;
+    const { monolith: monolithPort, listings: listingsPort, sync: syncPort, proxy: port, admin: adminPort } = stack.ports;
+    const routes = env.STRANGLER_ROUTES!;
     try {
-      const deadline = Date.now() + 60_000;
-      while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null)
-        await new Promise((r) => setTimeout(r, 100));
-      expect(output).toContain(
+      await stack.ready();
+      expect(stack.output()).toContain(
         `Cacao Market: http://127.0.0.1:${port}   (through the strangler proxy; the monolith itself is on :${monolithPort})`,
       );
-      expect(output).toContain('(preset mixed: auth → service, listings → service, orders → shadow)');
+      expect(stack.output()).toContain('(preset mixed: auth → service, listings → service, orders → shadow)');
       expect(await fs.readFile(routes, 'utf8')).toContain(`listings: { url: "http://127.0.0.1:${listingsPort}" }`);
       const explain = async (method: string, p: string) =>
         (
@@ -86,7 +62,7 @@ describe('npm start (stack/src/start.ts)', () => {
         ).json();
       expect(await explain('GET', '/api/listings')).toMatchObject({ route: { name: 'listings', group: 'listings' }, target: 'listings' });
       expect(await explain('POST', '/api/orders')).toMatchObject({ route: { name: 'orders' }, mode: 'shadow', target: 'monolith' });
-      expect(output).toMatch(/buyer\s+buyer@cacao\.example\s+password: cacao-buyer-demo/);
+      expect(stack.output()).toMatch(/buyer\s+buyer@cacao\.example\s+password: cacao-buyer-demo/);
       const page = await fetch(`http://127.0.0.1:${port}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<h1>Cacao listings</h1>');
@@ -126,7 +102,7 @@ describe('npm start (stack/src/start.ts)', () => {
         await new Promise((r) => setTimeout(r, 100));
       expect(await fs.readFile(routes, 'utf8')).toContain('orders: { mode: monolith, target: orders }');
       if (env.REDIS_URL) {
-        expect(output).toContain(`Shared table: in Redis (strangler:${prefix}routes)`);
+        expect(stack.output()).toContain(`Shared table: in Redis (strangler:${prefix}routes)`);
         const history = await runCli(['history', 'orders', '--json'], stackEnv);
         expect(JSON.parse(history.out)[0]).toMatchObject({ kind: 'flip', group: 'orders', reason: 'stack test' });
         expect((await runCli(['status'], stackEnv)).code).toBe(0);

@@ -1,15 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { compileRouteTable, groupState, storeTarget, type TableTarget } from '@strangler/proxy';
 import { steadyLoad } from '@strangler/proxy/testing';
-import { dropDatabase, freePort, repoRoot } from '@strangler/stack';
+import { dropDatabase } from '@strangler/stack';
 import { askStack, type ControlledProcess } from '@strangler/stack/control-client';
-import { runCli } from '@strangler/stack/testing';
+import { runCli, spawnNpmStart } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
 
 /**
@@ -24,7 +23,7 @@ import type {} from '@strangler/stack/testing/provided-context';
 const ADMIN_TOKEN = 'pipeline-test-admin-token-0123456789';
 let dir: string;
 let stack: ChildProcess;
-let output = '';
+let output: () => string;
 let env: Record<string, string>;
 let cliEnv: Record<string, string>;
 let proxyUrl: string;
@@ -61,35 +60,11 @@ test(${JSON.stringify(name)}, async () => {
 
 beforeAll(async () => {
   const prefix = `pipe_${randomBytes(3).toString('hex')}_`;
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  const [monolithPort, authPort, listingsPort, ordersPort, syncPort, port, adminPort] = await Promise.all(
-    Array.from({ length: 7 }, () => freePort()),
-  );
-  proxyUrl = `http://127.0.0.1:${port}`;
-  env = {
-    PATH: process.env.PATH ?? '',
-    DATABASE_URL: inject('pgServerUrl'),
-    REDIS_URL: inject('redisUrl'),
-    STRANGLER_DB_PREFIX: prefix,
-    STRANGLER_PRESET: 'mixed',
-    MONOLITH_PORT: String(monolithPort),
-    AUTH_PORT: String(authPort),
-    LISTINGS_PORT: String(listingsPort),
-    ORDERS_PORT: String(ordersPort),
-    SYNC_PORT: String(syncPort),
-    PROXY_PORT: String(port),
-    ADMIN_PORT: String(adminPort),
-    ADMIN_TOKEN,
-    STRANGLER_ROUTES: path.join(dir, 'routes.yaml'),
-    LOG_LEVEL: 'warn',
-  };
-  stack = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  stack.stdout!.on('data', (d) => (output += d));
-  stack.stderr!.on('data', (d) => (output += d));
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && stack.exitCode === null)
-    await new Promise((r) => setTimeout(r, 100));
-  if (!output.includes('Ctrl-C to stop')) throw new Error(`npm start did not come up:\n${output}`);
+  const started = await spawnNpmStart(prefix, { ADMIN_TOKEN });
+  ({ dir, env, child: stack } = started);
+  proxyUrl = `http://127.0.0.1:${started.ports.proxy}`;
+  output = started.output;
+  if (!(await started.ready())) throw new Error(`npm start did not come up:\n${output()}`);
   cliEnv = { STRANGLER_STACK_FILE: path.join(dir, 'stack.json') };
   target = await storeTarget(env.REDIS_URL!, `strangler:${prefix}routes`);
   // The test's short cutover for orders (defaults: steps 1, 10, 50 of 600 s each, 200 requests, 1 000 samples).
@@ -178,7 +153,7 @@ describe('strangler pipeline (the local pipeline)', () => {
       /orders-green added for its gate[\s\S]*orders-green removed|orders-green removed[\s\S]*orders-green added/,
     );
     expect((await fetch(`${blue.url}/healthz`)).status).toBe(200);
-    expect(output).not.toMatch(/exited unexpectedly/);
+    expect(output()).not.toMatch(/exited unexpectedly/);
   });
 
   it('when the gate passes, then green takes the upstream in the shared table, blue is drained and stopped, and the cutover ends with the group in service mode; no request failed meanwhile', async () => {
@@ -206,7 +181,7 @@ describe('strangler pipeline (the local pipeline)', () => {
     expect(sent.sent).toBeGreaterThan(100);
     expect(sent.failed).toEqual([]);
     // Still one stack: it did not take blue's exit for a crash.
-    expect(output).not.toMatch(/exited unexpectedly/);
+    expect(output()).not.toMatch(/exited unexpectedly/);
     expect(stack.exitCode).toBeNull();
   });
 });
