@@ -242,13 +242,33 @@ async function runPipeline(service: string, o: Options): Promise<number> {
     }
   }
 
+  /**
+   * A green upstream already in the table: another run deploying now (its green process runs), or
+   * one that was killed before it could take it out again. Only previews reach that upstream, and a
+   * run that moved the service's traffic took it out in the same change, so with no green running
+   * it is removed (audited) and this run goes on.
+   */
+  async function removeLeftoverGreen(from: TableVersion): Promise<TableVersion> {
+    const running = (await controlOk<ControlledProcess[]>('GET', '/processes')).find((p) => p.name === green);
+    if (running)
+      throw new StageFailed(`another pipeline run of ${service} is deploying: ${green} runs (pid ${running.pid}); wait for it to end`);
+    const text = editUpstream(from.text, green, undefined);
+    const removed = await target.write(from, text, {
+      actor,
+      reason: `${reason}: ${green} left by an interrupted run removed`,
+      kind: 'push',
+      diff: diffLines(diffTables(compileRouteTable(from.text), compileRouteTable(text))),
+    });
+    console.log(`  ${green}: left in the table by an interrupted run, with no ${green} running: removed (revision ${removed.revision})`);
+    return removed;
+  }
+
   /** Green beside blue, the gate through preview routing to green, then the upstream moved to green and blue drained. */
   async function deploy(): Promise<string> {
-    const before = await target.read();
+    let before = await target.read();
     const table = compileRouteTable(before.text);
     if (!table.upstreams.has(service)) throw new StageFailed(`the route table has no upstream "${service}" to move`);
-    if (table.upstreams.has(green))
-      throw new StageFailed(`the route table already has an upstream "${green}" (another run, or one interrupted): remove it first`);
+    if (table.upstreams.has(green)) before = await removeLeftoverGreen(before);
     const started = await controlOk<ControlledProcess>('POST', `/processes/${service}/green`);
     console.log(`  green: ${green} on ${started.url} (pid ${started.pid}), beside blue`);
     // The last revision this run wrote: a failure before the promotion writes the table back from it.

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { compileRouteTable, groupState, storeTarget, type TableTarget } from '@strangler/proxy';
+import { compileRouteTable, editUpstream, groupState, storeTarget, type TableTarget } from '@strangler/proxy';
 import { steadyLoad } from '@strangler/proxy/testing';
 import { dropDatabase } from '@strangler/stack';
 import { askStack, type ControlledProcess } from '@strangler/stack/control-client';
@@ -154,6 +154,27 @@ describe('strangler pipeline (the local pipeline)', () => {
     );
     expect((await fetch(`${blue.url}/healthz`)).status).toBe(200);
     expect(output()).not.toMatch(/exited unexpectedly/);
+  });
+
+  it('when an interrupted run left its green upstream in the table and no green runs, then the next run removes it (audited) and goes on', async () => {
+    const before = await target.read();
+    const left = await target.write(before, editUpstream(before.text, 'orders-green', 'http://127.0.0.1:9'), {
+      actor: 'test',
+      reason: 'a run killed after adding green',
+      kind: 'push',
+      diff: [],
+    });
+    const gate = await plantGate('planted contract: orders without a session answer 200', 'assert.equal(res.status, 200);');
+    const r = await runCli(['pipeline', 'orders', '--from', 'Deploy', '--gate', gate], cliEnv);
+    // Past the leftover: the run's own green was started and gated (red here, so undone).
+    expect(r.code, r.out + r.err).toBe(5);
+    expect(r.out).toMatch(/orders-green: left in the table by an interrupted run, with no orders-green running: removed/);
+    const after = await target.read();
+    expect(after.text).toBe(before.text);
+    expect(after.revision).toBe(left.revision! + 3);
+    expect((await target.documents!.history({ limit: 3 })).map((h) => h.reason).join('\n')).toContain(
+      'orders-green left by an interrupted run removed',
+    );
   });
 
   it('when the gate passes, then green takes the upstream in the shared table, blue is drained and stopped, and the cutover ends with the group in service mode; no request failed meanwhile', async () => {
