@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Preset } from '@strangler/reference-migration';
-import { components, dropDatabase, freePort, loadStackConfig, startPostgres, startStack, type PostgresServer } from '../src/index.ts';
+import { components, dropDatabase, freeStackPorts, loadStackConfig, startPostgres, startStack, type PostgresServer } from '../src/index.ts';
 
 export const DB_PREFIX = 'loadbench_';
 const APP_DATABASES = ['monolith', 'auth', 'listings', 'orders', 'strangler'];
@@ -57,7 +57,7 @@ export async function startBenchStack(
   preset: Preset,
   opts: { serverUrl: string; logFile: string; cpuProfDir?: string; onUnexpectedExit(name: string, code: number | null): void },
 ): Promise<BenchStack> {
-  const [monolith, auth, listings, orders, sync, proxy, admin] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+  const { ports, env: portEnv } = await freeStackPorts();
   const routesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loadbench-'));
   const config = loadStackConfig({
     ...process.env,
@@ -65,13 +65,7 @@ export async function startBenchStack(
     STRANGLER_DB_PREFIX: DB_PREFIX,
     STRANGLER_PRESET: preset,
     STRANGLER_ROUTES: path.join(routesDir, 'routes.yaml'),
-    MONOLITH_PORT: String(monolith),
-    AUTH_PORT: String(auth),
-    LISTINGS_PORT: String(listings),
-    ORDERS_PORT: String(orders),
-    SYNC_PORT: String(sync),
-    PROXY_PORT: String(proxy),
-    ADMIN_PORT: String(admin),
+    ...portEnv,
   });
   await dropBenchDatabases(opts.serverUrl);
   if (config.redisUrl) await forgetRouteStore(config.redisUrl);
@@ -97,7 +91,7 @@ export async function startBenchStack(
   return {
     preset,
     url: stack.urls.proxy!,
-    adminUrl: `http://127.0.0.1:${admin}`,
+    adminUrl: `http://127.0.0.1:${ports.admin}`,
     async stop() {
       stopping = true;
       await stack.stop();

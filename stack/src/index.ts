@@ -5,4 +5,4 @@ export { ensureDatabase, dropDatabase, createScratchDatabase, type ScratchDataba
 export { startPostgres, type PostgresServer } from './postgres-server.ts';
 export { ProcessGroup, type ProcessSpec } from './process-group.ts';
 export { startStack, type RunningStack } from './stack.ts';
-export { freePort, reservePort } from './free-port.ts';
+export { freePort, freeStackPorts, reservePort, type StackPorts } from './free-port.ts';

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,38 +9,22 @@ import type {} from '../src/testing/provided-context.ts';
 import { databaseUrl } from '../src/database-url.ts';
 import { dropDatabase } from '../src/databases.ts';
 import { repoRoot } from '../src/config.ts';
-import { freePort } from '../src/free-port.ts';
+import { spawnNpmStart } from '../src/testing/npm-start.ts';
 
 const prefix = `loadtest_${randomBytes(3).toString('hex')}_`;
-let stack: ReturnType<typeof spawn> | undefined;
+let stack: ChildProcess | undefined;
 let proxyUrl = '';
 let monolithUrl = '';
 let dir = '';
 
 /** The stack as `npm start` runs it (mixed: orders answered by the monolith and shadowed), on ports and databases of its own. */
 beforeAll(async () => {
-  const ports = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-  const [monolith, auth, listings, orders, sync, proxy, admin] = ports.map(String);
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  proxyUrl = `http://127.0.0.1:${proxy}`;
-  monolithUrl = `http://127.0.0.1:${monolith}`;
-  const env = {
-    PATH: process.env.PATH ?? '',
-    DATABASE_URL: inject('pgServerUrl'),
-    STRANGLER_DB_PREFIX: prefix,
-    STRANGLER_PRESET: 'mixed',
-    STRANGLER_ROUTES: path.join(dir, 'routes.yaml'),
-    ...{ MONOLITH_PORT: monolith!, AUTH_PORT: auth!, LISTINGS_PORT: listings!, ORDERS_PORT: orders!, SYNC_PORT: sync! },
-    ...{ PROXY_PORT: proxy!, ADMIN_PORT: admin!, LOG_LEVEL: 'warn' },
-  };
-  stack = spawn(process.execPath, [path.join(repoRoot, 'stack/src/start.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  stack.stdout!.on('data', (d) => (output += d));
-  stack.stderr!.on('data', (d) => (output += d));
-  const deadline = Date.now() + 50_000;
-  while (!output.includes('Ctrl-C to stop') && Date.now() < deadline && stack.exitCode === null)
-    await new Promise((r) => setTimeout(r, 100));
-  if (!output.includes('Ctrl-C to stop')) throw new Error(`the stack did not start:\n${output}`);
+  // Without Redis, as on a machine that has none: the proxy follows its file.
+  const started = await spawnNpmStart(prefix, { REDIS_URL: '' });
+  ({ child: stack, dir } = started);
+  proxyUrl = `http://127.0.0.1:${started.ports.proxy}`;
+  monolithUrl = `http://127.0.0.1:${started.ports.monolith}`;
+  if (!(await started.ready(50_000))) throw new Error(`the stack did not start:\n${started.output()}`);
 }, 60_000);
 
 afterAll(async () => {

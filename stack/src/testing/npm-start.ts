@@ -4,18 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { repoRoot } from '../config.ts';
-import { freePort } from '../free-port.ts';
+import { freeStackPorts, type StackPorts } from '../free-port.ts';
 import type {} from './provided-context.ts';
-
-export interface StackPorts {
-  monolith: number;
-  auth: number;
-  listings: number;
-  orders: number;
-  sync: number;
-  proxy: number;
-  admin: number;
-}
 
 /** What a test's `npm start` is given; any other variable may be added. */
 export interface StackEnv {
@@ -46,16 +36,7 @@ export interface NpmStart {
  * and Redis, preset mixed (override any variable with `env`).
  */
 export async function spawnNpmStart(prefix: string, env: Record<string, string>): Promise<NpmStart> {
-  const [monolith, auth, listings, orders, sync, proxy, admin] = (await Promise.all(Array.from({ length: 7 }, () => freePort()))) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const ports = { monolith, auth, listings, orders, sync, proxy, admin };
+  const { ports, env: portEnv } = await freeStackPorts();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
   const full: StackEnv = {
     PATH: process.env.PATH ?? '',
@@ -63,13 +44,7 @@ export async function spawnNpmStart(prefix: string, env: Record<string, string>)
     REDIS_URL: inject('redisUrl'),
     STRANGLER_DB_PREFIX: prefix,
     STRANGLER_PRESET: 'mixed',
-    MONOLITH_PORT: String(monolith),
-    AUTH_PORT: String(auth),
-    LISTINGS_PORT: String(listings),
-    ORDERS_PORT: String(orders),
-    SYNC_PORT: String(sync),
-    PROXY_PORT: String(proxy),
-    ADMIN_PORT: String(admin),
+    ...portEnv,
     STRANGLER_ROUTES: path.join(dir, 'routes.yaml'),
     LOG_LEVEL: 'warn',
     ...env,
