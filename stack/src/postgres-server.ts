@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { redactUrl } from './database-url.ts';
 import { EmbeddedPostgresUnavailable, reachableDataDir, reachableNative, SHARED_STATE_DIR } from './postgres-reach.ts';
+import { isAlive } from './process-group.ts';
 
 export interface PostgresServer {
   /** Connection URL of the server's maintenance database (`postgres`). */
@@ -249,13 +250,4 @@ async function runningServerPid(dataDir: string): Promise<number | undefined> {
     return undefined;
   }
   return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -133,3 +133,13 @@ async function waitReady(spec: ProcessSpec, exited: Promise<number | null>): Pro
   }
   throw new Error(`${spec.name} was not ready at ${spec.readyUrl} within ${spec.readyTimeoutMs ?? 60_000} ms`);
 }
+
+/** Whether a process with this pid exists (signal 0 checks, sends nothing). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/free-port.ts';
-import { ProcessGroup, type ProcessSpec } from '../src/process-group.ts';
+import { isAlive, ProcessGroup, type ProcessSpec } from '../src/process-group.ts';
 import { askStack } from '../src/control-client.ts';
 import { startStackControl } from '../src/stack-control.ts';
 
@@ -58,14 +58,6 @@ async function startApp(): Promise<{ spec: ProcessSpec & { url: string }; socket
 
 const call = async (socketPath: string, method: string, p: string): Promise<{ status: number; body: any }> =>
   askStack(socketPath, method, p);
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const until = async (test: () => boolean): Promise<void> => {
   for (let i = 0; i < 100 && !test(); i++) await new Promise((r) => setTimeout(r, 20));
 };
@@ -90,7 +82,7 @@ describe('the stack’s control socket (blue/green replacement of one app)', () 
     const promoted = await call(socket, 'POST', '/processes/app/promote');
     expect(promoted.status).toBe(200);
     expect(promoted.body).toEqual([expect.objectContaining({ name: 'app', url: green.body.url, pid: green.body.pid, candidate: false })]);
-    expect(alive(blue.pid)).toBe(false);
+    expect(isAlive(blue.pid)).toBe(false);
     expect(unexpected).toEqual([]);
     // From now on it is the app: its exit is a crash of the stack's.
     await fetch(`${green.body.url}/exit`);
@@ -103,7 +95,7 @@ describe('the stack’s control socket (blue/green replacement of one app)', () 
     const green = (await call(socket, 'POST', '/processes/app/green')).body;
     await fetch(`${green.url}/exit`);
     await until(() => group!.list().length === 1);
-    expect(alive(green.pid)).toBe(false);
+    expect(isAlive(green.pid)).toBe(false);
     expect(unexpected).toEqual([]);
     expect((await call(socket, 'GET', '/processes')).body.map((p: { name: string }) => p.name)).toEqual(['app']);
     expect((await fetch(spec.url)).status).toBe(200);
@@ -111,12 +103,12 @@ describe('the stack’s control socket (blue/green replacement of one app)', () 
     const again = (await call(socket, 'POST', '/processes/app/green')).body;
     const stopped = await call(socket, 'DELETE', '/processes/app/green');
     expect(stopped.status).toBe(200);
-    expect(alive(again.pid)).toBe(false);
+    expect(isAlive(again.pid)).toBe(false);
     expect((await call(socket, 'DELETE', '/processes/app/green')).body.error.code).toBe('no_green');
 
     const last = (await call(socket, 'POST', '/processes/app/green')).body;
     await group!.stop(2000);
-    expect(alive(last.pid)).toBe(false);
+    expect(isAlive(last.pid)).toBe(false);
     expect(unexpected).toEqual([]);
   });
 

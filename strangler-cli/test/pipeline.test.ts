@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { compileRouteTable, editUpstream, groupState, storeTarget, type TableTarget } from '@strangler/proxy';
 import { steadyLoad } from '@strangler/proxy/testing';
-import { dropDatabase } from '@strangler/stack';
+import { dropDatabase, isAlive } from '@strangler/stack';
 import { askStack, type ControlledProcess } from '@strangler/stack/control-client';
 import { runCli, spawnNpmStart } from '@strangler/stack/testing';
 import type {} from '@strangler/stack/testing/provided-context';
@@ -31,14 +31,6 @@ let target: TableTarget;
 
 const processes = async (): Promise<ControlledProcess[]> =>
   (await askStack(path.join(dir, 'stack.sock'), 'GET', '/processes')).body as ControlledProcess[];
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A contract file for the gate: it calls the orders API through the proxy with the gate's preview headers. */
 async function plantGate(name: string, assertion: string): Promise<string> {
@@ -85,7 +77,7 @@ afterAll(async () => {
     stack.kill('SIGINT');
     await exited;
     // Ctrl-C stops every process the stack ran, a promoted green included.
-    for (const p of ran) expect(alive(p.pid!), p.name).toBe(false);
+    for (const p of ran) expect(isAlive(p.pid!), p.name).toBe(false);
   }
   // The run's databases and its keys in the machine's Redis, gone again.
   for (const db of ['monolith', 'auth', 'listings', 'orders', 'strangler'])
@@ -192,7 +184,7 @@ describe('strangler pipeline (the local pipeline)', () => {
     const served = now.find((p) => p.name === 'orders')!;
     expect(served.pid).not.toBe(blue.pid);
     expect(served.url).not.toBe(blue.url);
-    expect(alive(blue.pid!)).toBe(false);
+    expect(isAlive(blue.pid!)).toBe(false);
     const table = await target.read();
     expect(compileRouteTable(table.text).upstreams.get('orders')!.url).toBe(served.url);
     expect(compileRouteTable(table.text).upstreams.has('orders-green')).toBe(false);
