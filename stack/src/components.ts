@@ -201,16 +201,9 @@ export function components(config: StackConfig): Component[] {
         `Replicator:   ${local(config.syncPort)}/status   (npm run strangler -- data status)`,
         `Shadow diffs: npm run strangler -- report   (or the admin page above)`,
         `Flip a group: npm run strangler -- data switch orders --to service --reason "…"   (freezes its writes, moves the data's writer, flips, unfreezes)`,
-        ...(config.redisUrl
-          ? [
-              `Shared table: in Redis (${routesStore(config).ROUTES_STORE_PREFIX}): npm run strangler -- flip GROUP --to MODE --reason "…", history, status`,
-            ]
-          : []),
-        ...(config.redisUrl
-          ? []
-          : [
-              'Note: REDIS_URL is not set, so each app keeps its own logout list: a logout on one side does not end the session on the other.',
-            ]),
+        config.redisUrl
+          ? `Shared table: in Redis (${routesStore(config).ROUTES_STORE_PREFIX}): npm run strangler -- flip GROUP --to MODE --reason "…", history, status`
+          : 'Note: REDIS_URL is not set, so each app keeps its own logout list: a logout on one side does not end the session on the other.',
         'Demo logins:',
         ...demoLogins(),
       ],
