@@ -62,6 +62,10 @@ interface Options {
 const control = (method: string, pathname: string): Promise<{ status: number; body: unknown }> =>
   askStack(process.env.STACK_CONTROL_SOCKET!, method, pathname);
 
+/** The stack's process of that name, if it runs one. */
+const runningProcess = async (name: string): Promise<ControlledProcess | undefined> =>
+  (await controlOk<ControlledProcess[]>('GET', '/processes')).find((p) => p.name === name);
+
 async function controlOk<T>(method: string, pathname: string): Promise<T> {
   const r = await control(method, pathname);
   if (r.status >= 300) {
@@ -188,7 +192,7 @@ async function runPipeline(service: string, o: Options): Promise<number> {
         }
         return `${BUILD_AND_TEST.build.length} commands passed`;
       case 'Image': {
-        const blue = (await controlOk<ControlledProcess[]>('GET', '/processes')).find((p) => p.name === service);
+        const blue = await runningProcess(service);
         if (!blue) throw new StageFailed(`the stack runs no ${service}`);
         if (blue.script !== entry)
           throw new StageFailed(
@@ -203,7 +207,7 @@ async function runPipeline(service: string, o: Options): Promise<number> {
       case 'Record': {
         const file = path.join(path.dirname(process.env.STACK_CONTROL_SOCKET!), 'deployed.json');
         const current = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-        const blue = (await controlOk<ControlledProcess[]>('GET', '/processes')).find((p) => p.name === service);
+        const blue = await runningProcess(service);
         current[service] = { commit: commit.sha, dirty: commit.dirty > 0, url: blue?.url, at: new Date().toISOString() };
         fs.writeFileSync(file, JSON.stringify(current, null, 2));
         return `${service} runs ${commit.short}${commit.dirty ? ' (with uncommitted changes)' : ''}: written to ${path.relative(process.cwd(), file) || file}`;
@@ -249,7 +253,7 @@ async function runPipeline(service: string, o: Options): Promise<number> {
    * it is removed (audited) and this run goes on.
    */
   async function removeLeftoverGreen(from: TableVersion): Promise<TableVersion> {
-    const running = (await controlOk<ControlledProcess[]>('GET', '/processes')).find((p) => p.name === green);
+    const running = await runningProcess(green);
     if (running)
       throw new StageFailed(`another pipeline run of ${service} is deploying: ${green} runs (pid ${running.pid}); wait for it to end`);
     const text = editUpstream(from.text, green, undefined);
