@@ -67,9 +67,7 @@ export function createDatabase(opts: DatabaseOptions): Database {
 
   return {
     query: (text, values) => onPool.query(text, values),
-    withTransaction: named
-      ? (fn, opts) => inTransaction(pool, (client) => fn(on(client)), opts)
-      : (fn, opts) => inTransaction(pool, fn, opts),
+    withTransaction: (fn, opts) => inTransaction(pool, (client) => fn(on(client)), opts),
     async ping(timeoutMs = 1000) {
       try {
         await Promise.race([
