@@ -1,9 +1,10 @@
-// `npm run bench:proxy`: the same 1 KiB JSON upstream reached directly, through a bare node:http
-// pipe proxy (Node's own floor), through the strangler proxy as `npm start` runs it (LOG_LEVEL info:
-// an access log line per request, and its metrics), and through nginx when installed — side by
-// side, in interleaved rounds, in one run. Per front: saturation throughput (autocannon, its own
-// process), its ratio to nginx, the front process's CPU time per request, and p50/p99 at a fixed
-// rate (paced-load.ts, to the microsecond) with the p99 it adds to direct, and the machine's CPU
+// `npm run bench:proxy`: the same 1 KiB JSON upstream reached directly, through two bare pipe
+// proxies (Node's own floors: node:http's client, and undici's, which the strangler proxy forwards
+// with), through the strangler proxy as `npm start` runs it (LOG_LEVEL info: an access log line per
+// request, and its metrics), and through nginx when installed — side by side, in interleaved
+// rounds, in one run. Per front: saturation throughput (autocannon, its own process), its ratio to
+// nginx, the front process's CPU time per request, and p50/p99 at a fixed rate (paced-load.ts, to
+// the microsecond) with the p99 it adds to direct, and the machine's CPU
 // pressure meanwhile (other work waiting for a core inflates every figure). Loopback only, bounded.
 //
 // BENCH_ROUNDS (2), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
 
   const pipe = start(process.execPath, [path.join(here, 'pipe-proxy.ts'), upstreamUrl]);
   fronts.push({ name: 'node pipe', url: `http://127.0.0.1:${await firstLine(pipe)}`, child: pipe });
+  const undiciPipe = start(process.execPath, [path.join(here, 'undici-pipe.ts'), upstreamUrl]);
+  fronts.push({ name: 'undici pipe', url: `http://127.0.0.1:${await firstLine(undiciPipe)}`, child: undiciPipe });
 
   const routes = path.join(tmp, 'routes.yaml');
   fs.writeFileSync(
@@ -131,7 +134,7 @@ async function main(): Promise<void> {
       rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed.errors, fixed });
       const logLine = f.child === proxy ? `  log ${((logBytes - logBefore) / s.requests).toFixed(0)} B/req` : '';
       console.log(
-        `round ${round}  ${f.name.padEnd(10)} ${s.rps.toFixed(0).padStart(6)} rps  errors ${s.errors + fixed.errors}` +
+        `round ${round}  ${f.name.padEnd(11)} ${s.rps.toFixed(0).padStart(6)} rps  errors ${s.errors + fixed.errors}` +
           (f.child?.pid ? `  cpu ${cpuPerReq.toFixed(0).padStart(4)} µs/req  rss ${rssMiB(f.child.pid).toFixed(0)} MiB` : '') +
           `  |  at ${FIXED_RATE} rps: p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms${logLine}  |  cpu pressure ${pressure.toFixed(0)} %`,
       );
@@ -144,11 +147,11 @@ async function main(): Promise<void> {
   const hasNginx = rounds.has('nginx');
   console.log('');
   console.log(
-    `${'front'.padEnd(10)} ${'rps'.padStart(13)}  ${'÷ nginx'.padStart(9)}  ${'cpu µs/req'.padStart(10)}  ${'p50 ms'.padStart(11)}  ${'p99 ms'.padStart(11)}  ${'added p99 ms'.padStart(12)}  errors`,
+    `${'front'.padEnd(11)} ${'rps'.padStart(13)}  ${'÷ nginx'.padStart(9)}  ${'cpu µs/req'.padStart(10)}  ${'p50 ms'.padStart(11)}  ${'p99 ms'.padStart(11)}  ${'added p99 ms'.padStart(12)}  errors`,
   );
   for (const [name, rs] of rounds) {
     console.log(
-      `${name.padEnd(10)} ${range(rs.map((r) => r.rps)).padStart(13)}  ${(hasNginx ? range(ratio(name, 'nginx'), 2) : '–').padStart(9)}  ` +
+      `${name.padEnd(11)} ${range(rs.map((r) => r.rps)).padStart(13)}  ${(hasNginx ? range(ratio(name, 'nginx'), 2) : '–').padStart(9)}  ` +
         `${(name === 'direct' ? '–' : range(rs.map((r) => r.cpuPerReq))).padStart(10)}  ${range(
           rs.map((r) => r.fixed.p50),
           2,
@@ -161,7 +164,7 @@ async function main(): Promise<void> {
   console.log('');
   if (hasNginx)
     console.log(
-      `strangler ÷ nginx throughput: median ${median(ratio('strangler', 'nginx')).toFixed(2)} (target ≥ 0.40); node pipe ÷ nginx: median ${median(ratio('node pipe', 'nginx')).toFixed(2)} (Node's floor)`,
+      `strangler ÷ nginx throughput: median ${median(ratio('strangler', 'nginx')).toFixed(2)} (target ≥ 0.40); Node's floors ÷ nginx: node pipe ${median(ratio('node pipe', 'nginx')).toFixed(2)}, undici pipe ${median(ratio('undici pipe', 'nginx')).toFixed(2)}`,
     );
   console.log(
     `strangler CPU per request: median ${median(rounds.get('strangler')!.map((r) => r.cpuPerReq)).toFixed(0)} µs (target ≤ 100); ` +

@@ -5,7 +5,7 @@ import { startTestProxy, table, type TestProxy } from './support/proxy-harness.t
 import { rawRequest } from './support/raw-http.ts';
 
 /**
- * One attempt at one upstream (plain http.request), at the edges where an answer and a connection
+ * One attempt at one upstream (undici's pool), at the edges where an answer and a connection
  * part ways: an answer broken off after its headers, a client leaving before the answer.
  */
 const servers: http.Server[] = [];
@@ -100,15 +100,13 @@ describe('an upstream attempt', () => {
     expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('when the upstream closes a kept-alive connection just as a read is written on it, then the read is sent again on a fresh connection, not answered 502; a write on it is never sent again', async () => {
-    // An app whose keep-alive timer fires as the proxy reuses the connection: it answers the first
-    // request of each connection, and drops the connection when a second one arrives on it.
+  /** An app whose keep-alive timer fires as the proxy reuses the connection: it answers the first request of each connection, and drops the connection when another arrives on it. */
+  async function closesOnReuse(): Promise<{ url: string; received: string[]; close: () => void }> {
     const received: string[] = [];
     const server = net.createServer((socket) => {
       let served = 0;
       socket.on('data', (chunk) => {
-        const line = chunk.toString('latin1').split('\r\n')[0]!;
-        received.push(line);
+        received.push(chunk.toString('latin1').split('\r\n')[0]!);
         if (served++ === 0)
           socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
         else socket.destroy();
@@ -116,21 +114,36 @@ describe('an upstream attempt', () => {
       socket.on('error', () => {});
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, close: () => server.close() };
+  }
+
+  it('when the upstream closes a kept-alive connection just as a read is written on it, then the read is sent again on a fresh connection, not answered 502', async () => {
+    const app = await closesOnReuse();
     try {
-      proxy = await startTestProxy(table({ monolith: url }, ''));
+      proxy = await startTestProxy(table({ monolith: app.url }, ''));
       expect((await fetch(`${proxy.url}/listings`)).status).toBe(200);
       const again = await fetch(`${proxy.url}/listings`);
       expect(again.status).toBe(200);
       expect(await again.text()).toBe('ok');
-      expect(received).toEqual(['GET /listings HTTP/1.1', 'GET /listings HTTP/1.1', 'GET /listings HTTP/1.1']);
-      received.length = 0;
-      // The next request reuses the fresh connection: a write the upstream may have read is not sent twice.
+      expect(app.received).toEqual(['GET /listings HTTP/1.1', 'GET /listings HTTP/1.1', 'GET /listings HTTP/1.1']);
+    } finally {
+      app.close();
+    }
+  });
+
+  it('when the upstream closes a kept-alive connection just as a write is written on it, then the write is answered 502 and never sent again', async () => {
+    const app = await closesOnReuse();
+    try {
+      proxy = await startTestProxy(table({ monolith: app.url }, ''));
+      expect((await fetch(`${proxy.url}/listings`)).status).toBe(200);
+      // The write reuses the connection the read was answered on: the upstream may have read it, so it is not sent twice.
       const write = await fetch(`${proxy.url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       expect(write.status).toBe(502);
-      expect(received).toEqual(['POST /orders HTTP/1.1']);
+      expect(((await write.json()) as { error: { code: string } }).error.code).toBe('upstream_reset');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(app.received).toEqual(['GET /listings HTTP/1.1', 'POST /orders HTTP/1.1']);
     } finally {
-      server.close();
+      app.close();
     }
   });
 });

@@ -3,12 +3,15 @@ import type { ProxyErrorCode } from '../errors.ts';
 import { failureResponse, mayFallBack, type UpstreamFailure } from '../resilience/upstream-failure.ts';
 import type { HandlerDeps } from './handler-deps.ts';
 import type { TrackedWrite } from './in-flight-writes.ts';
-import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
+import type { RequestEnd } from './request-end.ts';
+import { attemptUpstream, type AttemptResult, type UpstreamResponse } from './upstream-attempt.ts';
 
 /** The request as every attempt sends it: the same bytes to whichever upstream. */
 export interface Forwarding {
   req: IncomingMessage;
   res: ServerResponse;
+  /** Where an attempt leaves what to do if the client goes before its answer is delivered. */
+  end: RequestEnd;
   headers: OutgoingHttpHeaders;
   body: Buffer;
   /** Path and query, normalised. */
@@ -30,8 +33,11 @@ export interface ForwardPlan {
 }
 
 export type Outcome =
-  | { kind: 'response'; response: IncomingMessage; upstream: string; fallback: boolean; release?: () => void }
+  | { kind: 'response'; response: UpstreamResponse; upstream: string; fallback: boolean; release?: () => void }
   | { kind: 'error'; code: ProxyErrorCode; headers?: Record<string, string>; upstream: string; fallback: boolean };
+
+/** The client went away: nothing left to answer, so no attempt more. (req.destroyed is no test: a request whose body has been read is destroyed by then.) */
+const clientGone = (f: Forwarding): boolean => f.res.destroyed || f.req.socket.destroyed;
 
 /** Whether an attempt's request may have reached its upstream: it answered, or bytes left the proxy. */
 const mayHaveReached = (r: AttemptResult): boolean => r.kind === 'response' || r.failure.sent;
@@ -42,14 +48,14 @@ const mayHaveReached = (r: AttemptResult): boolean => r.kind === 'response' || r
  */
 export async function forwardRequest(deps: HandlerDeps, f: Forwarding, plan: ForwardPlan): Promise<Outcome> {
   const canFallBack = (failure: UpstreamFailure): boolean =>
-    plan.primary !== plan.fallbackTo && !plan.pinned && mayFallBack(f.method, failure);
+    plan.primary !== plan.fallbackTo && !plan.pinned && !clientGone(f) && mayFallBack(f.method, failure);
   const first = await attemptVia(deps, f, plan.primary);
   if (mayHaveReached(first)) plan.reached?.(plan.primary);
   if (first.kind === 'response') {
-    if ((first.response.statusCode ?? 502) < 500 || !canFallBack({ cause: 'status_5xx', sent: true })) {
+    if (first.response.status < 500 || !canFallBack({ cause: 'status_5xx', sent: true })) {
       return { kind: 'response', response: first.response, upstream: plan.primary, fallback: false };
     }
-    first.response.resume();
+    first.response.discard();
   } else {
     deps.metrics.upstreamErrors.inc({ upstream: plan.primary, cause: first.failure.cause });
     if (!canFallBack(first.failure)) return { kind: 'error', ...failureResponse(first.failure), upstream: plan.primary, fallback: false };
@@ -84,21 +90,15 @@ async function attemptVia(deps: HandlerDeps, f: Forwarding, name: string): Promi
   const permit = upstream.breaker.admit();
   if (!permit.admitted) return { kind: 'failure', failure: { cause: 'breaker_open', sent: false, retryAfterMs: permit.retryAfterMs } };
   const done = f.write?.hold();
-  const result = await attemptUpstream(f.req, f.res, {
-    target: upstream.url,
-    agent: upstream.agent,
-    headers: f.headers,
-    path: f.path,
-    body: f.body,
-    connectTimeoutMs: upstream.spec.connectTimeoutMs,
-    timeoutMs: upstream.spec.timeoutMs,
-  });
-  if (result.kind === 'response') permit.done((result.response.statusCode ?? 502) >= 500 ? 'failure' : 'success');
-  // A client that went away is not the upstream's fault. (req.destroyed is no test: a request
-  // whose body has been read is destroyed by then.)
-  else permit.done(f.res.destroyed || f.req.socket.destroyed ? 'not_counted' : 'failure');
+  const result = await attemptUpstream(
+    { pool: upstream.pool, method: f.method, headers: f.headers, path: f.path, body: f.body, timeoutMs: upstream.spec.timeoutMs },
+    f.end,
+  );
+  if (result.kind === 'response') permit.done(result.response.status >= 500 ? 'failure' : 'success');
+  // A client that went away is not the upstream's fault.
+  else permit.done(clientGone(f) ? 'not_counted' : 'failure');
   if (done) {
-    if (result.kind === 'response') result.response.once('close', done);
+    if (result.kind === 'response') result.response.onDone(done);
     else {
       if (result.failure.sent) f.write!.holdFor(upstream.spec.timeoutMs);
       done();

@@ -4,18 +4,22 @@ import type { ServerResponse } from 'node:http';
  * What is let go when a request ends, however it ends (answered, refused, the client gone): one
  * list, run once, in the order it was added, when the response closes. Each phase of a request adds
  * what it took — a write's place in flight, buffered bytes, an Idempotency-Key, a mirror slot, a
- * fallback slot, an unread upstream answer — so nothing is released twice or forgotten.
+ * fallback slot, an upstream attempt — so nothing is released twice or forgotten. What is added
+ * after the end is let go at once.
  */
 export class RequestEnd {
   readonly #releases: (() => void)[] = [];
+  #ended = false;
 
   constructor(res: ServerResponse) {
     res.once('close', () => {
+      this.#ended = true;
       for (const release of this.#releases) release();
     });
   }
 
   add(release: () => void): void {
-    this.#releases.push(release);
+    if (this.#ended) release();
+    else this.#releases.push(release);
   }
 }

@@ -12,6 +12,7 @@ import type { TrackedWrite } from './in-flight-writes.ts';
 import { BodyError, readBody } from './read-body.ts';
 import { RequestEnd } from './request-end.ts';
 import { accessLog } from './access-log.ts';
+import type { UpstreamResponse } from './upstream-attempt.ts';
 import { requestIdOf, upstreamHeaders } from './upstream-headers.ts';
 
 export type { HandlerDeps } from './handler-deps.ts';
@@ -81,7 +82,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       const forwardedAt = performance.now();
       const outcome = await forwardRequest(
         deps,
-        { req, res, headers, body: read.body, path: admitted.target, method: admitted.method, write },
+        { req, res, end, headers, body: read.body, path: admitted.target, method: admitted.method, write },
         {
           primary: read.keyedWrite?.side ?? decision.upstream,
           fallbackTo: table.defaultUpstream,
@@ -95,14 +96,12 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       if (outcome.kind === 'response' && outcome.release) end.add(outcome.release);
       if (outcome.kind === 'error') answerFailure(deps, res, outcome, { requestId, admitted, read });
       else
-        end.add(
-          deliverResponse(res, outcome.response, {
-            requestId,
-            setUid: admitted.setUid,
-            tee: mirror?.(outcome.response, forwardedAt),
-            teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0,
-          }),
-        );
+        deliverResponse(res, outcome.response, {
+          requestId,
+          setUid: admitted.setUid,
+          tee: mirror?.(outcome.response, forwardedAt),
+          teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0,
+        });
       if (access) {
         res.once('finish', () =>
           access({
@@ -194,7 +193,7 @@ function planMirror(
   body: Buffer,
   headers: OutgoingHttpHeaders,
   end: RequestEnd,
-): ((response: IncomingMessage, forwardedAt: number) => (primary: Buffer | undefined) => void) | undefined {
+): ((response: UpstreamResponse, forwardedAt: number) => (primary: Buffer | undefined) => void) | undefined {
   const { decision, table } = a;
   const shadow = decision.mode === 'shadow' && !a.previewing ? decision.route?.shadow : undefined;
   if (!shadow || !deps.shadow || !decision.mirrorTo || !(isSafeMethod(a.method) || shadow.writes) || Math.random() >= shadow.sampleRate)
@@ -216,7 +215,7 @@ function planMirror(
       path: a.target,
       headers: { ...headers, [DRY_RUN_HEADER]: deps.dryRunMarks.issue() },
       body,
-      primary: { status: response.statusCode ?? 502, headers: response.headers, body: primary, ms: performance.now() - forwardedAt },
+      primary: { status: response.status, headers: response.headers, body: primary, ms: performance.now() - forwardedAt },
       monolithUrl: table.upstreams.get(table.defaultUpstream)!.url,
       targetUrl: table.upstreams.get(decision.mirrorTo!)!.url,
       pattern: decision.route!.path,

@@ -1,187 +1,270 @@
-import http, { type Agent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { Socket } from 'node:net';
-import { classifySocketError, isSafeMethod, type UpstreamFailure } from '../resilience/upstream-failure.ts';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { RequestEnd } from './request-end.ts';
+import { classifyUpstreamError, isSafeMethod, type UpstreamFailure } from '../resilience/upstream-failure.ts';
 
-const ignore = (): void => {};
-
-export type AttemptResult = { kind: 'response'; response: IncomingMessage } | { kind: 'failure'; failure: UpstreamFailure; error?: Error };
+export type AttemptResult = { kind: 'response'; response: UpstreamResponse } | { kind: 'failure'; failure: UpstreamFailure; error?: Error };
 
 export interface AttemptOptions {
-  target: URL;
-  agent: Agent;
+  /** The upstream's connection pool (its connect timeout is the pool's). */
+  pool: Dispatcher;
+  method: string;
   headers: OutgoingHttpHeaders;
   /** The path and query to request (already normalised). */
   path: string;
   body: Buffer;
-  /** Milliseconds to get the TCP connection. */
-  connectTimeoutMs: number;
   /** Milliseconds from the start of the attempt to the response headers. */
   timeoutMs: number;
 }
 
-/**
- * One try at one upstream: a plain `http.request` on the upstream's keep-alive agent, the buffered
- * body written with the head in one go. It resolves as soon as the response headers arrive (the
- * caller decides whether to stream them to the client or fall back) or when the attempt fails,
- * saying whether any byte may have reached the upstream. A timed-out attempt is aborted before it
- * resolves, so nothing is left running when the caller tries elsewhere; a client that leaves while
- * it waits aborts it too. Every listener is this attempt's own, so a late event of a failed attempt
- * can never be taken for a fallback attempt's.
- *
- * (httpxy did this before, one instance per attempt: an emitter, a body stream and a copy of the
- * headers per request, for features this path never used — the profile's largest cost after logging.)
- */
-export function attemptUpstream(req: IncomingMessage, res: ServerResponse, opts: AttemptOptions): Promise<AttemptResult> {
-  return new Promise((resolve) => new Attempt(req, res, opts, resolve).start());
+/** An upstream's answer once its head has arrived: the head, and its body to deliver or discard, once. */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly statusMessage: string;
+  /** The head's lines as [name, value, …], names as sent. */
+  readonly rawHeaders: readonly string[];
+  /** The head as Node's IncomingMessage.headers would have it (lowercase names, set-cookie a list), built when asked. */
+  readonly headers: IncomingHttpHeaders;
+  /** Whether the body has been received to its end. */
+  readonly complete: boolean;
+  /** Streams the body to `res` (each chunk shown to `onChunk` first) and ends it; an answer cut short upstream destroys `res`. */
+  deliverTo(res: ServerResponse, onChunk?: (chunk: Buffer) => void): void;
+  /** Reads the body to its end and drops it, so its connection can serve the next request. */
+  discard(): void;
+  /** Stops receiving the body (the client left): its connection is closed, never reused. */
+  abort(): void;
+  /** Called once the upstream is done with the request: the body received whole, cut short, or aborted. */
+  onDone(callback: () => void): void;
 }
 
-/** One attempt's state and handlers: methods bound once, not a closure per event per request. */
-class Attempt {
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+const CLIENT_GONE = Object.assign(new Error('the client closed the connection'), { code: 'ECONNRESET' });
+const codeOf = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
+const TIMED_OUT = new Error('no response headers within the attempt timeout');
+const ABORTED = new Error('the proxy stopped reading this answer');
+/** Bytes of body held for an answer not yet being delivered (the attempt's caller is a few microtasks away) before its connection is paused. */
+const HOLD_BYTES = 64 * 1024;
+
+/**
+ * One try at one upstream: the buffered request sent through the upstream's undici pool by
+ * `dispatch`, whose callbacks are this object's methods — no stream, emitter or promise per
+ * request on undici's side, and no ClientRequest, agent bookkeeping or IncomingMessage on ours
+ * (node:http's client was the largest cost of a proxied request after the two socket writes).
+ *
+ * It resolves as soon as the response head arrives (the caller decides whether to deliver the
+ * body to the client or fall back) or when the attempt fails, saying whether any byte may have
+ * reached the upstream. A timed-out attempt is aborted before it resolves, so nothing is left
+ * running when the caller tries elsewhere; a client that leaves while it waits aborts it too. A
+ * request still queued for a connection when that happens is dropped as soon as it would start.
+ */
+export function attemptUpstream(opts: AttemptOptions, end: RequestEnd): Promise<AttemptResult> {
+  return new Promise((resolve) => new Attempt(opts, end, resolve).start());
+}
+
+class Attempt implements Dispatcher.DispatchHandler, UpstreamResponse {
   readonly #opts: AttemptOptions;
+  readonly #method: string;
   readonly #resolve: (r: AttemptResult) => void;
-  #upstreamReq: ClientRequest | undefined;
-  #connected = false;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** The request has started on a connection: some of it may have reached the upstream. */
+  #started = false;
+  #resent = false;
   #settled = false;
   #timer: NodeJS.Timeout | undefined;
-  #connectTimer: NodeJS.Timeout | undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, opts: AttemptOptions, resolve: (r: AttemptResult) => void) {
-    this.#req = req;
-    this.#res = res;
+  status = 0;
+  statusMessage = '';
+  rawHeaders: string[] = [];
+  #headers: IncomingHttpHeaders | undefined;
+  complete = false;
+  #cut: Error | undefined;
+  #finished = false;
+  #sink: ServerResponse | 'discard' | undefined;
+  #onChunk: ((chunk: Buffer) => void) | undefined;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #onDone: (() => void) | undefined;
+
+  constructor(opts: AttemptOptions, end: RequestEnd, resolve: (r: AttemptResult) => void) {
     this.#opts = opts;
+    this.#method = opts.method;
     this.#resolve = resolve;
+    // Run when the request ends however it ends; a no-op once the answer has been received whole.
+    end.add(this.#requestEnded);
   }
 
   start(): void {
     this.#timer = setTimeout(this.#onTimeout, this.#opts.timeoutMs);
-    // The client leaving (before the answer is complete) aborts the upstream request; the client's
-    // own request failing the same way is reported as a reset.
-    this.#res.once('close', this.#onClientClose);
-    this.#req.on('error', this.#onClientError);
     this.#send();
   }
 
   #send(): void {
-    const { target, agent, path, body } = this.#opts;
-    let upstreamReq: ClientRequest;
+    const { pool, path, body, headers } = this.#opts;
     try {
-      upstreamReq = (target.protocol === 'https:' ? https : http).request({
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        method: this.#req.method,
-        path,
-        headers: flatHeaders(this.#opts.headers, target),
-        agent,
-      });
+      pool.dispatch(
+        {
+          path,
+          method: this.#method as Dispatcher.HttpMethod,
+          headers: headers as Dispatcher.DispatchOptions['headers'],
+          body: body.length ? body : null,
+        },
+        this,
+      );
     } catch (err) {
-      return this.#fail(classifySocketError((err as { code?: string }).code, false), err as Error);
+      // Refused before it was queued (a header or method undici will not send): nothing left the proxy.
+      this.#fail(classifyUpstreamError(codeOf(err), false), err as Error);
     }
-    this.#upstreamReq = upstreamReq;
-    upstreamReq.once('socket', this.#onSocket);
-    upstreamReq.once('response', this.#onResponse);
-    upstreamReq.on('error', this.#onError);
-    upstreamReq.end(body.length ? body : undefined);
   }
 
   #settle(result: AttemptResult): void {
     if (this.#settled) return;
     this.#settled = true;
     clearTimeout(this.#timer);
-    clearTimeout(this.#connectTimer);
-    this.#res.off('close', this.#onClientClose);
-    this.#req.off('error', this.#onClientError);
-    if (result.kind === 'failure') this.#upstreamReq?.destroy();
     this.#resolve(result);
   }
 
   #fail(failure: UpstreamFailure, error?: Error): void {
+    if (this.#settled) return;
     this.#settle(error ? { kind: 'failure', failure, error } : { kind: 'failure', failure });
+    // After settling: undici reports the abort back through onResponseError, which must not decide the outcome.
+    this.#controller?.abort(error ?? ABORTED);
   }
 
-  readonly #onTimeout = (): void => this.#fail({ cause: 'timeout', sent: this.#connected });
+  readonly #onTimeout = (): void => this.#fail({ cause: 'timeout', sent: this.#started }, TIMED_OUT);
 
-  readonly #onSocket = (socket: Socket): void => {
-    if (!socket.connecting) {
-      this.#connected = true;
+  /** The client's request is over (it left, or its answer went): an attempt still waiting is given up, an answer still arriving stopped. */
+  readonly #requestEnded = (): void => {
+    if (!this.#settled) return this.#fail(classifyUpstreamError('ECONNRESET', this.#started), CLIENT_GONE);
+    if (this.#sink !== 'discard') this.abort();
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    // Given up on while it waited for a connection (timed out, the client left): never sent.
+    if (this.#settled) return controller.abort(ABORTED);
+    this.#started = true;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+    if (this.#settled) return controller.abort(ABORTED);
+    this.status = statusCode;
+    this.statusMessage = statusMessage ?? '';
+    const raw = controller.rawHeaders as Buffer[] | null | undefined;
+    if (raw) for (let i = 0; i < raw.length; i++) this.rawHeaders.push(raw[i]!.toString('latin1'));
+    this.#settle({ kind: 'response', response: this });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const sink = this.#sink;
+    if (sink === 'discard') return;
+    if (sink) {
+      this.#onChunk?.(chunk);
+      if (!sink.write(chunk)) {
+        controller.pause();
+        sink.once('drain', this.#resume);
+      }
       return;
     }
-    this.#connectTimer = setTimeout(this.#onConnectTimeout, this.#opts.connectTimeoutMs);
-    socket.once('connect', this.#onConnect);
-  };
-
-  readonly #onConnect = (): void => {
-    this.#connected = true;
-    clearTimeout(this.#connectTimer);
-  };
-
-  readonly #onConnectTimeout = (): void => this.#fail({ cause: 'connect_timeout', sent: false });
-
-  readonly #onResponse = (response: IncomingMessage): void => {
-    // A late answer to an attempt already given up on: read and dropped, so its socket is freed.
-    if (this.#settled) return void response.resume();
-    this.#settle({ kind: 'response', response });
-  };
-
-  // Errors after a response (a reset mid-body) belong to the delivery, which watches the response.
-  readonly #onError = (err: Error): void => {
-    const code = (err as { code?: string }).code;
-    if (this.#mayResendOnFreshConnection(code)) return this.#resend();
-    this.#fail(classifySocketError(code, this.#connected), err);
-  };
-
-  /**
-   * A kept-alive connection the upstream closed as it idled out, in the moment this request was
-   * written on it: the upstream never read the request. Clients may then resend an idempotent one
-   * (RFC 9110 §9.2.2), and browsers and undici do; Node's agent does not, so a busy moment turned
-   * the race into a 502. A read is resent, on the next connection the agent gives (each dead one is
-   * dropped from the pool, and the attempt's timeout still bounds it all); a write never is (it may
-   * have reached the upstream: one write, one side).
-   */
-  #mayResendOnFreshConnection(code: string | undefined): boolean {
-    return code === 'ECONNRESET' && this.#upstreamReq?.reusedSocket === true && isSafeMethod(this.#req.method ?? '');
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes > HOLD_BYTES) controller.pause();
   }
 
-  #resend(): void {
-    const stale = this.#upstreamReq!;
-    stale.off('response', this.#onResponse);
-    stale.off('error', this.#onError);
-    stale.on('error', ignore);
-    clearTimeout(this.#connectTimer);
-    this.#connected = false;
-    this.#send();
+  onResponseEnd(): void {
+    this.complete = true;
+    if (this.#sink && this.#sink !== 'discard') this.#sink.end();
+    this.#finish();
   }
 
-  readonly #onClientClose = (): void => {
-    if (!this.#res.writableFinished) this.#upstreamReq?.destroy();
-  };
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (!this.#settled) {
+      // A kept-alive connection the upstream closed as it idled out, in the moment this request
+      // was written on it: the upstream never read the request. Clients may then resend an
+      // idempotent one (RFC 9110 §9.2.2), and browsers do. A read is resent once, on a fresh
+      // connection (the attempt's timeout still bounds it all); a write never is (it may have
+      // reached the upstream: one write, one side).
+      if (this.#started && !this.#resent && isSafeMethod(this.#method) && closedOnReuse(err)) {
+        this.#resent = true;
+        this.#started = false;
+        this.#controller = undefined;
+        return this.#send();
+      }
+      return this.#fail(classifyUpstreamError(codeOf(err), this.#started), err);
+    }
+    // Cut short after the head: the client's answer is cut short too, never passed off as complete.
+    this.#cut = err;
+    if (this.#sink && this.#sink !== 'discard') this.#sink.destroy();
+    this.#finish();
+  }
 
-  readonly #onClientError = (err: Error): void => {
-    const code = (err as { code?: string }).code;
-    if (code === 'ECONNRESET' && !this.#req.socket?.writable) return this.#fail({ cause: 'reset', sent: this.#connected }, err);
-    this.#fail(classifySocketError(code, this.#connected), err);
-  };
+  readonly #resume = (): void => this.#controller?.resume();
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#onDone?.();
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return (this.#headers ??= headersOf(this.rawHeaders));
+  }
+
+  deliverTo(res: ServerResponse, onChunk?: (chunk: Buffer) => void): void {
+    this.#sink = res;
+    this.#onChunk = onChunk;
+    const held = this.#held;
+    this.#held = [];
+    if (this.#cut) return void res.destroy();
+    // The usual case, a small answer already whole: head and body leave in one write.
+    if (this.complete && held.length === 1) {
+      onChunk?.(held[0]!);
+      return void res.end(held[0]);
+    }
+    for (const chunk of held) {
+      onChunk?.(chunk);
+      res.write(chunk);
+    }
+    if (this.complete) return void res.end();
+    this.#resume();
+  }
+
+  discard(): void {
+    this.#sink = 'discard';
+    this.#held = [];
+    this.#resume();
+  }
+
+  abort(): void {
+    if (this.#finished) return;
+    this.#controller?.abort(ABORTED);
+  }
+
+  onDone(callback: () => void): void {
+    const before = this.#onDone;
+    this.#onDone = before ? () => (before(), callback()) : callback;
+    if (this.#finished) callback();
+  }
 }
 
 /**
- * The headers as one flat [name, value, …] list: Node then writes the head from it in one pass,
- * instead of a validated setHeader() into a map per header and a second pass to write them. With
- * a list Node adds no Host of its own, so a request that came without one (HTTP/1.0) is given the
- * upstream's, as Node would have.
+ * Whether the connection closed under the request before any answer: undici's "other side closed"
+ * says how many bytes the connection had read, so one that had answered before is told from a
+ * fresh one the upstream refused to serve; a reset (RST) says nothing, and is taken as the race.
  */
-function flatHeaders(headers: OutgoingHttpHeaders, target: URL): string[] {
-  const out: string[] = [];
-  let host = false;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (name === 'host') host = true;
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
-    else out.push(name, String(value));
+function closedOnReuse(err: Error): boolean {
+  const e = err as Error & { code?: string; socket?: { bytesRead?: number } };
+  if (e.code === 'UND_ERR_SOCKET') return (e.socket?.bytesRead ?? 0) > 0;
+  return e.code === 'ECONNRESET' || e.code === 'EPIPE';
+}
+
+/** rawHeaders → the object node:http builds: lowercase names; set-cookie kept as a list; other repeats joined with ", ". */
+function headersOf(raw: readonly string[]): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const prev = out[name];
+    if (name === 'set-cookie') (out[name] = (prev as string[] | undefined) ?? []).push(value);
+    else out[name] = prev === undefined ? value : `${prev as string}, ${value}`;
   }
-  if (!host) out.push('host', target.host);
-  return out;
+  return out as IncomingHttpHeaders;
 }

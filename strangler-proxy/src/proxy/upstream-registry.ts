@@ -1,5 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
+import { Pool } from 'undici';
 import type { UpstreamSpec } from '../config/route-table-schema.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { RouteTable } from '../routing/route-table.ts';
@@ -10,7 +9,7 @@ export interface Upstream {
   url: URL;
   spec: UpstreamSpec;
   /** Keep-alive connections to this upstream, reused across requests. */
-  agent: http.Agent;
+  pool: Pool;
   breaker: CircuitBreaker;
 }
 
@@ -53,17 +52,18 @@ export class UpstreamRegistry {
       const breaker = new CircuitBreaker(name, spec.breaker);
       breaker.onStateChange((state) => this.#metrics.breakerState.set({ upstream: name }, STATE_VALUE[state]));
       this.#metrics.breakerState.set({ upstream: name }, 0);
+      const url = new URL(spec.url);
       this.#upstreams.set(name, {
         name,
-        url: new URL(spec.url),
+        url,
         spec,
-        agent: new (spec.url.startsWith('https:') ? https.Agent : http.Agent)({
-          keepAlive: true,
-          maxSockets: spec.maxSockets,
-          // Every connection a busy moment opened is kept for the next one (the app closes it when idle):
-          // keeping only 64 of up to 256 made the proxy close and reopen connections under load.
-          maxFreeSockets: spec.maxSockets,
-          scheduling: 'lifo',
+        pool: new Pool(url.origin, {
+          connections: spec.maxSockets,
+          connect: { timeout: spec.connectTimeoutMs },
+          // The attempt's own timer bounds the wait for the head, queueing included.
+          headersTimeout: 0,
+          // Idle connections are kept as long as the app's Keep-Alive hint says it keeps them
+          // (undici closes each a moment before the app would), 4 s for an app that gives none.
         }),
         breaker,
       });
@@ -79,5 +79,5 @@ export class UpstreamRegistry {
 
 function close(u: Upstream): void {
   u.breaker.shutdown();
-  u.agent.destroy();
+  void u.pool.destroy();
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifySocketError, failureResponse, mayFallBack, type UpstreamFailure } from './upstream-failure.ts';
+import { classifyUpstreamError, failureResponse, mayFallBack, type UpstreamFailure } from './upstream-failure.ts';
 
 describe('failureResponse', () => {
   it.each<[UpstreamFailure, string, number | undefined]>([
@@ -31,11 +31,11 @@ describe('mayFallBack', () => {
   });
 });
 
-describe('classifySocketError', () => {
+describe('classifyUpstreamError', () => {
   it('when refused or unresolvable, then nothing was sent; a reset after connecting was', () => {
-    expect(classifySocketError('ECONNREFUSED', false)).toEqual({ cause: 'refused', sent: false });
-    expect(classifySocketError('ENOTFOUND', false)).toEqual({ cause: 'dns', sent: false });
-    expect(classifySocketError('ECONNRESET', true)).toEqual({ cause: 'reset', sent: true });
-    expect(classifySocketError('ECONNRESET', false)).toEqual({ cause: 'reset', sent: false });
+    expect(classifyUpstreamError('ECONNREFUSED', false)).toEqual({ cause: 'refused', sent: false });
+    expect(classifyUpstreamError('ENOTFOUND', false)).toEqual({ cause: 'dns', sent: false });
+    expect(classifyUpstreamError('ECONNRESET', true)).toEqual({ cause: 'reset', sent: true });
+    expect(classifyUpstreamError('ECONNRESET', false)).toEqual({ cause: 'reset', sent: false });
   });
 });

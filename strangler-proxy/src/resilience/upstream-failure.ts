@@ -4,7 +4,7 @@ import type { ProxyErrorCode } from '../errors.ts';
  * Why an attempt at an upstream produced no usable response, and whether any byte of the request
  * may have reached it: the one fact that decides whether a write can safely go elsewhere.
  */
-export type FailureCause = 'breaker_open' | 'refused' | 'connect_timeout' | 'dns' | 'timeout' | 'reset' | 'status_5xx';
+export type FailureCause = 'breaker_open' | 'refused' | 'connect_timeout' | 'dns' | 'timeout' | 'reset' | 'unsendable' | 'status_5xx';
 
 export interface UpstreamFailure {
   cause: FailureCause;
@@ -14,19 +14,26 @@ export interface UpstreamFailure {
   retryAfterMs?: number;
 }
 
-/** A Node socket error code → cause; `connected` says whether the TCP connection had been made. */
-export function classifySocketError(code: string | undefined, connected: boolean): UpstreamFailure {
+/**
+ * An upstream request's error code (a socket's errno, or undici's own) → cause; `sent` says whether
+ * the request had started on a connection, so that some of it may have reached the upstream.
+ */
+export function classifyUpstreamError(code: string | undefined, sent: boolean): UpstreamFailure {
   switch (code) {
     case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
       return { cause: 'refused', sent: false };
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return { cause: 'dns', sent: false };
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return { cause: 'refused', sent: false };
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return { cause: 'connect_timeout', sent: false };
+    // A request the client library would not put on the wire (a header or method it refuses).
+    case 'UND_ERR_INVALID_ARG':
+      return { cause: 'unsendable', sent: false };
     default:
-      return { cause: 'reset', sent: connected };
+      return { cause: 'reset', sent };
   }
 }
 
@@ -39,6 +46,8 @@ export function failureResponse(f: UpstreamFailure): { code: ProxyErrorCode; hea
       return { code: 'upstream_timeout' };
     case 'reset':
       return { code: f.sent ? 'upstream_reset' : 'upstream_unreachable' };
+    case 'unsendable':
+      return { code: 'bad_request' };
     case 'refused':
     case 'connect_timeout':
     case 'dns':
