@@ -8,6 +8,7 @@ describe('failureResponse', () => {
     [{ cause: 'reset', sent: true }, 'upstream_reset', undefined],
     [{ cause: 'timeout', sent: true }, 'upstream_timeout', undefined],
     [{ cause: 'breaker_open', sent: false, retryAfterMs: 4200 }, 'circuit_open', 5],
+    [{ cause: 'unsendable', sent: false }, 'bad_request', undefined],
   ])('when %o, then %s', (failure, code, retryAfter) => {
     const r = failureResponse(failure);
     expect(r.code).toBe(code);
@@ -37,5 +38,10 @@ describe('classifyUpstreamError', () => {
     expect(classifyUpstreamError('ENOTFOUND', false)).toEqual({ cause: 'dns', sent: false });
     expect(classifyUpstreamError('ECONNRESET', true)).toEqual({ cause: 'reset', sent: true });
     expect(classifyUpstreamError('ECONNRESET', false)).toEqual({ cause: 'reset', sent: false });
+  });
+  it('when the client library gave up connecting, refused to send the request, or saw the connection close, then it says so in its own codes', () => {
+    expect(classifyUpstreamError('UND_ERR_CONNECT_TIMEOUT', false)).toEqual({ cause: 'connect_timeout', sent: false });
+    expect(classifyUpstreamError('UND_ERR_INVALID_ARG', false)).toEqual({ cause: 'unsendable', sent: false });
+    expect(classifyUpstreamError('UND_ERR_SOCKET', true)).toEqual({ cause: 'reset', sent: true });
   });
 });
