@@ -67,6 +67,28 @@ export function cpuMicros(pid: number): number {
     return sum + ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLK_TCK;
   }, 0);
 }
+/**
+ * A process's CPU time (user + system, microseconds) by kind of thread, from the names Node gives
+ * them: the event loop (`MainThread`), `worker_threads` (`WorkerThread`), and the rest (V8's GC
+ * helpers, libuv's pool) — so what a worker does on a core of its own shows apart from the event loop.
+ */
+export function threadCpuMicros(pid: number): { main: number; workers: number; other: number } {
+  const out = { main: 0, workers: 0, other: 0 };
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    let stat: string, comm: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      comm = fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+    } catch {
+      continue; // a thread that ended between the listing and the read
+    }
+    const fields = stat.split(') ')[1]!.split(' ');
+    const micros = ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLK_TCK;
+    out[comm === 'MainThread' ? 'main' : comm === 'WorkerThread' ? 'workers' : 'other'] += micros;
+  }
+  return out;
+}
+
 export function rssMiB(pid: number): number {
   return processTree(pid).reduce((sum, p) => {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));

@@ -1,10 +1,15 @@
 // `npm run bench:shadow`: what shadowing costs the primary path. For 1 KB and 50 KB JSON answers,
 // the proxy's throughput and p99 with shadow off and with `sampleRate: 1.0` (every request mirrored
-// and compared), in interleaved rounds (BENCH_ROUNDS, 2) by autocannon in its own process, with the
+// and compared), in interleaved rounds (BENCH_ROUNDS, 3) by autocannon in its own process, with the
 // share actually mirrored beside the cost (copies past SHADOW_MAX_IN_FLIGHT are shed, and a cost
-// measured with copies shed is not the cost of mirroring): the proxy CPU per mirror, and from it
-// the cost of mirroring every request. Then p99 at a fixed rate with a healthy, a 5 s slow and a
-// resetting shadow target. Loopback only, bounded runs.
+// measured with copies shed is not the cost of mirroring). Then, at a fixed rate the proxy keeps up
+// with in both modes (BENCH_MIRROR_RATE, 3000 rps) so that every request is mirrored, the CPU per
+// request of each kind of thread — the event loop, the mirror worker, the rest (GC helpers) — and
+// from it what mirroring every request costs the proxy's saturation throughput: when its event loop
+// is the limit (the mirror worker on a core of its own) and when the whole process shares one core.
+// (At saturation on this shared machine the proxy gets less CPU once mirroring starts, and CPU per
+// request rises as throughput falls, so saturation runs overstate the cost per mirror.) Then p99 at
+// a fixed rate with a healthy, a 5 s slow and a resetting shadow target. Loopback only, bounded runs.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,14 +24,18 @@ import {
   SECONDS,
   start,
   stopAll,
+  threadCpuMicros,
   waitFor,
   type Result,
 } from './bench-tools.ts';
 
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const MIRROR_RATE = Number(process.env.BENCH_MIRROR_RATE ?? 3000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+/** BENCH_CPU_PROF=<dir>: the proxy of the saturation runs writes its `--cpu-prof` profiles there, one per thread. */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 
 async function upstream(size: number, mode = ''): Promise<string> {
   return `http://127.0.0.1:${await firstLine(start(process.execPath, [path.join(here, 'upstream-server.ts'), String(size), ...(mode ? [mode] : [])]))}`;
@@ -70,7 +79,8 @@ async function main(): Promise<void> {
   for (const size of [1024, 50 * 1024]) {
     const [monolith, target] = [await upstream(size), await upstream(size)];
     fs.writeFileSync(routes, table(monolith, target, false));
-    const proxy = start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], {
+    const profile = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, `${size / 1024}kb`)] : [];
+    const proxy = start(process.execPath, [...profile, path.join(root, 'strangler-proxy/src/main.ts')], {
       ROUTES_FILE: routes,
       PROXY_PORT: '18180',
       ADMIN_PORT: '18181',
@@ -78,7 +88,8 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
     });
     await waitFor(`${proxyUrl}/api/x`);
-    type Run = { sat: Result; fixed: Result; cpu: number; mirrored: number; dropped: number };
+    type Threads = { main: number; worker: number; other: number };
+    type Run = { sat: Result; fixed: Result; cpu: number; mirrored: number; dropped: number; paced: Threads & { share: number } };
     const runs: Record<'off' | 'on', Run[]> = { off: [], on: [] };
     // Interleaved rounds, so drift of this shared machine hits both modes alike; medians compared.
     for (let round = 1; round <= ROUNDS; round++) {
@@ -97,26 +108,41 @@ async function main(): Promise<void> {
           (await counter(admin, 'dropped_queue_full')) - droppedBefore,
         ];
         const fixed = await autocannon(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
-        runs[mode].push({ sat, fixed, cpu, mirrored, dropped });
+        const [pacedMirrored, threadsBefore] = [await counter(admin, 'mirrored'), threadCpuMicros(proxy.pid!)];
+        const atRate = await autocannon(`${proxyUrl}/api/listings/1`, { rate: MIRROR_RATE, connections: 32, seconds: 6 });
+        const threads = threadCpuMicros(proxy.pid!);
+        const perReq = (t: number, before: number): number => (t - before) / atRate.requests;
+        const paced = {
+          main: perReq(threads.main, threadsBefore.main),
+          worker: perReq(threads.workers, threadsBefore.workers),
+          other: perReq(threads.other, threadsBefore.other),
+          share: ((await counter(admin, 'mirrored')) - pacedMirrored) / atRate.requests,
+        };
+        runs[mode].push({ sat, fixed, cpu, mirrored, dropped, paced });
         console.log(
           `round ${round}  ${String(size / 1024).padStart(3)} KB shadow ${mode.padEnd(3)}  ${sat.rps.toFixed(0).padStart(6)} rps  p50 ${sat.p50} ms  p99 ${sat.p99} ms  errors ${sat.errors}  cpu ${cpu.toFixed(0)} µs/req` +
             (mode === 'on' ? `  mirrored ${mirrored} (${((100 * mirrored) / sat.requests).toFixed(0)} %), dropped ${dropped}` : '') +
-            `  |  at ${FIXED_RATE} rps: p99 ${fixed.p99} ms  |  cpu pressure ${cpuPressure().toFixed(0)} %`,
+            `  |  at ${FIXED_RATE} rps: p99 ${fixed.p99} ms  |  at ${MIRROR_RATE} rps: cpu µs/req event loop ${paced.main.toFixed(0)}, mirror worker ${paced.worker.toFixed(0)}, other ${paced.other.toFixed(0)}` +
+            (mode === 'on' ? `, ${(paced.share * 100).toFixed(0)} % mirrored` : '') +
+            `  |  cpu pressure ${cpuPressure().toFixed(0)} %`,
         );
       }
     }
     const med = (mode: 'off' | 'on', f: (r: Run) => number): number => median(runs[mode].map(f));
     const cost = 1 - med('on', (r) => r.sat.rps) / med('off', (r) => r.sat.rps);
     const share = med('on', (r) => r.mirrored / r.sat.requests);
-    // What one mirror costs the proxy, whatever share was shed: the CPU it adds per request, over
-    // the share mirrored. The proxy is CPU-bound here, so mirroring every request would cost the
-    // throughput that CPU takes.
-    const perMirror = (med('on', (r) => r.cpu) - med('off', (r) => r.cpu)) / share;
-    const projected = 1 - med('off', (r) => r.cpu) / (med('off', (r) => r.cpu) + perMirror);
     const target_ = size === 1024 ? 0.2 : 0.35;
+    const verdict = (x: number): string => `≈ ${(x * 100).toFixed(1)} % (target ≤ ${target_ * 100} %: ${x <= target_ ? 'met' : 'NOT met'})`;
+    // What one mirror costs each kind of thread at the fixed rate, over the share mirrored there.
+    const pacedShare = med('on', (r) => r.paced.share);
+    const perMirror = (f: (t: Threads) => number): number => (med('on', (r) => f(r.paced)) - med('off', (r) => f(r.paced))) / pacedShare;
+    const [mainOff, allOff] = [med('off', (r) => r.paced.main), med('off', (r) => r.paced.main + r.paced.worker + r.paced.other)];
+    const [mainPer, allPer] = [perMirror((t) => t.main), perMirror((t) => t.main + t.worker + t.other)];
     console.log(
-      `${String(size / 1024).padStart(3)} KB shadow on: throughput −${(cost * 100).toFixed(1)} % with ${(share * 100).toFixed(0)} % of requests mirrored (the rest shed at SHADOW_MAX_IN_FLIGHT); ` +
-        `${perMirror.toFixed(0)} µs of proxy CPU per mirror, so mirroring every request would cost ≈ ${(projected * 100).toFixed(1)} % (target ≤ ${target_ * 100} %: ${projected <= target_ ? 'met' : 'NOT met'})`,
+      `${String(size / 1024).padStart(3)} KB shadow on at saturation: throughput −${(cost * 100).toFixed(1)} % with ${(share * 100).toFixed(0)} % of requests mirrored (the rest shed at SHADOW_MAX_IN_FLIGHT)\n` +
+        `${String(size / 1024).padStart(3)} KB per mirror at ${MIRROR_RATE} rps (${(pacedShare * 100).toFixed(0)} % mirrored): event loop ${mainPer.toFixed(0)} µs, mirror worker ${perMirror((t) => t.worker).toFixed(0)} µs, other ${perMirror((t) => t.other).toFixed(0)} µs, against ${mainOff.toFixed(0)} µs of event loop and ${allOff.toFixed(0)} µs in all per request unmirrored\n` +
+        `${String(size / 1024).padStart(3)} KB mirroring every request would cost: with the mirror worker on a core of its own ${verdict(1 - mainOff / (mainOff + mainPer))}; ` +
+        `with the whole proxy on one core ${verdict(1 - allOff / (allOff + allPer))}`,
     );
     stopAll();
     await new Promise((r) => setTimeout(r, 500));
