@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import type { Dispatcher } from 'undici';
 import type { RequestEnd } from './request-end.ts';
 import { classifyUpstreamError, isSafeMethod, type UpstreamFailure } from '../resilience/upstream-failure.ts';
+import { headersObject } from './upstream-headers.ts';
 
 export type AttemptResult = { kind: 'response'; response: UpstreamResponse } | { kind: 'failure'; failure: UpstreamFailure; error?: Error };
 
@@ -205,7 +206,7 @@ class Attempt implements Dispatcher.DispatchHandler, UpstreamResponse {
   }
 
   get headers(): IncomingHttpHeaders {
-    return (this.#headers ??= headersOf(this.rawHeaders));
+    return (this.#headers ??= headersObject(this.rawHeaders));
   }
 
   deliverTo(res: ServerResponse, onChunk?: (chunk: Buffer) => void): void {
@@ -254,17 +255,4 @@ function closedOnReuse(err: Error): boolean {
   const e = err as Error & { code?: string; socket?: { bytesRead?: number } };
   if (e.code === 'UND_ERR_SOCKET') return (e.socket?.bytesRead ?? 0) > 0;
   return e.code === 'ECONNRESET' || e.code === 'EPIPE';
-}
-
-/** rawHeaders → the object node:http builds: lowercase names; set-cookie kept as a list; other repeats joined with ", ". */
-function headersOf(raw: readonly string[]): IncomingHttpHeaders {
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!;
-    const prev = out[name];
-    if (name === 'set-cookie') (out[name] = (prev as string[] | undefined) ?? []).push(value);
-    else out[name] = prev === undefined ? value : `${prev as string}, ${value}`;
-  }
-  return out as IncomingHttpHeaders;
 }

@@ -142,3 +142,16 @@ export function responseHeaders(rawHeaders: readonly string[]): string[] {
   }
   return out;
 }
+
+/** rawHeaders → the object node:http builds: lowercase names; set-cookie kept as a list; other repeats joined with ", ". */
+export function headersObject(raw: readonly string[]): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const prev = out[name];
+    if (name === 'set-cookie') (out[name] = (prev as string[] | undefined) ?? []).push(value);
+    else out[name] = prev === undefined ? value : `${prev as string}, ${value}`;
+  }
+  return out as IncomingHttpHeaders;
+}

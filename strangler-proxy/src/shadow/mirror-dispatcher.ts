@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompiledShadow } from '../routing/route-table.ts';
-import type { MirrorJob, MirrorResult } from './mirror-runner.ts';
+import { NO_DETAIL, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
 import type { ShadowRecorder } from './shadow-recorder.ts';
 
 export interface MirrorLimits {
@@ -23,7 +23,7 @@ export interface MirrorRequest {
   headers: http.OutgoingHttpHeaders;
   body: Buffer;
   /** `body` is handed over: a buffer of its own (no pool slice), moved to the worker, unusable here afterwards. */
-  primary: { status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number };
+  primary: { status: number; rawHeaders: readonly string[]; body: Buffer; ms: number };
   monolithUrl: string;
   targetUrl: string;
   /** The matched route's path pattern: the template is made from it. */
@@ -59,11 +59,18 @@ export interface MirrorDeps {
 export class MirrorDispatcher {
   readonly deps: MirrorDeps;
   readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, { worker: Worker; release: () => void }>();
+  readonly #pending = new Map<number, { worker: Worker; release: () => void; route: string; status: number; ms: number }>();
   #nextId = 0;
   #inFlight = 0;
   /** Jobs of this turn of the event loop, per worker: posted together, one message and one wake-up per batch. */
-  readonly #outbox = new Map<Worker, { jobs: MirrorJob[]; transfer: ArrayBuffer[] }>();
+  readonly #outbox = new Map<Worker, { batch: JobBatch; transfer: ArrayBuffer[] }>();
+  /** A route's settings, per route table (each compiles its own shadow settings) and pair of upstreams. */
+  #routes = new WeakMap<CompiledShadow, Map<string, MirrorRoute>>();
+  #nextRef = 0;
+  /** Each route's outcome counters, looked up once rather than by their labels for every mirror. */
+  readonly #counted = new Map<string, { mirrored: { inc(): void }; failed: { inc(): void } }>();
+  /** The routes each worker has been told of since it last forgot. */
+  readonly #told = new Map<Worker, Set<number>>();
   #posting = false;
   #closed = false;
   /** Resolves once every worker has loaded. */
@@ -91,7 +98,7 @@ export class MirrorDispatcher {
     });
     let loaded!: () => void;
     const ready = new Promise<void>((resolve) => (loaded = resolve));
-    w.on('message', (results: MirrorResult[] | 'ready') => {
+    w.on('message', (results: ResultWire[] | 'ready') => {
       if (results === 'ready') {
         // Loaded: from now on the workers never keep the process alive on their own. (Not before:
         // a proxy still starting has nothing else keeping the event loop alive while it waits.)
@@ -99,6 +106,7 @@ export class MirrorDispatcher {
         return loaded();
       }
       for (const r of results) this.#done(r);
+      this.#gauge();
     });
     // A worker that dies takes its mirrors with it: their places are freed, and a new worker starts
     // (one that dies loading no longer holds up `ready`).
@@ -109,6 +117,7 @@ export class MirrorDispatcher {
         this.#pending.delete(id);
         p.release();
       }
+      this.#told.delete(w);
       const i = this.#workers.indexOf(w);
       if (i < 0 || this.#closed) return;
       this.deps.log.error({ code }, 'shadow mirror worker exited; starting another');
@@ -119,7 +128,7 @@ export class MirrorDispatcher {
   }
 
   /** What a route's copies wait for, if anything: the replicator known, the route's data service named, a wait allowed. */
-  #freshness(shadow: CompiledShadow): MirrorJob['freshness'] {
+  #freshness(shadow: CompiledShadow): MirrorRoute['freshness'] {
     const sync = this.deps.sync;
     const f = shadow.freshness;
     if (!sync || !f.service || f.waitMs <= 0) return undefined;
@@ -142,12 +151,8 @@ export class MirrorDispatcher {
     if (bodyBytes > this.deps.limits.maxBodyBytes) return void this.drop(route, 'body_too_large');
     if (this.#closed || this.#inFlight >= this.deps.limits.maxInFlight) return void this.drop(route, 'queue_full');
     this.#inFlight++;
-    this.deps.metrics.shadowInFlight.inc();
     let used = false;
-    const release = (): void => {
-      this.#inFlight--;
-      this.deps.metrics.shadowInFlight.dec();
-    };
+    const release = (): void => void this.#inFlight--;
     return {
       run: (r) => {
         if (used) return;
@@ -156,27 +161,23 @@ export class MirrorDispatcher {
         const answeredAt = Date.now();
         const id = ++this.#nextId;
         const worker = this.#workers[id % this.#workers.length]!;
-        this.#pending.set(id, { worker, release });
-        const job: MirrorJob = {
-          id,
-          route: r.route,
-          shadow: { timeoutMs: r.shadow.timeoutMs, noiseSampleRate: r.shadow.noise.sampleRate, compare: r.shadow.compareSpec },
-          method: r.method,
-          path: r.path,
-          headers: { ...r.headers },
-          body: r.body,
-          primary: { status: r.primary.status, headers: r.primary.headers, body: r.primary.body, ms: r.primary.ms },
-          monolithUrl: r.monolithUrl,
-          targetUrl: r.targetUrl,
-          pattern: r.pattern,
-          answeredAt,
-          freshness: this.#freshness(r.shadow),
-        };
+        const { primary: p } = r;
+        this.#pending.set(id, { worker, release, route: r.route, status: p.status, ms: p.ms });
+        const route = this.#routeOf(r);
         let box = this.#outbox.get(worker);
-        if (!box) this.#outbox.set(worker, (box = { jobs: [], transfer: [] }));
-        box.jobs.push(job);
+        if (!box) this.#outbox.set(worker, (box = { batch: { routes: [], jobs: [] }, transfer: [] }));
+        let told = this.#told.get(worker);
+        if (!told || told.size >= ROUTES_KEPT / 2) this.#told.set(worker, (told = new Set()));
+        if (!told.has(route.ref)) {
+          told.add(route.ref);
+          box.batch.routes.push(route);
+        }
+        // A request body that is a slice of Node's pool is copied out, or the clone would copy the whole pool.
+        const body = r.body.byteLength === r.body.buffer.byteLength ? r.body : new Uint8Array(r.body);
+        const job: JobWire = [id, route.ref, r.method, r.path, answeredAt, p.status, p.ms, r.headers, p.rawHeaders, body, p.body];
+        box.batch.jobs.push(job);
         // Moved, not copied: a clone would copy the body (and a pooled slice's whole pool).
-        const b = r.primary.body;
+        const b = p.body;
         if (b.byteLength > 0 && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
           box.transfer.push(b.buffer);
         if (!this.#posting) {
@@ -188,38 +189,76 @@ export class MirrorDispatcher {
         if (used) return;
         used = true;
         release();
+        this.#gauge();
       },
     };
   }
 
   readonly #post = (): void => {
     this.#posting = false;
-    for (const [worker, box] of this.#outbox) worker.postMessage(box.jobs, box.transfer);
+    for (const [worker, box] of this.#outbox) worker.postMessage(box.batch, box.transfer);
     this.#outbox.clear();
+    this.#gauge();
   };
+
+  /** The in-flight gauge, set once per batch sent or received rather than moved for every mirror. */
+  #gauge(): void {
+    this.deps.metrics.shadowInFlight.set(this.#inFlight);
+  }
+
+  /** The route's settings as the workers know them: made once per route table and pair of upstreams. */
+  #routeOf(r: MirrorRequest): MirrorRoute {
+    let byUpstreams = this.#routes.get(r.shadow);
+    if (!byUpstreams) this.#routes.set(r.shadow, (byUpstreams = new Map()));
+    const key = `${r.monolithUrl} ${r.targetUrl}`;
+    let route = byUpstreams.get(key);
+    if (!route)
+      byUpstreams.set(
+        key,
+        (route = {
+          ref: ++this.#nextRef,
+          route: r.route,
+          timeoutMs: r.shadow.timeoutMs,
+          noiseSampleRate: r.shadow.noise.sampleRate,
+          compare: r.shadow.compareSpec,
+          monolithUrl: r.monolithUrl,
+          targetUrl: r.targetUrl,
+          pattern: r.pattern,
+          freshness: this.#freshness(r.shadow),
+        }),
+      );
+    return route;
+  }
 
   /** Counts a mirror not sent: `queue_full`, or `body_too_large` (the request's or the monolith's answer). */
   drop(route: string, reason: 'queue_full' | 'body_too_large'): void {
     this.deps.metrics.shadowRequests.inc({ route, outcome: `dropped_${reason}` });
   }
 
-  #done(r: MirrorResult): void {
-    const p = this.#pending.get(r.id);
+  #done(r: ResultWire): void {
+    const [id, answered, template, serviceStatus, serviceMs, stale, compareMs, detail = NO_DETAIL] = r;
+    const p = this.#pending.get(id);
     if (!p) return;
-    this.#pending.delete(r.id);
+    this.#pending.delete(id);
     p.release();
     const m = this.deps.metrics;
-    m.shadowRequests.inc({ route: r.route, outcome: r.outcome });
-    m.shadowCompareSeconds.observe(r.compareMs / 1000);
+    let counted = this.#counted.get(p.route);
+    if (!counted)
+      this.#counted.set(
+        p.route,
+        (counted = { mirrored: m.shadowRequests.labels(p.route, 'mirrored'), failed: m.shadowRequests.labels(p.route, 'failed') }),
+      );
+    (answered ? counted.mirrored : counted.failed).inc();
+    m.shadowCompareSeconds.observe(compareMs / 1000);
     this.deps.recorder.record({
-      route: r.route,
-      template: r.template,
-      monolith: r.monolith,
-      service: r.service,
-      differences: r.differences,
-      stale: r.stale,
-      noise: r.noise,
-      example: (field) => r.examples[field],
+      route: p.route,
+      template,
+      monolith: { status: p.status, ms: p.ms },
+      service: { status: serviceStatus < 0 ? null : serviceStatus, ms: serviceMs },
+      differences: detail.differences,
+      stale: stale === 1,
+      noise: detail.noise,
+      example: (field) => detail.examples[field],
     });
   }
 

@@ -1,17 +1,11 @@
-import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Pool, type Dispatcher } from 'undici';
 import { isSafeMethod } from '../resilience/upstream-failure.ts';
-import type { PathPattern } from '../routing/path-pattern.ts';
-import {
-  compareResponses,
-  compileRules,
-  type ComparableResponse,
-  type CompareRules,
-  type CompareRulesSpec,
-  type FieldDifference,
-} from './compare-responses.ts';
+import { compareResponses, type ComparableResponse, type CompareRules, type FieldDifference } from './compare-responses.ts';
 import { decodeBody } from './decode-body.ts';
 import { WatermarkClient, type FreshnessSpec } from './freshness.ts';
+import type { MirrorRoute, ResultDetail } from './mirror-wire.ts';
 import { pathTemplate } from './path-template.ts';
 import { REDACTED, redactBody, redactHeaders, redactJson, redactPath, type RedactionRules } from './redact.ts';
 import type { ShadowExample } from './shadow-store.ts';
@@ -19,63 +13,54 @@ import type { ShadowExample } from './shadow-store.ts';
 /** The field a mirror that got no answer is counted under: never noise, always the service's. */
 export const NO_ANSWER = '(no answer)';
 
-/** A request the monolith has answered, to be mirrored: plain data, so it can cross to a worker thread. */
+/** A request the monolith has answered, to be mirrored, as the worker holds it. */
 export interface MirrorJob {
   id: number;
-  route: string;
-  shadow: { timeoutMs: number; noiseSampleRate: number; compare: CompareRulesSpec };
+  route: MirrorRoute;
+  /** The route's compare rules, compiled once per route table. */
+  rules: CompareRules;
   method: string;
   /** Path and query as forwarded. */
   path: string;
   /** The headers the primary was sent with, plus the dry-run mark ("a copy; if it writes, roll it back"). */
   headers: Record<string, string | string[] | number | undefined>;
-  body: Uint8Array;
+  body: Buffer;
   /** The monolith's answer, body whole. */
-  primary: { status: number; headers: http.IncomingHttpHeaders; body: Uint8Array; ms: number };
-  monolithUrl: string;
-  targetUrl: string;
-  /** The matched route's path pattern, for the template. */
-  pattern: PathPattern;
+  primary: { status: number; headers: IncomingHttpHeaders; body: Buffer; ms: number };
   /** When the monolith's answer was handed over, epoch ms: the copy waits until the service's data has caught up with it. */
   answeredAt: number;
-  /** Where to ask whether it has; undefined: sent at once. */
-  freshness: FreshnessSpec | undefined;
 }
 
 /** What one mirror produced. */
-export interface MirrorResult {
+export interface MirrorResult extends ResultDetail {
   id: number;
-  route: string;
   template: string;
   outcome: 'mirrored' | 'failed';
-  monolith: { status: number; ms: number };
   /** `status` null: the target did not answer. */
   service: { status: number | null; ms: number };
-  differences: FieldDifference[];
-  /** The answers differed, and the service's copy of the data could not be shown to be as new as the monolith's: not counted as a difference. */
   stale: boolean;
-  /** The differences between two monolith answers, when this mirror measured noise. */
-  noise: FieldDifference[] | undefined;
-  /** A redacted example for each of the first few differing fields. */
-  examples: Record<string, ShadowExample>;
   compareMs: number;
 }
 
+/**
+ * A copy's answer. `same`: its body arrived byte for byte the one it was held against (then `body`
+ * is that one: an identical answer is never buffered twice).
+ */
 type Answer =
-  { ok: true; status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number } | { ok: false; error: string; ms: number };
-
-const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  | { ok: true; status: number; headers: IncomingHttpHeaders; body: Buffer; same: boolean; ms: number }
+  | { ok: false; error: string; ms: number };
 
 /**
  * Sends a copy of a request to the route's target (and, for a share of reads, to the monolith a
  * second time, to measure noise), compares the answers with the monolith's, and describes the
  * result. Runs on the mirror worker thread, so none of it touches the proxy's event loop. Its own
- * connection pools, a timeout per copy and a cap on the answer's size bound what a slow or broken
- * target can cost.
+ * connection pools (undici, as the proxy's), a timeout per copy and a cap on the answer's size
+ * bound what a slow or broken target can cost. A copy is held against the monolith's answer as it
+ * arrives: an identical one — the usual case once a service is right — is known as its last byte
+ * comes, without being buffered, decoded or parsed.
  */
 export class MirrorRunner {
-  readonly #agents = new Map<string, http.Agent>();
-  readonly #rules = new Map<string, CompareRules>();
+  readonly #pools = new Map<string, Pool>();
   /** Each answer's body redacted once, however many of its fields get an example. */
   readonly #shown = new WeakMap<Buffer, string>();
   readonly #watermarks = new WatermarkClient();
@@ -94,40 +79,41 @@ export class MirrorRunner {
    * Writes are dry runs that cannot be sent to the monolith twice: only the wait applies to them.
    */
   async run(job: MirrorJob): Promise<MirrorResult> {
-    const fresh = job.freshness ? await this.#watermarks.wait(job.freshness, job.answeredAt) : 'unreplicated';
-    const noise = isSafeMethod(job.method) && Math.random() < job.shadow.noiseSampleRate;
-    const [service, again] = await Promise.all([this.#send(job.targetUrl, job), noise ? this.#send(job.monolithUrl, job) : undefined]);
+    const { route, rules, primary: p } = job;
+    const fresh = route.freshness ? await this.#watermarks.wait(route.freshness, job.answeredAt) : 'unreplicated';
+    const noise = isSafeMethod(job.method) && Math.random() < route.noiseSampleRate;
+    const [service, again] = await Promise.all([
+      this.#send(route.targetUrl, job, p.body),
+      noise ? this.#send(route.monolithUrl, job, p.body) : undefined,
+    ]);
     const t0 = performance.now();
-    const key = JSON.stringify(job.shadow.compare);
-    let rules = this.#rules.get(key);
-    if (!rules) this.#rules.set(key, (rules = compileRules(job.shadow.compare)));
-    const primaryBody = buffer(job.primary.body);
-    const primary = await comparable(job.primary.status, job.primary.headers, primaryBody, rules);
+    let primary: ComparableResponse | undefined;
+    const against = async (a: Answer & { ok: true }): Promise<FieldDifference[]> => {
+      if (a.same && a.status === p.status && sameHeaders(rules.headers, p.headers, a.headers)) return [];
+      primary ??= await comparable(p.status, p.headers, p.body, rules);
+      return compareResponses(primary, await comparable(a.status, a.headers, a.body, rules), rules);
+    };
     const compared: FieldDifference[] = service.ok
-      ? compareResponses(primary, await comparable(service.status, service.headers, service.body, rules), rules)
-      : [{ path: NO_ANSWER, field: NO_ANSWER, kind: 'missing', a: job.primary.status, b: service.error }];
-    const noiseDifferences = again?.ok
-      ? compareResponses(primary, await comparable(again.status, again.headers, again.body, rules), rules)
-      : undefined;
+      ? await against(service)
+      : [{ path: NO_ANSWER, field: NO_ANSWER, kind: 'missing', a: p.status, b: service.error }];
+    const noiseDifferences = again?.ok ? await against(again) : undefined;
     const compareMs = performance.now() - t0;
     // A target that failed is the target's fault whatever the data: never stale, never asked again.
     let lasting: ReadonlySet<string> | 'stale' = new Set(compared.map((d) => d.field));
     if (compared.length && service.ok && service.status < 500 && fresh !== 'unreplicated') {
       if (fresh === 'late') lasting = 'stale';
-      else if (isSafeMethod(job.method)) lasting = await this.#askAgain(job, job.freshness!, rules, lasting);
+      else if (isSafeMethod(job.method)) lasting = await this.#askAgain(job, route.freshness!, rules, lasting);
     }
     const stale = lasting === 'stale';
     const differences = lasting === 'stale' ? [] : compared.filter((d) => (lasting as ReadonlySet<string>).has(d.field));
-    const template = pathTemplate(job.path, job.pattern);
+    const template = pathTemplate(job.path, route.pattern);
     const examples: Record<string, ShadowExample> = {};
     for (const field of [...new Set(differences.map((d) => d.field))].sort().slice(0, 3))
-      examples[field] = this.#example(job, template, field, primaryBody, service, differences, rules);
+      examples[field] = this.#example(job, template, field, service, differences, rules);
     return {
       id: job.id,
-      route: job.route,
       template,
       outcome: service.ok ? 'mirrored' : 'failed',
-      monolith: { status: job.primary.status, ms: job.primary.ms },
       service: { status: service.ok ? service.status : null, ms: service.ms },
       differences,
       stale,
@@ -150,10 +136,10 @@ export class MirrorRunner {
   ): Promise<ReadonlySet<string> | 'stale'> {
     let lasting = fields;
     for (let i = 0; i < f.retries && lasting.size; i++) {
-      const monolith = await this.#send(job.monolithUrl, job);
+      const monolith = await this.#send(job.route.monolithUrl, job);
       if (!monolith.ok) break;
       if ((await this.#watermarks.wait(f, Date.now())) !== 'reached') return 'stale';
-      const service = await this.#send(job.targetUrl, job);
+      const service = await this.#send(job.route.targetUrl, job);
       if (!service.ok) break;
       const now = compareResponses(
         await comparable(monolith.status, monolith.headers, monolith.body, rules),
@@ -166,63 +152,30 @@ export class MirrorRunner {
     return lasting.size ? lasting : 'stale';
   }
 
-  /** One copy of the request, bounded in time and size. */
-  #send(base: string, job: MirrorJob): Promise<Answer> {
-    const started = performance.now();
-    const url = new URL(base);
-    let agent = this.#agents.get(base);
-    // As many idle sockets kept as may be busy: a pool that closes and reopens them costs more than the copies.
-    if (!agent)
-      this.#agents.set(
+  /** One copy of the request, bounded in time and size; its body held against `expected` as it arrives, when given. */
+  #send(base: string, job: MirrorJob, expected?: Buffer): Promise<Answer> {
+    let pool = this.#pools.get(base);
+    // As many connections kept as may be busy: a pool that closes and reopens them costs more than the copies.
+    if (!pool)
+      this.#pools.set(
         base,
-        (agent = new http.Agent({
-          keepAlive: true,
-          maxSockets: this.#o.maxSockets,
-          maxFreeSockets: this.#o.maxSockets,
-          scheduling: 'lifo',
-        })),
+        (pool = new Pool(new URL(base).origin, { connections: this.#o.maxSockets, headersTimeout: 0, bodyTimeout: 0 })),
       );
-    const body = buffer(job.body);
     return new Promise<Answer>((resolve) => {
-      const done = (a: Answer): void => {
-        clearTimeout(timer);
-        resolve(a);
-      };
-      const req = http.request(
-        {
-          protocol: url.protocol,
-          hostname: url.hostname,
-          port: url.port,
-          method: job.method,
-          path: job.path,
-          agent,
-          headers: { ...job.headers, 'content-length': String(body.length) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > this.#o.maxBodyBytes) {
-              res.destroy();
-              done({ ok: false, error: `answer larger than ${this.#o.maxBodyBytes} bytes`, ms: performance.now() - started });
-            } else chunks.push(c);
-          });
-          res.on('end', () =>
-            done({
-              ok: true,
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks),
-              ms: performance.now() - started,
-            }),
-          );
-          res.on('error', (err) => done({ ok: false, error: err.message, ms: performance.now() - started }));
-        },
-      );
-      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${job.shadow.timeoutMs} ms`)), job.shadow.timeoutMs);
-      req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, error: err.code ?? err.message, ms: performance.now() - started }));
-      req.end(body);
+      const copy = new Copy(expected, this.#o.maxBodyBytes, job.route.timeoutMs, resolve);
+      try {
+        pool.dispatch(
+          {
+            path: job.path,
+            method: job.method as Dispatcher.HttpMethod,
+            headers: { ...job.headers, 'content-length': String(job.body.length) } as Dispatcher.DispatchOptions['headers'],
+            body: job.body.length ? job.body : null,
+          },
+          copy,
+        );
+      } catch (err) {
+        copy.fail((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      }
     });
   }
 
@@ -231,7 +184,6 @@ export class MirrorRunner {
     job: MirrorJob,
     template: string,
     field: string,
-    primaryBody: Buffer,
     service: Answer,
     differences: FieldDifference[],
     rules: CompareRules,
@@ -252,12 +204,17 @@ export class MirrorRunner {
       return text;
     };
     return {
-      route: job.route,
+      route: job.route.route,
       template,
       field,
       at: new Date().toISOString(),
       request: { method: job.method, path: redactPath(job.path, r), headers: headersOf(job.headers) },
-      monolith: { status: job.primary.status, headers: headersOf(job.primary.headers), body: shown(primaryBody), ms: ms(job.primary.ms) },
+      monolith: {
+        status: job.primary.status,
+        headers: headersOf(job.primary.headers),
+        body: shown(job.primary.body),
+        ms: ms(job.primary.ms),
+      },
       service: service.ok
         ? { status: service.status, headers: headersOf(service.headers), body: shown(service.body), ms: ms(service.ms) }
         : { status: null, headers: {}, body: '', ms: ms(service.ms), error: service.error },
@@ -272,18 +229,13 @@ export class MirrorRunner {
 
   close(): void {
     this.#watermarks.close();
-    for (const a of this.#agents.values()) a.destroy();
-    this.#agents.clear();
+    for (const p of this.#pools.values()) void p.destroy();
+    this.#pools.clear();
   }
 }
 
 /** The answer as compared: the chosen headers only, the body decoded. */
-async function comparable(
-  status: number,
-  headers: http.IncomingHttpHeaders,
-  body: Buffer,
-  rules: CompareRules,
-): Promise<ComparableResponse> {
+async function comparable(status: number, headers: IncomingHttpHeaders, body: Buffer, rules: CompareRules): Promise<ComparableResponse> {
   const chosen: Record<string, string | undefined> = {};
   for (const name of rules.headers) {
     const v = headers[name];
@@ -291,4 +243,94 @@ async function comparable(
   }
   const encoding = headers['content-encoding'];
   return { status, headers: chosen, body: encoding ? ((await decodeBody(body, encoding)) ?? body) : body };
+}
+
+/** Whether the chosen headers (and the encoding, which decides what the bytes mean) are the same. */
+function sameHeaders(names: readonly string[], a: IncomingHttpHeaders, b: IncomingHttpHeaders): boolean {
+  const same = (name: string): boolean => String(a[name] ?? '') === String(b[name] ?? '');
+  return same('content-encoding') && names.every(same);
+}
+
+/**
+ * One copy in flight, as undici's dispatch handler. Its body is checked against the expected one
+ * chunk by chunk; only once it departs from it are bytes kept (the equal part taken from the
+ * expected body), so an identical answer costs no copy at all.
+ */
+class Copy implements Dispatcher.DispatchHandler {
+  readonly #expected: Buffer | undefined;
+  readonly #max: number;
+  readonly #resolve: (a: Answer) => void;
+  readonly #started = performance.now();
+  readonly #timer: NodeJS.Timeout;
+  #controller: Dispatcher.DispatchController | undefined;
+  #settled = false;
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  /** Bytes received that matched the expected body so far; undefined once they departed from it. */
+  #matched: number | undefined;
+  #chunks: Buffer[] = [];
+  #size = 0;
+
+  constructor(expected: Buffer | undefined, max: number, timeoutMs: number, resolve: (a: Answer) => void) {
+    this.#expected = expected;
+    this.#matched = expected ? 0 : undefined;
+    this.#max = max;
+    this.#resolve = resolve;
+    this.#timer = setTimeout(() => this.#abort(`no answer within ${timeoutMs} ms`), timeoutMs);
+  }
+
+  #settle(a: Answer): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#resolve(a);
+  }
+
+  fail(error: string): void {
+    this.#settle({ ok: false, error, ms: performance.now() - this.#started });
+  }
+
+  #abort(error: string): void {
+    this.fail(error);
+    this.#controller?.abort(new Error(error));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#settled) controller.abort(new Error('given up'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
+    this.#status = statusCode;
+    this.#headers = headers as IncomingHttpHeaders;
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled) return;
+    this.#size += chunk.length;
+    if (this.#size > this.#max) return this.#abort(`answer larger than ${this.#max} bytes`);
+    const at = this.#matched;
+    if (at !== undefined) {
+      const e = this.#expected!;
+      if (at + chunk.length <= e.length && chunk.equals(e.subarray(at, at + chunk.length))) {
+        this.#matched = at + chunk.length;
+        return;
+      }
+      // Departed from the expected body here: what matched so far is the expected body's start.
+      this.#matched = undefined;
+      if (at) this.#chunks.push(e.subarray(0, at));
+    }
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const e = this.#expected;
+    const same = e !== undefined && this.#matched === e.length;
+    const body = same ? e : this.#matched !== undefined ? e!.subarray(0, this.#matched) : Buffer.concat(this.#chunks, this.#size);
+    this.#settle({ ok: true, status: this.#status, headers: this.#headers, body, same, ms: performance.now() - this.#started });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.fail((err as NodeJS.ErrnoException).code ?? err.message);
+  }
 }

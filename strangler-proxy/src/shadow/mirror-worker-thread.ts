@@ -1,10 +1,14 @@
 // The mirror worker thread: sends the copies, compares the answers, builds the redacted examples,
 // and reports back in batches; the proxy sends its jobs in batches too (those of one turn of its
 // event loop), so shadow traffic costs each side a few messages per turn, not one per mirror.
+// Jobs and results cross as flat tuples (`mirror-wire.ts`); a route's settings come once.
 import { parentPort, workerData } from 'node:worker_threads';
-import { MirrorRunner, type MirrorJob, type MirrorResult } from './mirror-runner.ts';
+import { compileRules, type CompareRules } from './compare-responses.ts';
+import { MirrorRunner, type MirrorResult } from './mirror-runner.ts';
+import { ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
 import { pathTemplate } from './path-template.ts';
 import { redactionRules } from './redact.ts';
+import { headersObject } from '../proxy/upstream-headers.ts';
 
 const init = workerData as { maxSockets: number; maxBodyBytes: number; redactKeys: string[]; redactValues: string[] };
 const mirrorer = new MirrorRunner({
@@ -13,40 +17,77 @@ const mirrorer = new MirrorRunner({
   redaction: redactionRules(init.redactKeys, init.redactValues),
 });
 
-let batch: MirrorResult[] = [];
-let timer: NodeJS.Timeout | undefined;
+/** Routes told of, newest last. */
+const routes = new Map<number, { route: MirrorRoute; rules: CompareRules }>();
+
+// Results of one turn of this thread's event loop go back together, at the end of the turn: a
+// mirror's place in the proxy's bound is held until its result arrives, so never longer than that.
+let batch: ResultWire[] = [];
 const flush = (): void => {
-  timer = undefined;
-  if (!batch.length) return;
   parentPort!.postMessage(batch);
   batch = [];
 };
+const report = (r: ResultWire): void => {
+  if (batch.push(r) === 1) setImmediate(flush);
+};
 
-parentPort!.on('message', (jobs: MirrorJob[]) => {
-  for (const job of jobs) handle(job);
+parentPort!.on('message', (b: JobBatch) => {
+  for (const route of b.routes) {
+    routes.delete(route.ref);
+    routes.set(route.ref, { route, rules: compileRules(route.compare) });
+    if (routes.size > ROUTES_KEPT) routes.delete(routes.keys().next().value!);
+  }
+  for (const job of b.jobs) handle(job);
 });
 
-function handle(job: MirrorJob): void {
+const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+function handle(w: JobWire): void {
+  const [id, ref, method, path, answeredAt, status, ms, headers, rawHeaders, body, primaryBody] = w;
+  const known = routes.get(ref);
+  const failed = (message: string, template: string): ResultWire => {
+    const field = '(comparison failed)';
+    return [
+      id,
+      0,
+      template,
+      -1,
+      0,
+      0,
+      0,
+      { differences: [{ path: field, field, kind: 'missing', b: message }], noise: undefined, examples: {} },
+    ];
+  };
+  if (!known) return report(failed(`the mirror worker was not told of route #${ref}`, '(unknown)'));
   void mirrorer
-    .run(job)
-    .catch((err: unknown): MirrorResult => ({
-      id: job.id,
-      route: job.route,
-      template: pathTemplate(job.path, job.pattern),
-      outcome: 'failed',
-      monolith: { status: job.primary.status, ms: job.primary.ms },
-      service: { status: null, ms: 0 },
-      differences: [{ path: '(comparison failed)', field: '(comparison failed)', kind: 'missing', b: (err as Error).message }],
-      stale: false,
-      noise: undefined,
-      examples: {},
-      compareMs: 0,
-    }))
-    .then((result) => {
-      batch.push(result);
-      if (batch.length >= 100) flush();
-      else timer ??= setTimeout(flush, 10);
-    });
+    .run({
+      id,
+      route: known.route,
+      rules: known.rules,
+      method,
+      path,
+      headers,
+      body: buffer(body),
+      primary: { status, headers: headersObject(rawHeaders), body: buffer(primaryBody), ms },
+      answeredAt,
+    })
+    .then(wire, (err: unknown) => failed((err as Error).message, pathTemplate(path, known.route.pattern)))
+    .then(report);
+}
+
+function wire(r: MirrorResult): ResultWire {
+  const out: ResultWire = [
+    r.id,
+    r.outcome === 'mirrored' ? 1 : 0,
+    r.template,
+    r.service.status ?? -1,
+    r.service.ms,
+    r.stale ? 1 : 0,
+    r.compareMs,
+  ];
+  if (r.differences.length || r.noise !== undefined || Object.keys(r.examples).length)
+    out.push({ differences: r.differences, noise: r.noise, examples: r.examples });
+  return out;
 }
 
 // Loaded and listening: the proxy waits for this before it mirrors, so no copy's latency includes the start-up.
