@@ -7,7 +7,7 @@
 // the microsecond) with the p99 it adds to direct, and the machine's CPU
 // pressure meanwhile (other work waiting for a core inflates every figure). Loopback only, bounded.
 //
-// BENCH_ROUNDS (2), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
+// BENCH_ROUNDS (3), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
 // (info), BENCH_CPU_PROF=<dir>: the strangler proxy runs under `--cpu-prof` and writes its profile there.
 // BENCH_BASELINE=<dir>: another checkout's proxy (`git archive <commit> | tar -x -C <dir>`, its
 // node_modules linked to this one's) measured as a fifth front, `baseline`: before and after a
@@ -22,6 +22,7 @@ import {
   cpuMicros,
   cpuPressure,
   firstLine,
+  median,
   here,
   pacedLoad,
   root,
@@ -35,7 +36,7 @@ import {
 } from './bench-tools.ts';
 
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1500);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const BASELINE = process.env.BENCH_BASELINE;
@@ -63,7 +64,6 @@ const range = (xs: number[], digits = 0): string => {
   const hi = Math.max(...xs).toFixed(digits);
   return lo === hi ? lo : `${lo}–${hi}`;
 };
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strangler-bench-'));
@@ -168,7 +168,8 @@ async function main(): Promise<void> {
     );
   console.log(
     `strangler CPU per request: median ${median(rounds.get('strangler')!.map((r) => r.cpuPerReq)).toFixed(0)} µs (target ≤ 100); ` +
-      `added p99 at ${FIXED_RATE} rps: median ${median(added('strangler')).toFixed(2)} ms (target ≤ 1)`,
+      `added p99 at ${FIXED_RATE} rps: median ${median(added('strangler')).toFixed(2)} ms (target ≤ 1; in the same rounds node pipe ${median(added('node pipe')).toFixed(2)} ms` +
+      (hasNginx ? `, nginx ${median(added('nginx')).toFixed(2)} ms)` : ')'),
   );
 
   if (CPU_PROF) {

@@ -19,6 +19,7 @@ import {
   cpuMicros,
   cpuPressure,
   firstLine,
+  median,
   here,
   root,
   SECONDS,
@@ -32,7 +33,6 @@ import {
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const MIRROR_RATE = Number(process.env.BENCH_MIRROR_RATE ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /** BENCH_CPU_PROF=<dir>: the proxy of the saturation runs writes its `--cpu-prof` profiles there, one per thread. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
