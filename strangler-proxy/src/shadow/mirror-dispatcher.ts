@@ -65,7 +65,7 @@ export class MirrorDispatcher {
   /** Jobs of this turn of the event loop, per worker: posted together, one message and one wake-up per batch. */
   readonly #outbox = new Map<Worker, { batch: JobBatch; transfer: ArrayBuffer[] }>();
   /** A route's settings, per route table (each compiles its own shadow settings) and pair of upstreams. */
-  #routes = new WeakMap<CompiledShadow, Map<string, MirrorRoute>>();
+  readonly #routes = new WeakMap<CompiledShadow, Map<string, MirrorRoute>>();
   #nextRef = 0;
   /** Each route's outcome counters, looked up once rather than by their labels for every mirror. */
   readonly #counted = new Map<string, { mirrored: { inc(): void }; failed: { inc(): void } }>();
