@@ -1,15 +1,16 @@
 // `npm run bench:shadow`: what shadowing costs the primary path. For 1 KB and 50 KB JSON answers,
-// the proxy's throughput and p99 with shadow off and with `sampleRate: 1.0` (every request mirrored
-// and compared), in interleaved rounds (BENCH_ROUNDS, 3) by autocannon in its own process, with the
+// the proxy's saturation throughput (autocannon, its own process) and p99 at a fixed rate (paced
+// evenly and timed to the microsecond, `paced-load.ts`) with shadow off and with `sampleRate: 1.0`
+// (every request mirrored and compared), in interleaved rounds (BENCH_ROUNDS, 3), with the
 // share actually mirrored beside the cost (copies past SHADOW_MAX_IN_FLIGHT are shed, and a cost
 // measured with copies shed is not the cost of mirroring). Then, at a fixed rate the proxy keeps up
-// with in both modes (BENCH_MIRROR_RATE, 3000 rps) so that every request is mirrored, the CPU per
+// with in both modes (BENCH_MIRROR_RATE, 3000 rps) so that nearly every request is mirrored, the CPU per
 // request of each kind of thread — the event loop, the mirror worker, the rest (GC helpers) — and
 // from it what mirroring every request costs the proxy's saturation throughput: when its event loop
 // is the limit (the mirror worker on a core of its own) and when the whole process shares one core.
 // (At saturation on this shared machine the proxy gets less CPU once mirroring starts, and CPU per
-// request rises as throughput falls, so saturation runs overstate the cost per mirror.) Then p99 at
-// a fixed rate with a healthy, a 5 s slow and a resetting shadow target. Loopback only, bounded runs.
+// request rises as throughput falls, so saturation runs overstate the cost per mirror.) Then the
+// paced p99 with a healthy, a 5 s slow and a resetting shadow target. Loopback only, bounded runs.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import {
   cpuPressure,
   firstLine,
   median,
+  pacedLoad,
   here,
   root,
   SECONDS,
@@ -27,6 +29,7 @@ import {
   stopAll,
   threadCpuMicros,
   waitFor,
+  type PacedResult,
   type Result,
 } from './bench-tools.ts';
 
@@ -89,7 +92,7 @@ async function main(): Promise<void> {
     });
     await waitFor(`${proxyUrl}/api/x`);
     type Threads = { main: number; worker: number; other: number };
-    type Run = { sat: Result; fixed: Result; cpu: number; mirrored: number; dropped: number; paced: Threads & { share: number } };
+    type Run = { sat: Result; fixed: PacedResult; cpu: number; mirrored: number; dropped: number; paced: Threads & { share: number } };
     const runs: Record<'off' | 'on', Run[]> = { off: [], on: [] };
     // Interleaved rounds, so drift of this shared machine hits both modes alike; medians compared.
     for (let round = 1; round <= ROUNDS; round++) {
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
           (await counter(admin, 'mirrored')) - mirroredBefore,
           (await counter(admin, 'dropped_queue_full')) - droppedBefore,
         ];
-        const fixed = await autocannon(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
+        const fixed = await pacedLoad(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
         const [pacedMirrored, threadsBefore] = [await counter(admin, 'mirrored'), threadCpuMicros(proxy.pid!)];
         const atRate = await autocannon(`${proxyUrl}/api/listings/1`, { rate: MIRROR_RATE, connections: 32, seconds: 6 });
         const threads = threadCpuMicros(proxy.pid!);
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
         console.log(
           `round ${round}  ${String(size / 1024).padStart(3)} KB shadow ${mode.padEnd(3)}  ${sat.rps.toFixed(0).padStart(6)} rps  p50 ${sat.p50} ms  p99 ${sat.p99} ms  errors ${sat.errors}  cpu ${cpu.toFixed(0)} µs/req` +
             (mode === 'on' ? `  mirrored ${mirrored} (${((100 * mirrored) / sat.requests).toFixed(0)} %), dropped ${dropped}` : '') +
-            `  |  at ${FIXED_RATE} rps: p99 ${fixed.p99} ms  |  at ${MIRROR_RATE} rps: cpu µs/req event loop ${paced.main.toFixed(0)}, mirror worker ${paced.worker.toFixed(0)}, other ${paced.other.toFixed(0)}` +
+            `  |  at ${FIXED_RATE} rps: p99 ${fixed.p99.toFixed(2)} ms  |  at ${MIRROR_RATE} rps: cpu µs/req event loop ${paced.main.toFixed(0)}, mirror worker ${paced.worker.toFixed(0)}, other ${paced.other.toFixed(0)}` +
             (mode === 'on' ? `, ${(paced.share * 100).toFixed(0)} % mirrored` : '') +
             `  |  cpu pressure ${cpuPressure().toFixed(0)} %`,
         );
@@ -171,11 +174,10 @@ async function main(): Promise<void> {
       ['resetting', broken, true],
     ] as const) {
       await serve(routes, table(monolith, target, on), admin);
-      await autocannon(`${proxyUrl}/api/listings/1`, { seconds: 1, rate: FIXED_RATE, connections: 16 });
-      const r = await autocannon(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
+      const r = await pacedLoad(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
       p99[name]!.push(r.p99);
       console.log(
-        `round ${round + 1}: target ${name.padEnd(10)} at ${FIXED_RATE} rps: p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`,
+        `round ${round + 1}: target ${name.padEnd(10)} at ${FIXED_RATE} rps: p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`,
       );
     }
   }
@@ -183,7 +185,7 @@ async function main(): Promise<void> {
   for (const name of ['slow 5 s', 'resetting']) {
     const m = median(p99[name]!);
     console.log(
-      `primary p99 with a ${name} target: median ${m} ms vs ${base} ms with shadow off: ${(((m - base) / base) * 100).toFixed(1)} %  (target ≤ 5 %; autocannon reports whole ms)`,
+      `primary p99 with a ${name} target: median ${m.toFixed(2)} ms vs ${base.toFixed(2)} ms with shadow off: ${(((m - base) / base) * 100).toFixed(1)} %  (target ≤ 5 %)`,
     );
   }
   fs.rmSync(tmp, { recursive: true, force: true });
