@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     });
     await waitFor(`${proxyUrl}/api/x`);
     type Threads = { main: number; worker: number; other: number };
-    type Run = { sat: Result; fixed: PacedResult; cpu: number; mirrored: number; dropped: number; paced: Threads & { share: number } };
+    type Run = { sat: Result; fixed: PacedResult; cpu: number; mirrored: number; dropped: number; steady: Threads & { share: number } };
     const runs: Record<'off' | 'on', Run[]> = { off: [], on: [] };
     // Interleaved rounds, so drift of this shared machine hits both modes alike; medians compared.
     for (let round = 1; round <= ROUNDS; round++) {
@@ -111,22 +111,22 @@ async function main(): Promise<void> {
           (await counter(admin, 'dropped_queue_full')) - droppedBefore,
         ];
         const fixed = await pacedLoad(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
-        const [pacedMirrored, threadsBefore] = [await counter(admin, 'mirrored'), threadCpuMicros(proxy.pid!)];
+        const [steadyMirrored, threadsBefore] = [await counter(admin, 'mirrored'), threadCpuMicros(proxy.pid!)];
         const atRate = await autocannon(`${proxyUrl}/api/listings/1`, { rate: MIRROR_RATE, connections: 32, seconds: 6 });
         const threads = threadCpuMicros(proxy.pid!);
         const perReq = (t: number, before: number): number => (t - before) / atRate.requests;
-        const paced = {
+        const steady = {
           main: perReq(threads.main, threadsBefore.main),
           worker: perReq(threads.workers, threadsBefore.workers),
           other: perReq(threads.other, threadsBefore.other),
-          share: ((await counter(admin, 'mirrored')) - pacedMirrored) / atRate.requests,
+          share: ((await counter(admin, 'mirrored')) - steadyMirrored) / atRate.requests,
         };
-        runs[mode].push({ sat, fixed, cpu, mirrored, dropped, paced });
+        runs[mode].push({ sat, fixed, cpu, mirrored, dropped, steady });
         console.log(
           `round ${round}  ${String(size / 1024).padStart(3)} KB shadow ${mode.padEnd(3)}  ${sat.rps.toFixed(0).padStart(6)} rps  p50 ${sat.p50} ms  p99 ${sat.p99} ms  errors ${sat.errors}  cpu ${cpu.toFixed(0)} µs/req` +
             (mode === 'on' ? `  mirrored ${mirrored} (${((100 * mirrored) / sat.requests).toFixed(0)} %), dropped ${dropped}` : '') +
-            `  |  at ${FIXED_RATE} rps: p99 ${fixed.p99.toFixed(2)} ms  |  at ${MIRROR_RATE} rps: cpu µs/req event loop ${paced.main.toFixed(0)}, mirror worker ${paced.worker.toFixed(0)}, other ${paced.other.toFixed(0)}` +
-            (mode === 'on' ? `, ${(paced.share * 100).toFixed(0)} % mirrored` : '') +
+            `  |  at ${FIXED_RATE} rps: p99 ${fixed.p99.toFixed(2)} ms  |  at ${MIRROR_RATE} rps: cpu µs/req event loop ${steady.main.toFixed(0)}, mirror worker ${steady.worker.toFixed(0)}, other ${steady.other.toFixed(0)}` +
+            (mode === 'on' ? `, ${(steady.share * 100).toFixed(0)} % mirrored` : '') +
             `  |  cpu pressure ${cpuPressure().toFixed(0)} %`,
         );
       }
@@ -137,13 +137,13 @@ async function main(): Promise<void> {
     const target_ = size === 1024 ? 0.2 : 0.35;
     const verdict = (x: number): string => `≈ ${(x * 100).toFixed(1)} % (target ≤ ${target_ * 100} %: ${x <= target_ ? 'met' : 'NOT met'})`;
     // What one mirror costs each kind of thread at the fixed rate, over the share mirrored there.
-    const pacedShare = med('on', (r) => r.paced.share);
-    const perMirror = (f: (t: Threads) => number): number => (med('on', (r) => f(r.paced)) - med('off', (r) => f(r.paced))) / pacedShare;
-    const [mainOff, allOff] = [med('off', (r) => r.paced.main), med('off', (r) => r.paced.main + r.paced.worker + r.paced.other)];
+    const steadyShare = med('on', (r) => r.steady.share);
+    const perMirror = (f: (t: Threads) => number): number => (med('on', (r) => f(r.steady)) - med('off', (r) => f(r.steady))) / steadyShare;
+    const [mainOff, allOff] = [med('off', (r) => r.steady.main), med('off', (r) => r.steady.main + r.steady.worker + r.steady.other)];
     const [mainPer, allPer] = [perMirror((t) => t.main), perMirror((t) => t.main + t.worker + t.other)];
     console.log(
       `${String(size / 1024).padStart(3)} KB shadow on at saturation: throughput −${(cost * 100).toFixed(1)} % with ${(share * 100).toFixed(0)} % of requests mirrored (the rest shed at SHADOW_MAX_IN_FLIGHT)\n` +
-        `${String(size / 1024).padStart(3)} KB per mirror at ${MIRROR_RATE} rps (${(pacedShare * 100).toFixed(0)} % mirrored): event loop ${mainPer.toFixed(0)} µs, mirror worker ${perMirror((t) => t.worker).toFixed(0)} µs, other ${perMirror((t) => t.other).toFixed(0)} µs, against ${mainOff.toFixed(0)} µs of event loop and ${allOff.toFixed(0)} µs in all per request unmirrored\n` +
+        `${String(size / 1024).padStart(3)} KB per mirror at ${MIRROR_RATE} rps (${(steadyShare * 100).toFixed(0)} % mirrored): event loop ${mainPer.toFixed(0)} µs, mirror worker ${perMirror((t) => t.worker).toFixed(0)} µs, other ${perMirror((t) => t.other).toFixed(0)} µs, against ${mainOff.toFixed(0)} µs of event loop and ${allOff.toFixed(0)} µs in all per request unmirrored\n` +
         `${String(size / 1024).padStart(3)} KB mirroring every request would cost: with the mirror worker on a core of its own ${verdict(1 - mainOff / (mainOff + mainPer))}; ` +
         `with the whole proxy on one core ${verdict(1 - allOff / (allOff + allPer))}`,
     );
