@@ -60,12 +60,15 @@ export function processTree(pid: number): number[] {
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
+/** User + system CPU time from a `/proc/…/stat` line, microseconds (after the `(comm)` field, which may hold spaces). */
+function statMicros(stat: string): number {
+  const fields = stat.split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLK_TCK;
+}
+
 /** CPU time (user + system) of a process and its children, microseconds. */
 export function cpuMicros(pid: number): number {
-  return processTree(pid).reduce((sum, p) => {
-    const fields = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return sum + ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLK_TCK;
-  }, 0);
+  return processTree(pid).reduce((sum, p) => sum + statMicros(fs.readFileSync(`/proc/${p}/stat`, 'utf8')), 0);
 }
 /**
  * A process's CPU time (user + system, microseconds) by kind of thread, from the names Node gives
@@ -82,9 +85,7 @@ export function threadCpuMicros(pid: number): { main: number; workers: number; o
     } catch {
       continue; // a thread that ended between the listing and the read
     }
-    const fields = stat.split(') ')[1]!.split(' ');
-    const micros = ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLK_TCK;
-    out[comm === 'MainThread' ? 'main' : comm === 'WorkerThread' ? 'workers' : 'other'] += micros;
+    out[comm === 'MainThread' ? 'main' : comm === 'WorkerThread' ? 'workers' : 'other'] += statMicros(stat);
   }
   return out;
 }
