@@ -10,7 +10,8 @@
 // is the limit (the mirror worker on a core of its own) and when the whole process shares one core.
 // (At saturation on this shared machine the proxy gets less CPU once mirroring starts, and CPU per
 // request rises as throughput falls, so saturation runs overstate the cost per mirror.) Then the
-// paced p99 with a healthy, a 5 s slow and a resetting shadow target. Loopback only, bounded runs.
+// paced p99 with a healthy, a 5 s slow and a resetting shadow target, with how many copies failed
+// and how many were not sent once the target's shadow breaker opened. Loopback only, bounded runs.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +37,11 @@ import {
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const MIRROR_RATE = Number(process.env.BENCH_MIRROR_RATE ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** BENCH_SIZES: the answer sizes of the cost rounds, in KB (`1,50`); empty for the slow and resetting targets' rounds alone. */
+const SIZES = (process.env.BENCH_SIZES ?? '1,50')
+  .split(',')
+  .filter(Boolean)
+  .map((kb) => Number(kb) * 1024);
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /** BENCH_CPU_PROF=<dir>: the proxy of the saturation runs writes its `--cpu-prof` profiles there, one per thread. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
@@ -79,7 +85,7 @@ async function main(): Promise<void> {
   console.log(
     `shadow cost; ${CONNECTIONS} connections; ${SECONDS} s per saturation run; ${os.cpus().length} cores; Node ${process.version}`,
   );
-  for (const size of [1024, 50 * 1024]) {
+  for (const size of SIZES) {
     const [monolith, target] = [await upstream(size), await upstream(size)];
     fs.writeFileSync(routes, table(monolith, target, false));
     const profile = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, `${size / 1024}kb`)] : [];
@@ -174,10 +180,14 @@ async function main(): Promise<void> {
       ['resetting', broken, true],
     ] as const) {
       await serve(routes, table(monolith, target, on), admin);
+      const outcomes = ['failed', 'dropped_target_down', 'dropped_queue_full'];
+      const before = await Promise.all(outcomes.map((o) => counter(admin, o)));
       const r = await pacedLoad(`${proxyUrl}/api/listings/1`, { rate: FIXED_RATE, connections: 16, seconds: 5 });
+      const [failed, down, full] = (await Promise.all(outcomes.map((o) => counter(admin, o)))).map((n, i) => n - before[i]!);
       p99[name]!.push(r.p99);
       console.log(
-        `round ${round + 1}: target ${name.padEnd(10)} at ${FIXED_RATE} rps: p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`,
+        `round ${round + 1}: target ${name.padEnd(10)} at ${FIXED_RATE} rps: p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}` +
+          (on ? `  |  copies: failed ${failed}, not sent (shadow breaker open) ${down}, shed ${full}` : ''),
       );
     }
   }

@@ -24,11 +24,11 @@ afterEach(async () => {
   service.behaviour = {};
 });
 
-/** A table shadowing /api/things/* to the service, with `shadow` options (YAML flow map body). */
-const shadowTable = (shadow = '', route = '/api/things/*'): string => `version: 1
+/** A table shadowing /api/things/* to the service, with `shadow` options and the service's `upstream` settings (YAML flow map bodies). */
+const shadowTable = (shadow = '', route = '/api/things/*', upstream = ''): string => `version: 1
 upstreams:
   monolith: { url: ${monolith.url} }
-  things: { url: ${service.url} }
+  things: { url: ${service.url}${upstream ? `, ${upstream}` : ''} }
 routes:
   - name: things
     match: { path: ${route} }
@@ -131,6 +131,41 @@ describe('shadow mode', () => {
     expect(r.samples).toBeGreaterThan(0);
     expect([r.service.errors, r.monolith.errors]).toEqual([r.samples, 0]);
     expect(await metric(proxy, /strangler_shadow_requests_total\{route="things",outcome="failed"\} (\d+)/)).toBe(r.samples);
+  });
+
+  it('when the target stops answering, then copies stop being sent to it once its shadow breaker opens, its live breaker is left closed, and they resume once a probe is answered', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1', '/api/things/*', 'breaker: { volumeThreshold: 5, resetTimeoutMs: 3000 }'), {
+      SHADOW_MAX_IN_FLIGHT: '16',
+    });
+    const count = (outcome: string): Promise<number> =>
+      metric(proxy!, new RegExp(`strangler_shadow_requests_total\\{route="things",outcome="${outcome}"\\} (\\d+)`));
+    const shadowBreaker = (): Promise<number> => metric(proxy!, /strangler_shadow_breaker_state\{upstream="things"\} (\d+)/);
+    service.behaviour = { reset: true };
+    await load(200, 1, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    await report(proxy);
+    const [failed, skipped, full] = [await count('failed'), await count('dropped_target_down'), await count('dropped_queue_full')];
+    // Open at the fifth failure; the copies in flight by then (at most 16) still fail.
+    expect(failed).toBeGreaterThanOrEqual(5);
+    expect(failed).toBeLessThanOrEqual(5 + 16);
+    expect(skipped).toBeGreaterThan(150);
+    expect(failed + skipped + full).toBe(200);
+    expect(await shadowBreaker()).toBe(2);
+    expect(await metric(proxy, /strangler_breaker_state\{upstream="things"\} (\d+)/)).toBe(0);
+    const described = (await (await fetch(`${proxy.adminUrl}/__strangler/routes`, { headers: ADMIN_AUTH })).json()) as {
+      upstreams: Record<string, { breaker: string; shadowBreaker: string }>;
+    };
+    expect(described.upstreams.things).toMatchObject({ breaker: 'closed', shadowBreaker: 'open' });
+
+    service.behaviour = {};
+    const halfOpen = Date.now() + 5_000;
+    while ((await shadowBreaker()) !== 1 && Date.now() < halfOpen) await new Promise((r) => setTimeout(r, 50));
+    expect(await shadowBreaker()).toBe(1);
+    await load(50, 1, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    await report(proxy);
+    expect(await shadowBreaker()).toBe(0);
+    // One probe first, then every copy again (a few may be skipped while the probe is out).
+    expect(await count('mirrored')).toBeGreaterThan(40);
+    expect(await count('failed')).toBe(failed);
   });
 
   it('when a route does not opt in to writes, then none is mirrored; when it does, each goes with the dry-run header, and never twice to the monolith', async () => {

@@ -13,10 +13,18 @@ export function describeTable(table: RouteTable, upstreams?: UpstreamRegistry) {
     loadedAt: table.loadedAt.toISOString(),
     default: table.defaultUpstream,
     upstreams: Object.fromEntries(
-      [...table.upstreams].map(([name, spec]) => [
-        name,
-        { url: spec.url, timeoutMs: spec.timeoutMs, breaker: upstreams?.all().find((u) => u.name === name)?.breaker.state ?? 'closed' },
-      ]),
+      [...table.upstreams].map(([name, spec]) => {
+        const u = upstreams?.find(name);
+        return [
+          name,
+          {
+            url: spec.url,
+            timeoutMs: spec.timeoutMs,
+            breaker: u?.breaker.state ?? 'closed',
+            shadowBreaker: u?.mirrorBreaker.state ?? 'closed',
+          },
+        ];
+      }),
     ),
     routes: table.routes.map((r) => ({
       name: r.name,

@@ -100,8 +100,14 @@ export class ProxyMetrics {
 
   readonly shadowRequests = new Counter({
     name: 'strangler_shadow_requests_total',
-    help: 'Shadow mirrors by route and outcome: mirrored, dropped (queue_full, body_too_large), failed (the target did not answer).',
+    help: 'Shadow mirrors by route and outcome: mirrored, dropped (queue_full, body_too_large, target_down: its shadow breaker open), failed (the target did not answer).',
     labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly shadowBreakerState = new Gauge({
+    name: 'strangler_shadow_breaker_state',
+    help: 'Circuit breaker of the shadow copies sent to an upstream (apart from its live traffic): 0 closed, 1 half-open, 2 open (copies to it dropped as target_down).',
+    labelNames: ['upstream'] as const,
     registers: [this.registry],
   });
   readonly shadowComparisons = new Counter({

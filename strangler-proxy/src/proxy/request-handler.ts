@@ -199,7 +199,8 @@ function planMirror(
   if (!shadow || !deps.shadow || !decision.mirrorTo || !(isSafeMethod(a.method) || shadow.writes) || Math.random() >= shadow.sampleRate)
     return undefined;
   const mirror = deps.shadow;
-  const slot = mirror.admit(a.routeName, body.length);
+  const target = deps.upstreams.find(decision.mirrorTo);
+  const slot = target && mirror.admit(a.routeName, body.length, target.mirrorBreaker);
   if (!slot) return undefined;
   // Released if the answer never completes (the client left, the monolith failed).
   end.add(slot.cancel);

@@ -11,12 +11,19 @@ export interface Upstream {
   /** Keep-alive connections to this upstream, reused across requests. */
   pool: Pool;
   breaker: CircuitBreaker;
+  /**
+   * The breaker of shadow copies sent to this upstream, apart from its live traffic's: copies that
+   * get no answer (stricter timeouts, a service not yet serving) must not move live requests, and a
+   * target that stopped answering stops being sent copies — each would cost the proxy a connection
+   * attempt or a held socket — until one probe gets an answer.
+   */
+  mirrorBreaker: CircuitBreaker;
 }
 
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /**
- * The upstreams of the table in force, with their connection pools and breakers. A reload keeps
+ * The upstreams of the table in force, with their connection pools and breakers (live and shadow). A reload keeps
  * the pool and breaker of an upstream whose settings did not change (its statistics carry on);
  * a changed or removed one is retired once requests still using it have had time to finish.
  */
@@ -34,6 +41,11 @@ export class UpstreamRegistry {
     return u;
   }
 
+  /** The upstream named, or undefined when a reload has retired it since the caller's table was read. */
+  find(name: string): Upstream | undefined {
+    return this.#upstreams.get(name);
+  }
+
   all(): Upstream[] {
     return [...this.#upstreams.values()];
   }
@@ -49,9 +61,8 @@ export class UpstreamRegistry {
     }
     for (const [name, spec] of table.upstreams) {
       if (this.#upstreams.has(name)) continue;
-      const breaker = new CircuitBreaker(name, spec.breaker);
-      breaker.onStateChange((state) => this.#metrics.breakerState.set({ upstream: name }, STATE_VALUE[state]));
-      this.#metrics.breakerState.set({ upstream: name }, 0);
+      const breaker = this.#breaker(name, spec, this.#metrics.breakerState);
+      const mirrorBreaker = this.#breaker(name, spec, this.#metrics.shadowBreakerState);
       const url = new URL(spec.url);
       this.#upstreams.set(name, {
         name,
@@ -66,9 +77,17 @@ export class UpstreamRegistry {
           // (undici closes each a moment before the app would), 4 s for an app that gives none.
         }),
         breaker,
+        mirrorBreaker,
       });
     }
     if (retired.length) setTimeout(() => retired.forEach(close), 60_000).unref();
+  }
+
+  #breaker(name: string, spec: UpstreamSpec, gauge: ProxyMetrics['breakerState']): CircuitBreaker {
+    const breaker = new CircuitBreaker(name, spec.breaker);
+    breaker.onStateChange((state) => gauge.set({ upstream: name }, STATE_VALUE[state]));
+    gauge.set({ upstream: name }, 0);
+    return breaker;
   }
 
   close(): void {
@@ -79,5 +98,6 @@ export class UpstreamRegistry {
 
 function close(u: Upstream): void {
   u.breaker.shutdown();
+  u.mirrorBreaker.shutdown();
   void u.pool.destroy();
 }

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
+import type { CallOutcome, CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompiledShadow } from '../routing/route-table.ts';
 import { NO_DETAIL, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
@@ -54,12 +55,16 @@ export interface MirrorDeps {
  * The proxy's side of shadowing. Nothing of it is on the client's path: a mirror is taken only
  * after the monolith's answer has gone to the client, and then only handed to a worker thread that
  * sends the copy, compares and redacts (`mirror-runner.ts`); results come back in batches and are
- * recorded here. A bounded number of mirrors may be in flight; the rest are dropped and counted.
+ * recorded here. A bounded number of mirrors may be in flight; the rest are dropped and counted,
+ * as are those to a target whose shadow breaker has opened (its copies got no answer).
  */
 export class MirrorDispatcher {
   readonly deps: MirrorDeps;
   readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, { worker: Worker; release: () => void; route: string; status: number; ms: number }>();
+  readonly #pending = new Map<
+    number,
+    { worker: Worker; release: (outcome: CallOutcome) => void; route: string; status: number; ms: number }
+  >();
   #nextId = 0;
   #inFlight = 0;
   /** Jobs of this turn of the event loop, per worker: posted together, one message and one wake-up per batch. */
@@ -115,7 +120,7 @@ export class MirrorDispatcher {
       for (const [id, p] of this.#pending) {
         if (p.worker !== w) continue;
         this.#pending.delete(id);
-        p.release();
+        p.release('not_counted');
       }
       this.#told.delete(w);
       const i = this.#workers.indexOf(w);
@@ -145,14 +150,21 @@ export class MirrorDispatcher {
 
   /**
    * A place for one mirror, taken now (so the bound holds while the monolith answers), or undefined
-   * with the drop counted. The slot is either run or cancelled, once.
+   * with the drop counted. `breaker` is the target's shadow breaker: its permit is taken last, so
+   * a copy dropped for another reason never spends a half-open breaker's one probe, and told
+   * whether the copy got an answer. The slot is either run or cancelled, once.
    */
-  admit(route: string, bodyBytes: number): MirrorSlot | undefined {
+  admit(route: string, bodyBytes: number, breaker: CircuitBreaker): MirrorSlot | undefined {
     if (bodyBytes > this.deps.limits.maxBodyBytes) return void this.drop(route, 'body_too_large');
     if (this.#closed || this.#inFlight >= this.deps.limits.maxInFlight) return void this.drop(route, 'queue_full');
+    const permit = breaker.admit();
+    if (!permit.admitted) return void this.drop(route, 'target_down');
     this.#inFlight++;
     let used = false;
-    const release = (): void => void this.#inFlight--;
+    const release = (outcome: CallOutcome): void => {
+      this.#inFlight--;
+      permit.done(outcome);
+    };
     return {
       run: (r) => {
         if (used) return;
@@ -188,7 +200,7 @@ export class MirrorDispatcher {
       cancel: () => {
         if (used) return;
         used = true;
-        release();
+        release('not_counted');
         this.#gauge();
       },
     };
@@ -230,8 +242,8 @@ export class MirrorDispatcher {
     return route;
   }
 
-  /** Counts a mirror not sent: `queue_full`, or `body_too_large` (the request's or the monolith's answer). */
-  drop(route: string, reason: 'queue_full' | 'body_too_large'): void {
+  /** Counts a mirror not sent: `queue_full`, `body_too_large` (the request's or the monolith's answer), or `target_down` (its breaker open). */
+  drop(route: string, reason: 'queue_full' | 'body_too_large' | 'target_down'): void {
     this.deps.metrics.shadowRequests.inc({ route, outcome: `dropped_${reason}` });
   }
 
@@ -240,7 +252,7 @@ export class MirrorDispatcher {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    p.release();
+    p.release(answered ? 'success' : 'failure');
     const m = this.deps.metrics;
     let counted = this.#counted.get(p.route);
     if (!counted)
