@@ -441,7 +441,12 @@ describe('Host and X-Forwarded-Host parsed as RFC 9110 §7.2 reads them, over ra
     ]) {
       const text = await expectStatus(req(`GET /dup HTTP/1.1\r\nHost: HOST\r\n${name}: a\r\n${name}: b`), 400);
       expect(text, name).toContain(name.toLowerCase());
+      // The same name in another case is the same header.
+      expect(await expectStatus(req(`GET /dup HTTP/1.1\r\nHost: HOST\r\n${name}: a\r\n${name.toUpperCase()}: b`), 400), name).toContain(
+        name.toLowerCase(),
+      );
     }
+    await expectStatus(req('GET /dup HTTP/1.1\r\nHost: HOST\r\nhost: HOST'), 400);
     // A list-valued header may repeat: its values join as RFC 9110 says.
     await expectStatus(req('GET /dup-ok HTTP/1.1\r\nHost: HOST\r\nAccept: text/html\r\nAccept: application/json'), 200);
     expect(upstream.seen.at(-1)!.headers.accept).toBe('text/html, application/json');

@@ -13,25 +13,23 @@ export interface Rejection {
 
 export interface HardeningStep {
   name: string;
-  check(req: IncomingMessage, config: ProxyConfig): Rejection | undefined;
+  check(req: IncomingMessage, config: ProxyConfig, count: HeaderCount): Rejection | undefined;
 }
 
 /**
  * How many times each header name occurs (rawHeaders keeps the duplicates that req.headers merges),
- * counted once per request and shared by the steps.
+ * made once per request and shared by the steps. A request that repeats no name — nearly all:
+ * req.headers then has a key per raw header — is answered from req.headers, nothing counted.
  */
-const counts = new WeakMap<IncomingMessage, Map<string, number>>();
-function count(req: IncomingMessage, name: string): number {
-  let c = counts.get(req);
-  if (!c) {
-    c = new Map();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      const n = req.rawHeaders[i]!.toLowerCase();
-      c.set(n, (c.get(n) ?? 0) + 1);
-    }
-    counts.set(req, c);
+export type HeaderCount = (name: string) => number;
+function headerCount(req: IncomingMessage): HeaderCount {
+  if (Object.keys(req.headers).length * 2 === req.rawHeaders.length) return (name) => (req.headers[name] === undefined ? 0 : 1);
+  const c = new Map<string, number>();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const n = req.rawHeaders[i]!.toLowerCase();
+    c.set(n, (c.get(n) ?? 0) + 1);
   }
-  return c.get(name) ?? 0;
+  return (name) => c.get(name) ?? 0;
 }
 
 /**
@@ -120,8 +118,8 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
   /** RFC 9112 §3.2: exactly one Host in HTTP/1.1. */
   {
     name: 'single-host',
-    check: (req) => {
-      const n = count(req, 'host');
+    check: (req, _c, count) => {
+      const n = count('host');
       if (n > 1) return { code: 'bad_request', message: 'send exactly one Host header', close: true };
       if (n === 0 && req.httpVersionMinor === 1) return { code: 'bad_request', message: 'HTTP/1.1 requires a Host header', close: true };
       return undefined;
@@ -134,9 +132,8 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
    */
   {
     name: 'singleton-headers',
-    check: (req) => {
-      for (const name of SINGLETON_HEADERS)
-        if (count(req, name) > 1) return { code: 'bad_request', message: `send at most one ${name} header` };
+    check: (req, _c, count) => {
+      for (const name of SINGLETON_HEADERS) if (count(name) > 1) return { code: 'bad_request', message: `send at most one ${name} header` };
       return undefined;
     },
   },
@@ -148,9 +145,9 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
    */
   {
     name: 'message-framing',
-    check: (req) => {
-      const te = count(req, 'transfer-encoding');
-      const cl = count(req, 'content-length');
+    check: (req, _c, count) => {
+      const te = count('transfer-encoding');
+      const cl = count('content-length');
       if (te > 1) return { code: 'bad_request', message: 'send at most one Transfer-Encoding header', close: true };
       if (te === 1 && req.httpVersionMinor === 0) return { code: 'bad_request', message: 'HTTP/1.0 has no Transfer-Encoding', close: true };
       if (te === 1 && req.headers['transfer-encoding']!.trim().toLowerCase() !== 'chunked') {
@@ -178,8 +175,8 @@ export const HARDENING_STEPS: readonly HardeningStep[] = [
   /** One well-formed Idempotency-Key at most: two keys would be merged into one by anything downstream. */
   {
     name: 'idempotency-key',
-    check: (req) => {
-      const n = count(req, 'idempotency-key');
+    check: (req, _c, count) => {
+      const n = count('idempotency-key');
       if (n === 0) return undefined;
       if (n > 1 || !/^[\x21-\x7e]{1,255}$/.test(req.headers['idempotency-key'] as string)) return { code: 'invalid_idempotency_key' };
       return undefined;
@@ -201,8 +198,9 @@ export function harden(
   config: ProxyConfig,
   steps: readonly HardeningStep[] = HARDENING_STEPS,
 ): (Rejection & { step: string }) | undefined {
+  const count = headerCount(req);
   for (const step of steps) {
-    const r = step.check(req, config);
+    const r = step.check(req, config, count);
     if (r) return { ...r, step: step.name };
   }
   return undefined;
