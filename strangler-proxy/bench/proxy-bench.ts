@@ -8,7 +8,8 @@
 // pressure meanwhile (other work waiting for a core inflates every figure). Loopback only, bounded.
 //
 // BENCH_ROUNDS (3), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
-// (info), BENCH_CPU_PROF=<dir>: the strangler proxy runs under `--cpu-prof` and writes its profile there.
+// (info), BENCH_CPU_PROF=<dir>: the strangler proxy runs under `--cpu-prof` and writes its profile
+// there, the undici pipe its own in <dir>/undici-pipe, to read side by side (`profile-top.ts`).
 // BENCH_BASELINE=<dir>: another checkout's proxy (`git archive <commit> | tar -x -C <dir>`, its
 // node_modules linked to this one's) measured as a fifth front, `baseline`: before and after a
 // change in the same rounds, on the same machine load.
@@ -73,7 +74,11 @@ async function main(): Promise<void> {
 
   const pipe = start(process.execPath, [path.join(here, 'pipe-proxy.ts'), upstreamUrl]);
   fronts.push({ name: 'node pipe', url: `http://127.0.0.1:${await firstLine(pipe)}`, child: pipe });
-  const undiciPipe = start(process.execPath, [path.join(here, 'undici-pipe.ts'), upstreamUrl]);
+  const undiciPipe = start(process.execPath, [
+    ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(CPU_PROF, 'undici-pipe')] : []),
+    path.join(here, 'undici-pipe.ts'),
+    upstreamUrl,
+  ]);
   fronts.push({ name: 'undici pipe', url: `http://127.0.0.1:${await firstLine(undiciPipe)}`, child: undiciPipe });
 
   const routes = path.join(tmp, 'routes.yaml');
@@ -173,10 +178,17 @@ async function main(): Promise<void> {
   );
 
   if (CPU_PROF) {
-    const exited = new Promise((resolve) => proxy.once('exit', resolve));
-    proxy.kill('SIGTERM');
-    await exited;
-    console.log(`cpu profile of the strangler proxy written to ${CPU_PROF}`);
+    await Promise.all(
+      [proxy, undiciPipe].map((child) => {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        return exited;
+      }),
+    );
+    console.log(
+      `cpu profiles of the strangler proxy written to ${CPU_PROF}, of the undici pipe to ${path.join(CPU_PROF, 'undici-pipe')}; ` +
+        `side by side: node strangler-proxy/bench/profile-top.ts ${CPU_PROF}/<main thread's>.cpuprofile 30 ${path.join(CPU_PROF, 'undici-pipe')}/<its>.cpuprofile`,
+    );
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
