@@ -10,7 +10,7 @@ import { explainRoute, describeTable } from './describe-table.ts';
 import { adminTokenOf, isAdminToken } from './admin-token.ts';
 import { handleLogin, handleLogout, sendHtml, sendLoginForm, showLogin } from './admin-login.ts';
 import { hasSession } from './admin-session.ts';
-import { examplePage, LOGIN_CSS, overviewPage, REPORT_CSS, routePage } from './report-page.ts';
+import { examplePage, LOGIN_CSS, overviewPage, REPORT_CSS, routePage, type PausedCopies } from './report-page.ts';
 import { isAllowedHost, parseHost } from '../proxy/host-header.ts';
 import type { ProxyErrorCode } from '../errors.ts';
 import { buildReport, parseSince } from '../shadow/shadow-report.ts';
@@ -67,6 +67,21 @@ const PAGE = /^\/__strangler(?:\/shadow\/.*)?$/;
 
 const HOW_TO_AUTHENTICATE =
   'Send the admin token as Authorization: Bearer <ADMIN_TOKEN> (or x-strangler-token: <ADMIN_TOKEN>); in a browser, log in at /__strangler/login (a browser session reads, it does not reload).';
+
+/**
+ * The shadowed routes whose copies this proxy is not sending now, their target's shadow breaker
+ * open or half-open (copies got no answer): a report whose samples stopped growing says why.
+ */
+function pausedCopies(deps: AdminDeps): Map<string, PausedCopies> {
+  const paused = new Map<string, PausedCopies>();
+  for (const r of deps.store.current.routes) {
+    if (r.mode !== 'shadow' || !r.service || paused.has(r.name)) continue;
+    const u = deps.upstreams.find(r.service);
+    if (u && u.mirrorBreaker.state !== 'closed')
+      paused.set(r.name, { target: r.service, breaker: u.mirrorBreaker.state, probeEveryMs: u.spec.breaker.resetTimeoutMs });
+  }
+  return paused;
+}
 
 /** The request target as a URL when it is a path; undefined for any other form. */
 function targetOf(raw: string | undefined): URL | undefined {
@@ -204,13 +219,20 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
         since: new Date(Date.now() - sinceMs),
       });
       const routes = buildReport(counters, deps.shadowing.settingsOf);
-      if (path.endsWith('.json')) return json(res, 200, { since, store: deps.shadowing.results.kind, routes });
+      const paused = pausedCopies(deps);
+      if (path.endsWith('.json'))
+        return json(res, 200, {
+          since,
+          store: deps.shadowing.results.kind,
+          routes: routes.map((r) => ({ ...r, paused: paused.get(r.route) ?? null })),
+        });
       return html(
         res,
         200,
         overviewPage(routes, {
           since,
           store: deps.shadowing.results.kind === 'postgres' ? 'PostgreSQL (every proxy)' : 'this proxy’s memory',
+          paused,
         }),
       );
     }
@@ -243,7 +265,7 @@ async function handle(deps: AdminDeps, req: http.IncomingMessage, res: http.Serv
       }
       const [report] = buildReport(await deps.shadowing.results.counters({ route }), deps.shadowing.settingsOf);
       if (!report) return sendError(res, 'not_found', { message: `No shadow samples for route ${route}.` });
-      return html(res, 200, routePage(report, await deps.shadowing.results.examples({ route, limit: 200 })));
+      return html(res, 200, routePage(report, await deps.shadowing.results.examples({ route, limit: 200 }), pausedCopies(deps).get(route)));
     }
   }
 }

@@ -21,10 +21,25 @@ function page(title: string, body: string, loggedIn = true): string {
 }
 
 /** `/__strangler/`: a card per shadowed route: samples, match rates, latency, readiness. */
-export function overviewPage(routes: readonly RouteReport[], o: { since: string; store: string }): string {
+/** A shadowed route whose copies this proxy is not sending now: its target's shadow breaker is not closed. */
+export interface PausedCopies {
+  target: string;
+  breaker: 'open' | 'half-open';
+  probeEveryMs: number;
+}
+
+function pausedNotice(p: PausedCopies | undefined): string {
+  if (!p) return '';
+  return `<p class="paused" role="status">Copies to <code>${esc(p.target)}</code> are paused on this proxy: they got no answer, and its shadow breaker is ${p.breaker === 'open' ? 'open' : 'half-open, one probe out'}; one probe every ${(p.probeEveryMs / 1000).toFixed(0)} s until one is answered (<code>dropped_target_down</code> counts the copies not sent). Samples stop growing meanwhile.</p>`;
+}
+
+export function overviewPage(
+  routes: readonly RouteReport[],
+  o: { since: string; store: string; paused?: ReadonlyMap<string, PausedCopies> },
+): string {
   const cards = routes.map(
     (r) => `<article class="card ${r.readiness.ready ? 'ready' : 'not-ready'}" aria-label="Route ${esc(r.route)}">
-  <h2><a href="/__strangler/shadow/${encodeURIComponent(r.route)}">${esc(r.route)}</a></h2>
+  <h2><a href="/__strangler/shadow/${encodeURIComponent(r.route)}">${esc(r.route)}</a></h2>${pausedNotice(o.paused?.get(r.route))}
   <p class="score" aria-label="Readiness">${esc(r.readiness.score)}<small>/100 — ${r.readiness.ready ? 'ready' : 'not ready'} (${esc(r.readiness.why)})</small></p>
   <dl>
     <dt>Samples</dt><dd>${r.samples}</dd>
@@ -47,7 +62,7 @@ ${cards.length ? `<section class="cards">${cards.join('\n')}</section>` : '<p>No
 }
 
 /** `/__strangler/shadow/<route>`: the fields that differed, the templates, and the stored examples. */
-export function routePage(r: RouteReport, examples: readonly ShadowExample[]): string {
+export function routePage(r: RouteReport, examples: readonly ShadowExample[], paused?: PausedCopies): string {
   const rows = r.fields.map((f) => {
     const example = examples.find((e) => e.field === f.field && e.template === f.template) ?? examples.find((e) => e.field === f.field);
     return `<tr class="${f.reported ? 'reported' : 'noise'}"><th scope="row"><code>${esc(f.field)}</code></th><td>${esc(f.template)}</td><td>${f.reported ? 'differs' : 'noise'}</td>
@@ -60,7 +75,7 @@ export function routePage(r: RouteReport, examples: readonly ShadowExample[]): s
   return page(
     r.route,
     `<h1>Route ${esc(r.route)}</h1>
-<p class="meta">${r.samples} samples · ${r.stale} stale · match ${pct(r.rawMatchRate)} (${pct(r.adjustedMatchRate)} stale left out) · mismatch with noise cancelled ${pct(r.adjustedMismatchRate)} · readiness ${esc(r.readiness.score)} (${esc(r.readiness.why)})</p>
+<p class="meta">${r.samples} samples · ${r.stale} stale · match ${pct(r.rawMatchRate)} (${pct(r.adjustedMatchRate)} stale left out) · mismatch with noise cancelled ${pct(r.adjustedMismatchRate)} · readiness ${esc(r.readiness.score)} (${esc(r.readiness.why)})</p>${pausedNotice(paused)}
 <h2>Fields that differed</h2>
 ${rows.length ? `<table aria-label="Fields"><thead><tr><th>field</th><th>path template</th><th>verdict</th><th>service vs monolith</th><th>monolith vs itself</th><th></th></tr></thead><tbody>${rows.join('\n')}</tbody></table>` : '<p>None: every answer matched.</p>'}
 <h2>Path templates</h2>
@@ -120,7 +135,7 @@ header{background:#3b2416;color:#fff;padding:.6rem 1.2rem}header a{color:#fff;fo
 main{padding:1rem 1.2rem;max-width:1400px}h1{font-size:1.4rem}.meta{color:#555}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:1rem}
 .card{background:#fff;border:1px solid #ddd;border-left:6px solid #c0392b;border-radius:6px;padding:.8rem 1rem}.card.ready{border-left-color:#27ae60}
-.card h2{margin:.1rem 0;font-size:1.15rem}.score{font-size:2rem;margin:.2rem 0}.score small{font-size:.8rem;color:#555}
+.card h2{margin:.1rem 0;font-size:1.15rem}.paused{background:#fff4d6;border:1px solid #e0b44c;border-radius:4px;padding:.4rem .6rem}.score{font-size:2rem;margin:.2rem 0}.score small{font-size:.8rem;color:#555}
 dl{display:grid;grid-template-columns:auto auto;gap:.15rem .8rem;margin:.4rem 0}dt{color:#555}dd{margin:0;text-align:right;font-variant-numeric:tabular-nums}
 table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:1rem}th,td{border:1px solid #e3e3e3;padding:.25rem .5rem;text-align:left;vertical-align:top}
 tr.noise{color:#888}.side-by-side td{font:12px/1.35 ui-monospace,monospace;white-space:pre-wrap;width:50%}
