@@ -24,6 +24,15 @@ describe('the buffered logger', () => {
     expect(JSON.parse(lines[1999]!)).toMatchObject({ i: 1999, password: '[redacted]', service: 't' });
   });
 
+  it('when lines hold characters of every UTF-8 width, then each arrives whole and in order', async () => {
+    const p = run(3000, `log.info({ text: 'Café ☕ 𝄞 ' + 'x'.repeat(200) }, 'wide'); process.exit(0);`);
+    expect(await p.exited).toBe(0);
+    const lines = p.out().trim().split('\n');
+    expect(lines).toHaveLength(3001);
+    expect(lines.slice(0, 3000).map((l) => (JSON.parse(l) as { i: number }).i)).toEqual([...Array(3000).keys()]);
+    expect(JSON.parse(lines[3000]!)).toMatchObject({ text: `Café ☕ 𝄞 ${'x'.repeat(200)}`, msg: 'wide' });
+  });
+
   it('when a line is logged and nothing more, then it is written within the flush period, not held until the buffer fills', async () => {
     const p = run(1, 'setInterval(() => {}, 1000);');
     const deadline = Date.now() + 5000;
