@@ -20,7 +20,6 @@ function page(title: string, body: string, loggedIn = true): string {
 <body><header><a href="/__strangler/">strangler</a> · shadow traffic${loggedIn ? LOGOUT : ''}</header><main>${body}</main></body></html>`;
 }
 
-/** `/__strangler/`: a card per shadowed route: samples, match rates, latency, readiness. */
 /** A shadowed route whose copies this proxy is not sending now: its target's shadow breaker is not closed. */
 export interface PausedCopies {
   target: string;
@@ -33,6 +32,7 @@ function pausedNotice(p: PausedCopies | undefined): string {
   return `<p class="paused" role="status">Copies to <code>${esc(p.target)}</code> are paused on this proxy: they got no answer, and its shadow breaker is ${p.breaker === 'open' ? 'open' : 'half-open, one probe out'}; one probe every ${(p.probeEveryMs / 1000).toFixed(0)} s until one is answered (<code>dropped_target_down</code> counts the copies not sent). Samples stop growing meanwhile.</p>`;
 }
 
+/** `/__strangler/`: a card per shadowed route: samples, match rates, latency, readiness. */
 export function overviewPage(
   routes: readonly RouteReport[],
   o: { since: string; store: string; paused?: ReadonlyMap<string, PausedCopies> },
