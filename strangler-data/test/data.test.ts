@@ -1,10 +1,12 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../src/backfill.ts';
 import { applyBatch, drain, pendingBySide, prepareSync } from '../src/replicate.ts';
 import { Replicator } from '../src/replicator.ts';
-import { createLogger } from '@strangler/service-kit/logger';
 import { SyncMetrics } from '../src/sync-metrics.ts';
 import { setWriter } from '../src/sync-state.ts';
+import { inCopyTransaction } from '../src/transaction.ts';
 import { verify } from '../src/verify.ts';
 import { runCli } from '@strangler/stack/testing';
 import { isbn, LIBRARY_MAPPING, libraryDatabases } from './support/library-databases.ts';
@@ -15,11 +17,15 @@ const cli = (args: string[], env: Record<string, string> = {}): ReturnType<typeo
   runCli(args, { DATA_MAPPING: LIBRARY_MAPPING, ...env });
 
 const NEW_BOOK = `INSERT INTO books (isbn, writer_id, title) VALUES ($1, $2, $3)`;
-/** An author only the monolith has: its own change left out of the outbox, as if it had been lost. */
-const UNCAPTURED_AUTHOR = async (id: number): Promise<void> => {
-  await d.pools.monolith.query(`INSERT INTO authors (id, name, email) VALUES ($1, 'Late', $2)`, [id, `late${id}@library.test`]);
-  await d.pools.monolith.query(`DELETE FROM strangler_outbox WHERE table_name = 'authors'`);
-};
+/**
+ * An author only the monolith has: its own change never captured, as if it had been lost. Written
+ * with capture off in its transaction — not inserted and then deleted from the outbox, which left
+ * a running replicator a moment to copy it across, and then the book that needs it was not refused.
+ */
+const UNCAPTURED_AUTHOR = (id: number): Promise<unknown> =>
+  inCopyTransaction(d.pools.monolith, (c) =>
+    c.query(`INSERT INTO authors (id, name, email) VALUES ($1, 'Late', $2)`, [id, `late${id}@library.test`]),
+  );
 
 let d: ServiceDatabases;
 beforeAll(async () => {
@@ -147,11 +153,29 @@ describe('change capture and replication', () => {
 });
 
 describe('the replicator', () => {
-  // A bound, not a speed claim: generous for a loaded 2-core machine. On a timeout it says what it last saw.
+  /** What the replicator logged at warn and above (a failed round, a refused change), newest last. */
+  const logged: string[] = [];
+  const log = pino(
+    { level: 'warn' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logged.push(chunk.toString().trim());
+        done();
+      },
+    }),
+  );
+  // A bound, not a speed claim: generous for a loaded 2-core machine, and shorter than the test's own
+  // timeout (WAITS of them in a row fit in it), so that a wait that runs out says what it last saw
+  // and what the replicator last logged instead of the test being cut off without a word.
+  const WAIT_MS = 15_000;
+  const WAITS = 4;
   const until = async <T>(read: () => Promise<T>, want: (v: T) => boolean, what: string): Promise<void> => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + WAIT_MS;
     for (let v = await read(); !want(v); v = await read()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(v)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what}; last seen: ${JSON.stringify(v)}; last logged: ${logged.slice(-3).join(' | ') || 'nothing'}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -161,51 +185,55 @@ describe('the replicator', () => {
       .filter((l) => /^strangler_sync_(pending|failing|dead|errors)/.test(l))
       .join('\n');
 
-  it('when it runs, then changes reach the other side and the metrics say so; a change refused for a while is counted, retried and applied later', async () => {
-    const metrics = new SyncMetrics();
-    // The refused change must stay failing while the test watches, however slow the machine: no dead letter within the test.
-    const replicator = new Replicator([d], {
-      intervalMs: 20,
-      metrics,
-      deadLetter: { attempts: 1_000_000, afterMs: 600_000 },
-      log: createLogger('strangler-sync', 'silent'),
-    });
-    replicator.start();
-    const shelf = async (): Promise<string | undefined> =>
-      (await d.pools.service.query<{ shelf: string }>('SELECT shelf FROM copies WHERE isbn = $1 AND copy_no = 2', [isbn(51)])).rows[0]
-        ?.shelf;
-    try {
-      await d.pools.monolith.query(`UPDATE copies SET shelf = 'shelf 4242' WHERE isbn = $1 AND copy_no = 2`, [isbn(51)]);
-      await until(shelf, (v) => v === 'shelf 4242', 'the shelf on the service side');
-      await until(
-        () => syncLines(metrics),
-        (t) => t.includes('strangler_sync_pending_changes{service="catalog",side="monolith"} 0'),
-        'nothing pending',
-      );
-      const text = await metrics.registry.metrics();
-      expect(text).toMatch(/strangler_sync_applied_changes_total\{service="catalog"\} [1-9]/);
-      expect(text).toContain('strangler_sync_writer{service="catalog",writer="monolith"} 1');
-      expect(text).toMatch(/strangler_sync_lag_seconds\{service="catalog"\} 0/);
+  it(
+    'when it runs, then changes reach the other side and the metrics say so; a change refused for a while is counted, retried and applied later',
+    async () => {
+      const metrics = new SyncMetrics();
+      // The refused change must stay failing while the test watches, however slow the machine: no dead letter within the test.
+      const replicator = new Replicator([d], {
+        intervalMs: 20,
+        metrics,
+        deadLetter: { attempts: 1_000_000, afterMs: 600_000 },
+        log,
+      });
+      replicator.start();
+      const shelf = async (): Promise<string | undefined> =>
+        (await d.pools.service.query<{ shelf: string }>('SELECT shelf FROM copies WHERE isbn = $1 AND copy_no = 2', [isbn(51)])).rows[0]
+          ?.shelf;
+      try {
+        await d.pools.monolith.query(`UPDATE copies SET shelf = 'shelf 4242' WHERE isbn = $1 AND copy_no = 2`, [isbn(51)]);
+        await until(shelf, (v) => v === 'shelf 4242', 'the shelf on the service side');
+        await until(
+          () => syncLines(metrics),
+          (t) => t.includes('strangler_sync_pending_changes{service="catalog",side="monolith"} 0'),
+          'nothing pending',
+        );
+        const text = await metrics.registry.metrics();
+        expect(text).toMatch(/strangler_sync_applied_changes_total\{service="catalog"\} [1-9]/);
+        expect(text).toContain('strangler_sync_writer{service="catalog",writer="monolith"} 1');
+        expect(text).toMatch(/strangler_sync_lag_seconds\{service="catalog"\} 0/);
 
-      // A book whose author the service has not got yet: refused by its foreign key, then fine.
-      await UNCAPTURED_AUTHOR(901);
-      await d.pools.monolith.query(NEW_BOOK, ['978-900001', 901, 'Waits for its author']);
-      await until(
-        () => syncLines(metrics),
-        (t) => t.includes('strangler_sync_failing_changes{service="catalog"} 1'),
-        'one failing change',
-      );
-      await d.pools.monolith.query('UPDATE authors SET name = name WHERE id = 901');
-      await until(
-        () => count(d.pools.service, `SELECT count(*) FROM titles WHERE title = 'Waits for its author'`),
-        (n) => n === 1,
-        'the book on the service side',
-      );
-    } finally {
-      await replicator.stop();
-    }
-    expect((await verify(d)).every((v) => v.equal)).toBe(true);
-  });
+        // A book whose author the service has not got yet: refused by its foreign key, then fine.
+        await UNCAPTURED_AUTHOR(901);
+        await d.pools.monolith.query(NEW_BOOK, ['978-900001', 901, 'Waits for its author']);
+        await until(
+          () => syncLines(metrics),
+          (t) => t.includes('strangler_sync_failing_changes{service="catalog"} 1'),
+          'one failing change',
+        );
+        await d.pools.monolith.query('UPDATE authors SET name = name WHERE id = 901');
+        await until(
+          () => count(d.pools.service, `SELECT count(*) FROM titles WHERE title = 'Waits for its author'`),
+          (n) => n === 1,
+          'the book on the service side',
+        );
+      } finally {
+        await replicator.stop();
+      }
+      expect((await verify(d)).every((v) => v.equal)).toBe(true);
+    },
+    WAITS * WAIT_MS + 20_000,
+  );
 });
 
 describe('strangler data verify, status and backfill (the CLI)', () => {
