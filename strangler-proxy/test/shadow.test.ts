@@ -172,12 +172,18 @@ describe('shadow mode', () => {
     const halfOpen = Date.now() + 5_000;
     while ((await shadowBreaker()) !== 1 && Date.now() < halfOpen) await new Promise((r) => setTimeout(r, 50));
     expect(await shadowBreaker()).toBe(1);
-    await load(50, 1, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    // One probe: its answer closes the breaker.
+    await load(1, 1, () => fetch(`${proxy!.url}/api/things/1`));
     await report(proxy);
     expect(await shadowBreaker()).toBe(0);
     expect(await paused()).toBeNull();
-    // One probe first, then every copy again (a few may be skipped while the probe is out).
-    expect(await count('mirrored')).toBeGreaterThan(40);
+    expect(await count('mirrored')).toBe(1);
+    // Then every copy again.
+    const skippedBefore = await count('dropped_target_down');
+    await load(50, 1, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    await report(proxy);
+    expect(await count('dropped_target_down')).toBe(skippedBefore);
+    expect((await count('mirrored')) + (await count('dropped_queue_full')) - full).toBe(51);
     expect(await count('failed')).toBe(failed);
   });
 
