@@ -60,26 +60,27 @@ if (!floorFile) {
   for (const [key, h] of [...t.byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${pct(h)}  ${key}`);
 } else {
   const f = selfTimes(floorFile);
-  const unit = (s: SelfTimes): number => [...s.byFrame].reduce((sum, [key, h]) => sum + (WRITES.has(key) ? h : 0), 0) / 100;
-  const [u, uf] = [unit(t), unit(f)];
-  if (!u || !uf) throw new Error('a profile without socket writes: was it taken under load?');
   // The two write functions as one row: how a proxy splits its sends between them is not a cost.
+  const WRITES_ROW = '(socket writes: writev, writeLatin1String)';
   const frames = (s: SelfTimes): Map<string, number> => {
     const out = new Map<string, number>();
     for (const [key, h] of s.byFrame) {
-      const k = WRITES.has(key) ? '(socket writes: writev, writeLatin1String)' : key;
+      const k = WRITES.has(key) ? WRITES_ROW : key;
       out.set(k, (out.get(k) ?? 0) + h);
     }
     return out;
   };
   const [ft, ff] = [frames(t), frames(f)];
+  // One unit: a hundredth of the profile's own socket-write time.
+  const [u, uf] = [(ft.get(WRITES_ROW) ?? 0) / 100, (ff.get(WRITES_ROW) ?? 0) / 100];
+  if (!u || !uf) throw new Error('a profile without socket writes: was it taken under load?');
   const rows = [...new Set([...ft.keys(), ...ff.keys()])].map((key) => {
     const [a, b] = [(ft.get(key) ?? 0) / u, (ff.get(key) ?? 0) / uf];
     return { key, a, b, extra: a - b };
   });
-  const sum = (s: SelfTimes, per: number): number => s.busy / per;
+  const [total, floor] = [t.busy / u, f.busy / uf];
   console.log(
-    `per 100 units of socket writes: ${file} ${sum(t, u).toFixed(0)}, floor ${sum(f, uf).toFixed(0)}, extra ${(sum(t, u) - sum(f, uf)).toFixed(0)}`,
+    `per 100 units of socket writes: ${file} ${total.toFixed(0)}, floor ${floor.toFixed(0)}, extra ${(total - floor).toFixed(0)}`,
   );
   console.log(' extra   this  floor');
   for (const r of rows.sort((x, y) => y.extra - x.extra).slice(0, top))
