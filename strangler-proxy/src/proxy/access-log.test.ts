@@ -17,10 +17,10 @@ const line: AccessLine = {
   ms: 3,
 };
 
-function logger(level: string): { log: pino.Logger; out: () => string } {
+function logger(level: string, opts: pino.LoggerOptions = {}): { log: pino.Logger; out: () => string } {
   let out = '';
   const sink = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
-  return { log: pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink), out: () => out };
+  return { log: pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...opts }, sink), out: () => out };
 }
 
 describe('the access log', () => {
@@ -39,6 +39,16 @@ describe('the access log', () => {
       .map((l) => JSON.parse(l));
     expect(access).toMatchObject({ ...line, msg: 'request', level: 30 });
     expect(other).toMatchObject({ headers: { cookie: '[redacted]' } });
+  });
+
+  it('when a line is written, then it is byte for byte the one pino itself writes for the same fields', () => {
+    const opts = { base: { service: 'strangler-proxy' }, timestamp: () => ',"time":1764700000000' };
+    const ours = logger('info', opts);
+    const pinos = logger('info', opts);
+    accessLog(ours.log)!({ ...line, path: '/api/a%22b', requestId: 'x'.repeat(100) });
+    pinos.log.info({ ...line, path: '/api/a%22b', requestId: 'x'.repeat(100) }, 'request');
+    expect(ours.out()).toBe(pinos.out());
+    expect(JSON.parse(ours.out())).toMatchObject({ service: 'strangler-proxy', time: 1764700000000, msg: 'request' });
   });
 
   it('when the level is above info, then there is no access log to call', () => {
