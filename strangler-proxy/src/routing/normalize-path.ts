@@ -35,6 +35,22 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * `^`, backtick, `{`, `|`, `}`, `[`, `]`, spaces, controls) are refused.
  */
 export function normalizePath(target: string): NormalizedPath {
+  return normalize(target, true);
+}
+
+/** normalizePath without its shortcut for plain paths: the reference a test holds the shortcut to. */
+export function normalizePathFully(target: string): NormalizedPath {
+  return normalize(target, false);
+}
+
+/**
+ * A path the segment pass would give back unchanged: segments of characters kept raw (no `%`, no
+ * `;`), none empty, none `.` or `..`, maybe a trailing slash. Most requests' paths are; for them
+ * one test replaces splitting, decoding and re-encoding every segment character by character.
+ */
+const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)+\/?$/;
+
+function normalize(target: string, shortcut: boolean): NormalizedPath {
   if (!target.startsWith('/')) return { ok: false, reason: 'the request target must be a path starting with /' };
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
@@ -52,6 +68,10 @@ export function normalizePath(target: string): NormalizedPath {
           ? 'the request target holds "#": a fragment is never sent to a server (percent-encode it as %23 if it is data)'
           : `the request target holds "${c}", which must be percent-encoded (${hex})`,
     };
+  }
+
+  if (shortcut && (rawPath === '/' || PLAIN_PATH.test(rawPath))) {
+    return { ok: true, path: rawPath, query, segments: rawPath.split('/').filter((part) => part !== '') };
   }
 
   const raw: string[] = [];
