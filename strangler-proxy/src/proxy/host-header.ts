@@ -11,17 +11,26 @@
  */
 export interface ParsedHost {
   /** Lower-case name, dotted quad, or `[canonical IPv6]`; a name's one trailing dot dropped. */
-  hostname: string;
+  readonly hostname: string;
   /** The port when one was given. */
-  port: number | undefined;
+  readonly port: number | undefined;
 }
 
 const LABEL = /^[a-z0-9_-]{1,63}$/;
 const OCTET = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const DIGITS = /^\d{1,5}$/;
 
+// Nearly every request names the same host, so the last answer is kept: a parse is pure, and
+// what it returns is frozen.
+let last: { value: string; parsed: ParsedHost | undefined } = { value: '', parsed: undefined };
+
 /** The host and port of a Host (or X-Forwarded-Host) value, or undefined when it is malformed. */
 export function parseHost(value: string): ParsedHost | undefined {
+  if (value !== last.value) last = { value, parsed: parse(value) };
+  return last.parsed;
+}
+
+function parse(value: string): ParsedHost | undefined {
   let hostPart: string;
   let portPart: string | undefined;
   if (value.startsWith('[')) {
@@ -40,9 +49,9 @@ export function parseHost(value: string): ParsedHost | undefined {
   }
   const hostname = hostPart.startsWith('[') ? ipv6(hostPart.slice(1, -1)) : name(hostPart.toLowerCase());
   if (hostname === undefined) return undefined;
-  if (portPart === undefined) return { hostname, port: undefined };
+  if (portPart === undefined) return Object.freeze({ hostname, port: undefined });
   if (!DIGITS.test(portPart) || Number(portPart) > 65_535) return undefined;
-  return { hostname, port: Number(portPart) };
+  return Object.freeze({ hostname, port: Number(portPart) });
 }
 
 /** `hostname` or `hostname:port`, the form allow-list entries are kept in. */
