@@ -123,6 +123,20 @@ describe('what reaches the upstream', () => {
     expect(seen.headers['x-request-id']).toBe('trace-123');
   });
 
+  it('when requests come without a request id or with a malformed one, then each is given a new one of its own, echoed to the client', async () => {
+    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    const ids: string[] = [];
+    for (const given of [undefined, undefined, 'has space', 'x'.repeat(129)]) {
+      const res = await fetch(`${proxy.url}/api/listings`, { headers: given ? { 'x-request-id': given } : {} });
+      expect(res.status).toBe(200);
+      const sent = monolith.seen.at(-1)!.headers['x-request-id'] as string;
+      expect(res.headers.get('x-request-id')).toBe(sent);
+      ids.push(sent);
+    }
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('when a trusted proxy hop stands in front, then its X-Forwarded-* are kept and the socket appended', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url }, ''), {
       TRUSTED_PROXY_HOPS: '1',

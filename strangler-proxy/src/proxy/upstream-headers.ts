@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { DRY_RUN_HEADER } from '../shadow/dry-run-mark.ts';
 import { parseHost, trustedForwardedHost } from './host-header.ts';
@@ -29,10 +29,15 @@ const DROP = new Set([
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+// A new request id is this process's random prefix and a count: unique across proxies and
+// restarts as a UUID is, without drawing random bytes for every request that came without one.
+const ID_PREFIX = randomBytes(8).toString('hex');
+let idCount = 0;
+
 /** The client's request id when it is well-formed, else a new one. */
 export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${ID_PREFIX}-${(++idCount).toString(36)}`;
 }
 
 const NONE: ReadonlySet<string> = new Set();
