@@ -138,7 +138,6 @@ export function autocannon(url: string, opts: { seconds?: number; connections?: 
   });
 }
 
-/** Stops every child started. */
 /** The middle value; of an even count, the mean of the two middle ones (not the higher: two rounds are a common count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -146,6 +145,7 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Stops every child started. */
 export function stopAll(): void {
   for (const c of children) c.kill('SIGTERM');
 }
