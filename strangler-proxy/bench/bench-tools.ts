@@ -160,15 +160,29 @@ export interface PacedResult {
 }
 
 /** `rate` requests a second for `seconds`, timed to the microsecond (paced-load.ts, its own process). */
-export function pacedLoad(url: string, opts: { rate: number; seconds?: number; connections?: number }): Promise<PacedResult> {
-  const args = [path.join(here, 'paced-load.ts'), url, String(opts.rate), String(opts.seconds ?? SECONDS), String(opts.connections ?? 16)];
+export async function pacedLoad(url: string, opts: { rate: number; seconds?: number; connections?: number }): Promise<PacedResult> {
+  return (await pacedLoadTogether([url], opts))[0]!;
+}
+
+/**
+ * `rate` requests a second to each URL at once, theirs alternating and due at the same moments, so
+ * the machine's stalls fall on all of them alike: one result per URL, in order.
+ */
+export function pacedLoadTogether(urls: string[], opts: { rate: number; seconds?: number; connections?: number }): Promise<PacedResult[]> {
+  const args = [
+    path.join(here, 'paced-load.ts'),
+    urls.join(','),
+    String(opts.rate),
+    String(opts.seconds ?? SECONDS),
+    String(opts.connections ?? 16),
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.once('exit', () => {
       try {
-        resolve(JSON.parse(out) as PacedResult);
+        resolve(JSON.parse(out) as PacedResult[]);
       } catch (err) {
         reject(new Error(`paced load gave no result: ${(err as Error).message}`));
       }

@@ -4,7 +4,8 @@
 // request, and its metrics), and through nginx when installed — side by side, in interleaved
 // rounds, in one run. Per front: saturation throughput (autocannon, its own process), its ratio to
 // nginx, the front process's CPU time per request, and p50/p99 at a fixed rate (paced-load.ts, to
-// the microsecond) with the p99 it adds to direct, and the machine's CPU
+// the microsecond) with the p99 it adds to direct — direct paced in the same run, its requests
+// alternating with the front's, so a stall of the machine costs both alike —, and the machine's CPU
 // pressure meanwhile (other work waiting for a core inflates every figure). Loopback only, bounded.
 //
 // BENCH_ROUNDS (3), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
@@ -26,6 +27,7 @@ import {
   median,
   here,
   pacedLoad,
+  pacedLoadTogether,
   root,
   rssMiB,
   SECONDS,
@@ -52,6 +54,8 @@ interface Round {
   cpuPerReq: number;
   errors: number;
   fixed: PacedResult;
+  /** Direct, paced in the same run as this front (its requests alternating with the front's): what the front adds is the difference. */
+  besideDirect: PacedResult | undefined;
 }
 
 function nginxConf(tmp: string, upstreamHost: string): string {
@@ -135,20 +139,25 @@ async function main(): Promise<void> {
       const s: Result = await autocannon(url);
       const cpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - cpuBefore) / s.requests : NaN;
       const pressure = cpuPressure();
-      const fixed = await pacedLoad(url, { rate: FIXED_RATE });
-      rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed.errors, fixed });
+      const [fixed, besideDirect] =
+        f.name === 'direct'
+          ? [await pacedLoad(url, { rate: FIXED_RATE }), undefined]
+          : await pacedLoadTogether([url, `${upstreamUrl}/api/listings/1`], { rate: FIXED_RATE });
+      rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed!.errors, fixed: fixed!, besideDirect });
       const logLine = f.child === proxy ? `  log ${((logBytes - logBefore) / s.requests).toFixed(0)} B/req` : '';
       console.log(
         `round ${round}  ${f.name.padEnd(11)} ${s.rps.toFixed(0).padStart(6)} rps  errors ${s.errors + fixed.errors}` +
           (f.child?.pid ? `  cpu ${cpuPerReq.toFixed(0).padStart(4)} µs/req  rss ${rssMiB(f.child.pid).toFixed(0)} MiB` : '') +
-          `  |  at ${FIXED_RATE} rps: p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms${logLine}  |  cpu pressure ${pressure.toFixed(0)} %`,
+          `  |  at ${FIXED_RATE} rps: p50 ${fixed!.p50.toFixed(2)} ms  p99 ${fixed!.p99.toFixed(2)} ms` +
+          (besideDirect ? ` (direct beside it ${besideDirect.p99.toFixed(2)} ms)` : '') +
+          `${logLine}  |  cpu pressure ${pressure.toFixed(0)} %`,
       );
     }
   }
 
   // Ratios are taken within a round (the same machine load for every front), then ranged.
   const ratio = (a: string, b: string): number[] => rounds.get(a)!.map((r, i) => r.rps / rounds.get(b)![i]!.rps);
-  const added = (a: string): number[] => rounds.get(a)!.map((r, i) => r.fixed.p99 - rounds.get('direct')![i]!.fixed.p99);
+  const added = (a: string): number[] => rounds.get(a)!.map((r) => r.fixed.p99 - r.besideDirect!.p99);
   const hasNginx = rounds.has('nginx');
   console.log('');
   console.log(
