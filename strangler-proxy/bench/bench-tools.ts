@@ -28,8 +28,9 @@ export function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
-export async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+/** Polls `url` every 100 ms until it answers 2xx, `tries` times at most. */
+export async function waitFor(url: string, tries = 100): Promise<void> {
+  for (let i = 0; i < tries; i++) {
     try {
       const res = await fetch(url);
       await res.arrayBuffer();
@@ -105,13 +106,16 @@ export interface Result {
   errors: number;
 }
 
-export function autocannon(url: string, opts: { seconds?: number; connections?: number; rate?: number } = {}): Promise<Result> {
+/** autocannon in its own process: for `seconds`, or until `amount` requests have been answered. */
+export function autocannon(
+  url: string,
+  opts: { seconds?: number; connections?: number; rate?: number; amount?: number } = {},
+): Promise<Result> {
   const args = [
     '-j',
     '-c',
     String(opts.connections ?? CONNECTIONS),
-    '-d',
-    String(opts.seconds ?? SECONDS),
+    ...(opts.amount ? ['-a', String(opts.amount)] : ['-d', String(opts.seconds ?? SECONDS)]),
     ...(opts.rate ? ['--overallRate', String(opts.rate)] : []),
     url,
   ];

@@ -1,6 +1,6 @@
 // Node's own floor for `npm run bench:proxy`: the least a node:http proxy can do — every request
 // piped to one upstream over keep-alive connections, the answer piped back; no hardening, routing,
-// breaker, logging or metrics. argv[2]: the upstream's URL. Prints its port.
+// breaker, logging or metrics. argv[2]: the upstream's URL; argv[3]: the port (else any free one). Prints its port.
 import http from 'node:http';
 
 const upstream = new URL(process.argv[2]!);
@@ -20,7 +20,7 @@ const server = http.createServer((req, res) => {
   req.pipe(out);
 });
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', () => {
   const address = server.address();
   console.log(typeof address === 'object' && address ? address.port : 0);
 });

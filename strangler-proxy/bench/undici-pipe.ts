@@ -1,7 +1,7 @@
 // The other floor of `npm run bench:proxy`: the same bare pipe as pipe-proxy.ts, its upstream side
 // on undici's Pool.dispatch (what the strangler proxy forwards with) instead of node:http's client —
 // so the output shows what the client library costs, apart from everything the proxy does.
-// argv[2]: the upstream's URL. Prints its port.
+// argv[2]: the upstream's URL; argv[3]: the port (else any free one). Prints its port.
 import http from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 
@@ -48,7 +48,7 @@ const server = http.createServer((req, res) => {
   );
 });
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', () => {
   const address = server.address();
   console.log(typeof address === 'object' && address ? address.port : 0);
 });
