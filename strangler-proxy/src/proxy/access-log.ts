@@ -47,7 +47,7 @@ export function accessLog(log: Logger): ((line: AccessLine) => void) | undefined
   const stream = state[streamSym] as { write(line: string): unknown };
   // `{"level":30`, `,"time":…` and the bindings (`,"service":…`), as pino makes them.
   const level = (state[lsCacheSym] as Record<number, string>)[log.levels.values.info!]!;
-  const time = state[timeSym] as () => string;
+  const time = (state[timeSym] as () => string).bind(log);
   const bindings = state[chindingsSym] as string;
   const tail = `,${JSON.stringify(state[messageKeySym])}:"request"}\n`;
   return (line) => {
