@@ -28,6 +28,16 @@ export function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
+/** Writes, in `dir`, the route table of the proxy benches: every path to one monolith, `/api/*` through a route of its own. Returns its path. */
+export function writeMonolithRoutes(dir: string, upstreamUrl: string): string {
+  const file = path.join(dir, 'routes.yaml');
+  fs.writeFileSync(
+    file,
+    `version: 1\nupstreams:\n  monolith: { url: "${upstreamUrl}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`,
+  );
+  return file;
+}
+
 /** Polls `url` every 100 ms until it answers 2xx, `tries` times at most. */
 export async function waitFor(url: string, tries = 100): Promise<void> {
   for (let i = 0; i < tries; i++) {

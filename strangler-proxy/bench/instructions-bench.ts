@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { autocannon, firstLine, here, root, start, stopAll, waitFor } from './bench-tools.ts';
+import { autocannon, firstLine, here, root, start, stopAll, waitFor, writeMonolithRoutes } from './bench-tools.ts';
 
 const FEW = Number(process.env.BENCH_FEW ?? 1000);
 const MANY = Number(process.env.BENCH_MANY ?? 4000);
@@ -65,11 +65,7 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strangler-instructions-'));
   const upstream = start(process.execPath, [path.join(here, 'upstream-server.ts'), '1024']);
   const upstreamUrl = `http://127.0.0.1:${await firstLine(upstream)}`;
-  const routes = path.join(tmp, 'routes.yaml');
-  fs.writeFileSync(
-    routes,
-    `version: 1\nupstreams:\n  monolith: { url: "${upstreamUrl}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`,
-  );
+  const routes = writeMonolithRoutes(tmp, upstreamUrl);
   const proxy = (name: string, dir: string): Front => ({
     name,
     args: () => [path.join(dir, 'strangler-proxy/src/main.ts')],

@@ -26,7 +26,6 @@ import {
   firstLine,
   median,
   here,
-  pacedLoad,
   pacedLoadTogether,
   root,
   rssMiB,
@@ -34,6 +33,7 @@ import {
   start,
   stopAll,
   waitFor,
+  writeMonolithRoutes,
   type PacedResult,
   type Result,
 } from './bench-tools.ts';
@@ -85,11 +85,7 @@ async function main(): Promise<void> {
   ]);
   fronts.push({ name: 'undici pipe', url: `http://127.0.0.1:${await firstLine(undiciPipe)}`, child: undiciPipe });
 
-  const routes = path.join(tmp, 'routes.yaml');
-  fs.writeFileSync(
-    routes,
-    `version: 1\nupstreams:\n  monolith: { url: "${upstreamUrl}" }\nroutes:\n  - name: api\n    match: { path: /api/* }\n    mode: monolith\ndefault: monolith\n`,
-  );
+  const routes = writeMonolithRoutes(tmp, upstreamUrl);
   const proxyPort = 18080;
   const proxy = start(
     process.execPath,
@@ -139,16 +135,14 @@ async function main(): Promise<void> {
       const s: Result = await autocannon(url);
       const cpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - cpuBefore) / s.requests : NaN;
       const pressure = cpuPressure();
-      const [fixed, besideDirect] =
-        f.name === 'direct'
-          ? [await pacedLoad(url, { rate: FIXED_RATE }), undefined]
-          : await pacedLoadTogether([url, `${upstreamUrl}/api/listings/1`], { rate: FIXED_RATE });
-      rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed!.errors, fixed: fixed!, besideDirect });
+      const paced = await pacedLoadTogether(f.name === 'direct' ? [url] : [url, `${upstreamUrl}/api/listings/1`], { rate: FIXED_RATE });
+      const [fixed, besideDirect] = [paced[0]!, paced[1]];
+      rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed.errors, fixed, besideDirect });
       const logLine = f.child === proxy ? `  log ${((logBytes - logBefore) / s.requests).toFixed(0)} B/req` : '';
       console.log(
         `round ${round}  ${f.name.padEnd(11)} ${s.rps.toFixed(0).padStart(6)} rps  errors ${s.errors + fixed.errors}` +
           (f.child?.pid ? `  cpu ${cpuPerReq.toFixed(0).padStart(4)} µs/req  rss ${rssMiB(f.child.pid).toFixed(0)} MiB` : '') +
-          `  |  at ${FIXED_RATE} rps: p50 ${fixed!.p50.toFixed(2)} ms  p99 ${fixed!.p99.toFixed(2)} ms` +
+          `  |  at ${FIXED_RATE} rps: p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms` +
           (besideDirect ? ` (direct beside it ${besideDirect.p99.toFixed(2)} ms)` : '') +
           `${logLine}  |  cpu pressure ${pressure.toFixed(0)} %`,
       );
