@@ -21,7 +21,7 @@ export function deliverResponse(
   const { tee, teeLimit } = opts;
   const chunks: Buffer[] = [];
   let size = 0;
-  res.once('finish', () => tee(size <= teeLimit ? ownBuffer(chunks, size) : undefined));
+  res.on('finish', () => tee(size <= teeLimit ? ownBuffer(chunks, size) : undefined));
   response.deliverTo(res, (c) => {
     size += c.length;
     if (size <= teeLimit) chunks.push(c);

@@ -12,7 +12,9 @@ export class RequestEnd {
   #ended = false;
 
   constructor(res: ServerResponse) {
-    res.once('close', () => {
+    // `on`, not `once`: a response closes once, and once's wrapper and its removal were ~1 % of the
+    // proxy's CPU in bench:proxy's profile, over the two listeners every request has.
+    res.on('close', () => {
       this.#ended = true;
       for (const release of this.#releases) release();
     });

@@ -103,7 +103,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
           teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0,
         });
       if (access) {
-        res.once('finish', () =>
+        res.on('finish', () =>
           access({
             requestId,
             method: admitted.method,
