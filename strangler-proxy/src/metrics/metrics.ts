@@ -3,6 +3,17 @@ import { PlainHistogram, type HistogramSeries } from './plain-histogram.ts';
 
 const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
+interface RequestCount {
+  labels: { route: string; target: string; mode: string; status_class: string };
+  n: number;
+}
+
+/** A route and target's duration series, and its request counts by mode, then by status / 100. */
+interface RouteTarget {
+  series: HistogramSeries<'route' | 'target'>;
+  byMode: Map<string, RequestCount[]>;
+}
+
 /**
  * The proxy's metrics on a registry of its own (never prom-client's global one). Labels are route
  * and upstream names from the route table, never raw paths, so cardinality stays bounded.
@@ -12,14 +23,14 @@ export class ProxyMetrics {
   // Counted in plain fields on the request path and handed to prom-client when scraped: its own
   // inc() validates and hashes the labels on every call, even through a cached child.
   #inFlight = 0;
-  readonly #requestCounts = new Map<string, { labels: { route: string; target: string; mode: string; status_class: string }; n: number }>();
+  readonly #requestCounts: RequestCount[] = [];
   readonly requests: Counter<'route' | 'target' | 'mode' | 'status_class'> = new Counter({
     name: 'strangler_requests_total',
     help: 'Requests answered, by route, target upstream, mode and status class.',
     labelNames: ['route', 'target', 'mode', 'status_class'] as const,
     registers: [this.registry],
     collect: (): void => {
-      for (const c of this.#requestCounts.values()) {
+      for (const c of this.#requestCounts) {
         if (c.n === 0) continue;
         this.requests.inc(c.labels, c.n);
         c.n = 0;
@@ -157,25 +168,30 @@ export class ProxyMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'strangler_process_' });
   }
 
-  readonly #durationSeries = new Map<string, HistogramSeries<'route' | 'target'>>();
+  /**
+   * Route → target → what a finished request there updates. Looked up by the route table's own
+   * strings, whose hashes V8 keeps, rather than by a key joined from the labels per request (a new
+   * string to hash each time).
+   */
+  readonly #routeTargets = new Map<string, Map<string, RouteTarget>>();
 
   /** Counts a finished request: the count in a plain field (see `requests`), the duration in its histogram series. */
   observeRequest(route: string, target: string, mode: string, status: number, seconds: number): void {
-    const statusClass = STATUS_CLASSES[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
-    const key = `${route}\u0000${target}\u0000${mode}\u0000${statusClass}`;
-    let count = this.#requestCounts.get(key);
+    let targets = this.#routeTargets.get(route);
+    if (!targets) this.#routeTargets.set(route, (targets = new Map()));
+    let at = targets.get(target);
+    if (!at) targets.set(target, (at = { series: this.duration.series({ route, target }), byMode: new Map() }));
+    let classes = at.byMode.get(mode);
+    if (!classes) at.byMode.set(mode, (classes = []));
+    const k = Math.floor(status / 100);
+    let count = classes[k];
     if (!count) {
-      count = { labels: { route, target, mode, status_class: statusClass }, n: 0 };
-      this.#requestCounts.set(key, count);
+      count = { labels: { route, target, mode, status_class: STATUS_CLASSES[k] ?? `${k}xx` }, n: 0 };
+      classes[k] = count;
+      this.#requestCounts.push(count);
     }
     count.n++;
-    const dkey = `${route}\u0000${target}`;
-    let series = this.#durationSeries.get(dkey);
-    if (!series) {
-      series = this.duration.series({ route, target });
-      this.#durationSeries.set(dkey, series);
-    }
-    this.duration.observe(series, seconds);
+    this.duration.observe(at.series, seconds);
   }
 
   /** Counts a request in and returns the function that counts it out (once). */
