@@ -9,7 +9,13 @@ export class BodyError extends Error {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+export const EMPTY_BODY = Buffer.alloc(0);
+
+/** Whether the request declares a body: a Content-Length above 0, or any Transfer-Encoding. */
+export function declaresBody(req: IncomingMessage): boolean {
+  const declared = req.headers['content-length'];
+  return (declared !== undefined && declared !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
 
 /**
  * Reads the whole body into memory, up to `maxBytes`: an upstream never sees a partial body, a
@@ -23,10 +29,8 @@ export function readBody(
   req: IncomingMessage,
   o: { maxBytes: number; deadline: number; take?: (bytes: number) => boolean },
 ): Promise<Buffer> {
+  if (!declaresBody(req)) return Promise.resolve(EMPTY_BODY);
   const declared = req.headers['content-length'];
-  if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
-    return Promise.resolve(EMPTY);
-  }
   const length = declared === undefined ? undefined : Number(declared);
   if (length !== undefined && o.take && !o.take(length)) return Promise.reject(new BodyError('over_budget'));
   return new Promise((resolve, reject) => {
