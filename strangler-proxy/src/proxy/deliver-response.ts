@@ -13,7 +13,7 @@ export function deliverResponse(
 ): void {
   // One flat [name, value, …] list straight to writeHead: duplicates (set-cookie) stay separate,
   // and no per-header setHeader bookkeeping on the hot path.
-  const headers = responseHeaders(response.rawHeaders);
+  const headers = responseHeaders(response.headers);
   if (opts.setUid) headers.push('set-cookie', opts.setUid);
   headers.push('x-request-id', opts.requestId);
   res.writeHead(response.status, response.statusMessage, headers);

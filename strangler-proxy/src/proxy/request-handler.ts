@@ -226,7 +226,7 @@ function planMirror(
       path: a.target,
       headers: { ...headers, [DRY_RUN_HEADER]: deps.dryRunMarks.issue() },
       body,
-      primary: { status: response.status, rawHeaders: response.rawHeaders, body: primary, ms: performance.now() - forwardedAt },
+      primary: { status: response.status, headers: response.headers, body: primary, ms: performance.now() - forwardedAt },
       monolithUrl: table.upstreams.get(table.defaultUpstream)!.url,
       targetUrl: table.upstreams.get(decision.mirrorTo!)!.url,
       pattern: decision.route!.path,

@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import type { Dispatcher } from 'undici';
 import type { RequestEnd } from './request-end.ts';
 import { classifyUpstreamError, isSafeMethod, type UpstreamFailure } from '../resilience/upstream-failure.ts';
-import { headersObject } from './upstream-headers.ts';
 
 export type AttemptResult = { kind: 'response'; response: UpstreamResponse } | { kind: 'failure'; failure: UpstreamFailure; error?: Error };
 
@@ -22,9 +21,7 @@ export interface AttemptOptions {
 export interface UpstreamResponse {
   readonly status: number;
   readonly statusMessage: string;
-  /** The head's lines as [name, value, …], names as sent. */
-  readonly rawHeaders: readonly string[];
-  /** The head as Node's IncomingMessage.headers would have it (lowercase names, set-cookie a list), built when asked. */
+  /** The head as undici parses it: lowercase names, a repeated field as the list of its values. */
   readonly headers: IncomingHttpHeaders;
   /** Whether the body has been received to its end. */
   readonly complete: boolean;
@@ -38,6 +35,7 @@ export interface UpstreamResponse {
   onDone(callback: () => void): void;
 }
 
+const NO_HEADERS: IncomingHttpHeaders = Object.freeze({});
 const CLIENT_GONE = Object.assign(new Error('the client closed the connection'), { code: 'ECONNRESET' });
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
 const TIMED_OUT = new Error('no response headers within the attempt timeout');
@@ -74,8 +72,7 @@ class Attempt implements Dispatcher.DispatchHandler, UpstreamResponse {
 
   status = 0;
   statusMessage = '';
-  rawHeaders: string[] = [];
-  #headers: IncomingHttpHeaders | undefined;
+  headers: IncomingHttpHeaders = NO_HEADERS;
   complete = false;
   #cut: Error | undefined;
   #finished = false;
@@ -145,12 +142,18 @@ class Attempt implements Dispatcher.DispatchHandler, UpstreamResponse {
     this.#started = true;
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
     if (this.#settled) return controller.abort(ABORTED);
     this.status = statusCode;
     this.statusMessage = statusMessage ?? '';
-    const raw = controller.rawHeaders as Buffer[] | null | undefined;
-    if (raw) for (let i = 0; i < raw.length; i++) this.rawHeaders.push(raw[i]!.toString('latin1'));
+    // undici has parsed the head already (known names as constant strings); decoding the raw
+    // lines again and lowercasing every name was 2 % of the proxy's CPU.
+    this.headers = headers;
     this.#settle({ kind: 'response', response: this });
   }
 
@@ -203,10 +206,6 @@ class Attempt implements Dispatcher.DispatchHandler, UpstreamResponse {
     if (this.#finished) return;
     this.#finished = true;
     this.#onDone?.();
-  }
-
-  get headers(): IncomingHttpHeaders {
-    return (this.#headers ??= headersObject(this.rawHeaders));
   }
 
   deliverTo(res: ServerResponse, onChunk?: (chunk: Buffer) => void): void {

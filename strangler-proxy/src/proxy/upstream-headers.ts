@@ -43,12 +43,11 @@ export function requestIdOf(req: IncomingMessage): string {
 const NONE: ReadonlySet<string> = new Set();
 
 /** RFC 9110 §7.6.1: names listed in Connection are hop-by-hop for this message only, never forwarded. */
-function connectionTokens(req: IncomingMessage): ReadonlySet<string> {
-  const value = req.headers.connection;
-  // Most requests say nothing or only keep-alive (a name dropped anyway): no set to build.
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  // Most messages say nothing or only keep-alive (a name dropped anyway): no set to build.
   if (!value || value === 'keep-alive') return NONE;
   return new Set(
-    value
+    (typeof value === 'string' ? value : value.join(','))
       .split(',')
       .map((t) => t.trim().toLowerCase())
       .filter(Boolean),
@@ -85,7 +84,7 @@ export function upstreamHeaders(
 ): OutgoingHttpHeaders {
   const out: Record<string, string> = Object.create(null);
   const given = req.headers;
-  const listed = connectionTokens(req);
+  const listed = connectionTokens(given.connection);
   for (const name of Object.keys(given)) {
     if (DROP.has(name) || listed.has(name)) continue;
     const value = given[name]!;
@@ -134,32 +133,17 @@ const RESPONSE_DROP = new Set([
 
 /**
  * The upstream response's headers minus hop-by-hop ones — the fixed set and any the response's own
- * Connection header names (RFC 9110 §7.6.1) — as a flat [name, value, …] list in raw order.
+ * Connection header names (RFC 9110 §7.6.1) — as a flat [name, value, …] list, a repeated field
+ * as lines of its own.
  */
-export function responseHeaders(rawHeaders: readonly string[]): string[] {
-  let listed: Set<string> | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() !== 'connection') continue;
-    listed ??= new Set();
-    for (const t of rawHeaders[i + 1]!.split(',')) if (t.trim()) listed.add(t.trim().toLowerCase());
-  }
+export function responseHeaders(headers: IncomingHttpHeaders): string[] {
+  const listed = connectionTokens(headers.connection);
   const out: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    if (!RESPONSE_DROP.has(name) && !listed?.has(name)) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  for (const name of Object.keys(headers)) {
+    if (RESPONSE_DROP.has(name) || listed.has(name)) continue;
+    const value = headers[name]!;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
   }
   return out;
-}
-
-/** rawHeaders → the object node:http builds: lowercase names; set-cookie kept as a list; other repeats joined with ", ". */
-export function headersObject(raw: readonly string[]): IncomingHttpHeaders {
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!;
-    const prev = out[name];
-    if (name === 'set-cookie') (out[name] = (prev as string[] | undefined) ?? []).push(value);
-    else out[name] = prev === undefined ? value : `${prev as string}, ${value}`;
-  }
-  return out as IncomingHttpHeaders;
 }

@@ -24,7 +24,7 @@ export interface MirrorRequest {
   headers: http.OutgoingHttpHeaders;
   body: Buffer;
   /** `body` is handed over: a buffer of its own (no pool slice), moved to the worker, unusable here afterwards. */
-  primary: { status: number; rawHeaders: readonly string[]; body: Buffer; ms: number };
+  primary: { status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number };
   monolithUrl: string;
   targetUrl: string;
   /** The matched route's path pattern: the template is made from it. */
@@ -186,7 +186,7 @@ export class MirrorDispatcher {
         }
         // A request body that is a slice of Node's pool is copied out, or the clone would copy the whole pool.
         const body = r.body.byteLength === r.body.buffer.byteLength ? r.body : new Uint8Array(r.body);
-        const job: JobWire = [id, route.ref, r.method, r.path, answeredAt, p.status, p.ms, r.headers, p.rawHeaders, body, p.body];
+        const job: JobWire = [id, route.ref, r.method, r.path, answeredAt, p.status, p.ms, r.headers, p.headers, body, p.body];
         box.batch.jobs.push(job);
         // Moved, not copied: a clone would copy the body (and a pooled slice's whole pool).
         const b = p.body;

@@ -2,8 +2,9 @@
 // paid on the event loop for every job, property by property, so a job is a flat tuple of
 // primitives; what is the same for every copy of a route (its settings, the two upstreams' URLs,
 // its path pattern) goes to each worker once per route table, under a number, and the answer's
-// head goes as the flat list it arrived as. A result is a tuple too; the rare parts (differences,
+// head goes as the object undici parsed it into, not rebuilt. A result is a tuple too; the rare parts (differences,
 // noise, examples) ride in one object only when there are any.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompareRulesSpec, FieldDifference } from './compare-responses.ts';
 import type { FreshnessSpec } from './freshness.ts';
@@ -43,8 +44,8 @@ export type JobWire = [
   /** The monolith's time to answer, ms. */
   ms: number,
   headers: Record<string, string | string[] | number | undefined>,
-  /** The monolith's head as [name, value, …]. */
-  rawHeaders: readonly string[],
+  /** The monolith's head as undici parsed it, the same form as the copy's answer is compared in. */
+  primaryHeaders: IncomingHttpHeaders,
   body: Uint8Array,
   /** The monolith's answer, whole (moved, not copied, when it has memory of its own). */
   primaryBody: Uint8Array,

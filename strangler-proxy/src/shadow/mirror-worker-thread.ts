@@ -8,7 +8,6 @@ import { MirrorRunner, type MirrorResult } from './mirror-runner.ts';
 import { ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
 import { pathTemplate } from './path-template.ts';
 import { redactionRules } from './redact.ts';
-import { headersObject } from '../proxy/upstream-headers.ts';
 
 const init = workerData as { maxSockets: number; maxBodyBytes: number; redactKeys: string[]; redactValues: string[] };
 const mirrorer = new MirrorRunner({
@@ -43,7 +42,7 @@ parentPort!.on('message', (b: JobBatch) => {
 const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 function handle(w: JobWire): void {
-  const [id, ref, method, path, answeredAt, status, ms, headers, rawHeaders, body, primaryBody] = w;
+  const [id, ref, method, path, answeredAt, status, ms, headers, primaryHeaders, body, primaryBody] = w;
   const known = routes.get(ref);
   const failed = (message: string, template: string): ResultWire => {
     const field = '(comparison failed)';
@@ -68,7 +67,7 @@ function handle(w: JobWire): void {
       path,
       headers,
       body: buffer(body),
-      primary: { status, headers: headersObject(rawHeaders), body: buffer(primaryBody), ms },
+      primary: { status, headers: primaryHeaders, body: buffer(primaryBody), ms },
       answeredAt,
     })
     .then(wire, (err: unknown) => failed((err as Error).message, pathTemplate(path, known.route.pattern)))
