@@ -55,9 +55,13 @@ function normalize(target: string, shortcut: boolean): NormalizedPath {
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q);
-  if (/[^\x21-\x7e]/.test(target)) return { ok: false, reason: 'the request target holds a space, control or non-ASCII byte' };
-  if (rawPath.includes('\\')) return { ok: false, reason: 'the path holds a backslash ("\\"); percent-encode it as %5C if it is data' };
-  const forbidden = FORBIDDEN.exec(target);
+  const plain = shortcut && (rawPath === '/' || PLAIN_PATH.test(rawPath));
+  // A plain path holds nothing the checks below refuse: only its query is left to scan.
+  const scanned = plain ? query : target;
+  if (/[^\x21-\x7e]/.test(scanned)) return { ok: false, reason: 'the request target holds a space, control or non-ASCII byte' };
+  if (!plain && rawPath.includes('\\'))
+    return { ok: false, reason: 'the path holds a backslash ("\\"); percent-encode it as %5C if it is data' };
+  const forbidden = FORBIDDEN.exec(scanned);
   if (forbidden) {
     const c = forbidden[0];
     const hex = `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
@@ -70,7 +74,7 @@ function normalize(target: string, shortcut: boolean): NormalizedPath {
     };
   }
 
-  if (shortcut && (rawPath === '/' || PLAIN_PATH.test(rawPath))) {
+  if (plain) {
     return { ok: true, path: rawPath, query, segments: rawPath.split('/').filter((part) => part !== '') };
   }
 
