@@ -2,8 +2,8 @@
 // paid on the event loop for every job, property by property, so a job is a flat tuple of
 // primitives; what is the same for every copy of a route (its settings, the two upstreams' URLs,
 // its path pattern) goes to each worker once per route table, under a number, and the answer's
-// head goes as the object undici parsed it into, not rebuilt. A result is a tuple too; the rare parts (differences,
-// noise, examples) ride in one object only when there are any.
+// head goes as the object undici parsed it into, not rebuilt. A result is a tuple too; the rare
+// parts (differences, noise, examples) ride in one object only when there are any.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompareRulesSpec, FieldDifference } from './compare-responses.ts';
