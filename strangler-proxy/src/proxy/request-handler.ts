@@ -2,7 +2,6 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { performance } from 'node:perf_hooks';
 import { PROXY_ERRORS, sendError } from '../errors.ts';
 import { isSafeMethod } from '../resilience/upstream-failure.ts';
-import { DRY_RUN_HEADER } from '../shadow/dry-run-mark.ts';
 import { admitRequest, type Admitted, type Refusal } from './admit-request.ts';
 import { deliverResponse } from './deliver-response.ts';
 import { forwardRequest, type Outcome } from './forward-request.ts';
@@ -224,7 +223,8 @@ function planMirror(
       shadow,
       method: a.method,
       path: a.target,
-      headers: { ...headers, [DRY_RUN_HEADER]: deps.dryRunMarks.issue() },
+      headers,
+      dryRunMark: deps.dryRunMarks.issue(),
       body,
       primary: { status: response.status, headers: response.headers, body: primary, ms: performance.now() - forwardedAt },
       monolithUrl: table.upstreams.get(table.defaultUpstream)!.url,

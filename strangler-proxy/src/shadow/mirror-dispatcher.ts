@@ -21,7 +21,10 @@ export interface MirrorRequest {
   shadow: CompiledShadow;
   method: string;
   path: string;
+  /** The headers the primary was sent with (read, never changed). */
   headers: http.OutgoingHttpHeaders;
+  /** The copy's dry-run mark: the worker adds it to the copy's headers, so the event loop never copies them. */
+  dryRunMark: string;
   body: Buffer;
   /** `body` is handed over: a buffer of its own (no pool slice), moved to the worker, unusable here afterwards. */
   primary: { status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number };
@@ -186,7 +189,20 @@ export class MirrorDispatcher {
         }
         // A request body that is a slice of Node's pool is copied out, or the clone would copy the whole pool.
         const body = r.body.byteLength === r.body.buffer.byteLength ? r.body : new Uint8Array(r.body);
-        const job: JobWire = [id, route.ref, r.method, r.path, answeredAt, p.status, p.ms, r.headers, p.headers, body, p.body];
+        const job: JobWire = [
+          id,
+          route.ref,
+          r.method,
+          r.path,
+          answeredAt,
+          p.status,
+          p.ms,
+          r.headers,
+          r.dryRunMark,
+          p.headers,
+          body,
+          p.body,
+        ];
         box.batch.jobs.push(job);
         // Moved, not copied: a clone would copy the body (and a pooled slice's whole pool).
         const b = p.body;

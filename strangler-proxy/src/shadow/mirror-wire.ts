@@ -31,7 +31,7 @@ export interface MirrorRoute {
  */
 export const ROUTES_KEPT = 1024;
 
-/** One copy to make. `headers` are those the primary was sent with, plus the dry-run mark. */
+/** One copy to make. `headers` are those the primary was sent with; the worker adds `dryRunMark` to them. */
 export type JobWire = [
   id: number,
   ref: number,
@@ -44,6 +44,7 @@ export type JobWire = [
   /** The monolith's time to answer, ms. */
   ms: number,
   headers: Record<string, string | string[] | number | undefined>,
+  dryRunMark: string,
   /** The monolith's head as undici parsed it, the same form as the copy's answer is compared in. */
   primaryHeaders: IncomingHttpHeaders,
   body: Uint8Array,

@@ -3,6 +3,7 @@
 // event loop), so shadow traffic costs each side a few messages per turn, not one per mirror.
 // Jobs and results cross as flat tuples (`mirror-wire.ts`); a route's settings come once.
 import { parentPort, workerData } from 'node:worker_threads';
+import { DRY_RUN_HEADER } from './dry-run-mark.ts';
 import { compileRules, type CompareRules } from './compare-responses.ts';
 import { MirrorRunner, type MirrorResult } from './mirror-runner.ts';
 import { ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
@@ -42,7 +43,9 @@ parentPort!.on('message', (b: JobBatch) => {
 const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 function handle(w: JobWire): void {
-  const [id, ref, method, path, answeredAt, status, ms, headers, primaryHeaders, body, primaryBody] = w;
+  const [id, ref, method, path, answeredAt, status, ms, headers, dryRunMark, primaryHeaders, body, primaryBody] = w;
+  // A clone of its own: marked here, where copying costs the proxy's event loop nothing.
+  headers[DRY_RUN_HEADER] = dryRunMark;
   const known = routes.get(ref);
   const failed = (message: string, template: string): ResultWire => {
     const field = '(comparison failed)';
