@@ -5,7 +5,7 @@ import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { CallOutcome, CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompiledShadow } from '../routing/route-table.ts';
-import { NO_DETAIL, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
+import { BATCH_MS, NO_DETAIL, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
 import type { ShadowRecorder } from './shadow-recorder.ts';
 
 export interface MirrorLimits {
@@ -70,7 +70,7 @@ export class MirrorDispatcher {
   >();
   #nextId = 0;
   #inFlight = 0;
-  /** Jobs of this turn of the event loop, per worker: posted together, one message and one wake-up per batch. */
+  /** Jobs of the last `BATCH_MS`, per worker: posted together, one message and one wake-up per batch. */
   readonly #outbox = new Map<Worker, { batch: JobBatch; transfer: ArrayBuffer[] }>();
   /** A route's settings, per route table (each compiles its own shadow settings) and pair of upstreams. */
   readonly #routes = new WeakMap<CompiledShadow, Map<string, MirrorRoute>>();
@@ -210,7 +210,7 @@ export class MirrorDispatcher {
           box.transfer.push(b.buffer);
         if (!this.#posting) {
           this.#posting = true;
-          setImmediate(this.#post);
+          setTimeout(this.#post, BATCH_MS);
         }
       },
       cancel: () => {

@@ -31,6 +31,15 @@ export interface MirrorRoute {
  */
 export const ROUTES_KEPT = 1024;
 
+/**
+ * How long jobs, and results, gather before they cross, ms. Not one turn of the event loop: at a
+ * steady rate a turn holds one request, so every mirror was a message each way — a clone, a
+ * wake-up of the other thread, a message event — fixed costs that were a large part of what a
+ * mirror cost the proxy's event loop. A copy leaves up to this much later, off the client's path;
+ * a mirror's place in the in-flight bound is held as much longer.
+ */
+export const BATCH_MS = 1;
+
 /** One copy to make. `headers` are those the primary was sent with; the worker adds `dryRunMark` to them. */
 export type JobWire = [
   id: number,

@@ -1,12 +1,12 @@
 // The mirror worker thread: sends the copies, compares the answers, builds the redacted examples,
-// and reports back in batches; the proxy sends its jobs in batches too (those of one turn of its
-// event loop), so shadow traffic costs each side a few messages per turn, not one per mirror.
+// and reports back in batches; the proxy sends its jobs in batches too (those of `BATCH_MS`), so
+// shadow traffic costs each side a message per batch, not one per mirror.
 // Jobs and results cross as flat tuples (`mirror-wire.ts`); a route's settings come once.
 import { parentPort, workerData } from 'node:worker_threads';
 import { DRY_RUN_HEADER } from './dry-run-mark.ts';
 import { compileRules, type CompareRules } from './compare-responses.ts';
 import { MirrorRunner, type MirrorResult } from './mirror-runner.ts';
-import { ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
+import { BATCH_MS, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
 import { pathTemplate } from './path-template.ts';
 import { redactionRules } from './redact.ts';
 
@@ -20,15 +20,15 @@ const mirrorer = new MirrorRunner({
 /** Routes told of, newest last. */
 const routes = new Map<number, { route: MirrorRoute; rules: CompareRules }>();
 
-// Results of one turn of this thread's event loop go back together, at the end of the turn: a
-// mirror's place in the proxy's bound is held until its result arrives, so never longer than that.
+// Results of `BATCH_MS` go back together: a mirror's place in the proxy's bound is held until its
+// result arrives, so never longer than that.
 let batch: ResultWire[] = [];
 const flush = (): void => {
   parentPort!.postMessage(batch);
   batch = [];
 };
 const report = (r: ResultWire): void => {
-  if (batch.push(r) === 1) setImmediate(flush);
+  if (batch.push(r) === 1) setTimeout(flush, BATCH_MS);
 };
 
 parentPort!.on('message', (b: JobBatch) => {
