@@ -38,6 +38,25 @@ export function writeMonolithRoutes(dir: string, upstreamUrl: string): string {
   return file;
 }
 
+/**
+ * The route table of the shadow benches: `/api/*` answered by the monolith, in shadow mode (every
+ * request mirrored to `target`, each copy given `timeoutMs`) or, with `shadow` false, not mirrored.
+ */
+export function shadowRoutes(monolith: string, target: string, shadow: boolean, timeoutMs: number): string {
+  return `version: 1
+upstreams:
+  monolith: { url: "${monolith}" }
+  target: { url: "${target}" }
+routes:
+  - name: api
+    match: { path: /api/* }
+    mode: ${shadow ? 'shadow' : 'monolith'}
+    target: target
+    shadow: { sampleRate: 1.0, timeoutMs: ${timeoutMs} }
+default: monolith
+`;
+}
+
 /** Polls `url` every 100 ms until it answers 2xx, `tries` times at most. */
 export async function waitFor(url: string, tries = 100): Promise<void> {
   for (let i = 0; i < tries; i++) {

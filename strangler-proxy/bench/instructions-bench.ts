@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { autocannon, children, firstLine, here, root, start, stopAll, waitFor, writeMonolithRoutes } from './bench-tools.ts';
+import { autocannon, children, firstLine, here, root, shadowRoutes, start, stopAll, waitFor, writeMonolithRoutes } from './bench-tools.ts';
 
 const FEW = Number(process.env.BENCH_FEW ?? 1000);
 const MANY = Number(process.env.BENCH_MANY ?? 4000);
@@ -138,16 +138,11 @@ async function main(): Promise<void> {
   const upstream = start(process.execPath, [path.join(here, 'upstream-server.ts'), '1024']);
   const upstreamUrl = `http://127.0.0.1:${await firstLine(upstream)}`;
   const routes = writeMonolithRoutes(tmp, upstreamUrl);
-  const shadowRoutes = path.join(tmp, 'shadow-routes.yaml');
+  const shadowTable = path.join(tmp, 'shadow-routes.yaml');
   if (SHADOW) {
     const target = start(process.execPath, [path.join(here, 'upstream-server.ts'), '1024']);
-    fs.writeFileSync(
-      shadowRoutes,
-      fs
-        .readFileSync(routes, 'utf8')
-        .replace('upstreams:\n', `upstreams:\n  target: { url: "http://127.0.0.1:${await firstLine(target)}" }\n`)
-        .replace('mode: monolith\n', 'mode: shadow\n    target: target\n    shadow: { sampleRate: 1.0, timeoutMs: 5000 }\n'),
-    );
+    // A copy's timeout well above what valgrind's slowdown makes of one.
+    fs.writeFileSync(shadowTable, shadowRoutes(upstreamUrl, `http://127.0.0.1:${await firstLine(target)}`, true, 5000));
   }
   const proxy = (name: string, dir: string, shadow = false): Front => ({
     name,
@@ -155,7 +150,7 @@ async function main(): Promise<void> {
     shadow,
     args: () => [path.join(dir, 'strangler-proxy/src/main.ts')],
     env: (port) => ({
-      ROUTES_FILE: shadow ? shadowRoutes : routes,
+      ROUTES_FILE: shadow ? shadowTable : routes,
       PROXY_PORT: String(port),
       ADMIN_PORT: String(port + 1),
       LOG_LEVEL: 'info',

@@ -23,6 +23,7 @@ import {
   firstLine,
   median,
   pacedLoad,
+  shadowRoutes,
   here,
   root,
   SECONDS,
@@ -50,20 +51,7 @@ async function upstream(size: number, mode = ''): Promise<string> {
   return `http://127.0.0.1:${await firstLine(start(process.execPath, [path.join(here, 'upstream-server.ts'), String(size), ...(mode ? [mode] : [])]))}`;
 }
 
-function table(monolith: string, target: string, shadow: boolean): string {
-  return `version: 1
-upstreams:
-  monolith: { url: "${monolith}" }
-  target: { url: "${target}" }
-routes:
-  - name: api
-    match: { path: /api/* }
-    mode: ${shadow ? 'shadow' : 'monolith'}
-    target: target
-    shadow: { sampleRate: 1.0, timeoutMs: 1000 }
-default: monolith
-`;
-}
+const table = (monolith: string, target: string, shadow: boolean): string => shadowRoutes(monolith, target, shadow, 1000);
 
 /** Switches the running proxy's table and waits until it serves it. */
 async function serve(routes: string, text: string, admin: string): Promise<void> {
