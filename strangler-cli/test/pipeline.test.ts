@@ -196,5 +196,7 @@ describe('strangler pipeline (the local pipeline)', () => {
     // Still one stack: it did not take blue's exit for a crash.
     expect(output()).not.toMatch(/exited unexpectedly/);
     expect(stack.exitCode).toBeNull();
-  });
+    // A whole pipeline: green's start and gate, a shadow gate, a 2 s bake and the drain. ~5 s alone,
+    // but the suite runs it beside the rollback drills on two cores, where it has passed 20 s.
+  }, 60_000);
 });
