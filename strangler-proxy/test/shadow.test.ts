@@ -123,6 +123,31 @@ describe('shadow mode', () => {
     expect(service.connections).toBe(0);
   });
 
+  it('when answered copies free their places before their results come back, then no place is lost and the bound still holds once the target turns slow', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, timeoutMs: 400'), { SHADOW_MAX_IN_FLIGHT: '2' });
+    const gauge = (): Promise<number> => metric(proxy!, /strangler_shadow_in_flight (-?\d+)/);
+    const count = (outcome: string): Promise<number> =>
+      metric(proxy!, new RegExp(`strangler_shadow_requests_total\\{route="things",outcome="${outcome}"\\} (\\d+)`));
+    // One at a time, the next once the copy is made (its result may still be on its way back): every
+    // copy finds a place.
+    for (let i = 0; i < 40; i++) {
+      await load(1, 1, () => fetch(`${proxy!.url}/api/things/${i}`));
+      const deadline = Date.now() + 5_000;
+      while ((await gauge()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    }
+    await report(proxy);
+    expect([await count('mirrored'), await count('dropped_queue_full')]).toEqual([40, 0]);
+    expect(await gauge()).toBe(0);
+    // Those 40 counted off once each: with the target slow, two copies at a time, the rest shed.
+    service.behaviour = { delayMs: 2_000 };
+    await load(30, 6, (i) => fetch(`${proxy!.url}/api/things/${i}`));
+    expect(await gauge()).toBe(2);
+    expect(proxy.shadowing.mirror.inFlight).toBe(2);
+    expect(await count('dropped_queue_full')).toBe(28);
+    await report(proxy);
+    expect(await count('failed')).toBe(2);
+  });
+
   it('when the target resets every connection, then every answer is the monolith’s and the failures are counted as the service’s errors', async () => {
     proxy = await startTestProxy(shadowTable('sampleRate: 1'));
     service.behaviour = { reset: true };

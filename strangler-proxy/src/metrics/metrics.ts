@@ -145,10 +145,13 @@ export class ProxyMetrics {
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [this.registry],
   });
-  readonly shadowInFlight = new Gauge({
+  /** What `strangler_shadow_in_flight` reads when scraped (the mirror dispatcher's count), rather than a gauge moved per mirror. */
+  shadowInFlightNow: () => number = () => 0;
+  readonly shadowInFlight: Gauge = new Gauge({
     name: 'strangler_shadow_in_flight',
-    help: 'Mirrors sent and not yet compared.',
+    help: 'Mirrors being made: copies sent and not yet compared.',
     registers: [this.registry],
+    collect: (): void => this.shadowInFlight.set(this.shadowInFlightNow()),
   });
   readonly shadowReadiness = new Gauge({
     name: 'strangler_shadow_readiness',

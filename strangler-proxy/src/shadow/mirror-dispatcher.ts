@@ -5,11 +5,20 @@ import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { CallOutcome, CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompiledShadow } from '../routing/route-table.ts';
-import { BATCH_MS, NO_DETAIL, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
+import {
+  JOB_BATCH_MS,
+  JOB_LATEST_MS,
+  NO_DETAIL,
+  ROUTES_KEPT,
+  type JobBatch,
+  type JobWire,
+  type MirrorRoute,
+  type ResultWire,
+} from './mirror-wire.ts';
 import type { ShadowRecorder } from './shadow-recorder.ts';
 
 export interface MirrorLimits {
-  /** Mirrors in flight at once; more are dropped and counted (SHADOW_MAX_IN_FLIGHT, default 64). */
+  /** Mirrors being made at once (sent, answered, compared); more are dropped and counted (SHADOW_MAX_IN_FLIGHT, default 64). */
   maxInFlight: number;
   /** Largest request or response body mirrored and compared, bytes (SHADOW_MAX_BODY_BYTES, default 1 MiB). */
   maxBodyBytes: number;
@@ -69,9 +78,16 @@ export class MirrorDispatcher {
     { worker: Worker; release: (outcome: CallOutcome) => void; route: string; status: number; ms: number }
   >();
   #nextId = 0;
+  /** Mirrors admitted whose results are not yet recorded (some finished in a worker, their results on the way). */
   #inFlight = 0;
-  /** Jobs of the last `BATCH_MS`, per worker: posted together, one message and one wake-up per batch. */
+  /** Per worker: the mirrors it has finished (a counter it adds to, shared) and how many of its results were recorded here. */
+  readonly #finished = new Map<Worker, { count: Int32Array; recorded: number }>();
+  /** Jobs not yet posted, per worker: one message and one wake-up per batch. */
   readonly #outbox = new Map<Worker, { batch: JobBatch; transfer: ArrayBuffer[] }>();
+  /** When the open batch took its first job (`performance.now()`). */
+  #openedAt = 0;
+  /** The `JOB_LATEST_MS` timer, while one is set. */
+  #latest: NodeJS.Timeout | undefined;
   /** A route's settings, per route table (each compiles its own shadow settings) and pair of upstreams. */
   readonly #routes = new WeakMap<CompiledShadow, Map<string, MirrorRoute>>();
   #nextRef = 0;
@@ -79,6 +95,7 @@ export class MirrorDispatcher {
   readonly #counted = new Map<string, { mirrored: { inc(): void }; failed: { inc(): void } }>();
   /** The routes each worker has been told of since it last forgot. */
   readonly #told = new Map<Worker, Set<number>>();
+  /** The outbox holds jobs not yet posted. */
   #posting = false;
   #closed = false;
   /** Resolves once every worker has loaded. */
@@ -86,6 +103,7 @@ export class MirrorDispatcher {
 
   constructor(deps: MirrorDeps) {
     this.deps = deps;
+    deps.metrics.shadowInFlightNow = () => this.#running();
     const started: Promise<void>[] = [];
     for (let i = 0; i < Math.max(1, deps.workers); i++) {
       const { worker, ready } = this.#spawn();
@@ -96,14 +114,17 @@ export class MirrorDispatcher {
   }
 
   #spawn(): { worker: Worker; ready: Promise<void> } {
+    const finished = new Int32Array(new SharedArrayBuffer(4));
     const w = new Worker(new URL('./mirror-worker-thread.ts', import.meta.url), {
       workerData: {
         maxSockets: this.deps.limits.maxInFlight,
         maxBodyBytes: this.deps.limits.maxBodyBytes,
         redactKeys: this.deps.redactKeys,
         redactValues: this.deps.redactValues,
+        finished,
       },
     });
+    this.#finished.set(w, { count: finished, recorded: 0 });
     let loaded!: () => void;
     const ready = new Promise<void>((resolve) => (loaded = resolve));
     w.on('message', (results: ResultWire[] | 'ready') => {
@@ -114,7 +135,6 @@ export class MirrorDispatcher {
         return loaded();
       }
       for (const r of results) this.#done(r);
-      this.#gauge();
     });
     // A worker that dies takes its mirrors with it: their places are freed, and a new worker starts
     // (one that dies loading no longer holds up `ready`).
@@ -126,6 +146,8 @@ export class MirrorDispatcher {
         p.release('not_counted');
       }
       this.#told.delete(w);
+      // Its finished mirrors whose results it had not sent yet were just released with the rest.
+      this.#finished.delete(w);
       const i = this.#workers.indexOf(w);
       if (i < 0 || this.#closed) return;
       this.deps.log.error({ code }, 'shadow mirror worker exited; starting another');
@@ -147,8 +169,17 @@ export class MirrorDispatcher {
     return this.deps.limits;
   }
 
+  /** Mirrors admitted whose results are not yet recorded: 0 once every result is in the recorder. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Mirrors being made: admitted, less those a worker has finished (their results may still be on the way). */
+  #running(): number {
+    let n = this.#inFlight;
+    // `| 0`: both counts wrap alike past 2³¹.
+    for (const f of this.#finished.values()) n -= (Atomics.load(f.count, 0) - f.recorded) | 0;
+    return n;
   }
 
   /**
@@ -159,7 +190,7 @@ export class MirrorDispatcher {
    */
   admit(route: string, bodyBytes: number, breaker: CircuitBreaker): MirrorSlot | undefined {
     if (bodyBytes > this.deps.limits.maxBodyBytes) return void this.drop(route, 'body_too_large');
-    if (this.#closed || this.#inFlight >= this.deps.limits.maxInFlight) return void this.drop(route, 'queue_full');
+    if (this.#closed || this.#running() >= this.deps.limits.maxInFlight) return void this.drop(route, 'queue_full');
     const permit = breaker.admit();
     if (!permit.admitted) return void this.drop(route, 'target_down');
     this.#inFlight++;
@@ -208,30 +239,31 @@ export class MirrorDispatcher {
         const b = p.body;
         if (b.byteLength > 0 && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
           box.transfer.push(b.buffer);
+        // Posted on a turn the event loop is awake for anyway (this one), once the batch is old
+        // enough; the timer is only for a batch that no later mirror comes to take along.
         if (!this.#posting) {
           this.#posting = true;
-          setTimeout(this.#post, BATCH_MS);
-        }
+          this.#openedAt = performance.now();
+          this.#latest ??= setTimeout(this.#postLate, JOB_LATEST_MS);
+        } else if (performance.now() - this.#openedAt >= JOB_BATCH_MS) this.#post();
       },
       cancel: () => {
         if (used) return;
         used = true;
         release('not_counted');
-        this.#gauge();
       },
     };
   }
 
-  readonly #post = (): void => {
+  readonly #postLate = (): void => {
+    this.#latest = undefined;
+    if (this.#posting) this.#post();
+  };
+
+  #post(): void {
     this.#posting = false;
     for (const [worker, box] of this.#outbox) worker.postMessage(box.batch, box.transfer);
     this.#outbox.clear();
-    this.#gauge();
-  };
-
-  /** The in-flight gauge, set once per batch sent or received rather than moved for every mirror. */
-  #gauge(): void {
-    this.deps.metrics.shadowInFlight.set(this.#inFlight);
   }
 
   /** The route's settings as the workers know them: made once per route table and pair of upstreams. */
@@ -268,6 +300,9 @@ export class MirrorDispatcher {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
+    // Only an answered copy was counted finished by its worker (a failed one held its place until now).
+    const finished = answered ? this.#finished.get(p.worker) : undefined;
+    if (finished) finished.recorded = (finished.recorded + 1) | 0;
     p.release(answered ? 'success' : 'failure');
     const m = this.deps.metrics;
     let counted = this.#counted.get(p.route);
@@ -295,6 +330,7 @@ export class MirrorDispatcher {
     this.#closed = true;
     const deadline = Date.now() + graceMs;
     while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    clearTimeout(this.#latest);
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 }

@@ -32,13 +32,27 @@ export interface MirrorRoute {
 export const ROUTES_KEPT = 1024;
 
 /**
- * How long jobs, and results, gather before they cross, ms. Not one turn of the event loop: at a
- * steady rate a turn holds one request, so every mirror was a message each way — a clone, a
- * wake-up of the other thread, a message event — fixed costs that were a large part of what a
- * mirror cost the proxy's event loop. A copy leaves up to this much later, off the client's path;
- * a mirror's place in the in-flight bound is held as much longer.
+ * Jobs and results cross in batches, timed so that shadowing wakes a sleeping thread as seldom as
+ * it can. One message per mirror each way was a large part of what a mirror cost the proxy's event
+ * loop (a clone, the other thread woken, a message event), and so is a timer or a message that
+ * wakes the event loop when it would otherwise sleep: on the 2-core microVM the benchmarks run on,
+ * a thread woken from its sleep by a 1 ms timer spends ~43 µs of CPU on that wake-up
+ * (`/proc/self/task/<tid>/schedstat`), more than a proxied request's own work at saturation.
+ *
+ * Jobs gather for `JOB_BATCH_MS` and leave with the first mirror taken after that, on a turn the
+ * event loop was awake for anyway; a quiet spell's last jobs leave after `JOB_LATEST_MS` at most.
+ * A copy leaves that much later, off the client's path.
  */
-export const BATCH_MS = 1;
+export const JOB_BATCH_MS = 1;
+export const JOB_LATEST_MS = 10;
+
+/**
+ * Results of answered copies gather in the worker for this long, ms, and wake the event loop once
+ * per batch. Such a copy frees its place in the in-flight bound as soon as the worker has finished
+ * it (a counter the two threads share), not when its result arrives; what waits is the recording.
+ * A failed copy's result goes back at once, and its place is freed when it arrives.
+ */
+export const RESULT_BATCH_MS = 10;
 
 /** One copy to make. `headers` are those the primary was sent with; the worker adds `dryRunMark` to them. */
 export type JobWire = [

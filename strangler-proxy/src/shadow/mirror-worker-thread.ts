@@ -1,16 +1,23 @@
 // The mirror worker thread: sends the copies, compares the answers, builds the redacted examples,
-// and reports back in batches; the proxy sends its jobs in batches too (those of `BATCH_MS`), so
-// shadow traffic costs each side a message per batch, not one per mirror.
+// and reports back in batches; the proxy sends its jobs in batches too (`mirror-wire.ts` says how
+// they are timed), so shadow traffic costs each side a message per batch, not one per mirror.
 // Jobs and results cross as flat tuples (`mirror-wire.ts`); a route's settings come once.
 import { parentPort, workerData } from 'node:worker_threads';
 import { DRY_RUN_HEADER } from './dry-run-mark.ts';
 import { compileRules, type CompareRules } from './compare-responses.ts';
 import { MirrorRunner, type MirrorResult } from './mirror-runner.ts';
-import { BATCH_MS, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
+import { RESULT_BATCH_MS, ROUTES_KEPT, type JobBatch, type JobWire, type MirrorRoute, type ResultWire } from './mirror-wire.ts';
 import { pathTemplate } from './path-template.ts';
 import { redactionRules } from './redact.ts';
 
-const init = workerData as { maxSockets: number; maxBodyBytes: number; redactKeys: string[]; redactValues: string[] };
+const init = workerData as {
+  maxSockets: number;
+  maxBodyBytes: number;
+  redactKeys: string[];
+  redactValues: string[];
+  /** Mirrors this worker has finished, shared with the proxy: it frees their places in its bound from this. */
+  finished: Int32Array;
+};
 const mirrorer = new MirrorRunner({
   maxSockets: init.maxSockets,
   maxBodyBytes: init.maxBodyBytes,
@@ -20,15 +27,23 @@ const mirrorer = new MirrorRunner({
 /** Routes told of, newest last. */
 const routes = new Map<number, { route: MirrorRoute; rules: CompareRules }>();
 
-// Results of `BATCH_MS` go back together: a mirror's place in the proxy's bound is held until its
-// result arrives, so never longer than that.
+// An answered copy's result waits for the batch of `RESULT_BATCH_MS`, the copy counted finished at
+// once. A failed one goes back at once (with the batch) and holds its place until it arrives: the
+// target's shadow breaker hears of every failure before another copy can take that place, as
+// it must to open after its threshold with no more than the bound's copies sent past it.
 let batch: ResultWire[] = [];
+let timer: NodeJS.Timeout | undefined;
 const flush = (): void => {
+  clearTimeout(timer);
+  timer = undefined;
   parentPort!.postMessage(batch);
   batch = [];
 };
 const report = (r: ResultWire): void => {
-  if (batch.push(r) === 1) setTimeout(flush, BATCH_MS);
+  batch.push(r);
+  if (r[1] !== 1) return flush();
+  Atomics.add(init.finished, 0, 1);
+  timer ??= setTimeout(flush, RESULT_BATCH_MS);
 };
 
 parentPort!.on('message', (b: JobBatch) => {
