@@ -124,7 +124,8 @@ describe('shadow mode', () => {
   });
 
   it('when answered copies free their places before their results come back, then no place is lost and the bound still holds once the target turns slow', async () => {
-    proxy = await startTestProxy(shadowTable('sampleRate: 1, timeoutMs: 400'), { SHADOW_MAX_IN_FLIGHT: '2' });
+    // The slow copies time out after 2 s: the 30 requests of the slow part are all over by then, however loaded the machine.
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, timeoutMs: 2000'), { SHADOW_MAX_IN_FLIGHT: '2' });
     const gauge = (): Promise<number> => metric(proxy!, /strangler_shadow_in_flight (-?\d+)/);
     const count = (outcome: string): Promise<number> =>
       metric(proxy!, new RegExp(`strangler_shadow_requests_total\\{route="things",outcome="${outcome}"\\} (\\d+)`));
@@ -139,7 +140,7 @@ describe('shadow mode', () => {
     expect([await count('mirrored'), await count('dropped_queue_full')]).toEqual([40, 0]);
     expect(await gauge()).toBe(0);
     // Those 40 counted off once each: with the target slow, two copies at a time, the rest shed.
-    service.behaviour = { delayMs: 2_000 };
+    service.behaviour = { delayMs: 5_000 };
     await load(30, 6, (i) => fetch(`${proxy!.url}/api/things/${i}`));
     expect(await gauge()).toBe(2);
     expect(proxy.shadowing.mirror.inFlight).toBe(2);
