@@ -84,8 +84,8 @@ export class MirrorDispatcher {
   readonly #finished = new Map<Worker, { count: Int32Array; recorded: number }>();
   /** Jobs not yet posted, per worker: one message and one wake-up per batch. */
   readonly #outbox = new Map<Worker, { batch: JobBatch; transfer: ArrayBuffer[] }>();
-  /** When the open batch took its first job (`performance.now()`). */
-  #openedAt = 0;
+  /** When the open batch took its first job (`performance.now()`); undefined while the outbox is empty. */
+  #openedAt: number | undefined;
   /** The `JOB_LATEST_MS` timer, while one is set. */
   #latest: NodeJS.Timeout | undefined;
   /** A route's settings, per route table (each compiles its own shadow settings) and pair of upstreams. */
@@ -95,8 +95,6 @@ export class MirrorDispatcher {
   readonly #counted = new Map<string, { mirrored: { inc(): void }; failed: { inc(): void } }>();
   /** The routes each worker has been told of since it last forgot. */
   readonly #told = new Map<Worker, Set<number>>();
-  /** The outbox holds jobs not yet posted. */
-  #posting = false;
   #closed = false;
   /** Resolves once every worker has loaded. */
   readonly ready: Promise<void>;
@@ -241,8 +239,7 @@ export class MirrorDispatcher {
           box.transfer.push(b.buffer);
         // Posted on a turn the event loop is awake for anyway (this one), once the batch is old
         // enough; the timer is only for a batch that no later mirror comes to take along.
-        if (!this.#posting) {
-          this.#posting = true;
+        if (this.#openedAt === undefined) {
           this.#openedAt = performance.now();
           this.#latest ??= setTimeout(this.#postLate, JOB_LATEST_MS);
         } else if (performance.now() - this.#openedAt >= JOB_BATCH_MS) this.#post();
@@ -257,11 +254,11 @@ export class MirrorDispatcher {
 
   readonly #postLate = (): void => {
     this.#latest = undefined;
-    if (this.#posting) this.#post();
+    if (this.#openedAt !== undefined) this.#post();
   };
 
   #post(): void {
-    this.#posting = false;
+    this.#openedAt = undefined;
     for (const [worker, box] of this.#outbox) worker.postMessage(box.batch, box.transfer);
     this.#outbox.clear();
   }
