@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DRY_RUN_HEADER } from '@strangler/service-kit/dry-run';
 import { REDACT_PATHS } from '@strangler/service-kit/logger';
+import { BODY_RING_BYTES } from '../src/shadow/mirror-wire.ts';
 import { buildReport, type RouteReport } from '../src/shadow/shadow-report.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
 import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
@@ -272,6 +273,27 @@ describe('shadow mode', () => {
     const r = await report(proxy);
     expect(r.fields.filter((f) => f.reported).map((f) => [f.field, f.diffs])).toEqual([['$.items[*].text', 20]]);
     expect(await metric(proxy, /strangler_shadow_compare_seconds_count (\d+)/)).toBe(20);
+  });
+
+  it('when the answers are too large for the mirror worker’s body ring, then they go with the job’s message and are compared all the same', async () => {
+    proxy = await startTestProxy(shadowTable('sampleRate: 1, writes: true, ignore: ["$.servedAt", "$.requestId"]'));
+    const large = BODY_RING_BYTES / 4 + 100_000;
+    monolith.behaviour = { padToBytes: large };
+    service.behaviour = {
+      padToBytes: large,
+      transform: (d) => ({ ...d, items: (d.items as object[]).map((x, i) => (i === 3 ? { ...x, text: 'changed' } : x)) }),
+    };
+    const s0 = service.seen.length;
+    await load(6, 2, (i) => fetch(`${proxy!.url}/api/things/${i}`, { method: 'PUT', body: `{"n":${i}}` }));
+    const r = await report(proxy);
+    expect(r.fields.filter((f) => f.reported).map((f) => [f.field, f.diffs])).toEqual([['$.items[*].text', 6]]);
+    // The request bodies went with them, each its own.
+    expect(
+      service.seen
+        .slice(s0)
+        .map((s) => s.body)
+        .sort(),
+    ).toEqual(Array.from({ length: 6 }, (_, i) => `{"n":${i}}`).sort());
   });
 
   it('when secrets are planted in 1 000 mirrored requests and answers, then none is in the stored diffs, the logs or the report', async () => {

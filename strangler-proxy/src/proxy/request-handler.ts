@@ -202,7 +202,7 @@ function planMirror(
   body: Buffer,
   headers: OutgoingHttpHeaders,
   end: RequestEnd,
-): ((response: UpstreamResponse, forwardedAt: number) => (primary: Buffer | undefined) => void) | undefined {
+): ((response: UpstreamResponse, forwardedAt: number) => (primary: readonly Buffer[] | undefined, bytes: number) => void) | undefined {
   const { decision, table } = a;
   const shadow = decision.mode === 'shadow' && !a.previewing ? decision.route?.shadow : undefined;
   if (!shadow || !deps.shadow || !decision.mirrorTo || !(isSafeMethod(a.method) || shadow.writes) || Math.random() >= shadow.sampleRate)
@@ -213,7 +213,7 @@ function planMirror(
   if (!slot) return undefined;
   // Released if the answer never completes (the client left, the monolith failed).
   end.add(slot.cancel);
-  return (response, forwardedAt) => (primary) => {
+  return (response, forwardedAt) => (primary, bytes) => {
     if (!primary) {
       slot.cancel();
       return void mirror.drop(a.routeName, 'body_too_large');
@@ -226,7 +226,7 @@ function planMirror(
       headers,
       dryRunMark: deps.dryRunMarks.issue(),
       body,
-      primary: { status: response.status, headers: response.headers, body: primary, ms: performance.now() - forwardedAt },
+      primary: { status: response.status, headers: response.headers, body: primary, bytes, ms: performance.now() - forwardedAt },
       monolithUrl: table.upstreams.get(table.defaultUpstream)!.url,
       targetUrl: table.upstreams.get(decision.mirrorTo!)!.url,
       pattern: decision.route!.path,

@@ -5,7 +5,9 @@ import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { CallOutcome, CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { PathPattern } from '../routing/path-pattern.ts';
 import type { CompiledShadow } from '../routing/route-table.ts';
+import { BodyRing } from './body-ring.ts';
 import {
+  BODY_RING_BYTES,
   JOB_BATCH_MS,
   JOB_LATEST_MS,
   NO_DETAIL,
@@ -35,8 +37,8 @@ export interface MirrorRequest {
   /** The copy's dry-run mark: the worker adds it to the copy's headers, so the event loop never copies them. */
   dryRunMark: string;
   body: Buffer;
-  /** `body` is handed over: a buffer of its own (no pool slice), moved to the worker, unusable here afterwards. */
-  primary: { status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number };
+  /** `body`: the answer's chunks as they came, `bytes` in all; copied during `run`, not kept. */
+  primary: { status: number; headers: http.IncomingHttpHeaders; body: readonly Buffer[]; bytes: number; ms: number };
   monolithUrl: string;
   targetUrl: string;
   /** The matched route's path pattern: the template is made from it. */
@@ -82,6 +84,8 @@ export class MirrorDispatcher {
   #inFlight = 0;
   /** Per worker: the mirrors it has finished (a counter it adds to, shared) and how many of its results were recorded here. */
   readonly #finished = new Map<Worker, { count: Int32Array; recorded: number }>();
+  /** Per worker: the ring its jobs' bodies cross in. */
+  readonly #rings = new Map<Worker, BodyRing>();
   /** Jobs not yet posted, per worker: one message and one wake-up per batch. */
   readonly #outbox = new Map<Worker, { batch: JobBatch; transfer: ArrayBuffer[] }>();
   /** When the open batch took its first job (`performance.now()`); undefined while the outbox is empty. */
@@ -113,6 +117,7 @@ export class MirrorDispatcher {
 
   #spawn(): { worker: Worker; ready: Promise<void> } {
     const finished = new Int32Array(new SharedArrayBuffer(4));
+    const ring = BodyRing.create(BODY_RING_BYTES);
     const w = new Worker(new URL('./mirror-worker-thread.ts', import.meta.url), {
       workerData: {
         maxSockets: this.deps.limits.maxInFlight,
@@ -120,9 +125,11 @@ export class MirrorDispatcher {
         redactKeys: this.deps.redactKeys,
         redactValues: this.deps.redactValues,
         finished,
+        ring: ring.shared,
       },
     });
     this.#finished.set(w, { count: finished, recorded: 0 });
+    this.#rings.set(w, ring);
     let loaded!: () => void;
     const ready = new Promise<void>((resolve) => (loaded = resolve));
     w.on('message', (results: ResultWire[] | 'ready') => {
@@ -146,6 +153,7 @@ export class MirrorDispatcher {
       this.#told.delete(w);
       // Its finished mirrors whose results it had not sent yet were just released with the rest.
       this.#finished.delete(w);
+      this.#rings.delete(w);
       const i = this.#workers.indexOf(w);
       if (i < 0 || this.#closed) return;
       this.deps.log.error({ code }, 'shadow mirror worker exited; starting another');
@@ -216,8 +224,6 @@ export class MirrorDispatcher {
           told.add(route.ref);
           box.batch.routes.push(route);
         }
-        // A request body that is a slice of Node's pool is copied out, or the clone would copy the whole pool.
-        const body = r.body.byteLength === r.body.buffer.byteLength ? r.body : new Uint8Array(r.body);
         const job: JobWire = [
           id,
           route.ref,
@@ -229,14 +235,9 @@ export class MirrorDispatcher {
           r.headers,
           r.dryRunMark,
           p.headers,
-          body,
-          p.body,
+          ...this.#bodies(worker, r, box.transfer),
         ];
         box.batch.jobs.push(job);
-        // Moved, not copied: a clone would copy the body (and a pooled slice's whole pool).
-        const b = p.body;
-        if (b.byteLength > 0 && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
-          box.transfer.push(b.buffer);
         // Posted on a turn the event loop is awake for anyway (this one), once the batch is old
         // enough; the timer is only for a batch that no later mirror comes to take along.
         if (this.#openedAt === undefined) {
@@ -250,6 +251,23 @@ export class MirrorDispatcher {
         release('not_counted');
       },
     };
+  }
+
+  /** The job's bodies: into the worker's ring, or, when they do not fit there, in the message (the answer moved, not copied). */
+  #bodies(
+    worker: Worker,
+    r: MirrorRequest,
+    transfer: ArrayBuffer[],
+  ): [ringAt: number, body: Uint8Array | number, primary: Uint8Array | number] {
+    const { body, primary: p } = r;
+    const at = this.#rings.get(worker)?.put(body.length ? [body, ...p.body] : p.body, body.length + p.bytes) ?? -1;
+    if (at >= 0) return [at, body.length, p.bytes];
+    const joined = Buffer.allocUnsafeSlow(p.bytes);
+    let to = 0;
+    for (const c of p.body) to += c.copy(joined, to);
+    if (joined.byteLength > 0) transfer.push(joined.buffer as ArrayBuffer);
+    // A request body that is a slice of Node's pool is copied out, or the clone would copy the whole pool.
+    return [-1, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body), joined];
   }
 
   readonly #postLate = (): void => {

@@ -70,10 +70,16 @@ export type JobWire = [
   dryRunMark: string,
   /** The monolith's head as undici parsed it, the same form as the copy's answer is compared in. */
   primaryHeaders: IncomingHttpHeaders,
-  body: Uint8Array,
-  /** The monolith's answer, whole (moved, not copied, when it has memory of its own). */
-  primaryBody: Uint8Array,
+  /** Where the two bodies are in the worker's body ring (`body-ring.ts`), the request's then the answer's; -1: here, in the message. */
+  ringAt: number,
+  /** The request body; in the ring, its length. */
+  body: Uint8Array | number,
+  /** The monolith's answer, whole (moved, not copied, when it rides in the message); in the ring, its length. */
+  primaryBody: Uint8Array | number,
 ];
+
+/** Each mirror worker's body ring, bytes: at 3,000 mirrors a second of 1 KB, ~45 KB are in it at a time; a record over a quarter of it rides in the message. */
+export const BODY_RING_BYTES = 2 * 1024 * 1024;
 
 /** A batch for a worker: the routes it has not been told of yet, then the jobs. */
 export interface JobBatch {

@@ -3,6 +3,7 @@
 // they are timed), so shadow traffic costs each side a message per batch, not one per mirror.
 // Jobs and results cross as flat tuples (`mirror-wire.ts`); a route's settings come once.
 import { parentPort, workerData } from 'node:worker_threads';
+import { BodyRing } from './body-ring.ts';
 import { DRY_RUN_HEADER } from './dry-run-mark.ts';
 import { compileRules, type CompareRules } from './compare-responses.ts';
 import { MirrorRunner, type MirrorResult } from './mirror-runner.ts';
@@ -17,7 +18,10 @@ const init = workerData as {
   redactValues: string[];
   /** Mirrors this worker has finished, shared with the proxy: it frees their places in its bound from this. */
   finished: Int32Array;
+  /** The ring jobs' bodies come in (`body-ring.ts`). */
+  ring: BodyRing['shared'];
 };
+const ring = new BodyRing(init.ring);
 const mirrorer = new MirrorRunner({
   maxSockets: init.maxSockets,
   maxBodyBytes: init.maxBodyBytes,
@@ -57,8 +61,21 @@ parentPort!.on('message', (b: JobBatch) => {
 
 const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+/** A job's request body and answer: from the ring (given as their lengths), or from the message. */
+function bodies(ringAt: number, body: Uint8Array | number, primary: Uint8Array | number): [Buffer, Buffer] {
+  if (typeof body === 'number' && typeof primary === 'number') {
+    const both = ring.take(ringAt, body + primary);
+    return [both.subarray(0, body), both.subarray(body)];
+  }
+  if (typeof body === 'number' || typeof primary === 'number')
+    throw new Error('a job with one body in the ring and the other in the message');
+  return [buffer(body), buffer(primary)];
+}
+
 function handle(w: JobWire): void {
-  const [id, ref, method, path, answeredAt, status, ms, headers, dryRunMark, primaryHeaders, body, primaryBody] = w;
+  const [id, ref, method, path, answeredAt, status, ms, headers, dryRunMark, primaryHeaders, ringAt, body, primaryBody] = w;
+  // Taken out of the ring first, whatever becomes of the job: the proxy writes over it once taken.
+  const [requestBody, primary] = bodies(ringAt, body, primaryBody);
   // A clone of its own: marked here, where copying costs the proxy's event loop nothing.
   headers[DRY_RUN_HEADER] = dryRunMark;
   const known = routes.get(ref);
@@ -84,8 +101,8 @@ function handle(w: JobWire): void {
       method,
       path,
       headers,
-      body: buffer(body),
-      primary: { status, headers: primaryHeaders, body: buffer(primaryBody), ms },
+      body: requestBody,
+      primary: { status, headers: primaryHeaders, body: primary, ms },
       answeredAt,
     })
     .then(wire, (err: unknown) => failed((err as Error).message, pathTemplate(path, known.route.pattern)))
