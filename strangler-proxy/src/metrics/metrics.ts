@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { PlainHistogram, type HistogramSeries } from './plain-histogram.ts';
 
 const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
@@ -12,6 +12,36 @@ interface RequestCount {
 interface RouteTarget {
   series: HistogramSeries<'route' | 'target'>;
   byMode: Map<string, RequestCount[]>;
+}
+
+/**
+ * Counts by route and one more label, kept in plain fields where they happen and handed to their
+ * prom-client counter when it is scraped (see `requests`): a shadow result updates a few of them.
+ */
+class RouteCounts<K extends string> {
+  readonly #byRoute = new Map<string, Map<string, { labels: Record<'route' | K, string>; n: number }>>();
+  readonly #key: K;
+
+  constructor(key: K) {
+    this.#key = key;
+  }
+
+  add(route: string, value: string): void {
+    let byValue = this.#byRoute.get(route);
+    if (!byValue) this.#byRoute.set(route, (byValue = new Map()));
+    const c = byValue.get(value);
+    if (c) c.n++;
+    else byValue.set(value, { labels: { route, [this.#key]: value } as Record<'route' | K, string>, n: 1 });
+  }
+
+  handTo(counter: Counter<'route' | K>): void {
+    for (const byValue of this.#byRoute.values())
+      for (const c of byValue.values()) {
+        if (c.n === 0) continue;
+        counter.inc(c.labels, c.n);
+        c.n = 0;
+      }
+  }
 }
 
 /**
@@ -109,11 +139,14 @@ export class ProxyMetrics {
     collect: (): void => this.inFlight.set(this.#inFlight),
   });
 
-  readonly shadowRequests = new Counter({
+  /** Mirrors' outcomes as their results arrive (`shadowRequests`), in plain fields. */
+  readonly shadowOutcomes = new RouteCounts('outcome');
+  readonly shadowRequests: Counter<'route' | 'outcome'> = new Counter({
     name: 'strangler_shadow_requests_total',
     help: 'Shadow mirrors by route and outcome: mirrored, dropped (queue_full, body_too_large, target_down: its shadow breaker open), failed (the target did not answer).',
     labelNames: ['route', 'outcome'] as const,
     registers: [this.registry],
+    collect: (): void => this.shadowOutcomes.handTo(this.shadowRequests),
   });
   readonly shadowBreakerState = new Gauge({
     name: 'strangler_shadow_breaker_state',
@@ -121,11 +154,14 @@ export class ProxyMetrics {
     labelNames: ['upstream'] as const,
     registers: [this.registry],
   });
-  readonly shadowComparisons = new Counter({
+  /** Comparisons' results (`shadowComparisons`), in plain fields. */
+  readonly shadowResults = new RouteCounts('result');
+  readonly shadowComparisons: Counter<'route' | 'result'> = new Counter({
     name: 'strangler_shadow_comparisons_total',
     help: 'Mirrored answers compared with the monolith’s, by route and result (match, mismatch).',
     labelNames: ['route', 'result'] as const,
     registers: [this.registry],
+    collect: (): void => this.shadowResults.handTo(this.shadowComparisons),
   });
   readonly shadowFieldDifferences = new Counter({
     name: 'strangler_shadow_field_differences_total',
@@ -139,12 +175,13 @@ export class ProxyMetrics {
     labelNames: ['route', 'result'] as const,
     registers: [this.registry],
   });
-  readonly shadowCompareSeconds = new Histogram({
-    name: 'strangler_shadow_compare_seconds',
-    help: 'Time to decode and compare the answers of one mirror, on the mirror worker (off the request path).',
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    registers: [this.registry],
-  });
+  readonly shadowCompareSeconds = new PlainHistogram(
+    'strangler_shadow_compare_seconds',
+    'Time to decode and compare the answers of one mirror, on the mirror worker (off the request path).',
+    [],
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+  );
+  readonly #compareSeries = this.shadowCompareSeconds.series({});
   /** What `strangler_shadow_in_flight` reads when scraped (the mirror dispatcher's count), rather than a gauge moved per mirror. */
   shadowInFlightNow: () => number = () => 0;
   readonly shadowInFlight: Gauge = new Gauge({
@@ -168,6 +205,7 @@ export class ProxyMetrics {
 
   constructor() {
     this.registry.registerMetric(this.duration as unknown as Metric);
+    this.registry.registerMetric(this.shadowCompareSeconds as unknown as Metric);
     collectDefaultMetrics({ register: this.registry, prefix: 'strangler_process_' });
   }
 
@@ -177,6 +215,11 @@ export class ProxyMetrics {
    * string to hash each time).
    */
   readonly #routeTargets = new Map<string, Map<string, RouteTarget>>();
+
+  /** A mirror's comparison time, seconds (`strangler_shadow_compare_seconds`). */
+  observeCompare(seconds: number): void {
+    this.shadowCompareSeconds.observe(this.#compareSeries, seconds);
+  }
 
   /** Counts a finished request: the count in a plain field (see `requests`), the duration in its histogram series. */
   observeRequest(route: string, target: string, mode: string, status: number, seconds: number): void {

@@ -95,8 +95,6 @@ export class MirrorDispatcher {
   /** A route's settings, per route table (each compiles its own shadow settings) and pair of upstreams. */
   readonly #routes = new WeakMap<CompiledShadow, Map<string, MirrorRoute>>();
   #nextRef = 0;
-  /** Each route's outcome counters, looked up once rather than by their labels for every mirror. */
-  readonly #counted = new Map<string, { mirrored: { inc(): void }; failed: { inc(): void } }>();
   /** The routes each worker has been told of since it last forgot. */
   readonly #told = new Map<Worker, Set<number>>();
   #closed = false;
@@ -320,14 +318,8 @@ export class MirrorDispatcher {
     if (finished) finished.recorded = (finished.recorded + 1) | 0;
     p.release(answered ? 'success' : 'failure');
     const m = this.deps.metrics;
-    let counted = this.#counted.get(p.route);
-    if (!counted)
-      this.#counted.set(
-        p.route,
-        (counted = { mirrored: m.shadowRequests.labels(p.route, 'mirrored'), failed: m.shadowRequests.labels(p.route, 'failed') }),
-      );
-    (answered ? counted.mirrored : counted.failed).inc();
-    m.shadowCompareSeconds.observe(compareMs / 1000);
+    m.shadowOutcomes.add(p.route, answered ? 'mirrored' : 'failed');
+    m.observeCompare(compareMs / 1000);
     this.deps.recorder.record({
       route: p.route,
       template,

@@ -119,7 +119,8 @@ export class ShadowRecorder {
     if (s.noise) row.noiseSamples++;
     const fields = s.stale ? [] : this.#bounded(s.route, s.differences);
     const noisy = s.noise ? this.#bounded(s.route, s.noise) : [];
-    for (const field of new Set([...fields, ...noisy])) {
+    // (A match, the usual case, has no fields: no set made.)
+    for (const field of fields.length + noisy.length ? new Set([...fields, ...noisy]) : []) {
       const fk = fieldRowKey(s.route, s.template, field);
       let f = d.fields.get(fk);
       if (!f) d.fields.set(fk, (f = { route: s.route, template: s.template, field, diffs: 0, noise: 0 }));
@@ -142,7 +143,7 @@ export class ShadowRecorder {
     }
 
     const m = this.#o.metrics;
-    m.shadowComparisons.inc({ route: s.route, result: s.stale ? 'stale' : fields.length ? 'mismatch' : 'match' });
+    m.shadowResults.add(s.route, s.stale ? 'stale' : fields.length ? 'mismatch' : 'match');
     for (const field of fields) m.shadowFieldDifferences.inc({ route: s.route, field });
     if (s.noise) m.shadowNoise.inc({ route: s.route, result: noisy.length ? 'differs' : 'same' });
 
@@ -177,6 +178,7 @@ export class ShadowRecorder {
 
   /** Distinct fields of the differences, with fields past the per-route bound (or too long to be a key) folded into "(other)". */
   #bounded(route: string, differences: readonly FieldDifference[]): string[] {
+    if (!differences.length) return [];
     let seen = this.#fieldsSeen.get(route);
     if (!seen) this.#fieldsSeen.set(route, (seen = new Set()));
     const out = new Set<string>();
