@@ -1,7 +1,8 @@
 // The mirror worker thread: sends the copies, compares the answers, builds the redacted examples,
 // and reports back in batches; the proxy sends its jobs in batches too (`mirror-wire.ts` says how
 // they are timed), so shadow traffic costs each side a message per batch, not one per mirror.
-// Jobs and results cross as flat tuples (`mirror-wire.ts`); a route's settings come once.
+// Jobs and results cross as flat tuples (`mirror-wire.ts`); a route's settings come once; a job's
+// bodies come through the ring the two threads share (`body-ring.ts`).
 import { parentPort, workerData } from 'node:worker_threads';
 import { BodyRing } from './body-ring.ts';
 import { DRY_RUN_HEADER } from './dry-run-mark.ts';
