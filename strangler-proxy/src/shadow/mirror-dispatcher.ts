@@ -93,7 +93,7 @@ export class MirrorDispatcher {
   /** The `JOB_LATEST_MS` timer, while one is set. */
   #latest: NodeJS.Timeout | undefined;
   /** A route's settings, per route table (each compiles its own shadow settings) and pair of upstreams. */
-  readonly #routes = new WeakMap<CompiledShadow, Map<string, MirrorRoute>>();
+  readonly #routes = new WeakMap<CompiledShadow, Map<string, Map<string, MirrorRoute>>>();
   #nextRef = 0;
   /** The routes each worker has been told of since it last forgot. */
   readonly #told = new Map<Worker, Set<number>>();
@@ -281,13 +281,15 @@ export class MirrorDispatcher {
 
   /** The route's settings as the workers know them: made once per route table and pair of upstreams. */
   #routeOf(r: MirrorRequest): MirrorRoute {
-    let byUpstreams = this.#routes.get(r.shadow);
-    if (!byUpstreams) this.#routes.set(r.shadow, (byUpstreams = new Map()));
-    const key = `${r.monolithUrl} ${r.targetUrl}`;
-    let route = byUpstreams.get(key);
+    // By the table's own URL strings, whose hashes V8 keeps, not by a key joined from them per mirror.
+    let byMonolith = this.#routes.get(r.shadow);
+    if (!byMonolith) this.#routes.set(r.shadow, (byMonolith = new Map()));
+    let byTarget = byMonolith.get(r.monolithUrl);
+    if (!byTarget) byMonolith.set(r.monolithUrl, (byTarget = new Map()));
+    let route = byTarget.get(r.targetUrl);
     if (!route)
-      byUpstreams.set(
-        key,
+      byTarget.set(
+        r.targetUrl,
         (route = {
           ref: ++this.#nextRef,
           route: r.route,
