@@ -82,10 +82,11 @@ export class MirrorDispatcher {
   #nextId = 0;
   /** Mirrors admitted whose results are not yet recorded (some finished in a worker, their results on the way). */
   #inFlight = 0;
-  /** Per worker: the mirrors it has finished (a counter it adds to, shared) and how many of its results were recorded here. */
-  readonly #finished = new Map<Worker, { count: Int32Array; recorded: number }>();
-  /** Per worker: the ring its jobs' bodies cross in. */
-  readonly #rings = new Map<Worker, BodyRing>();
+  /**
+   * Per worker, what the two threads share: the mirrors it has finished (a counter it adds to) with
+   * how many of their results were recorded here, and the ring its jobs' bodies cross in.
+   */
+  readonly #shared = new Map<Worker, { finished: Int32Array; recorded: number; ring: BodyRing }>();
   /** Jobs not yet posted, per worker: one message and one wake-up per batch. */
   readonly #outbox = new Map<Worker, { batch: JobBatch; transfer: ArrayBuffer[] }>();
   /** When the open batch took its first job (`performance.now()`); undefined while the outbox is empty. */
@@ -126,8 +127,7 @@ export class MirrorDispatcher {
         ring: ring.shared,
       },
     });
-    this.#finished.set(w, { count: finished, recorded: 0 });
-    this.#rings.set(w, ring);
+    this.#shared.set(w, { finished, recorded: 0, ring });
     let loaded!: () => void;
     const ready = new Promise<void>((resolve) => (loaded = resolve));
     w.on('message', (results: ResultWire[] | 'ready') => {
@@ -150,8 +150,7 @@ export class MirrorDispatcher {
       }
       this.#told.delete(w);
       // Its finished mirrors whose results it had not sent yet were just released with the rest.
-      this.#finished.delete(w);
-      this.#rings.delete(w);
+      this.#shared.delete(w);
       const i = this.#workers.indexOf(w);
       if (i < 0 || this.#closed) return;
       this.deps.log.error({ code }, 'shadow mirror worker exited; starting another');
@@ -182,7 +181,7 @@ export class MirrorDispatcher {
   #running(): number {
     let n = this.#inFlight;
     // `| 0`: both counts wrap alike past 2³¹.
-    for (const f of this.#finished.values()) n -= (Atomics.load(f.count, 0) - f.recorded) | 0;
+    for (const f of this.#shared.values()) n -= (Atomics.load(f.finished, 0) - f.recorded) | 0;
     return n;
   }
 
@@ -258,7 +257,7 @@ export class MirrorDispatcher {
     transfer: ArrayBuffer[],
   ): [ringAt: number, body: Uint8Array | number, primary: Uint8Array | number] {
     const { body, primary: p } = r;
-    const at = this.#rings.get(worker)?.put(body.length ? [body, ...p.body] : p.body, body.length + p.bytes) ?? -1;
+    const at = this.#shared.get(worker)?.ring.put(body.length ? [body, ...p.body] : p.body, body.length + p.bytes) ?? -1;
     if (at >= 0) return [at, body.length, p.bytes];
     const joined = Buffer.allocUnsafeSlow(p.bytes);
     let to = 0;
@@ -316,7 +315,7 @@ export class MirrorDispatcher {
     if (!p) return;
     this.#pending.delete(id);
     // Only an answered copy was counted finished by its worker (a failed one held its place until now).
-    const finished = answered ? this.#finished.get(p.worker) : undefined;
+    const finished = answered ? this.#shared.get(p.worker) : undefined;
     if (finished) finished.recorded = (finished.recorded + 1) | 0;
     p.release(answered ? 'success' : 'failure');
     const m = this.deps.metrics;
