@@ -3,9 +3,21 @@ import { PlainHistogram, type HistogramSeries } from './plain-histogram.ts';
 
 const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
-interface RequestCount {
-  labels: { route: string; target: string; mode: string; status_class: string };
+/** A count kept in a plain field for one label set of a prom-client counter. */
+interface PlainCount<L extends string> {
+  labels: Record<L, string>;
   n: number;
+}
+
+type RequestCount = PlainCount<'route' | 'target' | 'mode' | 'status_class'>;
+
+/** Adds the counts gathered since the last scrape to `counter`, and starts them again from 0. */
+function handOver<L extends string>(counter: Counter<L>, counts: readonly PlainCount<L>[]): void {
+  for (const c of counts) {
+    if (c.n === 0) continue;
+    counter.inc(c.labels, c.n);
+    c.n = 0;
+  }
 }
 
 /** A route and target's duration series, and its request counts by mode, then by status / 100. */
@@ -19,7 +31,8 @@ interface RouteTarget {
  * prom-client counter when it is scraped (see `requests`): a shadow result updates a few of them.
  */
 class RouteCounts<K extends string> {
-  readonly #byRoute = new Map<string, Map<string, { labels: Record<'route' | K, string>; n: number }>>();
+  readonly #byRoute = new Map<string, Map<string, PlainCount<'route' | K>>>();
+  readonly #all: PlainCount<'route' | K>[] = [];
   readonly #key: K;
 
   constructor(key: K) {
@@ -29,18 +42,16 @@ class RouteCounts<K extends string> {
   add(route: string, value: string): void {
     let byValue = this.#byRoute.get(route);
     if (!byValue) this.#byRoute.set(route, (byValue = new Map()));
-    const c = byValue.get(value);
-    if (c) c.n++;
-    else byValue.set(value, { labels: { route, [this.#key]: value } as Record<'route' | K, string>, n: 1 });
+    let c = byValue.get(value);
+    if (!c) {
+      byValue.set(value, (c = { labels: { route, [this.#key]: value } as Record<'route' | K, string>, n: 0 }));
+      this.#all.push(c);
+    }
+    c.n++;
   }
 
   handTo(counter: Counter<'route' | K>): void {
-    for (const byValue of this.#byRoute.values())
-      for (const c of byValue.values()) {
-        if (c.n === 0) continue;
-        counter.inc(c.labels, c.n);
-        c.n = 0;
-      }
+    handOver(counter, this.#all);
   }
 }
 
@@ -59,13 +70,7 @@ export class ProxyMetrics {
     help: 'Requests answered, by route, target upstream, mode and status class.',
     labelNames: ['route', 'target', 'mode', 'status_class'] as const,
     registers: [this.registry],
-    collect: (): void => {
-      for (const c of this.#requestCounts) {
-        if (c.n === 0) continue;
-        this.requests.inc(c.labels, c.n);
-        c.n = 0;
-      }
-    },
+    collect: (): void => handOver(this.requests, this.#requestCounts),
   });
   readonly duration = new PlainHistogram(
     'strangler_request_duration_seconds',
