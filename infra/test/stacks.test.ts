@@ -574,7 +574,7 @@ describe.each(ENVS)('%s', (envName) => {
       const table = compileRouteTable(routes);
       const upstreamOf = (path: string): string => {
         const segments = path.split('/').filter(Boolean);
-        const { upstream } = table.decide({ method: 'GET', segments, headers: {}, cookies: new Map(), userKey: 'journey' });
+        const { upstream } = table.decide({ method: 'GET', segments, headers: {}, cookies: new Map(), userKey: { value: 'journey' } });
         return table.upstreams.get(upstream)!.url;
       };
       const green = `http://internal.alb.test:${testPort(i)}`;

@@ -171,7 +171,15 @@ describe('what reaches the upstream', () => {
   });
 
   it('when the client reached the proxy over TLS through a trusted hop, then the uid cookie is Secure; over plain HTTP it is not', async () => {
-    proxy = await startTestProxy(table({ monolith: monolith.url }, ''), { TRUSTED_PROXY_HOPS: '1' });
+    const canary = table(
+      { monolith: monolith.url, listings: listings.url },
+      `  - name: split
+    match: { path: /x }
+    mode: canary
+    target: listings
+    weight: 50`,
+    );
+    proxy = await startTestProxy(canary, { TRUSTED_PROXY_HOPS: '1' });
     const uid = async (proto: string): Promise<string> => {
       const res = await fetch(`${proxy!.url}/x`, { headers: { 'x-forwarded-proto': proto } });
       await res.arrayBuffer();
@@ -181,8 +189,37 @@ describe('what reaches the upstream', () => {
     expect(await uid('http')).not.toMatch(/Secure/);
     // Without a trusted hop, a client's own X-Forwarded-Proto is not believed.
     await proxy.close();
-    proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
+    proxy = await startTestProxy(canary);
     expect(await uid('https')).not.toMatch(/Secure/);
+  });
+
+  it('when a visitor without a uid asks for what no canary splits and sends no Idempotency-Key, then no uid cookie is set; a canary route or a keyed write sets one', async () => {
+    proxy = await startTestProxy(
+      table(
+        { monolith: monolith.url, listings: listings.url },
+        `  - name: split
+    match: { path: /api/listings/* }
+    mode: canary
+    target: listings
+    weight: 50
+  - name: pages
+    match: { path: /pages/* }
+    mode: monolith`,
+      ),
+    );
+    const setCookies = async (path: string, init: RequestInit = {}): Promise<string[]> => {
+      const res = await fetch(proxy!.url + path, init);
+      await res.arrayBuffer();
+      return res.headers.getSetCookie().filter((c) => c.startsWith('strangler_uid='));
+    };
+    expect(await setCookies('/pages/home')).toEqual([]);
+    expect(await setCookies('/assets/app.css')).toEqual([]);
+    expect(await setCookies('/api/listings/7')).toHaveLength(1);
+    const keyed = { method: 'POST', headers: { 'idempotency-key': 'k-1', 'content-type': 'application/json' }, body: '{}' };
+    expect(await setCookies('/pages/order', keyed)).toHaveLength(1);
+    // A visitor who has one keeps it: nothing new is set.
+    const cookie = 'strangler_uid=00000000-0000-4000-8000-000000000001';
+    expect(await setCookies('/api/listings/7', { headers: { cookie } })).toEqual([]);
   });
 
   it('when the response comes back, then hop-by-hop headers (and any its Connection names) are dropped, and a repeated field keeps every line', async () => {
@@ -197,7 +234,18 @@ describe('what reaches the upstream', () => {
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     try {
-      proxy = await startTestProxy(table({ monolith: `http://127.0.0.1:${(app.address() as AddressInfo).port}` }, ''));
+      // A canary route: the proxy's own uid cookie joins the upstream's two.
+      const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+      proxy = await startTestProxy(
+        table(
+          { monolith: appUrl, app: appUrl },
+          `  - name: split
+    match: { path: /x }
+    mode: canary
+    target: app
+    weight: 50`,
+        ),
+      );
       const { text } = await rawRequest(proxy.url, `GET /x HTTP/1.1\r\nHost: ${new URL(proxy.url).host}\r\nConnection: close\r\n\r\n`);
       const head = text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase().split('\r\n');
       expect(head).toContain('x-served-by: app');

@@ -50,7 +50,7 @@ export function explainRoute(table: RouteTable, method: string, target: string, 
     segments: norm.segments,
     headers,
     cookies: parseCookies(headers.cookie as string | undefined),
-    userKey,
+    userKey: { value: userKey },
   });
   return {
     method,

@@ -148,7 +148,13 @@ routes:
       gate: { minSamples: 1000, minScore: 99 },
     });
     expect(route.shadow!.rules.ignore.map((p) => p.source)).toEqual(['$.updatedAt', 'headers.date']);
-    const decision = table.decide({ method: 'GET', segments: ['api', 'listings', '7'], headers: {}, cookies: new Map(), userKey: 'u' });
+    const decision = table.decide({
+      method: 'GET',
+      segments: ['api', 'listings', '7'],
+      headers: {},
+      cookies: new Map(),
+      userKey: { value: 'u' },
+    });
     expect(decision).toMatchObject({ mode: 'shadow', upstream: 'monolith', mirrorTo: 'listings' });
     expect(decision.reason).toBe('route listings-read is shadowed: monolith answers; 100% of reads are mirrored to listings and compared');
   });

@@ -8,8 +8,7 @@ import type { RouteDecision, RouteTable } from '../routing/route-table.ts';
 import { harden } from './hardening.ts';
 import type { HandlerDeps } from './handler-deps.ts';
 import { parseCookies } from '@strangler/service-kit/cookies';
-import { clientProto } from './upstream-headers.ts';
-import { uidCookie, userKeyOf } from './user-key.ts';
+import { UserKey } from './user-key.ts';
 
 /**
  * The path prefix of the admin API; never forwarded, whatever the route table says. Checked per
@@ -34,10 +33,8 @@ export interface Admitted {
   mode: Mode | 'default';
   /** A valid preview request: forced to the upstream it names, never falling back, never mirrored. */
   previewing: boolean;
-  /** The canary and idempotency key of the user. */
-  userKey: string;
-  /** The Set-Cookie value of a new visitor's uid, when one was made. */
-  setUid: string | undefined;
+  /** The canary and idempotency key of the user (a new visitor's uid made when first asked for). */
+  user: UserKey;
 }
 
 /** Why a request is answered by the proxy itself. */
@@ -69,8 +66,8 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
   const method = req.method!;
   const table = deps.store.current;
   const cookies = parseCookies(req.headers.cookie);
-  const user = userKeyOf(cookies, config.sessionCookie);
-  let decision = table.decide({ method, segments: path.segments, headers: req.headers, cookies, userKey: user.key });
+  const user = new UserKey(cookies, config.sessionCookie);
+  let decision = table.decide({ method, segments: path.segments, headers: req.headers, cookies, userKey: user });
   const wanted = previewTarget(req, table.upstreams, config.adminToken);
   // `group:<name>` previews one group: its routes go to their target (or, `group:<name>=<upstream>`,
   // to that upstream: a green deployment not yet the group's target), everything else as the table says.
@@ -95,8 +92,7 @@ export function admitRequest(deps: HandlerDeps, req: IncomingMessage): Admitted 
     routeName: decision.route?.name ?? 'default',
     mode: decision.mode,
     previewing: preview !== undefined && preview !== 'ignored',
-    userKey: user.key,
-    setUid: user.newUid ? uidCookie(user.newUid, clientProto(req, config.trustedProxyHops) === 'https') : undefined,
+    user,
   };
 }
 

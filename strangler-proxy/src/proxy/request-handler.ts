@@ -12,7 +12,8 @@ import { BodyError, declaresBody, EMPTY_BODY, readBody } from './read-body.ts';
 import { RequestEnd } from './request-end.ts';
 import { accessLog } from './access-log.ts';
 import type { UpstreamResponse } from './upstream-attempt.ts';
-import { requestIdOf, upstreamHeaders } from './upstream-headers.ts';
+import { clientProto, requestIdOf, upstreamHeaders } from './upstream-headers.ts';
+import { uidCookie } from './user-key.ts';
 
 export type { HandlerDeps } from './handler-deps.ts';
 
@@ -96,11 +97,11 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
       );
       labels.upstream = outcome.upstream;
       if (outcome.kind === 'response' && outcome.release) end.add(outcome.release);
-      if (outcome.kind === 'error') answerFailure(deps, res, outcome, { requestId, admitted, read });
+      if (outcome.kind === 'error') answerFailure(deps, res, outcome, { req, requestId, admitted, read });
       else
         deliverResponse(res, outcome.response, {
           requestId,
-          setUid: admitted.setUid,
+          setUid: uidSetCookie(deps, req, admitted),
           tee: mirror?.(outcome.response, forwardedAt),
           teeLimit: deps.shadow?.limits.maxBodyBytes ?? 0,
         });
@@ -176,7 +177,7 @@ function checkKey(
 ): ReadRequest | Omit<Refusal, 'ok'> {
   const key = req.headers['idempotency-key'] as string | undefined;
   if (!key) return { body, key, keyedWrite: undefined };
-  const begun = deps.idempotency.begin(a.userKey, key, a.method, a.target, body);
+  const begun = deps.idempotency.begin(a.user.value, key, a.method, a.target, body);
   if ('error' in begun) return { code: begun.error };
   end.add(begun.release);
   if (!write) return { body, key, keyedWrite: undefined };
@@ -234,19 +235,26 @@ function planMirror(
   };
 }
 
+/** The Set-Cookie of the uid made for this request (by its canary split or its Idempotency-Key), or undefined when none was. */
+function uidSetCookie(deps: HandlerDeps, req: IncomingMessage, a: Admitted): string | undefined {
+  const uid = a.user.newUid;
+  return uid === undefined ? undefined : uidCookie(uid, clientProto(req, deps.config.trustedProxyHops) === 'https');
+}
+
 /** The proxy's answer when no upstream answered usably; a keyed write's says how to retry it. */
 function answerFailure(
   deps: HandlerDeps,
   res: ServerResponse,
   outcome: Extract<Outcome, { kind: 'error' }>,
-  r: { requestId: string; admitted: Admitted; read: ReadRequest },
+  r: { req: IncomingMessage; requestId: string; admitted: Admitted; read: ReadRequest },
 ): void {
   deps.metrics.rejected.inc({ reason: outcome.code });
+  const setUid = uidSetCookie(deps, r.req, r.admitted);
   const keyedWrite = r.read.keyedWrite !== undefined;
   const unknownOutcome = keyedWrite && (outcome.code === 'upstream_timeout' || outcome.code === 'upstream_reset');
   sendError(res, outcome.code, {
     // A new user's cookie goes with errors too: the retry of a keyed write must be theirs.
-    headers: r.admitted.setUid ? { ...outcome.headers, 'set-cookie': r.admitted.setUid } : outcome.headers,
+    headers: setUid ? { ...outcome.headers, 'set-cookie': setUid } : outcome.headers,
     requestId: r.requestId,
     idempotencyKey: keyedWrite ? r.read.key : undefined,
     ...(unknownOutcome

@@ -5,18 +5,39 @@ export const UID_COOKIE = 'strangler_uid';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * The key a canary split hashes: the subject of the app's session token when there is one (so a
- * user keeps their side on every device), else the proxy's uid cookie, else a new uid that the
- * response sets. The token is decoded, not verified: forging it only moves oneself between sides,
- * which grants nothing; the upstream still verifies it.
+ * The key a canary split hashes and keyed writes are remembered by: the subject of the app's
+ * session token when there is one (so a user keeps their side on every device), else the proxy's
+ * uid cookie, else a new uid that the response sets — made only when a split or a keyed write asks
+ * for the key, so a visitor is given a cookie by a route that needs one, not by every page, asset or
+ * API call. The token is decoded, not verified: forging it only moves oneself between sides, which
+ * grants nothing; the upstream still verifies it.
  */
-export function userKeyOf(cookies: ReadonlyMap<string, string>, sessionCookie: string | undefined): { key: string; newUid?: string } {
-  const subject = sessionCookie === undefined ? undefined : sessionSubject(cookies.get(sessionCookie));
-  if (subject !== undefined) return { key: `sub:${subject}` };
-  const uid = cookies.get(UID_COOKIE);
-  if (uid && UUID.test(uid)) return { key: `uid:${uid}` };
-  const fresh = randomUUID();
-  return { key: `uid:${fresh}`, newUid: fresh };
+export class UserKey {
+  #key: string | undefined;
+  #newUid: string | undefined;
+
+  constructor(cookies: ReadonlyMap<string, string>, sessionCookie: string | undefined) {
+    const subject = sessionCookie === undefined ? undefined : sessionSubject(cookies.get(sessionCookie));
+    if (subject !== undefined) this.#key = `sub:${subject}`;
+    else {
+      const uid = cookies.get(UID_COOKIE);
+      if (uid && UUID.test(uid)) this.#key = `uid:${uid}`;
+    }
+  }
+
+  /** The key, a new uid made for it when the visitor has none. */
+  get value(): string {
+    if (this.#key === undefined) {
+      this.#newUid = randomUUID();
+      this.#key = `uid:${this.#newUid}`;
+    }
+    return this.#key;
+  }
+
+  /** The uid made for this request, which its response must set; undefined when none was. */
+  get newUid(): string | undefined {
+    return this.#newUid;
+  }
 }
 
 function sessionSubject(token: string | undefined): string | undefined {

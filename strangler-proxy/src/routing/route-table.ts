@@ -52,8 +52,8 @@ export interface RequestFacts {
   segments: readonly string[];
   headers: IncomingHttpHeaders;
   cookies: ReadonlyMap<string, string>;
-  /** Stable per user: the session subject, else the proxy's own cookie. */
-  userKey: string;
+  /** Stable per user: the session subject, else the proxy's own cookie. Read only by a canary's split (a visitor without either is then given a uid). */
+  userKey: { readonly value: string };
 }
 
 export interface RouteDecision {
@@ -138,7 +138,7 @@ export class RouteTable {
           reason: `route ${route.name} is shadowed: ${this.defaultUpstream} answers; ${Math.round(route.shadow!.sampleRate * 1000) / 10}% of ${route.shadow!.writes ? 'requests' : 'reads'} are mirrored to ${route.service} and compared`,
         };
       case 'canary': {
-        const bucket = canaryBucket(route.group, facts.userKey);
+        const bucket = canaryBucket(route.group, facts.userKey.value);
         const hit = inCanary(bucket, route.weight);
         return {
           route,
