@@ -1,7 +1,8 @@
 // `npm run bench:proxy`: the same 1 KiB JSON upstream reached directly, through two bare pipe
 // proxies (Node's own floors: node:http's client, and undici's, which the strangler proxy forwards
 // with), through the strangler proxy as `npm start` runs it (LOG_LEVEL info: an access log line per
-// request, and its metrics), and through nginx when installed — side by side, in interleaved
+// request, and its metrics), the same proxy without its access log (LOG_LEVEL warn: what the log
+// costs, beside it), and through nginx when installed — side by side, in interleaved
 // rounds, in one run. Per front: saturation throughput (autocannon, its own process), its ratio to
 // nginx, the front process's CPU time per request, and p50/p99 at a fixed rate (paced-load.ts, to
 // the microsecond) with the p99 it adds to direct — direct paced in the same run, its requests
@@ -98,6 +99,16 @@ async function main(): Promise<void> {
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/api/x`);
   fronts.push({ name: 'strangler', url: proxyUrl, child: proxy });
+  // The same proxy and table with no access line written: the difference is the log's own cost.
+  const unlogged = start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], {
+    ROUTES_FILE: routes,
+    PROXY_PORT: '18085',
+    ADMIN_PORT: '18086',
+    LOG_LEVEL: 'warn',
+  });
+  unlogged.stdout!.resume();
+  await waitFor('http://127.0.0.1:18085/api/x');
+  fronts.push({ name: 'no log', url: 'http://127.0.0.1:18085', child: unlogged });
   if (BASELINE) {
     const baseline = start(process.execPath, [path.join(BASELINE, 'strangler-proxy/src/main.ts')], {
       ROUTES_FILE: routes,
@@ -179,6 +190,16 @@ async function main(): Promise<void> {
       `added p99 at ${FIXED_RATE} rps: median ${median(added('strangler')).toFixed(2)} ms (target ≤ 1; in the same rounds node pipe ${median(added('node pipe')).toFixed(2)} ms` +
       (hasNginx ? `, nginx ${median(added('nginx')).toFixed(2)} ms)` : ')'),
   );
+
+  if (LOG_LEVEL === 'info') {
+    const cpu = (name: string): number[] => rounds.get(name)!.map((r) => r.cpuPerReq);
+    const logged = cpu('strangler');
+    const extra = logged.map((c, i) => c - cpu('no log')[i]!);
+    console.log(
+      `the access log's cost: median ${median(extra).toFixed(1)} µs of CPU per request (${median(extra.map((e, i) => (e * 100) / logged[i]!)).toFixed(1)} % of the proxy's), ` +
+        `throughput with it ÷ without ${median(ratio('strangler', 'no log')).toFixed(2)}, in the same rounds`,
+    );
+  }
 
   if (CPU_PROF) {
     await Promise.all(
