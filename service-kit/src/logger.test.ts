@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 const MODULE = new URL('./logger.ts', import.meta.url).href;
@@ -12,8 +12,10 @@ ${then}`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: import.meta.dirname });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
-  return { out: () => out, exited: new Promise((r) => child.on('exit', r)), kill: () => child.kill('SIGKILL') };
+  return { out: () => out, exited: exitOf(child), kill: () => child.kill('SIGKILL') };
 }
+
+const exitOf = (child: ChildProcess): Promise<number | null> => new Promise((r) => child.on('exit', r));
 
 describe('the buffered logger', () => {
   it('when the process exits right after logging, then every line buffered is written first, still redacted', async () => {
@@ -39,5 +41,22 @@ describe('the buffered logger', () => {
     while (!p.out().includes('"msg":"line"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     p.kill();
     expect(p.out()).toContain('"msg":"line"');
+  });
+
+  it('when the reader of stdout has gone and the process exits with lines still buffered, then it exits at once, not retrying the write forever', async () => {
+    // Lines are logged only once the reader is gone, and the exit follows at once: they are still
+    // in the buffer, for the exit's flush to write.
+    const script = `import { createLogger } from '${MODULE}';
+const log = createLogger('t', 'info', { buffered: true });
+process.stdin.once('data', () => { for (let i = 0; i < 10; i++) log.info({ i }, 'line'); process.exit(0); });
+process.stderr.write('ready\\n');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: import.meta.dirname });
+    const exited = exitOf(child);
+    await new Promise((r) => child.stderr.once('data', r));
+    child.stdout.destroy();
+    child.stdin.write('go\\n');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
+    child.kill('SIGKILL');
+    expect(code).toBe(0);
   });
 });

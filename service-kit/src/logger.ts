@@ -12,7 +12,9 @@ export const REDACT_PATHS = [...secretLogPaths(), '*.passwordHash', 'err.config'
  * (SIGKILL, an out-of-memory kill) loses up to the last 32 KiB — a normal exit, an uncaught
  * exception and SIGTERM flush first (pino's exit hook); and a reader that stops reading holds at
  * most 16 MiB, past which lines are dropped (said once on stderr) rather than the process stalling
- * or growing.
+ * or growing. A reader that has gone (EPIPE) loses what is still buffered and the process exits:
+ * sonic-boom before 5.0.2 retried that exit flush every 100 ms for ever, and a proxy whose parent
+ * had died never ended (the root package.json pins sonic-boom ^5.0.2 under pino for it).
  */
 export const BUFFERED_STDOUT = {
   minLength: 32 * 1024,
