@@ -190,6 +190,11 @@ async function main(): Promise<void> {
       `added p99 at ${FIXED_RATE} rps: median ${median(added('strangler')).toFixed(2)} ms (target ≤ 1; in the same rounds node pipe ${median(added('node pipe')).toFixed(2)} ms` +
       (hasNginx ? `, nginx ${median(added('nginx')).toFixed(2)} ms)` : ')'),
   );
+  // Node's own pipe pays the same machine's stalls: what the proxy adds beyond that floor, round by round.
+  const beyondPipe = added('strangler').map((a, i) => a - added('node pipe')[i]!);
+  console.log(
+    `strangler's added p99 beyond the node pipe's, per round: ${beyondPipe.map((d) => d.toFixed(2)).join(', ')} ms (median ${median(beyondPipe).toFixed(2)})`,
+  );
 
   if (LOG_LEVEL === 'info') {
     const cpu = (name: string): number[] => rounds.get(name)!.map((r) => r.cpuPerReq);
