@@ -102,6 +102,13 @@ describe('modes', () => {
   });
 });
 
+/** A route that splits `path` between the monolith and `target` at 50 %: a request to it needs a canary key. */
+const canaryRoute = (path: string, target: string): string => `  - name: split
+    match: { path: ${path} }
+    mode: canary
+    target: ${target}
+    weight: 50`;
+
 describe('what reaches the upstream', () => {
   it('when forwarded, then the path is normalised, the Host kept, X-Forwarded-* come from the socket, and a request id is set', async () => {
     proxy = await startTestProxy(table({ monolith: monolith.url }, ''));
@@ -171,14 +178,7 @@ describe('what reaches the upstream', () => {
   });
 
   it('when the client reached the proxy over TLS through a trusted hop, then the uid cookie is Secure; over plain HTTP it is not', async () => {
-    const canary = table(
-      { monolith: monolith.url, listings: listings.url },
-      `  - name: split
-    match: { path: /x }
-    mode: canary
-    target: listings
-    weight: 50`,
-    );
+    const canary = table({ monolith: monolith.url, listings: listings.url }, canaryRoute('/x', 'listings'));
     proxy = await startTestProxy(canary, { TRUSTED_PROXY_HOPS: '1' });
     const uid = async (proto: string): Promise<string> => {
       const res = await fetch(`${proxy!.url}/x`, { headers: { 'x-forwarded-proto': proto } });
@@ -197,11 +197,7 @@ describe('what reaches the upstream', () => {
     proxy = await startTestProxy(
       table(
         { monolith: monolith.url, listings: listings.url },
-        `  - name: split
-    match: { path: /api/listings/* }
-    mode: canary
-    target: listings
-    weight: 50
+        `${canaryRoute('/api/listings/*', 'listings')}
   - name: pages
     match: { path: /pages/* }
     mode: monolith`,
@@ -236,16 +232,7 @@ describe('what reaches the upstream', () => {
     try {
       // A canary route: the proxy's own uid cookie joins the upstream's two.
       const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-      proxy = await startTestProxy(
-        table(
-          { monolith: appUrl, app: appUrl },
-          `  - name: split
-    match: { path: /x }
-    mode: canary
-    target: app
-    weight: 50`,
-        ),
-      );
+      proxy = await startTestProxy(table({ monolith: appUrl, app: appUrl }, canaryRoute('/x', 'app')));
       const { text } = await rawRequest(proxy.url, `GET /x HTTP/1.1\r\nHost: ${new URL(proxy.url).host}\r\nConnection: close\r\n\r\n`);
       const head = text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase().split('\r\n');
       expect(head).toContain('x-served-by: app');
