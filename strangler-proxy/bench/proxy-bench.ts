@@ -99,27 +99,21 @@ async function main(): Promise<void> {
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/api/x`);
   fronts.push({ name: 'strangler', url: proxyUrl, child: proxy });
-  // The same proxy and table with no access line written: the difference is the log's own cost.
-  const unlogged = start(process.execPath, [path.join(root, 'strangler-proxy/src/main.ts')], {
-    ROUTES_FILE: routes,
-    PROXY_PORT: '18085',
-    ADMIN_PORT: '18086',
-    LOG_LEVEL: 'warn',
-  });
-  unlogged.stdout!.resume();
-  await waitFor('http://127.0.0.1:18085/api/x');
-  fronts.push({ name: 'no log', url: 'http://127.0.0.1:18085', child: unlogged });
-  if (BASELINE) {
-    const baseline = start(process.execPath, [path.join(BASELINE, 'strangler-proxy/src/main.ts')], {
+  // Another proxy on the same table, its stdout read and let go.
+  const addProxy = async (name: string, checkout: string, port: number, logLevel: string): Promise<void> => {
+    const child = start(process.execPath, [path.join(checkout, 'strangler-proxy/src/main.ts')], {
       ROUTES_FILE: routes,
-      PROXY_PORT: '18083',
-      ADMIN_PORT: '18084',
-      LOG_LEVEL,
+      PROXY_PORT: String(port),
+      ADMIN_PORT: String(port + 1),
+      LOG_LEVEL: logLevel,
     });
-    baseline.stdout!.resume();
-    await waitFor('http://127.0.0.1:18083/api/x');
-    fronts.push({ name: 'baseline', url: 'http://127.0.0.1:18083', child: baseline });
-  }
+    child.stdout!.resume();
+    await waitFor(`http://127.0.0.1:${port}/api/x`);
+    fronts.push({ name, url: `http://127.0.0.1:${port}`, child });
+  };
+  // The same proxy with no access line written: the difference is the log's own cost.
+  await addProxy('no log', root, 18085, 'warn');
+  if (BASELINE) await addProxy('baseline', BASELINE, 18083, LOG_LEVEL);
 
   const nginxBin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
   if (nginxBin) {
@@ -191,15 +185,16 @@ async function main(): Promise<void> {
       (hasNginx ? `, nginx ${median(added('nginx')).toFixed(2)} ms)` : ')'),
   );
   // Node's own pipe pays the same machine's stalls: what the proxy adds beyond that floor, round by round.
-  const beyondPipe = added('strangler').map((a, i) => a - added('node pipe')[i]!);
+  const pipeAdded = added('node pipe');
+  const beyondPipe = added('strangler').map((a, i) => a - pipeAdded[i]!);
   console.log(
     `strangler's added p99 beyond the node pipe's, per round: ${beyondPipe.map((d) => d.toFixed(2)).join(', ')} ms (median ${median(beyondPipe).toFixed(2)})`,
   );
 
   if (LOG_LEVEL === 'info') {
     const cpu = (name: string): number[] => rounds.get(name)!.map((r) => r.cpuPerReq);
-    const logged = cpu('strangler');
-    const extra = logged.map((c, i) => c - cpu('no log')[i]!);
+    const [logged, unlogged] = [cpu('strangler'), cpu('no log')];
+    const extra = logged.map((c, i) => c - unlogged[i]!);
     console.log(
       `the access log's cost: median ${median(extra).toFixed(1)} µs of CPU per request (${median(extra.map((e, i) => (e * 100) / logged[i]!)).toFixed(1)} % of the proxy's), ` +
         `throughput with it ÷ without ${median(ratio('strangler', 'no log')).toFixed(2)}, in the same rounds`,
