@@ -186,6 +186,8 @@ export function stopAll(): void {
 export interface PacedResult {
   requests: number;
   errors: number;
+  /** Requests sent to this URL, the uncounted first second's among them: what a front's CPU over the run divides by. */
+  sent: number;
   /** Milliseconds, from when each request was due. */
   p50: number;
   p99: number;

@@ -47,7 +47,7 @@ function maybeDone(): void {
     agent.destroy();
     latencies.sort((a, b) => a - b);
     const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-    return { requests: latencies.length, errors, p50: at(0.5), p99: at(0.99), max: at(1) };
+    return { requests: latencies.length, errors, sent: total, p50: at(0.5), p99: at(0.99), max: at(1) };
   });
   console.log(JSON.stringify(results));
 }

@@ -4,10 +4,12 @@
 // request, and its metrics), the same proxy without its access log (LOG_LEVEL warn: what the log
 // costs, beside it), and through nginx when installed — side by side, in interleaved
 // rounds, in one run. Per front: saturation throughput (autocannon, its own process), its ratio to
-// nginx, the front process's CPU time per request, and p50/p99 at a fixed rate (paced-load.ts, to
-// the microsecond) with the p99 it adds to direct — direct paced in the same run, its requests
-// alternating with the front's, so a stall of the machine costs both alike —, and the machine's CPU
-// pressure meanwhile (other work waiting for a core inflates every figure). Loopback only, bounded.
+// nginx, the front process's CPU time per request at saturation and at the fixed rate (where each
+// request pays its own wake-ups, so every front costs more per request), and p50/p99 at that rate
+// (paced-load.ts, to the microsecond) with the p99 it adds to direct — direct paced in the same
+// run, its requests alternating with the front's, so a stall of the machine costs both alike —,
+// and the machine's CPU pressure meanwhile (other work waiting for a core inflates every figure).
+// Loopback only, bounded.
 //
 // BENCH_ROUNDS (3), BENCH_SECONDS (8), BENCH_CONNECTIONS (64), BENCH_RATE (1500), BENCH_LOG_LEVEL
 // (info), BENCH_CPU_PROF=<dir>: the strangler proxy runs under `--cpu-prof` and writes its profile
@@ -53,6 +55,8 @@ interface Front {
 interface Round {
   rps: number;
   cpuPerReq: number;
+  /** CPU per request at the fixed rate: a wake-up per request or two, caches cold — dearer than at saturation, where one wake-up serves many. */
+  pacedCpuPerReq: number;
   errors: number;
   fixed: PacedResult;
   /** Direct, paced in the same run as this front (its requests alternating with the front's): what the front adds is the difference. */
@@ -140,14 +144,16 @@ async function main(): Promise<void> {
       const s: Result = await autocannon(url);
       const cpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - cpuBefore) / s.requests : NaN;
       const pressure = cpuPressure();
+      const pacedCpuBefore = f.child?.pid ? cpuMicros(f.child.pid) : 0;
       const paced = await pacedLoadTogether(f.name === 'direct' ? [url] : [url, `${upstreamUrl}/api/listings/1`], { rate: FIXED_RATE });
       const [fixed, besideDirect] = [paced[0]!, paced[1]];
-      rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, errors: s.errors + fixed.errors, fixed, besideDirect });
+      const pacedCpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - pacedCpuBefore) / fixed.sent : NaN;
+      rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, pacedCpuPerReq, errors: s.errors + fixed.errors, fixed, besideDirect });
       const logLine = f.child === proxy ? `  log ${((logBytes - logBefore) / s.requests).toFixed(0)} B/req` : '';
       console.log(
         `round ${round}  ${f.name.padEnd(11)} ${s.rps.toFixed(0).padStart(6)} rps  errors ${s.errors + fixed.errors}` +
           (f.child?.pid ? `  cpu ${cpuPerReq.toFixed(0).padStart(4)} µs/req  rss ${rssMiB(f.child.pid).toFixed(0)} MiB` : '') +
-          `  |  at ${FIXED_RATE} rps: p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms` +
+          `  |  at ${FIXED_RATE} rps:${f.child?.pid ? ` cpu ${pacedCpuPerReq.toFixed(0)} µs/req` : ''} p50 ${fixed.p50.toFixed(2)} ms  p99 ${fixed.p99.toFixed(2)} ms` +
           (besideDirect ? ` (direct beside it ${besideDirect.p99.toFixed(2)} ms)` : '') +
           `${logLine}  |  cpu pressure ${pressure.toFixed(0)} %`,
       );
@@ -157,15 +163,16 @@ async function main(): Promise<void> {
   // Ratios are taken within a round (the same machine load for every front), then ranged.
   const ratio = (a: string, b: string): number[] => rounds.get(a)!.map((r, i) => r.rps / rounds.get(b)![i]!.rps);
   const added = (a: string): number[] => rounds.get(a)!.map((r) => r.fixed.p99 - r.besideDirect!.p99);
+  const pacedCpu = (a: string): string => median(rounds.get(a)!.map((r) => r.pacedCpuPerReq)).toFixed(0);
   const hasNginx = rounds.has('nginx');
   console.log('');
   console.log(
-    `${'front'.padEnd(11)} ${'rps'.padStart(13)}  ${'÷ nginx'.padStart(9)}  ${'cpu µs/req'.padStart(10)}  ${'p50 ms'.padStart(11)}  ${'p99 ms'.padStart(11)}  ${'added p99 ms'.padStart(12)}  errors`,
+    `${'front'.padEnd(11)} ${'rps'.padStart(13)}  ${'÷ nginx'.padStart(9)}  ${'cpu µs/req'.padStart(10)}  ${`at ${FIXED_RATE}`.padStart(9)}  ${'p50 ms'.padStart(11)}  ${'p99 ms'.padStart(11)}  ${'added p99 ms'.padStart(12)}  errors`,
   );
   for (const [name, rs] of rounds) {
     console.log(
       `${name.padEnd(11)} ${range(rs.map((r) => r.rps)).padStart(13)}  ${(hasNginx ? range(ratio(name, 'nginx'), 2) : '–').padStart(9)}  ` +
-        `${(name === 'direct' ? '–' : range(rs.map((r) => r.cpuPerReq))).padStart(10)}  ${range(
+        `${(name === 'direct' ? '–' : range(rs.map((r) => r.cpuPerReq))).padStart(10)}  ${(name === 'direct' ? '–' : range(rs.map((r) => r.pacedCpuPerReq))).padStart(9)}  ${range(
           rs.map((r) => r.fixed.p50),
           2,
         ).padStart(11)}  ${range(
@@ -180,7 +187,8 @@ async function main(): Promise<void> {
       `strangler ÷ nginx throughput: median ${median(ratio('strangler', 'nginx')).toFixed(2)} (target ≥ 0.40); Node's floors ÷ nginx: node pipe ${median(ratio('node pipe', 'nginx')).toFixed(2)}, undici pipe ${median(ratio('undici pipe', 'nginx')).toFixed(2)}`,
     );
   console.log(
-    `strangler CPU per request: median ${median(rounds.get('strangler')!.map((r) => r.cpuPerReq)).toFixed(0)} µs (target ≤ 100); ` +
+    `strangler CPU per request: median ${median(rounds.get('strangler')!.map((r) => r.cpuPerReq)).toFixed(0)} µs at saturation (target ≤ 100), ` +
+      `${pacedCpu('strangler')} µs at ${FIXED_RATE} rps (undici pipe ${pacedCpu('undici pipe')}, node pipe ${pacedCpu('node pipe')}${hasNginx ? `, nginx ${pacedCpu('nginx')}` : ''}); ` +
       `added p99 at ${FIXED_RATE} rps: median ${median(added('strangler')).toFixed(2)} ms (target ≤ 1; in the same rounds node pipe ${median(added('node pipe')).toFixed(2)} ms` +
       (hasNginx ? `, nginx ${median(added('nginx')).toFixed(2)} ms)` : ')'),
   );
