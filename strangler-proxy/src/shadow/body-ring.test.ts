@@ -81,7 +81,14 @@ describe('the body ring', () => {
        });`,
       { eval: true, workerData: { module: new URL('./body-ring.ts', import.meta.url).href, shared: writer.shared } },
     );
-    await new Promise((resolve) => reader.once('message', resolve));
+    // A reader that dies says why, instead of leaving the writer waiting for room until the timeout.
+    let died: Error | undefined;
+    const dead = new Promise<never>((_, reject) => {
+      reader.once('error', (err) => reject((died = err)));
+      reader.once('exit', (code) => reject((died ??= new Error(`the reader thread exited with ${code}`))));
+    });
+    dead.catch(() => {});
+    await Promise.race([new Promise((resolve) => reader.once('message', resolve)), dead]);
     const RECORDS = 3_000;
     let batch: [number, number, number][] = [];
     for (let i = 0; i < RECORDS; i++) {
@@ -89,6 +96,7 @@ describe('the body ring', () => {
       const body = bytes(size, i & 0xff);
       let at = writer.put([body.subarray(0, size >> 1), body.subarray(size >> 1)], size);
       while (at < 0) {
+        if (died) throw died;
         // Full: what is written so far goes to the reader, which frees room as it takes it.
         reader.postMessage(batch);
         batch = [];
@@ -103,9 +111,13 @@ describe('the body ring', () => {
     }
     reader.postMessage(batch);
     reader.postMessage('end');
-    const result = await new Promise<{ bad: number; n: number }>((resolve) =>
-      reader.on('message', (m) => typeof m === 'object' && resolve(m as { bad: number; n: number })),
-    );
+    const result = await Promise.race([
+      new Promise<{ bad: number; n: number }>((resolve) =>
+        reader.on('message', (m) => typeof m === 'object' && resolve(m as { bad: number; n: number })),
+      ),
+      dead,
+    ]);
+    reader.removeAllListeners('exit');
     await reader.terminate();
     expect(result).toEqual({ bad: 0, n: RECORDS });
   });
