@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createScratchDatabase, type ScratchDatabase } from '@strangler/stack';
 import type {} from '@strangler/stack/testing/provided-context';
+import { buildReport } from '../src/shadow/shadow-report.ts';
 import { PostgresShadowStore } from '../src/shadow/shadow-store.ts';
 import { JsonUpstream } from './support/json-upstream.ts';
 import { ADMIN_AUTH, startTestProxy, type TestProxy } from './support/proxy-harness.ts';
@@ -63,6 +64,26 @@ describe('shadow results in PostgreSQL (database strangler)', () => {
     expect(text.out).toContain('noise: $.requestId, $.servedAt');
     const page = await (await fetch(`${proxies[0]!.adminUrl}/__strangler/shadow.json`, { headers: ADMIN_AUTH })).json();
     expect(page).toMatchObject({ store: 'postgres', routes: [{ route: 'things', samples: 200 }] });
+  });
+
+  it('when latency buckets are stored as PostgreSQL reals, then the report still places each percentile within its bucket, to the hundredth', async () => {
+    const store = await PostgresShadowStore.open(db.url);
+    try {
+      const lat = (side: 'monolith' | 'service', leMs: number) => ({ route: 'lat', template: '/lat', side, leMs, count: 10 });
+      // Five hours back: outside the windows the other tests read, and pruned with their old minutes.
+      const at = new Date(Date.now() - 5 * 3600_000);
+      await store.add(at, {
+        routes: [{ route: 'lat', template: '/lat', samples: 10, matches: 10, monolithErrors: 0, serviceErrors: 0, noiseSamples: 0 }],
+        fields: [],
+        signatures: [],
+        // 1.1 has no exact float32: it reads back as 1.100000023…, still the bucket above 1.
+        latency: [lat('monolith', 2), lat('service', 1.1)],
+      });
+      const [r] = buildReport(await store.counters({ route: 'lat', since: new Date(at.getTime() - 60_000) }));
+      expect(r).toMatchObject({ monolith: { p50Ms: 1.9 }, service: { p50Ms: 1.05 } });
+    } finally {
+      await store.close();
+    }
   });
 
   it('when asked --since, then older minutes are left out; pruning forgets them', async () => {

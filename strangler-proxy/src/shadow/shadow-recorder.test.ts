@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@strangler/service-kit/logger';
 import { ProxyMetrics } from '../metrics/metrics.ts';
+import { buildReport } from './shadow-report.ts';
 import { ShadowRecorder, type ShadowSample } from './shadow-recorder.ts';
-import { MemoryShadowStore, type DroppedRow, type ShadowExample } from './shadow-store.ts';
+import { MemoryShadowStore, type DroppedRow, type ShadowExample, type ShadowStore } from './shadow-store.ts';
 
 /** A sample where `$.title` differs, its example marked with `n`. */
 const differing = (n: number): ShadowSample => ({
@@ -24,19 +25,21 @@ const differing = (n: number): ShadowSample => ({
   }),
 });
 
+/** A recorder on `store`, every route's gate at one sample. */
+const recorderOn = (store: ShadowStore, opts: Partial<ConstructorParameters<typeof ShadowRecorder>[0]> = {}): ShadowRecorder =>
+  new ShadowRecorder({
+    store,
+    metrics: new ProxyMetrics(),
+    log: createLogger('strangler-proxy', 'silent'),
+    settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }),
+    ...opts,
+  });
+
 describe('shadow recorder', () => {
   it('when a long-running proxy has sent its first examples of a field, then every new window still sends fresh ones', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const store = new MemoryShadowStore();
-    const recorder = new ShadowRecorder({
-      store,
-      metrics: new ProxyMetrics(),
-      log: createLogger('strangler-proxy', 'silent'),
-      settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }),
-      examplesPerField: 3,
-      examplesWindowMs: 60_000,
-      now: () => now,
-    });
+    const recorder = recorderOn(store, { examplesPerField: 3, examplesWindowMs: 60_000, now: () => now });
     const shown = async (): Promise<string[]> => (await store.examples({ route: 'things', field: '$.title' })).map((e) => e.request.path);
     for (let n = 0; n < 10; n++) recorder.record(differing(n));
     await recorder.flush();
@@ -69,18 +72,36 @@ describe('shadow recorder', () => {
       }
     }
     const store = new FlakyStore();
-    const recorder = new ShadowRecorder({
-      store,
-      metrics: new ProxyMetrics(),
-      log: createLogger('strangler-proxy', 'silent'),
-      settingsOf: () => ({ noise: { relative: 0.2, absolute: 0.01 }, gate: { minSamples: 1, minScore: 99 } }),
-    });
+    const recorder = recorderOn(store);
     for (let n = 0; n < 5; n++) recorder.record(differing(n));
     await recorder.flush();
     await recorder.flush();
     const [row] = (await store.counters({ route: 'things' })).routes;
     expect(row?.samples).toBe(5);
     expect(await store.examples({ route: 'things' })).toHaveLength(3);
+    await recorder.stop();
+  });
+  it("when the service answers a seventh faster than the monolith at 2 ms, then the report's latency columns show it faster, not both at the bound of the bucket they share", async () => {
+    const store = new MemoryShadowStore();
+    const recorder = recorderOn(store);
+    // Monolith 1.80–1.99 ms, service 1.52–1.71 ms: the p50 of each is near 1.9 and 1.62.
+    for (let n = 0; n < 200; n++) {
+      const jitter = (n % 20) / 100;
+      recorder.record({
+        ...differing(n),
+        differences: [],
+        monolith: { status: 200, ms: 1.8 + jitter },
+        service: { status: 200, ms: 1.52 + jitter },
+      });
+    }
+    await recorder.flush();
+    const [things] = buildReport(await store.counters({}));
+    expect(things!.service.p50Ms).toBeLessThan(things!.monolith.p50Ms);
+    // Within a tenth of what was measured, and never past the slowest sample's bucket.
+    expect(things!.monolith.p50Ms).toBeGreaterThan(1.9 * 0.9);
+    expect(things!.monolith.p50Ms).toBeLessThan(1.9 * 1.1);
+    expect(things!.service.p50Ms).toBeGreaterThan(1.62 * 0.9);
+    expect(things!.service.p50Ms).toBeLessThan(1.62 * 1.1);
     await recorder.stop();
   });
 });

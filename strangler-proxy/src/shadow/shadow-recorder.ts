@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
 import type { FieldDifference } from './compare-responses.ts';
 import { MAX_TEMPLATE_CHARS } from './path-template.ts';
-import { buildReport, type RouteSettings } from './shadow-report.ts';
+import { buildReport, LATENCY_BUCKETS_MS, type RouteSettings } from './shadow-report.ts';
 import {
   addCounters,
   countersOf,
@@ -15,11 +15,6 @@ import {
   type ShadowExample,
   type ShadowStore,
 } from './shadow-store.ts';
-
-/** Latency histogram buckets, ms (upper bounds). */
-export const LATENCY_BUCKETS_MS = [
-  0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10_000, 60_000,
-];
 
 /** What one mirrored request produced. */
 export interface ShadowSample {
