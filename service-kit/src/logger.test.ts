@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 const MODULE = new URL('./logger.ts', import.meta.url).href;
@@ -9,11 +9,15 @@ function run(lines: number, then: string): { out: () => string; exited: Promise<
 const log = createLogger('t', 'info', { buffered: true });
 for (let i = 0; i < ${lines}; i++) log.info({ i, password: 'hunter2' }, 'line');
 ${then}`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: import.meta.dirname });
+  const child = spawnScript(script);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   return { out: () => out, exited: exitOf(child), kill: () => child.kill('SIGKILL') };
 }
+
+/** A module script in a node process of its own, beside this file. */
+const spawnScript = (script: string): ChildProcessWithoutNullStreams =>
+  spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: import.meta.dirname });
 
 const exitOf = (child: ChildProcess): Promise<number | null> => new Promise((r) => child.on('exit', r));
 
@@ -50,7 +54,7 @@ describe('the buffered logger', () => {
 const log = createLogger('t', 'info', { buffered: true });
 process.stdin.once('data', () => { for (let i = 0; i < 10; i++) log.info({ i }, 'line'); process.exit(0); });
 process.stderr.write('ready\\n');`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: import.meta.dirname });
+    const child = spawnScript(script);
     const exited = exitOf(child);
     await new Promise((r) => child.stderr.once('data', r));
     child.stdout.destroy();
