@@ -69,6 +69,14 @@ function nginxConf(tmp: string, upstreamHost: string): string {
   return `worker_processes 1;\ndaemon off;\npid ${tmp}/nginx.pid;\nerror_log ${tmp}/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${tmp};\n  proxy_temp_path ${tmp};\n  upstream app { server ${upstreamHost}; keepalive 128; }\n  server {\n    listen 127.0.0.1:18082;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`;
 }
 
+/** Runs `load`, and gives its result with the front's CPU per request over it (NaN for direct: no process of its own). */
+async function withCpu<T>(f: Front, load: () => Promise<T>, requests: (r: T) => number): Promise<[T, number]> {
+  const pid = f.child?.pid;
+  const before = pid ? cpuMicros(pid) : 0;
+  const r = await load();
+  return [r, pid ? (cpuMicros(pid) - before) / requests(r) : NaN];
+}
+
 const range = (xs: number[], digits = 0): string => {
   const lo = Math.min(...xs).toFixed(digits);
   const hi = Math.max(...xs).toFixed(digits);
@@ -139,15 +147,19 @@ async function main(): Promise<void> {
     for (const f of fronts) {
       const url = `${f.url}/api/listings/1`;
       await autocannon(url, { seconds: 2 }); // warm-up
-      const cpuBefore = f.child?.pid ? cpuMicros(f.child.pid) : 0;
       const logBefore = logBytes;
-      const s: Result = await autocannon(url);
-      const cpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - cpuBefore) / s.requests : NaN;
+      const [s, cpuPerReq] = await withCpu(
+        f,
+        () => autocannon(url),
+        (r: Result) => r.requests,
+      );
       const pressure = cpuPressure();
-      const pacedCpuBefore = f.child?.pid ? cpuMicros(f.child.pid) : 0;
-      const paced = await pacedLoadTogether(f.name === 'direct' ? [url] : [url, `${upstreamUrl}/api/listings/1`], { rate: FIXED_RATE });
+      const [paced, pacedCpuPerReq] = await withCpu(
+        f,
+        () => pacedLoadTogether(f.name === 'direct' ? [url] : [url, `${upstreamUrl}/api/listings/1`], { rate: FIXED_RATE }),
+        (r) => r[0]!.sent,
+      );
       const [fixed, besideDirect] = [paced[0]!, paced[1]];
-      const pacedCpuPerReq = f.child?.pid ? (cpuMicros(f.child.pid) - pacedCpuBefore) / fixed.sent : NaN;
       rounds.get(f.name)!.push({ rps: s.rps, cpuPerReq, pacedCpuPerReq, errors: s.errors + fixed.errors, fixed, besideDirect });
       const logLine = f.child === proxy ? `  log ${((logBytes - logBefore) / s.requests).toFixed(0)} B/req` : '';
       console.log(
